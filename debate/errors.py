@@ -1,0 +1,119 @@
+"""The exception tree of debatelab.
+
+Every error the framework raises on purpose is a :class:`DebateError`. The
+tree separates *your* mistakes (fix the input, the message says where) from
+the *model's* (recorded in the trace, never fatal) and the *transport's*
+(retried when that can help)::
+
+    DebateError
+    ├── ConfigError            bad config, card, spec or option (user's fault)
+    │   ├── SpecError          a model spec string that does not parse
+    │   ├── DatasetError       a bad dataset file or row (file, line, field)
+    │   └── TemplateError      a prompt template with unknown or missing fields
+    ├── MissingDependencyError an optional extra is not installed
+    ├── ModelOutputError       unparseable / empty / refused output (recorded)
+    └── TransportError         a backend call failed
+        ├── RetryableError     429, 5xx, timeouts, dropped connections
+        └── FatalTransportError 401/403/404/400…: retrying cannot help
+
+A run stops on :class:`FatalTransportError` (with the endpoint and status in
+the message) and keeps every debate that finished before it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DatasetError",
+    "DebateError",
+    "FatalTransportError",
+    "MissingDependencyError",
+    "ModelOutputError",
+    "RetryableError",
+    "SpecError",
+    "TemplateError",
+    "TransportError",
+]
+
+
+class DebateError(Exception):
+    """Base class of every error debatelab raises on purpose."""
+
+
+class ConfigError(DebateError, ValueError):
+    """A configuration, card or option is invalid; the message says where."""
+
+
+class SpecError(ConfigError):
+    """A model spec string does not parse."""
+
+
+class DatasetError(ConfigError):
+    """A dataset file or row is invalid; the message names file, line and field."""
+
+
+class TemplateError(ConfigError):
+    """A prompt template uses an unknown field or was rendered without one."""
+
+
+class MissingDependencyError(DebateError, ImportError):
+    """An optional dependency is missing; the message gives the pip command."""
+
+
+class ModelOutputError(DebateError):
+    """A model's output could not be used (empty, refused, unparseable)."""
+
+
+class TransportError(DebateError):
+    """A call to a model backend failed.
+
+    Attributes:
+        endpoint: where the call went (no credentials), e.g. ``openai:gpt-4o-mini``.
+        status: the HTTP status, when there was one.
+        retry_after: seconds the server asked us to wait, when it said so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.status = status
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        where = f" [{self.endpoint}]" if self.endpoint else ""
+        status = f" (HTTP {self.status})" if self.status is not None else ""
+        return f"{super().__str__()}{status}{where}"
+
+
+class RetryableError(TransportError):
+    """A transient failure: rate limited, server error, timeout, lost connection."""
+
+
+class FatalTransportError(TransportError):
+    """A failure retrying cannot fix: bad key, unknown model, invalid request."""
+
+
+def classify_status(
+    status: int, message: str, *, endpoint: str, retry_after: float | None = None
+) -> TransportError:
+    """Map an HTTP status to the right transport error (429/408/409/5xx retry)."""
+    retryable = status in (408, 409, 429) or status >= 500
+    cls = RetryableError if retryable else FatalTransportError
+    return cls(message, endpoint=endpoint, status=status, retry_after=retry_after)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` / ``retry-after-ms`` header value, if numeric."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

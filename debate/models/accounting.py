@@ -1,0 +1,59 @@
+"""Token prices and cost: a per-model table the user can extend or override."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from debate.models.types import Usage
+
+__all__ = ["DEFAULT_PRICES", "Price", "PriceTable"]
+
+
+class Price(BaseModel):
+    """Dollars per million tokens."""
+
+    input: float
+    """Dollars per million prompt tokens."""
+    output: float
+    """Dollars per million completion tokens."""
+
+
+# Public list prices (USD per 1M tokens) of common models; override in config.
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-4o": Price(input=2.50, output=10.00),
+    "gpt-4o-mini": Price(input=0.15, output=0.60),
+    "gpt-4.1": Price(input=2.00, output=8.00),
+    "gpt-4.1-mini": Price(input=0.40, output=1.60),
+    "gpt-4.1-nano": Price(input=0.10, output=0.40),
+    "gpt-3.5-turbo": Price(input=0.50, output=1.50),
+    "claude-sonnet-4-5": Price(input=3.00, output=15.00),
+    "claude-haiku-4-5": Price(input=1.00, output=5.00),
+    "claude-opus-4-1": Price(input=15.00, output=75.00),
+}
+
+_FREE_BACKENDS = ("llamacpp:", "scripted:", "vllm:")
+
+
+class PriceTable:
+    """Looks up a model's price; local backends cost nothing, unknown models ``None``."""
+
+    def __init__(self, overrides: dict[str, Price] | None = None) -> None:
+        self.prices = {**DEFAULT_PRICES, **(overrides or {})}
+
+    def price(self, model: str) -> Price | None:
+        """The price of ``model`` (a bare name or a ``backend:name`` spec), if known."""
+        if model.startswith(_FREE_BACKENDS):
+            return Price(input=0.0, output=0.0)
+        name = model.split(":", 1)[-1].split("@", 1)[0]
+        if name in self.prices:
+            return self.prices[name]
+        # dated snapshots, e.g. gpt-4o-mini-2024-07-18 -> gpt-4o-mini
+        candidates = [k for k in self.prices if name.startswith(k + "-")]
+        return self.prices[max(candidates, key=len)] if candidates else None
+
+    def cost(self, model: str, usage: Usage) -> float | None:
+        """Dollars for one call's usage, or ``None`` when the price is unknown."""
+        price = self.price(model)
+        if price is None:
+            return None
+        return (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1e6

@@ -1,0 +1,95 @@
+"""Anthropic's Messages API through ``AsyncAnthropic``.
+
+No logprobs, no ``n``, no seed: a call that asks for logprobs gets
+``Completion.logprobs = None`` and protocols fall back to stated confidence.
+The SDK's own retries are off; our :class:`Retrying` layer retries instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import SecretStr
+
+from debate.errors import MissingDependencyError, RetryableError, classify_status, parse_retry_after
+from debate.models.types import Completion, Message, SamplingParams, Usage
+
+__all__ = ["AnthropicModel"]
+
+DEFAULT_MAX_TOKENS = 1024
+
+
+class AnthropicModel:
+    """A Claude model.
+
+    Args:
+        model: e.g. ``claude-sonnet-4-5``.
+        api_key: the key (default: ``ANTHROPIC_API_KEY`` from the environment).
+        base_url: another Messages-API endpoint (used by tests with a mock server).
+    """
+
+    def __init__(self, model: str, *, api_key: SecretStr | str | None = None,
+                 base_url: str | None = None) -> None:
+        self.model = model
+        self.name = f"anthropic:{model}"
+        self.endpoint = f"{self.name}@{base_url}" if base_url else self.name
+        self.api_key = api_key if isinstance(api_key, SecretStr | None) else SecretStr(api_key)
+        self.base_url = base_url
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _get_client(self) -> Any:
+        try:
+            import anthropic
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise MissingDependencyError("the anthropic backend needs `pip install anthropic`") from exc
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            key = self.api_key.get_secret_value() if self.api_key is not None else None
+            self._client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url,
+                                                    max_retries=0, timeout=None)
+            self._loop = loop
+        return self._client
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Send one Messages-API request (system messages go to ``system``)."""
+        import anthropic
+
+        client = self._get_client()
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content}
+                         for m in messages if m.role != "system"],
+            "max_tokens": params.max_tokens or DEFAULT_MAX_TOKENS,
+        }
+        if system:
+            kwargs["system"] = system
+        if params.temperature is not None:
+            kwargs["temperature"] = params.temperature
+        elif params.top_p is not None:  # recent Claude models reject both at once
+            kwargs["top_p"] = params.top_p
+        if params.stop:
+            kwargs["stop_sequences"] = list(params.stop)
+        start = time.perf_counter()
+        try:
+            response = await client.messages.create(**kwargs)
+        except anthropic.APIStatusError as exc:
+            retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
+            raise classify_status(exc.status_code, str(exc.message), endpoint=self.endpoint,
+                                  retry_after=retry_after) from exc
+        except anthropic.APIConnectionError as exc:
+            raise RetryableError(f"connection failed: {exc!r}", endpoint=self.endpoint) from exc
+        text = "".join(getattr(block, "text", "") for block in response.content)
+        return Completion(
+            text=text,
+            finish_reason=response.stop_reason,
+            usage=Usage(prompt_tokens=response.usage.input_tokens,
+                        completion_tokens=response.usage.output_tokens),
+            latency=time.perf_counter() - start,
+            model=response.model,
+            logprobs=None,
+        )

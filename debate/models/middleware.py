@@ -1,0 +1,243 @@
+"""Middleware that wraps any :class:`ChatModel`: limits, retries, cache, accounting.
+
+Each layer is itself a ``ChatModel`` around an ``inner`` one, so a stack is
+composed explicitly and reads from the outside in::
+
+    Cached(Retrying(Limited(backend)))
+
+- ``Cached``  replays a stored completion (no limits, no cost) and merges
+  identical calls that are in flight at the same time;
+- ``Retrying`` applies a per-attempt timeout and retries transient failures
+  with exponential backoff and jitter, honouring ``Retry-After``;
+- ``Limited`` caps requests in flight per endpoint and, behind that cap,
+  requests per second (asyncio-throttle polls every 10 ms, so only a few
+  callers ever wait on it; the rest wait on a semaphore, which costs nothing).
+
+All layers count into one shared :class:`CallStats`. :func:`wrap` builds the
+usual stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from asyncio_throttle import Throttler
+from pydantic import BaseModel
+
+from debate.errors import RetryableError
+from debate.models.accounting import PriceTable
+from debate.models.cache import ResponseCache, cache_key
+from debate.models.types import ChatModel, Completion, Message, SamplingParams
+
+__all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "wrap"]
+
+_THROTTLE_POLLERS = 8
+
+
+@dataclass
+class CallStats:
+    """Counters shared by the layers of one or more stacks (one per run)."""
+
+    calls: int = 0
+    """Completions returned to callers (cache hits included)."""
+    requests: int = 0
+    """Requests actually sent to a backend (retries included)."""
+    retries: int = 0
+    """Requests that were retries of a failed one."""
+    cache_hits: int = 0
+    """Calls answered from the response cache or merged with an identical one."""
+    prompt_tokens: int = 0
+    """Prompt tokens of calls that were paid for (not cache hits)."""
+    completion_tokens: int = 0
+    """Completion tokens of calls that were paid for."""
+    cost: float = 0.0
+    """Dollars spent on calls whose model has a known price."""
+    unpriced_calls: int = 0
+    """Paid calls whose model has no price in the table."""
+    errors: dict[str, int] = field(default_factory=dict)
+    """Failed attempts by kind (``HTTP 429``, ``timeout``...)."""
+
+    def record_error(self, kind: str) -> None:
+        """Count one failed attempt of the given kind."""
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+class Limits(BaseModel):
+    """Per-endpoint request limits. ``None`` means unlimited."""
+
+    max_in_flight: int | None = 64
+    """Most requests in flight at once to this endpoint."""
+    requests_per_second: float | None = None
+    """Most requests started per second."""
+
+
+class RetryPolicy(BaseModel):
+    """How transient failures are retried. Input errors (4xx) never are."""
+
+    max_attempts: int = 6
+    """Attempts in all, the first included."""
+    initial_delay: float = 1.0
+    """Seconds before the first retry."""
+    max_delay: float = 60.0
+    """Upper bound on one backoff (and on an honoured ``Retry-After``)."""
+    multiplier: float = 2.0
+    """Backoff growth per attempt."""
+    jitter: float = 0.5
+    """Each delay is scaled by a uniform factor in ``[1 - jitter, 1]``."""
+    timeout: float | None = 120.0
+    """Seconds one attempt may take before it counts as a retryable timeout."""
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_delay)
+        base = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
+        return base * (1.0 - self.jitter * random.random())
+
+
+class Limited:
+    """Caps in-flight requests and requests per second to one endpoint."""
+
+    def __init__(self, inner: ChatModel, limits: Limits) -> None:
+        self.inner = inner
+        self.name = inner.name
+        cap = limits.max_in_flight
+        self._in_flight = asyncio.Semaphore(cap) if cap else None
+        rps = limits.requests_per_second
+        self._throttler = Throttler(rate_limit=1, period=1.0 / rps) if rps else None
+        self._pollers = asyncio.Semaphore(_THROTTLE_POLLERS)
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Wait for a free slot (and a rate token), then call the inner model."""
+        if self._in_flight is None:
+            return await self._throttled(messages, params)
+        async with self._in_flight:
+            return await self._throttled(messages, params)
+
+    async def _throttled(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        if self._throttler is not None:
+            async with self._pollers, self._throttler:
+                pass
+        return await self.inner.generate(messages, params)
+
+
+class Retrying:
+    """Per-attempt timeout plus retries of :class:`RetryableError` with backoff."""
+
+    def __init__(self, inner: ChatModel, policy: RetryPolicy, stats: CallStats) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.policy = policy
+        self.stats = stats
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Call the inner model, retrying transient failures; re-raise the last one."""
+        policy = self.policy
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats.requests += 1
+            if attempt > 1:
+                self.stats.retries += 1
+            try:
+                async with asyncio.timeout(policy.timeout):
+                    return await self.inner.generate(messages, params)
+            except TimeoutError:
+                self.stats.record_error("timeout")
+                error = RetryableError(f"no reply within {policy.timeout}s", endpoint=self.name)
+            except RetryableError as exc:
+                self.stats.record_error(f"HTTP {exc.status}" if exc.status else "connection")
+                error = exc
+            if attempt >= policy.max_attempts:
+                raise RetryableError(
+                    f"gave up after {attempt} attempts: {error}",
+                    endpoint=error.endpoint or self.name,
+                    status=error.status,
+                ) from error
+            await asyncio.sleep(policy.delay(attempt, error.retry_after))
+
+
+class Cached:
+    """Replays completions from a :class:`ResponseCache` and accounts usage and cost.
+
+    Identical calls (same key) in flight at the same time are sent once.
+    """
+
+    def __init__(
+        self,
+        inner: ChatModel,
+        cache: ResponseCache | None,
+        stats: CallStats,
+        prices: PriceTable | None = None,
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.cache = cache
+        self.stats = stats
+        self.prices = prices or PriceTable()
+        self._pending: dict[str, asyncio.Future[Completion]] = {}
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Return the stored completion for this call, or make the call and store it."""
+        self.stats.calls += 1
+        if self.cache is None:
+            return self._account(await self._timed(messages, params))
+        key = cache_key(self.name, messages, params)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.stats.cache_hits += 1
+            return hit
+        pending = self._pending.get(key)
+        if pending is not None:
+            self.stats.cache_hits += 1
+            return (await asyncio.shield(pending)).model_copy(update={"cached": True})
+        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            completion = self._account(await self._timed(messages, params))
+            self.cache.put(key, completion)
+            future.set_result(completion)
+            return completion
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: nobody else may be waiting
+            raise
+        finally:
+            del self._pending[key]
+
+    async def _timed(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        start = time.perf_counter()
+        completion = await self.inner.generate(messages, params)
+        if not completion.latency:
+            completion = completion.model_copy(update={"latency": time.perf_counter() - start})
+        return completion
+
+    def _account(self, completion: Completion) -> Completion:
+        stats = self.stats
+        stats.prompt_tokens += completion.usage.prompt_tokens
+        stats.completion_tokens += completion.usage.completion_tokens
+        cost = self.prices.cost(self.name, completion.usage)
+        if cost is None:
+            stats.unpriced_calls += 1
+        else:
+            stats.cost += cost
+        return completion
+
+
+def wrap(
+    backend: ChatModel,
+    *,
+    stats: CallStats,
+    cache: ResponseCache | None = None,
+    limits: Limits | None = None,
+    retry: RetryPolicy | None = None,
+    prices: PriceTable | None = None,
+) -> ChatModel:
+    """Compose the standard stack ``Cached(Retrying(Limited(backend)))``."""
+    model: ChatModel = Limited(backend, limits or Limits())
+    model = Retrying(model, retry or RetryPolicy(), stats)
+    return Cached(model, cache, stats, prices)

@@ -1,0 +1,115 @@
+"""Core value types of the model layer: messages, sampling parameters, completions.
+
+These are the only types a backend sees. ``ChatModel`` is the one interface
+every backend implements::
+
+    async def generate(messages: Sequence[Message], params: SamplingParams) -> Completion
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ChatModel",
+    "Completion",
+    "Message",
+    "SamplingParams",
+    "TokenLogprob",
+    "Usage",
+]
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Message(BaseModel):
+    """One chat message, exactly ``{role, content}``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    """Who speaks: ``system``, ``user`` or ``assistant``."""
+    content: str
+    """The text of the message."""
+
+
+class SamplingParams(BaseModel):
+    """How to sample one completion. ``None`` means "the backend's default"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float | None = None
+    """Sampling temperature."""
+    top_p: float | None = None
+    """Nucleus sampling mass."""
+    max_tokens: int | None = 512
+    """Upper bound on completion tokens."""
+    seed: int | None = None
+    """Sampling seed, for backends that accept one."""
+    stop: tuple[str, ...] = ()
+    """Stop sequences."""
+    logprobs: bool = False
+    """Ask for per-token log-probabilities of the completion."""
+    slot: str = ""
+    """Identity of the sampler (agent and sample index). Part of the cache key,
+    never sent to the backend: agents with identical prompts get distinct samples
+    and a re-run replays each one exactly."""
+
+
+class Usage(BaseModel):
+    """Token counts of one call."""
+
+    prompt_tokens: int = 0
+    """Tokens in the prompt."""
+    completion_tokens: int = 0
+    """Tokens generated."""
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+class TokenLogprob(BaseModel):
+    """One generated token and its log-probability."""
+
+    token: str
+    """The token's text."""
+    logprob: float
+    """Natural-log probability of the token."""
+    top: dict[str, float] | None = None
+    """Alternative tokens and their log-probabilities, when the backend gives them."""
+
+
+class Completion(BaseModel):
+    """What one model call returned."""
+
+    text: str
+    """The generated text (empty string when the model said nothing)."""
+    finish_reason: str | None = None
+    """``stop``, ``length``, ``content_filter``... as the backend reports it."""
+    usage: Usage = Field(default_factory=Usage)
+    """Token counts."""
+    latency: float = 0.0
+    """Seconds the call took (0 for cache hits: see ``cached``)."""
+    model: str = ""
+    """The model that answered, as the backend names it."""
+    logprobs: list[TokenLogprob] | None = None
+    """Per-token log-probabilities, when requested and available."""
+    cached: bool = False
+    """True when this completion was replayed from the response cache."""
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """The one interface every backend and middleware implements."""
+
+    name: str
+    """A stable, secret-free name of the endpoint and model (used in cache keys)."""
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Return one completion for ``messages`` sampled with ``params``."""
+        ...

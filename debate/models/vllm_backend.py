@@ -1,0 +1,116 @@
+"""In-process vLLM engine (optional extra: ``pip install debatelab[vllm]``, needs a GPU).
+
+Every debate call becomes one request to vLLM's async engine, so the engine's
+continuous batching sees all agents of all concurrent debates at once, and
+its automatic prefix cache reuses the stable system prompt and history.
+
+To use a running ``vllm serve`` instead, name the model
+``openai:MODEL@http://host:8000/v1``: that is the OpenAI-compatible backend.
+
+``engine`` and ``sampling_params_factory`` can be injected; tests pass a fake
+engine object so this module is exercised without vLLM installed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from debate.errors import MissingDependencyError, ModelOutputError
+from debate.models.types import Completion, Message, SamplingParams, TokenLogprob, Usage
+
+__all__ = ["VLLMModel"]
+
+_request_ids = itertools.count()
+
+
+def _import_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "the vllm backend needs `pip install debatelab[vllm]` (and a GPU); "
+            "for a running `vllm serve`, use the spec openai:MODEL@http://HOST:PORT/v1"
+        ) from exc
+    return vllm
+
+
+class VLLMModel:
+    """A model served by an in-process vLLM ``AsyncLLMEngine``.
+
+    Args:
+        model: a Hugging Face model id or local path.
+        engine: an already built engine (default: built lazily from ``engine_args``).
+        sampling_params_factory: builds vLLM sampling params (default ``vllm.SamplingParams``).
+        engine_args: extra ``AsyncEngineArgs`` (``gpu_memory_utilization``, ``max_model_len``...).
+    """
+
+    def __init__(self, model: str, *, engine: Any = None,
+                 sampling_params_factory: Callable[..., Any] | None = None,
+                 **engine_args: Any) -> None:
+        self.model = model
+        self.name = f"vllm:{model}"
+        self.engine = engine
+        self.engine_args = engine_args
+        self._factory = sampling_params_factory
+        self._tokenizer: Any = None
+
+    async def _ready(self) -> tuple[Any, Any, Callable[..., Any]]:
+        if self.engine is None or self._factory is None:
+            vllm = _import_vllm()
+            if self.engine is None:
+                args = vllm.AsyncEngineArgs(model=self.model, **self.engine_args)
+                self.engine = vllm.AsyncLLMEngine.from_engine_args(args)
+            if self._factory is None:
+                self._factory = vllm.SamplingParams
+        if self._tokenizer is None:
+            tokenizer = self.engine.get_tokenizer()
+            self._tokenizer = await tokenizer if inspect.isawaitable(tokenizer) else tokenizer
+        return self.engine, self._tokenizer, self._factory
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Render the chat template and run one request through the engine."""
+        engine, tokenizer, factory = await self._ready()
+        prompt = tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in messages],
+            tokenize=False, add_generation_prompt=True,
+        )
+        kwargs: dict[str, Any] = {"max_tokens": params.max_tokens, "seed": params.seed,
+                                  "stop": list(params.stop) or None}
+        if params.temperature is not None:
+            kwargs["temperature"] = params.temperature
+        if params.top_p is not None:
+            kwargs["top_p"] = params.top_p
+        if params.logprobs:
+            kwargs["logprobs"] = 1
+        start = time.perf_counter()
+        final = None
+        async for output in engine.generate(prompt, factory(**kwargs), f"debate-{next(_request_ids)}"):
+            final = output
+        if final is None or not final.outputs:
+            raise ModelOutputError(f"{self.name}: the engine returned no output")
+        out = final.outputs[0]
+        return Completion(
+            text=out.text,
+            finish_reason=out.finish_reason,
+            usage=Usage(prompt_tokens=len(final.prompt_token_ids or ()),
+                        completion_tokens=len(out.token_ids)),
+            latency=time.perf_counter() - start,
+            model=self.model,
+            logprobs=_logprobs(out, tokenizer) if params.logprobs else None,
+        )
+
+
+def _logprobs(out: Any, tokenizer: Any) -> list[TokenLogprob] | None:
+    """vLLM gives, per position, a dict token_id -> Logprob; keep the sampled token's."""
+    if not out.logprobs:
+        return None
+    result = []
+    for token_id, position in zip(out.token_ids, out.logprobs, strict=False):
+        entry = position[token_id]
+        token = entry.decoded_token if entry.decoded_token is not None else tokenizer.decode([token_id])
+        result.append(TokenLogprob(token=token, logprob=float(entry.logprob)))
+    return result

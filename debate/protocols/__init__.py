@@ -1,0 +1,38 @@
+"""Protocols: one module per protocol, each a LangGraph graph; the protocol registry."""
+
+from debate.protocols.base import (
+    PROTOCOLS,
+    DebateContext,
+    DebateProtocol,
+    DebateState,
+    ProtocolConfig,
+    create_protocol,
+    gather_round,
+    get_protocol,
+    protocol,
+)
+from debate.protocols.du import DuConfig, DuProtocol
+from debate.protocols.single import (
+    SelfConsistencyConfig,
+    SelfConsistencyProtocol,
+    SingleConfig,
+    SingleProtocol,
+)
+
+__all__ = [
+    "PROTOCOLS",
+    "DebateContext",
+    "DebateProtocol",
+    "DebateState",
+    "DuConfig",
+    "DuProtocol",
+    "ProtocolConfig",
+    "SelfConsistencyConfig",
+    "SelfConsistencyProtocol",
+    "SingleConfig",
+    "SingleProtocol",
+    "create_protocol",
+    "gather_round",
+    "get_protocol",
+    "protocol",
+]

@@ -1,0 +1,171 @@
+"""What every protocol shares: config, graph state, context, registry, and ``run``.
+
+A protocol is a pydantic config (defaults = the paper's) plus a LangGraph
+``StateGraph`` over :class:`DebateState`, compiled once per protocol object
+and reused for every question. Agents of one round act in *one* node that
+gathers them (one superstep per round); stop rules are conditional edges;
+model clients are not state, they travel in the graph's context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, TypedDict, TypeVar
+
+from langgraph.graph import StateGraph
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from debate.agents.base import Agent, View
+from debate.errors import ConfigError
+from debate.scoring import is_correct
+from debate.trace import AgentInfo, DebateTrace, FinalAnswer, Question, Totals, Turn
+
+__all__ = [
+    "PROTOCOLS",
+    "DebateContext",
+    "DebateProtocol",
+    "DebateState",
+    "ProtocolConfig",
+    "create_protocol",
+    "gather_round",
+    "get_protocol",
+    "protocol",
+]
+
+
+class ProtocolConfig(BaseModel):
+    """Base of protocol configs: unknown options are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DebateState(TypedDict):
+    """The graph's state. ``turns`` is append-only: nodes return new turns only."""
+
+    question: Question
+    turns: Annotated[list[Turn], operator.add]
+    round: int
+    """The last round that finished."""
+    final: FinalAnswer | None
+    stop_reason: str | None
+
+
+@dataclass(frozen=True)
+class DebateContext:
+    """What nodes need besides state: the agents (and their model clients)."""
+
+    agents: Sequence[Agent]
+
+
+async def gather_round(agents: Sequence[Agent], views: Sequence[View]) -> list[Turn]:
+    """Let each agent act on its view concurrently; turns come back in agent order."""
+    return list(await asyncio.gather(*(a.act(v) for a, v in zip(agents, views, strict=True))))
+
+
+class DebateProtocol(ABC):
+    """Base class of protocols. Subclasses set ``config_class`` and build the graph."""
+
+    name: ClassVar[str] = ""
+    """The registered name."""
+    config_class: ClassVar[type[ProtocolConfig]] = ProtocolConfig
+    """The pydantic config; its defaults are the paper's."""
+
+    def __init__(self, config: ProtocolConfig | None = None, **options: Any) -> None:
+        base = config.model_dump() if config is not None else {}
+        try:
+            self.config = self.config_class.model_validate({**base, **options})
+        except ValidationError as exc:
+            raise ConfigError(f"protocol {self.name!r}: invalid options: {exc}") from exc
+        self._compiled: Any = None
+
+    @abstractmethod
+    def agent_names(self) -> list[str]:
+        """The names of the agents this configuration needs, in order."""
+
+    def agent_role(self, index: int) -> str:
+        """The role of agent ``index`` (used when agents are built from specs)."""
+        return "debater"
+
+    @abstractmethod
+    def graph(self) -> StateGraph:
+        """The protocol's (uncompiled) graph over :class:`DebateState`."""
+
+    def recursion_limit(self) -> int:
+        """Supersteps one debate may take (set from the round count)."""
+        return 25
+
+    def build_graph(self) -> Any:
+        """The compiled graph, built on first use and reused for every question."""
+        if self._compiled is None:
+            self._compiled = self.graph().compile(name=self.name)
+        return self._compiled
+
+    def mermaid(self) -> str:
+        """The graph as a mermaid diagram."""
+        return str(self.build_graph().get_graph().draw_mermaid())
+
+    async def run(self, question: Question, agents: Sequence[Agent], *,
+                  trace_id: str | None = None) -> DebateTrace:
+        """Run one debate on ``question`` and return its trace."""
+        names = self.agent_names()
+        if len(agents) != len(names):
+            raise ConfigError(f"protocol {self.name!r} with this config needs {len(names)} "
+                              f"agents ({', '.join(names)}), got {len(agents)}")
+        started = datetime.now(UTC)
+        state: DebateState = {"question": question, "turns": [], "round": -1, "final": None,
+                              "stop_reason": None}
+        result = await self.build_graph().ainvoke(
+            state, context=DebateContext(agents),
+            config={"recursion_limit": self.recursion_limit()},
+        )
+        turns: list[Turn] = result["turns"]
+        final: FinalAnswer = result["final"]
+        return DebateTrace(
+            id=trace_id or question.id,
+            protocol=self.name,
+            protocol_config=self.config.model_dump(mode="json"),
+            question=question,
+            agents=[AgentInfo(name=a.name, role=a.role, model=a.model.name) for a in agents],
+            turns=turns,
+            final=final,
+            stop_reason=result["stop_reason"] or "done",
+            correct=is_correct(final.answer, question.gold, question.task),
+            totals=Totals.of(turns),
+            started_at=started,
+            finished_at=datetime.now(UTC),
+        )
+
+
+PROTOCOLS: dict[str, type[DebateProtocol]] = {}
+"""Registered protocols by name."""
+
+P = TypeVar("P", bound=type[DebateProtocol])
+
+
+def protocol(name: str) -> Callable[[P], P]:
+    """Class decorator registering a :class:`DebateProtocol` subclass under ``name``."""
+
+    def register(cls: P) -> P:
+        cls.name = name
+        PROTOCOLS[name] = cls
+        return cls
+
+    return register
+
+
+def get_protocol(name: str) -> type[DebateProtocol]:
+    """The protocol class registered as ``name``."""
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise ConfigError(f"unknown protocol {name!r}; registered: {sorted(PROTOCOLS)}") from None
+
+
+def create_protocol(name: str, **options: Any) -> DebateProtocol:
+    """An instance of the protocol ``name`` with ``options`` over its defaults."""
+    return get_protocol(name)(**options)

@@ -1,0 +1,80 @@
+"""Single-model baselines: ``single`` (one chain-of-thought answer) and
+``self-consistency`` (k independent samples, majority vote).
+
+For a compute-matched comparison with a debate, set ``samples`` to the
+debate's number of calls (``du`` with N agents and R rounds: N x (R + 1)).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import Field
+
+from debate.agents.base import View
+from debate.judges.majority import majority_vote
+from debate.protocols.base import (
+    DebateContext,
+    DebateProtocol,
+    DebateState,
+    ProtocolConfig,
+    gather_round,
+    protocol,
+)
+
+__all__ = ["SelfConsistencyConfig", "SelfConsistencyProtocol", "SingleConfig", "SingleProtocol"]
+
+
+class SingleConfig(ProtocolConfig):
+    """``single`` has no options."""
+
+
+class SelfConsistencyConfig(ProtocolConfig):
+    """Options of ``self-consistency``."""
+
+    samples: int = Field(5, ge=1)
+    """Independent samples (each its own sample slot, so each is a distinct call)."""
+
+
+@protocol("single")
+class SingleProtocol(DebateProtocol):
+    """One agent answers once."""
+
+    config_class: type[SingleConfig] | type[SelfConsistencyConfig] = SingleConfig
+
+    def agent_names(self) -> list[str]:
+        """``solver``."""
+        return ["solver"]
+
+    def agent_role(self, index: int) -> str:
+        """Every sample is drawn by a debater-style solver."""
+        return "debater"
+
+    async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """Every sample answers the question alone."""
+        agents = runtime.context.agents
+        turns = await gather_round(agents, [View(state["question"], 0)] * len(agents))
+        method = "single" if len(turns) == 1 else "majority"
+        return {"turns": turns, "round": 0, "stop_reason": "done",
+                "final": majority_vote(turns, method=method)}
+
+    def graph(self) -> StateGraph:
+        """answer -> END."""
+        g = StateGraph(DebateState, context_schema=DebateContext)
+        g.add_node("answer", self.answer)
+        g.add_edge(START, "answer")
+        g.add_edge("answer", END)
+        return g
+
+
+@protocol("self-consistency")
+class SelfConsistencyProtocol(SingleProtocol):
+    """k samples of the same prompt, majority vote (Wang et al., 2022)."""
+
+    config_class = SelfConsistencyConfig
+
+    def agent_names(self) -> list[str]:
+        """``sample-0`` ... ``sample-{k-1}``."""
+        return [f"sample-{i}" for i in range(self.config.samples)]  # type: ignore[attr-defined]

@@ -1,0 +1,139 @@
+"""Deterministic fake models: test protocols and examples without any backend.
+
+``ScriptedModel`` answers from a list (one reply per call, in order), a table
+(first key found in the last user message wins), or a function of the
+messages. It records every call, so tests assert on the prompts actually
+sent. Give each agent its own model: agents of a round run concurrently, so
+a single shared list would make replies depend on scheduling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from debate.errors import ConfigError
+from debate.models.types import Completion, Message, SamplingParams, Usage
+
+__all__ = ["Call", "ScriptedModel", "register_script", "scripted_from_name"]
+
+Reply = Callable[[Sequence[Message], SamplingParams], str]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded call."""
+
+    messages: tuple[Message, ...]
+    params: SamplingParams
+
+
+class ScriptedModel:
+    """A deterministic :class:`ChatModel` for tests and examples.
+
+    Args:
+        replies: a string (always), a list (the i-th call gets the i-th reply),
+            a mapping (substring of the last user message -> reply) or a
+            function ``(messages, params) -> str``.
+        name: the model's name (``scripted:NAME``); part of cache keys.
+        latency: seconds each call sleeps (``asyncio.sleep``).
+        failures: exceptions raised by the first calls, in order (``None`` = succeed).
+
+    Usage counts whitespace-separated words, so token formulas are checkable.
+    """
+
+    def __init__(
+        self,
+        replies: str | Sequence[str] | Mapping[str, str] | Reply,
+        *,
+        name: str = "scripted",
+        latency: float = 0.0,
+        failures: Sequence[BaseException | None] = (),
+    ) -> None:
+        self.name = name if name.startswith("scripted:") else f"scripted:{name}"
+        self.latency = latency
+        self.calls: list[Call] = []
+        self._failures = list(failures)
+        self._reply = _as_function(replies)
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Record the call, maybe fail or sleep, then reply."""
+        index = len(self.calls)
+        self.calls.append(Call(tuple(messages), params))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if index < len(self._failures) and self._failures[index] is not None:
+            raise self._failures[index]  # type: ignore[misc]
+        text = self._reply(messages, params)
+        return Completion(
+            text=text,
+            finish_reason="stop",
+            usage=Usage(prompt_tokens=sum(len(m.content.split()) for m in messages),
+                        completion_tokens=len(text.split())),
+            latency=self.latency,
+            model=self.name,
+        )
+
+
+def _as_function(replies: str | Sequence[str] | Mapping[str, str] | Reply) -> Reply:
+    if callable(replies):
+        return replies
+    if isinstance(replies, str):
+        constant = replies
+        return lambda messages, params: constant
+    if isinstance(replies, Mapping):
+        table = dict(replies)
+
+        def lookup(messages: Sequence[Message], params: SamplingParams) -> str:
+            last = next((m.content for m in reversed(messages) if m.role == "user"), "")
+            for key, reply in table.items():
+                if key in last:
+                    return reply
+            raise KeyError(f"no scripted reply matches the last user message: {last[:200]!r}")
+
+        return lookup
+    queue = list(replies)
+    position = iter(range(len(queue)))
+
+    def next_reply(messages: Sequence[Message], params: SamplingParams) -> str:
+        i = next(position, None)
+        if i is None:
+            raise IndexError(f"scripted model ran out of replies after {len(queue)} calls")
+        return queue[i]
+
+    return next_reply
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _first_number(messages: Sequence[Message], params: SamplingParams) -> str:
+    first_user = next((m.content for m in messages if m.role == "user"), "")
+    match = _NUMBER.search(first_user)
+    return f"The answer is \\boxed{{{match.group() if match else 0}}}."
+
+
+def _echo(messages: Sequence[Message], params: SamplingParams) -> str:
+    return next((m.content for m in reversed(messages) if m.role == "user"), "")
+
+
+_SCRIPTS: dict[str, Reply] = {"echo": _echo, "first-number": _first_number}
+
+
+def register_script(name: str, reply: Reply) -> None:
+    """Make ``scripted:NAME`` available as a model spec."""
+    _SCRIPTS[name] = reply
+
+
+def scripted_from_name(name: str) -> ScriptedModel:
+    """The model behind ``scripted:NAME``; ``reply=TEXT`` always answers TEXT."""
+    if name.startswith("reply="):
+        return ScriptedModel(name.removeprefix("reply="), name=name)
+    if name not in _SCRIPTS:
+        raise ConfigError(
+            f"unknown script {name!r}; known: {sorted(_SCRIPTS)} or reply=TEXT "
+            "(register more with debate.testing.register_script)"
+        )
+    return ScriptedModel(_SCRIPTS[name], name=name)

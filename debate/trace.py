@@ -1,0 +1,244 @@
+"""The debate trace: one versioned record per debate, the source of truth.
+
+Metrics, reports and exporters are pure functions over :class:`DebateTrace`.
+Traces are written one per line to ``traces.jsonl`` (flushed as each debate
+finishes); :func:`read_traces` tolerates a truncated last line, which is what
+a killed process leaves behind, and :class:`TraceWriter` cuts it off before
+appending.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from debate.errors import ConfigError
+from debate.models.types import Message, Usage
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AgentInfo",
+    "DebateTrace",
+    "FinalAnswer",
+    "Question",
+    "Totals",
+    "TraceWriter",
+    "Turn",
+    "read_traces",
+]
+
+SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+TaskType = Literal["numeric", "choice", "yesno", "exact"]
+TurnKind = Literal["answer", "critique", "review", "revision", "verdict", "vote"]
+
+
+class Question(BaseModel):
+    """One item of a dataset."""
+
+    id: str
+    """Unique id within the dataset."""
+    text: str
+    """The question as the user wrote it (inserted into prompts as data)."""
+    task: TaskType = "exact"
+    """How answers are extracted and scored."""
+    gold: str | None = None
+    """The reference answer, normalized for ``task`` (a letter for ``choice``)."""
+    choices: list[str] | None = None
+    """Answer options for multiple-choice questions, in order A, B, C..."""
+    context: str | None = None
+    """A passage that comes with the question (reading comprehension, SR-DCR)."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Anything else the dataset row carried."""
+
+
+class Turn(BaseModel):
+    """One agent action: the exact prompt, the raw reply and what was parsed from it."""
+
+    id: str
+    """Unique within the debate, e.g. ``r1/agent-0/answer``."""
+    round: int
+    """0 for initial answers, r for debate round r."""
+    agent: str
+    """The agent's name."""
+    role: str
+    """The agent's role (``debater``, ``critic``...)."""
+    kind: TurnKind = "answer"
+    """What this turn is."""
+    messages: list[Message]
+    """The exact messages sent to the model."""
+    raw: str
+    """The raw completion text (empty on failure)."""
+    answer: str | None = None
+    """The parsed, normalized answer; ``None`` when none could be parsed."""
+    confidence: float | None = None
+    """The agent's confidence in ``[0, 1]``, when the protocol asks for one."""
+    saw: list[str] = Field(default_factory=list)
+    """Ids of the other agents' turns shown in this turn's prompt."""
+    usage: Usage = Field(default_factory=Usage)
+    """Token counts of the call."""
+    latency: float = 0.0
+    """Seconds the call took (0 when replayed from the cache)."""
+    model: str = ""
+    """The model spec name that produced the turn."""
+    finish_reason: str | None = None
+    """Why generation stopped."""
+    cached: bool = False
+    """True when the completion was replayed from the response cache."""
+    error: str | None = None
+    """Why the model's output could not be used, when it could not."""
+
+
+class AgentInfo(BaseModel):
+    """Who took part in a debate."""
+
+    name: str
+    role: str
+    model: str
+
+
+class FinalAnswer(BaseModel):
+    """The debate's answer and how it was reached."""
+
+    answer: str | None
+    """The final answer; ``None`` when no agent gave a parseable one."""
+    method: str
+    """``majority``, ``single``, ``judge``..."""
+    votes: dict[str, float] = Field(default_factory=dict)
+    """Votes (or weights) per answer."""
+    tie_break: str | None = None
+    """How a tie was broken, when there was one."""
+    details: dict[str, Any] = Field(default_factory=dict)
+    """Anything else the aggregator recorded (e.g. a judge's rationale)."""
+
+
+class Totals(BaseModel):
+    """Sums over a debate's turns."""
+
+    calls: int = 0
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency: float = 0.0
+
+    @classmethod
+    def of(cls, turns: list[Turn]) -> Totals:
+        """Totals of the given turns."""
+        return cls(
+            calls=len(turns),
+            cached_calls=sum(t.cached for t in turns),
+            prompt_tokens=sum(t.usage.prompt_tokens for t in turns),
+            completion_tokens=sum(t.usage.completion_tokens for t in turns),
+            latency=sum(t.latency for t in turns),
+        )
+
+
+class DebateTrace(BaseModel):
+    """Everything that happened in one debate."""
+
+    schema_version: int = SCHEMA_VERSION
+    """Version of this schema; readers check it."""
+    id: str
+    """Unique id of the debate (experiment hash + question id)."""
+    protocol: str
+    """The protocol's registered name."""
+    protocol_config: dict[str, Any] = Field(default_factory=dict)
+    """The protocol's resolved config."""
+    question: Question
+    agents: list[AgentInfo]
+    turns: list[Turn]
+    final: FinalAnswer
+    stop_reason: str
+    """``max_rounds``, ``consensus``..."""
+    correct: bool | None = None
+    """Whether ``final.answer`` matches the gold answer (``None``: no gold)."""
+    totals: Totals = Field(default_factory=Totals)
+    started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    def rounds(self) -> list[list[Turn]]:
+        """The ``answer`` and ``revision`` turns grouped by round, in agent order."""
+        by_round: dict[int, list[Turn]] = {}
+        for turn in self.turns:
+            if turn.kind in ("answer", "revision"):
+                by_round.setdefault(turn.round, []).append(turn)
+        return [by_round[r] for r in sorted(by_round)]
+
+
+def read_traces(path: str | Path) -> Iterator[DebateTrace]:
+    """Yield the traces in a JSONL file; a truncated last line is skipped with a warning.
+
+    A corrupt line anywhere else is an error naming the file and line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    with path.open("rb") as f:
+        lines = f.read().split(b"\n")
+    last = len(lines) - 1
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            trace = DebateTrace.model_validate_json(line)
+        except ValidationError as exc:
+            if number - 1 == last:  # no newline after it: an interrupted write
+                log.warning("%s:%d: skipping truncated last line", path, number)
+                return
+            raise ConfigError(f"{path}:{number}: not a debate trace: {exc}") from exc
+        if trace.schema_version > SCHEMA_VERSION:
+            raise ConfigError(f"{path}:{number}: schema_version {trace.schema_version} is newer "
+                              f"than this debatelab ({SCHEMA_VERSION}); upgrade debatelab")
+        yield trace
+
+
+class TraceWriter:
+    """Appends traces to a JSONL file, one line per debate, flushed at once.
+
+    Opening cuts off a truncated last line left by a killed process.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_partial_tail(self.path)
+        self._file = self.path.open("a", encoding="utf-8")
+
+    def write(self, trace: DebateTrace) -> None:
+        """Append one trace and flush it to the OS."""
+        self._file.write(trace.model_dump_json() + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _drop_partial_tail(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as f:
+        data = f.read()
+        if data.endswith(b"\n"):
+            return
+        cut = data.rfind(b"\n") + 1
+        log.warning("%s: cutting off a truncated last line (%d bytes)", path, len(data) - cut)
+        f.truncate(cut)
+
+
+def dumps(obj: Any) -> str:
+    """JSON text of plain data (used for configs written next to traces)."""
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
