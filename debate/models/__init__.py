@@ -3,8 +3,8 @@
 from debate.models.accounting import DEFAULT_PRICES, Price, PriceTable
 from debate.models.cache import ResponseCache, cache_key
 from debate.models.middleware import (
-    CallStats,
     Cached,
+    CallStats,
     Limited,
     Limits,
     Retrying,

@@ -45,7 +45,7 @@ class AnthropicModel:
         try:
             import anthropic
         except ImportError as exc:  # pragma: no cover - a core dependency
-            raise MissingDependencyError("the anthropic backend needs `pip install anthropic`") from exc
+            raise MissingDependencyError("the anthropic backend needs the anthropic SDK") from exc
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             key = self.api_key.get_secret_value() if self.api_key is not None else None

@@ -67,7 +67,8 @@ def parse_response(data: dict[str, Any], *, endpoint: str, latency: float) -> Co
             TokenLogprob(
                 token=str(item["token"]),
                 logprob=float(item["logprob"]),
-                top={str(t["token"]): float(t["logprob"]) for t in item.get("top_logprobs") or []} or None,
+                top={str(t["token"]): float(t["logprob"])
+                     for t in item.get("top_logprobs") or []} or None,
             )
             for item in content
         ]

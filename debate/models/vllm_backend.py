@@ -88,7 +88,8 @@ class VLLMModel:
             kwargs["logprobs"] = 1
         start = time.perf_counter()
         final = None
-        async for output in engine.generate(prompt, factory(**kwargs), f"debate-{next(_request_ids)}"):
+        request_id = f"debate-{next(_request_ids)}"
+        async for output in engine.generate(prompt, factory(**kwargs), request_id):
             final = output
         if final is None or not final.outputs:
             raise ModelOutputError(f"{self.name}: the engine returned no output")
@@ -111,6 +112,8 @@ def _logprobs(out: Any, tokenizer: Any) -> list[TokenLogprob] | None:
     result = []
     for token_id, position in zip(out.token_ids, out.logprobs, strict=False):
         entry = position[token_id]
-        token = entry.decoded_token if entry.decoded_token is not None else tokenizer.decode([token_id])
+        token = entry.decoded_token
+        if token is None:
+            token = tokenizer.decode([token_id])
         result.append(TokenLogprob(token=token, logprob=float(entry.logprob)))
     return result

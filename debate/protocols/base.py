@@ -41,7 +41,7 @@ __all__ = [
 class ProtocolConfig(BaseModel):
     """Base of protocol configs: unknown options are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class DebateState(TypedDict):

@@ -1,0 +1,135 @@
+"""YAML cards: role cards (``agents/``), protocol presets (``protocols/``) and
+experiment specs (``experiments/``), validated by pydantic with located errors.
+
+A validation error names the file, the line and the field path, e.g.
+``experiments/x.yaml:7: protocol_options.rounds: Input should be a valid integer``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from debate.agents.base import Agent, get_role
+from debate.errors import ConfigError
+from debate.models.types import ChatModel, SamplingParams
+from debate.prompts import Template
+
+__all__ = ["ProtocolPreset", "RoleCard", "load_card", "load_role_card", "load_yaml", "validate"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
+    """The data in a YAML file and its node tree (for line numbers)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return yaml.safe_load(text), yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
+def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the deepest node along ``loc`` that exists."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == str(key)), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def validate(model: type[M], data: Any, where: str, node: yaml.Node | None = None) -> M:
+    """``model.model_validate(data)``, errors rewritten as ``where:line: field: message``."""
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = _line(node, loc)
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            lines.append(f"{where}{f':{line}' if line else ''}: {field}: {error['msg']}")
+        raise ConfigError("\n".join(lines)) from exc
+
+
+def load_card(path: str | Path, model: type[M]) -> M:
+    """Load a YAML card into ``model`` with located errors."""
+    data, node = load_yaml(path)
+    return validate(model, data, str(path), node)
+
+
+class RoleCard(BaseModel):
+    """A role declared in YAML: a built-in role with its own prompts."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    name: str
+    """The role's name."""
+    base: str = "debater"
+    """The registered role it specializes."""
+    description: str = ""
+    """What the role is for."""
+    system_prompt: str | None = None
+    """Sent first in every call."""
+    templates: dict[str, str] = Field(default_factory=dict)
+    """Template slot -> inline template text, or a ``.md`` file next to the card."""
+    source: Path | None = Field(None, exclude=True)
+    """The card's file (set by :func:`load_role_card`)."""
+
+    def build(self, name: str, model: ChatModel, params: SamplingParams | None = None) -> Agent:
+        """An agent of this role (template fields are checked here, at load time)."""
+        here = self.source.parent if self.source else Path(".")
+        templates: dict[str, Template] = {}
+        for slot, value in self.templates.items():
+            file = here / value
+            if value.endswith((".md", ".txt")) and file.is_file():
+                templates[slot] = Template(file.read_text(encoding="utf-8").strip("\n"), str(file))
+            else:
+                templates[slot] = Template(value, f"{self.source or self.name}:templates.{slot}")
+        cls = get_role(self.base)
+        try:
+            return cls(name, model, system_prompt=self.system_prompt, templates=templates,
+                       params=params)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.source or self.name}: {exc}") from exc
+
+
+def load_role_card(path: str | Path) -> RoleCard:
+    """Load a role card from YAML."""
+    card = load_card(path, RoleCard)
+    card.source = Path(path)
+    return card
+
+
+class ProtocolPreset(BaseModel):
+    """A protocol with the options that reproduce one paper's setup."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    protocol: str
+    """The registered protocol name."""
+    description: str = ""
+    """What this preset reproduces."""
+    paper: str = ""
+    """The paper it follows."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Protocol options over the protocol's defaults."""

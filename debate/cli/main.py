@@ -1,0 +1,136 @@
+"""``debate run | report | protocols | models``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from debate.config import ExperimentConfig, load_experiment
+from debate.errors import DebateError
+from debate.models.spec import SPEC_FORMS
+from debate.protocols.base import PROTOCOLS, get_protocol
+from debate.report import print_summary
+from debate.runner import load_run_summary, run_experiment
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Run multi-agent debate experiments and inspect their results.")
+out = Console()
+err = Console(stderr=True)
+
+Opt = typer.Option
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Argument(help="Experiment spec (YAML).")] = None,
+    protocol: Annotated[str | None, Opt(help="Protocol name or preset card.")] = None,
+    model: Annotated[list[str] | None, Opt("--model", "-m", help="Model spec; repeat per "
+                                            "agent. See `debate models`.")] = None,
+    dataset: Annotated[str | None, Opt(help="Dataset file (.jsonl, .json, .csv).")] = None,
+    task: Annotated[str | None, Opt(help="numeric | choice | yesno | exact")] = None,
+    limit: Annotated[int | None, Opt(help="Use the first N questions.")] = None,
+    concurrency: Annotated[int | None, Opt(help="Debates at once.")] = None,
+    agents: Annotated[int | None, Opt(help="Number of agents.")] = None,
+    rounds: Annotated[int | None, Opt(help="Debate rounds after the initial answers.")] = None,
+    seed: Annotated[int | None, Opt(help="Base sampling seed.")] = None,
+    temperature: Annotated[float | None, Opt(help="Sampling temperature.")] = None,
+    max_tokens: Annotated[int | None, Opt(help="Completion token limit per call.")] = None,
+    name: Annotated[str | None, Opt(help="Run name (folder under --out).")] = None,
+    out_dir: Annotated[str | None, Opt("--out", help="Folder for run folders.")] = None,
+    no_cache: Annotated[bool, Opt("--no-cache", help="No response cache.")] = False,
+    no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Run (or resume) a debate experiment and print its summary."""
+    overrides: dict[str, Any] = {
+        "protocol": protocol, "models": model or None, "limit": limit,
+        "concurrency": concurrency, "agents": agents, "rounds": rounds, "seed": seed,
+        "temperature": temperature, "max_tokens": max_tokens, "name": name,
+        "output_dir": out_dir, "cache": False if no_cache else None,
+    }
+    if dataset is not None or task is not None:
+        overrides["dataset"] = {"path": dataset, "task": task}
+    try:
+        if config is not None:
+            if "dataset" in overrides:
+                base = load_experiment(config).dataset.model_dump()
+                overrides["dataset"] = base | {k: v for k, v in overrides["dataset"].items() if v}
+            cfg = load_experiment(config, **overrides)
+        else:
+            if dataset is None:
+                raise typer.BadParameter("give an experiment spec or --dataset")
+            cfg = ExperimentConfig.model_validate({k: v for k, v in overrides.items()
+                                                   if v is not None})
+        summary = run_experiment(cfg, progress=not no_progress)
+    except DebateError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    print_summary(summary, out)
+    if summary.stopped:
+        err.print(f"[red]run stopped:[/red] {summary.stopped}\nfinished debates are kept; "
+                  "re-run the same command to resume.")
+        raise typer.Exit(1)
+    if summary.failed:
+        err.print(f"[yellow]{len(summary.failed)} debate(s) did not finish[/yellow]; "
+                  "re-run the same command to retry them.")
+        raise typer.Exit(1)
+    out.print(f"results: {summary.run}")
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/NAME).")],
+    json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Print a finished (or partial) run's summary again."""
+    try:
+        summary = load_run_summary(run_dir)
+    except DebateError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if json:
+        out.print_json(summary.model_dump_json())
+    else:
+        print_summary(summary, out)
+
+
+@app.command()
+def protocols(
+    name: Annotated[str | None, typer.Argument(help="Show one protocol.")] = None,
+    graph: Annotated[bool, Opt("--graph", help="Print the protocol's graph (mermaid).")] = False,
+) -> None:
+    """List registered protocols, or show one protocol's options and graph."""
+    try:
+        names = [name] if name else sorted(PROTOCOLS)
+        for proto_name in names:
+            cls = get_protocol(proto_name)
+            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            out.print(f"[bold]{proto_name}[/bold]  {doc}")
+            if name:
+                for field, info in cls.config_class.model_fields.items():
+                    out.print(f"  {field} = {info.default!r}  {info.description or ''}")
+            if graph:
+                out.print(cls().mermaid(), markup=False, highlight=False)
+    except DebateError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def models() -> None:
+    """Show the model spec forms."""
+    out.print(SPEC_FORMS, markup=False, highlight=False)
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="debate")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Experiment configs: the same names in YAML, on the command line and in Python.
+
+A config names a protocol (a registered name or a preset card), models (one
+spec for every agent, or one per agent), a dataset and the run's settings.
+Relative paths in a YAML spec are resolved against the spec's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from debate.cards import ProtocolPreset, load_card, load_yaml, validate
+from debate.datasets import DatasetSpec
+from debate.errors import ConfigError
+from debate.models.accounting import Price
+from debate.models.middleware import Limits, RetryPolicy
+from debate.protocols.base import DebateProtocol, get_protocol
+
+__all__ = ["ExperimentConfig", "load_experiment"]
+
+# Settings that change how a run executes but not what it computes: a run
+# re-started with other values of these resumes the same experiment.
+_EXECUTION_ONLY = {"name", "limit", "concurrency", "output_dir", "limits", "retry", "prices",
+                   "progress"}
+
+
+class ExperimentConfig(BaseModel):
+    """One debate experiment."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    name: str | None = None
+    """Run name: results go to ``<output_dir>/<name>/``. Default: derived from the config."""
+    protocol: str = "du"
+    """A registered protocol name, or a preset card path (``protocols/du-gsm.yaml``)."""
+    protocol_options: dict[str, Any] = Field(default_factory=dict)
+    """Options over the protocol's (or preset's) defaults."""
+    agents: int | None = None
+    """Shortcut for ``protocol_options.agents``."""
+    rounds: int | None = None
+    """Shortcut for ``protocol_options.rounds``."""
+    models: list[str] = Field(default_factory=lambda: ["llamacpp:smollm2"])
+    """Model specs: one for every agent, or one per agent."""
+    roles: list[str] = Field(default_factory=list)
+    """Role card paths: none (the protocol's roles), one for every agent, or one per agent."""
+    dataset: DatasetSpec
+    """The questions."""
+    limit: int | None = Field(None, ge=1)
+    """Use only the first ``limit`` questions."""
+    concurrency: int = Field(8, ge=1)
+    """Debates run at the same time."""
+    seed: int = 0
+    """Base sampling seed; agent i samples with ``seed + i``."""
+    temperature: float | None = 0.7
+    """Sampling temperature of every agent (``None``: the backend's default)."""
+    max_tokens: int = Field(512, ge=1)
+    """Completion token limit per call."""
+    output_dir: str = "runs"
+    """Folder that holds run folders."""
+    cache: bool = True
+    """Keep a response cache in the run folder (needed to resume without paying twice)."""
+    limits: Limits = Field(default_factory=Limits)
+    """Per-endpoint request limits."""
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    """Retry policy and per-call timeout."""
+    prices: dict[str, Price] = Field(default_factory=dict)
+    """Price overrides, dollars per million tokens, by model name."""
+    backend_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Constructor options per backend, e.g. ``{llamacpp: {n_ctx: 4096}}``."""
+
+    @field_validator("dataset", mode="before")
+    @classmethod
+    def _dataset_path(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str | Path) else value
+
+    @field_validator("models")
+    @classmethod
+    def _models_nonempty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one model spec")
+        return value
+
+    def resolve_protocol(self) -> tuple[type[DebateProtocol], dict[str, Any]]:
+        """The protocol class and its options (preset, then options, then shortcuts)."""
+        options: dict[str, Any] = {}
+        name = self.protocol
+        if name.endswith((".yaml", ".yml")):
+            preset = load_card(name, ProtocolPreset)
+            name, options = preset.protocol, dict(preset.options)
+        cls = get_protocol(name)
+        options.update(self.protocol_options)
+        for key in ("agents", "rounds"):
+            value = getattr(self, key)
+            if value is not None:
+                if key not in cls.config_class.model_fields:
+                    raise ConfigError(f"protocol {name!r} has no option {key!r}; its options: "
+                                      f"{sorted(cls.config_class.model_fields)}")
+                options[key] = value
+        return cls, options
+
+    def identity(self) -> str:
+        """A hash of what the experiment computes (execution-only settings excluded)."""
+        data = self.model_dump(mode="json", exclude=_EXECUTION_ONLY)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+    def run_name(self) -> str:
+        """The run folder's name."""
+        if self.name:
+            return self.name
+        protocol = Path(self.protocol).stem
+        return f"{protocol}-{Path(self.dataset.path).stem}-{self.identity()[:8]}"
+
+
+def _resolve(base: Path, value: str) -> str:
+    """``value`` relative to ``base`` when it names a file there, else unchanged."""
+    candidate = base / value
+    return str(candidate) if not Path(value).is_absolute() and candidate.exists() else value
+
+
+def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
+    """Load an experiment spec from YAML; ``overrides`` (non-``None``) replace its values."""
+    path = Path(path)
+    data, node = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: an experiment spec must be a mapping")
+    base = path.parent
+    if isinstance(data.get("protocol"), str):
+        data["protocol"] = _resolve(base, data["protocol"])
+    dataset = data.get("dataset")
+    if isinstance(dataset, str):
+        data["dataset"] = _resolve(base, dataset)
+    elif isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
+        dataset["path"] = _resolve(base, dataset["path"])
+    if isinstance(data.get("roles"), list):
+        data["roles"] = [_resolve(base, r) if isinstance(r, str) else r for r in data["roles"]]
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return validate(ExperimentConfig, data, str(path), node)

@@ -1,0 +1,204 @@
+"""Datasets: JSONL, JSON arrays, CSV, HF ``datasets`` objects and saved dataset folders.
+
+A :class:`FieldMap` says which column holds what. Choices may be one column
+(a list, or a JSON list in CSV) or several columns; gold answers may be a
+letter, a 0-based index or the choice's text. A bad row is an error naming
+the file, the line (or index) and the field. Nothing is downloaded: HF
+datasets are accepted as objects or local folders (``save_to_disk``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from debate.errors import DatasetError, MissingDependencyError
+from debate.scoring import normalize_gold
+from debate.trace import Question, TaskType
+
+__all__ = ["DatasetSpec", "FieldMap", "load_dataset"]
+
+
+class FieldMap(BaseModel):
+    """Which column holds each part of a question."""
+
+    question: str = "question"
+    """The question text (required)."""
+    answer: str = "answer"
+    """The gold answer (optional: unlabeled data is allowed)."""
+    id: str = "id"
+    """A unique id; when absent, ``<name>-<row number>``."""
+    choices: str | list[str] = "choices"
+    """One column with a list of options, or several columns, one per option."""
+    context: str = "context"
+    """A passage that comes with the question."""
+
+
+class DatasetSpec(BaseModel):
+    """A dataset as an experiment config names it."""
+
+    path: str
+    """A ``.jsonl``, ``.json`` or ``.csv`` file, or a folder saved by HF ``datasets``."""
+    task: TaskType | None = None
+    """Answer type; ``None`` infers: choices -> ``choice``, numeric golds -> ``numeric``."""
+    fields: FieldMap = FieldMap()
+    """Column mapping."""
+
+
+Row = Mapping[str, Any]
+
+
+def _rows(source: Any) -> tuple[str, Iterator[tuple[str, Row]]]:
+    """(name, iterator of (location, row)) for any supported source."""
+    if not isinstance(source, str | Path):
+        if hasattr(source, "column_names") and hasattr(source, "__iter__"):
+            name = getattr(getattr(source, "info", None), "dataset_name", None) or "dataset"
+            return name, ((f"{name}[{i}]", row) for i, row in enumerate(source))
+        raise DatasetError(f"unsupported dataset source {type(source).__name__}; "
+                           "give a file path or a datasets.Dataset")
+    path = Path(source)
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or folder")
+    if path.is_dir():
+        try:
+            import datasets
+        except ImportError as exc:
+            raise MissingDependencyError(f"{path} is a folder: loading a saved HF dataset needs "
+                                         "`pip install datasets`") from exc
+        loaded = datasets.load_from_disk(str(path))
+        if isinstance(loaded, datasets.DatasetDict):
+            split = "test" if "test" in loaded else next(iter(loaded))
+            loaded = loaded[split]
+        return path.name, ((f"{path}[{i}]", row) for i, row in enumerate(loaded))
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return path.stem, _jsonl(path)
+    if suffix == ".json":
+        return path.stem, _json_array(path)
+    if suffix == ".csv":
+        return path.stem, _csv(path)
+    raise DatasetError(f"{path}: unsupported file type {suffix!r} (use .jsonl, .json or .csv)")
+
+
+def _jsonl(path: Path) -> Iterator[tuple[str, Row]]:
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+            if not isinstance(row, dict):
+                raise DatasetError(f"{path}:{number}: expected a JSON object, got "
+                                   f"{type(row).__name__}")
+            yield f"{path}:{number}", row
+
+
+def _json_array(path: Path) -> Iterator[tuple[str, Row]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+    if not isinstance(data, list):
+        raise DatasetError(f"{path}: expected a JSON array of objects")
+    for i, row in enumerate(data):
+        if not isinstance(row, dict):
+            raise DatasetError(f"{path}[{i}]: expected an object, got {type(row).__name__}")
+        yield f"{path}[{i}]", row
+
+
+def _csv(path: Path) -> Iterator[tuple[str, Row]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        for row in reader:
+            yield f"{path}:{reader.line_num}", row
+
+
+def _choices(row: Row, fields: FieldMap, where: str) -> list[str] | None:
+    if isinstance(fields.choices, list):
+        missing = [c for c in fields.choices if c not in row]
+        if missing:
+            raise DatasetError(f"{where}: choice column(s) {missing} missing")
+        values = [str(row[c]).strip() for c in fields.choices]
+        return [v for v in values if v] or None
+    value = row.get(fields.choices)
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{where}: field {fields.choices!r} is not a list "
+                               f"(in CSV, write it as a JSON list)") from exc
+    if not isinstance(value, list) or not value:
+        raise DatasetError(f"{where}: field {fields.choices!r} must be a non-empty list")
+    return [str(v) for v in value]
+
+
+def _infer_task(rows: list[tuple[str, Row, list[str] | None]], fields: FieldMap) -> TaskType:
+    if any(choices for _, _, choices in rows):
+        return "choice"
+    golds = [row.get(fields.answer) for _, row, _ in rows if row.get(fields.answer) not in
+             (None, "")]
+    try:
+        for gold in golds:
+            normalize_gold(gold, "numeric")
+    except ValueError:
+        return "exact"
+    return "numeric" if golds else "exact"
+
+
+def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
+                 fields: FieldMap | None = None, limit: int | None = None) -> list[Question]:
+    """Read questions from ``source``; see the module docstring for what is accepted."""
+    fields = fields or FieldMap()
+    name, rows = _rows(source)
+    raw: list[tuple[str, Row, list[str] | None]] = []
+    for where, row in rows:
+        raw.append((where, row, _choices(row, fields, where)))
+    task = task or _infer_task(raw, fields)
+    questions: list[Question] = []
+    seen: dict[str, str] = {}
+    for index, (where, row, choices) in enumerate(raw):
+        questions.append(_question(name, index, where, row, choices, task, fields, seen))
+        if limit is not None and len(questions) >= limit:
+            break
+    return questions
+
+
+def _question(name: str, index: int, where: str, row: Row, choices: list[str] | None,
+              task: TaskType, fields: FieldMap, seen: dict[str, str]) -> Question:
+    text = row.get(fields.question)
+    if text is None or not str(text).strip():
+        raise DatasetError(f"{where}: field {fields.question!r} is missing or empty "
+                           f"(columns: {sorted(row)}); map it with fields.question")
+    qid = str(row[fields.id]) if row.get(fields.id) not in (None, "") else f"{name}-{index}"
+    if qid in seen:
+        raise DatasetError(f"{where}: duplicate id {qid!r} (first at {seen[qid]})")
+    seen[qid] = where
+    if task == "choice" and not choices:
+        raise DatasetError(f"{where}: a multiple-choice question needs choices "
+                           f"(field {fields.choices!r})")
+    gold = None
+    if row.get(fields.answer) not in (None, ""):
+        try:
+            gold = normalize_gold(row[fields.answer], task, choices)
+        except ValueError as exc:
+            raise DatasetError(f"{where}: field {fields.answer!r}: {exc}") from exc
+    used = {fields.question, fields.answer, fields.id, fields.context}
+    used |= set(fields.choices) if isinstance(fields.choices, list) else {fields.choices}
+    context = row.get(fields.context)
+    return Question(id=qid, text=str(text), task=task, gold=gold, choices=choices,
+                    context=str(context) if context not in (None, "") else None,
+                    metadata={k: v for k, v in row.items() if k not in used and _plain(v)})
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | type(None) | list | dict)
+

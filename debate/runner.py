@@ -1,0 +1,254 @@
+"""The experiment runner: debates over a dataset, concurrently, resumably.
+
+A run lives in ``<output_dir>/<name>/``::
+
+    config.json     the resolved config (no secrets) and its identity hash
+    traces.jsonl    one finished debate per line, flushed as each finishes
+    cache.sqlite    every model response, keyed by call (and sample slot)
+    summary.json    metrics; report.md the same for people
+
+Re-running the same command skips finished debates and replays the cached
+calls of unfinished ones, so a killed run loses nothing and pays for nothing
+twice. A fatal transport error (bad key, unknown model) stops the run with
+one message and keeps what finished; a debate that fails otherwise is listed
+in the summary and retried on the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from debate.agents.base import Agent, get_role
+from debate.cards import load_role_card
+from debate.config import ExperimentConfig
+from debate.datasets import load_dataset
+from debate.errors import ConfigError, FatalTransportError
+from debate.metrics import Summary, summarize
+from debate.models.accounting import PriceTable
+from debate.models.cache import ResponseCache
+from debate.models.middleware import CallStats, wrap
+from debate.models.spec import create_backend, parse_model_spec
+from debate.models.types import ChatModel, SamplingParams
+from debate.protocols.base import DebateProtocol, create_protocol
+from debate.report import markdown_report
+from debate.trace import DebateTrace, Question, TraceWriter, read_traces
+
+__all__ = ["arun_experiment", "build_agents", "load_run_summary", "run_debate", "run_experiment"]
+
+
+def _per_agent(items: Sequence[Any], n: int, what: str) -> list[Any]:
+    if len(items) == 1:
+        return list(items) * n
+    if len(items) != n:
+        raise ConfigError(f"give one {what} for every agent or one per agent: this protocol "
+                          f"has {n} agents, got {len(items)} {what}s")
+    return list(items)
+
+
+def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel],
+                 roles: Sequence[str] = (), params: SamplingParams | None = None,
+                 seed: int | None = None) -> list[Agent]:
+    """The protocol's agents, with models (and role cards) given once or per agent.
+
+    Agent ``i`` samples with ``seed + i`` when ``seed`` is set, so agents with
+    identical prompts still draw different, reproducible samples.
+    """
+    names = protocol.agent_names()
+    per_model = _per_agent(models, len(names), "model")
+    per_role = _per_agent(roles, len(names), "role card") if roles else [None] * len(names)
+    base = params or SamplingParams()
+    agents = []
+    for i, (name, model, card) in enumerate(zip(names, per_model, per_role, strict=True)):
+        agent_params = base if seed is None else base.model_copy(update={"seed": seed + i})
+        if card is not None:
+            agents.append(load_role_card(card).build(name, model, agent_params))
+        else:
+            agents.append(get_role(protocol.agent_role(i))(name, model, params=agent_params))
+    return agents
+
+
+async def run_debate(
+    question: Question | str,
+    *,
+    protocol: str | DebateProtocol = "du",
+    models: ChatModel | str | Sequence[ChatModel | str] = "llamacpp:smollm2",
+    roles: Sequence[str] = (),
+    params: SamplingParams | None = None,
+    seed: int | None = 0,
+    **options: Any,
+) -> DebateTrace:
+    """Run one debate and return its trace.
+
+    Args:
+        question: a :class:`Question`, or plain text (scored as ``exact``, no gold).
+        protocol: a registered name (options go in ``**options``) or a protocol object.
+        models: one model (object or spec string) for every agent, or one per agent.
+            Spec strings get the default middleware (limits, retries; no cache).
+        roles: role card paths, once or per agent.
+        params: sampling parameters of every agent.
+        seed: base seed (agent i uses ``seed + i``); ``None`` leaves seeds unset.
+    """
+    if isinstance(question, str):
+        question = Question(id="question", text=question)
+    proto = protocol if isinstance(protocol, DebateProtocol) else create_protocol(protocol,
+                                                                                 **options)
+    listed = [models] if isinstance(models, str | ChatModel) else list(models)
+    stats = CallStats()
+    built = {m: wrap(create_backend(m), stats=stats) for m in listed if isinstance(m, str)}
+    chat_models = [built[m] if isinstance(m, str) else m for m in listed]
+    agents = build_agents(proto, chat_models, roles, params, seed)
+    return await proto.run(question, agents)
+
+
+class _Models:
+    """One wrapped model per distinct spec: agents on one endpoint share its limits."""
+
+    def __init__(self, config: ExperimentConfig, stats: CallStats,
+                 cache: ResponseCache | None) -> None:
+        self.backends: list[ChatModel] = []
+        self.by_spec: dict[str, ChatModel] = {}
+        prices = PriceTable(config.prices)
+        for spec in dict.fromkeys(config.models):
+            parsed = parse_model_spec(spec)
+            backend = create_backend(parsed, **config.backend_options.get(parsed.backend, {}))
+            retry = config.retry
+            if parsed.backend in ("llamacpp", "vllm", "scripted"):
+                # in-process: a running call cannot be cancelled, so never time it out
+                retry = retry.model_copy(update={"timeout": None})
+            self.backends.append(backend)
+            self.by_spec[spec] = wrap(backend, stats=stats, cache=cache,
+                                      limits=config.limits, retry=retry, prices=prices)
+
+    async def aclose(self) -> None:
+        for backend in self.backends:
+            close = getattr(backend, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def _check_run_dir(run_dir: Path, config: ExperimentConfig) -> None:
+    path = run_dir / "config.json"
+    if not path.exists():
+        return
+    stored = json.loads(path.read_text(encoding="utf-8")).get("identity")
+    if stored != config.identity():
+        raise ConfigError(f"{run_dir} holds a different experiment (identity {stored}, this "
+                          f"config {config.identity()}); pick another --name or remove it")
+
+
+async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
+                          console: Console | None = None) -> Summary:
+    """Run (or resume) an experiment; return its summary (also written to the run folder)."""
+    console = console or Console(stderr=True)
+    proto_cls, options = config.resolve_protocol()
+    protocol = proto_cls(**options)
+    questions = load_dataset(config.dataset.path, task=config.dataset.task,
+                             fields=config.dataset.fields, limit=config.limit)
+    run_dir = Path(config.output_dir) / config.run_name()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_run_dir(run_dir, config)
+    (run_dir / "config.json").write_text(json.dumps(
+        {"identity": config.identity(), "config": config.model_dump(mode="json")}, indent=2),
+        encoding="utf-8")
+    traces_path = run_dir / "traces.jsonl"
+    done = {t.question.id for t in read_traces(traces_path)}
+    todo = [q for q in questions if q.id not in done]
+
+    stats = CallStats()
+    cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
+    models = _Models(config, stats, cache)
+    params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
+    agents = build_agents(protocol, [models.by_spec[m] for m in config.models], config.roles,
+                          params, config.seed)
+    failed: dict[str, str] = {}
+    stopped: list[str] = []
+    scored = [0, 0]  # correct, with gold
+    start = time.perf_counter()
+    bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
+                   console=console, disable=not progress)
+    task = bar.add_task("debates", total=len(questions), completed=len(done), info="")
+    pending = iter(todo)
+    identity = config.identity()[:8]
+
+    async def worker(writer: TraceWriter) -> None:
+        for question in pending:
+            if stopped:
+                return
+            try:
+                trace = await protocol.run(question, agents, trace_id=f"{identity}:{question.id}")
+            except FatalTransportError as exc:
+                stopped.append(str(exc))
+                return
+            except Exception as exc:  # a debate that cannot finish must not end the run
+                failed[question.id] = f"{type(exc).__name__}: {exc}"
+                continue
+            writer.write(trace)
+            if trace.correct is not None:
+                scored[0] += trace.correct
+                scored[1] += 1
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            acc = f"acc {scored[0] / scored[1]:.0%}" if scored[1] else "acc n/a"
+            bar.update(task, advance=1, info=(
+                f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
+                f"{stats.calls / elapsed:.1f} calls/s"))
+
+    try:
+        with bar, TraceWriter(traces_path) as writer:
+            await asyncio.gather(*(worker(writer) for _ in range(min(config.concurrency,
+                                                                     max(len(todo), 1)))))
+    finally:
+        await models.aclose()
+        if cache is not None:
+            cache.close()
+    wanted = {q.id for q in questions}
+    summary = summarize((t for t in read_traces(traces_path) if t.question.id in wanted),
+                        PriceTable(config.prices))
+    summary = summary.model_copy(update={
+        "run": str(run_dir), "wall_time": time.perf_counter() - start,
+        "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
+        "failed": failed, "stopped": stopped[0] if stopped else None,
+    })
+    (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    (run_dir / "report.md").write_text(markdown_report(summary), encoding="utf-8")
+    return summary
+
+
+def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True) -> Summary:
+    """Run (or resume) an experiment from a config object or a YAML spec path."""
+    if not isinstance(config, ExperimentConfig):
+        from debate.config import load_experiment
+
+        config = load_experiment(config)
+    return asyncio.run(arun_experiment(config, progress=progress))
+
+
+def load_run_summary(run_dir: str | Path) -> Summary:
+    """The summary of a run folder, recomputed from its traces."""
+    run_dir = Path(run_dir)
+    traces_path = run_dir / "traces.jsonl"
+    if not traces_path.exists():
+        raise ConfigError(f"{run_dir}: no traces.jsonl here; is this a run folder?")
+    prices = PriceTable()
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        stored = json.loads(config_path.read_text(encoding="utf-8")).get("config", {})
+        prices = PriceTable(ExperimentConfig.model_validate(stored).prices)
+    summary = summarize(read_traces(traces_path), prices)
+    previous_path = run_dir / "summary.json"
+    keep: dict[str, Any] = {"run": str(run_dir)}
+    if previous_path.exists():
+        previous = Summary.model_validate_json(previous_path.read_text(encoding="utf-8"))
+        keep |= {k: getattr(previous, k) for k in
+                 ("wall_time", "requests", "retries", "errors", "failed", "stopped")}
+    return summary.model_copy(update=keep)
+
+
