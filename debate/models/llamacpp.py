@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +58,7 @@ class LlamaCppModel:
     Args:
         model: ``smollm2`` (the default bundled model) or a path to a ``.gguf`` file.
         n_ctx: context window in tokens.
-        n_threads: CPU threads for inference (``None``: llama.cpp's choice).
+        n_threads: CPU threads for inference (``None``: every core).
     """
 
     def __init__(self, model: str = "smollm2", *, n_ctx: int = 8192,
@@ -68,7 +69,7 @@ class LlamaCppModel:
             raise ConfigError(f"GGUF file not found: {self.path}")
         self.name = f"llamacpp:{model if path.suffix != '.gguf' else self.path.name}"
         self.n_ctx = n_ctx
-        self.n_threads = n_threads
+        self.n_threads = n_threads or os.cpu_count() or 1
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self._llms: dict[bool, Any] = {}
 
@@ -82,6 +83,7 @@ class LlamaCppModel:
                     "the llamacpp backend needs `pip install debatelab[local]`"
                 ) from exc
             llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                        n_threads_batch=self.n_threads,
                         logits_all=logits_all, verbose=False)
             self._llms[logits_all] = llm
         return llm

@@ -1,0 +1,229 @@
+"""A fast mock OpenAI-compatible (and Anthropic Messages) server on 127.0.0.1.
+
+It answers ``POST /v1/chat/completions``, ``GET /v1/models`` and
+``POST /v1/messages`` with a deterministic policy (by default: the first
+number in the first user message, as ``\\boxed{N}``), counts every request
+it served, and injects faults either from a queue (the next requests get
+these statuses, in order: exact, for tests) or at random by rate.
+
+From Python::
+
+    with MockServer(latency=0.05) as server:
+        model = OpenAIModel("mock", base_url=server.url)
+
+From the shell::
+
+    python -m debate.testing.mock_server --port 8000 --latency 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["FaultRates", "MockServer", "first_number_policy"]
+
+Policy = Callable[[list[dict[str, Any]]], str]
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def first_number_policy(messages: list[dict[str, Any]]) -> str:
+    """Answer with the first number of the first user message."""
+    first = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
+    found = _NUMBER.search(str(first))
+    return f"The answer is \\boxed{{{found.group() if found else 0}}}."
+
+
+@dataclass
+class FaultRates:
+    """Probabilities of each fault per request (drawn from a seeded generator)."""
+
+    rate_limit: float = 0.0
+    """429 with ``Retry-After``."""
+    server_error: float = 0.0
+    """500 or 503."""
+    hang: float = 0.0
+    """Never answer (past any client timeout)."""
+    malformed: float = 0.0
+    """200 with a body that is not JSON."""
+    seed: int = 0
+
+
+@dataclass
+class MockServer:
+    """The server; ``start()``/``stop()`` or use as a context manager.
+
+    Args:
+        latency: seconds before each answer.
+        policy: messages -> reply text.
+        faults: statuses (int) or ``"hang"``/``"malformed"`` for the next requests, in order.
+        rates: random faults by rate.
+        retry_after: the ``Retry-After`` a 429 carries.
+    """
+
+    latency: float = 0.0
+    policy: Policy = first_number_policy
+    faults: Iterable[int | str] = ()
+    rates: FaultRates = field(default_factory=FaultRates)
+    retry_after: float = 0.0
+    host: str = "127.0.0.1"
+    port: int = 0
+    requests: int = 0
+    """Requests received (faults included)."""
+    served: Counter[str] = field(default_factory=Counter)
+    """Requests by outcome (``ok``, ``429``, ``hang``...)."""
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    """The JSON body of every chat request, in arrival order."""
+
+    def __post_init__(self) -> None:
+        self._queue: deque[int | str] = deque(self.faults)
+        self._random = random.Random(self.rates.seed)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        """The ``/v1`` base URL."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def _fault(self) -> int | str | None:
+        if self._queue:
+            return self._queue.popleft()
+        rates, draw = self.rates, self._random.random()
+        for name, rate in (("429", rates.rate_limit), ("500", rates.server_error),
+                           ("hang", rates.hang), ("malformed", rates.malformed)):
+            if draw < rate:
+                return int(name) if name.isdigit() else name
+            draw -= rate
+        return None
+
+    async def _faulty(self) -> web.Response | None:
+        self.requests += 1
+        fault = self._fault()
+        if fault is None:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return None
+        self.served[str(fault)] += 1
+        if fault == "hang":
+            await asyncio.sleep(3600)
+        if fault == "malformed":
+            return web.Response(text='{"choices": [', content_type="application/json")
+        status = int(fault)
+        headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
+        return web.json_response({"error": {"message": f"injected {status}"}}, status=status,
+                                 headers=headers)
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.bodies.append(body)
+        fault = await self._faulty()
+        if fault is not None:
+            return fault
+        self.served["ok"] += 1
+        messages = body.get("messages", [])
+        text = self.policy(messages)
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": text}}
+        if body.get("logprobs"):
+            choice["logprobs"] = {"content": [{"token": w, "logprob": -0.1, "top_logprobs": []}
+                                              for w in text.split()]}
+        return web.json_response({
+            "id": f"mock-{self.requests}", "object": "chat.completion",
+            "model": body.get("model", "mock"), "choices": [choice],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
+                      "total_tokens": prompt_tokens + len(text.split())},
+        })
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.bodies.append(body)
+        fault = await self._faulty()
+        if fault is not None:
+            return fault
+        self.served["ok"] += 1
+        text = self.policy(body.get("messages", []))
+        return web.json_response({
+            "id": f"msg-{self.requests}", "type": "message", "role": "assistant",
+            "model": body.get("model", "mock"), "stop_reason": "end_turn",
+            "stop_sequence": None, "content": [{"type": "text", "text": text}],
+            "usage": {"input_tokens": 1, "output_tokens": len(text.split())},
+        })
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "mock", "object": "model"}]})
+
+    def app(self) -> web.Application:
+        """The aiohttp application."""
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_get("/v1/models", self._models)
+        return app
+
+    async def _serve(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def start(self) -> MockServer:
+        """Serve on a background thread; returns once the port is bound."""
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self._serve())
+            self._ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True, name="mock-openai")
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._loop is None or self._runner is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m debate.testing.mock_server``: serve until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=float, default=0.0, help="share of 429s")
+    parser.add_argument("--server-error", type=float, default=0.0, help="share of 500s")
+    args = parser.parse_args(argv)
+    server = MockServer(latency=args.latency, port=args.port,
+                        rates=FaultRates(rate_limit=args.rate_limit,
+                                         server_error=args.server_error))
+    print(json.dumps({"url": f"http://127.0.0.1:{args.port}/v1"}), flush=True)
+    web.run_app(server.app(), host=server.host, port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
