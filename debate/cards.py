@@ -106,11 +106,8 @@ class RoleCard(BaseModel):
             else:
                 templates[slot] = Template(value, f"{self.source or self.name}:templates.{slot}")
         cls = get_role(self.base)
-        try:
-            return cls(name, model, system_prompt=self.system_prompt, templates=templates,
-                       params=params)
-        except ConfigError as exc:
-            raise ConfigError(f"{self.source or self.name}: {exc}") from exc
+        return cls(name, model, system_prompt=self.system_prompt, templates=templates,
+                   params=params)
 
 
 def load_role_card(path: str | Path) -> RoleCard:

@@ -188,7 +188,8 @@ def normalize_gold(gold: object, task: TaskType, choices: Sequence[str] | None =
     """
     text = str(gold).strip()
     if task == "choice":
-        if re.fullmatch(r"[A-Za-z]", text):
+        letters = string.ascii_uppercase[:len(choices)] if choices else string.ascii_uppercase
+        if re.fullmatch(r"[A-Za-z]", text) and text.upper() in letters:
             return text.upper()
         if choices:
             if re.fullmatch(r"\d+", text) and int(text) < len(choices):

@@ -1,0 +1,192 @@
+import asyncio
+import time
+
+import pytest
+
+from debate.errors import FatalTransportError, RetryableError
+from debate.models import (
+    CallStats,
+    Completion,
+    Limits,
+    Message,
+    PriceTable,
+    ResponseCache,
+    RetryPolicy,
+    SamplingParams,
+    Usage,
+    wrap,
+)
+from debate.models.middleware import Cached, Limited, Retrying
+from debate.testing import ScriptedModel
+
+MSGS = [Message(role="user", content="What is 2+2?")]
+FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01, timeout=1.0)
+
+
+class Concurrency:
+    """A model that records how many calls overlap."""
+
+    name = "probe"
+
+    def __init__(self, latency=0.02):
+        self.latency = latency
+        self.now = 0
+        self.peak = 0
+        self.starts: list[float] = []
+
+    async def generate(self, messages, params):
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        self.starts.append(time.perf_counter())
+        await asyncio.sleep(self.latency)
+        self.now -= 1
+        return Completion(text="ok")
+
+
+async def test_in_flight_cap():
+    probe = Concurrency()
+    model = Limited(probe, Limits(max_in_flight=3))
+    await asyncio.gather(*(model.generate(MSGS, SamplingParams()) for _ in range(20)))
+    assert probe.peak == 3
+
+
+async def test_requests_per_second_limit():
+    probe = Concurrency(latency=0)
+    model = Limited(probe, Limits(max_in_flight=100, requests_per_second=50))
+    start = time.perf_counter()
+    await asyncio.gather(*(model.generate(MSGS, SamplingParams()) for _ in range(11)))
+    # 11 requests at 50/s: the last starts no earlier than 10 intervals of 20 ms
+    assert time.perf_counter() - start >= 0.19
+    gaps = [b - a for a, b in zip(probe.starts, probe.starts[1:], strict=False)]
+    assert min(gaps) >= 0.015
+
+
+async def test_retries_transient_errors_then_succeeds():
+    stats = CallStats()
+    inner = ScriptedModel("ok", failures=[RetryableError("busy", status=429),
+                                          RetryableError("down", status=500)])
+    model = Retrying(inner, FAST, stats)
+    result = await model.generate(MSGS, SamplingParams())
+    assert result.text == "ok"
+    assert len(inner.calls) == 3
+    assert (stats.requests, stats.retries) == (3, 2)
+    assert stats.errors == {"HTTP 429": 1, "HTTP 500": 1}
+
+
+async def test_honours_retry_after():
+    stats = CallStats()
+    inner = ScriptedModel("ok", failures=[RetryableError("slow down", status=429,
+                                                         retry_after=0.3)])
+    model = Retrying(inner, RetryPolicy(initial_delay=0.001), stats)
+    start = time.perf_counter()
+    await model.generate(MSGS, SamplingParams())
+    assert time.perf_counter() - start >= 0.3
+
+
+async def test_never_retries_input_errors():
+    stats = CallStats()
+    inner = ScriptedModel("ok", failures=[FatalTransportError("bad request", status=400)])
+    model = Retrying(inner, FAST, stats)
+    with pytest.raises(FatalTransportError):
+        await model.generate(MSGS, SamplingParams())
+    assert len(inner.calls) == 1 and stats.retries == 0
+
+
+async def test_gives_up_after_max_attempts():
+    stats = CallStats()
+    inner = ScriptedModel("ok", failures=[RetryableError("x", status=503)] * 10)
+    model = Retrying(inner, FAST.model_copy(update={"max_attempts": 3}), stats)
+    with pytest.raises(RetryableError, match="gave up after 3 attempts"):
+        await model.generate(MSGS, SamplingParams())
+    assert len(inner.calls) == 3
+
+
+async def test_timeout_is_retried():
+    stats = CallStats()
+
+    class Hangs:
+        name = "hangs"
+        calls = 0
+
+        async def generate(self, messages, params):
+            Hangs.calls += 1
+            if Hangs.calls == 1:
+                await asyncio.sleep(10)
+            return Completion(text="late but fine")
+
+    model = Retrying(Hangs(), RetryPolicy(timeout=0.05, initial_delay=0.001), stats)
+    assert (await model.generate(MSGS, SamplingParams())).text == "late but fine"
+    assert stats.errors == {"timeout": 1}
+
+
+def test_backoff_grows_with_jitter():
+    policy = RetryPolicy(initial_delay=1, multiplier=2, max_delay=10, jitter=0.5)
+    for attempt, full in [(1, 1), (2, 2), (3, 4), (6, 10)]:
+        delay = policy.delay(attempt, None)
+        assert full * 0.5 <= delay <= full
+    assert policy.delay(1, 7.0) == 7.0
+    assert policy.delay(1, 100.0) == 10
+
+
+async def test_cache_hit_miss_and_slot_separation(tmp_path):
+    stats = CallStats()
+    inner = ScriptedModel(lambda m, p: f"sample for {p.slot}")
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    model = Cached(inner, cache, stats)
+    a = await model.generate(MSGS, SamplingParams(slot="agent-0"))
+    b = await model.generate(MSGS, SamplingParams(slot="agent-1"))
+    assert a.text != b.text and len(inner.calls) == 2  # same prompt, distinct samples
+    again = await model.generate(MSGS, SamplingParams(slot="agent-0"))
+    assert again.text == a.text and again.cached and len(inner.calls) == 2
+    other = await model.generate(MSGS, SamplingParams(slot="agent-0", temperature=0.1))
+    assert not other.cached and len(inner.calls) == 3
+    assert stats.cache_hits == 1 and stats.calls == 4
+    cache.close()
+    # a re-run (new process, same file) replays exactly
+    replay = Cached(ScriptedModel("must not be called"), ResponseCache(tmp_path / "cache.sqlite"),
+                    CallStats())
+    assert (await replay.generate(MSGS, SamplingParams(slot="agent-1"))).text == b.text
+
+
+async def test_identical_calls_in_flight_are_sent_once(tmp_path):
+    inner = ScriptedModel("once", latency=0.05)
+    model = Cached(inner, ResponseCache(tmp_path / "c.sqlite"), CallStats())
+    results = await asyncio.gather(*(model.generate(MSGS, SamplingParams()) for _ in range(5)))
+    assert len(inner.calls) == 1
+    assert [r.text for r in results] == ["once"] * 5
+
+
+async def test_cache_key_ignores_nothing_that_matters(tmp_path):
+    inner = ScriptedModel(lambda m, p: m[-1].content)
+    model = Cached(inner, ResponseCache(tmp_path / "c.sqlite"), CallStats())
+    await model.generate([Message(role="user", content="a")], SamplingParams())
+    await model.generate([Message(role="system", content="a")], SamplingParams())
+    await model.generate([Message(role="user", content="a")], SamplingParams(max_tokens=5))
+    assert len(inner.calls) == 3
+
+
+async def test_cost_and_tokens_accounted_for_paid_calls_only(tmp_path):
+    stats = CallStats()
+
+    class Priced:
+        name = "openai:gpt-4o-mini"
+
+        async def generate(self, messages, params):
+            return Completion(text="x", usage=Usage(prompt_tokens=1_000_000,
+                                                    completion_tokens=1_000_000))
+
+    model = wrap(Priced(), stats=stats, cache=ResponseCache(tmp_path / "c.sqlite"))
+    await model.generate(MSGS, SamplingParams())
+    await model.generate(MSGS, SamplingParams())  # cache hit: free
+    assert stats.cost == pytest.approx(0.15 + 0.60)
+    assert stats.prompt_tokens == 1_000_000 and stats.cache_hits == 1
+
+
+def test_price_table_overrides_and_snapshots():
+    from debate.models import Price
+
+    table = PriceTable({"my-model": Price(input=1, output=2)})
+    assert table.cost("openai:my-model", Usage(prompt_tokens=10**6)) == 1
+    assert table.price("gpt-4o-mini-2024-07-18") == table.price("gpt-4o-mini")
+    assert table.cost("llamacpp:smollm2", Usage(prompt_tokens=5)) == 0
+    assert table.cost("openai:unknown-model", Usage()) is None

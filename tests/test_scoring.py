@@ -1,0 +1,111 @@
+import pytest
+
+from debate.scoring import extract_answer, is_correct, normalize_gold
+
+NUMERIC = [
+    ("The answer is \\boxed{42}.", "42"),
+    ("#### 72", "72"),
+    ("She pays 5 + 3 = 8.\n#### 8", "8"),
+    ("So the answer is 1,234.", "1234"),
+    ("The answer is $1,234.50.", "1234.5"),
+    ("\\boxed{1,234}", "1234"),
+    ("\\boxed{\\$18}", "18"),
+    ("\\boxed{\\frac{1}{2}}", "0.5"),
+    ("\\boxed{3/4}", "0.75"),
+    ("\\boxed{12.0}", "12"),
+    ("\\boxed{-7}", "-7"),
+    ("First 3 then 7, so 10 in the end", "10"),
+    ("The answer is 18. (Check: 20 - 2 = 18, not 20)", "18"),
+    ("Two boxes: \\boxed{5} ... corrected: \\boxed{6}", "6"),
+    ("\\boxed{{12}}", "12"),
+    ("answer: 50%", "50"),
+    ("Final answer: **36**", "36"),
+    ("x = .5", "0.5"),
+    ("no numbers here", None),
+    ("", None),
+    ("   ", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), NUMERIC)
+def test_numeric_extraction(text, expected):
+    assert extract_answer(text, "numeric") == expected
+
+
+CHOICES = ["London", "Paris", "Rome", "Berlin"]
+CHOICE = [
+    ("The answer is (B)", "B"),
+    ("\\boxed{c}", "C"),
+    ("\\boxed{(D)}", "D"),
+    ("\\boxed{A) London}", "A"),
+    ("Answer: D", "D"),
+    ("I think Paris is right.", "B"),
+    ("Paris or Rome, hard to say", None),
+    ("B) because it is the capital", "B"),
+    ("nothing useful", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CHOICE)
+def test_choice_extraction(text, expected):
+    assert extract_answer(text, "choice", CHOICES) == expected
+
+
+YESNO = [
+    ("Yes, because it is.", "yes"),
+    ("The answer is no.", "no"),
+    ("\\boxed{No}", "no"),
+    ("\\boxed{yes}", "yes"),
+    ("It is not true. So false", "no"),
+    ("True", "yes"),
+    ("maybe", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), YESNO)
+def test_yesno_extraction(text, expected):
+    assert extract_answer(text, "yesno") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("\\boxed{The Eiffel Tower}", "eiffel tower"),
+    ("The answer is: Paris.", "paris"),
+    ("  Mount   Everest! ", "mount everest"),
+])
+def test_exact_extraction(text, expected):
+    assert extract_answer(text, "exact") == expected
+
+
+@pytest.mark.parametrize(("answer", "gold", "task", "expected"), [
+    ("18", "18", "numeric", True),
+    ("18.00001", "18", "numeric", True),
+    ("18.1", "18", "numeric", False),
+    ("1234", "1234", "numeric", True),
+    (None, "18", "numeric", False),  # unparseable is never correct
+    ("18", None, "numeric", None),
+    ("B", "B", "choice", True),
+    ("A", "B", "choice", False),
+    ("yes", "no", "yesno", False),
+])
+def test_is_correct(answer, gold, task, expected):
+    assert is_correct(answer, gold, task) is expected
+
+
+@pytest.mark.parametrize(("gold", "task", "choices", "expected"), [
+    ("Natalia sold 48/2 = 24 clips in May.\n#### 72", "numeric", None, "72"),
+    ("1,000", "numeric", None, "1000"),
+    (42, "numeric", None, "42"),
+    ("b", "choice", CHOICES, "B"),
+    ("2", "choice", CHOICES, "C"),
+    ("Berlin", "choice", CHOICES, "D"),
+    ("No", "yesno", None, "no"),
+])
+def test_normalize_gold(gold, task, choices, expected):
+    assert normalize_gold(gold, task, choices) == expected
+
+
+def test_bad_gold_says_why():
+    with pytest.raises(ValueError, match="not a letter"):
+        normalize_gold("Madrid", "choice", CHOICES)
+    with pytest.raises(ValueError, match="no number"):
+        normalize_gold("many", "numeric")

@@ -1,0 +1,61 @@
+import pytest
+
+from debate.errors import ConfigError, SpecError
+from debate.models import create_backend, parse_model_spec
+
+
+@pytest.mark.parametrize(("spec", "backend", "model", "url"), [
+    ("openai:gpt-4o-mini", "openai", "gpt-4o-mini", None),
+    ("openai:Qwen/Qwen2.5-7B-Instruct@http://localhost:8000/v1", "openai",
+     "Qwen/Qwen2.5-7B-Instruct", "http://localhost:8000/v1"),
+    ("anthropic:claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5", None),
+    ("vllm:Qwen/Qwen2.5-7B-Instruct", "vllm", "Qwen/Qwen2.5-7B-Instruct", None),
+    ("llamacpp:smollm2", "llamacpp", "smollm2", None),
+    ("llamacpp:/models/x.gguf", "llamacpp", "/models/x.gguf", None),
+    ("/models/x.gguf", "llamacpp", "/models/x.gguf", None),
+    ("scripted:first-number", "scripted", "first-number", None),
+    ("scripted:reply=The answer is 4", "scripted", "reply=The answer is 4", None),
+])
+def test_valid_specs(spec, backend, model, url):
+    parsed = parse_model_spec(spec)
+    assert (parsed.backend, parsed.model, parsed.base_url) == (backend, model, url)
+
+
+@pytest.mark.parametrize("spec", ["gpt-4o", "foo:bar", "openai:", "vllm:x@http://h:1/v1",
+                                  "openai:m@http://"])
+def test_bad_specs_list_valid_forms(spec):
+    with pytest.raises(SpecError) as info:
+        parse_model_spec(spec)
+    message = str(info.value)
+    assert repr(spec) in message
+    assert "openai:MODEL@http://HOST:PORT/v1" in message and "llamacpp:smollm2" in message
+
+
+def test_hosted_apis_are_blocked_in_tests():
+    with pytest.raises(ConfigError, match="DEBATELAB_BLOCK_HOSTED"):
+        create_backend("openai:gpt-4o-mini", api_key="sk-test")
+    with pytest.raises(ConfigError, match="DEBATELAB_BLOCK_HOSTED"):
+        create_backend("anthropic:claude-sonnet-4-5", api_key="x")
+
+
+def test_local_server_needs_no_key():
+    model = create_backend("openai:m@http://127.0.0.1:9/v1")
+    assert model.name == "openai:m"
+
+
+def test_missing_key_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("DEBATELAB_BLOCK_HOSTED")
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        create_backend("openai:gpt-4o-mini")
+
+
+def test_secret_never_in_repr_or_name(monkeypatch):
+    monkeypatch.delenv("DEBATELAB_BLOCK_HOSTED")
+    model = create_backend("openai:gpt-4o-mini", api_key="sk-very-secret")
+    assert "sk-very-secret" not in repr(vars(model))
+    assert "sk-very-secret" not in model.name
+
+
+def test_scripted_unknown_name():
+    with pytest.raises(ConfigError, match="unknown script"):
+        create_backend("scripted:nope")
