@@ -2,12 +2,18 @@
 
 No logprobs, no ``n``, no seed: a call that asks for logprobs gets
 ``Completion.logprobs = None`` and protocols fall back to stated confidence.
+Recent SDKs (2.x) no longer accept ``temperature`` or ``top_p``: we send only
+the sampling parameters the installed SDK's ``messages.create`` accepts and
+warn once about the others, since debaters on one Claude model then differ
+only by the API's default sampling.
 The SDK's own retries are off; our :class:`Retrying` layer retries instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +26,7 @@ from debate.models.types import Completion, Message, SamplingParams, Usage
 __all__ = ["AnthropicModel"]
 
 DEFAULT_MAX_TOKENS = 1024
+log = logging.getLogger(__name__)
 
 
 class AnthropicModel:
@@ -40,6 +47,8 @@ class AnthropicModel:
         self.base_url = base_url
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._accepted: set[str] | None = None
+        self._warned: set[str] = set()
 
     def _get_client(self) -> Any:
         try:
@@ -52,7 +61,24 @@ class AnthropicModel:
             self._client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url,
                                                     max_retries=0, timeout=None)
             self._loop = loop
+            self._accepted = set(inspect.signature(self._client.messages.create).parameters)
         return self._client
+
+    def _sampling(self, params: SamplingParams) -> dict[str, Any]:
+        wanted: dict[str, Any] = {}
+        if params.temperature is not None:
+            wanted["temperature"] = params.temperature
+        elif params.top_p is not None:  # recent Claude models reject both at once
+            wanted["top_p"] = params.top_p
+        if params.stop:
+            wanted["stop_sequences"] = list(params.stop)
+        accepted = self._accepted or set()
+        dropped = set(wanted) - accepted - self._warned
+        if dropped:
+            self._warned |= dropped
+            log.warning("%s: the installed anthropic SDK does not accept %s; not sent",
+                        self.name, ", ".join(sorted(dropped)))
+        return {k: v for k, v in wanted.items() if k in accepted}
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Send one Messages-API request (system messages go to ``system``)."""
@@ -68,12 +94,7 @@ class AnthropicModel:
         }
         if system:
             kwargs["system"] = system
-        if params.temperature is not None:
-            kwargs["temperature"] = params.temperature
-        elif params.top_p is not None:  # recent Claude models reject both at once
-            kwargs["top_p"] = params.top_p
-        if params.stop:
-            kwargs["stop_sequences"] = list(params.stop)
+        kwargs.update(self._sampling(params))
         start = time.perf_counter()
         try:
             response = await client.messages.create(**kwargs)

@@ -1,0 +1,163 @@
+"""Backends against real local servers (OpenAI / Anthropic protocol) and a fake vLLM engine."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from debate.errors import FatalTransportError, MissingDependencyError, RetryableError
+from debate.models import CallStats, Message, RetryPolicy, SamplingParams, wrap
+from debate.models.anthropic_backend import AnthropicModel
+from debate.models.openai_backend import OpenAIModel
+from debate.models.vllm_backend import VLLMModel
+from debate.testing import MockServer
+
+MSGS = [Message(role="system", content="Be brief."),
+        Message(role="user", content="Tom has 7 apples and eats 2.")]
+FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01, timeout=2.0)
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "sdk"])
+async def test_openai_backend_against_local_server(transport, mock_server):
+    model = OpenAIModel("mock-model", base_url=mock_server.url, transport=transport)
+    completion = await model.generate(MSGS, SamplingParams(temperature=0.5, max_tokens=20,
+                                                           seed=3, slot="agent-0"))
+    await model.aclose()
+    assert completion.text == "The answer is \\boxed{7}."
+    assert completion.usage.prompt_tokens == 9 and completion.usage.completion_tokens == 4
+    assert completion.finish_reason == "stop" and completion.model == "mock-model"
+    body = mock_server.bodies[-1]
+    assert body["messages"] == [{"role": m.role, "content": m.content} for m in MSGS]
+    assert (body["temperature"], body["max_tokens"], body["seed"]) == (0.5, 20, 3)
+    assert "slot" not in body  # the sample slot never leaves the process
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "sdk"])
+async def test_429_and_500_are_retried_through_the_stack(transport):
+    with MockServer(faults=[429, 500, 503], retry_after=0.01) as server:
+        stats = CallStats()
+        backend = OpenAIModel("m", base_url=server.url, transport=transport)
+        model = wrap(backend, stats=stats, retry=FAST)
+        completion = await model.generate(MSGS, SamplingParams())
+        await backend.aclose()
+    assert completion.text.endswith("\\boxed{7}.")
+    assert server.requests == 4 and stats.retries == 3
+    assert stats.errors == {"HTTP 429": 1, "HTTP 500": 1, "HTTP 503": 1}
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "sdk"])
+@pytest.mark.parametrize("status", [400, 401, 404])
+async def test_client_errors_are_not_retried(transport, status):
+    with MockServer(faults=[status]) as server:
+        backend = OpenAIModel("m", base_url=server.url, transport=transport)
+        model = wrap(backend, stats=CallStats(), retry=FAST)
+        with pytest.raises(FatalTransportError) as info:
+            await model.generate(MSGS, SamplingParams())
+        await backend.aclose()
+    assert server.requests == 1 and info.value.status == status
+    assert server.url in str(info.value)  # which endpoint failed
+
+
+async def test_malformed_body_and_dropped_connection_are_retryable():
+    with MockServer(faults=["malformed"]) as server:
+        backend = OpenAIModel("m", base_url=server.url)
+        model = wrap(backend, stats=CallStats(), retry=FAST)
+        assert (await model.generate(MSGS, SamplingParams())).text
+        await backend.aclose()
+    assert server.requests == 2
+    dead = OpenAIModel("m", base_url="http://127.0.0.1:9/v1")  # nothing listens on port 9
+    with pytest.raises(RetryableError, match="connection failed"):
+        await dead.generate(MSGS, SamplingParams())
+    await dead.aclose()
+
+
+async def test_openai_logprobs_are_parsed(mock_server):
+    model = OpenAIModel("m", base_url=mock_server.url)
+    completion = await model.generate(MSGS, SamplingParams(logprobs=True))
+    await model.aclose()
+    assert mock_server.bodies[-1]["logprobs"] is True
+    assert [lp.logprob for lp in completion.logprobs] == [-0.1] * 4
+
+
+async def test_anthropic_backend_against_local_server(mock_server, caplog):
+    import inspect
+
+    import anthropic
+
+    model = AnthropicModel("claude-test", api_key="k", base_url=mock_server.url[:-3])
+    completion = await model.generate(MSGS, SamplingParams(temperature=0.2, max_tokens=50,
+                                                           stop=("END",), logprobs=True))
+    body = mock_server.bodies[-1]
+    assert body["system"] == "Be brief."
+    assert body["messages"] == [{"role": "user", "content": "Tom has 7 apples and eats 2."}]
+    assert body["max_tokens"] == 50 and body["stop_sequences"] == ["END"]
+    accepted = inspect.signature(anthropic.AsyncAnthropic(api_key="k").messages.create).parameters
+    if "temperature" in accepted:
+        assert body["temperature"] == 0.2
+    else:  # sent only what the installed SDK accepts, and said so once
+        assert "temperature" not in body
+        assert "does not accept temperature" in caplog.text
+    assert completion.text.endswith("\\boxed{7}.") and completion.logprobs is None
+
+
+async def test_anthropic_errors_are_classified():
+    with MockServer(faults=[429, 401]) as server:
+        model = AnthropicModel("c", api_key="k", base_url=server.url[:-3])
+        with pytest.raises(RetryableError):
+            await model.generate(MSGS, SamplingParams())
+        with pytest.raises(FatalTransportError):
+            await model.generate(MSGS, SamplingParams())
+
+
+class FakeTokenizer:
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+        assert tokenize is False and add_generation_prompt is True
+        return "".join(f"<{m['role']}>{m['content']}" for m in messages) + "<assistant>"
+
+    def decode(self, ids):
+        return f"t{ids[0]}"
+
+
+class FakeEngine:
+    """Stands in for vllm.AsyncLLMEngine: streams RequestOutput-like objects."""
+
+    def __init__(self):
+        self.requests = []
+
+    async def get_tokenizer(self):
+        return FakeTokenizer()
+
+    async def generate(self, prompt, sampling_params, request_id):
+        self.requests.append((prompt, sampling_params, request_id))
+        logprob = {5: SimpleNamespace(logprob=-0.5, decoded_token="4"),
+                   6: SimpleNamespace(logprob=-0.1, decoded_token=None)}
+        for n in (1, 2):
+            out = SimpleNamespace(text="\\boxed{4}"[: 4 * n], token_ids=[5, 6][:n],
+                                  finish_reason="stop" if n == 2 else None,
+                                  logprobs=[logprob, logprob][:n])
+            yield SimpleNamespace(outputs=[out], prompt_token_ids=[1, 2, 3])
+
+
+async def test_vllm_backend_with_fake_engine():
+    engine = FakeEngine()
+    model = VLLMModel("org/model", engine=engine, sampling_params_factory=dict)
+    completion = await model.generate(MSGS, SamplingParams(temperature=0.3, max_tokens=9,
+                                                           logprobs=True))
+    prompt, params, request_id = engine.requests[0]
+    assert prompt == "<system>Be brief.<user>Tom has 7 apples and eats 2.<assistant>"
+    assert params == {"max_tokens": 9, "seed": None, "stop": None, "temperature": 0.3,
+                      "logprobs": 1}
+    assert completion.text == "\\boxed{4}"[:8] and completion.finish_reason == "stop"
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (3, 2)
+    assert [(t.token, t.logprob) for t in completion.logprobs] == [("4", -0.5), ("t6", -0.1)]
+    assert model.name == "vllm:org/model"
+    await model.generate(MSGS, SamplingParams())
+    assert engine.requests[0][2] != engine.requests[1][2]  # unique request ids
+
+
+async def test_vllm_without_the_extra_says_how_to_install():
+    pytest.importorskip  # vllm is never installed in CI
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(MissingDependencyError, match=r"debatelab\[vllm\]"):
+            await VLLMModel("x").generate(MSGS, SamplingParams())
