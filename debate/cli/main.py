@@ -26,6 +26,12 @@ err = Console(stderr=True)
 Opt = typer.Option
 
 
+def _fail(exc: Exception) -> None:
+    """One clear line (or block) on stderr, no traceback, exit code 2."""
+    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2) from None
+
+
 @app.command()
 def run(
     config: Annotated[Path | None, typer.Argument(help="Experiment spec (YAML).")] = None,
@@ -68,8 +74,7 @@ def run(
                                                    if v is not None})
         summary = run_experiment(cfg, progress=not no_progress)
     except DebateError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
+        _fail(exc)
     print_summary(summary, out)
     if summary.stopped:
         err.print(f"[red]run stopped:[/red] {summary.stopped}\nfinished debates are kept; "
@@ -91,8 +96,7 @@ def report(
     try:
         summary = load_run_summary(run_dir)
     except DebateError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _fail(exc)
     if json:
         out.print_json(summary.model_dump_json())
     else:
@@ -117,8 +121,7 @@ def protocols(
             if graph:
                 out.print(cls().mermaid(), markup=False, highlight=False)
     except DebateError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _fail(exc)
 
 
 @app.command()

@@ -1,0 +1,52 @@
+import json
+
+from typer.testing import CliRunner
+
+from debate.cli import app
+
+runner = CliRunner()
+DATA = "experiments/data/arithmetic.jsonl"
+
+
+def test_run_then_report(tmp_path):
+    args = ["run", "--dataset", DATA, "--model", "scripted:first-number", "--limit", "3",
+            "--rounds", "1", "--out", str(tmp_path), "--name", "cli", "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "final accuracy" in result.output and "per round" in result.output
+    traces = (tmp_path / "cli" / "traces.jsonl").read_text().splitlines()
+    assert len(traces) == 3 and len(json.loads(traces[0])["turns"]) == 6
+    report = runner.invoke(app, ["report", str(tmp_path / "cli"), "--json"])
+    assert report.exit_code == 0 and json.loads(report.output)["debates"] == 3
+
+
+def test_spec_file_with_flag_overrides(tmp_path):
+    result = runner.invoke(app, ["run", "experiments/du-arithmetic-smollm2.yaml", "--model",
+                                 "scripted:first-number", "--limit", "2", "--out",
+                                 str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "du-arithmetic-smollm2" / "config.json").read_text())
+    assert config["config"]["models"] == ["scripted:first-number"]
+    assert config["config"]["limit"] == 2
+
+
+def test_bad_input_gives_one_clear_error(tmp_path):
+    result = runner.invoke(app, ["run", "--dataset", DATA, "--model", "gpt-4o", "--out",
+                                 str(tmp_path)])
+    assert result.exit_code == 2
+    assert "invalid model spec 'gpt-4o'" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["run", "--dataset", "nope.jsonl", "--model", "scripted:echo",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "no such file" in result.output
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "no traces.jsonl" in result.output
+
+
+def test_protocols_and_models_listing():
+    result = runner.invoke(app, ["protocols"])
+    assert result.exit_code == 0
+    assert all(name in result.output for name in ("du", "single", "self-consistency"))
+    result = runner.invoke(app, ["protocols", "du", "--graph"])
+    assert "rounds = 2" in result.output and "graph TD" in result.output
+    result = runner.invoke(app, ["models"])
+    assert "llamacpp:smollm2" in result.output

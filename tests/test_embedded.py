@@ -1,0 +1,69 @@
+"""Real inference with the embedded SmolLM2-135M-Instruct model (needs debatelab[local])."""
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from debate.agents import Debater, View
+from debate.models import Message, SamplingParams
+from debate.trace import Question
+
+pytest.importorskip("llama_cpp")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from debate.models.llamacpp import LlamaCppModel
+
+    return LlamaCppModel("smollm2", n_ctx=2048)
+
+
+async def test_generates_for_real_and_serializes_concurrent_calls(smollm2):
+    messages = [Message(role="user", content="What is 2 + 3? Answer with a number.")]
+    params = SamplingParams(max_tokens=16, temperature=0.0, seed=1)
+    results = await asyncio.gather(*(smollm2.generate(messages, params) for _ in range(3)))
+    assert all(r.text.strip() for r in results)
+    assert len({r.text for r in results}) == 1  # same seed, greedy: the same text
+    assert results[0].usage.prompt_tokens > 5 and results[0].usage.completion_tokens > 0
+
+
+async def test_logprobs_load_on_demand(smollm2):
+    messages = [Message(role="user", content="Say hello.")]
+    completion = await smollm2.generate(messages, SamplingParams(max_tokens=4, logprobs=True,
+                                                                 temperature=0.0))
+    assert completion.logprobs and all(lp.logprob <= 0 for lp in completion.logprobs)
+    assert set(smollm2._llms) == {False, True}
+
+
+async def test_too_long_prompt_is_recorded_not_fatal():
+    from debate.models.llamacpp import LlamaCppModel
+
+    tiny = LlamaCppModel("smollm2", n_ctx=64)
+    agent = Debater("a", tiny, params=SamplingParams(max_tokens=8))
+    turn = await agent.act(View(Question(id="q", text="word " * 200, task="numeric"), 0))
+    assert turn.answer is None and "context window" in turn.error
+
+
+def test_debate_run_end_to_end_with_embedded_model(tmp_path):
+    debate_cmd = shutil.which("debate", path=str(Path(sys.executable).parent))
+    assert debate_cmd, "the console command `debate` is installed"
+    result = subprocess.run(
+        [debate_cmd, "run", "experiments/du-arithmetic-smollm2.yaml", "--limit", "2",
+         "--rounds", "1", "--max-tokens", "96", "--out", str(tmp_path), "--no-progress"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "final accuracy" in result.stdout
+    run = tmp_path / "du-arithmetic-smollm2"
+    lines = (run / "traces.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    trace = json.loads(lines[0])
+    assert len(trace["turns"]) == 6 and all(t["raw"] for t in trace["turns"])
+    assert all(t["model"] == "llamacpp:smollm2" for t in trace["turns"])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["calls"] == 12 and summary["completion_tokens"] > 0

@@ -1,0 +1,148 @@
+"""The experiment runner: results, resume without paying twice, stops that keep work."""
+
+import asyncio
+import json
+from collections import Counter
+
+import pytest
+
+from debate import ExperimentConfig, arun_experiment, load_run_summary, run_debate
+from debate.errors import ConfigError, FatalTransportError
+from debate.testing import ScriptedModel, register_script
+from debate.trace import read_traces
+
+DATA = "experiments/data/arithmetic.jsonl"
+CALLS: Counter[str] = Counter()
+
+
+def counting(messages, params):
+    """Right on even-numbered questions, wrong otherwise; counts every real call."""
+    CALLS[params.slot + "|" + "|".join(m.content for m in messages)] += 1
+    question = messages[0].content
+    return "\\boxed{0}" if "Ava" in question else "The answer is \\boxed{55}."
+
+
+register_script("counting", counting)
+
+
+def config(tmp_path, **kw):
+    base = {"dataset": {"path": DATA, "task": "numeric"}, "models": ["scripted:counting"],
+            "output_dir": str(tmp_path), "name": "run", "concurrency": 4}
+    return ExperimentConfig(**(base | kw))
+
+
+async def test_experiment_writes_run_folder_and_summary(tmp_path):
+    CALLS.clear()
+    summary = await arun_experiment(config(tmp_path, limit=6), progress=False)
+    run = tmp_path / "run"
+    assert {p.name for p in run.iterdir()} >= {"config.json", "traces.jsonl", "cache.sqlite",
+                                                 "summary.json", "report.md"}
+    traces = list(read_traces(run / "traces.jsonl"))
+    assert len(traces) == summary.debates == 6
+    assert summary.calls == 6 * 9 and sum(CALLS.values()) == 54
+    assert summary.accuracy is not None and [r.round for r in summary.rounds] == [0, 1, 2]
+    assert summary.consensus_rate == 1.0 and summary.cost == 0.0
+    assert json.loads((run / "summary.json").read_text())["debates"] == 6
+    assert "| final accuracy |" in (run / "report.md").read_text()
+    assert load_run_summary(run).accuracy == summary.accuracy
+
+
+async def test_rerun_replays_and_skips_finished(tmp_path):
+    CALLS.clear()
+    await arun_experiment(config(tmp_path, limit=4), progress=False)
+    first = sum(CALLS.values())
+    summary = await arun_experiment(config(tmp_path, limit=4), progress=False)
+    assert sum(CALLS.values()) == first  # nothing paid twice
+    assert summary.debates == 4 and summary.requests == 0
+    await arun_experiment(config(tmp_path, limit=6), progress=False)  # extend the run
+    assert sum(CALLS.values()) == first + 2 * 9
+    assert len(list(read_traces(tmp_path / "run" / "traces.jsonl"))) == 6
+
+
+async def test_interrupted_run_resumes_every_debate_exactly_once(tmp_path):
+    CALLS.clear()
+    cfg = config(tmp_path, limit=12, concurrency=3)
+    task = asyncio.create_task(arun_experiment(cfg, progress=False))
+    path = tmp_path / "run" / "traces.jsonl"
+    while not path.exists() or path.read_text().count("\n") < 4:
+        await asyncio.sleep(0)
+    task.cancel()  # a kill in the middle of other debates
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    finished = len(list(read_traces(path)))
+    assert 4 <= finished < 12
+    await arun_experiment(cfg, progress=False)
+    ids = [t.question.id for t in read_traces(path)]
+    assert len(ids) == len(set(ids)) == 12
+    assert max(CALLS.values()) == 1  # no call that completed was ever made again
+    assert sum(CALLS.values()) == 12 * 9
+
+
+async def test_fatal_error_stops_run_keeps_finished_and_resumes(tmp_path):
+    calls = {"n": 0}
+
+    def flaky(messages, params):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise FatalTransportError("invalid API key", endpoint="openai:x", status=401)
+        return "\\boxed{55}"
+
+    register_script("dies-once", flaky)
+    cfg = config(tmp_path, limit=8, concurrency=2).model_copy(update={
+        "models": ["scripted:dies-once"]})
+    summary = await arun_experiment(cfg, progress=False)
+    assert summary.stopped and "401" in summary.stopped and "openai:x" in summary.stopped
+    assert 1 <= summary.debates < 8
+    summary = await arun_experiment(cfg, progress=False)
+    assert summary.stopped is None and summary.debates == 8
+
+
+async def test_a_debate_that_fails_is_listed_and_retried_later(tmp_path):
+    state = {"fail": True}
+
+    def broken(messages, params):
+        if state["fail"] and "Hugo" in messages[0].content:
+            raise RuntimeError("boom")
+        return "\\boxed{1}"
+
+    register_script("broken", broken)
+    cfg = config(tmp_path, limit=3).model_copy(update={"models": ["scripted:broken"]})
+    summary = await arun_experiment(cfg, progress=False)
+    assert list(summary.failed) == ["arith-01"] and "boom" in summary.failed["arith-01"]
+    assert summary.debates == 2
+    state["fail"] = False
+    summary = await arun_experiment(cfg, progress=False)
+    assert summary.failed == {} and summary.debates == 3
+
+
+async def test_other_experiment_in_same_folder_is_refused(tmp_path):
+    await arun_experiment(config(tmp_path, limit=1), progress=False)
+    with pytest.raises(ConfigError, match="different experiment"):
+        await arun_experiment(config(tmp_path, limit=1, rounds=1), progress=False)
+
+
+async def test_models_and_roles_per_agent(tmp_path):
+    cfg = config(tmp_path, limit=1, agents=2, rounds=0,
+                 roles=["agents/debater.yaml", "agents/debater.yaml"])
+    cfg = cfg.model_copy(update={"models": ["scripted:counting", "scripted:first-number"]})
+    await arun_experiment(cfg, progress=False)
+    trace = next(read_traces(tmp_path / "run" / "traces.jsonl"))
+    assert [a.model for a in trace.agents] == ["scripted:counting", "scripted:first-number"]
+    assert trace.turns[0].messages[0].role == "system"
+    with pytest.raises(ConfigError, match="one per agent"):
+        await arun_experiment(config(tmp_path, limit=1, name="other").model_copy(
+            update={"models": ["scripted:echo"] * 2}), progress=False)
+
+
+async def test_shortcut_option_the_protocol_lacks_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="has no option 'rounds'"):
+        await arun_experiment(config(tmp_path, rounds=2).model_copy(
+            update={"protocol": "single"}), progress=False)
+
+
+async def test_run_debate_python_api():
+    trace = await run_debate("What is 6 * 7? Reply 42.", protocol="du",
+                             models=[ScriptedModel("\\boxed{42}") for _ in range(3)], rounds=1)
+    assert trace.final.answer == "42" and len(trace.turns) == 6
+    trace = await run_debate("2+2?", protocol="single", models="scripted:reply=\\boxed{4}")
+    assert trace.final.answer == "4"
