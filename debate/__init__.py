@@ -131,6 +131,7 @@ __all__ = [
     "majority_vote",
     "parse_model_spec",
     "protocol",
+    "read_traces",
     "role",
     "run_debate",
     "run_experiment",

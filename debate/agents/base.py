@@ -18,6 +18,7 @@ from typing import ClassVar, TypeVar
 from debate.errors import ConfigError, ModelOutputError
 from debate.models.types import ChatModel, Message, SamplingParams
 from debate.prompts import Template, load_template
+from debate.registry import Registry
 from debate.scoring import answer_instruction, extract_answer
 from debate.trace import Question, Turn, TurnKind
 
@@ -157,7 +158,7 @@ class Agent:
         return answer_instruction(question.task)
 
 
-ROLES: dict[str, type[Agent]] = {}
+ROLES: Registry[type[Agent]] = Registry("role", "role")
 """Registered roles by name."""
 
 A = TypeVar("A", bound=type[Agent])
@@ -165,18 +166,9 @@ A = TypeVar("A", bound=type[Agent])
 
 def role(name: str) -> Callable[[A], A]:
     """Class decorator registering an :class:`Agent` subclass under ``name``."""
-
-    def register(cls: A) -> A:
-        cls.role = name
-        ROLES[name] = cls
-        return cls
-
-    return register
+    return ROLES.register(name)
 
 
 def get_role(name: str) -> type[Agent]:
     """The role class registered as ``name``."""
-    try:
-        return ROLES[name]
-    except KeyError:
-        raise ConfigError(f"unknown role {name!r}; registered: {sorted(ROLES)}") from None
+    return ROLES.lookup(name)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from debate.errors import ConfigError, MissingDependencyError, ModelOutputError
-from debate.models.openai_backend import parse_response
+from debate.models.openai_backend import parse_response, sampling_kwargs
 from debate.models.types import Completion, Message, SamplingParams
 
 __all__ = ["LlamaCppModel", "default_gguf_path"]
@@ -90,15 +90,9 @@ class LlamaCppModel:
 
     def _run(self, messages: list[dict[str, str]], params: SamplingParams) -> Completion:
         llm = self._load(params.logprobs)
-        kwargs: dict[str, Any] = {"max_tokens": params.max_tokens, "stop": list(params.stop)}
-        if params.temperature is not None:
-            kwargs["temperature"] = params.temperature
-        if params.top_p is not None:
-            kwargs["top_p"] = params.top_p
-        if params.seed is not None:
-            kwargs["seed"] = params.seed
+        kwargs = {"max_tokens": None, **sampling_kwargs(params)}  # None: up to the context end
         if params.logprobs:
-            kwargs.update(logprobs=True, top_logprobs=1)
+            kwargs["top_logprobs"] = 1
         start = time.perf_counter()
         try:
             data = llm.create_chat_completion(messages, **kwargs)

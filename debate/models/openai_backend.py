@@ -25,30 +25,32 @@ from pydantic import SecretStr
 from debate.errors import RetryableError, classify_status, parse_retry_after
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob, Usage
 
-__all__ = ["OpenAIModel"]
+__all__ = ["OpenAIModel", "parse_response", "request_body", "sampling_kwargs"]
 
 OPENAI_URL = "https://api.openai.com/v1"
 
 
+def sampling_kwargs(params: SamplingParams) -> dict[str, Any]:
+    """The set sampling parameters under their OpenAI names (``slot`` is never sent)."""
+    kwargs: dict[str, Any] = {}
+    for key in ("temperature", "top_p", "max_tokens", "seed"):
+        value = getattr(params, key)
+        if value is not None:
+            kwargs[key] = value
+    if params.stop:
+        kwargs["stop"] = list(params.stop)
+    if params.logprobs:
+        kwargs["logprobs"] = True
+    return kwargs
+
+
 def request_body(model: str, messages: Sequence[Message], params: SamplingParams) -> dict[str, Any]:
-    """The chat-completions request body for one call (``slot`` is never sent)."""
-    body: dict[str, Any] = {
+    """The chat-completions request body for one call."""
+    return {
         "model": model,
         "messages": [{"role": m.role, "content": m.content} for m in messages],
+        **sampling_kwargs(params),
     }
-    if params.temperature is not None:
-        body["temperature"] = params.temperature
-    if params.top_p is not None:
-        body["top_p"] = params.top_p
-    if params.max_tokens is not None:
-        body["max_tokens"] = params.max_tokens
-    if params.seed is not None:
-        body["seed"] = params.seed
-    if params.stop:
-        body["stop"] = list(params.stop)
-    if params.logprobs:
-        body["logprobs"] = True
-    return body
 
 
 def parse_response(data: dict[str, Any], *, endpoint: str, latency: float) -> Completion:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from debate.agents.base import Agent, View
 from debate.errors import ConfigError
+from debate.registry import Registry
 from debate.scoring import is_correct
 from debate.trace import AgentInfo, DebateTrace, FinalAnswer, Question, Totals, Turn
 
@@ -141,7 +142,7 @@ class DebateProtocol(ABC):
         )
 
 
-PROTOCOLS: dict[str, type[DebateProtocol]] = {}
+PROTOCOLS: Registry[type[DebateProtocol]] = Registry("protocol", "name")
 """Registered protocols by name."""
 
 P = TypeVar("P", bound=type[DebateProtocol])
@@ -149,21 +150,12 @@ P = TypeVar("P", bound=type[DebateProtocol])
 
 def protocol(name: str) -> Callable[[P], P]:
     """Class decorator registering a :class:`DebateProtocol` subclass under ``name``."""
-
-    def register(cls: P) -> P:
-        cls.name = name
-        PROTOCOLS[name] = cls
-        return cls
-
-    return register
+    return PROTOCOLS.register(name)
 
 
 def get_protocol(name: str) -> type[DebateProtocol]:
     """The protocol class registered as ``name``."""
-    try:
-        return PROTOCOLS[name]
-    except KeyError:
-        raise ConfigError(f"unknown protocol {name!r}; registered: {sorted(PROTOCOLS)}") from None
+    return PROTOCOLS.lookup(name)
 
 
 def create_protocol(name: str, **options: Any) -> DebateProtocol:

@@ -126,42 +126,44 @@ class MockServer:
         return web.json_response({"error": {"message": f"injected {status}"}}, status=status,
                                  headers=headers)
 
-    async def _chat(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request,
+                      respond: Callable[[dict[str, Any], str], dict[str, Any]]) -> web.Response:
+        """Record the body, maybe inject a fault, else answer with ``respond(body, text)``."""
         body = await request.json()
         self.bodies.append(body)
         fault = await self._faulty()
         if fault is not None:
             return fault
         self.served["ok"] += 1
-        messages = body.get("messages", [])
-        text = self.policy(messages)
-        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+        return web.json_response(respond(body, self.policy(body.get("messages", []))))
+
+    def _chat_body(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
         choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
                                   "message": {"role": "assistant", "content": text}}
         if body.get("logprobs"):
             choice["logprobs"] = {"content": [{"token": w, "logprob": -0.1, "top_logprobs": []}
                                               for w in text.split()]}
-        return web.json_response({
+        return {
             "id": f"mock-{self.requests}", "object": "chat.completion",
             "model": body.get("model", "mock"), "choices": [choice],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
                       "total_tokens": prompt_tokens + len(text.split())},
-        })
+        }
 
-    async def _messages(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.bodies.append(body)
-        fault = await self._faulty()
-        if fault is not None:
-            return fault
-        self.served["ok"] += 1
-        text = self.policy(body.get("messages", []))
-        return web.json_response({
+    def _messages_body(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+        return {
             "id": f"msg-{self.requests}", "type": "message", "role": "assistant",
             "model": body.get("model", "mock"), "stop_reason": "end_turn",
             "stop_sequence": None, "content": [{"type": "text", "text": text}],
             "usage": {"input_tokens": 1, "output_tokens": len(text.split())},
-        })
+        }
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        return await self._handle(request, self._chat_body)
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        return await self._handle(request, self._messages_body)
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "mock", "object": "model"}]})
