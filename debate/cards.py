@@ -1,5 +1,7 @@
-"""YAML cards: role cards (``agents/``), protocol presets (``protocols/``) and
-experiment specs (``experiments/``), validated by pydantic with located errors.
+"""YAML cards, validated by pydantic with located errors.
+
+Role cards (``agents/``), protocol presets (``protocols/``) and experiment
+specs (``experiments/``).
 
 A validation error names the file, the line and the field path, e.g.
 ``experiments/x.yaml:7: protocol_options.rounds: Input should be a valid integer``.

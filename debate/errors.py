@@ -71,6 +71,7 @@ class TransportError(DebateError):
         endpoint: where the call went (no credentials), e.g. ``openai:gpt-4o-mini``.
         status: the HTTP status, when there was one.
         retry_after: seconds the server asked us to wait, when it said so.
+
     """
 
     def __init__(

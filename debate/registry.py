@@ -24,6 +24,7 @@ class Registry(dict[str, T]):
     Args:
         kind: what is registered (for error messages), e.g. ``role``.
         attribute: the class attribute that receives the registered name.
+
     """
 
     def __init__(self, kind: str, attribute: str) -> None:

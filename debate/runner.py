@@ -95,6 +95,8 @@ async def run_debate(
         roles: role card paths, once or per agent.
         params: sampling parameters of every agent.
         seed: base seed (agent i uses ``seed + i``); ``None`` leaves seeds unset.
+        **options: protocol options (``rounds=1``, ``agents=5``...) for a protocol given by name.
+
     """
     if isinstance(question, str):
         question = Question(id="question", text=question)

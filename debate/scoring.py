@@ -1,8 +1,8 @@
-"""Answer extraction and correctness, per task type.
+r"""Answer extraction and correctness, per task type.
 
-- ``numeric`` (GSM8K-style): ``\\boxed{42}``, ``#### 42``, "the answer is 1,234",
+- ``numeric`` (GSM8K-style): ``\boxed{42}``, ``#### 42``, "the answer is 1,234",
   then the last number in the text; compared with a tolerance.
-- ``choice``: a letter (``\\boxed{B}``, "answer: (B)", "B) ..."), or the text of
+- ``choice``: a letter (``\boxed{B}``, "answer: (B)", "B) ..."), or the text of
   exactly one option; compared as letters.
 - ``yesno``: yes / no (also true / false).
 - ``exact``: normalized exact match (case, punctuation, articles, spaces).
@@ -57,7 +57,7 @@ def answer_instruction(task: TaskType) -> str:
 
 
 def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}`` (nested braces allowed)."""
+    r"""The content of the last ``\boxed{...}`` (nested braces allowed)."""
     start = text.rfind("\\boxed")
     while start != -1:
         i = text.find("{", start)

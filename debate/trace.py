@@ -9,7 +9,6 @@ appending.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -238,7 +237,3 @@ def _drop_partial_tail(path: Path) -> None:
         log.warning("%s: cutting off a truncated last line (%d bytes)", path, len(data) - cut)
         f.truncate(cut)
 
-
-def dumps(obj: Any) -> str:
-    """JSON text of plain data (used for configs written next to traces)."""
-    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)

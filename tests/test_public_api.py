@@ -12,7 +12,8 @@ EXPECTED = [
     "View", "arun_experiment", "build_agents", "create_backend", "create_protocol",
     "extract_answer", "get_protocol", "get_role", "is_correct", "load_dataset",
     "load_experiment", "load_role_card", "load_run_summary", "majority_vote",
-    "parse_model_spec", "protocol", "read_traces", "role", "run_debate", "run_experiment", "summarize", "wrap",
+    "parse_model_spec", "protocol", "read_traces", "role", "run_debate", "run_experiment",
+    "summarize", "wrap",
 ]
 
 

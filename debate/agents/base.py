@@ -67,6 +67,7 @@ class Agent:
         templates: template overrides by slot name (``initial``, ``debate``...).
         params: sampling parameters; ``slot`` is set to the agent's name.
         parser: raw text -> (answer, confidence); default: the task's extractor.
+
     """
 
     role: ClassVar[str] = "agent"

@@ -36,6 +36,7 @@ class AnthropicModel:
         model: e.g. ``claude-sonnet-4-5``.
         api_key: the key (default: ``ANTHROPIC_API_KEY`` from the environment).
         base_url: another Messages-API endpoint (used by tests with a mock server).
+
     """
 
     def __init__(self, model: str, *, api_key: SecretStr | str | None = None,

@@ -59,6 +59,7 @@ class LlamaCppModel:
         model: ``smollm2`` (the default bundled model) or a path to a ``.gguf`` file.
         n_ctx: context window in tokens.
         n_threads: CPU threads for inference (``None``: every core).
+
     """
 
     def __init__(self, model: str = "smollm2", *, n_ctx: int = 8192,

@@ -96,6 +96,7 @@ class OpenAIModel:
         api_key: the key; held as a ``SecretStr`` and never written anywhere.
         transport: ``aiohttp`` (lean, default) or ``sdk`` (``AsyncOpenAI``).
         extra_body: extra request fields (e.g. vLLM's ``structured_outputs``).
+
     """
 
     def __init__(

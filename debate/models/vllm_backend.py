@@ -46,6 +46,7 @@ class VLLMModel:
         engine: an already built engine (default: built lazily from ``engine_args``).
         sampling_params_factory: builds vLLM sampling params (default ``vllm.SamplingParams``).
         engine_args: extra ``AsyncEngineArgs`` (``gpu_memory_utilization``, ``max_model_len``...).
+
     """
 
     def __init__(self, model: str, *, engine: Any = None,
@@ -106,7 +107,7 @@ class VLLMModel:
 
 
 def _logprobs(out: Any, tokenizer: Any) -> list[TokenLogprob] | None:
-    """vLLM gives, per position, a dict token_id -> Logprob; keep the sampled token's."""
+    """VLLM gives, per position, a dict token_id -> Logprob; keep the sampled token's."""
     if not out.logprobs:
         return None
     result = []

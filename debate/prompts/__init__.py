@@ -29,6 +29,7 @@ class Template:
     Args:
         text: the template text, using ``{{ field }}`` placeholders.
         name: where it came from (for error messages).
+
     """
 
     def __init__(self, text: str, name: str = "<template>") -> None:

@@ -1,5 +1,6 @@
-"""``du``: multiagent debate of Du et al. (2023), "Improving Factuality and
-Reasoning in Language Models through Multiagent Debate".
+"""``du``: multiagent debate of Du et al. (2023).
+
+"Improving Factuality and Reasoning in Language Models through Multiagent Debate".
 
 Round 0: N agents answer alone. Round r = 1..R: every agent continues its own
 chat with one new message holding the *other* agents' round r-1 answers (a
@@ -97,7 +98,7 @@ class DuProtocol(DebateProtocol):
         return {"final": majority_vote(last_round(state["turns"], state["round"]))}
 
     def graph(self) -> StateGraph:
-        """answer -> debate* -> vote."""
+        """Answer -> debate* -> vote."""
         g = StateGraph(DebateState, context_schema=DebateContext)
         g.add_node("answer", self.answer)
         g.add_node("debate", self.debate)

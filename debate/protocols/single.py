@@ -1,5 +1,7 @@
-"""Single-model baselines: ``single`` (one chain-of-thought answer) and
-``self-consistency`` (k independent samples, majority vote).
+"""Single-model baselines.
+
+``single`` (one chain-of-thought answer) and ``self-consistency`` (k
+independent samples, majority vote).
 
 For a compute-matched comparison with a debate, set ``samples`` to the
 debate's number of calls (``du`` with N agents and R rounds: N x (R + 1)).
@@ -61,7 +63,7 @@ class SingleProtocol(DebateProtocol):
                 "final": majority_vote(turns, method=method)}
 
     def graph(self) -> StateGraph:
-        """answer -> END."""
+        """Answer -> END."""
         g = StateGraph(DebateState, context_schema=DebateContext)
         g.add_node("answer", self.answer)
         g.add_edge(START, "answer")

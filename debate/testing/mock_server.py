@@ -1,8 +1,8 @@
-"""A fast mock OpenAI-compatible (and Anthropic Messages) server on 127.0.0.1.
+r"""A fast mock OpenAI-compatible (and Anthropic Messages) server on 127.0.0.1.
 
 It answers ``POST /v1/chat/completions``, ``GET /v1/models`` and
 ``POST /v1/messages`` with a deterministic policy (by default: the first
-number in the first user message, as ``\\boxed{N}``), counts every request
+number in the first user message, as ``\boxed{N}``), counts every request
 it served, and injects faults either from a queue (the next requests get
 these statuses, in order: exact, for tests) or at random by rate.
 
@@ -69,6 +69,7 @@ class MockServer:
         faults: statuses (int) or ``"hang"``/``"malformed"`` for the next requests, in order.
         rates: random faults by rate.
         retry_after: the ``Retry-After`` a 429 carries.
+
     """
 
     latency: float = 0.0

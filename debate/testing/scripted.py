@@ -42,6 +42,7 @@ class ScriptedModel:
         failures: exceptions raised by the first calls, in order (``None`` = succeed).
 
     Usage counts whitespace-separated words, so token formulas are checkable.
+
     """
 
     def __init__(
