@@ -44,7 +44,7 @@ def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """The 1-based line of the deepest node along ``loc`` that exists."""
     if node is None:
         return None
-    line = node.start_mark.line + 1
+    line = int(node.start_mark.line) + 1
     for key in loc:
         if isinstance(node, yaml.MappingNode):
             match = next((v for k, v in node.value if k.value == str(key)), None)
@@ -55,7 +55,7 @@ def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
             node = node.value[key]
         else:
             break
-        line = node.start_mark.line + 1
+        line = int(node.start_mark.line) + 1
     return line
 
 

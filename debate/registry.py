@@ -8,7 +8,7 @@ what is registered.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from debate.errors import ConfigError
 
@@ -37,7 +37,7 @@ class Registry(dict[str, T]):
 
         def decorate(cls: C) -> C:
             setattr(cls, self.attribute, name)
-            self[name] = cls
+            self[name] = cast(T, cls)
             return cls
 
         return decorate

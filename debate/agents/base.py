@@ -124,35 +124,23 @@ class Agent:
         """Call the model on :meth:`messages` and parse the reply into a :class:`Turn`."""
         messages = self.messages(view)
         kind = self.kind(view)
-        common = {
-            "id": f"r{view.round}/{self.name}/{kind}",
-            "round": view.round,
-            "agent": self.name,
-            "role": self.role,
-            "kind": kind,
-            "messages": messages,
-            "saw": [t.id for t in view.peers],
-            "model": self.model.name,
-        }
+        turn = Turn(id=f"r{view.round}/{self.name}/{kind}", round=view.round, agent=self.name,
+                    role=self.role, kind=kind, messages=messages, raw="",
+                    saw=[t.id for t in view.peers], model=self.model.name)
         try:
             completion = await self.model.generate(messages, self.params)
         except ModelOutputError as exc:
-            return Turn(raw="", error=str(exc), **common)
-        error = None
+            turn.error = str(exc)
+            return turn
+        turn.raw = completion.text
+        turn.answer, turn.confidence = self.parser(completion.text, view.question)
+        turn.usage = completion.usage
+        turn.latency = completion.latency
+        turn.finish_reason = completion.finish_reason
+        turn.cached = completion.cached
         if not completion.text.strip():
-            error = f"empty completion (finish_reason={completion.finish_reason})"
-        answer, confidence = self.parser(completion.text, view.question)
-        return Turn(
-            raw=completion.text,
-            answer=answer,
-            confidence=confidence,
-            usage=completion.usage,
-            latency=completion.latency,
-            finish_reason=completion.finish_reason,
-            cached=completion.cached,
-            error=error,
-            **common,
-        )
+            turn.error = f"empty completion (finish_reason={completion.finish_reason})"
+        return turn
 
     def format_instruction(self, question: Question) -> str:
         """How to format the final answer for this question's task."""

@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asyncio_throttle import Throttler
+from asyncio_throttle.throttler import Throttler
 from pydantic import BaseModel
 
 from debate.errors import RetryableError

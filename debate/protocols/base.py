@@ -93,7 +93,7 @@ class DebateProtocol(ABC):
         return "debater"
 
     @abstractmethod
-    def graph(self) -> StateGraph:
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """The protocol's (uncompiled) graph over :class:`DebateState`."""
 
     def recursion_limit(self) -> int:

@@ -97,7 +97,7 @@ class DuProtocol(DebateProtocol):
         """Majority vote over the last round's answers."""
         return {"final": majority_vote(last_round(state["turns"], state["round"]))}
 
-    def graph(self) -> StateGraph:
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """Answer -> debate* -> vote."""
         g = StateGraph(DebateState, context_schema=DebateContext)
         g.add_node("answer", self.answer)

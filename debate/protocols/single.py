@@ -40,19 +40,8 @@ class SelfConsistencyConfig(ProtocolConfig):
     """Independent samples (each its own sample slot, so each is a distinct call)."""
 
 
-@protocol("single")
-class SingleProtocol(DebateProtocol):
-    """One agent answers once."""
-
-    config_class: type[SingleConfig] | type[SelfConsistencyConfig] = SingleConfig
-
-    def agent_names(self) -> list[str]:
-        """``solver``."""
-        return ["solver"]
-
-    def agent_role(self, index: int) -> str:
-        """Every sample is drawn by a debater-style solver."""
-        return "debater"
+class OneRound(DebateProtocol):
+    """Every agent answers the question alone, once; majority vote (one agent: its answer)."""
 
     async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Every sample answers the question alone."""
@@ -62,8 +51,8 @@ class SingleProtocol(DebateProtocol):
         return {"turns": turns, "round": 0, "stop_reason": "done",
                 "final": majority_vote(turns, method=method)}
 
-    def graph(self) -> StateGraph:
-        """Answer -> END."""
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        """The graph: answer, then END."""
         g = StateGraph(DebateState, context_schema=DebateContext)
         g.add_node("answer", self.answer)
         g.add_edge(START, "answer")
@@ -71,12 +60,24 @@ class SingleProtocol(DebateProtocol):
         return g
 
 
+@protocol("single")
+class SingleProtocol(OneRound):
+    """One agent answers once."""
+
+    config_class = SingleConfig
+
+    def agent_names(self) -> list[str]:
+        """``solver``."""
+        return ["solver"]
+
+
 @protocol("self-consistency")
-class SelfConsistencyProtocol(SingleProtocol):
+class SelfConsistencyProtocol(OneRound):
     """k samples of the same prompt, majority vote (Wang et al., 2022)."""
 
     config_class = SelfConsistencyConfig
+    config: SelfConsistencyConfig
 
     def agent_names(self) -> list[str]:
         """``sample-0`` ... ``sample-{k-1}``."""
-        return [f"sample-{i}" for i in range(self.config.samples)]  # type: ignore[attr-defined]
+        return [f"sample-{i}" for i in range(self.config.samples)]
