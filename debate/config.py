@@ -26,7 +26,7 @@ __all__ = ["ExperimentConfig", "load_experiment"]
 # Settings that change how a run executes but not what it computes: a run
 # re-started with other values of these resumes the same experiment.
 _EXECUTION_ONLY = {"name", "limit", "concurrency", "output_dir", "limits", "retry", "prices",
-                   "progress"}
+                   "cache", "backend_options"}
 
 
 class ExperimentConfig(BaseModel):

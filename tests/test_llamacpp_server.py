@@ -1,4 +1,4 @@
-"""The OpenAI-compatible backend against a real llama.cpp server (``python -m llama_cpp.server``)."""
+"""The OpenAI-compatible backend against a real llama.cpp server (llama_cpp.server)."""
 
 import asyncio
 import socket

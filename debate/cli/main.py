@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -25,7 +25,7 @@ err = Console(stderr=True)
 Opt = typer.Option
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     """One clear line (or block) on stderr, no traceback, exit code 2."""
     typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2) from None
@@ -74,6 +74,10 @@ def run(
         summary = run_experiment(cfg, progress=not no_progress)
     except DebateError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        typer.secho("interrupted: finished debates are kept; re-run the same command to resume.",
+                    err=True, fg=typer.colors.YELLOW)
+        raise typer.Exit(130) from None
     print_summary(summary, out)
     if summary.stopped:
         err.print(f"[red]run stopped:[/red] {summary.stopped}\nfinished debates are kept; "
