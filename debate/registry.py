@@ -1,19 +1,30 @@
-"""Registries by name: roles, protocols (and judges, parsers...) share one mechanism.
+"""Registries by name: roles, protocols and judges share one mechanism.
 
 A :class:`Registry` is a dict from name to class with a decorator that
-registers a class and stamps its name on it, and a lookup whose error lists
-what is registered.
+registers a class and stamps its name on it, a lookup whose error lists
+what is registered, and plug-in loading from an entry-point group, so a
+third-party package can add roles, protocols or judges without forking::
+
+    # the plug-in's pyproject.toml
+    [project.entry-points."debatelab.protocols"]
+    my-protocol = "my_package.protocols:MyProtocol"
+
+A plug-in that fails to load is reported (``registry.plugin_errors`` and a
+log warning), never fatal to the rest.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from typing import Any, TypeVar, cast
 
 from debate.errors import ConfigError
 
 __all__ = ["Registry"]
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 C = TypeVar("C", bound=type[Any])
 
@@ -24,13 +35,17 @@ class Registry(dict[str, T]):
     Args:
         kind: what is registered (for error messages), e.g. ``role``.
         attribute: the class attribute that receives the registered name.
+        group: the entry-point group plug-ins register under.
 
     """
 
-    def __init__(self, kind: str, attribute: str) -> None:
+    def __init__(self, kind: str, attribute: str, group: str | None = None) -> None:
         super().__init__()
         self.kind = kind
         self.attribute = attribute
+        self.group = group
+        self.plugin_errors: dict[str, str] = {}
+        self._plugins_loaded = group is None
 
     def register(self, name: str) -> Callable[[C], C]:
         """Class decorator: register the class as ``name``."""
@@ -42,9 +57,35 @@ class Registry(dict[str, T]):
 
         return decorate
 
+    def load_plugins(self) -> None:
+        """Import the entry points of this registry's group once; record failures."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for point in entry_points(group=self.group or ""):
+            try:
+                loaded = point.load()
+            except Exception as exc:  # a broken plug-in must not break the others
+                self.plugin_errors[point.name] = f"{type(exc).__name__}: {exc}"
+                log.warning("%s plug-in %r (%s) failed to load: %s", self.kind, point.name,
+                            point.value, exc)
+                continue
+            if point.name not in self and isinstance(loaded, type):
+                self.register(point.name)(loaded)
+
+    def names(self) -> list[str]:
+        """Every registered name, plug-ins included, sorted."""
+        self.load_plugins()
+        return sorted(self)
+
     def lookup(self, name: str) -> T:
         """The class registered as ``name``; a :class:`ConfigError` listing names if none."""
+        if name not in self:
+            self.load_plugins()
         try:
             return self[name]
         except KeyError:
-            raise ConfigError(f"unknown {self.kind} {name!r}; registered: {sorted(self)}") from None
+            broken = f" (plug-in failed to load: {self.plugin_errors[name]})" \
+                if name in self.plugin_errors else ""
+            raise ConfigError(f"unknown {self.kind} {name!r}{broken}; registered: "
+                              f"{sorted(self)}") from None

@@ -147,7 +147,7 @@ class Agent:
         return answer_instruction(question.task)
 
 
-ROLES: Registry[type[Agent]] = Registry("role", "role")
+ROLES: Registry[type[Agent]] = Registry("role", "role", group="debatelab.roles")
 """Registered roles by name."""
 
 A = TypeVar("A", bound=type[Agent])

@@ -113,7 +113,7 @@ def protocols(
 ) -> None:
     """List registered protocols, or show one protocol's options and graph."""
     try:
-        names = [name] if name else sorted(PROTOCOLS)
+        names = [name] if name else PROTOCOLS.names()
         for proto_name in names:
             cls = get_protocol(proto_name)
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""

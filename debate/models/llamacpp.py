@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from debate.errors import ConfigError, MissingDependencyError, ModelOutputError
-from debate.models.openai_backend import parse_response, sampling_kwargs
+from debate.models.openai_backend import parse_response, response_format, sampling_kwargs
 from debate.models.types import Completion, Message, SamplingParams
 
 __all__ = ["LlamaCppModel", "default_gguf_path"]
@@ -94,6 +94,8 @@ class LlamaCppModel:
         kwargs = {"max_tokens": None, **sampling_kwargs(params)}  # None: up to the context end
         if params.logprobs:
             kwargs["top_logprobs"] = 1
+        if params.json_schema is not None:  # enforced by a grammar built from the schema
+            kwargs["response_format"] = response_format(params.json_schema, "json_object")
         start = time.perf_counter()
         try:
             data = llm.create_chat_completion(messages, **kwargs)

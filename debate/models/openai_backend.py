@@ -25,7 +25,13 @@ from pydantic import SecretStr
 from debate.errors import RetryableError, classify_status, parse_retry_after
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob, Usage
 
-__all__ = ["OpenAIModel", "parse_response", "request_body", "sampling_kwargs"]
+__all__ = [
+    "OpenAIModel",
+    "parse_response",
+    "request_body",
+    "response_format",
+    "sampling_kwargs",
+]
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -44,13 +50,32 @@ def sampling_kwargs(params: SamplingParams) -> dict[str, Any]:
     return kwargs
 
 
-def request_body(model: str, messages: Sequence[Message], params: SamplingParams) -> dict[str, Any]:
+Structured = Literal["json_schema", "json_object"]
+
+
+def response_format(schema: dict[str, Any], structured: Structured) -> dict[str, Any]:
+    """The ``response_format`` asking for JSON that follows ``schema``.
+
+    ``json_schema`` is what OpenAI and ``vllm serve`` take; ``json_object`` with a
+    ``schema`` is what the llama.cpp servers (and llama-cpp-python) take.
+    """
+    if structured == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema",
+            "json_schema": {"name": str(schema.get("title", "reply")), "schema": schema}}
+
+
+def request_body(model: str, messages: Sequence[Message], params: SamplingParams,
+                 structured: Structured = "json_schema") -> dict[str, Any]:
     """The chat-completions request body for one call."""
-    return {
+    body = {
         "model": model,
         "messages": [{"role": m.role, "content": m.content} for m in messages],
         **sampling_kwargs(params),
     }
+    if params.json_schema is not None:
+        body["response_format"] = response_format(params.json_schema, structured)
+    return body
 
 
 def parse_response(data: dict[str, Any], *, endpoint: str, latency: float) -> Completion:
@@ -95,6 +120,8 @@ class OpenAIModel:
         base_url: the server's ``/v1`` URL; ``None`` means api.openai.com.
         api_key: the key; held as a ``SecretStr`` and never written anywhere.
         transport: ``aiohttp`` (lean, default) or ``sdk`` (``AsyncOpenAI``).
+        structured: how structured output is asked for: ``json_schema`` (OpenAI,
+            vLLM) or ``json_object`` (llama.cpp servers).
         extra_body: extra request fields (e.g. vLLM's ``structured_outputs``).
 
     """
@@ -106,6 +133,7 @@ class OpenAIModel:
         base_url: str | None = None,
         api_key: SecretStr | str | None = None,
         transport: Literal["aiohttp", "sdk"] = "aiohttp",
+        structured: Structured = "json_schema",
         extra_body: dict[str, Any] | None = None,
     ) -> None:
         self.model = model
@@ -114,6 +142,7 @@ class OpenAIModel:
         self.endpoint = f"{self.name}@{self.base_url}" if base_url else self.name
         self.api_key = api_key if isinstance(api_key, SecretStr | None) else SecretStr(api_key)
         self.transport = transport
+        self.structured = structured
         self.extra_body = extra_body or {}
         self._session: Any = None
         self._client: Any = None
@@ -121,7 +150,7 @@ class OpenAIModel:
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Send one chat-completions request."""
-        body = request_body(self.model, messages, params)
+        body = request_body(self.model, messages, params, self.structured)
         body.update(self.extra_body)
         if self.transport == "sdk":
             return await self._generate_sdk(body)

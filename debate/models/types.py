@@ -9,7 +9,7 @@ every backend implements::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,6 +53,10 @@ class SamplingParams(BaseModel):
     """Stop sequences."""
     logprobs: bool = False
     """Ask for per-token log-probabilities of the completion."""
+    json_schema: dict[str, Any] | None = None
+    """A JSON schema the reply should follow. Backends with structured output
+    enforce it (OpenAI/vLLM ``response_format``, llama.cpp grammars); the others
+    ignore it, and the reply goes through a tolerant parser either way."""
     slot: str = ""
     """Identity of the sampler (agent and sample index). Part of the cache key,
     never sent to the backend: agents with identical prompts get distinct samples

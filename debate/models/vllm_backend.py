@@ -38,6 +38,19 @@ def _import_vllm() -> Any:
     return vllm
 
 
+def structured_outputs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Sampling kwargs that make vLLM enforce ``schema``.
+
+    vLLM >= 0.10.2 takes ``structured_outputs=StructuredOutputsParams(json=...)``;
+    older releases take ``guided_decoding=GuidedDecodingParams(json=...)``.
+    """
+    from vllm import sampling_params as sp
+
+    if hasattr(sp, "StructuredOutputsParams"):
+        return {"structured_outputs": sp.StructuredOutputsParams(json=schema)}
+    return {"guided_decoding": sp.GuidedDecodingParams(json=schema)}
+
+
 class VLLMModel:
     """A model served by an in-process vLLM ``AsyncLLMEngine``.
 
@@ -45,18 +58,21 @@ class VLLMModel:
         model: a Hugging Face model id or local path.
         engine: an already built engine (default: built lazily from ``engine_args``).
         sampling_params_factory: builds vLLM sampling params (default ``vllm.SamplingParams``).
+        structured: schema -> sampling kwargs enforcing it (default :func:`structured_outputs`).
         engine_args: extra ``AsyncEngineArgs`` (``gpu_memory_utilization``, ``max_model_len``...).
 
     """
 
     def __init__(self, model: str, *, engine: Any = None,
                  sampling_params_factory: Callable[..., Any] | None = None,
+                 structured: Callable[[dict[str, Any]], dict[str, Any]] = structured_outputs,
                  **engine_args: Any) -> None:
         self.model = model
         self.name = f"vllm:{model}"
         self.engine = engine
         self.engine_args = engine_args
         self._factory = sampling_params_factory
+        self._structured = structured
         self._tokenizer: Any = None
 
     async def _ready(self) -> tuple[Any, Any, Callable[..., Any]]:
@@ -87,6 +103,8 @@ class VLLMModel:
             kwargs["top_p"] = params.top_p
         if params.logprobs:
             kwargs["logprobs"] = 1
+        if params.json_schema is not None:
+            kwargs.update(self._structured(params.json_schema))
         start = time.perf_counter()
         final = None
         request_id = f"debate-{next(_request_ids)}"

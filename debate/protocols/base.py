@@ -142,7 +142,8 @@ class DebateProtocol(ABC):
         )
 
 
-PROTOCOLS: Registry[type[DebateProtocol]] = Registry("protocol", "name")
+PROTOCOLS: Registry[type[DebateProtocol]] = Registry(
+    "protocol", "name", group="debatelab.protocols")
 """Registered protocols by name."""
 
 P = TypeVar("P", bound=type[DebateProtocol])

@@ -1,0 +1,117 @@
+"""Tolerant parsing of structured model output: JSON objects, labelled lines, confidences.
+
+Models asked for JSON often wrap it in prose or code fences, use single
+quotes, or fall back to ``Key: value`` lines. :func:`parse_fields` accepts
+all of these and returns ``None`` when nothing usable is there; it never
+``eval``s anything. Protocols record a ``None`` and carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["parse_confidence", "parse_fields", "parse_json_object"]
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+_LABEL = re.compile(r"^\s*[\-\*#]*\s*\**\s*([A-Za-z][A-Za-z _\-]{0,40}?)\s*\**\s*[:=]\s*(.+?)\s*$",
+                    re.MULTILINE)
+
+
+def _balanced_objects(text: str) -> list[str]:
+    """Every top-level ``{...}`` span, respecting strings."""
+    spans, depth, start, in_string, escape = [], 0, -1, False, False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"' and depth > 0:
+            in_string = True
+        elif ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                spans.append(text[start:i + 1])
+    return spans
+
+
+def parse_json_object(text: str) -> dict[str, Any] | None:
+    """The last JSON object in ``text`` (fenced or bare; single quotes tolerated), else ``None``."""
+    candidates = _FENCE.findall(text) + _balanced_objects(text)
+    for candidate in reversed(candidates):
+        candidate = candidate.strip()
+        for attempt in (candidate, candidate.replace("'", '"')):
+            try:
+                value = json.loads(attempt)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+def _key(label: str) -> str:
+    return re.sub(r"[\s\-]+", "_", label.strip().lower())
+
+
+def parse_fields(text: str, fields: tuple[str, ...]) -> dict[str, Any] | None:
+    """The wanted ``fields`` from a JSON object or from ``Field: value`` lines.
+
+    Keys match case-insensitively, with spaces, dashes and underscores alike.
+    Returns ``None`` when none of the fields is present.
+    """
+    wanted = {_key(f): f for f in fields}
+    found: dict[str, Any] = {}
+    obj = parse_json_object(text)
+    if obj is not None:
+        for key, value in obj.items():
+            name = wanted.get(_key(str(key)))
+            if name is not None:
+                found[name] = value
+    if len(found) < len(fields):
+        for label, value in _LABEL.findall(text):
+            name = wanted.get(_key(label))
+            if name is not None and name not in found:
+                found[name] = value.strip().strip("\"'")
+    return found or None
+
+
+def parse_confidence(value: Any, scale: float = 1.0) -> float | None:
+    """A confidence in ``[0, 1]`` from ``0.85``, ``"85%"``, ``"8/10"`` or ``8`` (``scale=10``).
+
+    Values above 1 without a ``%`` or ``/`` are read on ``scale`` (e.g. 1-10), and a
+    plain number above 1 with ``scale=1`` as a percentage. ``None`` when unreadable.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        number, text = float(value), ""
+    else:
+        text = str(value).strip()
+        match = re.search(r"(-?\d+(?:\.\d+)?)\s*(%|/\s*(\d+(?:\.\d+)?))?", text)
+        if match is None:
+            return None
+        number = float(match.group(1))
+        if match.group(2) == "%":
+            return _clip(number / 100)
+        if match.group(3):
+            denominator = float(match.group(3))
+            return _clip(number / denominator) if denominator else None
+    if number <= 1.0:
+        return _clip(number)
+    if scale > 1.0 and number <= scale:
+        return _clip(number / scale)
+    return _clip(number / 100) if number <= 100 else None
+
+
+def _clip(value: float) -> float | None:
+    return value if 0.0 <= value <= 1.0 else None
