@@ -93,6 +93,10 @@ class Turn(BaseModel):
     """True when the completion was replayed from the response cache."""
     error: str | None = None
     """Why the model's output could not be used, when it could not."""
+    fields: dict[str, Any] = Field(default_factory=dict)
+    """Structured fields parsed from the reply (explanation, verdict, review score...)."""
+    logprobs: list[float] | None = None
+    """Per-token log-probabilities of the reply, when the protocol asked for them."""
 
 
 class AgentInfo(BaseModel):

@@ -2,5 +2,16 @@
 
 from debate.agents.base import ROLES, Agent, Parser, View, get_role, question_text, role
 from debate.agents.debater import Debater
+from debate.agents.judge import JudgeAgent
 
-__all__ = ["ROLES", "Agent", "Debater", "Parser", "View", "get_role", "question_text", "role"]
+__all__ = [
+    "ROLES",
+    "Agent",
+    "Debater",
+    "JudgeAgent",
+    "Parser",
+    "View",
+    "get_role",
+    "question_text",
+    "role",
+]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from debate.errors import ConfigError, ModelOutputError
 from debate.models.types import ChatModel, Message, SamplingParams
@@ -53,8 +53,10 @@ class View:
     """The agent's own earlier turns, oldest first."""
     peers: Sequence[Turn] = ()
     """Other agents' turns the protocol shows it, in agent order."""
-    extra: Mapping[str, object] = field(default_factory=dict)
-    """Protocol-specific inputs (e.g. a critique to address)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Protocol-specific inputs (e.g. a critique to address, the step of a cycle)."""
+    tag: str = ""
+    """Distinguishes several turns of one agent, kind and round (e.g. whom it reviews)."""
 
 
 class Agent:
@@ -116,28 +118,53 @@ class Agent:
         """What kind of turn this action is."""
         return "answer"
 
+    def params_for(self, view: View) -> SamplingParams:
+        """Sampling parameters for this action (roles with structured replies add a schema)."""
+        return self.params
+
+    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
+        """(answer, confidence, structured fields) from the reply; default: the role's parser."""
+        answer, confidence = self.parser(text, view.question)
+        return answer, confidence, {}
+
     def system(self) -> list[Message]:
         """The system message, if any (stable across calls: prefix-cache friendly)."""
         return [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
+
+    def chat(self, view: View, prompt: str, system: str | None = None) -> list[Message]:
+        """Continue the agent's own chat: its last prompt, its last reply, then ``prompt``.
+
+        With no history the chat starts with the system message (``system`` or the
+        agent's own) and ``prompt``. Every call's prefix is the previous call.
+        """
+        if view.history:
+            last = view.history[-1]
+            return [*last.messages, Message(role="assistant", content=last.raw),
+                    Message(role="user", content=prompt)]
+        head = [Message(role="system", content=system)] if system else self.system()
+        return [*head, Message(role="user", content=prompt)]
 
     async def act(self, view: View) -> Turn:
         """Call the model on :meth:`messages` and parse the reply into a :class:`Turn`."""
         messages = self.messages(view)
         kind = self.kind(view)
-        turn = Turn(id=f"r{view.round}/{self.name}/{kind}", round=view.round, agent=self.name,
-                    role=self.role, kind=kind, messages=messages, raw="",
-                    saw=[t.id for t in view.peers], model=self.model.name)
+        turn_id = f"r{view.round}/{self.name}/{kind}" + (f"/{view.tag}" if view.tag else "")
+        turn = Turn(id=turn_id, round=view.round, agent=self.name, role=self.role, kind=kind,
+                    messages=messages, raw="", saw=[t.id for t in view.peers],
+                    model=self.model.name)
         try:
-            completion = await self.model.generate(messages, self.params)
+            completion = await self.model.generate(messages, self.params_for(view))
         except ModelOutputError as exc:
             turn.error = str(exc)
             return turn
         turn.raw = completion.text
-        turn.answer, turn.confidence = self.parser(completion.text, view.question)
+        turn.answer, turn.confidence, turn.fields = self.parse(completion.text, view)
         turn.usage = completion.usage
         turn.latency = completion.latency
         turn.finish_reason = completion.finish_reason
         turn.cached = completion.cached
+        if completion.logprobs is not None:
+            turn.logprobs = [lp.logprob for lp in completion.logprobs]
         if not completion.text.strip():
             turn.error = f"empty completion (finish_reason={completion.finish_reason})"
         return turn

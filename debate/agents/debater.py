@@ -35,16 +35,11 @@ class Debater(Agent):
         """Round 0: the question. Later: own history + one message with the peers' answers."""
         question = question_text(view.question)
         fmt = self.format_instruction(view.question)
-        if view.round == 0 or not view.history:
-            return [*self.system(),
-                    Message(role="user", content=self.render("initial", question=question,
-                                                             format=fmt))]
-        last = view.history[-1]
+        if not view.history:
+            return self.chat(view, self.render("initial", question=question, format=fmt))
         if view.peers:
             peers = "\n\n".join(self.render("peer", agent=p.agent, answer=p.raw)
                                 for p in view.peers)
-            prompt = self.render("debate", peers=peers, question=question, format=fmt)
-        else:
-            prompt = self.render("alone", question=question, format=fmt)
-        return [*last.messages, Message(role="assistant", content=last.raw),
-                Message(role="user", content=prompt)]
+            return self.chat(view, self.render("debate", peers=peers, question=question,
+                                               format=fmt))
+        return self.chat(view, self.render("alone", question=question, format=fmt))

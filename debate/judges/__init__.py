@@ -1,5 +1,23 @@
 """Judges and aggregators: turn the last turns of a debate into a final answer."""
 
-from debate.judges.majority import TIE_RULE, is_consensus, majority_vote
+from debate.judges.base import JUDGES, Decision, Judge, create_judge, get_judge, judge
+from debate.judges.llm import LLMJudge
+from debate.judges.majority import TIE_RULE, MajorityJudge, is_consensus, majority_vote
+from debate.judges.weighted import ConfidenceWeightedJudge, recalibrate, weighted_vote
 
-__all__ = ["TIE_RULE", "is_consensus", "majority_vote"]
+__all__ = [
+    "JUDGES",
+    "TIE_RULE",
+    "ConfidenceWeightedJudge",
+    "Decision",
+    "Judge",
+    "LLMJudge",
+    "MajorityJudge",
+    "create_judge",
+    "get_judge",
+    "is_consensus",
+    "judge",
+    "majority_vote",
+    "recalibrate",
+    "weighted_vote",
+]

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from debate.trace import FinalAnswer, Turn
+from debate.agents.base import Agent
+from debate.judges.base import Decision, Judge, judge
+from debate.trace import FinalAnswer, Question, Turn
 
-__all__ = ["TIE_RULE", "is_consensus", "majority_vote"]
+__all__ = ["TIE_RULE", "MajorityJudge", "is_consensus", "majority_vote"]
 
 TIE_RULE = "first in agent order among tied answers"
 
@@ -40,3 +42,13 @@ def is_consensus(turns: Sequence[Turn]) -> bool:
     """True when every turn has the same parseable answer."""
     answers = {t.answer for t in turns}
     return len(turns) > 0 and len(answers) == 1 and None not in answers
+
+
+@judge("majority")
+class MajorityJudge(Judge):
+    """Majority vote; ties go to the first tied answer in agent order."""
+
+    async def decide(self, question: Question, candidates: Sequence[Turn],
+                     agent: Agent | None = None, round_: int = 0) -> Decision:
+        """Count the parsed answers."""
+        return Decision(majority_vote(candidates))

@@ -12,6 +12,7 @@ from debate.protocols.base import (
     protocol,
 )
 from debate.protocols.du import DuConfig, DuProtocol
+from debate.protocols.mad import MadConfig, MadProtocol
 from debate.protocols.single import (
     SelfConsistencyConfig,
     SelfConsistencyProtocol,
@@ -26,6 +27,8 @@ __all__ = [
     "DebateState",
     "DuConfig",
     "DuProtocol",
+    "MadConfig",
+    "MadProtocol",
     "ProtocolConfig",
     "SelfConsistencyConfig",
     "SelfConsistencyProtocol",

@@ -62,6 +62,17 @@ class DebateContext:
 
     agents: Sequence[Agent]
 
+    def agent(self, name: str) -> Agent:
+        """The agent called ``name``."""
+        for agent in self.agents:
+            if agent.name == name:
+                return agent
+        raise KeyError(name)
+
+    def group(self, names: Sequence[str]) -> list[Agent]:
+        """The agents called ``names``, in that order."""
+        return [self.agent(n) for n in names]
+
 
 async def gather_round(agents: Sequence[Agent], views: Sequence[View]) -> list[Turn]:
     """Let each agent act on its view concurrently; turns come back in agent order."""
@@ -75,6 +86,8 @@ class DebateProtocol(ABC):
     """The registered name."""
     config_class: ClassVar[type[ProtocolConfig]] = ProtocolConfig
     """The pydantic config; its defaults are the paper's."""
+    paper: ClassVar[str] = ""
+    """The paper the protocol follows (shown by ``debate protocols``)."""
 
     def __init__(self, config: ProtocolConfig | None = None, **options: Any) -> None:
         base = config.model_dump() if config is not None else {}

@@ -57,6 +57,8 @@ class DuProtocol(DebateProtocol):
 
     config_class = DuConfig
     config: DuConfig
+    paper = ("Du et al. 2023, Improving Factuality and Reasoning in Language Models "
+             "through Multiagent Debate")
 
     def agent_names(self) -> list[str]:
         """``agent-0`` ... ``agent-{N-1}``."""

@@ -65,6 +65,7 @@ class SingleProtocol(OneRound):
     """One agent answers once."""
 
     config_class = SingleConfig
+    paper = "baseline: one chain-of-thought answer"
 
     def agent_names(self) -> list[str]:
         """``solver``."""
@@ -77,6 +78,8 @@ class SelfConsistencyProtocol(OneRound):
 
     config_class = SelfConsistencyConfig
     config: SelfConsistencyConfig
+    paper = ("Wang et al. 2022, Self-Consistency Improves Chain of Thought Reasoning in "
+             "Language Models")
 
     def agent_names(self) -> list[str]:
         """``sample-0`` ... ``sample-{k-1}``."""

@@ -1,0 +1,60 @@
+"""The judge role: picks one of several candidate answers and says why.
+
+Its reply is structured (``{"choice": n, "rationale": "..."}``): backends
+with structured output enforce the schema, and the tolerant parser reads
+JSON or ``Choice: n`` lines from the others. The turn's ``answer`` is the
+chosen candidate's *number* as text; the judge maps it to an answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from debate.agents.base import Agent, View, question_text, role
+from debate.models.types import Message, SamplingParams
+from debate.parsing import parse_fields
+
+__all__ = ["CHOICE_SCHEMA", "JudgeAgent"]
+
+CHOICE_SCHEMA: dict[str, Any] = {
+    "title": "judge_choice",
+    "type": "object",
+    "properties": {"choice": {"type": "integer"}, "rationale": {"type": "string"}},
+    "required": ["choice", "rationale"],
+}
+
+
+@role("judge")
+class JudgeAgent(Agent):
+    """Chooses among numbered candidates (``view.extra["candidates"]``: (answer, argument) pairs)."""
+
+    default_templates = {"choose": "judge_choose", "candidate": "judge_candidate"}
+    slot_fields = {
+        "choose": frozenset({"question", "candidates", "format"}),
+        "candidate": frozenset({"number", "answer", "argument"}),
+    }
+
+    def kind(self, view: View) -> Any:
+        """A verdict."""
+        return "verdict"
+
+    def params_for(self, view: View) -> SamplingParams:
+        """Ask for the choice schema."""
+        return self.params.model_copy(update={"json_schema": CHOICE_SCHEMA})
+
+    def messages(self, view: View) -> list[Message]:
+        """One message: the question and the numbered candidates."""
+        candidates = "\n\n".join(
+            self.render("candidate", number=i, answer=answer, argument=argument)
+            for i, (answer, argument) in enumerate(view.extra["candidates"], start=1))
+        prompt = self.render("choose", question=question_text(view.question),
+                             candidates=candidates, format=self.format_instruction(view.question))
+        return [*self.system(), Message(role="user", content=prompt)]
+
+    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
+        """The chosen number (checked against the candidates) and the rationale."""
+        fields = parse_fields(text, ("choice", "rationale")) or {}
+        choice = str(fields.get("choice", "")).strip().strip(".)")
+        count = len(view.extra["candidates"])
+        valid = choice.isdigit() and 1 <= int(choice) <= count
+        return (choice if valid else None), None, fields

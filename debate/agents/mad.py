@@ -1,0 +1,157 @@
+"""Roles of MAD (Liang et al., 2023): affirmative and negative debaters, moderator, judge.
+
+All of them keep their own chat. The moderator's reply is parsed into a
+typed verdict (JSON or labelled lines, never ``eval``); a reply without a
+usable ``debate_answer`` is "no verdict" and the debate goes on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from debate.agents.base import Agent, View, question_text, role
+from debate.models.types import Message, SamplingParams
+from debate.parsing import parse_fields
+from debate.scoring import extract_answer
+from debate.trace import TurnKind
+
+__all__ = ["Affirmative", "MadJudge", "Moderator", "Negative", "VERDICT_SCHEMA"]
+
+VERDICT_SCHEMA: dict[str, Any] = {
+    "title": "moderator_verdict",
+    "type": "object",
+    "properties": {
+        "preference": {"type": "string", "enum": ["yes", "no"]},
+        "supported_side": {"type": "string"},
+        "reason": {"type": "string"},
+        "debate_answer": {"type": "string"},
+    },
+    "required": ["preference", "supported_side", "reason", "debate_answer"],
+}
+ANSWER_SCHEMA: dict[str, Any] = {
+    "title": "judge_answer",
+    "type": "object",
+    "properties": {"reason": {"type": "string"}, "debate_answer": {"type": "string"}},
+    "required": ["reason", "debate_answer"],
+}
+VERDICT_FIELDS = ("preference", "supported_side", "reason", "debate_answer")
+
+
+def _answer_from(fields: dict[str, Any], view: View) -> str | None:
+    value = str(fields.get("debate_answer") or "").strip()
+    if not value:
+        return None
+    q = view.question
+    return extract_answer(value, q.task, q.choices) or extract_answer(
+        f"\\boxed{{{value}}}", q.task, q.choices)
+
+
+class MadDebater(Agent):
+    """A MAD debater; ``opens`` says whether it answers first (affirmative)."""
+
+    opens = True
+    default_templates = {"meta": "mad_meta", "open": "mad_open", "oppose": "mad_oppose",
+                         "reply": "mad_reply"}
+    slot_fields = {
+        "meta": frozenset({"question"}),
+        "open": frozenset({"question", "format"}),
+        "oppose": frozenset({"opponent", "format"}),
+        "reply": frozenset({"opponent", "format"}),
+    }
+
+    def messages(self, view: View) -> list[Message]:
+        """First turn: open (affirmative) or oppose (negative); later: reply to the other side."""
+        question = question_text(view.question)
+        fmt = self.format_instruction(view.question)
+        meta = self.render("meta", question=question)
+        if not view.history and self.opens:
+            return self.chat(view, self.render("open", question=question, format=fmt), meta)
+        slot = "reply" if view.history else "oppose"
+        return self.chat(view, self.render(slot, opponent=view.peers[-1].raw, format=fmt), meta)
+
+
+@role("affirmative")
+class Affirmative(MadDebater):
+    """Answers the question first, then replies to the negative side."""
+
+    opens = True
+
+
+@role("negative")
+class Negative(MadDebater):
+    """Disagrees with the affirmative side's answer and argues for its own."""
+
+    opens = False
+
+
+@role("moderator")
+class Moderator(Agent):
+    """Reads each round and either declares the answer or lets the debate go on."""
+
+    default_templates = {"meta": "mad_moderator_meta", "judge_round": "mad_moderator"}
+    slot_fields = {"meta": frozenset({"question"}),
+                   "judge_round": frozenset({"round", "affirmative", "negative"})}
+
+    def kind(self, view: View) -> TurnKind:
+        """A verdict."""
+        return "verdict"
+
+    def params_for(self, view: View) -> SamplingParams:
+        """Ask for the verdict schema."""
+        return self.params.model_copy(update={"json_schema": VERDICT_SCHEMA})
+
+    def messages(self, view: View) -> list[Message]:
+        """The round's two sides (``view.peers``: affirmative, negative)."""
+        affirmative, negative = view.peers
+        prompt = self.render("judge_round", round=view.round + 1, affirmative=affirmative.raw,
+                             negative=negative.raw)
+        meta = self.render("meta", question=question_text(view.question))
+        return self.chat(view, prompt, meta)
+
+    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
+        """The typed verdict; no usable ``debate_answer`` means no verdict."""
+        fields = parse_fields(text, VERDICT_FIELDS)
+        if fields is None:
+            return None, None, {"parse_error": "no verdict fields in the reply"}
+        return _answer_from(fields, view), None, fields
+
+
+@role("mad-judge")
+class MadJudge(Agent):
+    """After the last round without a verdict: lists the candidates, then decides (2 calls)."""
+
+    default_templates = {"meta": "mad_moderator_meta", "candidates": "mad_judge_candidates",
+                         "decide": "mad_judge_decide"}
+    slot_fields = {"meta": frozenset({"question"}),
+                   "candidates": frozenset({"affirmative", "negative"}),
+                   "decide": frozenset({"question", "format"})}
+
+    def kind(self, view: View) -> TurnKind:
+        """A verdict."""
+        return "verdict"
+
+    def params_for(self, view: View) -> SamplingParams:
+        """The deciding call asks for the answer schema."""
+        if view.extra.get("step") == "decide":
+            return self.params.model_copy(update={"json_schema": ANSWER_SCHEMA})
+        return self.params
+
+    def messages(self, view: View) -> list[Message]:
+        """Step ``candidates``: both sides' arguments; step ``decide``: pick the answer."""
+        question = question_text(view.question)
+        if view.extra.get("step") == "decide":
+            return self.chat(view, self.render("decide", question=question,
+                                               format=self.format_instruction(view.question)))
+        affirmative, negative = view.peers
+        prompt = self.render("candidates", affirmative=affirmative.raw, negative=negative.raw)
+        return self.chat(view, prompt, self.render("meta", question=question))
+
+    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
+        """Candidates are kept as text; the decision's answer is parsed."""
+        if view.extra.get("step") != "decide":
+            return None, None, {}
+        fields = parse_fields(text, ("reason", "debate_answer")) or {}
+        answer = _answer_from(fields, view) if fields else None
+        if answer is None:  # fall back to the answer format in free text
+            answer = extract_answer(text, view.question.task, view.question.choices)
+        return answer, None, fields

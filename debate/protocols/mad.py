@@ -1,0 +1,122 @@
+"""``mad``: Multi-Agent Debate of Liang et al. (2023), "Encouraging Divergent
+Thinking in Large Language Models through Multi-Agent Debate".
+
+Round r: the affirmative answers (from round 2 on, replying to the negative's
+last argument), the negative disagrees with the affirmative's answer of
+*this* round (tit for tat, in sequence), and the moderator reads both and
+either declares the answer (adaptive break) or lets the debate go on. After
+the last round without a verdict, a judge lists the candidate answers, then
+decides (two calls). Calls: 3 per round, +2 when the judge is needed.
+
+The reference code ``eval``s the moderator's reply; we parse it, and an
+unusable reply is "no verdict", recorded in the turn's ``fields``. The
+reference shows the judge the round-1 arguments; we show the last round's
+(``judge_sees_first_round: true`` brings the reference back).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import Field
+
+from debate.agents.base import View
+from debate.protocols.base import (
+    DebateContext,
+    DebateProtocol,
+    DebateState,
+    ProtocolConfig,
+    protocol,
+)
+from debate.trace import FinalAnswer, Turn
+
+__all__ = ["MadConfig", "MadProtocol"]
+
+ROLES = {"affirmative": "affirmative", "negative": "negative", "moderator": "moderator",
+         "judge": "mad-judge"}
+
+
+class MadConfig(ProtocolConfig):
+    """Options of ``mad`` (defaults: the paper's)."""
+
+    rounds: int = Field(3, ge=1)
+    """Most debate rounds; the moderator may end the debate earlier."""
+    judge_sees_first_round: bool = False
+    """Compat: show the judge round 1's arguments, as the reference code does."""
+
+
+def _of(turns: list[Turn], agent: str, kind: str = "answer") -> list[Turn]:
+    return [t for t in turns if t.agent == agent and t.kind == kind]
+
+
+@protocol("mad")
+class MadProtocol(DebateProtocol):
+    """Affirmative vs negative, tit for tat; a moderator may stop early; else a judge."""
+
+    config_class = MadConfig
+    config: MadConfig
+    paper = ("Liang et al. 2023, Encouraging Divergent Thinking in Large Language Models "
+             "through Multi-Agent Debate")
+
+    def agent_names(self) -> list[str]:
+        """Affirmative, negative, moderator, judge."""
+        return list(ROLES)
+
+    def agent_role(self, index: int) -> str:
+        """Each agent has its own role."""
+        return list(ROLES.values())[index]
+
+    def recursion_limit(self) -> int:
+        """One superstep per round, plus the judge."""
+        return self.config.rounds + 5
+
+    async def debate_round(self, state: DebateState,
+                           runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """Affirmative, then negative, then the moderator's verdict."""
+        q, turns, r = state["question"], state["turns"], state["round"] + 1
+        aff, neg, mod = runtime.context.group(["affirmative", "negative", "moderator"])
+        a = await aff.act(View(q, r, history=_of(turns, "affirmative"),
+                               peers=_of(turns, "negative")[-1:]))
+        n = await neg.act(View(q, r, history=_of(turns, "negative"), peers=[a]))
+        m = await mod.act(View(q, r, history=_of(turns, "moderator", "verdict"), peers=[a, n]))
+        update: dict[str, Any] = {"turns": [a, n, m], "round": r}
+        if m.answer is not None:
+            update["final"] = FinalAnswer(answer=m.answer, method="moderator",
+                                          details={"verdict": m.fields, "round": r})
+            update["stop_reason"] = "moderator"
+        elif r + 1 >= self.config.rounds:
+            update["stop_reason"] = "max_rounds"
+        return update
+
+    async def judge(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """No verdict: the judge lists the candidates, then decides."""
+        q, turns = state["question"], state["turns"]
+        shown = 0 if self.config.judge_sees_first_round else state["round"]
+        sides = [t for t in turns if t.round == shown and t.kind == "answer"]
+        judge = runtime.context.agent("judge")
+        listed = await judge.act(View(q, shown, peers=sides, tag="candidates",
+                                      extra={"step": "candidates"}))
+        decided = await judge.act(View(q, shown, history=[listed], peers=sides, tag="decide",
+                                       extra={"step": "decide"}))
+        final = FinalAnswer(answer=decided.answer, method="judge",
+                            details={"candidates": listed.raw, "reason":
+                                     decided.fields.get("reason"), "shown_round": shown})
+        return {"turns": [listed, decided], "final": final}
+
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        """debate_round* -> (moderator verdict: END | judge -> END)."""
+        g = StateGraph(DebateState, context_schema=DebateContext)
+        g.add_node("debate_round", self.debate_round)
+        g.add_node("judge", self.judge)
+
+        def route(state: DebateState) -> str:
+            if state["final"] is not None:
+                return END
+            return "judge" if state["stop_reason"] else "debate_round"
+
+        g.add_edge(START, "debate_round")
+        g.add_conditional_edges("debate_round", route, ["debate_round", "judge", END])
+        g.add_edge("judge", END)
+        return g

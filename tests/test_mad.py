@@ -1,0 +1,91 @@
+"""The rules of MAD (Liang et al., 2023), on scripted agents (one script per agent)."""
+
+import json
+
+from debate.agents.mad import Affirmative, MadJudge, Moderator, Negative
+from debate.protocols import MadProtocol
+from debate.testing import ScriptedModel
+from debate.trace import Question
+
+Q = Question(id="q", text="A bat and a ball cost 1.10 in total; the bat costs 1 more. "
+             "What does the ball cost?", task="numeric", gold="0.05")
+
+
+def verdict(answer="", preference="no"):
+    return json.dumps({"preference": preference, "supported_side": "negative" if answer else "",
+                       "reason": "r", "debate_answer": answer})
+
+
+def agents(aff, neg, mod, judge=("A and B", '{"reason": "x", "debate_answer": "0.05"}')):
+    models = {name: ScriptedModel(list(replies), name=name)
+              for name, replies in [("aff", aff), ("neg", neg), ("mod", mod), ("judge", judge)]}
+    return models, [Affirmative("affirmative", models["aff"]), Negative("negative", models["neg"]),
+                    Moderator("moderator", models["mod"]), MadJudge("judge", models["judge"])]
+
+
+async def test_moderator_answer_in_round_two_stops_after_six_calls():
+    models, team = agents(["\\boxed{0.1}", "\\boxed{0.1}"], ["\\boxed{0.05}", "\\boxed{0.05}"],
+                          [verdict(), verdict("1.5", "yes")])
+    trace = await MadProtocol().run(Q, team)
+    assert trace.totals.calls == 6 and not models["judge"].calls
+    assert trace.final.answer == "1.5" and trace.final.method == "moderator"
+    assert trace.stop_reason == "moderator"
+
+
+async def test_no_verdict_in_three_rounds_calls_the_judge_twice():
+    models, team = agents(["\\boxed{0.1}"] * 3, ["\\boxed{0.05}"] * 3, [verdict()] * 3)
+    trace = await MadProtocol().run(Q, team)
+    assert trace.totals.calls == 9 + 2 and len(models["judge"].calls) == 2
+    assert trace.final.method == "judge" and trace.final.answer == "0.05" and trace.correct
+    decide = models["judge"].calls[1].messages
+    assert decide[: len(models["judge"].calls[0].messages)] == models["judge"].calls[0].messages
+    # the judge sees the last round's arguments by default...
+    assert trace.final.details["shown_round"] == 2
+
+
+async def test_compat_flag_shows_the_judge_round_one():
+    _, team = agents(["aff r1 \\boxed{1}", "aff r2 \\boxed{2}", "aff r3 \\boxed{3}"],
+                     ["neg \\boxed{9}"] * 3, [verdict()] * 3)
+    trace = await MadProtocol(judge_sees_first_round=True).run(Q, team)
+    shown = next(t for t in trace.turns if t.id.endswith("/candidates"))
+    assert "aff r1" in shown.messages[-1].content and "aff r3" not in shown.messages[-1].content
+
+
+async def test_tit_for_tat_visibility():
+    models, team = agents(["A1 \\boxed{1}", "A2 \\boxed{2}"], ["N1 \\boxed{5}", "N2 \\boxed{6}"],
+                          [verdict(), verdict("6")])
+    await MadProtocol().run(Q, team)
+    neg_first = models["neg"].calls[0].messages[-1].content
+    assert "A1" in neg_first  # the negative answers the affirmative of the same round
+    aff_second = models["aff"].calls[1].messages
+    assert aff_second[-1].content.count("N1") == 1 and "N2" not in aff_second[-1].content
+    assert [m.role for m in aff_second] == ["system", "user", "assistant", "user"]
+    mod_second = models["mod"].calls[1].messages
+    assert "A2" in mod_second[-1].content and "N2" in mod_second[-1].content
+    assert "A1" not in mod_second[-1].content  # round 1 is in its history, not repeated
+
+
+async def test_malformed_moderator_reply_is_no_verdict_not_a_crash():
+    models, team = agents(["\\boxed{1}"] * 3, ["\\boxed{2}"] * 3,
+                          ["I think both are wrong!!", "{'preference': 'no'", verdict("2")])
+    trace = await MadProtocol().run(Q, team)
+    moderator = [t for t in trace.turns if t.agent == "moderator"]
+    assert moderator[0].answer is None and moderator[0].fields["parse_error"]
+    assert trace.final.answer == "2" and trace.totals.calls == 9
+
+
+async def test_labelled_lines_verdict_is_read():
+    _, team = agents(["\\boxed{1}"], ["\\boxed{2}"],
+                     ["Preference: yes\nSupported Side: Negative\nReason: math\n"
+                      "Debate Answer: 2"])
+    trace = await MadProtocol().run(Q, team)
+    assert trace.final.answer == "2" and trace.final.details["verdict"]["supported_side"] == \
+        "Negative"
+
+
+async def test_moderator_asks_for_structured_output():
+    models, team = agents(["\\boxed{1}"], ["\\boxed{2}"], [verdict("2")])
+    await MadProtocol().run(Q, team)
+    schema = models["mod"].calls[0].params.json_schema
+    assert schema and "debate_answer" in schema["properties"]
+    assert models["aff"].calls[0].params.json_schema is None
