@@ -26,7 +26,7 @@ CHOICE_SCHEMA: dict[str, Any] = {
 
 @role("judge")
 class JudgeAgent(Agent):
-    """Chooses among numbered candidates (``view.extra["candidates"]``: (answer, argument) pairs)."""
+    """Chooses among numbered candidates: ``view.extra["candidates"]``, (answer, argument) pairs."""
 
     default_templates = {"choose": "judge_choose", "candidate": "judge_candidate"}
     slot_fields = {

@@ -1,5 +1,6 @@
-"""``mad``: Multi-Agent Debate of Liang et al. (2023), "Encouraging Divergent
-Thinking in Large Language Models through Multi-Agent Debate".
+"""``mad``: Multi-Agent Debate of Liang et al. (2023).
+
+"Encouraging Divergent Thinking in Large Language Models through Multi-Agent Debate".
 
 Round r: the affirmative answers (from round 2 on, replying to the negative's
 last argument), the negative disagrees with the affirmative's answer of
