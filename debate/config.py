@@ -45,9 +45,11 @@ class ExperimentConfig(BaseModel):
     rounds: int | None = None
     """Shortcut for ``protocol_options.rounds``."""
     models: list[str] = Field(default_factory=lambda: ["llamacpp:smollm2"])
-    """Model specs: one for every agent, or one per agent."""
+    """Model specs: one for every agent, one per agent, or ``KEY=spec`` bound to the agent
+    or role KEY (``judge=openai:gpt-4o``); see :mod:`debate.binding`."""
     roles: list[str] = Field(default_factory=list)
-    """Role card paths: none (the protocol's roles), one for every agent, or one per agent."""
+    """Role card paths: none (the protocol's roles), one for every agent, one per agent, or
+    ``KEY=path`` bound to the agent or role KEY."""
     dataset: DatasetSpec
     """The questions."""
     limit: int | None = Field(None, ge=1)

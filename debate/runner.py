@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from debate.agents.base import Agent, get_role
+from debate.binding import bind, split_bindings
 from debate.cards import load_role_card
 from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
@@ -44,34 +45,32 @@ from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 __all__ = ["arun_experiment", "build_agents", "load_run_summary", "run_debate", "run_experiment"]
 
 
-def _per_agent(items: Sequence[Any], n: int, what: str) -> list[Any]:
-    if len(items) == 1:
-        return list(items) * n
-    if len(items) != n:
-        raise ConfigError(f"give one {what} for every agent or one per agent: this protocol "
-                          f"has {n} agents, got {len(items)} {what}s")
-    return list(items)
-
-
-def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel],
+def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
                  roles: Sequence[str] = (), params: SamplingParams | None = None,
-                 seed: int | None = None) -> list[Agent]:
-    """The protocol's agents, with models (and role cards) given once or per agent.
+                 seed: int | None = None, *,
+                 named_models: Mapping[str, ChatModel] | None = None) -> list[Agent]:
+    """The protocol's agents, with models and role cards bound by position, name or role.
 
-    Agent ``i`` samples with ``seed + i`` when ``seed`` is set, so agents with
-    identical prompts still draw different, reproducible samples.
+    ``models`` apply by position (one for all, or one per agent left unnamed);
+    ``named_models`` map an agent name or role to its model; ``roles`` are role
+    card paths, each optionally ``KEY=path`` (see :mod:`debate.binding`). Agent
+    ``i`` samples with ``seed + i`` when ``seed`` is set, so agents with identical
+    prompts draw different, reproducible samples.
     """
     names = protocol.agent_names()
-    per_model = _per_agent(models, len(names), "model")
-    per_role = _per_agent(roles, len(names), "role card") if roles else [None] * len(names)
+    role_names = [protocol.agent_role(i) for i in range(len(names))]
+    per_model = bind(names, role_names, list(models), named_models or {}, "model")
+    card_list, card_map = split_bindings(roles)
+    per_card = bind(names, role_names, card_list, card_map, "role card", required=False)
     base = params or SamplingParams()
     agents = []
-    for i, (name, model, card) in enumerate(zip(names, per_model, per_role, strict=True)):
+    for i, (name, model, card) in enumerate(zip(names, per_model, per_card, strict=True)):
+        assert model is not None  # bind() fills every agent when required
         agent_params = base if seed is None else base.model_copy(update={"seed": seed + i})
         if card is not None:
             agents.append(load_role_card(card).build(name, model, agent_params))
         else:
-            agents.append(get_role(protocol.agent_role(i))(name, model, params=agent_params))
+            agents.append(get_role(role_names[i])(name, model, params=agent_params))
     return agents
 
 
@@ -79,7 +78,8 @@ async def run_debate(
     question: Question | str,
     *,
     protocol: str | DebateProtocol = "du",
-    models: ChatModel | str | Sequence[ChatModel | str] = "llamacpp:smollm2",
+    models: ChatModel | str | Sequence[ChatModel | str] | Mapping[str, ChatModel | str] = (
+        "llamacpp:smollm2"),
     roles: Sequence[str] = (),
     params: SamplingParams | None = None,
     seed: int | None = 0,
@@ -90,7 +90,8 @@ async def run_debate(
     Args:
         question: a :class:`Question`, or plain text (scored as ``exact``, no gold).
         protocol: a registered name (options go in ``**options``) or a protocol object.
-        models: one model (object or spec string) for every agent, or one per agent.
+        models: one model (object or spec string) for every agent, one per agent, or a
+            mapping from agent name or role to model (``{"debater": m, "judge": j}``).
             Spec strings get the default middleware (limits, retries; no cache).
         roles: role card paths, once or per agent.
         params: sampling parameters of every agent.
@@ -102,11 +103,22 @@ async def run_debate(
         question = Question(id="question", text=question)
     proto = protocol if isinstance(protocol, DebateProtocol) else create_protocol(protocol,
                                                                                  **options)
-    listed = [models] if isinstance(models, str | ChatModel) else list(models)
     stats = CallStats()
-    built = {m: wrap(create_backend(m), stats=stats) for m in listed if isinstance(m, str)}
-    chat_models = [built[m] if isinstance(m, str) else m for m in listed]
-    agents = build_agents(proto, chat_models, roles, params, seed)
+    built: dict[str, ChatModel] = {}
+
+    def model(item: ChatModel | str) -> ChatModel:
+        if not isinstance(item, str):
+            return item
+        if item not in built:
+            built[item] = wrap(create_backend(item), stats=stats)
+        return built[item]
+
+    if isinstance(models, Mapping):
+        agents = build_agents(proto, [], roles, params, seed,
+                              named_models={key: model(m) for key, m in models.items()})
+    else:
+        listed = [models] if isinstance(models, str | ChatModel) else list(models)
+        agents = build_agents(proto, [model(m) for m in listed], roles, params, seed)
     return await proto.run(question, agents)
 
 
@@ -118,7 +130,8 @@ class _Models:
         self.backends: list[ChatModel] = []
         self.by_spec: dict[str, ChatModel] = {}
         prices = PriceTable(config.prices)
-        for spec in dict.fromkeys(config.models):
+        positional, named = split_bindings(config.models)
+        for spec in dict.fromkeys([*positional, *named.values()]):
             parsed = parse_model_spec(spec)
             backend = create_backend(parsed, **config.backend_options.get(parsed.backend, {}))
             retry = config.retry
@@ -168,8 +181,10 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
     models = _Models(config, stats, cache)
     params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
-    agents = build_agents(protocol, [models.by_spec[m] for m in config.models], config.roles,
-                          params, config.seed)
+    positional, named = split_bindings(config.models)
+    agents = build_agents(protocol, [models.by_spec[spec] for spec in positional], config.roles,
+                          params, config.seed,
+                          named_models={k: models.by_spec[spec] for k, spec in named.items()})
     failed: dict[str, str] = {}
     stopped: list[str] = []
     scored = [0, 0]  # correct, with gold

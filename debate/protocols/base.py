@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypedDict, TypeVar
 
 from langgraph.graph import StateGraph
-from pydantic import BaseModel, ConfigDict, ValidationError
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from debate.agents.base import Agent, View
 from debate.errors import ConfigError
+from debate.judges.base import Judge, create_judge
 from debate.registry import Registry
 from debate.scoring import is_correct
 from debate.trace import AgentInfo, DebateTrace, FinalAnswer, Question, Totals, Turn
@@ -31,6 +33,7 @@ __all__ = [
     "DebateContext",
     "DebateProtocol",
     "DebateState",
+    "JudgedConfig",
     "ProtocolConfig",
     "create_protocol",
     "gather_round",
@@ -43,6 +46,15 @@ class ProtocolConfig(BaseModel):
     """Base of protocol configs: unknown options are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class JudgedConfig(ProtocolConfig):
+    """Config of a protocol whose final answer comes from a registered judge."""
+
+    judge: str = "majority"
+    """The judge that turns the last round into the final answer (``debate.judges``)."""
+    judge_options: dict[str, Any] = Field(default_factory=dict)
+    """Options of that judge (e.g. ``swap_order: true`` for ``llm``)."""
 
 
 class DebateState(TypedDict):
@@ -96,6 +108,22 @@ class DebateProtocol(ABC):
         except ValidationError as exc:
             raise ConfigError(f"protocol {self.name!r}: invalid options: {exc}") from exc
         self._compiled: Any = None
+        self.judge: Judge | None = None
+        if isinstance(self.config, JudgedConfig):
+            self.judge = create_judge(self.config.judge, **self.config.judge_options)
+
+    @property
+    def judge_agents(self) -> list[str]:
+        """``["judge"]`` when the configured judge calls a model, else ``[]``."""
+        return ["judge"] if self.judge is not None and self.judge.needs_model else []
+
+    async def conclude(self, state: DebateState, runtime: Runtime[DebateContext],
+                       candidates: list[Turn]) -> dict[str, Any]:
+        """The configured judge's decision over ``candidates`` (its turns join the trace)."""
+        assert self.judge is not None, "conclude() needs a JudgedConfig"
+        agent = runtime.context.agent("judge") if self.judge_agents else None
+        decision = await self.judge.decide(state["question"], candidates, agent, state["round"])
+        return {"final": decision.final, "turns": decision.turns}
 
     @abstractmethod
     def agent_names(self) -> list[str]:

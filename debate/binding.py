@@ -1,0 +1,64 @@
+"""Binding models (and role cards) to a protocol's agents, by position, name or role.
+
+Items are given as a list: unnamed items apply by position, ``KEY=VALUE``
+items to the agent called KEY or to every agent whose role is KEY::
+
+    --model openai:gpt-4o-mini                       every agent
+    --model A --model B --model C                    one per agent, in order
+    --model debater=llamacpp:smollm2 --model judge=openai:gpt-4o
+    --model agent-2=anthropic:claude-sonnet-4-5 --model llamacpp:smollm2
+
+An agent's name wins over its role; agents no key names take the unnamed
+items: one item for all of them, or exactly one each, in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
+from debate.errors import ConfigError
+
+__all__ = ["bind", "split_bindings"]
+
+T = TypeVar("T")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+
+
+def split_bindings(items: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Unnamed items and ``KEY=VALUE`` items (KEY an identifier: ``scripted:reply=x`` is unnamed)."""
+    positional: list[str] = []
+    named: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if sep and _KEY.fullmatch(key):
+            named[key] = value
+        else:
+            positional.append(item)
+    return positional, named
+
+
+def bind(names: Sequence[str], roles: Sequence[str], positional: Sequence[T],
+         named: Mapping[str, T], what: str, required: bool = True) -> list[T | None]:
+    """One item per agent (``None`` for agents left unbound when not ``required``)."""
+    unknown = set(named) - set(names) - set(roles)
+    if unknown:
+        raise ConfigError(f"{what} binding(s) {sorted(unknown)} name no agent or role; agents: "
+                          f"{list(names)}, roles: {sorted(set(roles))}")
+    bound: list[T | None] = [named.get(n, named.get(r)) for n, r in zip(names, roles, strict=True)]
+    free = [i for i, item in enumerate(bound) if item is None]
+    if not free or (not positional and not required):
+        return bound
+    if len(positional) == 1:
+        for i in free:
+            bound[i] = positional[0]
+    elif len(positional) == len(free):
+        for i, item in zip(free, positional, strict=True):
+            bound[i] = item
+    else:
+        left = [f"{names[i]} ({roles[i]})" for i in free]
+        raise ConfigError(f"give one {what} for every agent or one per agent: {len(left)} agents "
+                          f"need one ({', '.join(left)}), got {len(positional)} unnamed "
+                          f"{what}(s); name agents or roles with KEY={what}")
+    return bound
