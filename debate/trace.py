@@ -36,7 +36,7 @@ SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
 
 TaskType = Literal["numeric", "choice", "yesno", "exact"]
-TurnKind = Literal["answer", "critique", "review", "revision", "verdict", "vote"]
+TurnKind = Literal["answer", "critique", "review", "revision", "verdict", "vote", "summary"]
 
 
 class Question(BaseModel):

@@ -146,3 +146,25 @@ async def test_run_debate_python_api():
     assert trace.final.answer == "42" and len(trace.turns) == 6
     trace = await run_debate("2+2?", protocol="single", models="scripted:reply=\\boxed{4}")
     assert trace.final.answer == "4"
+
+
+async def test_models_and_role_cards_bound_by_name_or_role(tmp_path):
+    cfg = config(tmp_path, limit=1, rounds=1, protocol_options={"judge": "llm"},
+                 models=["scripted:counting", "judge=scripted:reply={\"choice\": 1}"],
+                 roles=["agent-2=agents/devils-advocate.yaml"])
+    await arun_experiment(cfg, progress=False)
+    trace = next(read_traces(tmp_path / "run" / "traces.jsonl"))
+    models = {a.name: a.model for a in trace.agents}
+    assert models == {"agent-0": "scripted:counting", "agent-1": "scripted:counting",
+                      "agent-2": "scripted:counting", "judge": 'scripted:reply={"choice": 1}'}
+    devil = next(t for t in trace.turns if t.id == "r1/agent-2/answer")
+    assert "Argue against that answer" in devil.messages[-1].content
+    plain = next(t for t in trace.turns if t.id == "r1/agent-0/answer")
+    assert "Argue against" not in plain.messages[-1].content
+
+
+def test_unknown_binding_key_is_an_error(tmp_path):
+    from debate.binding import bind
+
+    with pytest.raises(ConfigError, match=r"\['critic'\] name no agent or role"):
+        bind(["agent-0"], ["debater"], [], {"critic": "x"}, "model")

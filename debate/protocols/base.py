@@ -131,7 +131,7 @@ class DebateProtocol(ABC):
 
     def agent_role(self, index: int) -> str:
         """The role of agent ``index`` (used when agents are built from specs)."""
-        return "debater"
+        return "judge" if self.agent_names()[index] == "judge" else "debater"
 
     @abstractmethod
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
@@ -140,6 +140,9 @@ class DebateProtocol(ABC):
     def recursion_limit(self) -> int:
         """Supersteps one debate may take (set from the round count)."""
         return 25
+
+    def prepare(self, agents: Sequence[Agent]) -> None:
+        """Adjust agents before a debate (e.g. ask for logprobs); default: nothing."""
 
     def build_graph(self) -> Any:
         """The compiled graph, built on first use and reused for every question."""
@@ -158,6 +161,7 @@ class DebateProtocol(ABC):
         if len(agents) != len(names):
             raise ConfigError(f"protocol {self.name!r} with this config needs {len(names)} "
                               f"agents ({', '.join(names)}), got {len(agents)}")
+        self.prepare(agents)
         started = datetime.now(UTC)
         state: DebateState = {"question": question, "turns": [], "round": -1, "final": None,
                               "stop_reason": None}

@@ -1,41 +1,56 @@
 """``du``: multiagent debate of Du et al. (2023).
 
 "Improving Factuality and Reasoning in Language Models through Multiagent Debate".
-
 Round 0: N agents answer alone. Round r = 1..R: every agent continues its own
 chat with one new message holding the *other* agents' round r-1 answers (a
 frozen snapshot: the round is a barrier), and answers again. Final answer:
-majority vote over round R. Calls: N x (R + 1).
+majority vote over round R (or another registered judge). Calls: N x (R + 1).
 
 ``rounds`` counts debate rounds after the initial answers (the reference
 code's ``rounds = 2`` is ``rounds = 1`` here). ``stop_on_consensus`` is our
 addition, off by default; when it ends a debate the trace says so.
+
+Variants, all off by default:
+
+- ``summarize_peers``: before each debate round every agent summarises the
+  others' answers (one extra call each) and reads the summary instead
+  (the long-context variant of the reference repository).
+- ``prompting: rcr``: Reflect-Critique-Refine of "Debate, Train, Evolve"
+  (2025): a fresh prompt each round (own previous answer, peers' answers,
+  reflect / critique / refine); its preset also stops at consensus.
+- ``uncertainty: mean-nll``: DebUnc (Yoffe et al., 2024): each answer's mean
+  negative log-likelihood per token (from logprobs) becomes a 1-10
+  confidence shown next to it: ``c = 14 (1/u) / sum(1/u) + 1/N``, clipped to
+  1-10 and rounded, as the reference computes it. Without logprobs the
+  peers are shown without confidences and the turn records why.
+- Heterogeneous models: give one model per agent (``models``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import Field
 
-from debate.agents.base import View
-from debate.judges.majority import is_consensus, majority_vote
+from debate.agents.base import Agent, View
+from debate.judges.majority import is_consensus
 from debate.protocols.base import (
     DebateContext,
     DebateProtocol,
     DebateState,
-    ProtocolConfig,
+    JudgedConfig,
     gather_round,
     protocol,
 )
 from debate.trace import Turn
 
-__all__ = ["DuConfig", "DuProtocol"]
+__all__ = ["DuConfig", "DuProtocol", "debunc_confidences"]
 
 
-class DuConfig(ProtocolConfig):
+class DuConfig(JudgedConfig):
     """Options of the ``du`` protocol (defaults: the paper's 3 agents, 2 debate rounds)."""
 
     agents: int = Field(3, ge=1)
@@ -44,11 +59,25 @@ class DuConfig(ProtocolConfig):
     """Debate rounds after the initial answers; each agent answers ``rounds + 1`` times."""
     stop_on_consensus: bool = False
     """End early when every agent gives the same parseable answer (not in the paper)."""
+    prompting: Literal["du", "rcr"] = "du"
+    """``du``: a growing chat; ``rcr``: Reflect-Critique-Refine, a fresh prompt each round."""
+    summarize_peers: bool = False
+    """Each agent reads a summary of its peers' answers (one extra call per agent and round)."""
+    uncertainty: Literal["none", "mean-nll"] = "none"
+    """DebUnc: show each peer's token-level confidence (needs logprobs)."""
 
 
 def last_round(turns: list[Turn], round_: int) -> list[Turn]:
     """The answer turns of ``round_``, in agent order."""
     return [t for t in turns if t.round == round_ and t.kind == "answer"]
+
+
+def debunc_confidences(uncertainties: list[float]) -> list[int]:
+    """DebUnc's 1-10 confidences from uncertainties: [1, 2, 4] -> [8, 4, 2]; equal -> 5 each."""
+    inverse = [1.0 / max(u, 1e-9) for u in uncertainties]
+    total = sum(inverse)
+    n = len(uncertainties)
+    return [int(round(min(10.0, max(1.0, 14.0 * x / total + 1.0 / n)))) for x in inverse]
 
 
 @protocol("du")
@@ -60,9 +89,13 @@ class DuProtocol(DebateProtocol):
     paper = ("Du et al. 2023, Improving Factuality and Reasoning in Language Models "
              "through Multiagent Debate")
 
-    def agent_names(self) -> list[str]:
+    def debater_names(self) -> list[str]:
         """``agent-0`` ... ``agent-{N-1}``."""
         return [f"agent-{i}" for i in range(self.config.agents)]
+
+    def agent_names(self) -> list[str]:
+        """The debaters, then the judge when the configured judge calls a model."""
+        return self.debater_names() + self.judge_agents
 
     def recursion_limit(self) -> int:
         """One superstep per round, plus the vote."""
@@ -75,29 +108,67 @@ class DuProtocol(DebateProtocol):
             return "max_rounds"
         return None
 
+    def prepare(self, agents: Sequence[Agent]) -> None:
+        """DebUnc needs logprobs from the debaters."""
+        if self.config.uncertainty != "none":
+            for agent in agents:
+                if agent.name != "judge" and not agent.params.logprobs:
+                    agent.params = agent.params.model_copy(update={"logprobs": True})
+
     async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round 0: every agent answers alone."""
-        agents = runtime.context.agents
+        agents = runtime.context.group(self.debater_names())
         turns = await gather_round(agents, [View(state["question"], 0)] * len(agents))
+        self._uncertainties(turns)
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
+
+    def _uncertainties(self, turns: list[Turn]) -> None:
+        if self.config.uncertainty == "none":
+            return
+        for turn in turns:
+            if turn.logprobs:
+                turn.fields["uncertainty"] = -sum(turn.logprobs) / len(turn.logprobs)
+            else:
+                turn.fields["uncertainty_unavailable"] = "the backend returned no logprobs"
+
+    def _confidences(self, previous: list[Turn]) -> dict[str, int] | None:
+        if self.config.uncertainty == "none":
+            return None
+        values = [t.fields.get("uncertainty") for t in previous]
+        if any(v is None for v in values):
+            return None
+        scores = debunc_confidences([float(v) for v in values if v is not None])
+        return {t.agent: c for t, c in zip(previous, scores, strict=True)}
 
     async def debate(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round r: each agent reads the others' round r-1 answers and answers again."""
-        agents = runtime.context.agents
-        r = state["round"] + 1
-        previous = last_round(state["turns"], r - 1)
-        views = [
-            View(state["question"], r,
-                 history=[t for t in state["turns"] if t.agent == agent.name],
-                 peers=[t for t in previous if t.agent != agent.name])
-            for agent in agents
-        ]
-        turns = await gather_round(agents, views)
-        return {"turns": turns, "round": r, "stop_reason": self._stop(r, turns)}
+        agents = runtime.context.group(self.debater_names())
+        q, turns, r = state["question"], state["turns"], state["round"] + 1
+        previous = last_round(turns, r - 1)
+        extra: dict[str, Any] = {}
+        if self.config.prompting == "rcr":
+            extra["memory"] = "rebuild"
+        confidences = self._confidences(previous)
+        if confidences:
+            extra["confidences"] = confidences
+        peers = [[t for t in previous if t.agent != a.name] for a in agents]
+        new: list[Turn] = []
+        summaries: list[dict[str, Any]] = [{} for _ in agents]
+        if self.config.summarize_peers and len(agents) > 1:
+            views = [View(q, r, peers=p, extra={"step": "summarize"}) for p in peers]
+            summary_turns = await gather_round(agents, views)
+            new += summary_turns
+            summaries = [{"summary": s.raw} for s in summary_turns]
+        views = [View(q, r, peers=p, extra={**extra, **s},
+                      history=[t for t in turns if t.agent == a.name and t.kind == "answer"])
+                 for a, p, s in zip(agents, peers, summaries, strict=True)]
+        answers = await gather_round(agents, views)
+        self._uncertainties(answers)
+        return {"turns": new + answers, "round": r, "stop_reason": self._stop(r, answers)}
 
-    async def vote(self, state: DebateState) -> dict[str, Any]:
-        """Majority vote over the last round's answers."""
-        return {"final": majority_vote(last_round(state["turns"], state["round"]))}
+    async def vote(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """The configured judge (majority by default) over the last round's answers."""
+        return await self.conclude(state, runtime, last_round(state["turns"], state["round"]))
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """Answer -> debate* -> vote."""

@@ -91,7 +91,8 @@ class MadProtocol(DebateProtocol):
             update["stop_reason"] = "max_rounds"
         return update
 
-    async def judge(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+    async def final_judge(self, state: DebateState,
+                          runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """No verdict: the judge lists the candidates, then decides."""
         q, turns = state["question"], state["turns"]
         shown = 0 if self.config.judge_sees_first_round else state["round"]
@@ -110,7 +111,7 @@ class MadProtocol(DebateProtocol):
         """debate_round* -> (moderator verdict: END | judge -> END)."""
         g = StateGraph(DebateState, context_schema=DebateContext)
         g.add_node("debate_round", self.debate_round)
-        g.add_node("judge", self.judge)
+        g.add_node("judge", self.final_judge)
 
         def route(state: DebateState) -> str:
             if state["final"] is not None:

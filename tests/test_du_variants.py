@@ -1,0 +1,127 @@
+"""Du et al. debate variants: judges, summaries, Reflect-Critique-Refine, DebUnc, role cards."""
+
+import json
+
+from debate.agents import Debater, JudgeAgent
+from debate.cards import load_role_card
+from debate.models import Completion, TokenLogprob, Usage
+from debate.protocols import DuProtocol
+from debate.protocols.du import debunc_confidences
+from debate.testing import ScriptedModel
+from debate.trace import Question
+
+Q = Question(id="q", text="What is 3 * 4?", task="numeric", gold="12")
+
+
+def team(replies_per_agent, cls=Debater):
+    models = [ScriptedModel(list(r), name=f"m{i}") for i, r in enumerate(replies_per_agent)]
+    return models, [cls(f"agent-{i}", m) for i, m in enumerate(models)]
+
+
+async def test_llm_judge_decides_and_its_turn_is_in_the_trace():
+    models, agents = team([["\\boxed{12}"], ["\\boxed{13}"], ["\\boxed{13}"]])
+    judge_model = ScriptedModel(json.dumps({"choice": 1, "rationale": "3*4 is 12"}))
+    proto = DuProtocol(rounds=0, judge="llm")
+    assert proto.agent_names()[-1] == "judge"
+    trace = await proto.run(Q, [*agents, JudgeAgent("judge", judge_model)])
+    assert trace.final.answer == "12" and trace.final.method == "llm-judge"
+    assert trace.final.details["rationale"] == "3*4 is 12"
+    verdict = trace.turns[-1]
+    assert verdict.kind == "verdict" and verdict.saw == ["r0/agent-0/answer", "r0/agent-1/answer"]
+    assert "Candidate 1: 12" in verdict.messages[-1].content
+
+
+async def test_llm_judge_swap_measures_position_bias():
+    _, agents = team([["\\boxed{12}"], ["\\boxed{13}"], ["\\boxed{13}"]])
+    judge_model = ScriptedModel(['{"choice": 1, "rationale": "a"}',
+                                 '{"choice": 1, "rationale": "b"}'])
+    proto = DuProtocol(rounds=0, judge="llm", judge_options={"swap_order": True})
+    trace = await proto.run(Q, [*agents, JudgeAgent("judge", judge_model)])
+    assert len(judge_model.calls) == 2
+    assert trace.final.details["choices"] == ["12", "13"]  # always "the first one"
+    assert trace.final.details["position_consistent"] is False
+    assert trace.final.answer == "12"
+
+
+async def test_llm_judge_unparseable_falls_back_to_majority():
+    _, agents = team([["\\boxed{12}"], ["\\boxed{13}"], ["\\boxed{13}"]])
+    trace = await DuProtocol(rounds=0, judge="llm").run(
+        Q, [*agents, JudgeAgent("judge", ScriptedModel("no idea, sorry"))])
+    assert trace.final.answer == "13" and "fallback" in trace.final.details
+
+
+async def test_summaries_add_one_call_per_agent_and_round():
+    models, agents = team([["A \\boxed{12}", "summary A", "A2 \\boxed{12}"],
+                           ["B \\boxed{13}", "summary B", "B2 \\boxed{12}"],
+                           ["C \\boxed{14}", "summary C", "C2 \\boxed{12}"]])
+    trace = await DuProtocol(rounds=1, summarize_peers=True).run(Q, agents)
+    assert trace.totals.calls == 3 * 2 + 3 * 1
+    summarize_prompt = models[0].calls[1].messages[-1].content
+    assert "B \\boxed{13}" in summarize_prompt and "C \\boxed{14}" in summarize_prompt
+    debate_prompt = models[0].calls[2].messages
+    assert "summary A" in debate_prompt[-1].content and "B \\boxed{13}" not in \
+        debate_prompt[-1].content
+    assert [m.role for m in debate_prompt] == ["user", "assistant", "user"]  # summary not in chat
+    assert trace.final.answer == "12"
+
+
+async def test_rcr_rebuilds_the_prompt_and_stops_at_consensus():
+    models, agents = team([["\\boxed{12}"], ["\\boxed{12.0}"], ["\\boxed{12}"]])
+    trace = await DuProtocol(prompting="rcr", stop_on_consensus=True).run(Q, agents)
+    assert trace.totals.calls == 3 and trace.stop_reason == "consensus"
+    models, agents = team([["A \\boxed{11}", "A2 \\boxed{12}"], ["B \\boxed{12}", "B2 \\boxed{12}"],
+                           ["C \\boxed{12}", "C2 \\boxed{12}"]])
+    trace = await DuProtocol(prompting="rcr", rounds=2, stop_on_consensus=True).run(Q, agents)
+    second = models[0].calls[1].messages
+    assert len(second) == 1 and second[0].role == "user"  # fresh prompt, no chat history
+    assert "A \\boxed{11}" in second[0].content and "B \\boxed{12}" in second[0].content
+    assert "Reflect" in second[0].content and "Critique" in second[0].content
+    assert trace.totals.calls == 6 and trace.stop_reason == "consensus"
+
+
+def test_debunc_confidence_formula():
+    assert debunc_confidences([1, 2, 4]) == [8, 4, 2]
+    assert debunc_confidences([3, 3, 3]) == [5, 5, 5]
+
+
+class WithLogprobs:
+    """Replies with fixed per-token logprobs: mean NLL 1, 2, 4 for agents 0, 1, 2."""
+
+    def __init__(self, nll, replies):
+        self.name, self.nll, self.replies, self.calls = f"lp{nll}", nll, list(replies), []
+
+    async def generate(self, messages, params):
+        self.calls.append((messages, params))
+        return Completion(text=self.replies.pop(0), usage=Usage(),
+                          logprobs=[TokenLogprob(token="x", logprob=-self.nll)] * 3)
+
+
+async def test_debunc_shows_peers_confidences_only():
+    models = [WithLogprobs(n, [f"ans{i} \\boxed{{12}}", "\\boxed{12}"])
+              for i, n in enumerate([1, 2, 4])]
+    agents = [Debater(f"agent-{i}", m) for i, m in enumerate(models)]
+    trace = await DuProtocol(rounds=1, uncertainty="mean-nll").run(Q, agents)
+    assert all(params.logprobs for _, params in models[0].calls)
+    message = models[0].calls[1][0][-1].content
+    assert "ans1" in message and "(confidence 4/10)" in message
+    assert "ans2" in message and "(confidence 2/10)" in message
+    assert "ans0" not in message and "confidence 8/10" not in message
+    assert trace.turns[0].fields["uncertainty"] == 1.0
+
+
+async def test_debunc_without_logprobs_records_why():
+    _, agents = team([["\\boxed{12}"] * 2] * 3)
+    trace = await DuProtocol(rounds=1, uncertainty="mean-nll").run(Q, agents)
+    assert "uncertainty_unavailable" in trace.turns[0].fields
+    assert "confidence" not in trace.turns[3].messages[-1].content
+
+
+async def test_devils_advocate_card_inside_du_by_config():
+    models, agents = team([["\\boxed{12}", "\\boxed{12}"], ["\\boxed{12}", "\\boxed{12}"],
+                           ["\\boxed{12}", "\\boxed{11}"]])
+    card = load_role_card("agents/devils-advocate.yaml")
+    agents[2] = card.build("agent-2", models[2])
+    await DuProtocol(rounds=1).run(Q, agents)
+    prompt = models[2].calls[1].messages[-1].content
+    assert "Most of them currently answer: 12. Argue against that answer" in prompt
+    assert models[2].calls[0].messages[0].role == "system"
