@@ -27,7 +27,7 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
 def split_bindings(items: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """Unnamed items and ``KEY=VALUE`` items (KEY an identifier: ``scripted:reply=x`` is unnamed)."""
+    """Unnamed items and ``KEY=VALUE`` items; KEY is an identifier, so ``a:b=c`` is unnamed."""
     positional: list[str] = []
     named: dict[str, str] = {}
     for item in items:

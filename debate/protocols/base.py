@@ -143,6 +143,7 @@ class DebateProtocol(ABC):
 
     def prepare(self, agents: Sequence[Agent]) -> None:
         """Adjust agents before a debate (e.g. ask for logprobs); default: nothing."""
+        return None
 
     def build_graph(self) -> Any:
         """The compiled graph, built on first use and reused for every question."""
