@@ -3,12 +3,19 @@
 from debate.agents.base import ROLES, Agent, Parser, View, get_role, question_text, role
 from debate.agents.debater import Debater
 from debate.agents.judge import JudgeAgent
+from debate.agents.mad import Affirmative, MadJudge, Moderator, Negative
+from debate.agents.reconcile import Reconciler
 
 __all__ = [
     "ROLES",
+    "Affirmative",
     "Agent",
     "Debater",
     "JudgeAgent",
+    "MadJudge",
+    "Moderator",
+    "Negative",
+    "Reconciler",
     "Parser",
     "View",
     "get_role",

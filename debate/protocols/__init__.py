@@ -13,6 +13,7 @@ from debate.protocols.base import (
 )
 from debate.protocols.du import DuConfig, DuProtocol
 from debate.protocols.mad import MadConfig, MadProtocol
+from debate.protocols.reconcile import ReconcileConfig, ReconcileProtocol
 from debate.protocols.single import (
     SelfConsistencyConfig,
     SelfConsistencyProtocol,
@@ -30,6 +31,8 @@ __all__ = [
     "MadConfig",
     "MadProtocol",
     "ProtocolConfig",
+    "ReconcileConfig",
+    "ReconcileProtocol",
     "SelfConsistencyConfig",
     "SelfConsistencyProtocol",
     "SingleConfig",

@@ -1,0 +1,99 @@
+"""The ReConcile agent (Chen et al., 2023): answer, explanation and confidence, every round.
+
+Round 0 it answers alone; later rounds it reads the previous round's answers
+grouped by answer (``view.extra["groups"]``: (answer, [turns]) pairs, each
+turn with its explanation and stated confidence) and revises all three.
+Convincing samples (``view.extra["samples"]``), when given, open both prompts.
+The prompt is rebuilt every round (no chat history), as in the reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from debate.agents.base import Agent, View, question_text, role
+from debate.models.types import Message, SamplingParams
+from debate.parsing import parse_confidence, parse_fields
+from debate.scoring import extract_answer
+from debate.trace import TurnKind
+
+__all__ = ["RECONCILE_SCHEMA", "Reconciler"]
+
+RECONCILE_SCHEMA: dict[str, Any] = {
+    "title": "reconcile_answer",
+    "type": "object",
+    "properties": {"explanation": {"type": "string"}, "answer": {"type": "string"},
+                   "confidence": {"type": "number"}},
+    "required": ["explanation", "answer", "confidence"],
+}
+
+
+@role("reconciler")
+class Reconciler(Agent):
+    """Gives answer + explanation + confidence; revises them at the round table."""
+
+    default_templates = {"initial": "reconcile_initial", "discussion": "reconcile_discussion",
+                         "group": "reconcile_group", "solution": "reconcile_solution",
+                         "samples": "reconcile_samples", "sample": "reconcile_sample"}
+    slot_fields = {
+        "initial": frozenset({"samples", "question", "format"}),
+        "discussion": frozenset({"samples", "question", "groups", "format"}),
+        "group": frozenset({"count", "answer", "solutions"}),
+        "solution": frozenset({"explanation", "answer", "confidence"}),
+        "samples": frozenset({"examples"}),
+        "sample": frozenset({"question", "explanation", "answer"}),
+    }
+
+    def kind(self, view: View) -> TurnKind:
+        """An answer in round 0, a revision later."""
+        return "answer" if view.round == 0 else "revision"
+
+    def params_for(self, view: View) -> SamplingParams:
+        """Ask for the answer/explanation/confidence schema."""
+        return self.params.model_copy(update={"json_schema": RECONCILE_SCHEMA})
+
+    def _samples(self, view: View) -> str:
+        samples = view.extra.get("samples") or []
+        if not samples:
+            return ""
+        examples = "\n\n".join(self.render("sample", question=s["question"],
+                                           explanation=s["explanation"], answer=s["answer"])
+                               for s in samples)
+        return self.render("samples", examples=examples)
+
+    def messages(self, view: View) -> list[Message]:
+        """A fresh prompt: alone in round 0, at the round table later."""
+        question = question_text(view.question)
+        fmt = self.format_instruction(view.question)
+        samples = self._samples(view)
+        if view.round == 0 or "groups" not in view.extra:
+            prompt = self.render("initial", samples=samples, question=question, format=fmt)
+        else:
+            groups = "\n".join(
+                self.render("group", count=len(turns), answer=answer, solutions="\n".join(
+                    self.render("solution", explanation=t.fields.get("explanation") or t.raw,
+                                answer=answer, confidence=_shown(t.confidence))
+                    for t in turns))
+                for answer, turns in view.extra["groups"])
+            prompt = self.render("discussion", samples=samples, question=question,
+                                 groups=groups, format=fmt)
+        return [*self.system(), Message(role="user", content=prompt)]
+
+    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
+        """Answer (task-normalized), stated confidence in [0, 1], explanation."""
+        fields = parse_fields(text, ("explanation", "answer", "confidence")) or {}
+        q = view.question
+        raw_answer = str(fields.get("answer") or "").strip()
+        answer = None
+        if raw_answer:
+            answer = extract_answer(f"\\boxed{{{raw_answer}}}", q.task, q.choices)
+        if answer is None:
+            answer = extract_answer(text, q.task, q.choices)
+        confidence = parse_confidence(fields.get("confidence"))
+        if "confidence" in fields and confidence is None:
+            fields["confidence_unreadable"] = True
+        return answer, confidence, fields
+
+
+def _shown(confidence: float | None) -> str:
+    return "not stated" if confidence is None else f"{confidence:.2f}"

@@ -1,0 +1,147 @@
+"""``reconcile``: ReConcile of Chen et al. (2023).
+
+"ReConcile: Round-Table Conference Improves Reasoning via Consensus among
+Diverse LLMs". N agents (meant to be different models: bind one model per
+agent) answer with an explanation and a stated confidence. While they
+disagree, for at most R rounds, each agent reads the previous round's
+answers grouped by answer, with explanations and confidences (and optional
+convincing samples), and revises. Each debate stops as soon as its agents
+agree. Final answer: confidence-weighted vote with ReConcile's
+recalibration (judge ``confidence-weighted``). Calls: N per round.
+
+The round table shows every agent of the previous round, as the reference
+prompt does. The reference keeps only the two largest answer groups (a third
+answer silently disappears): ``top_two_groups: true`` reproduces that.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from debate.agents.base import View
+from debate.judges.majority import is_consensus
+from debate.protocols.base import (
+    DebateContext,
+    DebateProtocol,
+    DebateState,
+    JudgedConfig,
+    gather_round,
+    protocol,
+)
+from debate.trace import Turn
+
+__all__ = ["ConvincingSample", "ReconcileConfig", "ReconcileProtocol", "answer_groups"]
+
+
+class ConvincingSample(BaseModel):
+    """A human explanation that once made an agent correct its answer."""
+
+    question: str
+    explanation: str
+    answer: str
+
+
+class ReconcileConfig(JudgedConfig):
+    """Options of ``reconcile`` (defaults: the paper's)."""
+
+    agents: int = Field(3, ge=2)
+    """Number of agents (the paper: ChatGPT, Bard, Claude 2)."""
+    rounds: int = Field(3, ge=0)
+    """Most discussion rounds after the initial answers."""
+    judge: str = "confidence-weighted"
+    """Final answer rule (the paper's recalibrated confidence-weighted vote)."""
+    convincing_samples: list[ConvincingSample] = Field(default_factory=list)
+    """Shown to every agent in every prompt; none by default."""
+    top_two_groups: bool = False
+    """Compat: show only the two largest answer groups, as the reference code does."""
+
+
+def answer_groups(turns: list[Turn], top_two: bool = False) -> list[tuple[str, list[Turn]]]:
+    """Turns grouped by parsed answer, largest group first (ties: first seen)."""
+    counts = Counter(t.answer for t in turns if t.answer is not None)
+    order = [a for a, _ in counts.most_common()]
+    if top_two:
+        order = order[:2]
+    return [(a, [t for t in turns if t.answer == a]) for a in order]
+
+
+@protocol("reconcile")
+class ReconcileProtocol(DebateProtocol):
+    """A round table of diverse models with confidences; confidence-weighted vote."""
+
+    config_class = ReconcileConfig
+    config: ReconcileConfig
+    paper = ("Chen et al. 2023, ReConcile: Round-Table Conference Improves Reasoning via "
+             "Consensus among Diverse LLMs")
+
+    def debater_names(self) -> list[str]:
+        """``agent-0`` ... ``agent-{N-1}``."""
+        return [f"agent-{i}" for i in range(self.config.agents)]
+
+    def agent_names(self) -> list[str]:
+        """The agents, then the judge when the configured judge calls a model."""
+        return self.debater_names() + self.judge_agents
+
+    def agent_role(self, index: int) -> str:
+        """``reconciler`` (``judge`` for a judge agent)."""
+        return "judge" if self.agent_names()[index] == "judge" else "reconciler"
+
+    def recursion_limit(self) -> int:
+        """One superstep per round, plus the vote."""
+        return self.config.rounds + 5
+
+    def _samples(self) -> list[dict[str, str]]:
+        return [s.model_dump() for s in self.config.convincing_samples]
+
+    def _stop(self, round_: int, turns: list[Turn]) -> str | None:
+        if is_consensus(turns):
+            return "consensus"
+        return "max_rounds" if round_ >= self.config.rounds else None
+
+    async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """Round 0: every agent answers alone."""
+        agents = runtime.context.group(self.debater_names())
+        view = View(state["question"], 0, extra={"samples": self._samples()})
+        turns = await gather_round(agents, [view] * len(agents))
+        return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
+
+    async def discuss(self, state: DebateState,
+                      runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """Round r: the round table of round r-1, then every agent revises."""
+        agents = runtime.context.group(self.debater_names())
+        r = state["round"] + 1
+        previous = [t for t in state["turns"] if t.round == r - 1 and t.agent in
+                    self.debater_names()]
+        groups = answer_groups(previous, self.config.top_two_groups)
+        shown = [t for _, group in groups for t in group]
+        view = View(state["question"], r, peers=shown,
+                    extra={"samples": self._samples(), "groups": groups})
+        turns = await gather_round(agents, [view] * len(agents))
+        return {"turns": turns, "round": r, "stop_reason": self._stop(r, turns)}
+
+    async def vote(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """The configured judge over the last round."""
+        last = [t for t in state["turns"] if t.round == state["round"] and t.agent in
+                self.debater_names()]
+        return await self.conclude(state, runtime, last)
+
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        """Answer -> discuss* (until consensus or R) -> vote."""
+        g = StateGraph(DebateState, context_schema=DebateContext)
+        g.add_node("answer", self.answer)
+        g.add_node("discuss", self.discuss)
+        g.add_node("vote", self.vote)
+
+        def route(state: DebateState) -> str:
+            return "vote" if state["stop_reason"] else "discuss"
+
+        g.add_edge(START, "answer")
+        g.add_conditional_edges("answer", route, ["discuss", "vote"])
+        g.add_conditional_edges("discuss", route, ["discuss", "vote"])
+        g.add_edge("vote", END)
+        return g
