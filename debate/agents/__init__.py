@@ -4,6 +4,7 @@ from debate.agents.base import ROLES, Agent, Parser, View, get_role, question_te
 from debate.agents.debater import Debater
 from debate.agents.judge import JudgeAgent
 from debate.agents.mad import Affirmative, MadJudge, Moderator, Negative
+from debate.agents.peer import PeerReviewer
 from debate.agents.reconcile import Reconciler
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Negative",
     "Reconciler",
     "Parser",
+    "PeerReviewer",
     "View",
     "get_role",
     "question_text",

@@ -13,6 +13,7 @@ from debate.protocols.base import (
 )
 from debate.protocols.du import DuConfig, DuProtocol
 from debate.protocols.mad import MadConfig, MadProtocol
+from debate.protocols.peer_review import PeerReviewConfig, PeerReviewProtocol
 from debate.protocols.reconcile import ReconcileConfig, ReconcileProtocol
 from debate.protocols.single import (
     SelfConsistencyConfig,
@@ -30,6 +31,8 @@ __all__ = [
     "DuProtocol",
     "MadConfig",
     "MadProtocol",
+    "PeerReviewConfig",
+    "PeerReviewProtocol",
     "ProtocolConfig",
     "ReconcileConfig",
     "ReconcileProtocol",
