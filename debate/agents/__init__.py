@@ -1,6 +1,7 @@
 """Agents: the :class:`Agent` base class, built-in roles and the role registry."""
 
 from debate.agents.base import ROLES, Agent, Parser, View, get_role, question_text, role
+from debate.agents.critique import Critic, CritiqueRefineAgent, Refiner, SelfRefiner, Solver
 from debate.agents.debater import Debater
 from debate.agents.judge import JudgeAgent
 from debate.agents.mad import Affirmative, MadJudge, Moderator, Negative
@@ -11,12 +12,17 @@ __all__ = [
     "ROLES",
     "Affirmative",
     "Agent",
+    "Critic",
+    "CritiqueRefineAgent",
     "Debater",
     "JudgeAgent",
     "MadJudge",
     "Moderator",
     "Negative",
     "Reconciler",
+    "Refiner",
+    "SelfRefiner",
+    "Solver",
     "Parser",
     "PeerReviewer",
     "View",

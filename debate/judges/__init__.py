@@ -2,7 +2,13 @@
 
 from debate.judges.base import JUDGES, Decision, Judge, create_judge, get_judge, judge
 from debate.judges.llm import LLMJudge
-from debate.judges.majority import TIE_RULE, MajorityJudge, is_consensus, majority_vote
+from debate.judges.majority import (
+    TIE_RULE,
+    LastJudge,
+    MajorityJudge,
+    is_consensus,
+    majority_vote,
+)
 from debate.judges.weighted import ConfidenceWeightedJudge, recalibrate, weighted_vote
 
 __all__ = [
@@ -12,6 +18,7 @@ __all__ = [
     "Decision",
     "Judge",
     "LLMJudge",
+    "LastJudge",
     "MajorityJudge",
     "create_judge",
     "get_judge",

@@ -14,7 +14,7 @@ from debate.agents.base import Agent
 from debate.judges.base import Decision, Judge, judge
 from debate.trace import FinalAnswer, Question, Turn
 
-__all__ = ["TIE_RULE", "MajorityJudge", "is_consensus", "majority_vote"]
+__all__ = ["TIE_RULE", "LastJudge", "MajorityJudge", "is_consensus", "majority_vote"]
 
 TIE_RULE = "first in agent order among tied answers"
 
@@ -42,6 +42,20 @@ def is_consensus(turns: Sequence[Turn]) -> bool:
     """True when every turn has the same parseable answer."""
     answers = {t.answer for t in turns}
     return len(turns) > 0 and len(answers) == 1 and None not in answers
+
+
+@judge("last")
+class LastJudge(Judge):
+    """The last candidate's answer (critique-refine: the final refinement)."""
+
+    async def decide(self, question: Question, candidates: Sequence[Turn],
+                     agent: Agent | None = None, round_: int = 0) -> Decision:
+        """Take the last candidate."""
+        if not candidates:
+            return Decision(FinalAnswer(answer=None, method="last"))
+        last = candidates[-1]
+        return Decision(FinalAnswer(answer=last.answer, method="last",
+                                    details={"turn": last.id, "candidates": len(candidates)}))
 
 
 @judge("majority")

@@ -11,6 +11,11 @@ from debate.protocols.base import (
     get_protocol,
     protocol,
 )
+from debate.protocols.critique_refine import (
+    CritiqueRefineConfig,
+    CritiqueRefineProtocol,
+    SelfRefineProtocol,
+)
 from debate.protocols.du import DuConfig, DuProtocol
 from debate.protocols.mad import MadConfig, MadProtocol
 from debate.protocols.peer_review import PeerReviewConfig, PeerReviewProtocol
@@ -24,6 +29,8 @@ from debate.protocols.single import (
 
 __all__ = [
     "PROTOCOLS",
+    "CritiqueRefineConfig",
+    "CritiqueRefineProtocol",
     "DebateContext",
     "DebateProtocol",
     "DebateState",
@@ -38,6 +45,7 @@ __all__ = [
     "ReconcileProtocol",
     "SelfConsistencyConfig",
     "SelfConsistencyProtocol",
+    "SelfRefineProtocol",
     "SingleConfig",
     "SingleProtocol",
     "create_protocol",

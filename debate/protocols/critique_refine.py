@@ -1,0 +1,132 @@
+"""``critique-refine`` and ``self-refine``: draft, critique, refine until accepted.
+
+A solver drafts; a critic points out errors or accepts; a refiner revises
+the solution given the critique; repeat until the critic accepts or after R
+refinements (Table-Critic-style role split). ``self-refine`` is the
+single-model baseline: one agent plays all three roles on itself. The final
+answer is the last solution (draft or refinement); with ``judge: llm`` a
+judge chooses among all the solutions instead. Calls: 1 + 2 per refinement,
+fewer when the critic accepts early (and +1 per judge call).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import Field
+
+from debate.agents.base import View
+from debate.protocols.base import (
+    DebateContext,
+    DebateProtocol,
+    DebateState,
+    JudgedConfig,
+    protocol,
+)
+from debate.trace import Turn
+
+__all__ = ["CritiqueRefineConfig", "CritiqueRefineProtocol", "SelfRefineProtocol"]
+
+
+class CritiqueRefineConfig(JudgedConfig):
+    """Options of ``critique-refine`` / ``self-refine``."""
+
+    rounds: int = Field(3, ge=0)
+    """Most refinements; the critic may accept earlier."""
+    judge: str = "last"
+    """``last``: the last solution is the answer; or another judge over every solution."""
+
+
+def _solutions(turns: list[Turn]) -> list[Turn]:
+    return [t for t in turns if t.kind in ("answer", "revision")]
+
+
+@protocol("critique-refine")
+class CritiqueRefineProtocol(DebateProtocol):
+    """Solver drafts, critic critiques (or accepts), refiner revises; repeat."""
+
+    config_class = CritiqueRefineConfig
+    config: CritiqueRefineConfig
+    paper = "critique-refine (Table-Critic-style solver / critic / refiner)"
+    roles = {"solver": "solver", "critic": "critic", "refiner": "refiner"}
+
+    def agent_names(self) -> list[str]:
+        """The roles' agents, then the judge when the configured judge calls a model."""
+        return list(self.roles) + self.judge_agents
+
+    def agent_role(self, index: int) -> str:
+        """Each agent has its own role."""
+        name = self.agent_names()[index]
+        return self.roles.get(name, "judge")
+
+    def recursion_limit(self) -> int:
+        """Two supersteps per refinement, plus draft and decision."""
+        return 2 * self.config.rounds + 6
+
+    def _agent(self, runtime: Runtime[DebateContext], role: str) -> Any:
+        return runtime.context.agent(role if role in self.roles else next(iter(self.roles)))
+
+    async def draft(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """The first solution."""
+        turn = await self._agent(runtime, "solver").act(
+            View(state["question"], 0, extra={"step": "draft"}))
+        return {"turns": [turn], "round": 0}
+
+    async def critique(self, state: DebateState,
+                       runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """The critic reads the current solution; accepting ends the loop."""
+        current = _solutions(state["turns"])[-1]
+        turn = await self._agent(runtime, "critic").act(
+            View(state["question"], state["round"], peers=[current], extra={"step": "critique"}))
+        update: dict[str, Any] = {"turns": [turn]}
+        if turn.fields.get("accepted"):
+            update["stop_reason"] = "accepted"
+        elif state["round"] >= self.config.rounds:
+            update["stop_reason"] = "max_rounds"
+        return update
+
+    async def refine(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """The refiner revises the current solution given the critique."""
+        current = _solutions(state["turns"])[-1]
+        critique = [t for t in state["turns"] if t.kind == "critique"][-1]
+        r = state["round"] + 1
+        turn = await self._agent(runtime, "refiner").act(
+            View(state["question"], r, peers=[current, critique], extra={"step": "refine"}))
+        stop = "max_rounds" if r >= self.config.rounds else None
+        return {"turns": [turn], "round": r, "stop_reason": stop}
+
+    async def decide(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """The configured judge over every solution (default ``last``: the last one)."""
+        return await self.conclude(state, runtime, _solutions(state["turns"]))
+
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        """Draft -> (critique -> refine)* -> decide."""
+        g = StateGraph(DebateState, context_schema=DebateContext)
+        for name in ("draft", "critique", "refine", "decide"):
+            g.add_node(name, getattr(self, name))
+        g.add_edge(START, "draft")
+
+        def after_draft(state: DebateState) -> str:
+            return "critique" if self.config.rounds > 0 else "decide"
+
+        def after_critique(state: DebateState) -> str:
+            return "decide" if state["stop_reason"] else "refine"
+
+        def after_refine(state: DebateState) -> str:
+            return "decide" if state["stop_reason"] else "critique"
+
+        g.add_conditional_edges("draft", after_draft, ["critique", "decide"])
+        g.add_conditional_edges("critique", after_critique, ["refine", "decide"])
+        g.add_conditional_edges("refine", after_refine, ["critique", "decide"])
+        g.add_edge("decide", END)
+        return g
+
+
+@protocol("self-refine")
+class SelfRefineProtocol(CritiqueRefineProtocol):
+    """One model drafts, critiques and refines its own solution (Madaan et al., 2023)."""
+
+    paper = "Madaan et al. 2023, Self-Refine: Iterative Refinement with Self-Feedback"
+    roles = {"self": "self-refiner"}
