@@ -36,7 +36,8 @@ SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
 
 TaskType = Literal["numeric", "choice", "yesno", "exact"]
-TurnKind = Literal["answer", "critique", "review", "revision", "verdict", "vote", "summary"]
+TurnKind = Literal[
+    "answer", "critique", "review", "revision", "verdict", "vote", "summary", "argument"]
 
 
 class Question(BaseModel):

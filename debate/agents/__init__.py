@@ -7,20 +7,25 @@ from debate.agents.judge import JudgeAgent
 from debate.agents.mad import Affirmative, MadJudge, Moderator, Negative
 from debate.agents.peer import PeerReviewer
 from debate.agents.reconcile import Reconciler
+from debate.agents.sr_dcr import Challenger, ContextAnswerer, Defender, ReliabilityJudgeAgent
 
 __all__ = [
     "ROLES",
     "Affirmative",
     "Agent",
+    "Challenger",
+    "ContextAnswerer",
     "Critic",
     "CritiqueRefineAgent",
     "Debater",
+    "Defender",
     "JudgeAgent",
     "MadJudge",
     "Moderator",
     "Negative",
     "Reconciler",
     "Refiner",
+    "ReliabilityJudgeAgent",
     "SelfRefiner",
     "Solver",
     "Parser",

@@ -9,6 +9,7 @@ from debate.judges.majority import (
     is_consensus,
     majority_vote,
 )
+from debate.judges.reliability import ReliabilityJudge
 from debate.judges.weighted import ConfidenceWeightedJudge, recalibrate, weighted_vote
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "LLMJudge",
     "LastJudge",
     "MajorityJudge",
+    "ReliabilityJudge",
     "create_judge",
     "get_judge",
     "is_consensus",

@@ -26,6 +26,7 @@ from debate.protocols.single import (
     SingleConfig,
     SingleProtocol,
 )
+from debate.protocols.sr_dcr import SrDcrConfig, SrDcrProtocol
 
 __all__ = [
     "PROTOCOLS",
@@ -48,6 +49,8 @@ __all__ = [
     "SelfRefineProtocol",
     "SingleConfig",
     "SingleProtocol",
+    "SrDcrConfig",
+    "SrDcrProtocol",
     "create_protocol",
     "gather_round",
     "get_protocol",

@@ -1,0 +1,174 @@
+"""``sr-dcr``: Self-Reflective Debate for Context Reliability.
+
+"When to Trust Context: Self-Reflective Debates for Context Reliability"
+(Zhou, Wu, Talaei et al., 2025), for questions that come with a passage
+that may be wrong. The model answers closed-book (no passage) and
+open-book (with it); its confidence in the closed-book answer is the
+sequence probability of that reply (exp of summed token logprobs). At or
+above ``threshold`` (0.9) it keeps its own answer. Otherwise a defender
+argues from the passage for the open-book answer and a critic, who does not
+see the passage, argues from its own knowledge, for ``rounds`` rounds; a
+judge reads the debate and says REASONABLE (answer from the context) or
+UNREASONABLE (keep the model's own answer). The paper's repository has no
+selection code; this is the rule its description implies.
+
+Backends without logprobs (Anthropic) fall back to the confidence the model
+states in its closed-book reply; the trace records which one was used. An
+unreadable verdict falls back to the context answer, recorded as such.
+Calls: 2, or 2 + 2 x rounds + 1 when the gate opens (``always_debate``
+forces the debate for analysis).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import Field
+
+from debate.agents.base import View
+from debate.agents.sr_dcr import sequence_confidence
+from debate.judges.reliability import ReliabilityJudge
+from debate.protocols.base import (
+    DebateContext,
+    DebateProtocol,
+    DebateState,
+    ProtocolConfig,
+    gather_round,
+    protocol,
+)
+from debate.trace import FinalAnswer, Turn
+
+__all__ = ["SrDcrConfig", "SrDcrProtocol", "combine"]
+
+ROLES = {"answerer": "context-answerer", "defender": "defender", "critic": "challenger",
+         "judge": "reliability-judge"}
+
+
+class SrDcrConfig(ProtocolConfig):
+    """Options of ``sr-dcr`` (defaults: the paper's; the reference runs at temperature 0)."""
+
+    threshold: float = Field(0.9, ge=0.0, le=1.0)
+    """Closed-book confidence at or above which the model keeps its own answer."""
+    rounds: int = Field(5, ge=1)
+    """Debate rounds (a defender and a critic argument each)."""
+    critic_sees_context: bool = False
+    """The notebook's variant: show the critic the passage (the paper does not)."""
+    always_debate: bool = False
+    """Debate even when the model is confident (for analysis; the answer rule is unchanged)."""
+
+
+def combine(confidence: float | None, threshold: float, verdict: str | None,
+            own: str | None, context: str | None) -> tuple[str | None, str]:
+    """SR-DCR's final answer and the rule that chose it."""
+    if confidence is not None and confidence >= threshold:
+        return own, "confident: own answer"
+    if verdict == "reasonable":
+        return context, "judge: context reasonable"
+    if verdict == "unreasonable":
+        return own, "judge: context unreasonable"
+    return context, "no readable verdict: context answer"
+
+
+def _confidence(turn: Turn) -> tuple[float | None, str]:
+    if turn.logprobs:
+        return sequence_confidence(turn.logprobs), "logprobs"
+    if turn.confidence is not None:
+        return turn.confidence, "stated"
+    return None, "none"
+
+
+@protocol("sr-dcr")
+class SrDcrProtocol(DebateProtocol):
+    """Self-confidence gate; defender (with context) vs critic (without); reliability judge."""
+
+    config_class = SrDcrConfig
+    config: SrDcrConfig
+    paper = ("Zhou, Wu, Talaei et al. 2025, When to Trust Context: Self-Reflective Debates "
+             "for Context Reliability")
+
+    def __init__(self, config: Any = None, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.reliability = ReliabilityJudge()
+
+    def agent_names(self) -> list[str]:
+        """Answerer, defender, critic, judge."""
+        return list(ROLES)
+
+    def agent_role(self, index: int) -> str:
+        """Each agent has its own role."""
+        return list(ROLES.values())[index]
+
+    def recursion_limit(self) -> int:
+        """One superstep per round, plus the answers, the judge and the decision."""
+        return self.config.rounds + 6
+
+    async def answers(self, state: DebateState,
+                      runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """Closed-book and open-book answers; the confidence gate."""
+        answerer = runtime.context.agent("answerer")
+        q = state["question"]
+        closed, opened = await gather_round(
+            [answerer, answerer], [View(q, 0, tag="closed", extra={"step": "closed"}),
+                                   View(q, 0, tag="open", extra={"step": "open"})])
+        confidence, source = _confidence(closed)
+        closed.fields.update(confidence=confidence, confidence_source=source)
+        update: dict[str, Any] = {"turns": [closed, opened], "round": 0}
+        if confidence is not None and confidence >= self.config.threshold \
+                and not self.config.always_debate:
+            update["stop_reason"] = "confident"
+        return update
+
+    async def debate_round(self, state: DebateState,
+                           runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """The defender, then the critic, each reading the debate so far."""
+        q, turns, r = state["question"], state["turns"], state["round"] + 1
+        defender, critic = runtime.context.group(["defender", "critic"])
+        opened = next(t for t in turns if t.id.endswith("/open"))
+        extra = {"context_answer": opened.answer or opened.raw.strip(),
+                 "critic_sees_context": self.config.critic_sees_context}
+        transcript = [t for t in turns if t.kind == "argument"]
+        d = await defender.act(View(q, r, peers=transcript, extra=extra))
+        c = await critic.act(View(q, r, peers=[*transcript, d], extra=extra))
+        stop = "debated" if r >= self.config.rounds else None
+        return {"turns": [d, c], "round": r, "stop_reason": stop}
+
+    async def decide(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
+        """Judge the debate (if there was one) and apply the answer rule."""
+        q, turns = state["question"], state["turns"]
+        closed = next(t for t in turns if t.id.endswith("/closed"))
+        opened = next(t for t in turns if t.id.endswith("/open"))
+        transcript = [t for t in turns if t.kind == "argument"]
+        new: list[Turn] = []
+        verdict = None
+        if transcript:
+            decision = await self.reliability.decide(q, transcript, runtime.context.agent("judge"),
+                                                     state["round"])
+            new, verdict = decision.turns, decision.final.answer
+        confidence = closed.fields.get("confidence")
+        answer, rule = combine(confidence, self.config.threshold, verdict, closed.answer,
+                               opened.answer)
+        final = FinalAnswer(answer=answer, method="sr-dcr", details={
+            "rule": rule, "confidence": confidence,
+            "confidence_source": closed.fields.get("confidence_source"),
+            "threshold": self.config.threshold, "verdict": verdict,
+            "own_answer": closed.answer, "context_answer": opened.answer,
+            "critic_saw_context": self.config.critic_sees_context})
+        return {"turns": new, "final": final}
+
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        """Answers -> (confident: decide | debate_round* -> decide)."""
+        g = StateGraph(DebateState, context_schema=DebateContext)
+        g.add_node("answers", self.answers)
+        g.add_node("debate_round", self.debate_round)
+        g.add_node("decide", self.decide)
+
+        def route(state: DebateState) -> str:
+            return "decide" if state["stop_reason"] else "debate_round"
+
+        g.add_edge(START, "answers")
+        g.add_conditional_edges("answers", route, ["debate_round", "decide"])
+        g.add_conditional_edges("debate_round", route, ["debate_round", "decide"])
+        g.add_edge("decide", END)
+        return g
