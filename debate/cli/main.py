@@ -117,12 +117,18 @@ def protocols(
         for proto_name in names:
             cls = get_protocol(proto_name)
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-            out.print(f"[bold]{proto_name}[/bold]  {doc}")
+            out.print(f"[bold]{proto_name}[/bold]  {doc}", highlight=False)
+            if cls.paper:
+                out.print(f"  paper: {cls.paper}", highlight=False)
             if name:
                 for field, info in cls.config_class.model_fields.items():
-                    out.print(f"  {field} = {info.default!r}  {info.description or ''}")
+                    default = info.default_factory() if info.default_factory else info.default
+                    out.print(f"  {field} = {default!r}  {info.description or ''}",
+                              markup=False, highlight=False)
             if graph:
                 out.print(cls().mermaid(), markup=False, highlight=False)
+        for plugin, error in PROTOCOLS.plugin_errors.items():
+            err.print(f"plug-in {plugin!r} failed to load: {error}", markup=False)
     except DebateError as exc:
         _fail(exc)
 

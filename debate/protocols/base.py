@@ -141,6 +141,16 @@ class DebateProtocol(ABC):
         """Supersteps one debate may take (set from the round count)."""
         return 25
 
+    def max_calls(self) -> int:
+        """Most model calls one debate can make with this config (for compute matching)."""
+        raise NotImplementedError(f"protocol {self.name!r} does not state its call count")
+
+    def judge_calls(self) -> int:
+        """Most calls the configured judge makes (2 with a swapped-order LLM judge)."""
+        if self.judge is None or not self.judge.needs_model:
+            return 0
+        return 2 if self.judge.config.get("swap_order") else 1
+
     def prepare(self, agents: Sequence[Agent]) -> None:
         """Adjust agents before a debate (e.g. ask for logprobs); default: nothing."""
         return None

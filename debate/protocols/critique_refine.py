@@ -61,6 +61,10 @@ class CritiqueRefineProtocol(DebateProtocol):
         name = self.agent_names()[index]
         return self.roles.get(name, "judge")
 
+    def max_calls(self) -> int:
+        """A draft, then a critique and a refinement per round, plus the judge's calls."""
+        return 1 + 2 * self.config.rounds + self.judge_calls()
+
     def recursion_limit(self) -> int:
         """Two supersteps per refinement, plus draft and decision."""
         return 2 * self.config.rounds + 6

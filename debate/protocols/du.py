@@ -97,6 +97,12 @@ class DuProtocol(DebateProtocol):
         """The debaters, then the judge when the configured judge calls a model."""
         return self.debater_names() + self.judge_agents
 
+    def max_calls(self) -> int:
+        """N x (R + 1), plus N x R summaries, plus the judge's calls."""
+        n, r = self.config.agents, self.config.rounds
+        summaries = n * r if self.config.summarize_peers and n > 1 else 0
+        return n * (r + 1) + summaries + self.judge_calls()
+
     def recursion_limit(self) -> int:
         """One superstep per round, plus the vote."""
         return self.config.rounds + 5

@@ -69,6 +69,10 @@ class MadProtocol(DebateProtocol):
         """Each agent has its own role."""
         return list(ROLES.values())[index]
 
+    def max_calls(self) -> int:
+        """3 per round, plus the judge's 2."""
+        return 3 * self.config.rounds + 2
+
     def recursion_limit(self) -> int:
         """One superstep per round, plus the judge."""
         return self.config.rounds + 5

@@ -57,6 +57,11 @@ class PeerReviewProtocol(DebateProtocol):
         """``peer`` (``judge`` for a judge agent)."""
         return "judge" if self.agent_names()[index] == "judge" else "peer"
 
+    def max_calls(self) -> int:
+        """N solutions + N(N-1) reviews + N revisions, plus the judge's calls."""
+        n = self.config.agents
+        return n * n + n + self.judge_calls()
+
     async def solve(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Step 1: every agent solves alone."""
         agents = runtime.context.group(self.peer_names())

@@ -91,6 +91,10 @@ class ReconcileProtocol(DebateProtocol):
         """``reconciler`` (``judge`` for a judge agent)."""
         return "judge" if self.agent_names()[index] == "judge" else "reconciler"
 
+    def max_calls(self) -> int:
+        """N per round, plus the judge's calls."""
+        return self.config.agents * (self.config.rounds + 1) + self.judge_calls()
+
     def recursion_limit(self) -> int:
         """One superstep per round, plus the vote."""
         return self.config.rounds + 5

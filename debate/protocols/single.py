@@ -23,6 +23,7 @@ from debate.protocols.base import (
     DebateState,
     ProtocolConfig,
     gather_round,
+    get_protocol,
     protocol,
 )
 
@@ -38,6 +39,22 @@ class SelfConsistencyConfig(ProtocolConfig):
 
     samples: int = Field(5, ge=1)
     """Independent samples (each its own sample slot, so each is a distinct call)."""
+    match_calls_of: str | None = None
+    """Compute-matched baseline: as many samples as this protocol (name or preset card)
+    makes calls at most, e.g. ``du`` (9) or ``protocols/du-gsm.yaml``."""
+    match_options: dict[str, Any] = Field(default_factory=dict)
+    """Options of that protocol (over its defaults or preset)."""
+
+
+def matched_calls(reference: str, options: dict[str, Any]) -> int:
+    """The most calls of protocol ``reference`` (a name or a preset card) with ``options``."""
+    name, base = reference, {}
+    if reference.endswith((".yaml", ".yml")):
+        from debate.cards import ProtocolPreset, load_card
+
+        preset = load_card(reference, ProtocolPreset)
+        name, base = preset.protocol, dict(preset.options)
+    return get_protocol(name)(**{**base, **options}).max_calls()
 
 
 class OneRound(DebateProtocol):
@@ -71,6 +88,10 @@ class SingleProtocol(OneRound):
         """``solver``."""
         return ["solver"]
 
+    def max_calls(self) -> int:
+        """One."""
+        return 1
+
 
 @protocol("self-consistency")
 class SelfConsistencyProtocol(OneRound):
@@ -81,6 +102,16 @@ class SelfConsistencyProtocol(OneRound):
     paper = ("Wang et al. 2022, Self-Consistency Improves Chain of Thought Reasoning in "
              "Language Models")
 
+    def __init__(self, config: Any = None, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.samples = self.config.samples
+        if self.config.match_calls_of:
+            self.samples = matched_calls(self.config.match_calls_of, self.config.match_options)
+
     def agent_names(self) -> list[str]:
         """``sample-0`` ... ``sample-{k-1}``."""
-        return [f"sample-{i}" for i in range(self.config.samples)]
+        return [f"sample-{i}" for i in range(self.samples)]
+
+    def max_calls(self) -> int:
+        """One per sample."""
+        return self.samples

@@ -100,6 +100,10 @@ class SrDcrProtocol(DebateProtocol):
         """Each agent has its own role."""
         return list(ROLES.values())[index]
 
+    def max_calls(self) -> int:
+        """2 answers, 2 arguments per round, 1 verdict."""
+        return 2 + 2 * self.config.rounds + 1
+
     def recursion_limit(self) -> int:
         """One superstep per round, plus the answers, the judge and the decision."""
         return self.config.rounds + 6

@@ -1,0 +1,57 @@
+"""Every protocol runs end to end from the CLI and from Python, and stays within its call count."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from debate import PROTOCOLS, run_debate
+from debate.cli import app
+from debate.config import load_experiment
+from debate.trace import Question, read_traces
+
+SPECS = sorted(Path("experiments").glob("*.yaml"))
+runner = CliRunner()
+
+
+def test_there_is_a_spec_per_protocol():
+    protocols = {load_experiment(s).resolve_protocol()[0].name for s in SPECS}
+    assert protocols == set(PROTOCOLS)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_every_spec_runs_from_the_cli_on_the_scripted_model(spec, tmp_path):
+    result = runner.invoke(app, ["run", str(spec), "--model", "scripted:first-number",
+                                 "--limit", "2", "--out", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    config = load_experiment(spec)
+    cls, options = config.resolve_protocol()
+    most = cls(**options).max_calls()
+    traces = list(read_traces(tmp_path / config.run_name() / "traces.jsonl"))
+    assert len(traces) == 2
+    for trace in traces:
+        assert 1 <= trace.totals.calls <= most
+        assert trace.protocol == cls.name
+        assert len({t.id for t in trace.turns}) == len(trace.turns)  # turn ids are unique
+
+
+CASES = {
+    "du": {}, "mad": {"rounds": 1}, "reconcile": {"rounds": 1}, "peer-review": {},
+    "sr-dcr": {"rounds": 1, "always_debate": True}, "critique-refine": {"rounds": 1},
+    "self-refine": {"rounds": 1}, "single": {}, "self-consistency": {"samples": 3},
+}
+QUESTION = Question(id="q", text="Tom has 3 apples and buys 4 more. How many apples now?",
+                    task="numeric", gold="7", context="Tom ends up with 7 apples.")
+
+
+def test_cases_cover_every_protocol():
+    assert set(CASES) == set(PROTOCOLS)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+async def test_every_protocol_runs_from_python_on_the_scripted_model(name):
+    trace = await run_debate(QUESTION, protocol=name, models="scripted:first-number",
+                             **CASES[name])
+    assert trace.protocol == name and trace.final is not None
+    assert json.loads(trace.model_dump_json())["schema_version"] == 1
