@@ -1,0 +1,128 @@
+"""Custom roles, protocols and judges written outside the package, without forking."""
+
+import sys
+import types
+from collections.abc import Sequence
+from importlib.metadata import EntryPoint
+from typing import Any
+
+import pytest
+from langgraph.graph import END, START, StateGraph
+
+from debate import ExperimentConfig, arun_experiment, run_debate
+from debate.agents import Agent, View, role
+from debate.judges import JUDGES, Decision, Judge, judge
+from debate.models import Message
+from debate.protocols import (
+    PROTOCOLS,
+    DebateContext,
+    DebateProtocol,
+    DebateState,
+    JudgedConfig,
+    gather_round,
+    protocol,
+)
+from debate.registry import Registry
+from debate.testing import ScriptedModel
+from debate.trace import FinalAnswer, Question, Turn
+
+
+@role("contrarian")
+class Contrarian(Agent):
+    """Answers one more than it is told (a custom role in plain Python)."""
+
+    def messages(self, view: View) -> list[Message]:
+        return [Message(role="user", content=f"Contradict: {view.question.text}")]
+
+
+@judge("shortest")
+class ShortestJudge(Judge):
+    """Picks the answer with the shortest argument."""
+
+    async def decide(self, question: Question, candidates: Sequence[Turn],
+                     agent: Agent | None = None, round_: int = 0) -> Decision:
+        best = min(candidates, key=lambda t: len(t.raw))
+        return Decision(FinalAnswer(answer=best.answer, method="shortest"))
+
+
+class PairConfig(JudgedConfig):
+    """Two agents answer once; a judge decides."""
+
+
+@protocol("pair")
+class PairProtocol(DebateProtocol):
+    """A debater and a contrarian answer once; the configured judge decides."""
+
+    config_class = PairConfig
+
+    def agent_names(self) -> list[str]:
+        return ["debater", "contrarian"]
+
+    def agent_role(self, index: int) -> str:
+        return ["debater", "contrarian"][index]
+
+    def max_calls(self) -> int:
+        return 2
+
+    async def answer(self, state: DebateState, runtime: Any) -> dict[str, Any]:
+        agents = runtime.context.group(self.agent_names())
+        turns = await gather_round(agents, [View(state["question"], 0)] * 2)
+        return {"turns": turns, "round": 0, "stop_reason": "done"}
+
+    async def decide(self, state: DebateState, runtime: Any) -> dict[str, Any]:
+        return await self.conclude(state, runtime, state["turns"])
+
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        g = StateGraph(DebateState, context_schema=DebateContext)
+        g.add_node("answer", self.answer)
+        g.add_node("decide", self.decide)
+        g.add_edge(START, "answer")
+        g.add_edge("answer", "decide")
+        g.add_edge("decide", END)
+        return g
+
+
+Q = Question(id="q", text="What is 2 + 2?", task="numeric", gold="4")
+
+
+async def test_custom_protocol_role_and_judge_from_python():
+    models = {"debater": ScriptedModel("It is surely \\boxed{4} as everyone knows"),
+              "contrarian": ScriptedModel("\\boxed{5}")}
+    trace = await run_debate(Q, protocol="pair", models=models, judge="shortest")
+    assert [t.role for t in trace.turns] == ["debater", "contrarian"]
+    assert trace.turns[1].messages[0].content == "Contradict: What is 2 + 2?"
+    assert trace.final.method == "shortest" and trace.final.answer == "5"
+
+
+async def test_custom_protocol_from_an_experiment_config(tmp_path):
+    cfg = ExperimentConfig(protocol="pair", protocol_options={"judge": "shortest"},
+                           models=["debater=scripted:first-number",
+                                   "contrarian=scripted:reply=\\boxed{1}"],
+                           dataset="experiments/data/arithmetic.jsonl", limit=2,
+                           output_dir=str(tmp_path), name="pair")
+    summary = await arun_experiment(cfg, progress=False)
+    assert summary.debates == 2 and summary.protocol == "pair"
+
+
+def test_entry_point_plugins_load_and_broken_ones_are_reported(monkeypatch):
+    registry: Registry[type] = Registry("thing", "name", group="debatelab.things")
+
+    module = types.ModuleType("debatelab_test_plugin")
+
+    class Thing:
+        name = ""
+
+    module.Thing = Thing  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "debatelab_test_plugin", module)
+    points = [EntryPoint("good", "debatelab_test_plugin:Thing", "debatelab.things"),
+              EntryPoint("broken", "no_such_module_xyz:Thing", "debatelab.things")]
+    monkeypatch.setattr("debate.registry.entry_points", lambda group: points)
+    assert registry.names() == ["good"] and registry.lookup("good") is Thing
+    assert Thing.name == "good"
+    assert "ModuleNotFoundError" in registry.plugin_errors["broken"]
+    with pytest.raises(Exception, match="plug-in failed to load"):
+        registry.lookup("broken")
+
+
+def test_builtin_registries_list_plugins_groups():
+    assert PROTOCOLS.group == "debatelab.protocols" and JUDGES.group == "debatelab.judges"
