@@ -67,3 +67,46 @@ def test_debate_run_end_to_end_with_embedded_model(tmp_path):
     assert all(t["model"] == "llamacpp:smollm2" for t in trace["turns"])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["calls"] == 12 and summary["completion_tokens"] > 0
+
+
+SPECS = sorted(Path("experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_every_spec_runs_from_the_cli_on_the_embedded_model(spec, tmp_path):
+    from typer.testing import CliRunner
+
+    from debate.cli import app
+    from debate.config import load_experiment
+    from debate.trace import read_traces
+
+    result = CliRunner().invoke(app, ["run", str(spec), "--limit", "1", "--max-tokens", "32",
+                                      "--out", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    config = load_experiment(spec)
+    (trace,) = read_traces(tmp_path / config.run_name() / "traces.jsonl")
+    assert trace.turns and all(t.model == "llamacpp:smollm2" for t in trace.turns)
+    assert any(t.raw.strip() for t in trace.turns)
+
+
+PYTHON_CASES = {
+    "du": {"rounds": 1}, "mad": {"rounds": 1}, "reconcile": {"rounds": 1}, "peer-review": {},
+    "sr-dcr": {"rounds": 1, "always_debate": True}, "critique-refine": {"rounds": 1},
+    "self-refine": {"rounds": 1}, "single": {}, "self-consistency": {"samples": 3},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PYTHON_CASES))
+async def test_every_protocol_runs_from_python_on_the_embedded_model(name, smollm2):
+    from debate import run_debate
+    from debate.models import CallStats, wrap
+
+    question = Question(id="q", text="Tom has 3 apples and buys 4 more. How many apples now?",
+                        task="numeric", gold="7", context="Tom ends up with 7 apples.")
+    model = wrap(smollm2, stats=CallStats())
+    trace = await run_debate(question, protocol=name, models=model,
+                             params=SamplingParams(max_tokens=32, temperature=0.7),
+                             **PYTHON_CASES[name])
+    assert trace.turns and trace.final is not None
+    if name == "sr-dcr":
+        assert trace.final.details["confidence_source"] == "logprobs"
