@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from debate.agents.base import Agent, get_role
+from debate.agents.base import PARSERS, Agent, get_role
 from debate.errors import ConfigError
 from debate.models.types import ChatModel, SamplingParams
 from debate.prompts import Template
@@ -94,6 +94,8 @@ class RoleCard(BaseModel):
     """Sent first in every call."""
     templates: dict[str, str] = Field(default_factory=dict)
     """Template slot -> inline template text, or a ``.md`` file next to the card."""
+    parser: str | None = None
+    """A registered reply parser (``answer``, ``answer-confidence``); default: the role's."""
     source: Path | None = Field(None, exclude=True)
     """The card's file (set by :func:`load_role_card`)."""
 
@@ -108,8 +110,9 @@ class RoleCard(BaseModel):
             else:
                 templates[slot] = Template(value, f"{self.source or self.name}:templates.{slot}")
         cls = get_role(self.base)
+        parser = PARSERS.lookup(self.parser) if self.parser else None
         return cls(name, model, system_prompt=self.system_prompt, templates=templates,
-                   params=params)
+                   params=params, parser=parser)
 
 
 def load_role_card(path: str | Path) -> RoleCard:

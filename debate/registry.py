@@ -26,7 +26,7 @@ __all__ = ["Registry"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-C = TypeVar("C", bound=type[Any])
+C = TypeVar("C", bound=Callable[..., Any])
 
 
 class Registry(dict[str, T]):
@@ -70,7 +70,7 @@ class Registry(dict[str, T]):
                 log.warning("%s plug-in %r (%s) failed to load: %s", self.kind, point.name,
                             point.value, exc)
                 continue
-            if point.name not in self and isinstance(loaded, type):
+            if point.name not in self and callable(loaded):
                 self.register(point.name)(loaded)
 
     def names(self) -> list[str]:

@@ -72,3 +72,14 @@ def test_template_render_errors():
     with pytest.raises(TemplateError, match=r"without \['other'\]"):
         template.render(name="x")
     assert template.render(name="{{ other }}", other="ok") == "Hi {{ other }} and ok"
+
+
+async def test_role_card_parser_by_name(tmp_path):
+    card = tmp_path / "sure.yaml"
+    card.write_text("name: sure\nbase: debater\nparser: answer-confidence\n")
+    agent = load_role_card(card).build("a", ScriptedModel("Answer: 12\nConfidence: 0.9"))
+    turn = await agent.act(View(Question(id="q", text="3*4?", task="numeric"), 0))
+    assert (turn.answer, turn.confidence) == ("12", 0.9)
+    card.write_text("name: sure\nparser: nope\n")
+    with pytest.raises(ConfigError, match="unknown parser 'nope'"):
+        load_role_card(card).build("a", ScriptedModel("x"))

@@ -17,20 +17,38 @@ from typing import Any, ClassVar, TypeVar
 
 from debate.errors import ConfigError, ModelOutputError
 from debate.models.types import ChatModel, Message, SamplingParams
+from debate.parsing import parse_confidence, parse_fields
 from debate.prompts import Template, load_template
 from debate.registry import Registry
 from debate.scoring import answer_instruction, extract_answer
 from debate.trace import Question, Turn, TurnKind
 
-__all__ = ["ROLES", "Agent", "Parser", "View", "get_role", "question_text", "role"]
+__all__ = ["PARSERS", "ROLES", "Agent", "Parser", "View", "get_role", "question_text", "role"]
 
 Parser = Callable[[str, Question], tuple[str | None, float | None]]
 """Turns raw text into (answer, confidence)."""
 
 
+PARSERS: Registry[Parser] = Registry("parser", "parser_name", group="debatelab.parsers")
+"""Reply parsers by name, for role cards (``parser: answer-confidence``)."""
+
+
+@PARSERS.register("answer")
 def default_parser(text: str, question: Question) -> tuple[str | None, float | None]:
     """The task's answer extractor; no confidence."""
     return extract_answer(text, question.task, question.choices), None
+
+
+@PARSERS.register("answer-confidence")
+def answer_confidence_parser(text: str, question: Question) -> tuple[str | None, float | None]:
+    """The task's answer plus a stated confidence (JSON ``confidence`` or ``Confidence: 0.8``)."""
+    fields = parse_fields(text, ("answer", "confidence")) or {}
+    answer = None
+    if fields.get("answer"):
+        answer = extract_answer(f"\\boxed{{{fields['answer']}}}", question.task, question.choices)
+    if answer is None:
+        answer = extract_answer(text, question.task, question.choices)
+    return answer, parse_confidence(fields.get("confidence"))
 
 
 def question_text(question: Question) -> str:

@@ -122,7 +122,7 @@ def protocols(
                 out.print(f"  paper: {cls.paper}", highlight=False)
             if name:
                 for field, info in cls.config_class.model_fields.items():
-                    default = info.default_factory() if info.default_factory else info.default
+                    default = info.get_default(call_default_factory=True)
                     out.print(f"  {field} = {default!r}  {info.description or ''}",
                               markup=False, highlight=False)
             if graph:
