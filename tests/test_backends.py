@@ -160,3 +160,26 @@ async def test_vllm_without_the_extra_says_how_to_install():
     except ImportError:
         with pytest.raises(MissingDependencyError, match=r"debatelab\[vllm\]"):
             await VLLMModel("x").generate(MSGS, SamplingParams())
+
+
+SCHEMA = {"title": "verdict", "type": "object", "properties": {"answer": {"type": "string"}},
+          "required": ["answer"]}
+
+
+@pytest.mark.parametrize(("structured", "expected"), [
+    ("json_schema", {"type": "json_schema", "json_schema": {"name": "verdict", "schema": SCHEMA}}),
+    ("json_object", {"type": "json_object", "schema": SCHEMA}),
+])
+async def test_structured_output_is_requested(mock_server, structured, expected):
+    model = OpenAIModel("m", base_url=mock_server.url, structured=structured)
+    await model.generate(MSGS, SamplingParams(json_schema=SCHEMA))
+    await model.aclose()
+    assert mock_server.bodies[-1]["response_format"] == expected
+
+
+async def test_vllm_structured_outputs_with_fake_engine():
+    engine = FakeEngine()
+    model = VLLMModel("m", engine=engine, sampling_params_factory=dict,
+                      structured=lambda schema: {"structured_outputs": {"json": schema}})
+    await model.generate(MSGS, SamplingParams(json_schema=SCHEMA))
+    assert engine.requests[0][1]["structured_outputs"] == {"json": SCHEMA}

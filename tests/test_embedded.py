@@ -110,3 +110,14 @@ async def test_every_protocol_runs_from_python_on_the_embedded_model(name, smoll
     assert trace.turns and trace.final is not None
     if name == "sr-dcr":
         assert trace.final.details["confidence_source"] == "logprobs"
+
+
+async def test_json_schema_is_enforced_by_a_grammar(smollm2):
+    from debate.agents.mad import VERDICT_SCHEMA
+    from debate.parsing import parse_json_object
+
+    completion = await smollm2.generate(
+        [Message(role="user", content="Is 2 + 2 = 4? Reply as JSON.")],
+        SamplingParams(max_tokens=120, temperature=0.2, json_schema=VERDICT_SCHEMA))
+    parsed = parse_json_object(completion.text)
+    assert parsed is not None and set(VERDICT_SCHEMA["required"]) <= set(parsed)
