@@ -13,11 +13,12 @@ from debate.trace import Question, read_traces
 
 SPECS = sorted(Path("experiments").glob("*.yaml"))
 runner = CliRunner()
+BUILTIN = {name for name, cls in PROTOCOLS.items() if cls.__module__.startswith("debate.")}
 
 
 def test_there_is_a_spec_per_protocol():
     protocols = {load_experiment(s).resolve_protocol()[0].name for s in SPECS}
-    assert protocols == set(PROTOCOLS)
+    assert protocols == BUILTIN
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
@@ -46,7 +47,7 @@ QUESTION = Question(id="q", text="Tom has 3 apples and buys 4 more. How many app
 
 
 def test_cases_cover_every_protocol():
-    assert set(CASES) == set(PROTOCOLS)
+    assert set(CASES) == BUILTIN
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -55,3 +56,11 @@ async def test_every_protocol_runs_from_python_on_the_scripted_model(name):
                              **CASES[name])
     assert trace.protocol == name and trace.final is not None
     assert json.loads(trace.model_dump_json())["schema_version"] == 1
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cli_shows_each_protocol_with_paper_and_graph(name):
+    result = runner.invoke(app, ["protocols", name, "--graph"])
+    assert result.exit_code == 0, result.output
+    assert "paper:" in result.output and "graph TD" in result.output
+    assert "__start__" in result.output and "__end__" in result.output
