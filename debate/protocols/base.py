@@ -33,6 +33,7 @@ __all__ = [
     "DebateContext",
     "DebateProtocol",
     "DebateState",
+    "GroupProtocol",
     "JudgedConfig",
     "ProtocolConfig",
     "create_protocol",
@@ -196,6 +197,29 @@ class DebateProtocol(ABC):
             started_at=started,
             finished_at=datetime.now(UTC),
         )
+
+
+class GroupProtocol(DebateProtocol):
+    """A protocol of N like agents ``agent-0`` ... (config field ``agents``), plus a judge.
+
+    ``member_role`` is the agents' role; a ``judge`` agent is added when the
+    configured judge calls a model.
+    """
+
+    member_role: ClassVar[str] = "debater"
+    """The role of the N agents."""
+
+    def member_names(self) -> list[str]:
+        """``agent-0`` ... ``agent-{N-1}``."""
+        return [f"agent-{i}" for i in range(getattr(self.config, "agents", 1))]
+
+    def agent_names(self) -> list[str]:
+        """The members, then the judge when the configured judge calls a model."""
+        return self.member_names() + self.judge_agents
+
+    def agent_role(self, index: int) -> str:
+        """``member_role`` (``judge`` for the judge agent)."""
+        return "judge" if self.agent_names()[index] == "judge" else self.member_role
 
 
 PROTOCOLS: Registry[type[DebateProtocol]] = Registry(

@@ -39,8 +39,8 @@ from debate.agents.base import Agent, View
 from debate.judges.majority import is_consensus
 from debate.protocols.base import (
     DebateContext,
-    DebateProtocol,
     DebateState,
+    GroupProtocol,
     JudgedConfig,
     gather_round,
     protocol,
@@ -81,21 +81,15 @@ def debunc_confidences(uncertainties: list[float]) -> list[int]:
 
 
 @protocol("du")
-class DuProtocol(DebateProtocol):
+class DuProtocol(GroupProtocol):
     """N debaters, R rounds of reading each other's previous answers, majority vote."""
 
+    member_role = "debater"
     config_class = DuConfig
     config: DuConfig
     paper = ("Du et al. 2023, Improving Factuality and Reasoning in Language Models "
              "through Multiagent Debate")
 
-    def debater_names(self) -> list[str]:
-        """``agent-0`` ... ``agent-{N-1}``."""
-        return [f"agent-{i}" for i in range(self.config.agents)]
-
-    def agent_names(self) -> list[str]:
-        """The debaters, then the judge when the configured judge calls a model."""
-        return self.debater_names() + self.judge_agents
 
     def max_calls(self) -> int:
         """N x (R + 1), plus N x R summaries, plus the judge's calls."""
@@ -123,7 +117,7 @@ class DuProtocol(DebateProtocol):
 
     async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round 0: every agent answers alone."""
-        agents = runtime.context.group(self.debater_names())
+        agents = runtime.context.group(self.member_names())
         turns = await gather_round(agents, [View(state["question"], 0)] * len(agents))
         self._uncertainties(turns)
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
@@ -148,7 +142,7 @@ class DuProtocol(DebateProtocol):
 
     async def debate(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round r: each agent reads the others' round r-1 answers and answers again."""
-        agents = runtime.context.group(self.debater_names())
+        agents = runtime.context.group(self.member_names())
         q, turns, r = state["question"], state["turns"], state["round"] + 1
         previous = last_round(turns, r - 1)
         extra: dict[str, Any] = {}

@@ -19,8 +19,8 @@ from pydantic import Field
 from debate.agents.base import View
 from debate.protocols.base import (
     DebateContext,
-    DebateProtocol,
     DebateState,
+    GroupProtocol,
     JudgedConfig,
     gather_round,
     protocol,
@@ -37,25 +37,15 @@ class PeerReviewConfig(JudgedConfig):
 
 
 @protocol("peer-review")
-class PeerReviewProtocol(DebateProtocol):
+class PeerReviewProtocol(GroupProtocol):
     """Solve, review every other solution with a confidence, revise; majority vote."""
 
+    member_role = "peer"
     config_class = PeerReviewConfig
     config: PeerReviewConfig
     paper = ("Xu et al. 2023, Towards Reasoning in Large Language Models via Multi-Agent "
              "Peer Review Collaboration")
 
-    def peer_names(self) -> list[str]:
-        """``agent-0`` ... ``agent-{N-1}``."""
-        return [f"agent-{i}" for i in range(self.config.agents)]
-
-    def agent_names(self) -> list[str]:
-        """The peers, then the judge when the configured judge calls a model."""
-        return self.peer_names() + self.judge_agents
-
-    def agent_role(self, index: int) -> str:
-        """``peer`` (``judge`` for a judge agent)."""
-        return "judge" if self.agent_names()[index] == "judge" else "peer"
 
     def max_calls(self) -> int:
         """N solutions + N(N-1) reviews + N revisions, plus the judge's calls."""
@@ -64,13 +54,13 @@ class PeerReviewProtocol(DebateProtocol):
 
     async def solve(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Step 1: every agent solves alone."""
-        agents = runtime.context.group(self.peer_names())
+        agents = runtime.context.group(self.member_names())
         view = View(state["question"], 0, extra={"step": "solve"})
         return {"turns": await gather_round(agents, [view] * len(agents)), "round": 0}
 
     async def review(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Step 2: every agent reviews every other agent's solution."""
-        agents = runtime.context.group(self.peer_names())
+        agents = runtime.context.group(self.member_names())
         q, solutions = state["question"], state["turns"]
         reviewers, views = [], []
         for agent in agents:
@@ -84,7 +74,7 @@ class PeerReviewProtocol(DebateProtocol):
 
     async def revise(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Step 3: every agent revises with the reviews of its own solution."""
-        agents = runtime.context.group(self.peer_names())
+        agents = runtime.context.group(self.member_names())
         q, turns = state["question"], state["turns"]
         views = [View(q, 1, history=[t for t in turns if t.agent == a.name and t.kind == "answer"],
                       peers=[t for t in turns if t.kind == "review"

@@ -27,8 +27,8 @@ from debate.agents.base import View
 from debate.judges.majority import is_consensus
 from debate.protocols.base import (
     DebateContext,
-    DebateProtocol,
     DebateState,
+    GroupProtocol,
     JudgedConfig,
     gather_round,
     protocol,
@@ -71,25 +71,15 @@ def answer_groups(turns: list[Turn], top_two: bool = False) -> list[tuple[str, l
 
 
 @protocol("reconcile")
-class ReconcileProtocol(DebateProtocol):
+class ReconcileProtocol(GroupProtocol):
     """A round table of diverse models with confidences; confidence-weighted vote."""
 
+    member_role = "reconciler"
     config_class = ReconcileConfig
     config: ReconcileConfig
     paper = ("Chen et al. 2023, ReConcile: Round-Table Conference Improves Reasoning via "
              "Consensus among Diverse LLMs")
 
-    def debater_names(self) -> list[str]:
-        """``agent-0`` ... ``agent-{N-1}``."""
-        return [f"agent-{i}" for i in range(self.config.agents)]
-
-    def agent_names(self) -> list[str]:
-        """The agents, then the judge when the configured judge calls a model."""
-        return self.debater_names() + self.judge_agents
-
-    def agent_role(self, index: int) -> str:
-        """``reconciler`` (``judge`` for a judge agent)."""
-        return "judge" if self.agent_names()[index] == "judge" else "reconciler"
 
     def max_calls(self) -> int:
         """N per round, plus the judge's calls."""
@@ -109,7 +99,7 @@ class ReconcileProtocol(DebateProtocol):
 
     async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round 0: every agent answers alone."""
-        agents = runtime.context.group(self.debater_names())
+        agents = runtime.context.group(self.member_names())
         view = View(state["question"], 0, extra={"samples": self._samples()})
         turns = await gather_round(agents, [view] * len(agents))
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
@@ -117,10 +107,10 @@ class ReconcileProtocol(DebateProtocol):
     async def discuss(self, state: DebateState,
                       runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round r: the round table of round r-1, then every agent revises."""
-        agents = runtime.context.group(self.debater_names())
+        agents = runtime.context.group(self.member_names())
         r = state["round"] + 1
         previous = [t for t in state["turns"] if t.round == r - 1 and t.agent in
-                    self.debater_names()]
+                    self.member_names()]
         groups = answer_groups(previous, self.config.top_two_groups)
         shown = [t for _, group in groups for t in group]
         view = View(state["question"], r, peers=shown,
@@ -131,7 +121,7 @@ class ReconcileProtocol(DebateProtocol):
     async def vote(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """The configured judge over the last round."""
         last = [t for t in state["turns"] if t.round == state["round"] and t.agent in
-                self.debater_names()]
+                self.member_names()]
         return await self.conclude(state, runtime, last)
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
