@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypedDict, TypeVar
 
-from langgraph.graph import StateGraph
+from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -141,6 +141,24 @@ class DebateProtocol(ABC):
     def recursion_limit(self) -> int:
         """Supersteps one debate may take (set from the round count)."""
         return 25
+
+    def loop_graph(self, first: str, loop: str, finish: str) -> StateGraph[Any, Any, Any, Any]:
+        """The usual shape: ``first -> loop* -> finish``, each a method of this protocol.
+
+        ``first`` and ``loop`` end the loop by setting ``stop_reason``.
+        """
+        g = StateGraph(DebateState, context_schema=DebateContext)
+        for name in (first, loop, finish):
+            g.add_node(name, getattr(self, name))
+
+        def route(state: DebateState) -> str:
+            return finish if state["stop_reason"] else loop
+
+        g.add_edge(START, first)
+        g.add_conditional_edges(first, route, [loop, finish])
+        g.add_conditional_edges(loop, route, [loop, finish])
+        g.add_edge(finish, END)
+        return g
 
     def max_calls(self) -> int:
         """Most model calls one debate can make with this config (for compute matching)."""

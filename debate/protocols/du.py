@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 from pydantic import Field
 
@@ -172,16 +172,4 @@ class DuProtocol(GroupProtocol):
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """Answer -> debate* -> vote."""
-        g = StateGraph(DebateState, context_schema=DebateContext)
-        g.add_node("answer", self.answer)
-        g.add_node("debate", self.debate)
-        g.add_node("vote", self.vote)
-
-        def route(state: DebateState) -> str:
-            return "vote" if state["stop_reason"] else "debate"
-
-        g.add_edge(START, "answer")
-        g.add_conditional_edges("answer", route, ["debate", "vote"])
-        g.add_conditional_edges("debate", route, ["debate", "vote"])
-        g.add_edge("vote", END)
-        return g
+        return self.loop_graph("answer", "debate", "vote")

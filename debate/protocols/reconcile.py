@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
@@ -126,16 +126,4 @@ class ReconcileProtocol(GroupProtocol):
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """Answer -> discuss* (until consensus or R) -> vote."""
-        g = StateGraph(DebateState, context_schema=DebateContext)
-        g.add_node("answer", self.answer)
-        g.add_node("discuss", self.discuss)
-        g.add_node("vote", self.vote)
-
-        def route(state: DebateState) -> str:
-            return "vote" if state["stop_reason"] else "discuss"
-
-        g.add_edge(START, "answer")
-        g.add_conditional_edges("answer", route, ["discuss", "vote"])
-        g.add_conditional_edges("discuss", route, ["discuss", "vote"])
-        g.add_edge("vote", END)
-        return g
+        return self.loop_graph("answer", "discuss", "vote")

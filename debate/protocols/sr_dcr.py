@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 from pydantic import Field
 
@@ -163,16 +163,4 @@ class SrDcrProtocol(DebateProtocol):
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """Answers -> (confident: decide | debate_round* -> decide)."""
-        g = StateGraph(DebateState, context_schema=DebateContext)
-        g.add_node("answers", self.answers)
-        g.add_node("debate_round", self.debate_round)
-        g.add_node("decide", self.decide)
-
-        def route(state: DebateState) -> str:
-            return "decide" if state["stop_reason"] else "debate_round"
-
-        g.add_edge(START, "answers")
-        g.add_conditional_edges("answers", route, ["debate_round", "decide"])
-        g.add_conditional_edges("debate_round", route, ["debate_round", "decide"])
-        g.add_edge("decide", END)
-        return g
+        return self.loop_graph("answers", "debate_round", "decide")
