@@ -1,0 +1,66 @@
+"""Debate traces -> training data: strategies pick examples, formats shape rows, writers save.
+
+    from debate.export import export
+    rows = export(traces, strategy="gold", format="dpo-conversational")
+    dataset = export(traces, strategy=["consensus", "revision"], format="kto", as_dataset=True)
+
+Strategies, formats and writers are registries you can extend
+(``@strategy("mine")``, ``@register_format("mine")``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from debate.export.examples import Example, Provenance
+from debate.export.filters import Filters, apply_filters
+from debate.export.formats import FORMATS, format_rows, register_format
+from debate.export.strategies import STRATEGIES, StrategyOptions, strategy
+from debate.export.writers import split_by_question, write_export
+from debate.trace import DebateTrace
+
+__all__ = [
+    "FORMATS",
+    "STRATEGIES",
+    "Example",
+    "Filters",
+    "Provenance",
+    "StrategyOptions",
+    "apply_filters",
+    "examples",
+    "export",
+    "format_rows",
+    "register_format",
+    "split_by_question",
+    "strategy",
+    "write_export",
+]
+
+
+def examples(traces: Iterable[DebateTrace], strategy: str | list[str] = "gold",
+             options: StrategyOptions | dict[str, Any] | None = None,
+             filters: Filters | dict[str, Any] | None = None) -> list[Example]:
+    """The filtered examples of one or more strategies."""
+    traces = list(traces)
+    opts = options if isinstance(options, StrategyOptions) else StrategyOptions(**(options or {}))
+    filt = filters if isinstance(filters, Filters) else Filters(**(filters or {}))
+    names = [strategy] if isinstance(strategy, str) else list(strategy)
+    found: list[Example] = []
+    for name in names:
+        found += STRATEGIES.lookup(name)(traces, opts)
+    return apply_filters(found, filt)
+
+
+def export(traces: Iterable[DebateTrace], strategy: str | list[str] = "gold",
+           format: str = "dpo-conversational", *,
+           options: StrategyOptions | dict[str, Any] | None = None,
+           filters: Filters | dict[str, Any] | None = None,
+           as_dataset: bool = False) -> Any:
+    """Rows of ``format`` from ``traces`` (a list of dicts, or a ``datasets.Dataset``)."""
+    rows = format_rows(examples(traces, strategy, options, filters), format)
+    if not as_dataset:
+        return rows
+    from debate.export.writers import _datasets
+
+    return _datasets().Dataset.from_list(rows)

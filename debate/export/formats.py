@@ -1,0 +1,173 @@
+"""Formats: examples -> rows that trainers load as they are.
+
+- ``dpo``, ``reward``: prompt, chosen, rejected as strings (TRL standard format).
+- ``dpo-conversational``, ``reward-conversational``: prompt as messages, chosen and
+  rejected as one assistant message each (TRL conversational format).
+- ``kto`` (conversational) / ``kto-standard``: prompt, completion, label (TRL KTOTrainer).
+- ``sft``: messages; ``sft-prompt-completion``: prompt, completion (TRL SFTTrainer).
+- ``grpo``: prompt (messages) and ``answer`` for a verifier reward (TRL GRPOTrainer).
+- ``sharegpt``: conversations, system, chosen, rejected (LLaMA-Factory, ``ranking: true``).
+
+Every pair row also carries ``margin``, ``score_chosen``, ``score_rejected``;
+every row carries ``metadata`` (provenance) and ``question_id`` (for splits).
+Messages are exactly ``{role, content}``. Multi-turn prompts are kept whole:
+the standard (string) formats write them as a ``Role: text`` transcript, so
+prefer the conversational formats for multi-turn data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from debate.errors import ConfigError
+from debate.export.examples import Example
+from debate.models.types import Message
+from debate.registry import Registry
+
+__all__ = ["FORMATS", "Format", "format_rows", "register_format"]
+
+Row = dict[str, Any]
+
+
+class Format:
+    """A named row builder; ``pairs``/``singles`` say which examples it accepts."""
+
+    def __init__(self, name: str, build: Callable[[Example], list[Row]], *, pairs: bool,
+                 singles: bool) -> None:
+        self.name = name
+        self.build = build
+        self.pairs = pairs
+        self.singles = singles
+
+
+FORMATS: Registry[Format] = Registry("format", "format_name", group="debatelab.formats")
+"""Registered formats by name."""
+
+
+def register_format(name: str, *, pairs: bool = True, singles: bool = False
+                    ) -> Callable[[Callable[[Example], list[Row]]],
+                                  Callable[[Example], list[Row]]]:
+    """Decorator registering a row builder (example -> rows) as format ``name``."""
+    def decorate(build: Callable[[Example], list[Row]]) -> Callable[[Example], list[Row]]:
+        FORMATS[name] = Format(name, build, pairs=pairs, singles=singles)
+        return build
+
+    return decorate
+
+
+def messages(prompt: list[Message]) -> list[dict[str, str]]:
+    """Messages as exactly ``{role, content}``."""
+    return [{"role": m.role, "content": m.content} for m in prompt]
+
+
+def transcript(prompt: list[Message]) -> str:
+    """A prompt as one string: the user text alone, or a ``Role: text`` transcript."""
+    if len(prompt) == 1 and prompt[0].role == "user":
+        return prompt[0].content
+    return "\n\n".join(f"{m.role.capitalize()}: {m.content}" for m in prompt)
+
+
+def _assistant(text: str) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}]
+
+
+def _common(example: Example) -> Row:
+    return {"question_id": example.metadata.question_id,
+            "metadata": example.metadata.model_dump()}
+
+
+def _scores(example: Example) -> Row:
+    return {"margin": example.margin, "score_chosen": example.score_chosen,
+            "score_rejected": example.score_rejected}
+
+
+def _standard_pair(example: Example) -> list[Row]:
+    assert example.chosen is not None and example.rejected is not None
+    return [{"prompt": transcript(example.prompt), "chosen": example.chosen,
+             "rejected": example.rejected, **_scores(example), **_common(example)}]
+
+
+def _conversational_pair(example: Example) -> list[Row]:
+    assert example.chosen is not None and example.rejected is not None
+    return [{"prompt": messages(example.prompt), "chosen": _assistant(example.chosen),
+             "rejected": _assistant(example.rejected), **_scores(example), **_common(example)}]
+
+
+register_format("dpo")(_standard_pair)
+register_format("reward")(_standard_pair)
+register_format("dpo-conversational")(_conversational_pair)
+register_format("reward-conversational")(_conversational_pair)
+
+
+def _labelled(example: Example) -> list[tuple[str, bool]]:
+    if example.is_pair:
+        assert example.chosen is not None and example.rejected is not None
+        return [(example.chosen, True), (example.rejected, False)]
+    assert example.completion is not None
+    return [(example.completion, bool(example.label))]
+
+
+@register_format("kto", singles=True)
+def _kto(example: Example) -> list[Row]:
+    return [{"prompt": messages(example.prompt), "completion": _assistant(text),
+             "label": label, **_common(example)} for text, label in _labelled(example)]
+
+
+@register_format("kto-standard", singles=True)
+def _kto_standard(example: Example) -> list[Row]:
+    return [{"prompt": transcript(example.prompt), "completion": text, "label": label,
+             **_common(example)} for text, label in _labelled(example)]
+
+
+def _best(example: Example) -> str:
+    text = example.chosen if example.is_pair else example.completion
+    assert text is not None
+    return text
+
+
+@register_format("sft", singles=True)
+def _sft(example: Example) -> list[Row]:
+    return [{"messages": [*messages(example.prompt), *_assistant(_best(example))],
+             **_common(example)}]
+
+
+@register_format("sft-prompt-completion", singles=True)
+def _sft_prompt_completion(example: Example) -> list[Row]:
+    return [{"prompt": messages(example.prompt), "completion": _assistant(_best(example)),
+             **_common(example)}]
+
+
+@register_format("grpo", singles=True)
+def _grpo(example: Example) -> list[Row]:
+    return [{"prompt": messages(example.prompt), "answer": example.answer, **_common(example)}]
+
+
+_SHAREGPT_ROLE = {"user": "human", "assistant": "gpt"}
+
+
+@register_format("sharegpt")
+def _sharegpt(example: Example) -> list[Row]:
+    assert example.chosen is not None and example.rejected is not None
+    system = "\n\n".join(m.content for m in example.prompt if m.role == "system")
+    turns = [{"from": _SHAREGPT_ROLE[m.role], "value": m.content}
+             for m in example.prompt if m.role != "system"]
+    return [{"conversations": turns, "system": system,
+             "chosen": {"from": "gpt", "value": example.chosen},
+             "rejected": {"from": "gpt", "value": example.rejected},
+             **_scores(example), **_common(example)}]
+
+
+def format_rows(examples: list[Example], name: str) -> list[Row]:
+    """Rows of format ``name``; an example the format cannot take is an error."""
+    fmt = FORMATS.lookup(name)
+    rows: list[Row] = []
+    for example in examples:
+        if example.is_pair and not fmt.pairs or not example.is_pair and not fmt.singles:
+            kind = "preference pairs" if example.is_pair else "single completions"
+            raise ConfigError(f"format {name!r} does not take {kind} (strategy "
+                              f"{example.metadata.strategy!r}); use a "
+                              f"{'pair' if not example.is_pair else 'single-completion'} "
+                              "format or another strategy")
+        rows += fmt.build(example)
+    return rows

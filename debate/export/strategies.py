@@ -1,0 +1,232 @@
+"""Strategies: pure functions from debate traces to training examples.
+
+- ``gold``: correct vs incorrect responses to the same prompt (round 0 by
+  default, where every agent got the identical prompt; later rounds only when
+  asked for with ``rounds``, each pair using the chosen turn's own messages).
+- ``consensus``: no labels needed: the debate's final majority answer is
+  chosen, minority answers rejected; ``min_margin`` drops weak consensus.
+- ``revision``: an agent that moved from wrong (or minority) to right (or
+  majority): prompt = its first prompt, chosen = its last answer, rejected =
+  its first answer.
+- ``judge``: where a moderator or judge decided, the side it picked vs the
+  side it rejected, with its rationale in the metadata.
+- ``sft``: final answers of debates judged correct (or, without gold, the
+  consensus), as single completions.
+- ``sft-critique``: critique and review turns, role-conditioned.
+
+Unparseable answers are never chosen; empty completions are never used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from itertools import product
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from debate.export.examples import Example, provenance
+from debate.registry import Registry
+from debate.scoring import is_correct
+from debate.trace import DebateTrace, Turn
+
+__all__ = ["STRATEGIES", "StrategyOptions", "strategy"]
+
+JUDGED_METHODS = {"moderator", "judge", "llm-judge", "sr-dcr"}
+
+
+class StrategyOptions(BaseModel):
+    """Options that strategies read (each ignores the ones it does not use)."""
+
+    rounds: list[int] = Field(default_factory=lambda: [0])
+    """Rounds whose answers are paired (gold, consensus). Round 0 prompts are identical."""
+    min_margin: float = 0.0
+    """consensus: least vote-share difference between the majority and the runner-up."""
+
+
+Strategy = Callable[[Iterable[DebateTrace], StrategyOptions], list[Example]]
+STRATEGIES: Registry[Strategy] = Registry("strategy", "strategy_name",
+                                          group="debatelab.strategies")
+"""Registered strategies by name."""
+
+
+def strategy(name: str) -> Callable[[Strategy], Strategy]:
+    """Decorator registering a strategy function under ``name``."""
+    return STRATEGIES.register(name)
+
+
+
+def _prompt_key(turn: Turn) -> str:
+    return json.dumps([[m.role, m.content] for m in turn.messages])
+
+
+def _groups(turns: list[Turn], round_: int) -> list[list[Turn]]:
+    """Round 0: turns with byte-identical prompts; later rounds: the whole round."""
+    if round_ != 0:
+        return [turns]
+    groups: dict[str, list[Turn]] = {}
+    for turn in turns:
+        groups.setdefault(_prompt_key(turn), []).append(turn)
+    return list(groups.values())
+
+
+def _answers(trace: DebateTrace, round_: int) -> list[Turn]:
+    return [t for t in trace.turns if t.round == round_ and t.kind in ("answer", "revision")
+            and t.raw.strip()]
+
+
+def _pair(trace: DebateTrace, chosen: Turn, rejected: Turn, name: str,
+          scores: tuple[float, float], answer: str | None, **extra: Any) -> Example:
+    return Example(prompt=chosen.messages, chosen=chosen.raw, rejected=rejected.raw,
+                   score_chosen=scores[0], score_rejected=scores[1],
+                   margin=scores[0] - scores[1], answer=answer,
+                   metadata=provenance(trace, [chosen, rejected], name, **extra))
+
+
+@strategy("gold")
+def gold_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[Example]:
+    """Correct (chosen) vs incorrect (rejected) responses to the same prompt."""
+    examples = []
+    for trace in traces:
+        q = trace.question
+        if q.gold is None:
+            continue
+        for r in options.rounds:
+            for group in _groups(_answers(trace, r), r):
+                right = [t for t in group if is_correct(t.answer, q.gold, q.task)]
+                wrong = [t for t in group if not is_correct(t.answer, q.gold, q.task)]
+                examples += [_pair(trace, c, w, "gold", (1.0, 0.0), q.gold,
+                                   rejected_answer=w.answer)
+                             for c, w in product(right, wrong)]
+    return examples
+
+
+def _shares(turns: list[Turn]) -> tuple[Counter[str], int]:
+    counts = Counter(t.answer for t in turns if t.answer is not None)
+    return counts, len(turns)
+
+
+@strategy("consensus")
+def consensus_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[Example]:
+    """The final majority answer (chosen) vs minority answers (rejected), no labels needed."""
+    examples = []
+    for trace in traces:
+        rounds = trace.rounds()
+        if not rounds:
+            continue
+        counts, n = _shares(rounds[-1])
+        if not counts:
+            continue
+        ranked = counts.most_common()
+        top, top_votes = ranked[0]
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0
+        if len(ranked) > 1 and runner_up == top_votes:
+            continue  # a tie is no consensus
+        if (top_votes - runner_up) / n < options.min_margin:
+            continue
+        for r in options.rounds:
+            for group in _groups(_answers(trace, r), r):
+                agree = [t for t in group if t.answer == top]
+                disagree = [t for t in group if t.answer != top]
+                for c, w in product(agree, disagree):
+                    scores = (top_votes / n, counts.get(w.answer, 0) / n if w.answer else 0.0)
+                    examples.append(_pair(trace, c, w, "consensus", scores, top,
+                                          consensus=top, votes=dict(counts)))
+    return examples
+
+
+@strategy("revision")
+def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[Example]:
+    """An agent's corrected last answer (chosen) vs its first answer (rejected)."""
+    examples = []
+    for trace in traces:
+        rounds = trace.rounds()
+        if len(rounds) < 2:
+            continue
+        q = trace.question
+        first_counts, _ = _shares(rounds[0])
+        last_counts, _ = _shares(rounds[-1])
+        first_major = first_counts.most_common(1)[0][0] if first_counts else None
+        last_major = last_counts.most_common(1)[0][0] if last_counts else None
+        last_by_agent = {t.agent: t for t in rounds[-1]}
+        for first in rounds[0]:
+            last = last_by_agent.get(first.agent)
+            if last is None or not first.raw.strip() or not last.raw.strip():
+                continue
+            target: str | None
+            if q.gold is not None:
+                improved = (not is_correct(first.answer, q.gold, q.task)
+                            and bool(is_correct(last.answer, q.gold, q.task)))
+                target = q.gold
+            else:
+                improved = (last.answer is not None and first.answer != first_major
+                            and last.answer == last_major)
+                target = last_major
+            if improved:
+                ex = Example(prompt=first.messages, chosen=last.raw, rejected=first.raw,
+                             score_chosen=1.0, score_rejected=0.0, margin=1.0, answer=target,
+                             metadata=provenance(trace, [last, first], "revision",
+                                                 from_answer=first.answer,
+                                                 to_answer=last.answer))
+                examples.append(ex)
+    return examples
+
+
+@strategy("judge")
+def judge_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[Example]:
+    """The side a moderator or judge picked (chosen) vs a side it rejected."""
+    examples = []
+    for trace in traces:
+        final = trace.final
+        if final.method not in JUDGED_METHODS or final.answer is None:
+            continue
+        rounds = trace.rounds()
+        if not rounds:
+            continue
+        sides = [t for t in rounds[-1] if t.raw.strip()]
+        picked = [t for t in sides if t.answer == final.answer]
+        others = [t for t in sides if t.answer != final.answer]
+        rationale = (final.details.get("rationale") or final.details.get("reason")
+                     or final.details.get("rule"))
+        examples += [_pair(trace, c, w, "judge", (1.0, 0.0), final.answer,
+                           method=final.method, rationale=rationale)
+                     for c, w in product(picked, others)]
+    return examples
+
+
+def _single(trace: DebateTrace, turn: Turn, name: str, label: bool, answer: str | None,
+            **extra: Any) -> Example:
+    return Example(prompt=turn.messages, completion=turn.raw, label=label, answer=answer,
+                   metadata=provenance(trace, [turn], name, role=turn.role, **extra))
+
+
+@strategy("sft")
+def sft_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[Example]:
+    """Final-round answers that match a correct (or, without gold, consensus) final answer."""
+    examples = []
+    for trace in traces:
+        rounds = trace.rounds()
+        final = trace.final.answer
+        if not rounds or final is None:
+            continue
+        q = trace.question
+        if q.gold is not None and not trace.correct:
+            continue
+        for turn in rounds[-1]:
+            if turn.answer == final and turn.raw.strip():
+                examples.append(_single(trace, turn, "sft", True, q.gold or final))
+    return examples
+
+
+@strategy("sft-critique")
+def critique_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[Example]:
+    """Critique and review turns, role-conditioned, as single completions."""
+    examples = []
+    for trace in traces:
+        for turn in trace.turns:
+            if turn.kind in ("critique", "review") and turn.raw.strip():
+                examples.append(_single(trace, turn, "sft-critique", True, None,
+                                        kind=turn.kind))
+    return examples
