@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from debate.config import ExperimentConfig, load_experiment
-from debate.errors import DebateError
+from debate.errors import ConfigError, DebateError
 from debate.models.spec import SPEC_FORMS
 from debate.protocols.base import PROTOCOLS, get_protocol
 from debate.report import print_summary
@@ -88,6 +88,67 @@ def run(
                   "re-run the same command to retry them.")
         raise typer.Exit(1)
     out.print(f"results: {summary.run}")
+
+
+def _floats(text: str | None) -> list[float]:
+    return [float(x) for x in text.split(",")] if text else []
+
+
+def _trace_files(sources: list[Path]) -> list[Path]:
+    files = []
+    for source in sources:
+        path = source / "traces.jsonl" if source.is_dir() else source
+        if not path.exists():
+            raise ConfigError(f"{source}: no traces.jsonl here; give run folders or .jsonl files")
+        files.append(path)
+    return files
+
+
+@app.command("export")
+def export_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (or traces.jsonl files); "
+                                                    "several are merged.")],
+    out_dir: Annotated[Path, Opt("--out", help="Output folder.")],
+    strategy: Annotated[list[str] | None, Opt(
+        "--strategy", "-s", help="gold | consensus | revision | judge | sft | sft-critique "
+        "(repeatable; default gold).")] = None,
+    fmt: Annotated[str, Opt("--format", "-f", help="dpo | dpo-conversational | reward | "
+                            "reward-conversational | kto | kto-standard | sft | "
+                            "sft-prompt-completion | grpo | sharegpt")] = "dpo-conversational",
+    split: Annotated[str, Opt(help="Split fractions by question id, e.g. 0.9,0.1.")] = "1.0",
+    rounds: Annotated[str, Opt(help="Rounds to pair (gold, consensus), e.g. 0,1.")] = "0",
+    min_margin: Annotated[float, Opt(help="consensus: least vote-share margin.")] = 0.0,
+    min_length: Annotated[int | None, Opt(help="Least characters per response.")] = None,
+    max_length: Annotated[int | None, Opt(help="Most characters per response.")] = None,
+    max_per_question: Annotated[int | None, Opt(help="Cap examples per question.")] = None,
+    balance: Annotated[bool, Opt(help="Balance KTO labels by sampling.")] = False,
+    no_dedupe: Annotated[bool, Opt("--no-dedupe", help="Keep duplicate examples.")] = False,
+    seed: Annotated[int, Opt(help="Seed of splits and sampling.")] = 0,
+    writer: Annotated[str, Opt(help="Writers: jsonl,parquet,hf.")] = "jsonl,parquet,hf",
+) -> None:
+    """Turn debate traces into a training dataset (TRL, LLaMA-Factory) with a dataset card."""
+    from debate.export import examples, format_rows, write_export
+    from debate.trace import read_traces
+
+    strategy = strategy or ["gold"]
+    try:
+        files = _trace_files(runs)
+        traces = [t for f in files for t in read_traces(f)]
+        found = examples(traces, strategy,
+                         options={"rounds": [int(r) for r in rounds.split(",")],
+                                  "min_margin": min_margin},
+                         filters={"min_length": min_length, "max_length": max_length,
+                                  "max_per_question": max_per_question, "balance": balance,
+                                  "dedupe": not no_dedupe, "seed": seed})
+        rows = format_rows(found, fmt)
+        counts = write_export(rows, out_dir, fmt=fmt, strategies=list(strategy),
+                              fractions=_floats(split), seed=seed,
+                              writers=tuple(w for w in writer.split(",") if w),
+                              sources=[str(f) for f in files])
+    except DebateError as exc:
+        _fail(exc)
+    out.print(f"{len(traces)} debates -> {len(rows)} rows ({fmt}): "
+              + ", ".join(f"{name} {n}" for name, n in counts.items()) + f"\nwritten to {out_dir}")
 
 
 @app.command()

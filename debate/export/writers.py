@@ -62,7 +62,8 @@ def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: 
         raise ConfigError(f"unknown writer(s) {sorted(unknown)}; choose from {list(WRITERS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    splits = split_by_question(rows, fractions, seed)
+    all_splits = split_by_question(rows, fractions, seed)
+    splits = {name: split_rows for name, split_rows in all_splits.items() if split_rows}
     if "jsonl" in writers:
         for name, split_rows in splits.items():
             with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
@@ -70,8 +71,9 @@ def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: 
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
     if "parquet" in writers or "hf" in writers:
         datasets = _datasets()
+        datasets.disable_progress_bars()
         built = {name: datasets.Dataset.from_list(split_rows)
-                 for name, split_rows in splits.items() if split_rows}
+                 for name, split_rows in splits.items()}
         if "parquet" in writers:
             for name, dataset in built.items():
                 dataset.to_parquet(str(out / f"{name}.parquet"))
@@ -85,9 +87,9 @@ def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: 
                 for name in splits}
         (out / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     (out / "README.md").write_text(
-        dataset_card(splits, fmt=fmt, strategies=strategies, writers=writers,
+        dataset_card(all_splits, fmt=fmt, strategies=strategies, writers=writers,
                      sources=sources or []), encoding="utf-8")
-    return {name: len(split_rows) for name, split_rows in splits.items()}
+    return {name: len(split_rows) for name, split_rows in all_splits.items()}
 
 
 def dataset_card(splits: dict[str, list[Row]], *, fmt: str, strategies: list[str],
@@ -113,11 +115,14 @@ def dataset_card(splits: dict[str, list[Row]], *, fmt: str, strategies: list[str
     if labels:
         lines += ["", f"Label balance: {labels.get(True, 0)} desirable, "
                       f"{labels.get(False, 0)} undesirable."]
+    empty = [name for name, rows in splits.items() if not rows]
+    if empty:
+        lines += ["", f"Empty (no file written): {', '.join(empty)}."]
     lines += ["", "Every row has `metadata` (trace id, question id, protocol, models, agents, "
                   "turn ids, round, strategy, config hash, schema version) and `question_id`.",
               "", "## Load it", "", "```python", "from datasets import load_dataset",
               "ds = load_dataset(\"json\", data_files={"
-              + ", ".join(f'"{n}": "{n}.jsonl"' for n in splits) + "})"]
+              + ", ".join(f'"{n}": "{n}.jsonl"' for n, r in splits.items() if r) + "})"]
     if "hf" in writers:
         lines += ["# or: from datasets import load_from_disk; ds = load_from_disk(\"hf\")"]
     lines += ["```", ""]
