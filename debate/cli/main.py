@@ -140,7 +140,7 @@ def export_cmd(
                          filters={"min_length": min_length, "max_length": max_length,
                                   "max_per_question": max_per_question, "balance": balance,
                                   "dedupe": not no_dedupe, "seed": seed})
-        rows = format_rows(found, fmt)
+        rows = format_rows(found, fmt, dedupe=not no_dedupe)
         counts = write_export(rows, out_dir, fmt=fmt, strategies=list(strategy),
                               fractions=_floats(split), seed=seed,
                               writers=tuple(w for w in writer.split(",") if w),

@@ -58,7 +58,8 @@ def export(traces: Iterable[DebateTrace], strategy: str | list[str] = "gold",
            filters: Filters | dict[str, Any] | None = None,
            as_dataset: bool = False) -> Any:
     """Rows of ``format`` from ``traces`` (a list of dicts, or a ``datasets.Dataset``)."""
-    rows = format_rows(examples(traces, strategy, options, filters), format)
+    filt = filters if isinstance(filters, Filters) else Filters(**(filters or {}))
+    rows = format_rows(examples(traces, strategy, options, filt), format, filt.dedupe)
     if not as_dataset:
         return rows
     from debate.export.writers import _datasets

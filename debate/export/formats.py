@@ -17,6 +17,7 @@ prefer the conversational formats for multi-turn data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -158,8 +159,11 @@ def _sharegpt(example: Example) -> list[Row]:
              **_scores(example), **_common(example)}]
 
 
-def format_rows(examples: list[Example], name: str) -> list[Row]:
-    """Rows of format ``name``; an example the format cannot take is an error."""
+def format_rows(examples: list[Example], name: str, dedupe: bool = True) -> list[Row]:
+    """Rows of format ``name`` (repeated rows dropped unless ``dedupe`` is off).
+
+    An example the format cannot take (a single completion for a pair format) is an error.
+    """
     fmt = FORMATS.lookup(name)
     rows: list[Row] = []
     for example in examples:
@@ -170,4 +174,20 @@ def format_rows(examples: list[Example], name: str) -> list[Row]:
                               f"{'pair' if not example.is_pair else 'single-completion'} "
                               "format or another strategy")
         rows += fmt.build(example)
-    return rows
+    return _dedupe(rows) if dedupe else rows
+
+
+_PROVENANCE_KEYS = ("metadata", "question_id", "margin", "score_chosen", "score_rejected")
+
+
+def _dedupe(rows: list[Row]) -> list[Row]:
+    """Drop rows whose content repeats an earlier row's (e.g. one chosen reply in two KTO pairs)."""
+    seen: set[str] = set()
+    unique = []
+    for row in rows:
+        key = json.dumps({k: v for k, v in row.items() if k not in _PROVENANCE_KEYS},
+                         sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return unique

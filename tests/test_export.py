@@ -1,0 +1,180 @@
+"""Export strategies, filters, splits and formats on debates with known outcomes."""
+
+import json
+
+import pytest
+
+from debate.agents import Debater
+from debate.export import Filters, examples, export, format_rows, split_by_question
+from debate.export.writers import write_export
+from debate.protocols import DuProtocol, MadProtocol
+from debate.testing import ScriptedModel
+from debate.trace import Question
+
+
+async def du_trace(replies, qid="q1", gold="12", rounds=None):
+    """A du debate whose agent i replies replies[i][r] in round r."""
+    rounds = len(replies[0]) - 1 if rounds is None else rounds
+    q = Question(id=qid, text=f"What is 3 * 4? ({qid})", task="numeric", gold=gold)
+    agents = [Debater(f"agent-{i}", ScriptedModel(list(r), name=f"m{i}"))
+              for i, r in enumerate(replies)]
+    return await DuProtocol(agents=len(replies), rounds=rounds).run(q, agents)
+
+
+R, W, U = "right \\boxed{12}", "wrong \\boxed{13}", "no idea"
+
+
+async def test_gold_pairs_round_zero():
+    trace = await du_trace([[R, R], [W, R], [U, R]])
+    found = examples([trace], "gold")
+    assert [(e.chosen, e.rejected) for e in found] == [(R, W), (R, U)]  # unparseable: rejected
+    assert all(e.prompt == trace.turns[0].messages for e in found)
+    meta = found[0].metadata
+    assert (meta.strategy, meta.round, meta.question_id, meta.agents) == ("gold", 0, "q1",
+                                                                          ["agent-0", "agent-1"])
+    assert meta.schema_version == 1 and len(meta.config_hash) == 12
+
+
+async def test_gold_no_pairs_when_all_right_or_all_wrong_and_never_empty():
+    assert examples([await du_trace([[R], [R], [R]])], "gold") == []
+    assert examples([await du_trace([[W], [U], [W]])], "gold") == []
+    assert examples([await du_trace([[R], [""], [R]])], "gold") == []  # empty never used
+    assert examples([await du_trace([[R], [W]], gold=None)], "gold") == []  # no label
+
+
+async def test_gold_later_rounds_only_when_asked_with_their_own_prompt():
+    trace = await du_trace([[R, R], [W, W], [R, W + "!"]])
+    assert {e.metadata.round for e in examples([trace], "gold")} == {0}
+    later = examples([trace], "gold", options={"rounds": [1]})
+    assert len(later) == 2 and all(e.metadata.round == 1 for e in later)
+    assert later[0].prompt == trace.turns[3].messages  # the chosen turn's own multi-turn prompt
+    assert len(later[0].prompt) == 3
+
+
+async def test_duplicate_responses_are_deduped():
+    trace = await du_trace([[R], [W], [W]])
+    assert len(examples([trace], "gold")) == 1
+    assert len(examples([trace], "gold", filters={"dedupe": False})) == 2
+
+
+async def test_consensus_pairs_and_margin():
+    trace = await du_trace([[W, R], [R, R], [U, W]], gold=None)
+    found = examples([trace], "consensus")
+    assert [(e.chosen, e.rejected) for e in found] == [(R, W), (R, U)]
+    assert found[0].answer == "12" and found[0].score_chosen == pytest.approx(2 / 3)
+    assert found[0].score_rejected == pytest.approx(1 / 3) and found[1].score_rejected == 0
+    assert examples([trace], "consensus", options={"min_margin": 0.5}) == []
+    tie = await du_trace([[R], [W]], gold=None)
+    assert examples([tie], "consensus") == []
+
+
+async def test_revision_pairs_with_and_without_gold():
+    trace = await du_trace([[W, R], [R, R], [W, W]])
+    (pair,) = examples([trace], "revision")
+    assert (pair.chosen, pair.rejected) == (R, W) and pair.metadata.agents == ["agent-0"] * 2
+    assert pair.prompt == trace.turns[0].messages  # the original question
+    unlabeled = await du_trace([[W, R], [R, R], [R, R]], gold=None)
+    assert len(examples([unlabeled], "revision")) == 1  # minority -> majority
+
+
+async def test_judge_pairs_keep_the_rationale():
+    from debate.agents.mad import Affirmative, MadJudge, Moderator, Negative
+
+    q = Question(id="m", text="2+2?", task="numeric", gold="4")
+    verdict = json.dumps({"preference": "yes", "supported_side": "negative",
+                          "reason": "2+2 is 4", "debate_answer": "4"})
+    agents = [Affirmative("affirmative", ScriptedModel("\\boxed{5}")),
+              Negative("negative", ScriptedModel("\\boxed{4}")),
+              Moderator("moderator", ScriptedModel(verdict)),
+              MadJudge("judge", ScriptedModel("x"))]
+    trace = await MadProtocol().run(q, agents)
+    (pair,) = examples([trace], "judge")
+    assert (pair.chosen, pair.rejected) == ("\\boxed{4}", "\\boxed{5}")
+    assert pair.metadata.agents == ["negative", "affirmative"]
+    assert json.loads(pair.metadata.extra)["method"] == "moderator"
+
+
+async def test_sft_and_critique_examples():
+    right = await du_trace([[R, R], [W, R], [R, R]], qid="a")
+    wrong = await du_trace([[W, W], [W, W], [R, W]], qid="b")
+    found = examples([right, wrong], "sft")
+    assert len(found) == 3 and {e.completion for e in found} == {R}  # one per agent
+    assert {e.metadata.question_id for e in found} == {"a"}  # only the correct debate
+    rows = format_rows(found, "sft")
+    assert rows[0]["messages"][-1] == {"role": "assistant", "content": R}
+
+
+async def test_filters_cap_length_and_balance():
+    traces = [await du_trace([[R], [W], [U]], qid=f"q{i}") for i in range(4)]
+    assert len(examples(traces, "gold")) == 8
+    capped = examples(traces, "gold", filters={"max_per_question": 1, "seed": 3})
+    assert len(capped) == 4 and len({e.metadata.question_id for e in capped}) == 4
+    assert capped == examples(traces, "gold", filters=Filters(max_per_question=1, seed=3))
+    assert examples(traces, "gold", filters={"min_length": 10}) == examples(
+        traces, "gold", filters={"min_length": 10})
+    assert all(len(e.rejected) >= 10 for e in examples(traces, "gold", filters={"min_length": 10}))
+    rows = export(traces, "gold", "kto")
+    assert sum(r["label"] for r in rows) == 4 and len(rows) == 12  # one desirable per question
+
+
+async def test_split_keeps_questions_whole():
+    traces = [await du_trace([[R], [W], [U]], qid=f"q{i}") for i in range(20)]
+    rows = export(traces, "gold", "dpo")
+    splits = split_by_question(rows, [0.7, 0.2, 0.1], seed=1)
+    ids = [{r["question_id"] for r in split} for split in splits.values()]
+    assert sum(len(s) for s in ids) == 20 and not (ids[0] & ids[1] or ids[0] & ids[2]
+                                                   or ids[1] & ids[2])
+    assert list(splits) == ["train", "validation", "test"] and len(ids[0]) == 14
+    assert split_by_question(rows, [0.7, 0.2, 0.1], seed=1) == splits
+
+
+FORMAT_COLUMNS = {
+    "dpo": {"prompt", "chosen", "rejected"},
+    "dpo-conversational": {"prompt", "chosen", "rejected"},
+    "reward": {"prompt", "chosen", "rejected"},
+    "reward-conversational": {"prompt", "chosen", "rejected"},
+    "kto": {"prompt", "completion", "label"},
+    "kto-standard": {"prompt", "completion", "label"},
+    "sft": {"messages"},
+    "sft-prompt-completion": {"prompt", "completion"},
+    "grpo": {"prompt", "answer"},
+    "sharegpt": {"conversations", "system", "chosen", "rejected"},
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMAT_COLUMNS))
+async def test_every_format_loads_with_datasets(fmt, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    traces = [await du_trace([[W, R], [R, W], [U, R]], qid=f"q{i}") for i in range(4)]
+    rows = export(traces, "gold", fmt, options={"rounds": [0, 1]})
+    counts = write_export(rows, tmp_path, fmt=fmt, strategies=["gold"], fractions=[0.5, 0.5])
+    assert sum(counts.values()) == len(rows)
+    loaded = datasets.load_dataset("json", data_files=str(tmp_path / "train.jsonl"),
+                                   split="train")
+    assert FORMAT_COLUMNS[fmt] <= set(loaded.column_names)
+    assert {"metadata", "question_id"} <= set(loaded.column_names)
+    parquet = datasets.Dataset.from_parquet(str(tmp_path / "train.parquet"))
+    assert parquet.column_names == loaded.column_names
+    assert datasets.load_from_disk(str(tmp_path / "hf"))["train"].num_rows == counts["train"]
+    if fmt in ("dpo", "dpo-conversational", "reward", "reward-conversational", "sharegpt"):
+        assert {"margin", "score_chosen", "score_rejected"} <= set(loaded.column_names)
+    if fmt == "dpo-conversational":
+        multi = [r for r in loaded if r["metadata"]["round"] == 1]
+        assert multi and [m["role"] for m in multi[0]["prompt"]] == ["user", "assistant", "user"]
+        assert set(multi[0]["prompt"][0]) == {"role", "content"}
+        assert multi[0]["chosen"] == [{"role": "assistant", "content": R}]
+    if fmt == "dpo":
+        assert isinstance(loaded[0]["prompt"], str)
+    if fmt == "sharegpt":
+        info = json.loads((tmp_path / "dataset_info.json").read_text())
+        assert info["debatelab_train"]["ranking"] is True
+        assert loaded[0]["conversations"][0]["from"] == "human"
+    assert "Load it" in (tmp_path / "README.md").read_text()
+
+
+async def test_pair_format_rejects_single_examples():
+    from debate.errors import ConfigError
+
+    trace = await du_trace([[R], [R], [R]])
+    with pytest.raises(ConfigError, match="does not take single completions"):
+        export([trace], "sft", "dpo")
