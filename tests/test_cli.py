@@ -50,3 +50,22 @@ def test_protocols_and_models_listing():
     assert "rounds = 2" in result.output and "graph TD" in result.output
     result = runner.invoke(app, ["models"])
     assert "llamacpp:smollm2" in result.output
+
+
+def test_run_then_export_merging_runs(tmp_path):
+    datasets = __import__("pytest").importorskip("datasets")
+    for name, model in (("a", "scripted:first-number"), ("b", "scripted:reply=\\boxed{55}")):
+        result = runner.invoke(app, ["run", "--dataset", DATA, "--model", model, "--limit", "6",
+                                     "--rounds", "0", "--out", str(tmp_path), "--name", name,
+                                     "--no-progress"])
+        assert result.exit_code == 0, result.output
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["export", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
+                                 str(out), "-s", "sft", "-f", "sft"])
+    assert result.exit_code == 0, result.output
+    assert "12 debates" in result.output
+    loaded = datasets.load_dataset("json", data_files={"train": str(out / "train.jsonl")})
+    assert loaded["train"].num_rows >= 1
+    assert "Debate-trace dataset" in (out / "README.md").read_text()
+    bad = runner.invoke(app, ["export", str(tmp_path / "nope"), "--out", str(out)])
+    assert bad.exit_code == 2 and "no traces.jsonl" in bad.output

@@ -121,3 +121,34 @@ async def test_json_schema_is_enforced_by_a_grammar(smollm2):
         SamplingParams(max_tokens=120, temperature=0.2, json_schema=VERDICT_SCHEMA))
     parsed = parse_json_object(completion.text)
     assert parsed is not None and set(VERDICT_SCHEMA["required"]) <= set(parsed)
+
+
+def test_debate_on_the_embedded_model_exports_and_loads_back(tmp_path):
+    """Unlabeled questions, greedy decoding: the agents agree, so SFT rows always exist."""
+    datasets = pytest.importorskip("datasets")
+    from typer.testing import CliRunner
+
+    from debate.cli import app
+
+    data = tmp_path / "unlabeled.jsonl"
+    data.write_text("".join(json.dumps({"id": f"u{i}", "question": q}) + "\n" for i, q in
+                            enumerate(["What is 2 + 3?", "What is 10 minus 4?"])))
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", "--dataset", str(data), "--task", "numeric",
+                                 "--model", "llamacpp:smollm2", "--rounds", "1",
+                                 "--temperature", "0", "--max-tokens", "48", "--out",
+                                 str(tmp_path), "--name", "run", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(out), "-s", "sft",
+                                 "-f", "sft"])
+    assert result.exit_code == 0, result.output
+    loaded = datasets.load_dataset("json", data_files=str(out / "train.jsonl"), split="train")
+    assert loaded.num_rows >= 1 and {"messages", "metadata"} <= set(loaded.column_names)
+    assert loaded[0]["messages"][-1]["role"] == "assistant"
+    assert set(loaded[0]["metadata"]["models"]) == {"llamacpp:smollm2"}
+    assert datasets.Dataset.from_parquet(str(out / "train.parquet")).num_rows == loaded.num_rows
+    for strategy, fmt in (("consensus", "dpo-conversational"), ("revision", "kto")):
+        result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out",
+                                     str(tmp_path / strategy), "-s", strategy, "-f", fmt])
+        assert result.exit_code == 0, result.output
