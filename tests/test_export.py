@@ -178,3 +178,14 @@ async def test_pair_format_rejects_single_examples():
     trace = await du_trace([[R], [R], [R]])
     with pytest.raises(ConfigError, match="does not take single completions"):
         export([trace], "sft", "dpo")
+
+
+async def test_grpo_rows_and_reference_reward():
+    from debate.export.rewards import answer_reward
+
+    trace = await du_trace([[R, R], [R, R], [W, R]], gold=None)
+    rows = export([trace], "sft", "grpo")
+    assert rows[0]["answer"] == "12" and rows[0]["prompt"][-1]["role"] == "user"
+    reward = answer_reward("numeric", format_bonus=0.1)
+    completions = [[{"role": "assistant", "content": "so \\boxed{12}"}], "it is 13", "hmm"]
+    assert reward(completions, answer=["12", "12", "12"]) == [1.1, 0.1, 0.0]
