@@ -189,3 +189,9 @@ async def test_grpo_rows_and_reference_reward():
     reward = answer_reward("numeric", format_bonus=0.1)
     completions = [[{"role": "assistant", "content": "so \\boxed{12}"}], "it is 13", "hmm"]
     assert reward(completions, answer=["12", "12", "12"]) == [1.1, 0.1, 0.0]
+
+
+async def test_correctness_filter_drops_wrong_consensus():
+    trace = await du_trace([[W, W], [W, W], [R, R]])  # the majority is wrong
+    assert len(examples([trace], "consensus")) == 1
+    assert examples([trace], "consensus", filters={"correct": True}) == []

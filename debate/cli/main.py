@@ -122,6 +122,8 @@ def export_cmd(
     max_length: Annotated[int | None, Opt(help="Most characters per response.")] = None,
     max_per_question: Annotated[int | None, Opt(help="Cap examples per question.")] = None,
     balance: Annotated[bool, Opt(help="Balance KTO labels by sampling.")] = False,
+    correct: Annotated[bool, Opt(help="Drop examples whose chosen answer is wrong (gold).")
+                       ] = False,
     no_dedupe: Annotated[bool, Opt("--no-dedupe", help="Keep duplicate examples.")] = False,
     seed: Annotated[int, Opt(help="Seed of splits and sampling.")] = 0,
     writer: Annotated[str, Opt(help="Writers: jsonl,parquet,hf.")] = "jsonl,parquet,hf",
@@ -139,6 +141,7 @@ def export_cmd(
                                   "min_margin": min_margin},
                          filters={"min_length": min_length, "max_length": max_length,
                                   "max_per_question": max_per_question, "balance": balance,
+                                  "correct": correct,
                                   "dedupe": not no_dedupe, "seed": seed})
         rows = format_rows(found, fmt, dedupe=not no_dedupe)
         counts = write_export(rows, out_dir, fmt=fmt, strategies=list(strategy),

@@ -54,6 +54,8 @@ class Example(BaseModel):
     score_chosen: float | None = None
     score_rejected: float | None = None
     margin: float | None = None
+    chosen_correct: bool | None = None
+    """Whether the chosen (or single) response is right, when the question has gold."""
     metadata: Provenance
     extra: dict[str, Any] = Field(default_factory=dict, exclude=True)
 

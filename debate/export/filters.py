@@ -19,6 +19,8 @@ __all__ = ["Filters", "apply_filters"]
 class Filters(BaseModel):
     """Which examples to keep."""
 
+    correct: bool = False
+    """Drop examples whose chosen (or single) response is known to be wrong (needs gold)."""
     min_length: int | None = None
     """Least characters of every response (chosen, rejected or completion)."""
     max_length: int | None = None
@@ -46,7 +48,8 @@ def apply_filters(examples: list[Example], filters: Filters) -> list[Example]:
     """The examples that pass ``filters``, in a stable order."""
     rng = random.Random(filters.seed)
     kept = [e for e in examples
-            if all((filters.min_length is None or len(r) >= filters.min_length)
+            if not (filters.correct and e.chosen_correct is False)
+            and all((filters.min_length is None or len(r) >= filters.min_length)
                    and (filters.max_length is None or len(r) <= filters.max_length)
                    for r in _responses(e))]
     if filters.dedupe:

@@ -77,11 +77,17 @@ def _answers(trace: DebateTrace, round_: int) -> list[Turn]:
             and t.raw.strip()]
 
 
+def _correct(trace: DebateTrace, turn: Turn) -> bool | None:
+    q = trace.question
+    return is_correct(turn.answer, q.gold, q.task)
+
+
 def _pair(trace: DebateTrace, chosen: Turn, rejected: Turn, name: str,
           scores: tuple[float, float], answer: str | None, **extra: Any) -> Example:
     return Example(prompt=chosen.messages, chosen=chosen.raw, rejected=rejected.raw,
                    score_chosen=scores[0], score_rejected=scores[1],
                    margin=scores[0] - scores[1], answer=answer,
+                   chosen_correct=_correct(trace, chosen),
                    metadata=provenance(trace, [chosen, rejected], name, **extra))
 
 
@@ -167,6 +173,7 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
             if improved:
                 ex = Example(prompt=first.messages, chosen=last.raw, rejected=first.raw,
                              score_chosen=1.0, score_rejected=0.0, margin=1.0, answer=target,
+                             chosen_correct=_correct(trace, last),
                              metadata=provenance(trace, [last, first], "revision",
                                                  from_answer=first.answer,
                                                  to_answer=last.answer))
@@ -199,6 +206,7 @@ def judge_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list
 def _single(trace: DebateTrace, turn: Turn, name: str, label: bool, answer: str | None,
             **extra: Any) -> Example:
     return Example(prompt=turn.messages, completion=turn.raw, label=label, answer=answer,
+                   chosen_correct=_correct(trace, turn) if turn.kind != "critique" else None,
                    metadata=provenance(trace, [turn], name, role=turn.role, **extra))
 
 
