@@ -108,6 +108,8 @@ class ExperimentConfig(BaseModel):
     def identity(self) -> str:
         """A hash of what the experiment computes (execution-only settings excluded)."""
         data = self.model_dump(mode="json", exclude=_EXECUTION_ONLY)
+        # where a model is served does not change what it computes
+        data["models"] = [_without_url(m) for m in data["models"]]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
     def run_name(self) -> str:
@@ -116,6 +118,11 @@ class ExperimentConfig(BaseModel):
             return self.name
         protocol = Path(self.protocol).stem
         return f"{protocol}-{Path(self.dataset.path).stem}-{self.identity()[:8]}"
+
+
+def _without_url(spec: str) -> str:
+    head, at, url = spec.rpartition("@")
+    return head if at and url.startswith(("http://", "https://")) else spec
 
 
 def _resolve(base: Path, value: str) -> str:

@@ -9,9 +9,10 @@ A run lives in ``<output_dir>/<name>/``::
 
 Re-running the same command skips finished debates and replays the cached
 calls of unfinished ones, so a killed run loses nothing and pays for nothing
-twice. A fatal transport error (bad key, unknown model) stops the run with
-one message and keeps what finished; a debate that fails otherwise is listed
-in the summary and retried on the next run.
+twice. A transport error that retries cannot fix (bad key, unknown model, an
+endpoint still down after every retry) stops the run with one message naming
+the endpoint and status, and keeps what finished; a debate that fails
+otherwise is listed in the summary and retried on the next run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from debate.binding import bind, split_bindings
 from debate.cards import load_role_card
 from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
-from debate.errors import ConfigError, FatalTransportError
+from debate.errors import ConfigError, TransportError
 from debate.metrics import Summary, summarize
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
@@ -202,7 +203,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 return
             try:
                 trace = await protocol.run(question, agents, trace_id=f"{identity}:{question.id}")
-            except FatalTransportError as exc:
+            except TransportError as exc:  # fatal, or still failing after every retry
                 stopped.append(str(exc))
                 return
             except Exception as exc:  # a debate that cannot finish must not end the run

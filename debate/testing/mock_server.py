@@ -56,6 +56,10 @@ class FaultRates:
     """Never answer (past any client timeout)."""
     malformed: float = 0.0
     """200 with a body that is not JSON."""
+    truncated: float = 0.0
+    """A body cut short of its Content-Length."""
+    dropped: float = 0.0
+    """The connection closed without a response."""
     seed: int = 0
 
 
@@ -64,15 +68,19 @@ class MockServer:
     """The server; ``start()``/``stop()`` or use as a context manager.
 
     Args:
-        latency: seconds before each answer.
+        latency: seconds before each answer (``jitter`` adds up to that much at random,
+            ``per_token`` adds that much per completion word).
         policy: messages -> reply text.
-        faults: statuses (int) or ``"hang"``/``"malformed"`` for the next requests, in order.
+        faults: statuses (int) or ``"hang"``, ``"malformed"``, ``"truncated"``, ``"dropped"``
+            for the next requests, in order.
         rates: random faults by rate.
         retry_after: the ``Retry-After`` a 429 carries.
 
     """
 
     latency: float = 0.0
+    jitter: float = 0.0
+    per_token: float = 0.0
     policy: Policy = first_number_policy
     faults: Iterable[int | str] = ()
     rates: FaultRates = field(default_factory=FaultRates)
@@ -93,6 +101,7 @@ class MockServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
+        self._hanging: set[asyncio.Task[Any]] = set()
 
     @property
     def url(self) -> str:
@@ -104,39 +113,60 @@ class MockServer:
             return self._queue.popleft()
         rates, draw = self.rates, self._random.random()
         for name, rate in (("429", rates.rate_limit), ("500", rates.server_error),
-                           ("hang", rates.hang), ("malformed", rates.malformed)):
+                           ("hang", rates.hang), ("malformed", rates.malformed),
+                           ("truncated", rates.truncated), ("dropped", rates.dropped)):
             if draw < rate:
                 return int(name) if name.isdigit() else name
             draw -= rate
         return None
 
-    async def _faulty(self) -> web.Response | None:
+    async def _faulty(self, request: web.Request) -> web.StreamResponse | None:
         self.requests += 1
         fault = self._fault()
         if fault is None:
-            if self.latency:
-                await asyncio.sleep(self.latency)
             return None
         self.served[str(fault)] += 1
-        if fault == "hang":
+        if fault == "hang":  # until the client gives up, or the server stops
+            task = asyncio.current_task()
+            if task is not None:
+                self._hanging.add(task)
             await asyncio.sleep(3600)
         if fault == "malformed":
             return web.Response(text='{"choices": [', content_type="application/json")
+        if fault == "dropped":
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500)  # never reaches the client
+        if fault == "truncated":
+            response = web.StreamResponse(headers={"Content-Type": "application/json",
+                                                   "Content-Length": "4096"})
+            await response.prepare(request)
+            await response.write(b'{"id": "cut", "choices": [{"message"')
+            if request.transport is not None:
+                request.transport.abort()
+            return response
         status = int(fault)
         headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
         return web.json_response({"error": {"message": f"injected {status}"}}, status=status,
                                  headers=headers)
 
     async def _handle(self, request: web.Request,
-                      respond: Callable[[dict[str, Any], str], dict[str, Any]]) -> web.Response:
+                      respond: Callable[[dict[str, Any], str], dict[str, Any]]
+                      ) -> web.StreamResponse:
         """Record the body, maybe inject a fault, else answer with ``respond(body, text)``."""
         body = await request.json()
         self.bodies.append(body)
-        fault = await self._faulty()
+        fault = await self._faulty(request)
         if fault is not None:
             return fault
+        text = self.policy(body.get("messages", []))
+        delay = self.latency + self.per_token * len(text.split())
+        if self.jitter:
+            delay += self._random.uniform(0, self.jitter)
+        if delay:
+            await asyncio.sleep(delay)
         self.served["ok"] += 1
-        return web.json_response(respond(body, self.policy(body.get("messages", []))))
+        return web.json_response(respond(body, text))
 
     def _chat_body(self, body: dict[str, Any], text: str) -> dict[str, Any]:
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
@@ -160,10 +190,10 @@ class MockServer:
             "usage": {"input_tokens": 1, "output_tokens": len(text.split())},
         }
 
-    async def _chat(self, request: web.Request) -> web.Response:
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, self._chat_body)
 
-    async def _messages(self, request: web.Request) -> web.Response:
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, self._messages_body)
 
     async def _models(self, request: web.Request) -> web.Response:
@@ -178,7 +208,7 @@ class MockServer:
         return app
 
     async def _serve(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -201,7 +231,12 @@ class MockServer:
         """Stop serving."""
         if self._loop is None or self._runner is None:
             return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        def cancel_hangs() -> None:
+            for task in self._hanging:
+                task.cancel()
+
+        self._loop.call_soon_threadsafe(cancel_hangs)
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
@@ -219,11 +254,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--rate-limit", type=float, default=0.0, help="share of 429s")
-    parser.add_argument("--server-error", type=float, default=0.0, help="share of 500s")
+    parser.add_argument("--jitter", type=float, default=0.0, help="extra random latency (s)")
+    parser.add_argument("--per-token", type=float, default=0.0, help="latency per word (s)")
+    for fault in ("rate-limit", "server-error", "hang", "malformed", "truncated", "dropped"):
+        parser.add_argument(f"--{fault}", type=float, default=0.0, help=f"share of {fault}")
     args = parser.parse_args(argv)
-    server = MockServer(latency=args.latency, port=args.port,
+    server = MockServer(latency=args.latency, jitter=args.jitter, per_token=args.per_token,
+                        port=args.port,
                         rates=FaultRates(rate_limit=args.rate_limit,
-                                         server_error=args.server_error))
+                                         server_error=args.server_error, hang=args.hang,
+                                         malformed=args.malformed, truncated=args.truncated,
+                                         dropped=args.dropped))
     print(json.dumps({"url": f"http://127.0.0.1:{args.port}/v1"}), flush=True)
     web.run_app(server.app(), host=server.host, port=args.port, access_log=None, print=None)
 

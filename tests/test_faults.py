@@ -1,0 +1,104 @@
+"""Nothing lost under faults, persistent failures and crashes (mock OpenAI-compatible server)."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from debate import ExperimentConfig, arun_experiment
+from debate.testing import FaultRates, MockServer
+from debate.trace import read_traces
+
+DATA = "experiments/data/arithmetic.jsonl"
+
+
+def write_questions(path: Path, n: int) -> str:
+    import json
+
+    path.write_text("".join(json.dumps({"id": f"q{i:03d}", "question": f"What is {i} + 0?",
+                                        "answer": i}) + "\n" for i in range(n)))
+    return str(path)
+
+
+def config(url: str, data: str, out: Path, **kw):
+    base = {"protocol": "du", "models": [f"openai:mock@{url}"], "dataset": data,
+            "output_dir": str(out), "name": "run", "concurrency": 32, "temperature": None,
+            "retry": {"initial_delay": 0.01, "max_delay": 0.05, "timeout": 0.5,
+                      "max_attempts": 10}}
+    return ExperimentConfig(**(base | kw))
+
+
+async def test_every_debate_completes_under_faults(tmp_path):
+    rates = FaultRates(rate_limit=0.10, server_error=0.05, hang=0.02, malformed=0.01,
+                       truncated=0.01, dropped=0.01, seed=7)
+    data = write_questions(tmp_path / "q.jsonl", 200)
+    with MockServer(rates=rates) as server:
+        summary = await arun_experiment(config(server.url, data, tmp_path), progress=False)
+    ids = [t.question.id for t in read_traces(tmp_path / "run" / "traces.jsonl")]
+    assert len(ids) == len(set(ids)) == 200  # none lost, none duplicated
+    assert summary.stopped is None and summary.failed == {}
+    assert summary.accuracy == 1.0  # every answer came through intact
+    assert summary.retries > 100 and summary.retries == summary.requests - 200 * 9
+    assert {"HTTP 429", "HTTP 500", "timeout", "connection"} <= set(summary.errors)
+    assert server.served["ok"] == 200 * 9  # each call answered once: retried faults only
+
+
+@pytest.mark.parametrize("status", [401, "down"])
+async def test_persistent_failure_stops_with_one_message_and_resumes(tmp_path, status):
+    data = write_questions(tmp_path / "q.jsonl", 30)
+    with MockServer() as server:
+        url = server.url
+        await arun_experiment(config(url, data, tmp_path, limit=10), progress=False)
+    if status == "down":  # nothing listens on that port any more
+        summary = await arun_experiment(config(url, data, tmp_path), progress=False)
+        assert "connection failed" in summary.stopped and url in summary.stopped
+    else:
+        with MockServer(faults=[401] * 1000) as broken:
+            summary = await arun_experiment(config(broken.url, data, tmp_path), progress=False)
+        assert "HTTP 401" in summary.stopped and broken.url in summary.stopped
+    assert summary.debates == 10  # what finished is kept
+    with MockServer() as server:
+        summary = await arun_experiment(config(server.url, data, tmp_path), progress=False)
+    assert summary.stopped is None and summary.debates == 30
+    assert server.served["ok"] == 20 * 9  # only the missing debates
+
+
+def _cached_calls(run: Path) -> int:
+    path = run / "cache.sqlite"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+
+@pytest.mark.parametrize("kill_after", [0.6, 1.2, 2.0])
+def test_sigkill_then_rerun_completes_everything_exactly_once(tmp_path, kill_after):
+    data = write_questions(tmp_path / "q.jsonl", 40)
+    debate_cmd = str(Path(sys.executable).parent / "debate")
+    with MockServer(latency=0.05, jitter=0.05) as server:
+        cmd = [debate_cmd, "run", "--dataset", data, "--model", f"openai:mock@{server.url}",
+               "--out", str(tmp_path), "--name", "run", "--concurrency", "8", "--no-progress"]
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(kill_after)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        run = tmp_path / "run"
+        finished = len(list(read_traces(run / "traces.jsonl")))
+        cached = _cached_calls(run)
+        time.sleep(0.5)  # let the server finish answering requests the dead process had sent
+        before = server.served["ok"]
+        assert finished < 40, "the kill came too late to test anything"
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        after = server.served["ok"] - before
+    traces = list(read_traces(run / "traces.jsonl"))
+    ids = [t.question.id for t in traces]
+    assert len(ids) == len(set(ids)) == 40
+    lines = (run / "traces.jsonl").read_text().splitlines()
+    assert len(lines) == 40  # no corrupt or partial line left behind
+    assert after == 40 * 9 - cached  # every call that had completed was replayed, not repeated
