@@ -10,8 +10,9 @@ composed explicitly and reads from the outside in::
 - ``Retrying`` applies a per-attempt timeout and retries transient failures
   with exponential backoff and jitter, honouring ``Retry-After``;
 - ``Limited`` caps requests in flight per endpoint and, behind that cap,
-  requests per second (asyncio-throttle polls every 10 ms, so only a few
-  callers ever wait on it; the rest wait on a semaphore, which costs nothing).
+  requests per second over windows of 0.1 s (asyncio-throttle polls every
+  10 ms, so only a few callers ever wait on it; the rest wait on a semaphore,
+  which costs nothing).
 
 All layers count into one shared :class:`CallStats`. :func:`wrap` builds the
 usual stack.
@@ -108,7 +109,12 @@ class Limited:
         cap = limits.max_in_flight
         self._in_flight = asyncio.Semaphore(cap) if cap else None
         rps = limits.requests_per_second
-        self._throttler = Throttler(rate_limit=1, period=1.0 / rps) if rps else None
+        self._throttler = None
+        if rps:
+            # a window of a tenth of a second: a waiter only sleeps (asyncio-throttle polls
+            # every 10 ms) when the window is full, so polling never caps the rate
+            burst = max(1, round(rps * 0.1))
+            self._throttler = Throttler(rate_limit=burst, period=burst / rps)
         self._pollers = asyncio.Semaphore(_THROTTLE_POLLERS)
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:

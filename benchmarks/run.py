@@ -1,0 +1,181 @@
+"""debatelab benchmarks: one command, a table of ratios. Not part of the test run.
+
+    python benchmarks/run.py            # every benchmark (about 2 minutes on 2 cores)
+    python benchmarks/run.py overhead   # one of: overhead, throughput, efficiency, limiter, memory
+
+The mock OpenAI-compatible server runs in its own process, so it never
+competes with the client for the interpreter lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from debate import ExperimentConfig, arun_experiment
+from debate.testing import register_script
+
+RESULTS: list[tuple[str, str, str, str]] = []
+
+
+def report(name: str, measured: str, target: str, ok: bool) -> None:
+    RESULTS.append((name, measured, target, "yes" if ok else "NO"))
+    print(f"{name}: {measured} (target {target})", flush=True)
+
+
+def questions(n: int) -> str:
+    path = Path(tempfile.mkdtemp()) / "q.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + 0?",
+                                        "answer": i}) + "\n" for i in range(n)))
+    return str(path)
+
+
+class Server:
+    """The mock server in a subprocess on a free port."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "debate.testing.mock_server", "--port", str(self.port),
+             "--latency", str(latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{self.url}/models", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("mock server did not start")
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def experiment(model: str, n: int, out: str, name: str, **kw: object) -> ExperimentConfig:
+    base = {"protocol": "du", "rounds": 2, "models": [model], "dataset": questions(n),
+            "output_dir": out, "name": name, "concurrency": 256, "temperature": None,
+            "limits": {"max_in_flight": 1024}}
+    return ExperimentConfig(**(base | kw))
+
+
+def bench_overhead() -> None:
+    register_script("zero", lambda m, p: "\\boxed{1}")
+    out = tempfile.mkdtemp()
+    cfg = experiment("scripted:zero", 1000, out, "overhead", concurrency=64)
+    cpu = time.process_time()
+    summary = asyncio.run(arun_experiment(cfg, progress=False))
+    per_call = (time.process_time() - cpu) / summary.calls * 1000
+    report("overhead: CPU per call (scripted, no HTTP, du 3x3, cache + traces)",
+           f"{per_call:.3f} ms", "<= 0.25 ms", per_call <= 0.25)
+
+
+async def bare_loop(url: str, calls: int, concurrency: int) -> float:
+    import aiohttp
+
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "What is 1?"}]})
+    sem = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def one() -> None:
+            async with sem, session.post(url + "/chat/completions", data=body,
+                                         headers={"Content-Type": "application/json"}) as r:
+                await r.read()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(calls)))
+        return calls / (time.perf_counter() - start)
+
+
+def bench_throughput() -> None:
+    with Server(latency=0.0) as server:
+        bare = asyncio.run(bare_loop(server.url, 4500, 256))
+        out = tempfile.mkdtemp()
+        cfg = experiment(f"openai:mock@{server.url}", 500, out, "throughput")
+        start = time.perf_counter()
+        summary = asyncio.run(arun_experiment(cfg, progress=False))
+        full = summary.calls / (time.perf_counter() - start)
+    report("mock server: bare aiohttp loop", f"{bare:.0f} calls/s", ">= 2000 calls/s",
+           bare >= 2000)
+    report("throughput ceiling: full stack / bare aiohttp loop", f"{full / bare:.2f}x "
+           f"({full:.0f} calls/s)", ">= 0.5x", full / bare >= 0.5)
+
+
+def bench_efficiency() -> None:
+    with Server(latency=1.0) as server:
+        out = tempfile.mkdtemp()
+        cfg = experiment(f"openai:mock@{server.url}", 500, out, "efficiency")
+        start = time.perf_counter()
+        summary = asyncio.run(arun_experiment(cfg, progress=False))
+        wall = time.perf_counter() - start
+        ideal = max(3 * 1.0, summary.calls * 1.0 / 256)
+        report("efficiency: 500 du debates at 1 s latency, 256 concurrent: wall / ideal",
+               f"{wall / ideal:.3f} ({wall:.1f} s vs {ideal:.1f} s)", "<= 1.10",
+               wall / ideal <= 1.10)
+        start = time.perf_counter()
+        replay = asyncio.run(arun_experiment(cfg, progress=False))
+        again = time.perf_counter() - start
+        report("replay: re-run of the finished experiment", f"{replay.requests} requests, "
+               f"{wall / again:.0f}x faster", "0 requests, >= 10x",
+               replay.requests == 0 and wall / again >= 10)
+
+
+def bench_limiter() -> None:
+    from debate.models import CallStats, Limits, Message, SamplingParams, wrap
+    from debate.testing import ScriptedModel
+
+    async def run() -> tuple[float, float]:
+        model = wrap(ScriptedModel("x", latency=0.0), stats=CallStats(),
+                     limits=Limits(max_in_flight=64, requests_per_second=5000))
+        msgs = [Message(role="user", content="hi")]
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(model.generate(msgs, SamplingParams(slot=str(i)))
+                               for i in range(10_000)))
+        return ((time.process_time() - cpu) / 10_000 * 1e6,
+                10_000 / (time.perf_counter() - wall))
+
+    per_call, rate = asyncio.run(run())
+    report("limiter: 10 000 queued calls under a 5000 requests/s cap",
+           f"{per_call:.0f} us CPU per call, {rate:.0f} calls/s",
+           "< 100 us, >= 4500 calls/s", per_call < 100 and rate >= 4500)
+
+
+def bench_memory() -> None:
+    register_script("zero", lambda m, p: "\\boxed{1}")
+    out = tempfile.mkdtemp()
+    peaks = []
+    for n in (2000, 10_000):
+        cfg = experiment("scripted:zero", n, out, f"memory-{n}", concurrency=64, cache=False)
+        asyncio.run(arun_experiment(cfg, progress=False))
+        peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report("memory: peak RSS after 2 000 and 10 000 debates", f"{peaks[0]:.0f} MB, "
+           f"{peaks[1]:.0f} MB", "< 500 MB, flat", peaks[1] < 500 and peaks[1] < peaks[0] * 1.2)
+
+
+BENCHMARKS = {"overhead": bench_overhead, "throughput": bench_throughput,
+              "efficiency": bench_efficiency, "limiter": bench_limiter, "memory": bench_memory}
+
+
+def main() -> None:
+    chosen = sys.argv[1:] or list(BENCHMARKS)
+    for name in chosen:
+        BENCHMARKS[name]()
+    print("\n| benchmark | measured | target | met |\n|---|---|---|---|")
+    for row in RESULTS:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
