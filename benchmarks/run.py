@@ -116,7 +116,9 @@ def bench_throughput() -> None:
 def bench_efficiency() -> None:
     with Server(latency=1.0) as server:
         out = tempfile.mkdtemp()
-        cfg = experiment(f"openai:mock@{server.url}", 500, out, "efficiency")
+        # 256 calls in flight, as the ideal assumes (256 debates would put 768 in flight)
+        cfg = experiment(f"openai:mock@{server.url}", 500, out, "efficiency",
+                         limits={"max_in_flight": 256})
         start = time.perf_counter()
         summary = asyncio.run(arun_experiment(cfg, progress=False))
         wall = time.perf_counter() - start

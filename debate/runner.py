@@ -175,7 +175,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         {"identity": config.identity(), "config": config.model_dump(mode="json")}, indent=2),
         encoding="utf-8")
     traces_path = run_dir / "traces.jsonl"
-    done = {t.question.id for t in read_traces(traces_path)}
+    done = finished_ids(traces_path)
     todo = [q for q in questions if q.id not in done]
 
     stats = CallStats()
@@ -238,6 +238,11 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     (run_dir / "report.md").write_text(markdown_report(summary), encoding="utf-8")
     return summary
+
+
+def finished_ids(path: Path) -> set[str]:
+    """The question ids of the debates already in a trace file (read line by line)."""
+    return {t.question.id for t in read_traces(path)}
 
 
 def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True) -> Summary:

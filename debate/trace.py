@@ -184,23 +184,21 @@ def read_traces(path: str | Path) -> Iterator[DebateTrace]:
     path = Path(path)
     if not path.exists():
         return
-    with path.open("rb") as f:
-        lines = f.read().split(b"\n")
-    last = len(lines) - 1
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            trace = DebateTrace.model_validate_json(line)
-        except ValidationError as exc:
-            if number - 1 == last:  # no newline after it: an interrupted write
-                log.warning("%s:%d: skipping truncated last line", path, number)
-                return
-            raise ConfigError(f"{path}:{number}: not a debate trace: {exc}") from exc
-        if trace.schema_version > SCHEMA_VERSION:
-            raise ConfigError(f"{path}:{number}: schema_version {trace.schema_version} is newer "
-                              f"than this debatelab ({SCHEMA_VERSION}); upgrade debatelab")
-        yield trace
+    with path.open("rb") as f:  # streamed: memory stays flat however long the file
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                trace = DebateTrace.model_validate_json(line)
+            except ValidationError as exc:
+                if not line.endswith(b"\n"):  # the last line, cut short by a kill
+                    log.warning("%s:%d: skipping truncated last line", path, number)
+                    return
+                raise ConfigError(f"{path}:{number}: not a debate trace: {exc}") from exc
+            if trace.schema_version > SCHEMA_VERSION:
+                raise ConfigError(f"{path}:{number}: schema_version {trace.schema_version} is "
+                                  f"newer than this debatelab ({SCHEMA_VERSION}); upgrade it")
+            yield trace
 
 
 class TraceWriter:

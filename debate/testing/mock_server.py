@@ -253,7 +253,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--rate-limit", type=float, default=0.0, help="share of 429s")
     parser.add_argument("--jitter", type=float, default=0.0, help="extra random latency (s)")
     parser.add_argument("--per-token", type=float, default=0.0, help="latency per word (s)")
     for fault in ("rate-limit", "server-error", "hang", "malformed", "truncated", "dropped"):

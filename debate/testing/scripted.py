@@ -40,6 +40,7 @@ class ScriptedModel:
         name: the model's name (``scripted:NAME``); part of cache keys.
         latency: seconds each call sleeps (``asyncio.sleep``).
         failures: exceptions raised by the first calls, in order (``None`` = succeed).
+        record: keep every call in ``calls`` (off for long runs: it holds every prompt).
 
     Usage counts whitespace-separated words, so token formulas are checkable.
 
@@ -52,17 +53,22 @@ class ScriptedModel:
         name: str = "scripted",
         latency: float = 0.0,
         failures: Sequence[BaseException | None] = (),
+        record: bool = True,
     ) -> None:
         self.name = name if name.startswith("scripted:") else f"scripted:{name}"
         self.latency = latency
         self.calls: list[Call] = []
+        self.record = record
+        self.call_count = 0
         self._failures = list(failures)
         self._reply = _as_function(replies)
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Record the call, maybe fail or sleep, then reply."""
-        index = len(self.calls)
-        self.calls.append(Call(tuple(messages), params))
+        index = self.call_count
+        self.call_count += 1
+        if self.record:
+            self.calls.append(Call(tuple(messages), params))
         if self.latency:
             await asyncio.sleep(self.latency)
         if index < len(self._failures) and self._failures[index] is not None:
@@ -131,10 +137,10 @@ def register_script(name: str, reply: Reply) -> None:
 def scripted_from_name(name: str) -> ScriptedModel:
     """The model behind ``scripted:NAME``; ``reply=TEXT`` always answers TEXT."""
     if name.startswith("reply="):
-        return ScriptedModel(name.removeprefix("reply="), name=name)
+        return ScriptedModel(name.removeprefix("reply="), name=name, record=False)
     if name not in _SCRIPTS:
         raise ConfigError(
             f"unknown script {name!r}; known: {sorted(_SCRIPTS)} or reply=TEXT "
             "(register more with debate.testing.register_script)"
         )
-    return ScriptedModel(_SCRIPTS[name], name=name)
+    return ScriptedModel(_SCRIPTS[name], name=name, record=False)
