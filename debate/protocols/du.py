@@ -90,7 +90,6 @@ class DuProtocol(GroupProtocol):
     paper = ("Du et al. 2023, Improving Factuality and Reasoning in Language Models "
              "through Multiagent Debate")
 
-
     def max_calls(self) -> int:
         """N x (R + 1), plus N x R summaries, plus the judge's calls."""
         n, r = self.config.agents, self.config.rounds

@@ -46,7 +46,6 @@ class PeerReviewProtocol(GroupProtocol):
     paper = ("Xu et al. 2023, Towards Reasoning in Large Language Models via Multi-Agent "
              "Peer Review Collaboration")
 
-
     def max_calls(self) -> int:
         """N solutions + N(N-1) reviews + N revisions, plus the judge's calls."""
         n = self.config.agents

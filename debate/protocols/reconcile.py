@@ -80,7 +80,6 @@ class ReconcileProtocol(GroupProtocol):
     paper = ("Chen et al. 2023, ReConcile: Round-Table Conference Improves Reasoning via "
              "Consensus among Diverse LLMs")
 
-
     def max_calls(self) -> int:
         """N per round, plus the judge's calls."""
         return self.config.agents * (self.config.rounds + 1) + self.judge_calls()
