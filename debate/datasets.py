@@ -10,6 +10,7 @@ datasets are accepted as objects or local folders (``save_to_disk``).
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -86,8 +87,13 @@ def _rows(source: Any) -> tuple[str, Iterator[tuple[str, Row]]]:
 
 
 def _jsonl(path: Path) -> Iterator[tuple[str, Row]]:
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DatasetError(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte "
+                                   f"{exc.start})") from exc
             if not line.strip():
                 continue
             try:
@@ -102,7 +108,7 @@ def _jsonl(path: Path) -> Iterator[tuple[str, Row]]:
 
 def _json_array(path: Path) -> Iterator[tuple[str, Row]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_text(path))
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
     if not isinstance(data, list):
@@ -113,11 +119,19 @@ def _json_array(path: Path) -> Iterator[tuple[str, Row]]:
         yield f"{path}[{i}]", row
 
 
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
 def _csv(path: Path) -> Iterator[tuple[str, Row]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        for row in reader:
-            yield f"{path}:{reader.line_num}", row
+    reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+    for row in reader:
+        if None in row:
+            raise DatasetError(f"{path}:{reader.line_num}: more fields than the header has")
+        yield f"{path}:{reader.line_num}", row
 
 
 def _choices(row: Row, fields: FieldMap, where: str) -> list[str] | None:

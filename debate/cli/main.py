@@ -8,6 +8,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from debate.cards import validate
 from debate.config import ExperimentConfig, load_experiment
 from debate.errors import ConfigError, DebateError
 from debate.models.spec import SPEC_FORMS
@@ -69,8 +70,8 @@ def run(
         else:
             if dataset is None:
                 raise typer.BadParameter("give an experiment spec or --dataset")
-            cfg = ExperimentConfig.model_validate({k: v for k, v in overrides.items()
-                                                   if v is not None})
+            cfg = validate(ExperimentConfig, {k: v for k, v in overrides.items()
+                                              if v is not None}, "command line")
         summary = run_experiment(cfg, progress=not no_progress)
     except DebateError as exc:
         _fail(exc)
