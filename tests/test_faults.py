@@ -102,3 +102,46 @@ def test_sigkill_then_rerun_completes_everything_exactly_once(tmp_path, kill_aft
     lines = (run / "traces.jsonl").read_text().splitlines()
     assert len(lines) == 40  # no corrupt or partial line left behind
     assert after == 40 * 9 - cached  # every call that had completed was replayed, not repeated
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    data = write_questions(tmp_path / "q.jsonl", 40)
+    debate_cmd = str(Path(sys.executable).parent / "debate")
+    with MockServer(latency=0.1) as server:
+        cmd = [debate_cmd, "run", "--dataset", data, "--model", f"openai:mock@{server.url}",
+               "--out", str(tmp_path), "--name", "run", "--concurrency", "4", "--no-progress"]
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130, err
+        assert "re-run the same command to resume" in err and "Traceback" not in err
+        lines = (tmp_path / "run" / "traces.jsonl").read_text().splitlines()
+        assert 0 < len(lines) < 40 and all(line.endswith("}") for line in lines)
+        assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    assert len(list(read_traces(tmp_path / "run" / "traces.jsonl"))) == 40
+
+
+def test_api_key_never_written_anywhere(tmp_path):
+    secret = "sk-test-DO-NOT-LEAK-0123456789"
+    data = write_questions(tmp_path / "q.jsonl", 3)
+    debate_cmd = str(Path(sys.executable).parent / "debate")
+    env = {**os.environ, "OPENAI_API_KEY": secret}
+    with MockServer() as server:
+        run = subprocess.run([debate_cmd, "run", "--dataset", data, "--model",
+                              f"openai:mock@{server.url}", "--out", str(tmp_path / "runs"),
+                              "--name", "run"], capture_output=True, text=True, env=env,
+                             timeout=120)
+        assert run.returncode == 0, run.stderr
+        exported = subprocess.run([debate_cmd, "export", str(tmp_path / "runs" / "run"),
+                                   "--out", str(tmp_path / "export"), "-s", "sft", "-f", "sft"],
+                                  capture_output=True, text=True, env=env, timeout=120)
+        report = subprocess.run([debate_cmd, "report", str(tmp_path / "runs" / "run")],
+                                capture_output=True, text=True, env=env, timeout=120)
+    assert server.bodies  # requests were made with the key in the environment
+    for output in (run.stdout, run.stderr, exported.stdout, exported.stderr, report.stdout):
+        assert secret not in output
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
