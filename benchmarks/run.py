@@ -166,8 +166,71 @@ def bench_memory() -> None:
            f"{peaks[1]:.0f} MB", "< 500 MB, flat", peaks[1] < 500 and peaks[1] < peaks[0] * 1.2)
 
 
+def reference_sequential(url: str, debates: int) -> float:
+    """Seconds for ``debates`` du debates the way the reference code runs them: blocking calls."""
+    import openai
+
+    client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
+    start = time.perf_counter()
+    for d in range(debates):
+        contexts = [[{"role": "user", "content": f"What is {d} + 0?"}] for _ in range(3)]
+        for _round in range(3):
+            for context in contexts:
+                reply = client.chat.completions.create(model="m", messages=context)
+                context.append({"role": "assistant", "content": reply.choices[0].message.content})
+            for i, context in enumerate(contexts):
+                peers = "\n".join(c[-1]["content"] for j, c in enumerate(contexts) if j != i)
+                context.append({"role": "user", "content": peers})
+    return time.perf_counter() - start
+
+
+async def hand_written_gather(url: str, debates: int, in_flight: int) -> float:
+    """A minimal asyncio.gather debate over bare aiohttp (no cache, no traces)."""
+    import aiohttp
+
+    sem = asyncio.Semaphore(in_flight)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def call(messages: list[dict[str, str]]) -> str:
+            async with sem, session.post(url + "/chat/completions",
+                                         data=json.dumps({"model": "m", "messages": messages}),
+                                         headers={"Content-Type": "application/json"}) as r:
+                return str((await r.json())["choices"][0]["message"]["content"])
+
+        async def debate(d: int) -> None:
+            contexts = [[{"role": "user", "content": f"What is {d} + 0?"}] for _ in range(3)]
+            for _round in range(3):
+                replies = await asyncio.gather(*(call(c) for c in contexts))
+                for i, context in enumerate(contexts):
+                    context.append({"role": "assistant", "content": replies[i]})
+                    peers = "\n".join(r for j, r in enumerate(replies) if j != i)
+                    context.append({"role": "user", "content": peers})
+
+        start = time.perf_counter()
+        await asyncio.gather(*(debate(d) for d in range(debates)))
+        return time.perf_counter() - start
+
+
+def bench_reference() -> None:
+    with Server(latency=0.1) as server:
+        sample = 5
+        sequential = reference_sequential(server.url, sample) * 500 / sample
+        gather = asyncio.run(hand_written_gather(server.url, 500, 256))
+        cfg = experiment(f"openai:mock@{server.url}", 500, tempfile.mkdtemp(), "reference",
+                         limits={"max_in_flight": 256})
+        start = time.perf_counter()
+        asyncio.run(arun_experiment(cfg, progress=False))
+        ours = time.perf_counter() - start
+    report("vs the reference loop: 500 du debates at 100 ms, sequential (extrapolated) / ours",
+           f"{sequential / ours:.0f}x ({sequential:.0f} s vs {ours:.1f} s)", ">= 200x",
+           sequential / ours >= 200)
+    report("vs a hand-written asyncio.gather debate over bare aiohttp: gather / ours",
+           f"{gather / ours:.2f}x ({gather:.1f} s vs {ours:.1f} s)", ">= 0.9x",
+           gather / ours >= 0.9)
+
+
 BENCHMARKS = {"overhead": bench_overhead, "throughput": bench_throughput,
-              "efficiency": bench_efficiency, "limiter": bench_limiter, "memory": bench_memory}
+              "efficiency": bench_efficiency, "reference": bench_reference,
+              "limiter": bench_limiter, "memory": bench_memory}
 
 
 def main() -> None:
