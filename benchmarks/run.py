@@ -38,24 +38,34 @@ def questions(n: int) -> str:
     return str(path)
 
 
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, tries: int = 200) -> None:
+    """Wait until an OpenAI-compatible server answers ``GET {url}/models``."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"no server answered at {url}")
+
+
 class Server:
     """The mock server in a subprocess on a free port."""
 
     def __init__(self, latency: float = 0.0) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "debate.testing.mock_server", "--port", str(self.port),
              "--latency", str(latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{self.url}/models", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("mock server did not start")
+        wait_for(self.url)
 
     def __enter__(self) -> Server:
         return self
@@ -245,20 +255,13 @@ def bench_real_model() -> None:
         return tokens / wall, wall, sum(t.latency for t in turns)
 
     local_rate, local_wall, local_calls = run("llamacpp:smollm2", "local")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()),
          "--port", str(port), "--n_ctx", "8192", "--logits_all", "false", "--verbose", "false"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_for(f"http://127.0.0.1:{port}/v1", tries=600)
         http_rate, _, _ = run(f"openai:smollm2@http://127.0.0.1:{port}/v1", "server")
     finally:
         server.terminate()
