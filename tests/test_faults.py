@@ -104,14 +104,20 @@ def test_sigkill_then_rerun_completes_everything_exactly_once(tmp_path, kill_aft
     assert after == 40 * 9 - cached  # every call that had completed was replayed, not repeated
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     data = write_questions(tmp_path / "q.jsonl", 40)
     debate_cmd = str(Path(sys.executable).parent / "debate")
     with MockServer(latency=0.1) as server:
         cmd = [debate_cmd, "run", "--dataset", data, "--model", f"openai:mock@{server.url}",
                "--out", str(tmp_path), "--name", "run", "--concurrency", "4", "--no-progress"]
+        # a shell without job control starts background jobs with SIGINT ignored, and the
+        # child would inherit that: give it the default handling a terminal gives it
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+                                   text=True, preexec_fn=_default_sigint)
         time.sleep(1.5)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
