@@ -113,6 +113,7 @@ class Agent:
         base = params or SamplingParams()
         self.params = base.model_copy(update={"slot": base.slot or name})
         self.parser = parser or default_parser
+        self._schema_params: dict[int, tuple[SamplingParams, SamplingParams]] = {}
         self.templates: dict[str, Template] = {}
         for slot, ref in {**self.default_templates, **(templates or {})}.items():
             self.templates[slot] = ref if isinstance(ref, Template) else load_template(ref)
@@ -139,6 +140,14 @@ class Agent:
     def params_for(self, view: View) -> SamplingParams:
         """Sampling parameters for this action (roles with structured replies add a schema)."""
         return self.params
+
+    def with_schema(self, schema: dict[str, Any]) -> SamplingParams:
+        """The agent's params asking for a reply that follows ``schema`` (built once)."""
+        base, params = self._schema_params.get(id(schema), (None, None))
+        if base is not self.params or params is None:  # first use, or the params changed
+            params = self.params.model_copy(update={"json_schema": schema})
+            self._schema_params[id(schema)] = (self.params, params)
+        return params
 
     def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
         """(answer, confidence, structured fields) from the reply; default: the role's parser."""

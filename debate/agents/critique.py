@@ -45,7 +45,7 @@ class CritiqueRefineAgent(Agent):
     def params_for(self, view: View) -> SamplingParams:
         """The critique step asks for the verdict schema."""
         if view.extra.get("step") == "critique":
-            return self.params.model_copy(update={"json_schema": CRITIQUE_SCHEMA})
+            return self.with_schema(CRITIQUE_SCHEMA)
         return self.params
 
     def messages(self, view: View) -> list[Message]:

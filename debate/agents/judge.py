@@ -40,7 +40,7 @@ class JudgeAgent(Agent):
 
     def params_for(self, view: View) -> SamplingParams:
         """Ask for the choice schema."""
-        return self.params.model_copy(update={"json_schema": CHOICE_SCHEMA})
+        return self.with_schema(CHOICE_SCHEMA)
 
     def messages(self, view: View) -> list[Message]:
         """One message: the question and the numbered candidates."""

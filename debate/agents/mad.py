@@ -98,7 +98,7 @@ class Moderator(Agent):
 
     def params_for(self, view: View) -> SamplingParams:
         """Ask for the verdict schema."""
-        return self.params.model_copy(update={"json_schema": VERDICT_SCHEMA})
+        return self.with_schema(VERDICT_SCHEMA)
 
     def messages(self, view: View) -> list[Message]:
         """The round's two sides (``view.peers``: affirmative, negative)."""
@@ -133,7 +133,7 @@ class MadJudge(Agent):
     def params_for(self, view: View) -> SamplingParams:
         """The deciding call asks for the answer schema."""
         if view.extra.get("step") == "decide":
-            return self.params.model_copy(update={"json_schema": ANSWER_SCHEMA})
+            return self.with_schema(ANSWER_SCHEMA)
         return self.params
 
     def messages(self, view: View) -> list[Message]:

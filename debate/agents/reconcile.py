@@ -50,7 +50,7 @@ class Reconciler(Agent):
 
     def params_for(self, view: View) -> SamplingParams:
         """Ask for the answer/explanation/confidence schema."""
-        return self.params.model_copy(update={"json_schema": RECONCILE_SCHEMA})
+        return self.with_schema(RECONCILE_SCHEMA)
 
     def _samples(self, view: View) -> str:
         samples = view.extra.get("samples") or []

@@ -155,7 +155,7 @@ class ReliabilityJudgeAgent(_Arguer):
 
     def params_for(self, view: View) -> SamplingParams:
         """Ask for the verdict schema."""
-        return self.params.model_copy(update={"json_schema": RELIABILITY_SCHEMA})
+        return self.with_schema(RELIABILITY_SCHEMA)
 
     def messages(self, view: View) -> list[Message]:
         """Context, question and the whole debate."""

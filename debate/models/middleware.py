@@ -218,8 +218,8 @@ class Cached:
     async def _timed(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         start = time.perf_counter()
         completion = await self.inner.generate(messages, params)
-        if not completion.latency:
-            completion = completion.model_copy(update={"latency": time.perf_counter() - start})
+        if not completion.latency:  # a fresh object from the backend: set it in place
+            completion.latency = time.perf_counter() - start
         return completion
 
     def _account(self, completion: Completion) -> Completion:
