@@ -118,12 +118,15 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
         # child would inherit that: give it the default handling a terminal gives it
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, preexec_fn=_default_sigint)
-        time.sleep(1.5)
+        traces = tmp_path / "run" / "traces.jsonl"
+        deadline = time.monotonic() + 60
+        while not (traces.exists() and traces.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.05)  # interrupt once some debates have finished, not at a fixed time
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
         assert process.returncode == 130, err
         assert "re-run the same command to resume" in err and "Traceback" not in err
-        lines = (tmp_path / "run" / "traces.jsonl").read_text().splitlines()
+        lines = traces.read_text().splitlines()
         assert 0 < len(lines) < 40 and all(line.endswith("}") for line in lines)
         assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
     assert len(list(read_traces(tmp_path / "run" / "traces.jsonl"))) == 40

@@ -1,10 +1,12 @@
 """What every protocol shares: config, graph state, context, registry, and ``run``.
 
 A protocol is a pydantic config (defaults = the paper's) plus a LangGraph
-``StateGraph`` over :class:`DebateState`, compiled once per protocol object
+``StateGraph`` over :class:`DebateState`, built once per protocol object
 and reused for every question. Agents of one round act in *one* node that
 gathers them (one superstep per round); stop rules are conditional edges;
-model clients are not state, they travel in the graph's context.
+model clients are not state, they travel in the graph's context. Debates run
+the graph with :class:`~debate.protocols.executor.LeanGraph` when its shape
+allows (every built-in protocol) and on LangGraph's runtime otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, TypedDict, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypedDict, TypeVar
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from debate.agents.base import Agent, View
 from debate.errors import ConfigError
 from debate.judges.base import Judge, create_judge
+from debate.protocols.executor import LeanGraph
 from debate.registry import Registry
 from debate.scoring import is_correct
 from debate.trace import AgentInfo, DebateTrace, FinalAnswer, Question, Totals, Turn
@@ -101,6 +104,10 @@ class DebateProtocol(ABC):
     """The pydantic config; its defaults are the paper's."""
     paper: ClassVar[str] = ""
     """The paper the protocol follows (shown by ``debate protocols``)."""
+    executor: Literal["auto", "langgraph"] = "auto"
+    """``auto``: run the graph with :class:`LeanGraph` when its shape allows (same nodes,
+    edges and reducers, without Pregel's per-step cost), else on LangGraph's runtime;
+    ``langgraph``: always on LangGraph's runtime. Settable per instance."""
 
     def __init__(self, config: ProtocolConfig | None = None, **options: Any) -> None:
         base = config.model_dump() if config is not None else {}
@@ -109,6 +116,7 @@ class DebateProtocol(ABC):
         except ValidationError as exc:
             raise ConfigError(f"protocol {self.name!r}: invalid options: {exc}") from exc
         self._compiled: Any = None
+        self._lean: LeanGraph | None | bool = False  # False: not looked at yet
         self.judge: Judge | None = None
         if isinstance(self.config, JudgedConfig):
             self.judge = create_judge(self.config.judge, **self.config.judge_options)
@@ -180,6 +188,13 @@ class DebateProtocol(ABC):
             self._compiled = self.graph().compile(name=self.name)
         return self._compiled
 
+    def lean_graph(self) -> LeanGraph | None:
+        """The graph in :class:`LeanGraph` form (built once), or ``None`` if it is unsupported."""
+        if self._lean is False:
+            self._lean = LeanGraph.of(self.graph())
+        assert not isinstance(self._lean, bool)
+        return self._lean
+
     def mermaid(self) -> str:
         """The graph as a mermaid diagram."""
         return str(self.build_graph().get_graph().draw_mermaid())
@@ -195,10 +210,14 @@ class DebateProtocol(ABC):
         started = datetime.now(UTC)
         state: DebateState = {"question": question, "turns": [], "round": -1, "final": None,
                               "stop_reason": None}
-        result = await self.build_graph().ainvoke(
-            state, context=DebateContext(agents),
-            config={"recursion_limit": self.recursion_limit()},
-        )
+        lean = self.lean_graph() if self.executor == "auto" else None
+        if lean is not None:
+            result = await lean.ainvoke(state, DebateContext(agents), self.recursion_limit())
+        else:
+            result = await self.build_graph().ainvoke(
+                state, context=DebateContext(agents),
+                config={"recursion_limit": self.recursion_limit()},
+            )
         turns: list[Turn] = result["turns"]
         final: FinalAnswer = result["final"]
         return DebateTrace(
