@@ -176,25 +176,27 @@ class Agent:
         messages = self.messages(view)
         kind = self.kind(view)
         turn_id = f"r{view.round}/{self.name}/{kind}" + (f"/{view.tag}" if view.tag else "")
-        turn = Turn(id=turn_id, round=view.round, agent=self.name, role=self.role, kind=kind,
-                    messages=messages, raw="", saw=[t.id for t in view.peers],
-                    model=self.model.name)
+
+        def turn(raw: str, **outcome: Any) -> Turn:  # built once: no validated assignments
+            return Turn(id=turn_id, round=view.round, agent=self.name, role=self.role, kind=kind,
+                        messages=messages, saw=[t.id for t in view.peers],
+                        model=self.model.name, raw=raw, **outcome)
+
         try:
             completion = await self.model.generate(messages, self.params_for(view))
         except ModelOutputError as exc:
-            turn.error = str(exc)
-            return turn
-        turn.raw = completion.text
-        turn.answer, turn.confidence, turn.fields = self.parse(completion.text, view)
-        turn.usage = completion.usage
-        turn.latency = completion.latency
-        turn.finish_reason = completion.finish_reason
-        turn.cached = completion.cached
-        if completion.logprobs is not None:
-            turn.logprobs = [lp.logprob for lp in completion.logprobs]
-        if not completion.text.strip():
-            turn.error = f"empty completion (finish_reason={completion.finish_reason})"
-        return turn
+            return turn("", error=str(exc))
+        text = completion.text
+        answer, confidence, fields = self.parse(text, view)
+        return turn(
+            text, answer=answer, confidence=confidence, fields=fields,
+            usage=completion.usage, latency=completion.latency,
+            finish_reason=completion.finish_reason, cached=completion.cached,
+            logprobs=(None if completion.logprobs is None
+                      else [lp.logprob for lp in completion.logprobs]),
+            error=(None if text.strip()
+                   else f"empty completion (finish_reason={completion.finish_reason})"),
+        )
 
     def format_instruction(self, question: Question) -> str:
         """How to format the final answer for this question's task."""
