@@ -1,4 +1,5 @@
 import asyncio
+import sqlite3
 import time
 
 import pytest
@@ -146,6 +147,23 @@ async def test_cache_hit_miss_and_slot_separation(tmp_path):
     replay = Cached(ScriptedModel("must not be called"), ResponseCache(tmp_path / "cache.sqlite"),
                     CallStats())
     assert (await replay.generate(MSGS, SamplingParams(slot="agent-1"))).text == b.text
+
+
+async def test_a_completion_is_on_disk_before_the_caller_sees_it(tmp_path):
+    inner = ScriptedModel(lambda m, p: f"reply {p.slot}")
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    model = Cached(inner, cache, CallStats())
+    other_process = sqlite3.connect(tmp_path / "c.sqlite")
+
+    def stored() -> int:
+        return int(other_process.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+    await model.generate(MSGS, SamplingParams(slot="a"))
+    assert stored() == 1  # a SIGKILL now loses nothing the caller has acted on
+    # calls finishing in one loop iteration are committed together, each before its caller
+    await asyncio.gather(*(model.generate(MSGS, SamplingParams(slot=str(i))) for i in range(9)))
+    assert stored() == 10
+    cache.close()
 
 
 async def test_identical_calls_in_flight_are_sent_once(tmp_path):

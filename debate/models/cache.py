@@ -2,12 +2,21 @@
 
 The key is a SHA-256 over (model name, messages, sampling params incl. the
 sample slot). Model names never carry secrets or base URLs, so moving a
-server to another port keeps the cache valid. Each put is committed at once
-(WAL, ``synchronous=NORMAL``: tens of microseconds, survives a killed process).
+server to another port keeps the cache valid.
+
+Puts made while an event loop runs are committed together at the end of the
+loop iteration that made them: one transaction for every call that finished
+in it, instead of a commit (~25 us) per call. The ``Cached`` middleware yields
+once after a put, so the commit happens before its caller sees the
+completion: no dependent request and no trace goes out before the reply is
+on disk (WAL with ``synchronous=NORMAL`` survives a killed process). Outside
+a loop a put is committed at once; :meth:`ResponseCache.close` commits what
+is left.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
@@ -40,26 +49,56 @@ class ResponseCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, completion TEXT)")
+        self._unwritten: dict[str, str] = {}
+        self._flush_scheduled = False
 
     def get(self, key: str) -> Completion | None:
         """The stored completion (marked ``cached``), or ``None``."""
-        row = self._db.execute("SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        completion = Completion.model_validate_json(row[0])
+        stored = self._unwritten.get(key)
+        if stored is None:
+            row = self._db.execute("SELECT completion FROM calls WHERE key = ?",
+                                   (key,)).fetchone()
+            if row is None:
+                return None
+            stored = row[0]
+        completion = Completion.model_validate_json(stored)
         completion.cached = True
         return completion
 
     def put(self, key: str, completion: Completion) -> None:
-        """Store a completion under ``key`` (committed immediately)."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO calls (key, completion) VALUES (?, ?)",
-            (key, completion.model_dump_json()),
-        )
+        """Store a completion under ``key``: committed before the loop runs anything else."""
+        self._unwritten[key] = completion.model_dump_json()
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: commit now
+            self.flush()
+            return
+        loop.call_soon(self.flush)
+        self._flush_scheduled = True
+
+    def flush(self) -> None:
+        """Commit every put not yet committed, in one transaction."""
+        self._flush_scheduled = False
+        if not self._unwritten:
+            return
+        rows = list(self._unwritten.items())
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO calls (key, completion) VALUES (?, ?)",
+                                 rows)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        self._unwritten.clear()
 
     def __len__(self) -> int:
+        self.flush()
         return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
 
     def close(self) -> None:
-        """Close the database."""
+        """Commit what is left and close the database."""
+        self.flush()
         self._db.close()

@@ -206,6 +206,7 @@ class Cached:
         try:
             completion = self._account(await self._timed(messages, params))
             self.cache.put(key, completion)
+            await asyncio.sleep(0)  # the cache commits this loop iteration's puts first
             future.set_result(completion)
             return completion
         except BaseException as exc:
