@@ -18,9 +18,11 @@ otherwise is listed in the summary and retried on the next run.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -220,7 +222,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 f"{stats.calls / elapsed:.1f} calls/s"))
 
     try:
-        with bar, TraceWriter(traces_path) as writer:
+        with bar, TraceWriter(traces_path) as writer, batch_gc():
             await asyncio.gather(*(worker(writer) for _ in range(min(config.concurrency,
                                                                      max(len(todo), 1)))))
     finally:
@@ -238,6 +240,26 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     (run_dir / "report.md").write_text(markdown_report(summary), encoding="utf-8")
     return summary
+
+
+@contextmanager
+def batch_gc() -> Iterator[None]:
+    """Tune Python's cyclic garbage collector for a batch of debates; restore it after.
+
+    Nearly everything a debate allocates is freed by reference counting, yet
+    at the default thresholds the collector kept rescanning the ~100 000
+    objects that imports leave behind (60 ms a full pass) and took a third of
+    the CPU of a zero-latency run. Objects alive at the start are frozen (never
+    scanned) and young objects are collected every 50 000 allocations.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def finished_ids(path: Path) -> set[str]:
