@@ -1,4 +1,4 @@
-"""Experiment metrics: pure functions over traces.
+"""Experiment metrics over traces, accumulated one trace at a time.
 
 Per round: majority-vote accuracy of that round's answers, mean accuracy of
 single agents, and answer changes from the previous round (right -> wrong,
@@ -9,16 +9,16 @@ calls, tokens and cost.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
 from debate.judges.majority import is_consensus, majority_vote
 from debate.models.accounting import PriceTable
 from debate.scoring import is_correct
-from debate.trace import DebateTrace
+from debate.trace import DebateTrace, Turn
 
-__all__ = ["RoundStats", "Summary", "summarize"]
+__all__ = ["RoundStats", "Summary", "Tally", "summarize"]
 
 
 class RoundStats(BaseModel):
@@ -77,63 +77,91 @@ class Summary(BaseModel):
     """Why the run stopped early, when it did."""
 
 
-def _mean(values: list[bool]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _ratio(hits: int, total: int) -> float | None:
+    return hits / total if total else None
 
 
 @dataclass
 class _RoundTally:
     debates: int = 0
-    majority: list[bool] = field(default_factory=list)
-    agent: list[bool] = field(default_factory=list)
+    majority_right: int = 0
+    majority_scored: int = 0
+    agent_right: int = 0
+    agent_scored: int = 0
     right_to_wrong: int = 0
     wrong_to_right: int = 0
     changed: int = 0
 
     def stats(self, round_: int) -> RoundStats:
         return RoundStats(round=round_, debates=self.debates,
-                          majority_accuracy=_mean(self.majority),
-                          agent_accuracy=_mean(self.agent), right_to_wrong=self.right_to_wrong,
+                          majority_accuracy=_ratio(self.majority_right, self.majority_scored),
+                          agent_accuracy=_ratio(self.agent_right, self.agent_scored),
+                          right_to_wrong=self.right_to_wrong,
                           wrong_to_right=self.wrong_to_right, changed=self.changed)
 
 
-def summarize(traces: Iterable[DebateTrace], prices: PriceTable | None = None) -> Summary:
-    """Metrics over finished traces."""
-    prices = prices or PriceTable()
-    summary = Summary()
-    per_round: dict[int, _RoundTally] = {}
-    consensus: list[bool] = []
-    cost = 0.0
-    cost_known = True
-    protocols: set[str] = set()
-    models: dict[str, None] = {}
-    for trace in traces:
-        summary.debates += 1
-        protocols.add(trace.protocol)
+class Tally:
+    """Metrics accumulated one trace at a time, in constant memory.
+
+    The runner adds each trace as it is written, so a run's summary never
+    reads the trace file back; :func:`summarize` is the same over an iterable.
+    """
+
+    def __init__(self, prices: PriceTable | None = None) -> None:
+        self.prices = prices or PriceTable()
+        self.debates = self.scored = self.correct = self.unparsed = 0
+        self.calls = self.cached = self.prompt_tokens = self.completion_tokens = 0
+        self.consensus = self.multi_agent = 0
+        self.cost = 0.0
+        self.cost_known = True
+        self.protocols: set[str] = set()
+        self.models: dict[str, None] = {}
+        self.per_round: dict[int, _RoundTally] = {}
+
+    def add(self, trace: DebateTrace) -> None:
+        """Count one finished debate."""
+        self.debates += 1
+        self.protocols.add(trace.protocol)
         for agent in trace.agents:
-            models.setdefault(agent.model)
-        q = trace.question
+            self.models.setdefault(agent.model)
         if trace.correct is not None:
-            summary.scored += 1
-            summary.correct += trace.correct
+            self.scored += 1
+            self.correct += trace.correct
         rounds = trace.rounds()
         if rounds and len(trace.agents) > 1:
-            consensus.append(is_consensus(rounds[-1]))
+            self.multi_agent += 1
+            self.consensus += is_consensus(rounds[-1])
+        self._add_rounds(trace, rounds)
+        for turn in trace.turns:
+            self.calls += 1
+            self.cached += turn.cached
+            self.prompt_tokens += turn.usage.prompt_tokens
+            self.completion_tokens += turn.usage.completion_tokens
+            self.unparsed += turn.kind in ("answer", "revision") and turn.answer is None
+            turn_cost = self.prices.cost(turn.model, turn.usage)
+            if turn_cost is None:
+                self.cost_known = False
+            else:
+                self.cost += turn_cost
+
+    def _add_rounds(self, trace: DebateTrace, rounds: list[list[Turn]]) -> None:
+        q = trace.question
         previous: dict[str, bool | None] = {}
         previous_answer: dict[str, str | None] = {}
         for turns in rounds:
-            r = turns[0].round
-            tally = per_round.setdefault(r, _RoundTally())
+            tally = self.per_round.setdefault(turns[0].round, _RoundTally())
             tally.debates += 1
             vote = is_correct(majority_vote(turns).answer, q.gold, q.task)
             if vote is not None:
-                tally.majority.append(vote)
+                tally.majority_scored += 1
+                tally.majority_right += vote
             current: dict[str, bool | None] = {}
             for turn in turns:
                 ok = is_correct(turn.answer, q.gold, q.task)
                 current[turn.agent] = ok
                 if ok is not None:
-                    tally.agent.append(ok)
+                    tally.agent_scored += 1
+                    tally.agent_right += ok
                 if turn.agent in previous_answer:
                     tally.changed += turn.answer != previous_answer[turn.agent]
                     before = previous.get(turn.agent)
@@ -141,21 +169,24 @@ def summarize(traces: Iterable[DebateTrace], prices: PriceTable | None = None) -
                     tally.wrong_to_right += before is False and ok is True
                 previous_answer[turn.agent] = turn.answer
             previous = current
-        for turn in trace.turns:
-            summary.calls += 1
-            summary.cached_calls += turn.cached
-            summary.prompt_tokens += turn.usage.prompt_tokens
-            summary.completion_tokens += turn.usage.completion_tokens
-            summary.unparsed_answers += turn.kind in ("answer", "revision") and turn.answer is None
-            turn_cost = prices.cost(turn.model, turn.usage)
-            if turn_cost is None:
-                cost_known = False
-            else:
-                cost += turn_cost
-    summary.protocol = ", ".join(sorted(protocols)) or None
-    summary.models = list(models)
-    summary.accuracy = summary.correct / summary.scored if summary.scored else None
-    summary.consensus_rate = _mean(consensus)
-    summary.cost = cost if cost_known else None
-    summary.rounds = [tally.stats(r) for r, tally in sorted(per_round.items())]
-    return summary
+
+    def summary(self) -> Summary:
+        """The metrics of the debates added so far."""
+        return Summary(
+            protocol=", ".join(sorted(self.protocols)) or None, models=list(self.models),
+            debates=self.debates, scored=self.scored, correct=self.correct,
+            accuracy=_ratio(self.correct, self.scored),
+            rounds=[tally.stats(r) for r, tally in sorted(self.per_round.items())],
+            consensus_rate=_ratio(self.consensus, self.multi_agent),
+            unparsed_answers=self.unparsed, calls=self.calls, cached_calls=self.cached,
+            prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
+            cost=self.cost if self.cost_known else None,
+        )
+
+
+def summarize(traces: Iterable[DebateTrace], prices: PriceTable | None = None) -> Summary:
+    """Metrics over finished traces."""
+    tally = Tally(prices)
+    for trace in traces:
+        tally.add(trace)
+    return tally.summary()

@@ -35,7 +35,7 @@ from debate.cards import load_role_card
 from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
 from debate.errors import ConfigError, TransportError
-from debate.metrics import Summary, summarize
+from debate.metrics import Summary, Tally, summarize
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
 from debate.models.middleware import CallStats, wrap
@@ -177,7 +177,13 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         {"identity": config.identity(), "config": config.model_dump(mode="json")}, indent=2),
         encoding="utf-8")
     traces_path = run_dir / "traces.jsonl"
-    done = finished_ids(traces_path)
+    wanted = {q.id for q in questions}
+    tally = Tally(PriceTable(config.prices))
+    done: set[str] = set()
+    for finished in read_traces(traces_path):  # one pass: what to skip, and its metrics
+        if finished.question.id in wanted and finished.question.id not in done:
+            done.add(finished.question.id)
+            tally.add(finished)
     todo = [q for q in questions if q.id not in done]
 
     stats = CallStats()
@@ -212,6 +218,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 failed[question.id] = f"{type(exc).__name__}: {exc}"
                 continue
             writer.write(trace)
+            tally.add(trace)
             if trace.correct is not None:
                 scored[0] += trace.correct
                 scored[1] += 1
@@ -229,10 +236,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         await models.aclose()
         if cache is not None:
             cache.close()
-    wanted = {q.id for q in questions}
-    summary = summarize((t for t in read_traces(traces_path) if t.question.id in wanted),
-                        PriceTable(config.prices))
-    summary = summary.model_copy(update={
+    summary = tally.summary().model_copy(update={
         "run": str(run_dir), "wall_time": time.perf_counter() - start,
         "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
         "failed": failed, "stopped": stopped[0] if stopped else None,
@@ -260,11 +264,6 @@ def batch_gc() -> Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
-
-
-def finished_ids(path: Path) -> set[str]:
-    """The question ids of the debates already in a trace file (read line by line)."""
-    return {t.question.id for t in read_traces(path)}
 
 
 def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True) -> Summary:

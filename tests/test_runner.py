@@ -8,6 +8,7 @@ import pytest
 
 from debate import ExperimentConfig, arun_experiment, load_run_summary, run_debate
 from debate.errors import ConfigError, FatalTransportError
+from debate.models import Completion
 from debate.testing import ScriptedModel, register_script
 from debate.trace import read_traces
 
@@ -95,6 +96,24 @@ async def test_fatal_error_stops_run_keeps_finished_and_resumes(tmp_path):
     assert 1 <= summary.debates < 8
     summary = await arun_experiment(cfg, progress=False)
     assert summary.stopped is None and summary.debates == 8
+
+
+async def test_a_failing_call_cancels_the_rest_of_its_round():
+    finished = []
+
+    class Slow:
+        name = "scripted:slow"
+
+        async def generate(self, messages, params):
+            await asyncio.sleep(0.2)
+            finished.append(params.slot)
+            return Completion(text="\\boxed{1}")
+
+    dead = ScriptedModel("unused", failures=[FatalTransportError("gone", endpoint="x")])
+    with pytest.raises(FatalTransportError):
+        await run_debate("What is 1?", protocol="du", models=[dead, Slow(), Slow()])
+    await asyncio.sleep(0.3)
+    assert finished == []  # the other agents' calls did not outlive the debate
 
 
 async def test_a_debate_that_fails_is_listed_and_retried_later(tmp_path):

@@ -35,13 +35,22 @@ _FREE_BACKENDS = ("llamacpp:", "scripted:", "vllm:")
 
 
 class PriceTable:
-    """Looks up a model's price; local backends cost nothing, unknown models ``None``."""
+    """Looks up a model's price; local backends cost nothing, unknown models ``None``.
+
+    Each model name is resolved once; change prices through ``overrides``.
+    """
 
     def __init__(self, overrides: dict[str, Price] | None = None) -> None:
         self.prices = {**DEFAULT_PRICES, **(overrides or {})}
+        self._resolved: dict[str, Price | None] = {}
 
     def price(self, model: str) -> Price | None:
         """The price of ``model`` (a bare name or a ``backend:name`` spec), if known."""
+        if model not in self._resolved:
+            self._resolved[model] = self._lookup(model)
+        return self._resolved[model]
+
+    def _lookup(self, model: str) -> Price | None:
         if model.startswith(_FREE_BACKENDS):
             return Price(input=0.0, output=0.0)
         name = model.split(":", 1)[-1].split("@", 1)[0]

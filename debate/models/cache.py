@@ -29,14 +29,29 @@ __all__ = ["ResponseCache", "cache_key"]
 
 
 def cache_key(model: str, messages: Sequence[Message], params: SamplingParams) -> str:
-    """Stable hex key of one call."""
-    payload = [
-        model,
-        [[m.role, m.content] for m in messages],
-        params.model_dump(mode="json"),
-    ]
-    blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    """Stable hex key of one call: SHA-256 of ``[model, [[role, content]...], params]`` as JSON."""
+    blob = (f"[{_dumps(model)},{_dumps([[m.role, m.content] for m in messages])},"
+            f"{_params_json(params)}]")
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+_PARAMS_JSON: dict[int, tuple[SamplingParams, str]] = {}
+
+
+def _params_json(params: SamplingParams) -> str:
+    """``params`` as JSON, remembered per (frozen) params object: agents reuse theirs."""
+    known = _PARAMS_JSON.get(id(params))
+    if known is not None and known[0] is params:
+        return known[1]
+    if len(_PARAMS_JSON) >= 1024:
+        _PARAMS_JSON.clear()
+    text = _dumps(params.model_dump(mode="json"))
+    _PARAMS_JSON[id(params)] = (params, text)
+    return text
 
 
 class ResponseCache:

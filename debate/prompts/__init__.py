@@ -35,7 +35,9 @@ class Template:
     def __init__(self, text: str, name: str = "<template>") -> None:
         self.text = text
         self.name = name
-        self.fields = frozenset(_FIELD.findall(text))
+        # literal, field, literal, field, ..., literal: split once, joined per render
+        self._parts = _FIELD.split(text)
+        self.fields = frozenset(self._parts[1::2])
 
     def check(self, provided: set[str] | frozenset[str]) -> None:
         """Raise :class:`TemplateError` if the template uses a field not in ``provided``."""
@@ -51,7 +53,10 @@ class Template:
         missing = self.fields - values.keys()
         if missing:
             raise TemplateError(f"template {self.name} rendered without {sorted(missing)}")
-        return _FIELD.sub(lambda m: str(values[m.group(1)]), self.text)
+        parts = self._parts[:]
+        for i in range(1, len(parts), 2):
+            parts[i] = str(values[parts[i]])
+        return "".join(parts)
 
     def __repr__(self) -> str:
         return f"Template({self.name!r}, fields={sorted(self.fields)})"

@@ -91,8 +91,19 @@ class DebateContext:
 
 
 async def gather_round(agents: Sequence[Agent], views: Sequence[View]) -> list[Turn]:
-    """Let each agent act on its view concurrently; turns come back in agent order."""
-    return list(await asyncio.gather(*(a.act(v) for a, v in zip(agents, views, strict=True))))
+    """Let each agent act on its view concurrently; turns come back in agent order.
+
+    If one action fails (e.g. the endpoint is gone), the others are cancelled and
+    awaited before the error propagates: no call outlives its debate.
+    """
+    tasks = [asyncio.ensure_future(a.act(v)) for a, v in zip(agents, views, strict=True)]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class DebateProtocol(ABC):
