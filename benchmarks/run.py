@@ -110,13 +110,17 @@ async def bare_loop(url: str, calls: int, concurrency: int) -> float:
 
 
 def bench_throughput() -> None:
+    # the efficiency workload (500 du debates, 256 calls in flight) at zero latency; the
+    # client and the server share 2 cores, so each side is measured twice, best kept
     with Server(latency=0.0) as server:
-        bare = asyncio.run(bare_loop(server.url, 4500, 256))
-        out = tempfile.mkdtemp()
-        cfg = experiment(f"openai:mock@{server.url}", 500, out, "throughput")
-        start = time.perf_counter()
-        summary = asyncio.run(arun_experiment(cfg, progress=False))
-        full = summary.calls / (time.perf_counter() - start)
+        bare = max(asyncio.run(bare_loop(server.url, 4500, 256)) for _ in range(2))
+        full = 0.0
+        for attempt in range(2):
+            cfg = experiment(f"openai:mock@{server.url}", 500, tempfile.mkdtemp(),
+                             f"throughput-{attempt}", limits={"max_in_flight": 256})
+            start = time.perf_counter()
+            summary = asyncio.run(arun_experiment(cfg, progress=False))
+            full = max(full, summary.calls / (time.perf_counter() - start))
     report("mock server: bare aiohttp loop", f"{bare:.0f} calls/s", ">= 2000 calls/s",
            bare >= 2000)
     report("throughput ceiling: full stack / bare aiohttp loop", f"{full / bare:.2f}x "
