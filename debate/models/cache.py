@@ -35,8 +35,8 @@ def cache_key(model: str, messages: Sequence[Message], params: SamplingParams) -
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_dumps = _ENCODER.encode
 
 
 _PARAMS_JSON: dict[int, tuple[SamplingParams, str]] = {}

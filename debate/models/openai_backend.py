@@ -181,7 +181,7 @@ class OpenAIModel:
         url = self.base_url + "/chat/completions"
         start = time.perf_counter()
         try:
-            async with self._session.post(url, data=json.dumps(body)) as resp:
+            async with self._session.post(url, data=json.dumps(body).encode()) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
