@@ -76,6 +76,8 @@ def last_boxed(text: str) -> str | None:
 
 
 def _to_number(token: str) -> float | None:
+    if token.isascii() and token.isdigit():  # the common case: a plain integer
+        return float(token)
     token = token.replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
     token = token.rstrip("%")  # "50%" reads as 50, as GSM8K golds write it
     try:

@@ -17,7 +17,7 @@ from debate.models import (
     Usage,
     wrap,
 )
-from debate.models.middleware import Cached, Limited, Retrying
+from debate.models.middleware import Cached, Limited, Retrying, Slots
 from debate.testing import ScriptedModel
 
 MSGS = [Message(role="user", content="What is 2+2?")]
@@ -208,3 +208,40 @@ def test_price_table_overrides_and_snapshots():
     assert table.price("gpt-4o-mini-2024-07-18") == table.price("gpt-4o-mini")
     assert table.cost("llamacpp:smollm2", Usage(prompt_tokens=5)) == 0
     assert table.cost("openai:unknown-model", Usage()) is None
+
+
+async def test_slots_cap_concurrency_and_serve_in_arrival_order():
+    slots = Slots(2)
+    running, peak, order = 0, 0, []
+
+    async def job(i):
+        nonlocal running, peak
+        async with slots:
+            order.append(i)
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.01)
+            running -= 1
+
+    await asyncio.gather(*(job(i) for i in range(10)))
+    assert peak == 2 and order == list(range(10))
+
+
+async def test_a_cancelled_waiter_never_keeps_a_slot():
+    slots = Slots(1)
+    async with slots:
+        waiting = asyncio.ensure_future(slots.__aenter__())
+        await asyncio.sleep(0)
+        waiting.cancel()  # cancelled while queued
+        handed = asyncio.ensure_future(slots.__aenter__())
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert handed.done() and not handed.cancelled()  # the slot went past the cancelled one
+    handed2 = asyncio.ensure_future(slots.__aenter__())
+    await asyncio.sleep(0)
+    await slots.__aexit__()  # ``handed`` is done: its slot goes to handed2...
+    handed2.cancel()  # ...which is cancelled before it runs: the slot must be passed on
+    await asyncio.gather(handed2, return_exceptions=True)
+    async with asyncio.timeout(1):
+        async with slots:
+            pass

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from debate.errors import ConfigError, ModelOutputError
+from debate.memo import ByIdentity
 from debate.models.types import ChatModel, Message, SamplingParams
 from debate.parsing import parse_confidence, parse_fields
 from debate.prompts import Template, load_template
@@ -51,14 +52,17 @@ def answer_confidence_parser(text: str, question: Question) -> tuple[str | None,
     return answer, parse_confidence(fields.get("confidence"))
 
 
-def question_text(question: Question) -> str:
-    """The question as shown to agents: context, text and lettered choices."""
+def _render_question(question: Question) -> str:
     context = f"Context:\n{question.context}\n\nQuestion: " if question.context else ""
     choices = ""
     if question.choices:
         letters = string.ascii_uppercase
         choices = "\n\n" + "\n".join(f"{letters[i]}) {c}" for i, c in enumerate(question.choices))
     return load_template("question").render(context=context, text=question.text, choices=choices)
+
+
+question_text: ByIdentity[Question, str] = ByIdentity(_render_question)
+"""The question as shown to agents: context, text and lettered choices (once per question)."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from debate.memo import ByIdentity
 from debate.models.types import Completion, Message, SamplingParams
 
 __all__ = ["ResponseCache", "cache_key"]
@@ -39,19 +40,12 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys
 _dumps = _ENCODER.encode
 
 
-_PARAMS_JSON: dict[int, tuple[SamplingParams, str]] = {}
+def _params_to_json(params: SamplingParams) -> str:
+    return _dumps(params.model_dump(mode="json"))
 
 
-def _params_json(params: SamplingParams) -> str:
-    """``params`` as JSON, remembered per (frozen) params object: agents reuse theirs."""
-    known = _PARAMS_JSON.get(id(params))
-    if known is not None and known[0] is params:
-        return known[1]
-    if len(_PARAMS_JSON) >= 1024:
-        _PARAMS_JSON.clear()
-    text = _dumps(params.model_dump(mode="json"))
-    _PARAMS_JSON[id(params)] = (params, text)
-    return text
+_params_json: ByIdentity[SamplingParams, str] = ByIdentity(_params_to_json, size=1024)
+"""``params`` as JSON, once per (frozen) params object: agents reuse theirs."""
 
 
 class ResponseCache:

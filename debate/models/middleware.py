@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +35,7 @@ from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache, cache_key
 from debate.models.types import ChatModel, Completion, Message, SamplingParams
 
-__all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "wrap"]
+__all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "Slots", "wrap"]
 
 _THROTTLE_POLLERS = 8
 
@@ -100,6 +101,44 @@ class RetryPolicy(BaseModel):
         return base * (1.0 - self.jitter * random.random())
 
 
+class Slots:
+    """A first-come, first-served counting semaphore with O(1) hand-over.
+
+    ``asyncio.Semaphore`` scans its waiters for one not yet woken on every
+    release; with hundreds of calls queued and many finishing per loop
+    iteration that scan showed in profiles. Here a release hands its slot
+    straight to the oldest waiter.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed a slot, then cancelled
+                self._release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # skip waiters that were cancelled
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class Limited:
     """Caps in-flight requests and requests per second to one endpoint."""
 
@@ -107,7 +146,7 @@ class Limited:
         self.inner = inner
         self.name = inner.name
         cap = limits.max_in_flight
-        self._in_flight = asyncio.Semaphore(cap) if cap else None
+        self._in_flight = Slots(cap) if cap else None
         rps = limits.requests_per_second
         self._throttler = None
         if rps:
