@@ -8,7 +8,6 @@ previous call, byte for byte, so servers with prefix caching reuse it.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from debate.agents.base import Agent, View, question_text, role
@@ -72,8 +71,8 @@ class Debater(Agent):
             return [*self.system(), Message(role="user", content=prompt)]
         if not view.history:
             return self.chat(view, self.render("initial", question=question, format=fmt))
-        majority = majority_answer(view.peers)
         if view.extra.get("memory") == "rebuild":
+            majority = self._majority("rcr", view)
             prompt = self.render("rcr", question=question, own=view.history[-1].raw,
                                  peers=self._peers(view), format=fmt, majority=majority)
             return [*self.system(), Message(role="user", content=prompt)]
@@ -86,10 +85,17 @@ class Debater(Agent):
             return self.chat(view, self.render("debate_confidence", peers=self._peers(view),
                                                question=question, format=fmt))
         return self.chat(view, self.render("debate", peers=self._peers(view), question=question,
-                                           format=fmt, majority=majority))
+                                           format=fmt, majority=self._majority("debate", view)))
+
+    def _majority(self, slot: str, view: View) -> str:
+        """The peers' majority answer, when the slot's template shows it."""
+        return majority_answer(view.peers) if "majority" in self.templates[slot].fields else ""
 
 
 def majority_answer(turns: Sequence[Turn]) -> str:
     """The most common parsed answer among ``turns`` (first in order on ties), or ``unknown``."""
-    counts = Counter(t.answer for t in turns if t.answer is not None)
-    return max(counts, key=lambda a: counts[a]) if counts else "unknown"
+    counts: dict[str, int] = {}
+    for turn in turns:
+        if turn.answer is not None:
+            counts[turn.answer] = counts.get(turn.answer, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else "unknown"

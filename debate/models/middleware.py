@@ -159,15 +159,18 @@ class Limited:
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Wait for a free slot (and a rate token), then call the inner model."""
         if self._in_flight is None:
-            return await self._throttled(messages, params)
+            if self._throttler is not None:
+                await self._rate_token()
+            return await self.inner.generate(messages, params)
         async with self._in_flight:
-            return await self._throttled(messages, params)
+            if self._throttler is not None:
+                await self._rate_token()
+            return await self.inner.generate(messages, params)
 
-    async def _throttled(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
-        if self._throttler is not None:
-            async with self._pollers, self._throttler:
-                pass
-        return await self.inner.generate(messages, params)
+    async def _rate_token(self) -> None:
+        assert self._throttler is not None
+        async with self._pollers, self._throttler:
+            pass
 
 
 class Retrying:
@@ -229,38 +232,38 @@ class Cached:
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Return the stored completion for this call, or make the call and store it."""
         self.stats.calls += 1
-        if self.cache is None:
-            return self._account(await self._timed(messages, params))
-        key = cache_key(self.name, messages, params)
-        hit = self.cache.get(key)
-        if hit is not None:
-            self.stats.cache_hits += 1
-            return hit
-        pending = self._pending.get(key)
-        if pending is not None:
-            self.stats.cache_hits += 1
-            return (await asyncio.shield(pending)).model_copy(update={"cached": True})
-        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
+        cache, key, future = self.cache, "", None
+        if cache is not None:
+            key = cache_key(self.name, messages, params)
+            hit = cache.get(key)
+            if hit is not None:
+                self.stats.cache_hits += 1
+                return hit
+            pending = self._pending.get(key)
+            if pending is not None:
+                self.stats.cache_hits += 1
+                return (await asyncio.shield(pending)).model_copy(update={"cached": True})
+            future = asyncio.get_running_loop().create_future()
+            self._pending[key] = future
+        start = time.perf_counter()
         try:
-            completion = self._account(await self._timed(messages, params))
-            self.cache.put(key, completion)
-            await asyncio.sleep(0)  # the cache commits this loop iteration's puts first
-            future.set_result(completion)
+            completion = await self.inner.generate(messages, params)
+            if not completion.latency:  # a fresh object from the backend: set it in place
+                completion.latency = time.perf_counter() - start
+            self._account(completion)
+            if cache is not None and future is not None:
+                cache.put(key, completion)
+                await asyncio.sleep(0)  # the cache commits this loop iteration's puts first
+                future.set_result(completion)
             return completion
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: nobody else may be waiting
+            if future is not None:
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: nobody else may be waiting
             raise
         finally:
-            del self._pending[key]
-
-    async def _timed(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
-        start = time.perf_counter()
-        completion = await self.inner.generate(messages, params)
-        if not completion.latency:  # a fresh object from the backend: set it in place
-            completion.latency = time.perf_counter() - start
-        return completion
+            if future is not None:
+                del self._pending[key]
 
     def _account(self, completion: Completion) -> Completion:
         stats = self.stats
