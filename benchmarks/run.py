@@ -252,7 +252,8 @@ def bench_real_model() -> None:
 
     def run(model: str, name: str) -> tuple[float, float, float]:
         out = tempfile.mkdtemp()
-        cfg = experiment(model, 3, out, name, rounds=1, max_tokens=64, temperature=0.0,
+        cfg = experiment(model, 1 if name == "load" else 3, out, name, rounds=1,
+                         max_tokens=4 if name == "load" else 64, temperature=0.0,
                          concurrency=3)
         start = time.perf_counter()
         asyncio.run(arun_experiment(cfg, progress=False))
@@ -261,6 +262,7 @@ def bench_real_model() -> None:
         tokens = sum(t.usage.completion_tokens for t in turns)
         return tokens / wall, wall, sum(t.latency for t in turns)
 
+    run("llamacpp:smollm2", "load")  # loads the model (shared in-process) outside the timing
     local_rate, local_wall, local_calls = run("llamacpp:smollm2", "local")
     port = free_port()
     server = subprocess.Popen(

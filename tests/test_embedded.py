@@ -38,7 +38,23 @@ async def test_logprobs_load_on_demand(smollm2):
     completion = await smollm2.generate(messages, SamplingParams(max_tokens=4, logprobs=True,
                                                                  temperature=0.0))
     assert completion.logprobs and all(lp.logprob <= 0 for lp in completion.logprobs)
-    assert set(smollm2._llms) == {False, True}
+    assert set(smollm2._loaded.llms) == {False, True}
+
+
+async def test_backends_for_one_model_share_it_and_unload_frees_it(smollm2):
+    from debate.models.llamacpp import LlamaCppModel, unload_models
+
+    other = LlamaCppModel("smollm2", n_ctx=2048)
+    assert other._loaded is smollm2._loaded  # one load, one worker thread: calls serialized
+    await other.generate([Message(role="user", content="Hi")], SamplingParams(max_tokens=2))
+    assert False in smollm2._loaded.llms
+    unload_models()
+    assert not smollm2._loaded.llms
+    fresh = LlamaCppModel("smollm2", n_ctx=2048)
+    hi = [Message(role="user", content="Hi")]
+    assert (await fresh.generate(hi, SamplingParams(max_tokens=2))).usage.completion_tokens > 0
+    assert (await smollm2.generate(hi, SamplingParams(max_tokens=2))).text  # loads again
+    assert smollm2._loaded is fresh._loaded
 
 
 async def test_too_long_prompt_is_recorded_not_fatal():

