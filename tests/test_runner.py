@@ -187,3 +187,15 @@ def test_unknown_binding_key_is_an_error(tmp_path):
 
     with pytest.raises(ConfigError, match=r"\['critic'\] name no agent or role"):
         bind(["agent-0"], ["debater"], [], {"critic": "x"}, "model")
+
+
+async def test_concurrent_runs_restore_the_garbage_collector(tmp_path):
+    import gc
+
+    before = gc.get_threshold()
+    first = config(tmp_path, limit=4).model_copy(update={"name": "first"})
+    second = config(tmp_path, limit=6).model_copy(update={"name": "second"})
+    summaries = await asyncio.gather(arun_experiment(first, progress=False),
+                                     arun_experiment(second, progress=False))
+    assert [s.debates for s in summaries] == [4, 6]
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
