@@ -13,6 +13,7 @@ from langgraph.types import Send
 from debate import PROTOCOLS
 from debate.config import load_experiment
 from debate.datasets import load_dataset
+from debate.errors import ConfigError
 from debate.protocols.executor import LeanGraph
 from debate.runner import build_agents
 from debate.testing import ScriptedModel
@@ -146,3 +147,12 @@ def _config_node() -> StateGraph[Any, Any, Any, Any]:
 @pytest.mark.parametrize("build", [_fan_out, _send, _sync_node, _config_node])
 def test_graphs_beyond_a_plain_chain_are_left_to_langgraph(build):
     assert LeanGraph.of(build()) is None
+
+
+async def test_an_unknown_executor_is_a_clear_error():
+    protocol = PROTOCOLS.lookup("single")()
+    protocol.executor = "pregel"  # type: ignore[assignment]
+    agents = build_agents(protocol, [_model()])
+    question = load_dataset("experiments/data/arithmetic.jsonl", task="numeric", limit=1)[0]
+    with pytest.raises(ConfigError, match="executor must be 'auto' or 'langgraph'"):
+        await protocol.run(question, agents)

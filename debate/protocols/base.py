@@ -221,6 +221,9 @@ class DebateProtocol(ABC):
         started = datetime.now(UTC)
         state: DebateState = {"question": question, "turns": [], "round": -1, "final": None,
                               "stop_reason": None}
+        if self.executor not in ("auto", "langgraph"):
+            raise ConfigError(f"protocol {self.name!r}: executor must be 'auto' or 'langgraph', "
+                              f"not {self.executor!r}")
         lean = self.lean_graph() if self.executor == "auto" else None
         if lean is not None:
             result = await lean.ainvoke(state, DebateContext(agents), self.recursion_limit())
