@@ -1,7 +1,8 @@
 """debatelab benchmarks: one command, a table of ratios. Not part of the test run.
 
     python benchmarks/run.py            # every benchmark (about 2 minutes on 2 cores)
-    python benchmarks/run.py overhead   # one of: overhead, throughput, efficiency, limiter, memory
+    python benchmarks/run.py overhead   # any of: overhead, throughput, efficiency, reference,
+                                        # resume, limiter, memory, real-model
 
 The mock OpenAI-compatible server runs in its own process, so it never
 competes with the client for the interpreter lock.
@@ -148,6 +149,35 @@ def bench_efficiency() -> None:
                replay.requests == 0 and wall / again >= 10)
 
 
+def bench_resume() -> None:
+    """SIGKILL a CLI run half-way; the restart must request exactly the calls not yet cached."""
+    import sqlite3
+
+    from debate.testing import MockServer
+
+    out = tempfile.mkdtemp()
+    debate_cmd = str(Path(sys.executable).parent / "debate")
+    with MockServer(latency=0.1) as server:  # a thread here: the runs are other processes
+        cmd = [debate_cmd, "run", "--dataset", questions(500), "--model",
+               f"openai:mock@{server.url}", "--out", out, "--name", "resume",
+               "--concurrency", "256", "--no-progress"]
+        traces = Path(out) / "resume" / "traces.jsonl"
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not traces.exists() or traces.read_bytes().count(b"\n") < 250:
+            time.sleep(0.05)
+        process.kill()
+        process.wait()
+        time.sleep(0.5)  # let the server answer what the dead process had sent
+        with sqlite3.connect(Path(out) / "resume" / "cache.sqlite") as db:
+            cached = int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+        before = server.served["ok"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        restart = server.served["ok"] - before
+    remaining = 500 * 9 - cached
+    report("resume: SIGKILL half-way, then the same command: requests / calls not yet cached",
+           f"{restart} / {remaining}", "equal", restart == remaining)
+
+
 def bench_limiter() -> None:
     from debate.models import CallStats, Limits, Message, SamplingParams, wrap
     from debate.testing import ScriptedModel
@@ -284,7 +314,8 @@ def bench_real_model() -> None:
 
 BENCHMARKS = {"overhead": bench_overhead, "throughput": bench_throughput,
               "efficiency": bench_efficiency, "reference": bench_reference,
-              "limiter": bench_limiter, "memory": bench_memory, "real-model": bench_real_model}
+              "resume": bench_resume, "limiter": bench_limiter, "memory": bench_memory,
+              "real-model": bench_real_model}
 
 
 def main() -> None:
