@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from debate import ExperimentConfig, arun_experiment
+from debate import ExperimentConfig, Summary, arun_experiment
 from debate.testing import register_script
 
 RESULTS: list[tuple[str, str, str, str]] = []
@@ -79,8 +79,15 @@ class Server:
 def experiment(model: str, n: int, out: str, name: str, **kw: object) -> ExperimentConfig:
     base = {"protocol": "du", "rounds": 2, "models": [model], "dataset": questions(n),
             "output_dir": out, "name": name, "concurrency": 256, "temperature": None,
-            "limits": {"max_in_flight": 1024}}
+            "limits": {"max_in_flight": 256}}  # 256 calls in flight, as the ideals assume
     return ExperimentConfig(**(base | kw))
+
+
+def timed_run(cfg: ExperimentConfig) -> tuple[Summary, float]:
+    """Run an experiment; its summary and wall seconds."""
+    start = time.perf_counter()
+    summary = asyncio.run(arun_experiment(cfg, progress=False))
+    return summary, time.perf_counter() - start
 
 
 def bench_overhead() -> None:
@@ -117,11 +124,9 @@ def bench_throughput() -> None:
         bare = max(asyncio.run(bare_loop(server.url, 4500, 256)) for _ in range(2))
         full = 0.0
         for attempt in range(2):
-            cfg = experiment(f"openai:mock@{server.url}", 500, tempfile.mkdtemp(),
-                             f"throughput-{attempt}", limits={"max_in_flight": 256})
-            start = time.perf_counter()
-            summary = asyncio.run(arun_experiment(cfg, progress=False))
-            full = max(full, summary.calls / (time.perf_counter() - start))
+            summary, wall = timed_run(experiment(f"openai:mock@{server.url}", 500,
+                                                 tempfile.mkdtemp(), f"throughput-{attempt}"))
+            full = max(full, summary.calls / wall)
     report("mock server: bare aiohttp loop", f"{bare:.0f} calls/s", ">= 2000 calls/s",
            bare >= 2000)
     report("throughput ceiling: full stack / bare aiohttp loop", f"{full / bare:.2f}x "
@@ -132,18 +137,13 @@ def bench_efficiency() -> None:
     with Server(latency=1.0) as server:
         out = tempfile.mkdtemp()
         # 256 calls in flight, as the ideal assumes (256 debates would put 768 in flight)
-        cfg = experiment(f"openai:mock@{server.url}", 500, out, "efficiency",
-                         limits={"max_in_flight": 256})
-        start = time.perf_counter()
-        summary = asyncio.run(arun_experiment(cfg, progress=False))
-        wall = time.perf_counter() - start
+        cfg = experiment(f"openai:mock@{server.url}", 500, out, "efficiency")
+        summary, wall = timed_run(cfg)
         ideal = max(3 * 1.0, summary.calls * 1.0 / 256)
         report("efficiency: 500 du debates at 1 s latency, 256 concurrent: wall / ideal",
                f"{wall / ideal:.3f} ({wall:.1f} s vs {ideal:.1f} s)", "<= 1.10",
                wall / ideal <= 1.10)
-        start = time.perf_counter()
-        replay = asyncio.run(arun_experiment(cfg, progress=False))
-        again = time.perf_counter() - start
+        replay, again = timed_run(cfg)
         report("replay: re-run of the finished experiment", f"{replay.requests} requests, "
                f"{wall / again:.0f}x faster", "0 requests, >= 10x",
                replay.requests == 0 and wall / again >= 10)
@@ -264,11 +264,9 @@ def bench_reference() -> None:
         gather = min(asyncio.run(hand_written_gather(server.url, 500, 256)) for _ in range(2))
         ours = float("inf")
         for attempt in range(2):
-            cfg = experiment(f"openai:mock@{server.url}", 500, tempfile.mkdtemp(),
-                             f"reference-{attempt}", limits={"max_in_flight": 256})
-            start = time.perf_counter()
-            asyncio.run(arun_experiment(cfg, progress=False))
-            ours = min(ours, time.perf_counter() - start)
+            _, wall = timed_run(experiment(f"openai:mock@{server.url}", 500, tempfile.mkdtemp(),
+                                           f"reference-{attempt}"))
+            ours = min(ours, wall)
     report("vs the reference loop: 500 du debates at 100 ms, sequential (extrapolated) / ours",
            f"{sequential / ours:.0f}x ({sequential:.0f} s vs {ours:.1f} s)", ">= 200x",
            sequential / ours >= 200)
@@ -287,9 +285,7 @@ def bench_real_model() -> None:
         cfg = experiment(model, 1 if name == "load" else 3, out, name, rounds=1,
                          max_tokens=4 if name == "load" else 64, temperature=0.0,
                          concurrency=3)
-        start = time.perf_counter()
-        asyncio.run(arun_experiment(cfg, progress=False))
-        wall = time.perf_counter() - start
+        _, wall = timed_run(cfg)
         turns = [t for tr in read_traces(Path(out) / name / "traces.jsonl") for t in tr.turns]
         tokens = sum(t.usage.completion_tokens for t in turns)
         return tokens / wall, wall, sum(t.latency for t in turns)

@@ -92,8 +92,7 @@ def _jsonl(path: Path) -> Iterator[tuple[str, Row]]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise DatasetError(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte "
-                                   f"{exc.start})") from exc
+                raise _not_utf8(f"{path}:{number}", exc) from exc
             if not line.strip():
                 continue
             try:
@@ -123,7 +122,11 @@ def _text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise _not_utf8(str(path), exc) from exc
+
+
+def _not_utf8(where: str, exc: UnicodeDecodeError) -> DatasetError:
+    return DatasetError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})")
 
 
 def _csv(path: Path) -> Iterator[tuple[str, Row]]:

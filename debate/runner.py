@@ -196,7 +196,6 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                           named_models={k: models.by_spec[spec] for k, spec in named.items()})
     failed: dict[str, str] = {}
     stopped: list[str] = []
-    scored = [0, 0]  # correct, with gold
     start = time.perf_counter()
     bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
@@ -219,11 +218,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 continue
             writer.write(trace)
             tally.add(trace)
-            if trace.correct is not None:
-                scored[0] += trace.correct
-                scored[1] += 1
             elapsed = max(time.perf_counter() - start, 1e-9)
-            acc = f"acc {scored[0] / scored[1]:.0%}" if scored[1] else "acc n/a"
+            acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
             bar.update(task, advance=1, info=(
                 f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
                 f"{stats.calls / elapsed:.1f} calls/s"))

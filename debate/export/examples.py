@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from debate.models.types import Message
 from debate.trace import DebateTrace, Turn
 
-__all__ = ["Example", "Provenance", "config_hash", "provenance"]
+__all__ = ["Example", "Provenance", "config_hash", "prompt_key", "provenance"]
 
 
 class Provenance(BaseModel):
@@ -63,6 +63,11 @@ class Example(BaseModel):
     def is_pair(self) -> bool:
         """True for chosen/rejected pairs."""
         return self.chosen is not None and self.rejected is not None
+
+
+def prompt_key(prompt: list[Message]) -> str:
+    """A prompt as comparable text: equal exactly when role and content of every message are."""
+    return json.dumps([[m.role, m.content] for m in prompt])
 
 
 def config_hash(trace: DebateTrace) -> str:

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from pydantic import BaseModel
 
-from debate.export.examples import Example
+from debate.export.examples import Example, prompt_key
 
 __all__ = ["Filters", "apply_filters"]
 
@@ -40,8 +40,8 @@ def _responses(example: Example) -> list[str]:
 
 
 def _key(example: Example) -> str:
-    return json.dumps([[m.role, m.content] for m in example.prompt]
-                      + [example.chosen, example.rejected, example.completion, example.label])
+    return prompt_key(example.prompt) + json.dumps(
+        [example.chosen, example.rejected, example.completion, example.label])
 
 
 def apply_filters(examples: list[Example], filters: Filters) -> list[Example]:

@@ -19,7 +19,6 @@ Unparseable answers are never chosen; empty completions are never used.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import product
@@ -27,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from debate.export.examples import Example, provenance
+from debate.export.examples import Example, prompt_key, provenance
 from debate.registry import Registry
 from debate.scoring import is_correct
 from debate.trace import DebateTrace, Turn
@@ -57,18 +56,13 @@ def strategy(name: str) -> Callable[[Strategy], Strategy]:
     return STRATEGIES.register(name)
 
 
-
-def _prompt_key(turn: Turn) -> str:
-    return json.dumps([[m.role, m.content] for m in turn.messages])
-
-
 def _groups(turns: list[Turn], round_: int) -> list[list[Turn]]:
     """Round 0: turns with byte-identical prompts; later rounds: the whole round."""
     if round_ != 0:
         return [turns]
     groups: dict[str, list[Turn]] = {}
     for turn in turns:
-        groups.setdefault(_prompt_key(turn), []).append(turn)
+        groups.setdefault(prompt_key(turn.messages), []).append(turn)
     return list(groups.values())
 
 
@@ -101,8 +95,10 @@ def gold_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[
             continue
         for r in options.rounds:
             for group in _groups(_answers(trace, r), r):
-                right = [t for t in group if is_correct(t.answer, q.gold, q.task)]
-                wrong = [t for t in group if not is_correct(t.answer, q.gold, q.task)]
+                right: list[Turn] = []
+                wrong: list[Turn] = []
+                for turn in group:
+                    (right if _correct(trace, turn) else wrong).append(turn)
                 examples += [_pair(trace, c, w, "gold", (1.0, 0.0), q.gold,
                                    rejected_answer=w.answer)
                              for c, w in product(right, wrong)]

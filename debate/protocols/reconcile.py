@@ -108,8 +108,7 @@ class ReconcileProtocol(GroupProtocol):
         """Round r: the round table of round r-1, then every agent revises."""
         agents = runtime.context.group(self.member_names())
         r = state["round"] + 1
-        previous = [t for t in state["turns"] if t.round == r - 1 and t.agent in
-                    self.member_names()]
+        previous = self._members_turns(state["turns"], r - 1)
         groups = answer_groups(previous, self.config.top_two_groups)
         shown = [t for _, group in groups for t in group]
         view = View(state["question"], r, peers=shown,
@@ -119,9 +118,13 @@ class ReconcileProtocol(GroupProtocol):
 
     async def vote(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """The configured judge over the last round."""
-        last = [t for t in state["turns"] if t.round == state["round"] and t.agent in
-                self.member_names()]
-        return await self.conclude(state, runtime, last)
+        return await self.conclude(state, runtime,
+                                   self._members_turns(state["turns"], state["round"]))
+
+    def _members_turns(self, turns: list[Turn], round_: int) -> list[Turn]:
+        """The round's turns of the N agents (not the judge's)."""
+        members = set(self.member_names())
+        return [t for t in turns if t.round == round_ and t.agent in members]
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """Answer -> discuss* (until consensus or R) -> vote."""

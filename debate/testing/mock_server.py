@@ -130,6 +130,7 @@ class MockServer:
             task = asyncio.current_task()
             if task is not None:
                 self._hanging.add(task)
+                task.add_done_callback(self._hanging.discard)
             await asyncio.sleep(3600)
         if fault == "malformed":
             return web.Response(text='{"choices": [', content_type="application/json")
