@@ -85,9 +85,10 @@ class RoleCard(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     name: str
-    """The role's name."""
-    base: str = "debater"
-    """The registered role it specializes."""
+    """The role's name (recorded in traces as the agent's ``card``)."""
+    base: str | None = None
+    """The registered role it specializes; default: the role the protocol gives the agent
+    it is bound to. A base must be that role or a subclass of it."""
     description: str = ""
     """What the role is for."""
     system_prompt: str | None = None
@@ -99,8 +100,20 @@ class RoleCard(BaseModel):
     source: Path | None = Field(None, exclude=True)
     """The card's file (set by :func:`load_role_card`)."""
 
-    def build(self, name: str, model: ChatModel, params: SamplingParams | None = None) -> Agent:
-        """An agent of this role (template fields are checked here, at load time)."""
+    def build(self, name: str, model: ChatModel, params: SamplingParams | None = None,
+              role: str | None = None) -> Agent:
+        """An agent of this role (template fields are checked here, at load time).
+
+        ``role`` is the role the protocol gives this agent: the card's ``base``
+        (default: ``role``) must be it or a subclass of it, else a :class:`ConfigError`.
+        """
+        base = self.base or role or "debater"
+        cls = get_role(base)
+        if role is not None and not issubclass(cls, get_role(role)):
+            raise ConfigError(
+                f"{self.source or self.name}: role card {self.name!r} (base {base!r}) cannot "
+                f"play agent {name!r}, to which the protocol gives role {role!r}: its prompts "
+                f"and view would not be the protocol's. Use base: {role} (or leave base out).")
         here = self.source.parent if self.source else Path(".")
         templates: dict[str, Template] = {}
         for slot, value in self.templates.items():
@@ -109,10 +122,11 @@ class RoleCard(BaseModel):
                 templates[slot] = Template(file.read_text(encoding="utf-8").strip("\n"), str(file))
             else:
                 templates[slot] = Template(value, f"{self.source or self.name}:templates.{slot}")
-        cls = get_role(self.base)
         parser = PARSERS.lookup(self.parser) if self.parser else None
-        return cls(name, model, system_prompt=self.system_prompt, templates=templates,
-                   params=params, parser=parser)
+        agent = cls(name, model, system_prompt=self.system_prompt, templates=templates,
+                    params=params, parser=parser)
+        agent.card = self.name
+        return agent
 
 
 def load_role_card(path: str | Path) -> RoleCard:

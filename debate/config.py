@@ -62,6 +62,10 @@ class ExperimentConfig(BaseModel):
     """Sampling temperature of every agent (``None``: the backend's default)."""
     max_tokens: int = Field(512, ge=1)
     """Completion token limit per call."""
+    strict_parsing: bool = False
+    """Count only answers given in the asked form (``\\boxed{}``, an "Answer:" line, a JSON
+    field); an answer found by a fallback (last number, yes/no word, option text) counts
+    as unparsed, in the debate's votes and in every metric."""
     output_dir: str = "runs"
     """Folder that holds run folders."""
     cache: bool = True

@@ -51,14 +51,18 @@ __all__ = ["arun_experiment", "build_agents", "load_run_summary", "run_debate", 
 def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
                  roles: Sequence[str] = (), params: SamplingParams | None = None,
                  seed: int | None = None, *,
-                 named_models: Mapping[str, ChatModel] | None = None) -> list[Agent]:
+                 named_models: Mapping[str, ChatModel] | None = None,
+                 strict_parsing: bool = False) -> list[Agent]:
     """The protocol's agents, with models and role cards bound by position, name or role.
 
     ``models`` apply by position (one for all, or one per agent left unnamed);
     ``named_models`` map an agent name or role to its model; ``roles`` are role
-    card paths, each optionally ``KEY=path`` (see :mod:`debate.binding`). Agent
-    ``i`` samples with ``seed + i`` when ``seed`` is set, so agents with identical
-    prompts draw different, reproducible samples.
+    card paths, each optionally ``KEY=path`` (see :mod:`debate.binding`). A card
+    plays the protocol's role for its agent (its ``base`` must be that role or a
+    subclass of it: a card never silently turns a role into another). Agent ``i``
+    samples with ``seed + i`` when ``seed`` is set, so agents with identical prompts
+    draw different, reproducible samples. With ``strict_parsing`` agents keep only
+    explicitly given answers (a fallback-parsed answer counts as unparsed).
     """
     names = protocol.agent_names()
     role_names = [protocol.agent_role(i) for i in range(len(names))]
@@ -71,9 +75,11 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
         assert model is not None  # bind() fills every agent when required
         agent_params = base if seed is None else base.model_copy(update={"seed": seed + i})
         if card is not None:
-            agents.append(load_role_card(card).build(name, model, agent_params))
+            agent = load_role_card(card).build(name, model, agent_params, role=role_names[i])
         else:
-            agents.append(get_role(role_names[i])(name, model, params=agent_params))
+            agent = get_role(role_names[i])(name, model, params=agent_params)
+        agent.strict_parsing = strict_parsing
+        agents.append(agent)
     return agents
 
 
@@ -86,6 +92,7 @@ async def run_debate(
     roles: Sequence[str] = (),
     params: SamplingParams | None = None,
     seed: int | None = 0,
+    strict_parsing: bool = False,
     **options: Any,
 ) -> DebateTrace:
     """Run one debate and return its trace.
@@ -99,6 +106,8 @@ async def run_debate(
         roles: role card paths, once or per agent.
         params: sampling parameters of every agent.
         seed: base seed (agent i uses ``seed + i``); ``None`` leaves seeds unset.
+        strict_parsing: count only explicitly given answers (a boxed answer, "Answer:",
+            a JSON field); a fallback-parsed answer becomes ``None``.
         **options: protocol options (``rounds=1``, ``agents=5``...) for a protocol given by name.
 
     """
@@ -118,10 +127,12 @@ async def run_debate(
 
     if isinstance(models, Mapping):
         agents = build_agents(proto, [], roles, params, seed,
-                              named_models={key: model(m) for key, m in models.items()})
+                              named_models={key: model(m) for key, m in models.items()},
+                              strict_parsing=strict_parsing)
     else:
         listed = [models] if isinstance(models, str | ChatModel) else list(models)
-        agents = build_agents(proto, [model(m) for m in listed], roles, params, seed)
+        agents = build_agents(proto, [model(m) for m in listed], roles, params, seed,
+                              strict_parsing=strict_parsing)
     return await proto.run(question, agents)
 
 
@@ -193,7 +204,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     positional, named = split_bindings(config.models)
     agents = build_agents(protocol, [models.by_spec[spec] for spec in positional], config.roles,
                           params, config.seed,
-                          named_models={k: models.by_spec[spec] for k, spec in named.items()})
+                          named_models={k: models.by_spec[spec] for k, spec in named.items()},
+                          strict_parsing=config.strict_parsing)
     failed: dict[str, str] = {}
     stopped: list[str] = []
     start = time.perf_counter()

@@ -1,14 +1,25 @@
-r"""Answer extraction and correctness, per task type.
+r"""Answer extraction and correctness, per task type, recording how each answer was found.
 
-- ``numeric`` (GSM8K-style): ``\boxed{42}``, ``#### 42``, "the answer is 1,234",
-  then the last number in the text; compared with a tolerance.
-- ``choice``: a letter (``\boxed{B}``, "answer: (B)", "B) ..."), or the text of
-  exactly one option; compared as letters.
-- ``yesno``: yes / no (also true / false).
-- ``exact``: normalized exact match (case, punctuation, articles, spaces).
+Every extraction is an :class:`Extraction`: the normalized answer and the
+rule that found it. Rules are *explicit* (the model put its answer where it
+was asked to) or *fallbacks* (a guess from free text); metrics report the
+share of each, and ``strict_parsing`` keeps only explicit answers.
 
-Extractors return a normalized string or ``None``; ``None`` is never correct
-(the Du et al. reference counted unparseable answers as correct; we do not).
+==========  ==========================================  ===========================
+task        explicit                                    fallback
+==========  ==========================================  ===========================
+numeric     ``\boxed{42}``, ``#### 42``, "answer is 42"   the last number
+choice      ``\boxed{B}``, "answer: (B)", an answer       "(B)" / "B)" in the text,
+            field                                       the text of exactly one option
+yesno       ``\boxed{yes}``, "answer is no", a field    the last yes/no/true/false word
+exact       ``\boxed{...}``, "answer: ...", a field       none: no explicit answer is unparsed
+==========  ==========================================  ===========================
+
+Choice letters go as far as the question's choices (A-R for 18 options; any
+letter when the choices are unknown). Yes/no is never read from words such
+as "correct" or "wrong". Extractors return ``Extraction(None)`` when there
+is no answer; ``None`` is never correct (the Du et al. reference counted
+unparseable answers as correct; we do not).
 """
 
 from __future__ import annotations
@@ -17,10 +28,40 @@ import math
 import re
 import string
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
 
 from debate.trace import TaskType
 
-__all__ = ["answer_instruction", "extract_answer", "is_correct", "normalize_gold"]
+__all__ = ["EXPLICIT_RULES", "FALLBACK_RULES", "Extraction", "answer_instruction", "extract",
+           "extract_answer", "extract_field", "is_correct", "normalize_gold"]
+
+EXPLICIT_RULES = frozenset({"boxed", "hashes", "answer-line", "field"})
+"""Rules that read an answer the model gave in the asked form."""
+FALLBACK_RULES = frozenset({"last-number", "letter", "keyword", "choice-text"})
+"""Rules that guess an answer from free text."""
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """An extracted answer and the rule that found it (``None``, ``None``: no answer)."""
+
+    answer: str | None
+    """The normalized answer, or ``None`` when the reply holds none."""
+    rule: str | None = None
+    """How it was found: one of :data:`EXPLICIT_RULES` or :data:`FALLBACK_RULES`
+    (a custom parser may name its own, counted as explicit)."""
+
+    @property
+    def source(self) -> Literal["explicit", "fallback"] | None:
+        """``explicit``, ``fallback``, or ``None`` when there is no answer."""
+        if self.answer is None:
+            return None
+        return "fallback" if self.rule in FALLBACK_RULES else "explicit"
+
+
+NO_ANSWER = Extraction(None)
 
 _NUM = r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?%?|-?\.\d+"
 _NUM_RE = re.compile(_NUM)
@@ -29,15 +70,12 @@ _ANSWER_IS_RE = re.compile(
     r"(?:final answer|answer)\s*(?:is|:|=)?\s*(?:is\s*)?[:=]?\s*\**\s*\(?(" + _NUM + r")",
     re.IGNORECASE,
 )
-_LETTER_PATTERNS = [
-    re.compile(r"(?:final answer|answer|option|choice)\s*(?:is|:|=)?\s*(?:is\s*)?[:=]?\s*\**\s*"
-               r"\(?([A-J])\)?(?![A-Za-z])", re.IGNORECASE),
-    re.compile(r"^\s*\(?([A-J])[\).:]", re.MULTILINE),
-    re.compile(r"\(([A-J])\)"),
-]
 _FRAC_RE = re.compile(r"\\d?frac\{(-?\d+)\}\{(-?\d+)\}")
-_YES = {"yes", "true", "correct"}
-_NO = {"no", "false", "incorrect"}
+_YES = {"yes", "true"}
+_NO = {"no", "false"}
+_YESNO_WORD = re.compile(r"\b(yes|no|true|false)\b")
+_YESNO_ANSWER = re.compile(r"answer\s*(?:is|:)\s*\**\s*(yes|no|true|false)\b")
+_EXACT_ANSWER = re.compile(r"answer\s*(?:is|:)\s*(.+)", re.IGNORECASE)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 INSTRUCTIONS: dict[str, str] = {
@@ -98,58 +136,112 @@ def format_number(value: float) -> str:
     return repr(round(value, 9))
 
 
-def _numeric(text: str) -> str | None:
-    candidates: list[str] = []
-    boxed = last_boxed(text)
-    if boxed is not None:
-        boxed = boxed.replace("\\$", "").replace("\\%", "%").replace("\\!", "")
-        boxed = _FRAC_RE.sub(r"\1/\2", boxed)
-        candidates += _NUM_RE.findall(boxed.replace("{,}", ","))[-1:]
-    if not candidates:
-        candidates += [m.group(1) for m in _HASHES_RE.finditer(text)][-1:]
-    if not candidates:
-        candidates += [m.group(1) for m in _ANSWER_IS_RE.finditer(text)][-1:]
-    if not candidates:
-        candidates += _NUM_RE.findall(text)[-1:]
-    for token in candidates:
+def _number(tokens: list[str], rule: str) -> Extraction:
+    """The last of ``tokens`` as a canonical number."""
+    for token in tokens[-1:]:
         value = _to_number(token)
         if value is not None:
-            return format_number(value)
-    return None
+            return Extraction(format_number(value), rule)
+    return NO_ANSWER
 
 
-def _choice(text: str, choices: Sequence[str] | None) -> str | None:
+def _numeric_in(content: str, rule: str) -> Extraction:
+    """The last number in an answer span (a boxed expression or an answer field)."""
+    content = content.replace("\\$", "").replace("\\%", "%").replace("\\!", "")
+    content = _FRAC_RE.sub(r"\1/\2", content)
+    return _number(_NUM_RE.findall(content.replace("{,}", ",")), rule)
+
+
+def _numeric(text: str) -> Extraction:
     boxed = last_boxed(text)
     if boxed is not None:
-        letter = re.fullmatch(r"\(?([A-Ja-j])\)?(?:[\).:].*)?", boxed.strip(), re.DOTALL)
-        if letter:
-            return letter.group(1).upper()
-        text = boxed
-    for pattern in _LETTER_PATTERNS:
+        found = _numeric_in(boxed, "boxed")
+        if found.answer is not None:
+            return found
+    for regex, rule in ((_HASHES_RE, "hashes"), (_ANSWER_IS_RE, "answer-line")):
+        found = _number([m.group(1) for m in regex.finditer(text)], rule)
+        if found.answer is not None:
+            return found
+    return _number(_NUM_RE.findall(text), "last-number")
+
+
+@lru_cache(maxsize=64)
+def _letter_patterns(letters: str) -> tuple[re.Pattern[str], ...]:
+    """(answer-line, whole-span, line-start, parenthesised) patterns for these letters.
+
+    Letters in free text are capitals only ("the answer is a cat" names no
+    option), and "I" followed by a lower-case word is the pronoun.
+    """
+    cls = f"[{letters}]"
+    letter = rf"(?!I\s+[a-z])({cls})(?![A-Za-z])"
+    return (
+        re.compile(r"(?i:final answer|answer|option|choice)\s*(?i:is|:|=)?\s*(?i:is\s*)?[:=]?"
+                   rf"\s*\**\s*\(?{letter}\)?"),
+        re.compile(rf"\(?({cls})\)?(?:[\).:].*)?", re.DOTALL | re.IGNORECASE),
+        re.compile(rf"^\s*\(?({cls})[\).:]", re.MULTILINE),
+        re.compile(rf"\(({cls})\)"),
+    )
+
+
+def _letters(choices: Sequence[str] | None) -> str:
+    return string.ascii_uppercase[:len(choices)] if choices else string.ascii_uppercase
+
+
+def _choice_text(text: str, choices: Sequence[str] | None, rule: str) -> Extraction:
+    """The option whose text, alone among the options, appears in ``text``."""
+    if not choices:
+        return NO_ANSWER
+    lowered = text.lower()
+    hits = [i for i, c in enumerate(choices) if c.strip() and c.strip().lower() in lowered]
+    return Extraction(string.ascii_uppercase[hits[0]], rule) if len(hits) == 1 else NO_ANSWER
+
+
+def _choice_in(content: str, choices: Sequence[str] | None, rule: str) -> Extraction:
+    """A choice given in an answer span: a letter, or the text of exactly one option."""
+    answer_line, whole, line_start, parenthesised = _letter_patterns(_letters(choices))
+    match = whole.fullmatch(content.strip())
+    if match:
+        return Extraction(match.group(1).upper(), rule)
+    for pattern in (answer_line, line_start, parenthesised):
+        found = pattern.findall(content)
+        if found:
+            return Extraction(str(found[-1]).upper(), rule)
+    return _choice_text(content, choices, rule)
+
+
+def _choice(text: str, choices: Sequence[str] | None) -> Extraction:
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return _choice_in(boxed, choices, "boxed")
+    answer_line, _, line_start, parenthesised = _letter_patterns(_letters(choices))
+    for pattern, rule in ((answer_line, "answer-line"), (line_start, "letter"),
+                          (parenthesised, "letter")):
         found = pattern.findall(text)
         if found:
-            return str(found[-1]).upper()
-    if choices:
-        lowered = text.lower()
-        hits = [i for i, c in enumerate(choices) if c.strip() and c.strip().lower() in lowered]
-        if len(hits) == 1:
-            return string.ascii_uppercase[hits[0]]
-    return None
+            return Extraction(str(found[-1]).upper(), rule)
+    return _choice_text(text, choices, "choice-text")
 
 
-def _yesno(text: str) -> str | None:
+def _yesno_word(word: str, rule: str) -> Extraction:
+    return Extraction("yes" if word in _YES else "no", rule)
+
+
+def _yesno_in(content: str, rule: str) -> Extraction:
+    """The first yes/no/true/false word of an answer span."""
+    found = _YESNO_WORD.search(content.lower())
+    return _yesno_word(found.group(1), rule) if found else NO_ANSWER
+
+
+def _yesno(text: str) -> Extraction:
     boxed = last_boxed(text)
-    source = boxed if boxed is not None else text
-    words = re.findall(r"[a-z]+", source.lower())
-    answer_is = re.findall(r"answer\s*(?:is|:)\s*\**\s*(yes|no|true|false)", source.lower())
-    if answer_is:
-        words = answer_is
-    for word in reversed(words) if boxed is None and not answer_is else words:
-        if word in _YES:
-            return "yes"
-        if word in _NO:
-            return "no"
-    return None
+    if boxed is not None:
+        return _yesno_in(boxed, "boxed")
+    lowered = text.lower()
+    stated = _YESNO_ANSWER.findall(lowered)
+    if stated:
+        return _yesno_word(stated[-1], "answer-line")
+    words = _YESNO_WORD.findall(lowered)
+    return _yesno_word(words[-1], "keyword") if words else NO_ANSWER
 
 
 def normalize_text(text: str) -> str:
@@ -160,19 +252,23 @@ def normalize_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def _exact(text: str) -> str | None:
+def _exact_in(content: str, rule: str) -> Extraction:
+    normalized = normalize_text(content.replace("\\text", ""))
+    return Extraction(normalized, rule) if normalized else NO_ANSWER
+
+
+def _exact(text: str) -> Extraction:
     boxed = last_boxed(text)
-    if boxed is None:
-        match = re.findall(r"answer\s*(?:is|:)\s*(.+)", text, re.IGNORECASE)
-        boxed = match[-1] if match else text
-    normalized = normalize_text(boxed.replace("\\text", ""))
-    return normalized or None
+    if boxed is not None:
+        return _exact_in(boxed, "boxed")
+    stated = _EXACT_ANSWER.findall(text)
+    return _exact_in(stated[-1], "answer-line") if stated else NO_ANSWER
 
 
-def extract_answer(text: str, task: TaskType, choices: Sequence[str] | None = None) -> str | None:
-    """The normalized answer in a model's reply, or ``None`` when there is none."""
+def extract(text: str, task: TaskType, choices: Sequence[str] | None = None) -> Extraction:
+    """The answer in a model's reply and the rule that found it."""
     if not text or not text.strip():
-        return None
+        return NO_ANSWER
     if task == "numeric":
         return _numeric(text)
     if task == "choice":
@@ -180,6 +276,34 @@ def extract_answer(text: str, task: TaskType, choices: Sequence[str] | None = No
     if task == "yesno":
         return _yesno(text)
     return _exact(text)
+
+
+def extract_field(value: object, task: TaskType,
+                  choices: Sequence[str] | None = None) -> Extraction:
+    r"""The answer in a value the model gave as its answer (a JSON field, an "Answer:" line).
+
+    The value is read as an answer span, like the inside of ``\boxed{}``; when it
+    holds no answer of the task's type the result is no answer (rule ``None``):
+    the rest of the reply is not scanned for one.
+    """
+    content = str(value).strip() if value is not None else ""
+    if not content:
+        return NO_ANSWER
+    inner = last_boxed(content)
+    if inner is not None:
+        content = inner
+    if task == "numeric":
+        return _numeric_in(content, "field")
+    if task == "choice":
+        return _choice_in(content, choices, "field")
+    if task == "yesno":
+        return _yesno_in(content, "field")
+    return _exact_in(content, "field")
+
+
+def extract_answer(text: str, task: TaskType, choices: Sequence[str] | None = None) -> str | None:
+    """The normalized answer in a model's reply, or ``None`` when there is none."""
+    return extract(text, task, choices).answer
 
 
 def normalize_gold(gold: object, task: TaskType, choices: Sequence[str] | None = None) -> str:
@@ -201,12 +325,12 @@ def normalize_gold(gold: object, task: TaskType, choices: Sequence[str] | None =
                     return string.ascii_uppercase[i]
         raise ValueError(f"gold {text!r} is not a letter, an index or one of the choices")
     if task == "numeric":
-        value = _numeric(text if "####" in text or "boxed" in text else f"#### {text}")
+        value = _numeric(text if "####" in text or "boxed" in text else f"#### {text}").answer
         if value is None:
             raise ValueError(f"gold {text!r} holds no number")
         return value
     if task == "yesno":
-        value = _yesno(text)
+        value = _yesno_in(text, "field").answer
         if value is None:
             raise ValueError(f"gold {text!r} is not yes/no")
         return value

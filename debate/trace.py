@@ -32,7 +32,7 @@ __all__ = [
     "read_traces",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 log = logging.getLogger(__name__)
 
 TaskType = Literal["numeric", "choice", "yesno", "exact"]
@@ -78,10 +78,19 @@ class Turn(BaseModel):
     """The raw completion text (empty on failure)."""
     answer: str | None = None
     """The parsed, normalized answer; ``None`` when none could be parsed."""
+    answer_from: Literal["explicit", "fallback"] | None = None
+    """How the answer was found: ``explicit`` (in the asked form: ``\\boxed{}``, an
+    "Answer:" line, a JSON field) or ``fallback`` (guessed from free text: the last
+    number, a yes/no word, an option's text). With ``strict_parsing`` a fallback is
+    rejected: ``answer`` is then ``None`` and this says ``fallback``."""
+    answer_rule: str | None = None
+    """The rule that found the answer (``boxed``, ``last-number``...; see ``debate.scoring``)."""
     confidence: float | None = None
     """The agent's confidence in ``[0, 1]``, when the protocol asks for one."""
     saw: list[str] = Field(default_factory=list)
-    """Ids of the other agents' turns shown in this turn's prompt."""
+    """Ids of the other agents' turns this call's messages actually show (derived from the
+    messages sent: a peer's reply, or the explanation or critique taken from it, appears
+    in them; for Reflect-Critique-Refine, also peers shown by their answer only)."""
     usage: Usage = Field(default_factory=Usage)
     """Token counts of the call."""
     latency: float = 0.0
@@ -106,6 +115,8 @@ class AgentInfo(BaseModel):
     name: str
     role: str
     model: str
+    card: str | None = None
+    """The role card the agent was built from, if any."""
 
 
 class FinalAnswer(BaseModel):

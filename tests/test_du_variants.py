@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from debate.agents import Debater, JudgeAgent
 from debate.cards import load_role_card
 from debate.models import Completion, TokenLogprob, Usage
@@ -40,7 +42,39 @@ async def test_llm_judge_swap_measures_position_bias():
     assert len(judge_model.calls) == 2
     assert trace.final.details["choices"] == ["12", "13"]  # always "the first one"
     assert trace.final.details["position_consistent"] is False
-    assert trace.final.answer == "12"
+    # the orders disagree: a tie, resolved by the majority of the candidates (13, 13, 12)
+    assert trace.final.answer == "13" and trace.final.details["tie"]
+    assert trace.final.details["fallback"] == "majority: the two orders disagree"
+
+
+async def test_llm_judge_swap_keeps_a_consistent_choice_and_compat_keeps_the_first():
+    _, agents = team([["\\boxed{12}"], ["\\boxed{13}"], ["\\boxed{13}"]])
+    judge_model = ScriptedModel(['{"choice": 1, "rationale": "a"}',
+                                 '{"choice": 2, "rationale": "b"}'])  # 12 both times
+    proto = DuProtocol(rounds=0, judge="llm", judge_options={"swap_order": True})
+    trace = await proto.run(Q, [*agents, JudgeAgent("judge", judge_model)])
+    assert trace.final.answer == "12" and trace.final.details["position_consistent"] is True
+    _, agents = team([["\\boxed{12}"], ["\\boxed{13}"], ["\\boxed{13}"]])
+    judge_model = ScriptedModel('{"choice": 1, "rationale": "a"}')
+    proto = DuProtocol(rounds=0, judge="llm",
+                       judge_options={"swap_order": True, "on_tie": "first"})
+    trace = await proto.run(Q, [*agents, JudgeAgent("judge", judge_model)])
+    assert trace.final.answer == "12" and trace.final.details["tie"]
+    # one order unreadable is no agreement either
+    _, agents = team([["\\boxed{12}"], ["\\boxed{13}"], ["\\boxed{13}"]])
+    judge_model = ScriptedModel(['{"choice": 1, "rationale": "a"}', "no idea"])
+    proto = DuProtocol(rounds=0, judge="llm", judge_options={"swap_order": True})
+    trace = await proto.run(Q, [*agents, JudgeAgent("judge", judge_model)])
+    assert trace.final.answer == "13" and trace.final.details["choices"] == ["12", None]
+
+
+def test_llm_judge_rejects_an_unknown_tie_rule():
+    import pytest
+
+    from debate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="on_tie"):
+        DuProtocol(judge="llm", judge_options={"on_tie": "coin"})
 
 
 async def test_llm_judge_unparseable_falls_back_to_majority():
@@ -125,3 +159,85 @@ async def test_devils_advocate_card_inside_du_by_config():
     prompt = models[2].calls[1].messages[-1].content
     assert "Most of them currently answer: 12. Argue against that answer" in prompt
     assert models[2].calls[0].messages[0].role == "system"
+
+
+def test_rcr_runs_three_rounds_by_default_and_du_two():
+    assert DuProtocol(prompting="rcr").config.rounds == 3  # DTE's reference
+    assert DuProtocol().config.rounds == 2  # Du et al.
+    assert DuProtocol(prompting="rcr", rounds=1).config.rounds == 1
+    assert DuProtocol(prompting="rcr").max_calls() == 3 * 4
+
+
+async def test_rcr_shows_two_peers_in_full_and_the_rest_by_answer():
+    replies = [[f"reasoning {i} \\boxed{{{10 + i}}}", "\\boxed{12}"] for i in range(5)]
+    models, agents = team(replies)
+    trace = await DuProtocol(agents=5, rounds=1, prompting="rcr").run(Q, agents)
+    prompt = models[0].calls[1].messages[-1].content
+    assert "reasoning 0 \\boxed{10}" in prompt  # its own previous solution
+    assert "reasoning 1" in prompt and "reasoning 2" in prompt  # two peers in full
+    assert "reasoning 3" not in prompt and "reasoning 4" not in prompt
+    assert "agent-3's answer: 13" in prompt and "agent-4's answer: 14" in prompt
+    assert "defend it with stronger reasoning" in prompt
+    assert "at least one reasoning step" in prompt
+    answer = next(t for t in trace.turns if t.id == "r1/agent-0/answer")
+    assert answer.saw == [f"r0/agent-{i}/answer" for i in (1, 2, 3, 4)]
+
+
+def test_mean_token_entropy_by_hand():
+    import math
+
+    from debate.uncertainty import mean_token_entropy, token_entropy, uncertainty
+
+    # p = 0.5, 0.25 and the remaining 0.25 as one outcome: H = 1.5 ln 2 nats
+    top = {"a": math.log(0.5), "b": math.log(0.25)}
+    assert token_entropy(top) == pytest.approx(1.5 * math.log(2))
+    # a certain token has no entropy
+    assert token_entropy({"a": 0.0}) == pytest.approx(0.0)
+    tokens = [TokenLogprob(token="a", logprob=math.log(0.5), top=top),
+              TokenLogprob(token="x", logprob=0.0, top={"x": 0.0})]
+    assert mean_token_entropy(tokens) == pytest.approx(0.75 * math.log(2))
+    assert uncertainty(tokens, "entropy") == (pytest.approx(0.75 * math.log(2)), "entropy")
+    bare = [TokenLogprob(token="a", logprob=-1.0), TokenLogprob(token="b", logprob=-3.0)]
+    assert uncertainty(bare, "entropy") == (2.0, "mean-nll")  # no top-k: the fallback
+    assert uncertainty(None, "entropy") == (None, None)
+
+
+class WithTopLogprobs:
+    """Every token has two equally likely alternatives (entropy ln 2) or is certain (0)."""
+
+    def __init__(self, certain, replies):
+        self.name, self.certain, self.replies, self.calls = "top", certain, list(replies), []
+
+    async def generate(self, messages, params):
+        import math
+
+        self.calls.append((messages, params))
+        top = {"x": 0.0} if self.certain else {"x": math.log(0.5), "y": math.log(0.5)}
+        return Completion(text=self.replies.pop(0), usage=Usage(),
+                          logprobs=[TokenLogprob(token="x", logprob=top["x"], top=top)] * 4)
+
+
+async def test_debunc_entropy_asks_for_top_logprobs_and_records_the_metric():
+    import math
+
+    models = [WithTopLogprobs(c, [f"ans{i} \\boxed{{12}}", "\\boxed{12}"])
+              for i, c in enumerate([False, False, True])]
+    agents = [Debater(f"agent-{i}", m) for i, m in enumerate(models)]
+    trace = await DuProtocol(rounds=1, uncertainty="entropy").run(Q, agents)
+    params = models[0].calls[0][1]
+    assert params.logprobs and params.top_logprobs == 20
+    first = trace.turns[0]
+    assert first.fields["uncertainty"] == pytest.approx(math.log(2))
+    assert first.fields["uncertainty_metric"] == "entropy"
+    assert trace.turns[2].fields["uncertainty"] == pytest.approx(0.0)
+    # [ln2, ln2, 0]: the certain agent gets the top confidence, 10 (clipped)
+    assert debunc_confidences([math.log(2), math.log(2), 0.0]) == [1, 1, 10]
+    assert "(confidence 10/10)" in models[0].calls[1][0][-1].content
+
+
+async def test_debunc_entropy_falls_back_to_mean_nll_and_says_so():
+    models = [WithLogprobs(n, ["\\boxed{12}", "\\boxed{12}"]) for n in (1, 2, 4)]
+    agents = [Debater(f"agent-{i}", m) for i, m in enumerate(models)]
+    trace = await DuProtocol(rounds=1, uncertainty="entropy").run(Q, agents)
+    assert trace.turns[0].fields["uncertainty_metric"] == "mean-nll"
+    assert "(confidence 4/10)" in models[0].calls[1][0][-1].content

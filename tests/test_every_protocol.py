@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from debate import PROTOCOLS, run_debate
 from debate.cli import app
 from debate.config import load_experiment
-from debate.trace import Question, read_traces
+from debate.trace import SCHEMA_VERSION, Question, read_traces
 
 SPECS = sorted(Path("experiments").glob("*.yaml"))
 runner = CliRunner()
@@ -61,7 +61,7 @@ async def test_every_protocol_runs_from_python_on_the_scripted_model(name):
     trace = await run_debate(QUESTION, protocol=name, models="scripted:first-number",
                              **CASES[name])
     assert trace.protocol == name and trace.final is not None
-    assert json.loads(trace.model_dump_json())["schema_version"] == 1
+    assert json.loads(trace.model_dump_json())["schema_version"] == SCHEMA_VERSION == 2
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -53,7 +53,7 @@ async def test_compat_flag_shows_the_judge_round_one():
 
 async def test_tit_for_tat_visibility():
     models, team = agents(["A1 \\boxed{1}", "A2 \\boxed{2}"], ["N1 \\boxed{5}", "N2 \\boxed{6}"],
-                          [verdict(), verdict("6")])
+                          [verdict(), verdict("6", "yes")])
     await MadProtocol().run(Q, team)
     neg_first = models["neg"].calls[0].messages[-1].content
     assert "A1" in neg_first  # the negative answers the affirmative of the same round
@@ -67,7 +67,7 @@ async def test_tit_for_tat_visibility():
 
 async def test_malformed_moderator_reply_is_no_verdict_not_a_crash():
     models, team = agents(["\\boxed{1}"] * 3, ["\\boxed{2}"] * 3,
-                          ["I think both are wrong!!", "{'preference': 'no'", verdict("2")])
+                          ["I think both are wrong!!", "{'preference': 'no'", verdict("2", "yes")])
     trace = await MadProtocol().run(Q, team)
     moderator = [t for t in trace.turns if t.agent == "moderator"]
     assert moderator[0].answer is None and moderator[0].fields["parse_error"]
@@ -84,8 +84,57 @@ async def test_labelled_lines_verdict_is_read():
 
 
 async def test_moderator_asks_for_structured_output():
-    models, team = agents(["\\boxed{1}"], ["\\boxed{2}"], [verdict("2")])
+    models, team = agents(["\\boxed{1}"], ["\\boxed{2}"], [verdict("2", "yes")])
     await MadProtocol().run(Q, team)
     schema = models["mod"].calls[0].params.json_schema
     assert schema and "debate_answer" in schema["properties"]
     assert models["aff"].calls[0].params.json_schema is None
+
+
+async def test_an_answer_with_no_preference_does_not_stop_the_debate():
+    # the authors' recorded debates: the moderator often fills in an answer while saying
+    # "No"; those debates went on (143 such turns, none stopped)
+    models, team = agents(["\\boxed{1}"] * 2, ["\\boxed{2}"] * 2,
+                          [verdict("2", "no"), verdict("2", "Yes")])
+    trace = await MadProtocol().run(Q, team)
+    assert trace.totals.calls == 6 and trace.final.details["round"] == 1  # rounds count from 0
+    first = next(t for t in trace.turns if t.id == "r0/moderator/verdict")
+    assert first.fields["preference"] is False and first.answer == "2"
+    assert trace.final.details["stop_rule"] == "preference"
+
+
+async def test_compat_stop_rule_answer_stops_on_any_stated_answer():
+    _, team = agents(["\\boxed{1}"], ["\\boxed{2}"], [verdict("2", "no")])
+    trace = await MadProtocol(stop_rule="answer").run(Q, team)
+    assert trace.totals.calls == 3 and trace.final.answer == "2"
+    assert trace.final.details["stop_rule"] == "answer"
+
+
+async def test_a_preference_with_an_unparseable_answer_stops_with_no_answer():
+    # the stop rule reads the moderator's words, not whether they parse as a number
+    models, team = agents(["\\boxed{1}"], ["\\boxed{2}"],
+                          [verdict("the negative side's number", "yes")])
+    trace = await MadProtocol().run(Q, team)
+    assert trace.totals.calls == 3 and trace.stop_reason == "moderator"
+    assert trace.final.answer is None and trace.correct is False
+    assert "does not parse" in trace.final.details["reason"]
+    verdict_turn = trace.turns[-1]
+    assert verdict_turn.answer is None and verdict_turn.answer_from is None
+    assert not models["judge"].calls
+
+
+async def test_the_reference_moderator_format_is_read():
+    reply = ("{'Whether there is a preference': 'Yes', 'Supported Side': 'Negative', "
+             "'Reason': 'arithmetic', 'debate_answer': '0.05'}")
+    _, team = agents(["\\boxed{0.1}"], ["\\boxed{0.05}"], [reply])
+    trace = await MadProtocol().run(Q, team)
+    assert trace.final.answer == "0.05" and trace.totals.calls == 3
+    assert trace.final.details["verdict"]["supported_side"] == "Negative"
+
+
+def test_read_preference():
+    from debate.agents.mad import read_preference
+
+    assert read_preference("Yes") is True and read_preference("yes.") is True
+    assert read_preference("No") is False and read_preference(False) is False
+    assert read_preference("maybe") is None and read_preference(None) is None

@@ -101,3 +101,28 @@ async def test_malformed_replies_are_recorded():
     assert first.fields["confidence_unreadable"]
     assert second.answer is None and second.confidence is None
     assert trace.final.answer == "no"
+
+
+async def test_an_unparsed_agent_stays_at_the_round_table():
+    models, agents = team([[reply("yes", 0.9, "E0"), reply("no", 0.9)],
+                           ["{broken reply", reply("no", 0.9)],
+                           [reply("no", 0.8, "E2"), reply("no", 0.9)]])
+    trace = await ReconcileProtocol(rounds=1).run(Q, agents)
+    prompt = models[0].calls[1].messages[-1].content
+    assert "1 agent(s) gave no answer that could be read" in prompt
+    assert "{broken reply" in prompt and "E0" in prompt and "E2" in prompt
+    assert prompt.index("think the answer is") < prompt.index("gave no answer")
+    revision = next(t for t in trace.turns if t.id == "r1/agent-0/revision")
+    assert revision.saw == ["r0/agent-0/answer", "r0/agent-2/answer", "r0/agent-1/answer"]
+
+
+async def test_each_agent_sees_the_other_agents_convincing_samples():
+    models, agents = team([[reply("no", 1.0)]] * 3)
+    samples = [{"question": f"Q{i}?", "explanation": f"convinced agent-{i}", "answer": "no",
+                "agent": f"agent-{i}"} for i in range(3)]
+    samples.append({"question": "Q?", "explanation": "for everyone", "answer": "no"})
+    await ReconcileProtocol(convincing_samples=samples).run(Q, agents)
+    for i, model in enumerate(models):
+        prompt = model.calls[0].messages[-1].content
+        assert f"convinced agent-{i}" not in prompt and "for everyone" in prompt
+        assert all(f"convinced agent-{j}" in prompt for j in range(3) if j != i)

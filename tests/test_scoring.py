@@ -1,6 +1,6 @@
 import pytest
 
-from debate.scoring import extract_answer, is_correct, normalize_gold
+from debate.scoring import extract, extract_answer, extract_field, is_correct, normalize_gold
 
 NUMERIC = [
     ("The answer is \\boxed{42}.", "42"),
@@ -70,10 +70,72 @@ def test_yesno_extraction(text, expected):
 @pytest.mark.parametrize(("text", "expected"), [
     ("\\boxed{The Eiffel Tower}", "eiffel tower"),
     ("The answer is: Paris.", "paris"),
-    ("  Mount   Everest! ", "mount everest"),
+    ("answer: Mount   Everest! ", "mount everest"),
+    ("  Mount   Everest! ", None),  # never the whole reply: no explicit answer, unparsed
+    ("I would say it is probably Paris.", None),
 ])
 def test_exact_extraction(text, expected):
     assert extract_answer(text, "exact") == expected
+
+
+@pytest.mark.parametrize(("text", "task", "answer", "rule", "source"), [
+    ("so \\boxed{42}", "numeric", "42", "boxed", "explicit"),
+    ("#### 42", "numeric", "42", "hashes", "explicit"),
+    ("The answer is 42.", "numeric", "42", "answer-line", "explicit"),
+    ("3 and then 42", "numeric", "42", "last-number", "fallback"),
+    ("\\boxed{B}", "choice", "B", "boxed", "explicit"),
+    ("Answer: (C)", "choice", "C", "answer-line", "explicit"),
+    ("B) because", "choice", "B", "letter", "fallback"),
+    ("(D) seems right", "choice", "D", "letter", "fallback"),
+    ("I think Paris is right.", "choice", "B", "choice-text", "fallback"),
+    ("\\boxed{no}", "yesno", "no", "boxed", "explicit"),
+    ("The answer is yes, clearly", "yesno", "yes", "answer-line", "explicit"),
+    ("Yes, because it is.", "yesno", "yes", "keyword", "fallback"),
+    ("\\boxed{Paris}", "exact", "paris", "boxed", "explicit"),
+    ("Answer: Paris", "exact", "paris", "answer-line", "explicit"),
+    ("nothing here", "numeric", None, None, None),
+])
+def test_every_answer_says_how_it_was_found(text, task, answer, rule, source):
+    found = extract(text, task, CHOICES if task == "choice" else None)
+    assert (found.answer, found.rule, found.source) == (answer, rule, source)
+
+
+@pytest.mark.parametrize("text", ["That is correct.", "This is wrong.", "incorrect",
+                                  "The reasoning is correct, I agree", "Right!"])
+def test_yesno_is_never_read_from_judgement_words(text):
+    assert extract_answer(text, "yesno") is None
+
+
+def test_choice_letters_go_as_far_as_the_choices():
+    eighteen = [f"option {i}" for i in range(18)]  # BIG-Bench Hard colored objects: A-R
+    assert extract_answer("(L)", "choice", eighteen) == "L"
+    assert extract_answer("\\boxed{R}", "choice", eighteen) == "R"
+    assert extract_answer("(L)", "choice", CHOICES) is None  # only A-D exist here
+    assert extract_answer("\\boxed{S}", "choice", eighteen) is None
+    assert extract_answer("The answer is (K).", "choice", None) == "K"  # choices unknown
+
+
+def test_free_text_letters_are_capitals_and_not_the_pronoun():
+    assert extract_answer("The answer is a cat.", "choice", CHOICES) is None
+    many = [str(i) for i in range(12)]
+    assert extract_answer("Answer: I think so", "choice", many) is None
+    assert extract_answer("Answer: I", "choice", many) == "I"
+
+
+@pytest.mark.parametrize(("value", "task", "expected"), [
+    ("eighteen", "numeric", None),  # the field holds no number: unparsed
+    ("18 apples", "numeric", "18"),
+    ("\\boxed{7}", "numeric", "7"),
+    ("Paris", "choice", "B"),
+    ("(c)", "choice", "C"),
+    ("Yes.", "yesno", "yes"),
+    ("The Eiffel Tower", "exact", "eiffel tower"),
+    ("", "exact", None),
+])
+def test_answer_fields(value, task, expected):
+    found = extract_field(value, task, CHOICES if task == "choice" else None)
+    assert found.answer == expected
+    assert found.rule == ("field" if expected is not None else None)
 
 
 @pytest.mark.parametrize(("answer", "gold", "task", "expected"), [

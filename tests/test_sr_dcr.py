@@ -5,7 +5,7 @@ import math
 import pytest
 
 from debate.agents import Challenger, ContextAnswerer, Defender, ReliabilityJudgeAgent
-from debate.agents.sr_dcr import parse_reliability, sequence_confidence
+from debate.agents.sr_dcr import answer_span, parse_reliability, sequence_confidence, span_logprobs
 from debate.models import Completion, TokenLogprob
 from debate.protocols import SrDcrProtocol
 from debate.protocols.sr_dcr import combine
@@ -33,25 +33,37 @@ def test_sequence_confidence_and_verdict_parsing():
     assert parse_reliability("no idea") is None
 
 
+def tokens(*pairs):
+    """TokenLogprobs that spell the reply: (text, logprob) pairs."""
+    return [TokenLogprob(token=t, logprob=lp) for t, lp in pairs]
+
+
 class Answerer:
-    """Closed book: 'Canberra' with logprobs; open book: 'Sydney'."""
+    """Closed book: 'Canberra' (with the given tokens); open book: 'Sydney'."""
 
     name = "answerer-model"
 
-    def __init__(self, logprobs):
-        self.logprobs, self.calls = logprobs, []
+    def __init__(self, logprobs, text="Canberra"):
+        self.logprobs, self.text, self.calls = logprobs, text, []
 
     async def generate(self, messages, params):
         self.calls.append((messages, params))
         if "Context:" in messages[-1].content:
-            return Completion(text="Answer: Sydney")
-        lps = None if self.logprobs is None else [TokenLogprob(token="t", logprob=x)
-                                                  for x in self.logprobs]
-        return Completion(text="Answer: Canberra\nConfidence: 0.6", logprobs=lps)
+            return Completion(text="Sydney")
+        if "Confidence" in messages[-1].content:  # the stated-confidence prompt
+            return Completion(text="Canberra\nConfidence: 0.6")
+        lps = None
+        if self.logprobs is not None and isinstance(self.logprobs[0], tuple):
+            lps = tokens(*self.logprobs)
+        elif self.logprobs is not None:  # cut the text into as many tokens as logprobs
+            n, size = len(self.logprobs), -(-len(self.text) // len(self.logprobs))
+            lps = tokens(*[(self.text[i * size:(i + 1) * size], self.logprobs[i])
+                           for i in range(n)])
+        return Completion(text=self.text, logprobs=lps)
 
 
-def team(logprobs, verdict="UNREASONABLE"):
-    answerer = Answerer(logprobs)
+def team(logprobs, verdict="UNREASONABLE", text="Canberra"):
+    answerer = Answerer(logprobs, text)
     defender = ScriptedModel(lambda m, p: "The passage says Sydney.")
     critic = ScriptedModel(lambda m, p: "Canberra is the capital.")
     judge = ScriptedModel(f'{{"verdict": "{verdict}", "reason": "r"}}')
@@ -66,7 +78,33 @@ async def test_confident_model_keeps_its_answer_without_debate():
     assert trace.totals.calls == 2 and trace.stop_reason == "confident"
     assert trace.final.answer == "canberra" and trace.correct
     assert trace.final.details["confidence_source"] == "logprobs"
-    assert all(params.logprobs for _, params in models[0].calls)
+    closed, opened = (params for _, params in models[0].calls)
+    assert closed.logprobs and closed.max_tokens == 10 and opened.max_tokens == 10
+
+
+async def test_confidence_is_over_the_answer_tokens_only():
+    # "Answer: Canberra\n": the label and the newline are unlikely tokens, the answer is
+    # not; the whole reply's probability is below tau, the answer's above it
+    reply = (("Answer", -0.4), (":", -0.2), (" Can", -0.03), ("berra", -0.02), ("\n", -0.3))
+    whole = math.exp(sum(lp for _, lp in reply))
+    span = math.exp(-0.05)
+    assert whole < 0.9 <= span
+    models, agents = team(reply, text="Answer: Canberra\n")
+    trace = await SrDcrProtocol().run(Q, agents)
+    closed = trace.turns[0]
+    assert closed.confidence == pytest.approx(span) and closed.fields["answer_tokens"] == 2
+    assert closed.fields["answer_span"] == "Canberra" and closed.answer == "canberra"
+    assert trace.stop_reason == "confident" and trace.final.answer == "canberra"
+    closed_prompt = models[0].calls[0][0][-1].content
+    assert "answer only" in closed_prompt and "Confidence" not in closed_prompt
+
+
+def test_answer_span_and_token_alignment():
+    assert answer_span("  Answer: 1859.\nbecause") == (10, 14)
+    assert answer_span("**Final answer**: Paris") == (18, 23)
+    toks = tokens(("Ans", -1.0), ("wer: 18", -0.1), ("59", -0.2), (".", -3.0))
+    assert span_logprobs(toks, "Answer: 1859.", answer_span("Answer: 1859.")) == [-0.1, -0.2]
+    assert span_logprobs(toks, "something else", (0, 3)) is None
 
 
 async def test_unsure_model_debates_and_follows_the_judge():
@@ -80,17 +118,36 @@ async def test_unsure_model_debates_and_follows_the_judge():
     assert all(Q.context not in c.messages[-1].content for c in critic.calls)
     assert "The passage says Sydney." in critic.calls[0].messages[-1].content
     assert "Canberra is the capital." in defender.calls[1].messages[-1].content
-    assert "Canberra is the capital." in judge.calls[0].messages[-1].content
     models, agents = team([-0.5, -0.5], verdict="REASONABLE")
     trace = await SrDcrProtocol(rounds=1).run(Q, agents)
     assert trace.final.answer == "sydney" and not trace.correct
 
 
-async def test_without_logprobs_stated_confidence_is_used_and_recorded():
+async def test_the_judge_sees_the_debate_transcript_only():
+    models, agents = team([-0.5], verdict="REASONABLE")
+    trace = await SrDcrProtocol(rounds=2).run(Q, agents)
+    judge_messages = models[3].calls[0].messages
+    text = "\n".join(m.content for m in judge_messages)
+    assert Q.context not in text and Q.text not in text  # no passage, no question
+    arguments = [t for t in trace.turns if t.kind == "argument"]
+    assert len(arguments) == 4 and all(t.raw in text for t in arguments)
+    assert trace.turns[-1].saw == [t.id for t in arguments]
+
+
+async def test_without_logprobs_the_gate_stays_shut_and_says_so():
     _, agents = team(None)
     trace = await SrDcrProtocol(rounds=1).run(Q, agents)
+    assert trace.final.details["confidence_source"] == "none"
+    assert trace.final.details["confidence"] is None and trace.totals.calls == 5
+
+
+async def test_stated_confidence_for_backends_without_logprobs():
+    models, agents = team(None)
+    trace = await SrDcrProtocol(rounds=1, confidence="stated").run(Q, agents)
     assert trace.final.details["confidence_source"] == "stated"
     assert trace.final.details["confidence"] == 0.6
+    assert trace.turns[0].answer == "canberra"
+    assert not models[0].calls[0][1].logprobs
 
 
 async def test_notebook_variant_shows_the_critic_the_context():

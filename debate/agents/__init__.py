@@ -1,6 +1,16 @@
 """Agents: the :class:`Agent` base class, built-in roles and the role registry."""
 
-from debate.agents.base import ROLES, Agent, Parser, View, get_role, question_text, role
+from debate.agents.base import (
+    ROLES,
+    Agent,
+    Parsed,
+    Parser,
+    View,
+    get_role,
+    question_text,
+    read_answer,
+    role,
+)
 from debate.agents.critique import Critic, CritiqueRefineAgent, Refiner, SelfRefiner, Solver
 from debate.agents.debater import Debater
 from debate.agents.judge import JudgeAgent
@@ -28,10 +38,12 @@ __all__ = [
     "ReliabilityJudgeAgent",
     "SelfRefiner",
     "Solver",
+    "Parsed",
     "Parser",
     "PeerReviewer",
     "View",
     "get_role",
     "question_text",
+    "read_answer",
     "role",
 ]

@@ -11,45 +11,69 @@ never end the debate.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from debate.errors import ConfigError, ModelOutputError
 from debate.memo import ByIdentity
-from debate.models.types import ChatModel, Message, SamplingParams
+from debate.models.cache import call_position
+from debate.models.types import ChatModel, Completion, Message, SamplingParams
 from debate.parsing import parse_confidence, parse_fields
 from debate.prompts import Template, load_template
 from debate.registry import Registry
-from debate.scoring import answer_instruction, extract_answer
+from debate.scoring import NO_ANSWER, Extraction, answer_instruction, extract, extract_field
 from debate.trace import Question, Turn, TurnKind
 
-__all__ = ["PARSERS", "ROLES", "Agent", "Parser", "View", "get_role", "question_text", "role"]
+__all__ = ["PARSERS", "ROLES", "Agent", "DebateScope", "Parsed", "Parser", "View",
+           "debate_scope", "get_role", "question_text", "read_answer", "role"]
 
-Parser = Callable[[str, Question], tuple[str | None, float | None]]
-"""Turns raw text into (answer, confidence)."""
+Parser = Callable[[str, Question], tuple[Extraction | str | None, float | None]]
+"""Turns raw text into (answer, confidence). The answer is an :class:`Extraction`
+(answer and rule), or plain text, which counts as explicit."""
 
 
 PARSERS: Registry[Parser] = Registry("parser", "parser_name", group="debatelab.parsers")
 """Reply parsers by name, for role cards (``parser: answer-confidence``)."""
 
 
+@dataclass
+class Parsed:
+    """What a role reads from one reply."""
+
+    answer: Extraction = NO_ANSWER
+    """The answer and the rule that found it."""
+    confidence: float | None = None
+    """A confidence in ``[0, 1]``, when the role asks for one."""
+    fields: dict[str, Any] = field(default_factory=dict)
+    """Structured fields (explanation, verdict, review score...) for the trace."""
+
+
+def read_answer(text: str, question: Question, fields: Mapping[str, Any] | None = None,
+                key: str = "answer") -> Extraction:
+    """The answer of a reply that may carry an answer field (JSON ``answer``, "Answer:").
+
+    When the field is there it is the answer, or there is none: the rest of the
+    reply is not scanned (``{"answer": "eighteen", "confidence": 0.9}`` is unparsed,
+    never 0.9). Without the field, the task's extractor reads the whole reply.
+    """
+    if fields is not None and key in fields:
+        return extract_field(fields[key], question.task, question.choices)
+    return extract(text, question.task, question.choices)
+
+
 @PARSERS.register("answer")
-def default_parser(text: str, question: Question) -> tuple[str | None, float | None]:
+def default_parser(text: str, question: Question) -> tuple[Extraction, float | None]:
     """The task's answer extractor; no confidence."""
-    return extract_answer(text, question.task, question.choices), None
+    return extract(text, question.task, question.choices), None
 
 
 @PARSERS.register("answer-confidence")
-def answer_confidence_parser(text: str, question: Question) -> tuple[str | None, float | None]:
+def answer_confidence_parser(text: str, question: Question) -> tuple[Extraction, float | None]:
     """The task's answer plus a stated confidence (JSON ``confidence`` or ``Confidence: 0.8``)."""
     fields = parse_fields(text, ("answer", "confidence")) or {}
-    answer = None
-    if fields.get("answer"):
-        answer = extract_answer(f"\\boxed{{{fields['answer']}}}", question.task, question.choices)
-    if answer is None:
-        answer = extract_answer(text, question.task, question.choices)
-    return answer, parse_confidence(fields.get("confidence"))
+    return read_answer(text, question, fields), parse_confidence(fields.get("confidence"))
 
 
 def _render_question(question: Question) -> str:
@@ -63,6 +87,30 @@ def _render_question(question: Question) -> str:
 
 question_text: ByIdentity[Question, str] = ByIdentity(_render_question)
 """The question as shown to agents: context, text and lettered choices (once per question)."""
+
+
+@dataclass
+class DebateScope:
+    """The debate the running task belongs to (set by ``DebateProtocol.run``).
+
+    Each call's position in it, ``id/turn-id`` (``#n`` for the n-th repeat of a
+    turn id), is part of the call's cache identity.
+    """
+
+    id: str
+    """The debate's id."""
+    used: dict[str, int] = field(default_factory=dict)
+    """How many calls each turn id has made so far."""
+
+    def position(self, turn_id: str) -> str:
+        """The position of the next call making ``turn_id``."""
+        n = self.used.get(turn_id, 0)
+        self.used[turn_id] = n + 1
+        return f"{self.id}/{turn_id}#{n}" if n else f"{self.id}/{turn_id}"
+
+
+debate_scope: ContextVar[DebateScope | None] = ContextVar("debatelab_debate", default=None)
+"""The :class:`DebateScope` of the debate the running task belongs to, if any."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +139,8 @@ class Agent:
         templates: template overrides by slot name (``initial``, ``debate``...).
         params: sampling parameters; ``slot`` is set to the agent's name.
         parser: raw text -> (answer, confidence); default: the task's extractor.
+        strict_parsing: keep only explicit answers; a fallback-parsed one becomes ``None``
+            (the turn still records what the fallback found, in ``fields``).
 
     """
 
@@ -110,14 +160,18 @@ class Agent:
         templates: Mapping[str, Template | str] | None = None,
         params: SamplingParams | None = None,
         parser: Parser | None = None,
+        strict_parsing: bool = False,
     ) -> None:
         self.name = name
+        self.strict_parsing = strict_parsing
+        self.card: str | None = None
+        """The role card this agent was built from, if any (recorded in traces)."""
         self.model = model
         self.system_prompt = system_prompt
         base = params or SamplingParams()
         self.params = base.model_copy(update={"slot": base.slot or name})
         self.parser = parser or default_parser
-        self._schema_params: dict[int, tuple[SamplingParams, SamplingParams]] = {}
+        self._derived: dict[Hashable, tuple[SamplingParams, SamplingParams]] = {}
         self.templates: dict[str, Template] = {}
         for slot, ref in {**self.default_templates, **(templates or {})}.items():
             self.templates[slot] = ref if isinstance(ref, Template) else load_template(ref)
@@ -141,22 +195,45 @@ class Agent:
         """What kind of turn this action is."""
         return "answer"
 
+    def shown(self, view: View, messages: Sequence[Message]) -> list[str]:
+        """Ids of the peers' turns these messages actually show (the turn's ``saw``).
+
+        A peer counts as shown when its reply, or the explanation or critique taken
+        from it, appears verbatim in the messages: a role that leaves a peer out of
+        its prompt never claims to have shown it. Roles that show peers some other
+        way (e.g. by their parsed answer only) override this.
+        """
+        if not view.peers:
+            return []
+        blob = "\n".join(m.content for m in messages)
+        return [t.id for t in view.peers if _appears(t, blob)]
+
     def params_for(self, view: View) -> SamplingParams:
         """Sampling parameters for this action (roles with structured replies add a schema)."""
         return self.params
 
-    def with_schema(self, schema: dict[str, Any]) -> SamplingParams:
-        """The agent's params asking for a reply that follows ``schema`` (built once)."""
-        base, params = self._schema_params.get(id(schema), (None, None))
+    def derived_params(self, key: Hashable, **update: Any) -> SamplingParams:
+        """The agent's params with ``update``, built once per ``key`` (and again if they change)."""
+        base, params = self._derived.get(key, (None, None))
         if base is not self.params or params is None:  # first use, or the params changed
-            params = self.params.model_copy(update={"json_schema": schema})
-            self._schema_params[id(schema)] = (self.params, params)
+            params = self.params.model_copy(update=update)
+            self._derived[key] = (self.params, params)
         return params
 
-    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
-        """(answer, confidence, structured fields) from the reply; default: the role's parser."""
+    def with_schema(self, schema: dict[str, Any]) -> SamplingParams:
+        """The agent's params asking for a reply that follows ``schema`` (built once)."""
+        return self.derived_params(("schema", id(schema)), json_schema=schema)
+
+    def parse(self, text: str, view: View) -> Parsed:
+        """Answer, confidence and structured fields from the reply; default: the role's parser."""
         answer, confidence = self.parser(text, view.question)
-        return answer, confidence, {}
+        if not isinstance(answer, Extraction):  # a plain-text answer from a custom parser
+            answer = Extraction(answer, "parser" if answer is not None else None)
+        return Parsed(answer, confidence)
+
+    def read(self, completion: Completion, view: View) -> Parsed:
+        """What the reply says; roles that need logprobs override this, others :meth:`parse`."""
+        return self.parse(completion.text, view)
 
     def system(self) -> list[Message]:
         """The system message, if any (stable across calls: prefix-cache friendly)."""
@@ -183,17 +260,27 @@ class Agent:
 
         def turn(raw: str, **outcome: Any) -> Turn:  # built once: no validated assignments
             return Turn(id=turn_id, round=view.round, agent=self.name, role=self.role, kind=kind,
-                        messages=messages, saw=[t.id for t in view.peers],
+                        messages=messages, saw=self.shown(view, messages),
                         model=self.model.name, raw=raw, **outcome)
 
+        scope = debate_scope.get()
+        token = call_position.set(scope.position(turn_id) if scope else turn_id)
         try:
             completion = await self.model.generate(messages, self.params_for(view))
         except ModelOutputError as exc:
             return turn("", error=str(exc))
+        finally:
+            call_position.reset(token)
         text = completion.text
-        answer, confidence, fields = self.parse(text, view)
+        parsed = self.read(completion, view)
+        found, fields = parsed.answer, parsed.fields
+        answer = found.answer
+        if self.strict_parsing and found.source == "fallback":
+            fields = {**fields, "fallback_answer": answer}
+            answer = None
         return turn(
-            text, answer=answer, confidence=confidence, fields=fields,
+            text, answer=answer, answer_from=found.source if found.rule else None,
+            answer_rule=found.rule, confidence=parsed.confidence, fields=fields,
             usage=completion.usage, latency=completion.latency,
             finish_reason=completion.finish_reason, cached=completion.cached,
             logprobs=(None if completion.logprobs is None
@@ -205,6 +292,13 @@ class Agent:
     def format_instruction(self, question: Question) -> str:
         """How to format the final answer for this question's task."""
         return answer_instruction(question.task)
+
+
+def _appears(turn: Turn, blob: str) -> bool:
+    for text in (turn.raw, turn.fields.get("explanation"), turn.fields.get("critique")):
+        if isinstance(text, str) and text.strip() and text in blob:
+            return True
+    return False
 
 
 ROLES: Registry[type[Agent]] = Registry("role", "role", group="debatelab.roles")

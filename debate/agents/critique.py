@@ -3,22 +3,30 @@
 One class serves every step (``view.extra["step"]``: draft, critique or
 refine), so a single model can critique and refine itself (self-refine) and
 separate models can split the work (critique-refine). Prompts are rebuilt
-each step from the problem, the current solution and the critique. The
-critic's reply is structured (``verdict`` accept/revise plus ``critique``);
-an unreadable verdict counts as "revise", recorded in the turn.
+each step from the problem, the current solution and the critique:
+``view.peers`` ends with the current solution (and, to refine, its critique);
+any turns before those are earlier (solution, critique) pairs, shown as the
+history of attempts (Self-Refine keeps every earlier iteration). The
+critic's reply is structured (``verdict`` accept/revise plus ``critique``).
+Only an explicit verdict counts: a JSON ``verdict`` field or a "Verdict:" line
+whose value is accept or revise ("Verdict: Accept." reads as accept). Free
+text is never searched for the words ("I cannot accept this; revise" names no
+verdict): an unreadable verdict is recorded as ``None`` and the protocol's
+``unparsed_verdict`` policy decides.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
-from debate.agents.base import Agent, View, question_text, role
+from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message, SamplingParams
 from debate.parsing import parse_fields
-from debate.trace import TurnKind
+from debate.trace import Turn, TurnKind
 
-__all__ = ["CRITIQUE_SCHEMA", "Critic", "CritiqueRefineAgent", "Refiner", "SelfRefiner", "Solver"]
+__all__ = ["CRITIQUE_SCHEMA", "Critic", "CritiqueRefineAgent", "Refiner", "SelfRefiner", "Solver",
+           "read_verdict"]
 
 CRITIQUE_SCHEMA: dict[str, Any] = {
     "title": "critique",
@@ -28,15 +36,38 @@ CRITIQUE_SCHEMA: dict[str, Any] = {
     "required": ["verdict", "critique"],
 }
 _KINDS: dict[str, TurnKind] = {"draft": "answer", "critique": "critique", "refine": "revision"}
+_VERDICTS: dict[str, Literal["accept", "revise"]] = {
+    "accept": "accept", "accepted": "accept", "revise": "revise", "revision": "revise",
+    "reject": "revise", "rejected": "revise"}
+
+
+def _critique_text(turn: Turn) -> str:
+    critique = turn.fields.get("critique")
+    return critique if isinstance(critique, str) and critique else turn.raw
+
+
+def read_verdict(value: object) -> Literal["accept", "revise"] | None:
+    """``accept`` / ``revise`` from a verdict field's value, or ``None`` when it is neither.
+
+    The whole value must be the verdict (case, spaces and punctuation aside):
+    ``"Accept."`` is accept, ``"I cannot accept this; revise"`` is no verdict.
+    """
+    if value is None:
+        return None
+    word = re.sub(r"[^a-z]+", " ", str(value).lower()).strip()
+    return _VERDICTS.get(word)
 
 
 class CritiqueRefineAgent(Agent):
     """Drafts, critiques or refines, by ``view.extra["step"]``."""
 
-    default_templates = {"draft": "solve", "critique": "cr_critique", "refine": "cr_refine"}
+    default_templates = {"draft": "solve", "critique": "cr_critique", "refine": "cr_refine",
+                         "history": "cr_history", "attempt": "cr_attempt"}
     slot_fields = {"draft": frozenset({"question", "format"}),
-                   "critique": frozenset({"question", "solution"}),
-                   "refine": frozenset({"question", "solution", "critique", "format"})}
+                   "critique": frozenset({"question", "history", "solution"}),
+                   "refine": frozenset({"question", "history", "solution", "critique", "format"}),
+                   "history": frozenset({"attempts"}),
+                   "attempt": frozenset({"number", "solution", "critique"})}
 
     def kind(self, view: View) -> TurnKind:
         """Answer (draft), critique or revision."""
@@ -56,28 +87,37 @@ class CritiqueRefineAgent(Agent):
         if step == "draft":
             prompt = self.render("draft", question=question, format=fmt)
         elif step == "critique":
-            prompt = self.render("critique", question=question, solution=view.peers[0].raw)
+            *earlier, solution = view.peers
+            prompt = self.render("critique", question=question, history=self._history(earlier),
+                                 solution=solution.raw)
         else:
-            solution, critique = view.peers
-            prompt = self.render("refine", question=question, solution=solution.raw,
-                                 critique=critique.fields.get("critique") or critique.raw,
+            *earlier, solution, critique = view.peers
+            prompt = self.render("refine", question=question, history=self._history(earlier),
+                                 solution=solution.raw, critique=_critique_text(critique),
                                  format=fmt)
         return [*self.system(), Message(role="user", content=prompt)]
 
-    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
-        """Critiques: the verdict (``accepted``); drafts and refinements: the answer."""
+    def _history(self, earlier: list[Turn]) -> str:
+        """Earlier (solution, critique) pairs as numbered attempts; empty without any."""
+        if not earlier:
+            return ""
+        attempts = "\n\n".join(
+            self.render("attempt", number=i + 1, solution=earlier[2 * i].raw,
+                        critique=_critique_text(earlier[2 * i + 1]))
+            for i in range(len(earlier) // 2))
+        return self.render("history", attempts=attempts)
+
+    def parse(self, text: str, view: View) -> Parsed:
+        """Critiques: the verdict (``verdict``: accept, revise or ``None``); else the answer."""
         if view.extra.get("step") != "critique":
             return super().parse(text, view)
         fields = parse_fields(text, ("verdict", "critique")) or {}
-        verdict = str(fields.get("verdict", "")).strip().lower()
-        if not verdict:
-            keyword = re.search(r"\b(accept|revise)\b", text, re.IGNORECASE)
-            verdict = keyword.group(1).lower() if keyword else ""
-            fields["verdict_from_text"] = bool(keyword)
-        fields["accepted"] = verdict == "accept"
-        if verdict not in ("accept", "revise"):
-            fields["parse_error"] = "no accept/revise verdict; treated as revise"
-        return None, None, fields
+        verdict = read_verdict(fields.get("verdict"))
+        fields["stated_verdict"] = fields.get("verdict")
+        fields["verdict"] = verdict
+        if verdict is None:
+            fields["parse_error"] = "no accept/revise verdict"
+        return Parsed(fields=fields)
 
 
 @role("solver")

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from debate.agents.base import Agent, View, question_text, role
-from debate.models.types import Message
+from debate.agents.base import Agent, Parsed, View, question_text, role
+from debate.models.types import Completion, Message
 from debate.trace import Turn, TurnKind
+from debate.uncertainty import uncertainty
 
-__all__ = ["Debater", "majority_answer"]
+__all__ = ["RCR_FULL_PEERS", "Debater", "majority_answer"]
+
+RCR_FULL_PEERS = 2
+"""Reflect-Critique-Refine shows this many peers in full (DTE critiques two peers)."""
 
 
 @role("debater")
@@ -24,7 +28,9 @@ class Debater(Agent):
     ``view.extra`` may carry ``step="summarize"`` (summarise the peers' answers
     instead of answering), ``summary`` (show that summary instead of the peers),
     ``confidences`` (agent -> 1-10, shown next to each peer: DebUnc) or
-    ``memory="rebuild"`` (a fresh Reflect-Critique-Refine prompt each round: DTE).
+    ``memory="rebuild"`` (a fresh Reflect-Critique-Refine prompt each round: DTE,
+    whose reference shows the first ``RCR_FULL_PEERS`` peers in full and any further
+    peers by their parsed answer only).
     """
 
     default_templates = {
@@ -37,6 +43,9 @@ class Debater(Agent):
         "debate_confidence": "du_debate_confidence",
         "peer_confidence": "du_peer_confidence",
         "rcr": "rcr",
+        "rcr_peer": "rcr_peer",
+        "rcr_others": "rcr_others",
+        "rcr_other": "rcr_other",
     }
     slot_fields = {
         "initial": frozenset({"question", "format"}),
@@ -47,12 +56,30 @@ class Debater(Agent):
         "debate_summary": frozenset({"summary", "question", "format"}),
         "debate_confidence": frozenset({"peers", "question", "format"}),
         "peer_confidence": frozenset({"agent", "answer", "confidence"}),
-        "rcr": frozenset({"question", "own", "peers", "format", "majority"}),
+        "rcr": frozenset({"question", "own", "peers", "others", "format", "majority"}),
+        "rcr_peer": frozenset({"agent", "answer", "parsed"}),
+        "rcr_others": frozenset({"lines"}),
+        "rcr_other": frozenset({"agent", "parsed"}),
     }
 
     def kind(self, view: View) -> TurnKind:
         """``summary`` for the summarising step, else ``answer``."""
         return "summary" if view.extra.get("step") == "summarize" else "answer"
+
+    def read(self, completion: Completion, view: View) -> Parsed:
+        """The answer, and with ``view.extra["uncertainty"]`` (DebUnc) its uncertainty.
+
+        The reply's token uncertainty and the metric used go into ``fields``.
+        """
+        parsed = self.parse(completion.text, view)
+        metric = view.extra.get("uncertainty")
+        if metric:
+            value, used = uncertainty(completion.logprobs, metric)
+            if value is None:
+                parsed.fields["uncertainty_unavailable"] = "the backend returned no logprobs"
+            else:
+                parsed.fields.update(uncertainty=value, uncertainty_metric=used)
+        return parsed
 
     def _peers(self, view: View) -> str:
         confidences = view.extra.get("confidences")
@@ -72,10 +99,7 @@ class Debater(Agent):
         if not view.history:
             return self.chat(view, self.render("initial", question=question, format=fmt))
         if view.extra.get("memory") == "rebuild":
-            majority = self._majority("rcr", view)
-            prompt = self.render("rcr", question=question, own=view.history[-1].raw,
-                                 peers=self._peers(view), format=fmt, majority=majority)
-            return [*self.system(), Message(role="user", content=prompt)]
+            return [*self.system(), Message(role="user", content=self._rcr(view, question, fmt))]
         if not view.peers:
             return self.chat(view, self.render("alone", question=question, format=fmt))
         if "summary" in view.extra:
@@ -86,6 +110,23 @@ class Debater(Agent):
                                                question=question, format=fmt))
         return self.chat(view, self.render("debate", peers=self._peers(view), question=question,
                                            format=fmt, majority=self._majority("debate", view)))
+
+    def _rcr(self, view: View, question: str, fmt: str) -> str:
+        full, rest = view.peers[:RCR_FULL_PEERS], view.peers[RCR_FULL_PEERS:]
+        peers = "\n\n".join(self.render("rcr_peer", agent=p.agent, answer=p.raw,
+                                        parsed=p.answer or "none") for p in full)
+        others = self.render("rcr_others", lines="\n".join(
+            self.render("rcr_other", agent=p.agent, parsed=p.answer or "none")
+            for p in rest)) if rest else ""
+        return self.render("rcr", question=question, own=view.history[-1].raw, peers=peers,
+                           others=others, format=fmt, majority=self._majority("rcr", view))
+
+    def shown(self, view: View, messages: Sequence[Message]) -> list[str]:
+        """Reflect-Critique-Refine also shows the peers beyond the first two, by answer."""
+        seen = super().shown(view, messages)
+        if view.extra.get("memory") == "rebuild" and view.history:
+            seen += [p.id for p in view.peers[RCR_FULL_PEERS:] if p.id not in seen]
+        return seen
 
     def _majority(self, slot: str, view: View) -> str:
         """The peers' majority answer, when the slot's template shows it."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from debate.agents.base import Agent, View, question_text, role
+from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message, SamplingParams
 from debate.parsing import parse_fields
+from debate.scoring import NO_ANSWER, Extraction
 
 __all__ = ["CHOICE_SCHEMA", "JudgeAgent"]
 
@@ -51,10 +52,10 @@ class JudgeAgent(Agent):
                              candidates=candidates, format=self.format_instruction(view.question))
         return [*self.system(), Message(role="user", content=prompt)]
 
-    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
+    def parse(self, text: str, view: View) -> Parsed:
         """The chosen number (checked against the candidates) and the rationale."""
         fields = parse_fields(text, ("choice", "rationale")) or {}
         choice = str(fields.get("choice", "")).strip().strip(".)")
         count = len(view.extra["candidates"])
         valid = choice.isdigit() and 1 <= int(choice) <= count
-        return (choice if valid else None), None, fields
+        return Parsed(Extraction(choice, "field") if valid else NO_ANSWER, None, fields)

@@ -1,21 +1,26 @@
 """Roles of MAD (Liang et al., 2023): affirmative and negative debaters, moderator, judge.
 
 All of them keep their own chat. The moderator's reply is parsed into a
-typed verdict (JSON or labelled lines, never ``eval``); a reply without a
-usable ``debate_answer`` is "no verdict" and the debate goes on.
+typed verdict (JSON or labelled lines, never ``eval``; the reference's own keys
+such as "Whether there is a preference" are read too): ``fields["preference"]``
+is ``True``/``False``/``None`` (unreadable), ``fields["debate_answer"]`` the
+stated answer, and the turn's ``answer`` that answer parsed for the task
+(``None`` when it does not parse). The protocol decides whether it ends the debate.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from debate.agents.base import Agent, View, question_text, role
+from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
 from debate.parsing import parse_fields
-from debate.scoring import extract_answer
+from debate.scoring import NO_ANSWER, extract_field
 from debate.trace import TurnKind
 
-__all__ = ["Affirmative", "MadJudge", "Moderator", "Negative", "VERDICT_SCHEMA"]
+__all__ = ["Affirmative", "MadJudge", "Moderator", "Negative", "VERDICT_SCHEMA",
+           "read_preference"]
 
 VERDICT_SCHEMA: dict[str, Any] = {
     "title": "moderator_verdict",
@@ -35,15 +40,24 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "required": ["reason", "debate_answer"],
 }
 VERDICT_FIELDS = ("preference", "supported_side", "reason", "debate_answer")
+_ALIASES = {"whether_there_is_a_preference": "preference", "supported side": "supported_side",
+            "debate_translation": "debate_answer", "correct_translation": "debate_answer"}
 
 
-def _answer_from(fields: dict[str, Any], view: View) -> str | None:
-    value = str(fields.get("debate_answer") or "").strip()
-    if not value:
+def read_preference(value: object) -> bool | None:
+    """Whether a moderator states a preference: yes/true -> True, no/false -> False, else None."""
+    word = re.sub(r"[^a-z]+", " ", str(value).lower()).strip() if value is not None else ""
+    return {"yes": True, "true": True, "no": False, "false": False}.get(word)
+
+
+def _verdict_fields(text: str) -> dict[str, Any] | None:
+    found = parse_fields(text, VERDICT_FIELDS + tuple(_ALIASES))
+    if found is None:
         return None
-    q = view.question
-    return extract_answer(value, q.task, q.choices) or extract_answer(
-        f"\\boxed{{{value}}}", q.task, q.choices)
+    fields: dict[str, Any] = {}
+    for key, value in found.items():
+        fields.setdefault(_ALIASES.get(key, key), value)
+    return fields
 
 
 class MadDebater(Agent):
@@ -108,12 +122,19 @@ class Moderator(Agent):
         meta = self.render("meta", question=question_text(view.question))
         return self.chat(view, prompt, meta)
 
-    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
-        """The typed verdict; no usable ``debate_answer`` means no verdict."""
-        fields = parse_fields(text, VERDICT_FIELDS)
+    def parse(self, text: str, view: View) -> Parsed:
+        """The typed verdict: stated preference, supported side, reason and answer."""
+        fields = _verdict_fields(text)
         if fields is None:
-            return None, None, {"parse_error": "no verdict fields in the reply"}
-        return _answer_from(fields, view), None, fields
+            return Parsed(fields={"parse_error": "no verdict fields in the reply",
+                                  "preference": None, "debate_answer": ""})
+        fields["stated_preference"] = fields.get("preference")
+        fields["preference"] = read_preference(fields.get("preference"))
+        fields["debate_answer"] = str(fields.get("debate_answer") or "").strip()
+        q = view.question
+        answer = (extract_field(fields["debate_answer"], q.task, q.choices)
+                  if fields["debate_answer"] else NO_ANSWER)
+        return Parsed(answer, None, fields)
 
 
 @role("mad-judge")
@@ -146,12 +167,13 @@ class MadJudge(Agent):
         prompt = self.render("candidates", affirmative=affirmative.raw, negative=negative.raw)
         return self.chat(view, prompt, self.render("meta", question=question))
 
-    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
-        """Candidates are kept as text; the decision's answer is parsed."""
+    def parse(self, text: str, view: View) -> Parsed:
+        """Candidates are kept as text; the decision's answer is parsed.
+
+        A ``debate_answer`` field is the answer (or there is none); without the
+        field the task's extractor reads the reply.
+        """
         if view.extra.get("step") != "decide":
-            return None, None, {}
-        fields = parse_fields(text, ("reason", "debate_answer")) or {}
-        answer = _answer_from(fields, view) if fields else None
-        if answer is None:  # fall back to the answer format in free text
-            answer = extract_answer(text, view.question.task, view.question.choices)
-        return answer, None, fields
+            return Parsed()
+        fields = _verdict_fields(text) or {}
+        return Parsed(read_answer(text, view.question, fields, key="debate_answer"), None, fields)

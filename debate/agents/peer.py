@@ -1,19 +1,23 @@
 """The agent of multi-agent peer review (Xu et al., 2023): solves, reviews, revises.
 
-All three steps branch off the agent's own solving chat: a review is
-[problem, own solution, "review this other solution"], a revision is
-[problem, own solution, "here is the feedback on your solution"]. The 1-10
-confidence a reviewer writes stays inside the review text the reviewed agent
-reads; it is also parsed into the review turn (``confidence`` in [0, 1],
-``fields["confidence_1_10"]``) for analysis and export.
+As in the reference's recorded transcripts, each agent keeps ONE chat:
+after its solution it reviews the other agents one after another in that
+chat (each review call continues the previous one), and the revise message
+("here are the feedbacks for your solution", the reviews it received) is
+appended to the same chat. So the reviser sees its own solution, the other
+agents' solutions, its reviews of them and the reviews it received.
+``view.extra["memory"] = "branch"`` (compat) makes each review and the
+revision branch off the solving chat instead: [problem, own solution, one
+request]. The 1-10 confidence a reviewer writes stays inside the review text
+the reviewed agent reads; it is also parsed into the review turn
+(``confidence`` in [0, 1], ``fields["confidence_1_10"]``) for analysis and export.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from debate.agents.base import Agent, View, question_text, role
+from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message
 from debate.parsing import parse_confidence
 from debate.trace import TurnKind
@@ -44,31 +48,37 @@ class PeerReviewer(Agent):
                          "feedback": "peer_feedback", "revise": "peer_revise"}
     slot_fields = {"solve": frozenset({"question", "format"}), "review": frozenset({"solution"}),
                    "feedback": frozenset({"review", "reviewer"}),
-                   "revise": frozenset({"reviews", "format"})}
+                   "revise": frozenset({"reviews", "question", "format"})}
 
     def kind(self, view: View) -> TurnKind:
         """answer, review or revision."""
         return _KINDS[view.extra.get("step", "solve")]
 
     def messages(self, view: View) -> list[Message]:
-        """Each step branches off the agent's solving chat (``view.history[0]``)."""
+        """Solve; review the last of ``view.peers``; revise with the reviews among them.
+
+        ``view.history`` is the agent's own turns so far (its chat); with
+        ``memory="branch"`` only the solution is kept.
+        """
         step = view.extra.get("step", "solve")
+        question = question_text(view.question)
         fmt = self.format_instruction(view.question)
         if step == "solve":
-            return self.chat(view, self.render("solve", question=question_text(view.question),
-                                               format=fmt))
-        solved = View(view.question, view.round, history=view.history[:1])
+            return self.chat(view, self.render("solve", question=question, format=fmt))
+        if view.extra.get("memory") == "branch":
+            view = View(view.question, view.round, history=view.history[:1], peers=view.peers)
         if step == "review":
-            return self.chat(solved, self.render("review", solution=view.peers[0].raw))
+            return self.chat(view, self.render("review", solution=view.peers[-1].raw))
         reviews = "\n\n".join(self.render("feedback", review=t.raw, reviewer=t.agent)
-                              for t in view.peers)
-        return self.chat(solved, self.render("revise", reviews=reviews, format=fmt))
+                              for t in view.peers if t.kind == "review")
+        return self.chat(view, self.render("revise", reviews=reviews, question=question,
+                                           format=fmt))
 
-    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
+    def parse(self, text: str, view: View) -> Parsed:
         """Reviews: the 1-10 confidence; solutions: the answer."""
         if view.extra.get("step") == "review":
             score = review_confidence(text)
-            target = view.peers[0].agent
-            return None, parse_confidence(score, scale=10), {"confidence_1_10": score,
-                                                             "reviewed": target}
+            target = view.peers[-1].agent
+            return Parsed(confidence=parse_confidence(score, scale=10),
+                          fields={"confidence_1_10": score, "reviewed": target})
         return super().parse(text, view)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from debate.agents.base import Agent, View, question_text, role
+from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
 from debate.parsing import parse_confidence, parse_fields
-from debate.scoring import extract_answer
-from debate.trace import TurnKind
+from debate.trace import Turn, TurnKind
 
 __all__ = ["RECONCILE_SCHEMA", "Reconciler"]
 
@@ -33,12 +32,14 @@ class Reconciler(Agent):
     """Gives answer + explanation + confidence; revises them at the round table."""
 
     default_templates = {"initial": "reconcile_initial", "discussion": "reconcile_discussion",
-                         "group": "reconcile_group", "solution": "reconcile_solution",
+                         "group": "reconcile_group", "no_answer": "reconcile_no_answer",
+                         "solution": "reconcile_solution",
                          "samples": "reconcile_samples", "sample": "reconcile_sample"}
     slot_fields = {
         "initial": frozenset({"samples", "question", "format"}),
         "discussion": frozenset({"samples", "question", "groups", "format"}),
         "group": frozenset({"count", "answer", "solutions"}),
+        "no_answer": frozenset({"count", "solutions"}),
         "solution": frozenset({"explanation", "answer", "confidence"}),
         "samples": frozenset({"examples"}),
         "sample": frozenset({"question", "explanation", "answer"}),
@@ -69,30 +70,28 @@ class Reconciler(Agent):
         if view.round == 0 or "groups" not in view.extra:
             prompt = self.render("initial", samples=samples, question=question, format=fmt)
         else:
-            groups = "\n".join(
-                self.render("group", count=len(turns), answer=answer, solutions="\n".join(
-                    self.render("solution", explanation=t.fields.get("explanation") or t.raw,
-                                answer=answer, confidence=_shown(t.confidence))
-                    for t in turns))
-                for answer, turns in view.extra["groups"])
+            groups = "\n".join(self._group(answer, turns) for answer, turns in view.extra["groups"])
             prompt = self.render("discussion", samples=samples, question=question,
                                  groups=groups, format=fmt)
         return [*self.system(), Message(role="user", content=prompt)]
 
-    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
+    def _group(self, answer: str | None, turns: list[Turn]) -> str:
+        """One answer group of the round table (``None``: the agents without an answer)."""
+        solutions = "\n".join(
+            self.render("solution", answer=answer or "none", confidence=_shown(t.confidence),
+                        explanation=t.fields.get("explanation") or t.raw or "(no reply)")
+            for t in turns)
+        if answer is None:
+            return self.render("no_answer", count=len(turns), solutions=solutions)
+        return self.render("group", count=len(turns), answer=answer, solutions=solutions)
+
+    def parse(self, text: str, view: View) -> Parsed:
         """Answer (task-normalized), stated confidence in [0, 1], explanation."""
         fields = parse_fields(text, ("explanation", "answer", "confidence")) or {}
-        q = view.question
-        raw_answer = str(fields.get("answer") or "").strip()
-        answer = None
-        if raw_answer:
-            answer = extract_answer(f"\\boxed{{{raw_answer}}}", q.task, q.choices)
-        if answer is None:
-            answer = extract_answer(text, q.task, q.choices)
         confidence = parse_confidence(fields.get("confidence"))
         if "confidence" in fields and confidence is None:
             fields["confidence_unreadable"] = True
-        return answer, confidence, fields
+        return Parsed(read_answer(text, view.question, fields), confidence, fields)
 
 
 def _shown(confidence: float | None) -> str:

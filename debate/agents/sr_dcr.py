@@ -1,27 +1,35 @@
 """Roles of SR-DCR ("When to Trust Context: Self-Reflective Debates for Context Reliability").
 
-- ``context-answerer``: answers closed-book (no context; logprobs requested,
-  and a stated confidence as the fallback) or open-book (with the context).
+- ``context-answerer``: answers closed-book (no context) or open-book (with
+  it). As in the reference, the closed-book prompt asks for the answer alone
+  with a short ``max_tokens``, and the model's confidence is the sequence
+  probability of the *answer's* tokens (exp of their summed logprobs): a
+  label such as "Answer:" or trailing text never lowers it. With
+  ``confidence="stated"`` (backends without logprobs) the prompt also asks for
+  a "Confidence:" line and that number is the confidence.
 - ``defender``: argues from the passage that the context answer is right.
 - ``challenger``: the critic; argues from its own knowledge, *without* the
   passage unless ``view.extra["critic_sees_context"]`` (the notebook's variant).
-- ``reliability-judge``: reads the debate and says REASONABLE or UNREASONABLE.
+- ``reliability-judge``: reads the debate transcript only (never the passage,
+  as the reference judge decides "solely on the debate content") and says
+  REASONABLE or UNREASONABLE.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from debate.agents.base import Agent, View, question_text, role
-from debate.models.types import Message, SamplingParams
+from debate.agents.base import Agent, Parsed, View, question_text, role
+from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.parsing import parse_confidence, parse_fields
-from debate.scoring import extract_answer
+from debate.scoring import NO_ANSWER, Extraction, extract_field
 from debate.trace import Question, TurnKind
 
-__all__ = ["Challenger", "ContextAnswerer", "Defender", "ReliabilityJudgeAgent",
-           "parse_reliability", "sequence_confidence"]
+__all__ = ["Challenger", "ContextAnswerer", "Defender", "ReliabilityJudgeAgent", "answer_span",
+           "parse_reliability", "sequence_confidence", "span_logprobs"]
 
 RELIABILITY_SCHEMA: dict[str, Any] = {
     "title": "context_reliability",
@@ -30,11 +38,47 @@ RELIABILITY_SCHEMA: dict[str, Any] = {
                    "reason": {"type": "string"}},
     "required": ["verdict", "reason"],
 }
+_LABEL = re.compile(r"\**\s*(?:final\s+)?answer\s*\**\s*[:=\-]\s*", re.IGNORECASE)
 
 
-def sequence_confidence(logprobs: list[float]) -> float:
-    """The probability of the whole reply: exp of the summed token log-probabilities."""
+def sequence_confidence(logprobs: Sequence[float]) -> float:
+    """The probability of a token sequence: exp of the summed token log-probabilities."""
     return math.exp(sum(logprobs))
+
+
+def answer_span(text: str) -> tuple[int, int]:
+    """Where the answer is in a reply that was asked to be the answer alone.
+
+    That is its first non-empty line, without an "Answer:" label, surrounding
+    spaces or a final full stop.
+    """
+    start = len(text) - len(text.lstrip())
+    end = text.find("\n", start)
+    end = len(text) if end == -1 else end
+    label = _LABEL.match(text, start, end)
+    if label:
+        start = label.end()
+    while end > start and (text[end - 1].isspace() or text[end - 1] == "."):
+        end -= 1
+    return start, end
+
+
+def span_logprobs(tokens: Sequence[TokenLogprob], text: str, span: tuple[int, int]
+                  ) -> list[float] | None:
+    """The logprobs of the tokens that overlap ``span`` of ``text``.
+
+    ``None`` when the tokens do not spell ``text`` (their offsets are then unknown).
+    """
+    if "".join(t.token for t in tokens) != text:
+        return None
+    start, end = span
+    chosen, offset = [], 0
+    for token in tokens:
+        token_end = offset + len(token.token)
+        if token_end > start and offset < end:
+            chosen.append(token.logprob)
+        offset = token_end
+    return chosen
 
 
 def parse_reliability(text: str) -> str | None:
@@ -51,43 +95,62 @@ def _closed_book(question: Question) -> Question:
     return question.model_copy(update={"context": None})
 
 
-def _answer(value: str, question: Question) -> str | None:
-    value = value.strip()
-    if not value:
-        return None
-    return extract_answer(f"\\boxed{{{value}}}", question.task, question.choices) or \
-        extract_answer(value, question.task, question.choices)
-
-
 @role("context-answerer")
 class ContextAnswerer(Agent):
-    """Answers with (``step=open``) or without (``step=closed``) the context."""
+    """Answers with (``step=open``) or without (``step=closed``) the context.
 
-    default_templates = {"closed": "sr_closed_book", "open": "sr_open_book"}
-    slot_fields = {"closed": frozenset({"question"}),
+    ``view.extra``: ``confidence`` (``logprobs`` or ``stated``) and ``max_tokens``
+    (the short answer budget of both answers).
+    """
+
+    default_templates = {"closed": "sr_closed_book", "closed_stated": "sr_closed_book_stated",
+                         "open": "sr_open_book"}
+    slot_fields = {"closed": frozenset({"question"}), "closed_stated": frozenset({"question"}),
                    "open": frozenset({"question", "context"})}
 
     def params_for(self, view: View) -> SamplingParams:
-        """Both answers ask for logprobs (token-level confidence)."""
-        return self.params.model_copy(update={"logprobs": True})
+        """A short answer budget; the closed-book answer asks for logprobs."""
+        step, max_tokens = view.extra.get("step"), view.extra.get("max_tokens")
+        logprobs = step == "closed" and view.extra.get("confidence", "logprobs") == "logprobs"
+        return self.derived_params(("answer", logprobs, max_tokens), logprobs=logprobs,
+                                   max_tokens=max_tokens or self.params.max_tokens)
 
     def messages(self, view: View) -> list[Message]:
         """The closed-book or open-book prompt."""
         q = view.question
+        question = question_text(_closed_book(q))
         if view.extra.get("step") == "open":
-            prompt = self.render("open", question=question_text(_closed_book(q)),
-                                 context=q.context or "")
+            prompt = self.render("open", question=question, context=q.context or "")
+        elif view.extra.get("confidence") == "stated":
+            prompt = self.render("closed_stated", question=question)
         else:
-            prompt = self.render("closed", question=question_text(_closed_book(q)))
+            prompt = self.render("closed", question=question)
         return [*self.system(), Message(role="user", content=prompt)]
 
-    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
-        """The short answer and the stated confidence (closed book)."""
-        fields = parse_fields(text, ("answer", "confidence")) or {}
-        answer = _answer(str(fields.get("answer", "")), view.question) or \
-            extract_answer(text, view.question.task, view.question.choices)
-        stated = parse_confidence(fields.get("confidence"))
-        return answer, stated, {**fields, "stated_confidence": stated}
+    def read(self, completion: Completion, view: View) -> Parsed:
+        """The answer (the reply's answer span) and, closed book, the confidence in it."""
+        text = completion.text
+        start, end = answer_span(text)
+        q = view.question
+        fields: dict[str, Any] = {"answer_span": text[start:end]}
+        answer = extract_field(text[start:end], q.task, q.choices)
+        if view.extra.get("step") != "closed":
+            return Parsed(answer, None, fields)
+        confidence, source = None, "none"
+        if view.extra.get("confidence") == "stated":
+            stated = parse_fields(text, ("confidence",)) or {}
+            confidence = parse_confidence(stated.get("confidence"))
+            source = "stated" if confidence is not None else "none"
+        elif completion.logprobs:
+            chosen = span_logprobs(completion.logprobs, text, (start, end))
+            if chosen is None:  # offsets unknown: the whole reply, recorded as such
+                chosen, source = [t.logprob for t in completion.logprobs], "logprobs (whole reply)"
+            else:
+                source = "logprobs"
+            confidence = sequence_confidence(chosen) if chosen else None
+            fields["answer_tokens"] = len(chosen)
+        fields["confidence_source"] = source
+        return Parsed(answer, confidence, fields)
 
 
 class _Arguer(Agent):
@@ -143,11 +206,10 @@ class Challenger(_Arguer):
 
 @role("reliability-judge")
 class ReliabilityJudgeAgent(_Arguer):
-    """Reads the debate and decides whether the context is reasonable."""
+    """Reads the debate transcript (only) and decides whether the context is reasonable."""
 
     default_templates = {"judge": "sr_judge", "line": "sr_line"}
-    slot_fields = {"judge": frozenset({"context", "question", "transcript"}),
-                   "line": frozenset({"speaker", "text"})}
+    slot_fields = {"judge": frozenset({"transcript"}), "line": frozenset({"speaker", "text"})}
 
     def kind(self, view: View) -> TurnKind:
         """A verdict."""
@@ -158,17 +220,14 @@ class ReliabilityJudgeAgent(_Arguer):
         return self.with_schema(RELIABILITY_SCHEMA)
 
     def messages(self, view: View) -> list[Message]:
-        """Context, question and the whole debate."""
-        q = view.question
-        prompt = self.render("judge", context=q.context or "",
-                             question=question_text(_closed_book(q)),
-                             transcript=self.transcript(view))
+        """The whole debate, and nothing else: no passage, no question."""
+        prompt = self.render("judge", transcript=self.transcript(view))
         return [*self.system(), Message(role="user", content=prompt)]
 
-    def parse(self, text: str, view: View) -> tuple[str | None, float | None, dict[str, Any]]:
+    def parse(self, text: str, view: View) -> Parsed:
         """The verdict, lower case, as the turn's answer (``None`` when unreadable)."""
         verdict = parse_reliability(text)
         fields = parse_fields(text, ("verdict", "reason")) or {}
         if verdict is None:
             fields["parse_error"] = "no REASONABLE/UNREASONABLE verdict"
-        return verdict, None, fields
+        return Parsed(Extraction(verdict, "field") if verdict else NO_ANSWER, None, fields)

@@ -2,11 +2,14 @@
 
 Candidates are the distinct parsed answers, each with the argument of the
 first turn that gave it, numbered in agent order. With ``swap_order`` the
-judge is asked a second time with the order reversed, which measures
-position bias: the trace records both choices and whether they agree. The
-final answer is the first call's choice (the second's when the first is
-unparseable); if neither parses, the majority decides and the trace says so.
-With a single candidate no call is made unless ``always_call``.
+judge is asked a second time with the order reversed, which measures and
+removes position bias, as MT-Bench does: the choice stands only when both
+orders pick the same answer; when they disagree (or one is unreadable) the
+decision is a tie, resolved by ``on_tie`` (default ``majority``: the
+majority of the candidates; ``first``: the first order's pick, which keeps
+the bias). Without ``swap_order`` an unreadable choice also falls back to the
+majority. The trace records both choices, whether they agree, and the rule
+used. With a single candidate no call is made unless ``always_call``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,13 @@ class LLMJudge(Judge):
     """A judge model chooses among candidate answers, with a rationale."""
 
     needs_model = True
-    options = {"swap_order": False, "always_call": False}
+    options = {"swap_order": False, "always_call": False, "on_tie": "majority"}
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        if self.config["on_tie"] not in ("majority", "first"):
+            raise ConfigError(f"judge 'llm': on_tie must be 'majority' or 'first', not "
+                              f"{self.config['on_tie']!r}")
 
     async def decide(self, question: Question, candidates: Sequence[Turn],
                      agent: Agent | None = None, round_: int = 0) -> Decision:
@@ -58,15 +67,21 @@ class LLMJudge(Judge):
             turn = await agent.act(view)
             turns.append(turn)
             picks.append(order[int(turn.answer) - 1].answer if turn.answer else None)
-        chosen = next((p for p in picks if p is not None), None)
         details: dict[str, object] = {
             "judge_called": True, "candidates": [t.answer for t in options], "choices": picks,
             "rationale": turns[0].fields.get("rationale"),
         }
+        chosen = picks[0]
         if len(picks) == 2:
-            details["position_consistent"] = picks[0] == picks[1] and picks[0] is not None
+            consistent = picks[0] == picks[1] and picks[0] is not None
+            details["position_consistent"] = consistent
+            if not consistent:
+                details["tie"] = "the two orders disagree"
+                chosen = picks[0] if self.config["on_tie"] == "first" else None
         if chosen is None:
             fallback = majority_vote(candidates, method="llm-judge")
-            details["fallback"] = "majority: no parseable judge choice"
+            details["fallback"] = ("majority: the two orders disagree" if "tie" in details
+                                   else "majority: no parseable judge choice")
+            details = {**fallback.details, **details}
             return Decision(fallback.model_copy(update={"details": details}), turns)
         return Decision(FinalAnswer(answer=chosen, method="llm-judge", details=details), turns)

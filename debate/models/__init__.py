@@ -1,7 +1,7 @@
 """The model layer: one async interface, backends, and middleware around them."""
 
 from debate.models.accounting import DEFAULT_PRICES, Price, PriceTable
-from debate.models.cache import ResponseCache, cache_key
+from debate.models.cache import ResponseCache, cache_key, call_position
 from debate.models.middleware import (
     Cached,
     CallStats,
@@ -34,6 +34,7 @@ __all__ = [
     "TokenLogprob",
     "Usage",
     "cache_key",
+    "call_position",
     "create_backend",
     "parse_model_spec",
     "wrap",

@@ -1,8 +1,15 @@
 """SQLite response cache: a re-run replays every call it already paid for.
 
 The key is a SHA-256 over (model name, messages, sampling params incl. the
-sample slot). Model names never carry secrets or base URLs, so moving a
-server to another port keeps the cache valid.
+sample slot, and the call's *position*). Model names never carry secrets or
+base URLs, so moving a server to another port keeps the cache valid.
+
+A call's identity is its content *and* its position: the debate it belongs
+to, the turn it makes there and its ordinal among calls making that turn
+(``call_position``, set by the agent making the call). So two calls with the
+same content (an agent reviewing two identical solutions, a critic asked
+twice about the same draft) are two samples, never one reply served twice,
+while a re-run of the same debate gets exactly its own earlier replies back.
 
 Puts made while an event loop runs are committed together at the end of the
 loop iteration that made them: one transaction for every call that finished
@@ -21,18 +28,27 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
+from contextvars import ContextVar
 from pathlib import Path
 
 from debate.memo import ByIdentity
 from debate.models.types import Completion, Message, SamplingParams
 
-__all__ = ["ResponseCache", "cache_key"]
+__all__ = ["ResponseCache", "cache_key", "call_position"]
+
+call_position: ContextVar[str] = ContextVar("debatelab_call_position", default="")
+"""Where the call being made sits: ``debate id/turn id#ordinal`` (empty outside a debate).
+Set by :meth:`debate.agents.Agent.act` around its model call; part of the cache key."""
 
 
-def cache_key(model: str, messages: Sequence[Message], params: SamplingParams) -> str:
-    """Stable hex key of one call: SHA-256 of ``[model, [[role, content]...], params]`` as JSON."""
+def cache_key(model: str, messages: Sequence[Message], params: SamplingParams,
+              position: str = "") -> str:
+    """Stable hex key of one call.
+
+    SHA-256 of ``[model, [[role, content]...], params, position]`` as JSON.
+    """
     blob = (f"[{_dumps(model)},{_dumps([[m.role, m.content] for m in messages])},"
-            f"{_params_json(params)}]")
+            f"{_params_json(params)},{_dumps(position)}]")
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -130,7 +130,7 @@ class LlamaCppModel:
         llm = self._load(params.logprobs)
         kwargs = {"max_tokens": None, **sampling_kwargs(params)}  # None: up to the context end
         if params.logprobs:
-            kwargs["top_logprobs"] = 1
+            kwargs["top_logprobs"] = params.top_logprobs or 1
         if params.json_schema is not None:  # enforced by a grammar built from the schema
             kwargs["response_format"] = response_format(params.json_schema, "json_object")
         start = time.perf_counter()

@@ -6,7 +6,7 @@ composed explicitly and reads from the outside in::
     Cached(Retrying(Limited(backend)))
 
 - ``Cached``  replays a stored completion (no limits, no cost) and merges
-  identical calls that are in flight at the same time;
+  identical calls (same content and position) in flight at the same time;
 - ``Retrying`` applies a per-attempt timeout and retries transient failures
   with exponential backoff and jitter, honouring ``Retry-After``;
 - ``Limited`` caps requests in flight per endpoint and, behind that cap,
@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from debate.errors import RetryableError
 from debate.models.accounting import PriceTable
-from debate.models.cache import ResponseCache, cache_key
+from debate.models.cache import ResponseCache, cache_key, call_position
 from debate.models.types import ChatModel, Completion, Message, SamplingParams
 
 __all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "Slots", "wrap"]
@@ -234,7 +234,7 @@ class Cached:
         self.stats.calls += 1
         cache, key, future = self.cache, "", None
         if cache is not None:
-            key = cache_key(self.name, messages, params)
+            key = cache_key(self.name, messages, params, call_position.get())
             hit = cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1

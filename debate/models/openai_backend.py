@@ -47,6 +47,8 @@ def sampling_kwargs(params: SamplingParams) -> dict[str, Any]:
         kwargs["stop"] = list(params.stop)
     if params.logprobs:
         kwargs["logprobs"] = True
+        if params.top_logprobs:
+            kwargs["top_logprobs"] = params.top_logprobs
     return kwargs
 
 

@@ -53,6 +53,9 @@ class SamplingParams(BaseModel):
     """Stop sequences."""
     logprobs: bool = False
     """Ask for per-token log-probabilities of the completion."""
+    top_logprobs: int | None = None
+    """With ``logprobs``: also the this-many most likely tokens at each position (for
+    token entropy); backends without them return the chosen tokens' only."""
     json_schema: dict[str, Any] | None = None
     """A JSON schema the reply should follow. Backends with structured output
     enforce it (OpenAI/vLLM ``response_format``, llama.cpp grammars); the others

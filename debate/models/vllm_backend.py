@@ -102,7 +102,7 @@ class VLLMModel:
         if params.top_p is not None:
             kwargs["top_p"] = params.top_p
         if params.logprobs:
-            kwargs["logprobs"] = 1
+            kwargs["logprobs"] = params.top_logprobs or 1
         if params.json_schema is not None:
             kwargs.update(self._structured(params.json_schema))
         start = time.perf_counter()
@@ -120,19 +120,31 @@ class VLLMModel:
                         completion_tokens=len(out.token_ids)),
             latency=time.perf_counter() - start,
             model=self.model,
-            logprobs=_logprobs(out, tokenizer) if params.logprobs else None,
+            logprobs=(_logprobs(out, tokenizer, params.top_logprobs) if params.logprobs
+                      else None),
         )
 
 
-def _logprobs(out: Any, tokenizer: Any) -> list[TokenLogprob] | None:
-    """VLLM gives, per position, a dict token_id -> Logprob; keep the sampled token's."""
+def _logprobs(out: Any, tokenizer: Any, top: int | None = None) -> list[TokenLogprob] | None:
+    """The sampled tokens' logprobs and, with ``top``, their alternatives.
+
+    VLLM gives, per position, a dict token_id -> Logprob holding the sampled
+    token and the ``top`` most likely ones.
+    """
     if not out.logprobs:
         return None
+
+    def text(token_id: int, entry: Any) -> str:
+        token = entry.decoded_token
+        return str(token) if token is not None else str(tokenizer.decode([token_id]))
+
     result = []
     for token_id, position in zip(out.token_ids, out.logprobs, strict=False):
+        alternatives = None
+        if top:
+            ranked = sorted(position.items(), key=lambda item: -float(item[1].logprob))[:top]
+            alternatives = {text(i, e): float(e.logprob) for i, e in ranked}
         entry = position[token_id]
-        token = entry.decoded_token
-        if token is None:
-            token = tokenizer.decode([token_id])
-        result.append(TokenLogprob(token=token, logprob=float(entry.logprob)))
+        result.append(TokenLogprob(token=text(token_id, entry), logprob=float(entry.logprob),
+                                   top=alternatives))
     return result

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import operator
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, TypedDict, TypeVar
@@ -23,7 +23,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from debate.agents.base import Agent, View
+from debate.agents.base import Agent, DebateScope, View, debate_scope
 from debate.errors import ConfigError
 from debate.judges.base import Judge, create_judge
 from debate.protocols.executor import LeanGraph
@@ -40,10 +40,14 @@ __all__ = [
     "JudgedConfig",
     "ProtocolConfig",
     "create_protocol",
+    "gather_all",
     "gather_round",
     "get_protocol",
     "protocol",
 ]
+
+
+T = TypeVar("T")
 
 
 class ProtocolConfig(BaseModel):
@@ -90,13 +94,13 @@ class DebateContext:
         return [self.agent(n) for n in names]
 
 
-async def gather_round(agents: Sequence[Agent], views: Sequence[View]) -> list[Turn]:
-    """Let each agent act on its view concurrently; turns come back in agent order.
+async def gather_all(awaitables: Sequence[Awaitable[T]]) -> list[T]:
+    """Run ``awaitables`` concurrently; results come back in order.
 
-    If one action fails (e.g. the endpoint is gone), the others are cancelled and
+    If one fails (e.g. the endpoint is gone), the others are cancelled and
     awaited before the error propagates: no call outlives its debate.
     """
-    tasks = [asyncio.ensure_future(a.act(v)) for a, v in zip(agents, views, strict=True)]
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:
@@ -104,6 +108,11 @@ async def gather_round(agents: Sequence[Agent], views: Sequence[View]) -> list[T
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+async def gather_round(agents: Sequence[Agent], views: Sequence[View]) -> list[Turn]:
+    """Let each agent act on its view concurrently; turns come back in agent order."""
+    return await gather_all([a.act(v) for a, v in zip(agents, views, strict=True)])
 
 
 class DebateProtocol(ABC):
@@ -225,13 +234,17 @@ class DebateProtocol(ABC):
             raise ConfigError(f"protocol {self.name!r}: executor must be 'auto' or 'langgraph', "
                               f"not {self.executor!r}")
         lean = self.lean_graph() if self.executor == "auto" else None
-        if lean is not None:
-            result = await lean.ainvoke(state, DebateContext(agents), self.recursion_limit())
-        else:
-            result = await self.build_graph().ainvoke(
-                state, context=DebateContext(agents),
-                config={"recursion_limit": self.recursion_limit()},
-            )
+        scope = debate_scope.set(DebateScope(question.id))  # the calls' cache positions
+        try:
+            if lean is not None:
+                result = await lean.ainvoke(state, DebateContext(agents), self.recursion_limit())
+            else:
+                result = await self.build_graph().ainvoke(
+                    state, context=DebateContext(agents),
+                    config={"recursion_limit": self.recursion_limit()},
+                )
+        finally:
+            debate_scope.reset(scope)
         turns: list[Turn] = result["turns"]
         final: FinalAnswer = result["final"]
         return DebateTrace(
@@ -239,7 +252,8 @@ class DebateProtocol(ABC):
             protocol=self.name,
             protocol_config=self.config.model_dump(mode="json"),
             question=question,
-            agents=[AgentInfo(name=a.name, role=a.role, model=a.model.name) for a in agents],
+            agents=[AgentInfo(name=a.name, role=a.role, model=a.model.name, card=a.card)
+                    for a in agents],
             turns=turns,
             final=final,
             stop_reason=result["stop_reason"] or "done",

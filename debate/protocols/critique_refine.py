@@ -3,7 +3,10 @@
 A solver drafts; a critic points out errors or accepts; a refiner revises
 the solution given the critique; repeat until the critic accepts or after R
 refinements (Table-Critic-style role split). ``self-refine`` is the
-single-model baseline: one agent plays all three roles on itself. The final
+single-model baseline: one agent plays all three roles on itself and, as in
+Madaan et al., keeps every earlier iteration (each attempt with its
+feedback) in its prompts (``history: all``; ``critique-refine`` shows only
+the current solution and critique, ``history: last``). The final
 answer is the last solution (draft or refinement); with ``judge: llm`` a
 judge chooses among all the solutions instead. Calls: 1 + 2 per refinement,
 fewer when the critic accepts early (and +1 per judge call).
@@ -11,7 +14,7 @@ fewer when the critic accepts early (and +1 per judge call).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -27,7 +30,8 @@ from debate.protocols.base import (
 )
 from debate.trace import Turn
 
-__all__ = ["CritiqueRefineConfig", "CritiqueRefineProtocol", "SelfRefineProtocol"]
+__all__ = ["CritiqueRefineConfig", "CritiqueRefineProtocol", "SelfRefineConfig",
+           "SelfRefineProtocol"]
 
 
 class CritiqueRefineConfig(JudgedConfig):
@@ -37,6 +41,20 @@ class CritiqueRefineConfig(JudgedConfig):
     """Most refinements; the critic may accept earlier."""
     judge: str = "last"
     """``last``: the last solution is the answer; or another judge over every solution."""
+    history: Literal["last", "all"] = "last"
+    """``last``: the critic and refiner see the current solution (and critique) only;
+    ``all``: also every earlier attempt with its critique (Self-Refine)."""
+    unparsed_verdict: Literal["revise", "accept"] = "revise"
+    """What a critique without a readable accept/revise verdict counts as. Default
+    ``revise``: the loop goes on (the turn records the verdict as unparsed)."""
+
+
+class SelfRefineConfig(CritiqueRefineConfig):
+    """Options of ``self-refine`` (Madaan et al.: every earlier iteration stays in the prompt)."""
+
+    history: Literal["last", "all"] = "all"
+    """``all``: every earlier attempt with its feedback (Madaan et al.); ``last``: only the
+    current one."""
 
 
 def _solutions(turns: list[Turn]) -> list[Turn]:
@@ -78,14 +96,28 @@ class CritiqueRefineProtocol(DebateProtocol):
             View(state["question"], 0, extra={"step": "draft"}))
         return {"turns": [turn], "round": 0}
 
+    def _earlier(self, turns: list[Turn]) -> list[Turn]:
+        """The (solution, critique) pairs before the current solution, when ``history: all``."""
+        if self.config.history == "last":
+            return []
+        solutions = _solutions(turns)
+        critiques = [t for t in turns if t.kind == "critique"]
+        return [t for i in range(len(solutions) - 1) for t in (solutions[i], critiques[i])]
+
     async def critique(self, state: DebateState,
                        runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """The critic reads the current solution; accepting ends the loop."""
         current = _solutions(state["turns"])[-1]
+        peers = [*self._earlier(state["turns"]), current]
         turn = await self._agent(runtime, "critic").act(
-            View(state["question"], state["round"], peers=[current], extra={"step": "critique"}))
+            View(state["question"], state["round"], peers=peers, extra={"step": "critique"}))
+        verdict = turn.fields.get("verdict")
+        if verdict is None:
+            turn.fields["verdict_policy"] = self.config.unparsed_verdict
+        accepted = (verdict or self.config.unparsed_verdict) == "accept"
+        turn.fields["accepted"] = accepted
         update: dict[str, Any] = {"turns": [turn]}
-        if turn.fields.get("accepted"):
+        if accepted:
             update["stop_reason"] = "accepted"
         elif state["round"] >= self.config.rounds:
             update["stop_reason"] = "max_rounds"
@@ -96,8 +128,9 @@ class CritiqueRefineProtocol(DebateProtocol):
         current = _solutions(state["turns"])[-1]
         critique = [t for t in state["turns"] if t.kind == "critique"][-1]
         r = state["round"] + 1
+        peers = [*self._earlier(state["turns"]), current, critique]
         turn = await self._agent(runtime, "refiner").act(
-            View(state["question"], r, peers=[current, critique], extra={"step": "refine"}))
+            View(state["question"], r, peers=peers, extra={"step": "refine"}))
         stop = "max_rounds" if r >= self.config.rounds else None
         return {"turns": [turn], "round": r, "stop_reason": stop}
 
@@ -132,5 +165,7 @@ class CritiqueRefineProtocol(DebateProtocol):
 class SelfRefineProtocol(CritiqueRefineProtocol):
     """One model drafts, critiques and refines its own solution (Madaan et al., 2023)."""
 
+    config_class = SelfRefineConfig
+    config: SelfRefineConfig
     paper = "Madaan et al. 2023, Self-Refine: Iterative Refinement with Self-Feedback"
     roles = {"self": "self-refiner"}

@@ -16,13 +16,18 @@ Variants, all off by default:
   others' answers (one extra call each) and reads the summary instead
   (the long-context variant of the reference repository).
 - ``prompting: rcr``: Reflect-Critique-Refine of "Debate, Train, Evolve"
-  (2025): a fresh prompt each round (own previous answer, peers' answers,
-  reflect / critique / refine); its preset also stops at consensus.
-- ``uncertainty: mean-nll``: DebUnc (Yoffe et al., 2024): each answer's mean
-  negative log-likelihood per token (from logprobs) becomes a 1-10
-  confidence shown next to it: ``c = 14 (1/u) / sum(1/u) + 1/N``, clipped to
-  1-10 and rounded, as the reference computes it. Without logprobs the
-  peers are shown without confidences and the turn records why.
+  (2025): a fresh prompt each round (own previous answer, the first two
+  peers in full and further peers by answer only; reflect / critique /
+  refine), 3 rounds by default, as the reference; its preset also stops at
+  consensus.
+- ``uncertainty: entropy``: DebUnc (Yoffe et al., 2024): each answer's mean
+  token entropy (from the backend's top-``top_logprobs`` alternatives; see
+  :mod:`debate.uncertainty`) becomes a 1-10 confidence shown next to it:
+  ``c = 14 (1/u) / sum(1/u) + 1/N``, clipped to 1-10 and rounded, as the
+  reference computes it. A backend with chosen-token logprobs only gives mean
+  NLL instead (``uncertainty: mean-nll`` asks for it); each turn records the
+  metric used. Without logprobs the peers are shown without confidences and
+  the turn records why.
 - Heterogeneous models: give one model per agent (``models``).
 """
 
@@ -33,7 +38,7 @@ from typing import Any, Literal
 
 from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from debate.agents.base import Agent, View
 from debate.judges.majority import is_consensus
@@ -56,15 +61,26 @@ class DuConfig(JudgedConfig):
     agents: int = Field(3, ge=1)
     """Number of debaters."""
     rounds: int = Field(2, ge=0)
-    """Debate rounds after the initial answers; each agent answers ``rounds + 1`` times."""
+    """Debate rounds after the initial answers; each agent answers ``rounds + 1`` times.
+    Default 2 (the paper), or 3 with ``prompting: rcr`` (DTE's reference)."""
     stop_on_consensus: bool = False
     """End early when every agent gives the same parseable answer (not in the paper)."""
     prompting: Literal["du", "rcr"] = "du"
     """``du``: a growing chat; ``rcr``: Reflect-Critique-Refine, a fresh prompt each round."""
     summarize_peers: bool = False
     """Each agent reads a summary of its peers' answers (one extra call per agent and round)."""
-    uncertainty: Literal["none", "mean-nll"] = "none"
-    """DebUnc: show each peer's token-level confidence (needs logprobs)."""
+    uncertainty: Literal["none", "entropy", "mean-nll"] = "none"
+    """DebUnc: show each peer's token-level confidence (needs logprobs); ``entropy`` is
+    the reference's mean token entropy, ``mean-nll`` the chosen tokens' mean NLL."""
+    top_logprobs: int = Field(20, ge=1)
+    """Alternatives per token asked for with ``uncertainty: entropy`` (20: OpenAI's maximum)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rounds_for_prompting(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("rounds") is None:
+            data = {**data, "rounds": 3 if data.get("prompting") == "rcr" else 2}
+        return data
 
 
 def last_round(turns: list[Turn], round_: int) -> list[Turn]:
@@ -108,27 +124,27 @@ class DuProtocol(GroupProtocol):
         return None
 
     def prepare(self, agents: Sequence[Agent]) -> None:
-        """DebUnc needs logprobs from the debaters."""
-        if self.config.uncertainty != "none":
-            for agent in agents:
-                if agent.name != "judge" and not agent.params.logprobs:
-                    agent.params = agent.params.model_copy(update={"logprobs": True})
+        """DebUnc needs logprobs (and, for entropy, the top alternatives) from the debaters."""
+        if self.config.uncertainty == "none":
+            return
+        top = self.config.top_logprobs if self.config.uncertainty == "entropy" else None
+        for agent in agents:
+            params = agent.params
+            if agent.name != "judge" and (not params.logprobs or params.top_logprobs != top):
+                agent.params = params.model_copy(update={"logprobs": True, "top_logprobs": top})
 
     async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round 0: every agent answers alone."""
         agents = runtime.context.group(self.member_names())
-        turns = await gather_round(agents, [View(state["question"], 0)] * len(agents))
-        self._uncertainties(turns)
+        view = View(state["question"], 0, extra=self._measure)
+        turns = await gather_round(agents, [view] * len(agents))
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
 
-    def _uncertainties(self, turns: list[Turn]) -> None:
-        if self.config.uncertainty == "none":
-            return
-        for turn in turns:
-            if turn.logprobs:
-                turn.fields["uncertainty"] = -sum(turn.logprobs) / len(turn.logprobs)
-            else:
-                turn.fields["uncertainty_unavailable"] = "the backend returned no logprobs"
+    @property
+    def _measure(self) -> dict[str, Any]:
+        """What answer views carry for DebUnc: the uncertainty metric to record."""
+        metric = self.config.uncertainty
+        return {} if metric == "none" else {"uncertainty": metric}
 
     def _confidences(self, previous: list[Turn]) -> dict[str, int] | None:
         if self.config.uncertainty == "none":
@@ -144,7 +160,7 @@ class DuProtocol(GroupProtocol):
         agents = runtime.context.group(self.member_names())
         q, turns, r = state["question"], state["turns"], state["round"] + 1
         previous = last_round(turns, r - 1)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(self._measure)
         if self.config.prompting == "rcr":
             extra["memory"] = "rebuild"
         confidences = self._confidences(previous)
@@ -162,7 +178,6 @@ class DuProtocol(GroupProtocol):
                       history=[t for t in turns if t.agent == a.name and t.kind == "answer"])
                  for a, p, s in zip(agents, peers, summaries, strict=True)]
         answers = await gather_round(agents, views)
-        self._uncertainties(answers)
         return {"turns": new + answers, "round": r, "stop_reason": self._stop(r, answers)}
 
     async def vote(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:

@@ -9,15 +9,20 @@ either declares the answer (adaptive break) or lets the debate go on. After
 the last round without a verdict, a judge lists the candidate answers, then
 decides (two calls). Calls: 3 per round, +2 when the judge is needed.
 
-The reference code ``eval``s the moderator's reply; we parse it, and an
-unusable reply is "no verdict", recorded in the turn's ``fields``. The
-reference shows the judge the round-1 arguments; we show the last round's
-(``judge_sees_first_round: true`` brings the reference back).
+The debate ends when the moderator states a preference ("yes") *and* gives a
+non-empty answer, as in the authors' published debate records (the committed
+code checks the answer alone: ``stop_rule: answer``). A stated answer ends the
+debate whether or not it parses as the task's answer type; the final answer is
+then ``None`` and the details say why. The reference code ``eval``s the
+moderator's reply; we parse it, and an unusable reply is "no verdict",
+recorded in the turn's ``fields``. The reference shows the judge the round-1
+arguments; we show the last round's (``judge_sees_first_round: true`` brings
+the reference back).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -46,6 +51,10 @@ class MadConfig(ProtocolConfig):
     """Most debate rounds; the moderator may end the debate earlier."""
     judge_sees_first_round: bool = False
     """Compat: show the judge round 1's arguments, as the reference code does."""
+    stop_rule: Literal["preference", "answer"] = "preference"
+    """``preference``: the moderator ends the debate by stating a preference *and* a
+    non-empty answer (the authors' recorded debates); ``answer`` (compat): any
+    non-empty answer ends it, as the committed reference code checks."""
 
 
 def _of(turns: list[Turn], agent: str, kind: str = "answer") -> list[Turn]:
@@ -87,13 +96,22 @@ class MadProtocol(DebateProtocol):
         n = await neg.act(View(q, r, history=_of(turns, "negative"), peers=[a]))
         m = await mod.act(View(q, r, history=_of(turns, "moderator", "verdict"), peers=[a, n]))
         update: dict[str, Any] = {"turns": [a, n, m], "round": r}
-        if m.answer is not None:
-            update["final"] = FinalAnswer(answer=m.answer, method="moderator",
-                                          details={"verdict": m.fields, "round": r})
+        if self._decided(m):
+            details = {"verdict": m.fields, "round": r, "stop_rule": self.config.stop_rule}
+            if m.answer is None:
+                details["reason"] = "the moderator's answer does not parse as the task's type"
+            update["final"] = FinalAnswer(answer=m.answer, method="moderator", details=details)
             update["stop_reason"] = "moderator"
         elif r + 1 >= self.config.rounds:
             update["stop_reason"] = "max_rounds"
         return update
+
+    def _decided(self, verdict: Turn) -> bool:
+        """Whether the moderator's verdict ends the debate (see ``stop_rule``)."""
+        stated = bool(verdict.fields.get("debate_answer"))
+        if self.config.stop_rule == "answer":
+            return stated
+        return stated and verdict.fields.get("preference") is True
 
     async def final_judge(self, state: DebateState,
                           runtime: Runtime[DebateContext]) -> dict[str, Any]:

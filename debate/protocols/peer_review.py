@@ -6,25 +6,34 @@ other agent's solution (feedback plus a 1-10 confidence); each revises its
 own solution with the reviews it received. Final answer: majority vote over
 the revised answers (unparseable ones dropped). One cycle, as in the
 reference. Calls: N + N(N-1) + N (12 for 3 agents).
+
+Memory follows the reference's recorded transcripts (``review_memory:
+chat``): each agent keeps one chat, writes its reviews of the others one
+after another in it (in agent order), and revises at its end, so the
+reviser sees its own solution, the others' solutions, its own reviews and
+the reviews it received. ``review_memory: branch`` (compat) is the older
+shape: every review and the revision branch off the solving chat.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import Field
 
-from debate.agents.base import View
+from debate.agents.base import Agent, View
 from debate.protocols.base import (
     DebateContext,
     DebateState,
     GroupProtocol,
     JudgedConfig,
+    gather_all,
     gather_round,
     protocol,
 )
+from debate.trace import Turn
 
 __all__ = ["PeerReviewConfig", "PeerReviewProtocol"]
 
@@ -34,6 +43,10 @@ class PeerReviewConfig(JudgedConfig):
 
     agents: int = Field(3, ge=2)
     """Number of agents; each solves, reviews the others and revises."""
+    review_memory: Literal["chat", "branch"] = "chat"
+    """``chat``: one chat per agent, reviews written in turn, revision at its end (the
+    reference's transcripts); ``branch`` (compat): each review and the revision branch
+    off the solving chat, and the reviser sees only its solution and its reviews."""
 
 
 @protocol("peer-review")
@@ -58,27 +71,53 @@ class PeerReviewProtocol(GroupProtocol):
         return {"turns": await gather_round(agents, [view] * len(agents)), "round": 0}
 
     async def review(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
-        """Step 2: every agent reviews every other agent's solution."""
+        """Step 2: every agent reviews every other agent's solution.
+
+        Agents review in parallel; one agent's reviews follow one another in its chat
+        (all at once, each off the solving chat, with ``review_memory: branch``).
+        """
         agents = runtime.context.group(self.member_names())
         q, solutions = state["question"], state["turns"]
-        reviewers, views = [], []
-        for agent in agents:
-            own = [t for t in solutions if t.agent == agent.name]
-            for target in solutions:
-                if target.agent != agent.name:
-                    reviewers.append(agent)
-                    views.append(View(q, 0, history=own, peers=[target], tag=target.agent,
-                                      extra={"step": "review"}))
-        return {"turns": await gather_round(reviewers, views)}
+        extra = {"step": "review", "memory": self.config.review_memory}
+        if self.config.review_memory == "branch":
+            reviewers, views = [], []
+            for agent in agents:
+                own = [t for t in solutions if t.agent == agent.name]
+                for target in solutions:
+                    if target.agent != agent.name:
+                        reviewers.append(agent)
+                        views.append(View(q, 0, history=own, peers=[target], tag=target.agent,
+                                          extra=extra))
+            return {"turns": await gather_round(reviewers, views)}
+
+        async def reviews_by(agent: Agent) -> list[Turn]:
+            chat = [t for t in solutions if t.agent == agent.name]
+            targets = [t for t in solutions if t.agent != agent.name]
+            for k, target in enumerate(targets):
+                chat.append(await agent.act(View(q, 0, history=chat, peers=targets[:k + 1],
+                                                 tag=target.agent, extra=extra)))
+            return chat[1:]
+
+        written = await gather_all([reviews_by(agent) for agent in agents])
+        return {"turns": [turn for turns in written for turn in turns]}
 
     async def revise(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
-        """Step 3: every agent revises with the reviews of its own solution."""
+        """Step 3: every agent revises with the reviews of its own solution.
+
+        Its view holds its own chat (solution, then its reviews) and, as peers, the
+        other agents' solutions (already in that chat) and the reviews it received.
+        """
         agents = runtime.context.group(self.member_names())
         q, turns = state["question"], state["turns"]
-        views = [View(q, 1, history=[t for t in turns if t.agent == a.name and t.kind == "answer"],
-                      peers=[t for t in turns if t.kind == "review"
-                             and t.fields.get("reviewed") == a.name],
-                      extra={"step": "revise"}) for a in agents]
+        chat = self.config.review_memory == "chat"
+        views = []
+        for a in agents:
+            own = [t for t in turns if t.agent == a.name and (chat or t.kind == "answer")]
+            others = [t for t in turns if t.agent != a.name and t.kind == "answer"] if chat else []
+            received = [t for t in turns
+                        if t.kind == "review" and t.fields.get("reviewed") == a.name]
+            views.append(View(q, 1, history=own, peers=others + received,
+                              extra={"step": "revise", "memory": self.config.review_memory}))
         return {"turns": await gather_round(agents, views), "round": 1, "stop_reason": "done"}
 
     async def vote(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:

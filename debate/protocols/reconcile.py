@@ -10,8 +10,12 @@ agree. Final answer: confidence-weighted vote with ReConcile's
 recalibration (judge ``confidence-weighted``). Calls: N per round.
 
 The round table shows every agent of the previous round, as the reference
-prompt does. The reference keeps only the two largest answer groups (a third
-answer silently disappears): ``top_two_groups: true`` reproduces that.
+prompt does; an agent whose answer could not be parsed stays at the table,
+shown as giving no answer (the reference substitutes a random option). The
+reference keeps only the two largest answer groups (a third answer silently
+disappears): ``top_two_groups: true`` reproduces that. Convincing samples
+belong to the agent (model) they once convinced and, as in the reference,
+each agent is shown the *other* agents' samples, in every prompt.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class ConvincingSample(BaseModel):
     question: str
     explanation: str
     answer: str
+    agent: str | None = None
+    """The agent it convinced: shown to every *other* agent (``None``: shown to all)."""
 
 
 class ReconcileConfig(JudgedConfig):
@@ -56,17 +62,25 @@ class ReconcileConfig(JudgedConfig):
     judge: str = "confidence-weighted"
     """Final answer rule (the paper's recalibrated confidence-weighted vote)."""
     convincing_samples: list[ConvincingSample] = Field(default_factory=list)
-    """Shown to every agent in every prompt; none by default."""
+    """Each shown, in every prompt, to every agent but the one it convinced; none by
+    default."""
     top_two_groups: bool = False
     """Compat: show only the two largest answer groups, as the reference code does."""
 
 
-def answer_groups(turns: list[Turn], top_two: bool = False) -> list[tuple[str, list[Turn]]]:
-    """Turns grouped by parsed answer, largest group first (ties: first seen)."""
+def answer_groups(turns: list[Turn], top_two: bool = False
+                  ) -> list[tuple[str | None, list[Turn]]]:
+    """Turns grouped by parsed answer, largest group first (ties: first seen).
+
+    The agents without a parsed answer come last, as the group ``None`` (dropped
+    with ``top_two``, as the reference keeps only two answer groups).
+    """
     counts = Counter(t.answer for t in turns if t.answer is not None)
-    order = [a for a, _ in counts.most_common()]
+    order: list[str | None] = [a for a, _ in counts.most_common()]
     if top_two:
         order = order[:2]
+    elif len(counts) < len(turns):
+        order.append(None)
     return [(a, [t for t in turns if t.answer == a]) for a in order]
 
 
@@ -88,8 +102,10 @@ class ReconcileProtocol(GroupProtocol):
         """One superstep per round, plus the vote."""
         return self.config.rounds + 5
 
-    def _samples(self) -> list[dict[str, str]]:
-        return [s.model_dump() for s in self.config.convincing_samples]
+    def _samples(self, agent: str) -> list[dict[str, str]]:
+        """The convincing samples shown to ``agent``: those of the other agents."""
+        return [{"question": s.question, "explanation": s.explanation, "answer": s.answer}
+                for s in self.config.convincing_samples if s.agent != agent]
 
     def _stop(self, round_: int, turns: list[Turn]) -> str | None:
         if is_consensus(turns):
@@ -99,8 +115,9 @@ class ReconcileProtocol(GroupProtocol):
     async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round 0: every agent answers alone."""
         agents = runtime.context.group(self.member_names())
-        view = View(state["question"], 0, extra={"samples": self._samples()})
-        turns = await gather_round(agents, [view] * len(agents))
+        q = state["question"]
+        turns = await gather_round(agents, [View(q, 0, extra={"samples": self._samples(a.name)})
+                                            for a in agents])
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
 
     async def discuss(self, state: DebateState,
@@ -111,9 +128,9 @@ class ReconcileProtocol(GroupProtocol):
         previous = self._members_turns(state["turns"], r - 1)
         groups = answer_groups(previous, self.config.top_two_groups)
         shown = [t for _, group in groups for t in group]
-        view = View(state["question"], r, peers=shown,
-                    extra={"samples": self._samples(), "groups": groups})
-        turns = await gather_round(agents, [view] * len(agents))
+        views = [View(state["question"], r, peers=shown,
+                      extra={"samples": self._samples(a.name), "groups": groups}) for a in agents]
+        turns = await gather_round(agents, views)
         return {"turns": turns, "round": r, "stop_reason": self._stop(r, turns)}
 
     async def vote(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:

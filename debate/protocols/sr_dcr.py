@@ -3,32 +3,35 @@
 "When to Trust Context: Self-Reflective Debates for Context Reliability"
 (Zhou, Wu, Talaei et al., 2025), for questions that come with a passage
 that may be wrong. The model answers closed-book (no passage) and
-open-book (with it); its confidence in the closed-book answer is the
-sequence probability of that reply (exp of summed token logprobs). At or
-above ``threshold`` (0.9) it keeps its own answer. Otherwise a defender
-argues from the passage for the open-book answer and a critic, who does not
-see the passage, argues from its own knowledge, for ``rounds`` rounds; a
-judge reads the debate and says REASONABLE (answer from the context) or
-UNREASONABLE (keep the model's own answer). The paper's repository has no
-selection code; this is the rule its description implies.
+open-book (with it), each asked for the answer alone with a short
+``answer_max_tokens`` (10, as the reference); its confidence in the
+closed-book answer is the sequence probability of the answer's tokens (exp
+of their summed logprobs; labels and trailing text excluded). At or above
+``threshold`` (0.9) it keeps its own answer. Otherwise a defender argues
+from the passage for the open-book answer and a critic, who does not see
+the passage, argues from its own knowledge, for ``rounds`` rounds; a judge
+reads the debate transcript alone (no passage, no question) and says
+REASONABLE (answer from the context) or UNREASONABLE (keep the model's own
+answer). The paper's repository has no selection code; this is the rule its
+description implies.
 
-Backends without logprobs (Anthropic) fall back to the confidence the model
-states in its closed-book reply; the trace records which one was used. An
-unreadable verdict falls back to the context answer, recorded as such.
-Calls: 2, or 2 + 2 x rounds + 1 when the gate opens (``always_debate``
-forces the debate for analysis).
+A backend that returns no logprobs gives no confidence: the gate stays shut
+and the debate decides, recorded as ``confidence_source: none``. For such
+backends (Anthropic) ``confidence: stated`` asks for a stated confidence
+line instead. An unreadable verdict falls back to the context answer,
+recorded as such. Calls: 2, or 2 + 2 x rounds + 1 when the gate opens
+(``always_debate`` forces the debate for analysis).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 from pydantic import Field
 
 from debate.agents.base import View
-from debate.agents.sr_dcr import sequence_confidence
 from debate.judges.reliability import ReliabilityJudge
 from debate.protocols.base import (
     DebateContext,
@@ -57,6 +60,11 @@ class SrDcrConfig(ProtocolConfig):
     """The notebook's variant: show the critic the passage (the paper does not)."""
     always_debate: bool = False
     """Debate even when the model is confident (for analysis; the answer rule is unchanged)."""
+    confidence: Literal["logprobs", "stated"] = "logprobs"
+    """``logprobs``: the answer tokens' sequence probability (the paper); ``stated``: a
+    confidence the model states on a second line (for backends without logprobs)."""
+    answer_max_tokens: int = Field(10, ge=1)
+    """Token budget of the closed- and open-book answers (answer only, as the reference)."""
 
 
 def combine(confidence: float | None, threshold: float, verdict: str | None,
@@ -69,14 +77,6 @@ def combine(confidence: float | None, threshold: float, verdict: str | None,
     if verdict == "unreasonable":
         return own, "judge: context unreasonable"
     return context, "no readable verdict: context answer"
-
-
-def _confidence(turn: Turn) -> tuple[float | None, str]:
-    if turn.logprobs:
-        return sequence_confidence(turn.logprobs), "logprobs"
-    if turn.confidence is not None:
-        return turn.confidence, "stated"
-    return None, "none"
 
 
 @protocol("sr-dcr")
@@ -113,11 +113,12 @@ class SrDcrProtocol(DebateProtocol):
         """Closed-book and open-book answers; the confidence gate."""
         answerer = runtime.context.agent("answerer")
         q = state["question"]
+        settings = {"confidence": self.config.confidence,
+                    "max_tokens": self.config.answer_max_tokens}
         closed, opened = await gather_round(
-            [answerer, answerer], [View(q, 0, tag="closed", extra={"step": "closed"}),
-                                   View(q, 0, tag="open", extra={"step": "open"})])
-        confidence, source = _confidence(closed)
-        closed.fields.update(confidence=confidence, confidence_source=source)
+            [answerer, answerer], [View(q, 0, tag="closed", extra={"step": "closed", **settings}),
+                                   View(q, 0, tag="open", extra={"step": "open", **settings})])
+        confidence = closed.confidence
         update: dict[str, Any] = {"turns": [closed, opened], "round": 0}
         if confidence is not None and confidence >= self.config.threshold \
                 and not self.config.always_debate:
@@ -150,7 +151,7 @@ class SrDcrProtocol(DebateProtocol):
             decision = await self.reliability.decide(q, transcript, runtime.context.agent("judge"),
                                                      state["round"])
             new, verdict = decision.turns, decision.final.answer
-        confidence = closed.fields.get("confidence")
+        confidence = closed.confidence
         answer, rule = combine(confidence, self.config.threshold, verdict, closed.answer,
                                opened.answer)
         final = FinalAnswer(answer=answer, method="sr-dcr", details={

@@ -174,7 +174,10 @@ class MockServer:
         choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
                                   "message": {"role": "assistant", "content": text}}
         if body.get("logprobs"):
-            choice["logprobs"] = {"content": [{"token": w, "logprob": -0.1, "top_logprobs": []}
+            k = int(body.get("top_logprobs") or 0)
+            alternatives = [{"token": f"alt{i}", "logprob": -0.1 - i} for i in range(k)]
+            choice["logprobs"] = {"content": [{"token": w, "logprob": -0.1,
+                                               "top_logprobs": alternatives}
                                               for w in text.split()]}
         return {
             "id": f"mock-{self.requests}", "object": "chat.completion",
