@@ -14,11 +14,11 @@ def test_bundled_cards_load():
     agent = card.build("agent-0", ScriptedModel("x"))
     assert isinstance(agent, Debater) and agent.system_prompt
     preset = load_card("protocols/du-gsm.yaml", ProtocolPreset)
-    assert preset.protocol == "du" and preset.options == {"agents": 3, "rounds": 2,
+    assert preset.protocol == "du" and preset.options == {"agents": 3, "rounds": 1,
                                                          "stop_on_consensus": False}
     config = load_experiment("experiments/du-arithmetic-smollm2.yaml")
     cls, options = config.resolve_protocol()
-    assert cls.name == "du" and options["rounds"] == 2
+    assert cls.name == "du" and options["rounds"] == 1
     assert config.dataset.path.endswith("experiments/data/arithmetic.jsonl")
 
 

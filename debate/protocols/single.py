@@ -3,12 +3,17 @@
 ``single`` (one chain-of-thought answer) and ``self-consistency`` (k
 independent samples, majority vote).
 
-For a compute-matched comparison with a debate, set ``samples`` to the
-debate's number of calls (``du`` with N agents and R rounds: N x (R + 1)).
+For a compute-matched comparison with a debate: ``match_calls_of`` gives
+as many samples as the debate makes calls at most (``du`` with N agents and
+R rounds: N x (R + 1)); ``match_run`` as many as a finished debate run's
+debates actually made on average (early stops included), rounded to the
+nearest integer. The resolved ``samples`` (and the mean matched) are in the
+config that traces record.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -16,6 +21,7 @@ from langgraph.runtime import Runtime
 from pydantic import Field
 
 from debate.agents.base import View
+from debate.errors import ConfigError
 from debate.judges.majority import majority_vote
 from debate.protocols.base import (
     DebateContext,
@@ -26,6 +32,7 @@ from debate.protocols.base import (
     get_protocol,
     protocol,
 )
+from debate.trace import read_traces
 
 __all__ = ["SelfConsistencyConfig", "SelfConsistencyProtocol", "SingleConfig", "SingleProtocol"]
 
@@ -44,6 +51,20 @@ class SelfConsistencyConfig(ProtocolConfig):
     makes calls at most, e.g. ``du`` (9) or ``protocols/du-gsm.yaml``."""
     match_options: dict[str, Any] = Field(default_factory=dict)
     """Options of that protocol (over its defaults or preset)."""
+    match_run: str | None = None
+    """Compute-matched to a finished run folder (e.g. ``runs/du-arithmetic``): as many
+    samples as its debates made calls on average, rounded to the nearest integer."""
+    matched_mean_calls: float | None = None
+    """Set by ``match_run``: the mean calls per debate of that run (do not set by hand)."""
+
+
+def mean_calls(run_dir: str | Path) -> float:
+    """The mean number of model calls per finished debate of a run folder."""
+    path = Path(run_dir) / "traces.jsonl"
+    calls = [trace.totals.calls for trace in read_traces(path)]
+    if not calls:
+        raise ConfigError(f"match_run: {run_dir} holds no finished debates ({path})")
+    return sum(calls) / len(calls)
 
 
 def matched_calls(reference: str, options: dict[str, Any]) -> int:
@@ -104,9 +125,16 @@ class SelfConsistencyProtocol(OneRound):
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
-        self.samples = self.config.samples
+        if self.config.match_calls_of and self.config.match_run:
+            raise ConfigError("self-consistency: give match_calls_of or match_run, not both")
         if self.config.match_calls_of:
-            self.samples = matched_calls(self.config.match_calls_of, self.config.match_options)
+            samples = matched_calls(self.config.match_calls_of, self.config.match_options)
+            self.config = self.config.model_copy(update={"samples": samples})
+        elif self.config.match_run:
+            mean = mean_calls(self.config.match_run)
+            self.config = self.config.model_copy(update={
+                "samples": max(1, int(mean + 0.5)), "matched_mean_calls": round(mean, 6)})
+        self.samples = self.config.samples
 
     def agent_names(self) -> list[str]:
         """``sample-0`` ... ``sample-{k-1}``."""
