@@ -25,7 +25,7 @@ from debate.errors import (
     TransportError,
 )
 from debate.judges import majority_vote
-from debate.metrics import RoundStats, Summary, summarize
+from debate.metrics import AgentStats, RoundStats, Summary, summarize
 from debate.models import (
     CallStats,
     ChatModel,
@@ -60,6 +60,7 @@ from debate.runner import (
     run_experiment,
 )
 from debate.scoring import extract_answer, is_correct
+from debate.stats import Comparison, compare_runs
 from debate.trace import (
     SCHEMA_VERSION,
     DebateTrace,
@@ -74,8 +75,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "AgentStats",
     "CallStats",
     "ChatModel",
+    "Comparison",
     "Completion",
     "ConfigError",
     "DatasetError",
@@ -118,6 +121,7 @@ __all__ = [
     "View",
     "arun_experiment",
     "build_agents",
+    "compare_runs",
     "create_backend",
     "create_protocol",
     "extract_answer",

@@ -1,9 +1,22 @@
 """Experiment metrics over traces, accumulated one trace at a time.
 
-Per round: majority-vote accuracy of that round's answers, mean accuracy of
-single agents, and answer changes from the previous round (right -> wrong,
-wrong -> right). Overall: final accuracy, consensus rate, unparsed answers,
-calls, tokens and cost.
+Every metric means the same thing in every protocol (:data:`DEFINITIONS`,
+printed under each report). The *answers* of a round are its ``answer`` and
+``revision`` turns (not critiques, reviews, arguments or verdicts).
+
+- final accuracy: debates whose final answer matches the gold, over the
+  finished debates with a gold answer, with its 95% Wilson interval; the
+  questions that did not finish are counted next to it, never silently.
+- per round: majority-vote accuracy of the round's answers (ties: the first
+  tied answer in agent order), mean accuracy of the single answers, the
+  shares of unparsed and fallback-parsed answers, and answer changes.
+- answer changes: an answer is compared with the same agent's answer in the
+  previous round (where each of the two rounds holds a single answer, as in
+  critique-refine, with the previous round's answer); right->wrong and
+  wrong->right need a gold answer, ``changed`` does not. The same per agent.
+- consensus: the share of finished debates whose last round holds answers of
+  two or more agents, all parsed and equal (debates with one answering agent
+  per round, e.g. critique-refine, have no consensus to measure: n/a).
 """
 
 from __future__ import annotations
@@ -16,9 +29,30 @@ from pydantic import BaseModel, Field
 from debate.judges.majority import is_consensus, majority_vote
 from debate.models.accounting import PriceTable
 from debate.scoring import is_correct
+from debate.stats import wilson_interval
 from debate.trace import DebateTrace, Turn
 
-__all__ = ["RoundStats", "Summary", "Tally", "summarize"]
+__all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "Summary", "Tally", "summarize"]
+
+DEFINITIONS: dict[str, str] = {
+    "final accuracy": "final answers equal to the gold answer / finished debates with a gold "
+                      "answer; [95% Wilson interval]; unfinished questions are listed, not scored",
+    "round-0 majority vote": "accuracy of the majority vote over the initial answers (what "
+                             "voting without debate gives)",
+    "majority acc.": "accuracy of the majority vote over the round's answers (answer and "
+                     "revision turns; ties: the first tied answer in agent order)",
+    "agent acc.": "mean accuracy of the round's single answers",
+    "unparsed": "answers from which no answer could be read (never counted correct)",
+    "fallback": "answers read by a fallback rule (last number, yes/no word, option text) "
+                "instead of the asked form",
+    "changed": "answers that differ from the same agent's previous-round answer (or the "
+               "previous round's single answer, where rounds hold one)",
+    "right→wrong / wrong→right": "changed answers that went from correct to incorrect / "
+                                 "incorrect to correct (needs gold)",
+    "consensus rate": "finished debates whose last round holds answers of two or more agents, "
+                      "all parsed and equal / finished debates with two or more answering "
+                      "agents in their last round",
+}
 
 
 class RoundStats(BaseModel):
@@ -27,16 +61,46 @@ class RoundStats(BaseModel):
     round: int
     debates: int
     """Debates that reached this round."""
+    answers: int = 0
+    """Answers (answer and revision turns) given in this round."""
     majority_accuracy: float | None
     """Accuracy of the majority vote over this round's answers."""
     agent_accuracy: float | None
     """Mean accuracy of the individual answers of this round."""
+    unparsed: int = 0
+    """Answers with no readable answer."""
+    fallback: int = 0
+    """Answers read by a fallback rule."""
     right_to_wrong: int = 0
     """Answers that were correct in the previous round and are wrong now."""
     wrong_to_right: int = 0
     """Answers that were wrong in the previous round and are correct now."""
     changed: int = 0
     """Answers that differ from the same agent's previous answer."""
+
+    @property
+    def unparsed_share(self) -> float | None:
+        """Unparsed answers / answers."""
+        return _ratio(self.unparsed, self.answers)
+
+    @property
+    def fallback_share(self) -> float | None:
+        """Fallback-parsed answers / answers."""
+        return _ratio(self.fallback, self.answers)
+
+
+class AgentStats(BaseModel):
+    """One agent's answers over every debate: who changed its mind, and which way."""
+
+    agent: str
+    answers: int = 0
+    """Answers it gave, in every round."""
+    unparsed: int = 0
+    fallback: int = 0
+    changed: int = 0
+    """Answers that differ from its previous-round answer."""
+    right_to_wrong: int = 0
+    wrong_to_right: int = 0
 
 
 class Summary(BaseModel):
@@ -45,18 +109,30 @@ class Summary(BaseModel):
     run: str | None = None
     protocol: str | None = None
     models: list[str] = Field(default_factory=list)
+    questions: int | None = None
+    """Questions in the run (``None`` when only traces were summarized)."""
     debates: int = 0
     """Debates finished (in the trace file)."""
     scored: int = 0
-    """Debates with a gold answer."""
+    """Finished debates with a gold answer."""
     correct: int = 0
     accuracy: float | None = None
-    """Final accuracy over scored debates."""
+    """Final accuracy over the ``scored`` debates."""
+    accuracy_interval: tuple[float, float] | None = None
+    """95% Wilson score interval of ``accuracy``."""
     rounds: list[RoundStats] = Field(default_factory=list)
+    agents: list[AgentStats] = Field(default_factory=list)
+    """Per-agent answers and answer changes."""
     consensus_rate: float | None = None
-    """Share of multi-agent debates whose last round agreed on one parseable answer."""
+    """Share of debates whose last round agreed (see :data:`DEFINITIONS`)."""
+    consensus_debates: int = 0
+    """Debates with two or more answering agents in their last round (the rate's base)."""
+    answers: int = 0
+    """Answers (answer and revision turns) in all rounds."""
     unparsed_answers: int = 0
-    """Turns whose answer could not be parsed."""
+    """Answers whose answer could not be parsed."""
+    fallback_answers: int = 0
+    """Answers read by a fallback rule."""
     calls: int = 0
     cached_calls: int = 0
     prompt_tokens: int = 0
@@ -76,6 +152,16 @@ class Summary(BaseModel):
     stopped: str | None = None
     """Why the run stopped early, when it did."""
 
+    @property
+    def vote_accuracy(self) -> float | None:
+        """Accuracy of the round-0 majority vote: voting without debate."""
+        return self.rounds[0].majority_accuracy if self.rounds else None
+
+    @property
+    def unfinished(self) -> int:
+        """Questions of the run without a finished debate."""
+        return max(0, self.questions - self.debates) if self.questions is not None else 0
+
 
 def _ratio(hits: int, total: int) -> float | None:
     return hits / total if total else None
@@ -84,6 +170,9 @@ def _ratio(hits: int, total: int) -> float | None:
 @dataclass
 class _RoundTally:
     debates: int = 0
+    answers: int = 0
+    unparsed: int = 0
+    fallback: int = 0
     majority_right: int = 0
     majority_scored: int = 0
     agent_right: int = 0
@@ -93,11 +182,27 @@ class _RoundTally:
     changed: int = 0
 
     def stats(self, round_: int) -> RoundStats:
-        return RoundStats(round=round_, debates=self.debates,
+        return RoundStats(round=round_, debates=self.debates, answers=self.answers,
                           majority_accuracy=_ratio(self.majority_right, self.majority_scored),
                           agent_accuracy=_ratio(self.agent_right, self.agent_scored),
+                          unparsed=self.unparsed, fallback=self.fallback,
                           right_to_wrong=self.right_to_wrong,
                           wrong_to_right=self.wrong_to_right, changed=self.changed)
+
+
+@dataclass
+class _AgentTally:
+    answers: int = 0
+    unparsed: int = 0
+    fallback: int = 0
+    changed: int = 0
+    right_to_wrong: int = 0
+    wrong_to_right: int = 0
+
+    def stats(self, agent: str) -> AgentStats:
+        return AgentStats(agent=agent, answers=self.answers, unparsed=self.unparsed,
+                          fallback=self.fallback, changed=self.changed,
+                          right_to_wrong=self.right_to_wrong, wrong_to_right=self.wrong_to_right)
 
 
 class Tally:
@@ -109,7 +214,8 @@ class Tally:
 
     def __init__(self, prices: PriceTable | None = None) -> None:
         self.prices = prices or PriceTable()
-        self.debates = self.scored = self.correct = self.unparsed = 0
+        self.debates = self.scored = self.correct = 0
+        self.answers = self.unparsed = self.fallback = 0
         self.calls = self.cached = self.prompt_tokens = self.completion_tokens = 0
         self.consensus = self.multi_agent = 0
         self.cost = 0.0
@@ -117,6 +223,7 @@ class Tally:
         self.protocols: set[str] = set()
         self.models: dict[str, None] = {}
         self.per_round: dict[int, _RoundTally] = {}
+        self.per_agent: dict[str, _AgentTally] = {}
 
     def add(self, trace: DebateTrace) -> None:
         """Count one finished debate."""
@@ -128,7 +235,7 @@ class Tally:
             self.scored += 1
             self.correct += trace.correct
         rounds = trace.rounds()
-        if rounds and len(trace.agents) > 1:
+        if rounds and len({t.agent for t in rounds[-1]}) > 1:
             self.multi_agent += 1
             self.consensus += is_consensus(rounds[-1])
         self._add_rounds(trace, rounds)
@@ -137,17 +244,21 @@ class Tally:
             self.cached += turn.cached
             self.prompt_tokens += turn.usage.prompt_tokens
             self.completion_tokens += turn.usage.completion_tokens
-            self.unparsed += turn.kind in ("answer", "revision") and turn.answer is None
             turn_cost = self.prices.cost(turn.model, turn.usage)
             if turn_cost is None:
                 self.cost_known = False
             else:
                 self.cost += turn_cost
 
+    def _agent(self, name: str) -> _AgentTally:
+        stats = self.per_agent.get(name)
+        if stats is None:
+            stats = self.per_agent[name] = _AgentTally()
+        return stats
+
     def _add_rounds(self, trace: DebateTrace, rounds: list[list[Turn]]) -> None:
         q = trace.question
-        previous: dict[str, bool | None] = {}
-        previous_answer: dict[str, str | None] = {}
+        previous: list[Turn] = []
         for turns in rounds:
             tally = self.per_round.setdefault(turns[0].round, _RoundTally())
             tally.debates += 1
@@ -155,20 +266,31 @@ class Tally:
             if vote is not None:
                 tally.majority_scored += 1
                 tally.majority_right += vote
-            current: dict[str, bool | None] = {}
+            before = {t.agent: t for t in previous}
+            single = len(turns) == 1 and len(previous) == 1  # one solution per round
             for turn in turns:
                 ok = is_correct(turn.answer, q.gold, q.task)
-                current[turn.agent] = ok
+                agent = self._agent(turn.agent)
+                unparsed, fallback = turn.answer is None, turn.is_fallback
+                for counter in (tally, agent, self):
+                    counter.answers += 1
+                    counter.unparsed += unparsed
+                    counter.fallback += fallback
                 if ok is not None:
                     tally.agent_scored += 1
                     tally.agent_right += ok
-                if turn.agent in previous_answer:
-                    tally.changed += turn.answer != previous_answer[turn.agent]
-                    before = previous.get(turn.agent)
-                    tally.right_to_wrong += before is True and ok is False
-                    tally.wrong_to_right += before is False and ok is True
-                previous_answer[turn.agent] = turn.answer
-            previous = current
+                earlier = previous[0] if single else before.get(turn.agent)
+                if earlier is None:
+                    continue
+                was = is_correct(earlier.answer, q.gold, q.task)
+                changed = turn.answer != earlier.answer
+                right_to_wrong = was is True and ok is False
+                wrong_to_right = was is False and ok is True
+                for counter in (tally, agent):
+                    counter.changed += changed
+                    counter.right_to_wrong += right_to_wrong
+                    counter.wrong_to_right += wrong_to_right
+            previous = turns
 
     def summary(self) -> Summary:
         """The metrics of the debates added so far."""
@@ -176,9 +298,13 @@ class Tally:
             protocol=", ".join(sorted(self.protocols)) or None, models=list(self.models),
             debates=self.debates, scored=self.scored, correct=self.correct,
             accuracy=_ratio(self.correct, self.scored),
+            accuracy_interval=wilson_interval(self.correct, self.scored),
             rounds=[tally.stats(r) for r, tally in sorted(self.per_round.items())],
+            agents=[tally.stats(name) for name, tally in self.per_agent.items()],
             consensus_rate=_ratio(self.consensus, self.multi_agent),
-            unparsed_answers=self.unparsed, calls=self.calls, cached_calls=self.cached,
+            consensus_debates=self.multi_agent, answers=self.answers,
+            unparsed_answers=self.unparsed, fallback_answers=self.fallback,
+            calls=self.calls, cached_calls=self.cached,
             prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
             cost=self.cost if self.cost_known else None,
         )

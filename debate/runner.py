@@ -245,7 +245,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         if cache is not None:
             cache.close()
     summary = tally.summary().model_copy(update={
-        "run": str(run_dir), "wall_time": time.perf_counter() - start,
+        "run": str(run_dir), "questions": len(questions), "wall_time": time.perf_counter() - start,
         "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
         "failed": failed, "stopped": stopped[0] if stopped else None,
     })
@@ -314,7 +314,7 @@ def load_run_summary(run_dir: str | Path) -> Summary:
     if previous_path.exists():
         previous = Summary.model_validate_json(previous_path.read_text(encoding="utf-8"))
         keep |= {k: getattr(previous, k) for k in
-                 ("wall_time", "requests", "retries", "errors", "failed", "stopped")}
+                 ("questions", "wall_time", "requests", "retries", "errors", "failed", "stopped")}
     return summary.model_copy(update=keep)
 
 

@@ -108,6 +108,11 @@ class Turn(BaseModel):
     logprobs: list[float] | None = None
     """Per-token log-probabilities of the reply, when the protocol asked for them."""
 
+    @property
+    def is_fallback(self) -> bool:
+        """True when the answer was read by a fallback rule (a guess from free text)."""
+        return self.answer is not None and self.answer_from == "fallback"
+
 
 class AgentInfo(BaseModel):
     """Who took part in a debate."""

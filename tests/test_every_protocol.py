@@ -70,3 +70,19 @@ def test_cli_shows_each_protocol_with_paper_and_graph(name):
     assert result.exit_code == 0, result.output
     assert "paper:" in result.output and "graph TD" in result.output
     assert "__start__" in result.output and "__end__" in result.output
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+async def test_fresh_runs_replay_nothing_and_reruns_replay_everything(spec, tmp_path):
+    # scripted:first-number gives every call of a question the same reply, so peers'
+    # solutions, reviews and critiques repeat word for word: each is still its own sample
+    from debate import arun_experiment
+
+    config = load_experiment(spec, models=["scripted:first-number"], limit=2,
+                             output_dir=str(tmp_path))
+    fresh = await arun_experiment(config, progress=False)
+    assert fresh.calls > 0 and fresh.cached_calls == 0 and fresh.requests == fresh.calls
+    (tmp_path / config.run_name() / "traces.jsonl").unlink()  # redo every debate
+    again = await arun_experiment(config, progress=False)
+    assert again.calls == fresh.calls and again.cached_calls == again.calls
+    assert again.requests == 0

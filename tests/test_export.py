@@ -195,3 +195,36 @@ async def test_correctness_filter_drops_wrong_consensus():
     trace = await du_trace([[W, W], [W, W], [R, R]])  # the majority is wrong
     assert len(examples([trace], "consensus")) == 1
     assert examples([trace], "consensus", filters={"correct": True}) == []
+
+
+async def test_the_reward_target_is_the_gold_whenever_there_is_one():
+    # consensus is 13 (wrong), gold is 12: consensus pairs still prefer the majority, but
+    # the row's answer (the GRPO reward target) is the gold, and says so
+    trace = await du_trace([[W], [W], [R]])
+    for strategy in ("consensus", "gold"):
+        for row in export([trace], strategy, "grpo"):
+            assert row["answer"] == "12" and row["metadata"]["answer_source"] == "gold"
+    no_gold = await du_trace([[W], [W], [R]], gold=None)
+    rows = export([no_gold], "consensus", "grpo")
+    assert rows and all(r["answer"] == "13" for r in rows)
+    assert all(r["metadata"]["answer_source"] == "consensus" for r in rows)
+
+
+async def test_fallback_parsed_turns_decide_no_label_unless_allowed():
+    guessed = "I get 13"  # read by the last-number fallback
+    trace = await du_trace([[R], [guessed], [W]])
+    assert trace.turns[1].is_fallback
+    pairs = examples([trace], "gold")
+    assert [(e.chosen, e.rejected) for e in pairs] == [(R, W)]  # the guess is left out
+    allowed = examples([trace], "gold", options={"allow_fallback": True})
+    assert [(e.chosen, e.rejected) for e in allowed] == [(R, guessed), (R, W)]
+    assert allowed[0].metadata.answers_from == ["explicit", "fallback"]
+    consensus = examples([await du_trace([[guessed], [guessed], [R]])], "consensus")
+    assert consensus == []  # only one labelled answer left: 12 vs nothing
+
+
+async def test_every_row_says_how_its_answers_were_parsed():
+    trace = await du_trace([[R], [W], [U]])
+    for row in export([trace], "gold", "dpo"):
+        assert row["metadata"]["answers_from"][0] == "explicit"
+        assert row["metadata"]["answers_from"][1] in ("explicit", None)

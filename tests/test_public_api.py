@@ -2,14 +2,16 @@ import debate
 
 # The curated public API. Adding a name is a decision: add it here too.
 EXPECTED = [
-    "Agent", "CallStats", "ChatModel", "Completion", "ConfigError", "DatasetError",
+    "Agent", "AgentStats", "CallStats", "ChatModel", "Comparison", "Completion", "ConfigError",
+    "DatasetError",
     "DatasetSpec", "DebateError", "DebateProtocol", "DebateState", "DebateTrace", "Debater",
     "ExperimentConfig", "FatalTransportError", "FieldMap", "FinalAnswer", "Limits", "Message",
     "MissingDependencyError", "ModelOutputError", "ModelSpec", "PROTOCOLS", "PriceTable",
     "ProtocolConfig", "ProtocolPreset", "Question", "ROLES", "ResponseCache", "RetryPolicy",
     "RetryableError", "RoleCard", "RoundStats", "SCHEMA_VERSION", "SamplingParams", "SpecError",
     "Summary", "Template", "TemplateError", "TraceWriter", "TransportError", "Turn", "Usage",
-    "View", "arun_experiment", "build_agents", "create_backend", "create_protocol",
+    "View", "arun_experiment", "build_agents", "compare_runs", "create_backend",
+    "create_protocol",
     "extract_answer", "get_protocol", "get_role", "is_correct", "load_dataset",
     "load_experiment", "load_role_card", "load_run_summary", "majority_vote",
     "parse_model_spec", "protocol", "read_traces", "role", "run_debate", "run_experiment",

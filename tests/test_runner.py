@@ -16,11 +16,15 @@ DATA = "experiments/data/arithmetic.jsonl"
 CALLS: Counter[str] = Counter()
 
 
+RIGHT = {"Ava": 55, "Emma": 74, "Iris": 348}  # arith-00, -02 and -04: the even-numbered
+
+
 def counting(messages, params):
-    """Right on even-numbered questions, wrong otherwise; counts every real call."""
+    """Right on the even-numbered questions, 0 (wrong) on the others; counts every real call."""
     CALLS[params.slot + "|" + "|".join(m.content for m in messages)] += 1
     question = messages[0].content
-    return "\\boxed{0}" if "Ava" in question else "The answer is \\boxed{55}."
+    answer = next((gold for name, gold in RIGHT.items() if name in question), 0)
+    return f"The answer is \\boxed{{{answer}}}."
 
 
 register_script("counting", counting)
@@ -41,7 +45,8 @@ async def test_experiment_writes_run_folder_and_summary(tmp_path):
     traces = list(read_traces(run / "traces.jsonl"))
     assert len(traces) == summary.debates == 6
     assert summary.calls == 6 * 9 and sum(CALLS.values()) == 54
-    assert summary.accuracy is not None and [r.round for r in summary.rounds] == [0, 1, 2]
+    assert summary.accuracy == 0.5 and [r.round for r in summary.rounds] == [0, 1, 2]
+    assert [r.majority_accuracy for r in summary.rounds] == [0.5, 0.5, 0.5]
     assert summary.consensus_rate == 1.0 and summary.cost == 0.0
     assert json.loads((run / "summary.json").read_text())["debates"] == 6
     assert "| final accuracy |" in (run / "report.md").read_text()

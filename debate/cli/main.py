@@ -1,4 +1,4 @@
-"""``debate run | report | protocols | models``."""
+"""``debate run | export | report | compare | protocols | models``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from debate.cards import validate
 from debate.config import ExperimentConfig, load_experiment
@@ -125,6 +126,9 @@ def export_cmd(
     balance: Annotated[bool, Opt(help="Balance KTO labels by sampling.")] = False,
     correct: Annotated[bool, Opt(help="Drop examples whose chosen answer is wrong (gold).")
                        ] = False,
+    allow_fallback: Annotated[bool, Opt(
+        "--allow-fallback", help="Let answers a fallback rule guessed (last number, yes/no "
+        "word, option text) decide labels; off by default.")] = False,
     no_dedupe: Annotated[bool, Opt("--no-dedupe", help="Keep duplicate examples.")] = False,
     seed: Annotated[int, Opt(help="Seed of splits and sampling.")] = 0,
     writer: Annotated[str, Opt(help="Writers: jsonl,parquet,hf.")] = "jsonl,parquet,hf",
@@ -139,7 +143,7 @@ def export_cmd(
         traces = [t for f in files for t in read_traces(f)]
         found = examples(traces, strategy,
                          options={"rounds": [int(r) for r in rounds.split(",")],
-                                  "min_margin": min_margin},
+                                  "min_margin": min_margin, "allow_fallback": allow_fallback},
                          filters={"min_length": min_length, "max_length": max_length,
                                   "max_per_question": max_per_question, "balance": balance,
                                   "correct": correct,
@@ -169,6 +173,36 @@ def report(
         out.print_json(summary.model_dump_json())
     else:
         print_summary(summary, out)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="A run folder (or traces.jsonl).")],
+    run_b: Annotated[Path, typer.Argument(help="Another run folder on the same questions.")],
+) -> None:
+    """Compare two runs on the questions both finished: accuracies and a paired test."""
+    from debate.stats import compare_runs
+    from debate.trace import read_traces
+
+    try:
+        file_a, file_b = _trace_files([run_a, run_b])
+        result = compare_runs(read_traces(file_a), read_traces(file_b))
+    except DebateError as exc:
+        _fail(exc)
+    table = Table(show_header=False, title="paired comparison (exact McNemar test)")
+    table.add_column(style="bold")
+    table.add_column()
+    pct = "n/a" if result.accuracy_a is None else f"{100 * result.accuracy_a:.1f}%"
+    table.add_row("questions", f"{result.questions} scored by both "
+                  f"(+{result.only_in_a} only in A, +{result.only_in_b} only in B, left out)")
+    table.add_row(f"A: {run_a}", pct)
+    table.add_row(f"B: {run_b}", "n/a" if result.accuracy_b is None
+                  else f"{100 * result.accuracy_b:.1f}%")
+    if result.difference is not None:
+        table.add_row("B - A", f"{100 * result.difference:+.1f} points")
+    table.add_row("right only in A / only in B", f"{result.only_a} / {result.only_b}")
+    table.add_row("p-value (two-sided)", f"{result.p_value:.4g}")
+    out.print(table)
 
 
 @app.command()

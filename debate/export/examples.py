@@ -30,6 +30,13 @@ class Provenance(BaseModel):
     """The agents whose turns the example uses (chosen first)."""
     turn_ids: list[str]
     """The turns the example uses (chosen first)."""
+    answers_from: list[str | None] = []
+    """How each of those turns' answers was parsed: ``explicit``, ``fallback`` or ``None``
+    (no answer)."""
+    answer_source: str | None = None
+    """Where the example's ``answer`` (reward target) comes from: ``gold`` whenever the
+    question has one; else ``consensus``, ``judge``, or how the debate reached its final
+    answer (``majority``, ``llm-judge``...)."""
     round: int
     strategy: str
     config_hash: str
@@ -78,12 +85,13 @@ def config_hash(trace: DebateTrace) -> str:
 
 
 def provenance(trace: DebateTrace, turns: list[Turn], strategy: str,
-               **extra: Any) -> Provenance:
+               answer_source: str | None = None, **extra: Any) -> Provenance:
     """The provenance of an example built from ``turns`` of ``trace``."""
     return Provenance(
         trace_id=trace.id, question_id=trace.question.id, protocol=trace.protocol,
         models=[a.model for a in trace.agents], agents=[t.agent for t in turns],
-        turn_ids=[t.id for t in turns], round=turns[0].round if turns else 0,
+        turn_ids=[t.id for t in turns], answers_from=[t.answer_from for t in turns],
+        answer_source=answer_source, round=turns[0].round if turns else 0,
         strategy=strategy, config_hash=config_hash(trace),
         schema_version=trace.schema_version,
         extra=json.dumps(extra, sort_keys=True, default=str),

@@ -15,6 +15,11 @@
 - ``sft-critique``: critique and review turns, role-conditioned.
 
 Unparseable answers are never chosen; empty completions are never used.
+Turns whose answer was read by a fallback rule (a guess from free text) are
+skipped wherever their answer would decide a label, unless ``allow_fallback``.
+The ``answer`` of every example (the reward target of ``grpo``) is the gold
+answer whenever the question has one; only without gold is it the debate's
+consensus or the judge's pick, and ``metadata.answer_source`` says which.
 """
 
 from __future__ import annotations
@@ -43,6 +48,15 @@ class StrategyOptions(BaseModel):
     """Rounds whose answers are paired (gold, consensus). Round 0 prompts are identical."""
     min_margin: float = 0.0
     """consensus: least vote-share difference between the majority and the runner-up."""
+    allow_fallback: bool = False
+    """Use turns whose answer a fallback rule guessed (last number, yes/no word, option
+    text) where their answer decides a label; off by default."""
+
+
+def _target(trace: DebateTrace, fallback: str | None, source: str) -> tuple[str | None, str]:
+    """The reward target: the gold answer whenever there is one, else ``fallback``."""
+    gold = trace.question.gold
+    return (gold, "gold") if gold is not None else (fallback, source)
 
 
 Strategy = Callable[[Iterable[DebateTrace], StrategyOptions], list[Example]]
@@ -66,9 +80,14 @@ def _groups(turns: list[Turn], round_: int) -> list[list[Turn]]:
     return list(groups.values())
 
 
-def _answers(trace: DebateTrace, round_: int) -> list[Turn]:
+def _answers(trace: DebateTrace, round_: int, options: StrategyOptions) -> list[Turn]:
     return [t for t in trace.turns if t.round == round_ and t.kind in ("answer", "revision")
-            and t.raw.strip()]
+            and t.raw.strip() and _labelled(t, options)]
+
+
+def _labelled(turn: Turn, options: StrategyOptions) -> bool:
+    """Whether the turn's answer may decide a label (fallback guesses only when allowed)."""
+    return options.allow_fallback or not turn.is_fallback
 
 
 def _correct(trace: DebateTrace, turn: Turn) -> bool | None:
@@ -77,12 +96,13 @@ def _correct(trace: DebateTrace, turn: Turn) -> bool | None:
 
 
 def _pair(trace: DebateTrace, chosen: Turn, rejected: Turn, name: str,
-          scores: tuple[float, float], answer: str | None, **extra: Any) -> Example:
+          scores: tuple[float, float], target: tuple[str | None, str], **extra: Any) -> Example:
+    answer, source = target
     return Example(prompt=chosen.messages, chosen=chosen.raw, rejected=rejected.raw,
                    score_chosen=scores[0], score_rejected=scores[1],
                    margin=scores[0] - scores[1], answer=answer,
                    chosen_correct=_correct(trace, chosen),
-                   metadata=provenance(trace, [chosen, rejected], name, **extra))
+                   metadata=provenance(trace, [chosen, rejected], name, source, **extra))
 
 
 @strategy("gold")
@@ -94,12 +114,12 @@ def gold_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[
         if q.gold is None:
             continue
         for r in options.rounds:
-            for group in _groups(_answers(trace, r), r):
+            for group in _groups(_answers(trace, r, options), r):
                 right: list[Turn] = []
                 wrong: list[Turn] = []
                 for turn in group:
                     (right if _correct(trace, turn) else wrong).append(turn)
-                examples += [_pair(trace, c, w, "gold", (1.0, 0.0), q.gold,
+                examples += [_pair(trace, c, w, "gold", (1.0, 0.0), (q.gold, "gold"),
                                    rejected_answer=w.answer)
                              for c, w in product(right, wrong)]
     return examples
@@ -118,7 +138,7 @@ def consensus_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> 
         rounds = trace.rounds()
         if not rounds:
             continue
-        counts, n = _shares(rounds[-1])
+        counts, n = _shares([t for t in rounds[-1] if _labelled(t, options)])
         if not counts:
             continue
         ranked = counts.most_common()
@@ -128,13 +148,14 @@ def consensus_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> 
             continue  # a tie is no consensus
         if (top_votes - runner_up) / n < options.min_margin:
             continue
+        target = _target(trace, top, "consensus")
         for r in options.rounds:
-            for group in _groups(_answers(trace, r), r):
+            for group in _groups(_answers(trace, r, options), r):
                 agree = [t for t in group if t.answer == top]
                 disagree = [t for t in group if t.answer != top]
                 for c, w in product(agree, disagree):
                     scores = (top_votes / n, counts.get(w.answer, 0) / n if w.answer else 0.0)
-                    examples.append(_pair(trace, c, w, "consensus", scores, top,
+                    examples.append(_pair(trace, c, w, "consensus", scores, target,
                                           consensus=top, votes=dict(counts)))
     return examples
 
@@ -157,20 +178,20 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
             last = last_by_agent.get(first.agent)
             if last is None or not first.raw.strip() or not last.raw.strip():
                 continue
-            target: str | None
+            if not (_labelled(first, options) and _labelled(last, options)):
+                continue
             if q.gold is not None:
                 improved = (not is_correct(first.answer, q.gold, q.task)
                             and bool(is_correct(last.answer, q.gold, q.task)))
-                target = q.gold
             else:
                 improved = (last.answer is not None and first.answer != first_major
                             and last.answer == last_major)
-                target = last_major
             if improved:
+                target, source = _target(trace, last_major, "consensus")
                 ex = Example(prompt=first.messages, chosen=last.raw, rejected=first.raw,
                              score_chosen=1.0, score_rejected=0.0, margin=1.0, answer=target,
                              chosen_correct=_correct(trace, last),
-                             metadata=provenance(trace, [last, first], "revision",
+                             metadata=provenance(trace, [last, first], "revision", source,
                                                  from_answer=first.answer,
                                                  to_answer=last.answer))
                 examples.append(ex)
@@ -188,22 +209,24 @@ def judge_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list
         rounds = trace.rounds()
         if not rounds:
             continue
-        sides = [t for t in rounds[-1] if t.raw.strip()]
+        sides = [t for t in rounds[-1] if t.raw.strip() and _labelled(t, options)]
         picked = [t for t in sides if t.answer == final.answer]
         others = [t for t in sides if t.answer != final.answer]
         rationale = (final.details.get("rationale") or final.details.get("reason")
                      or final.details.get("rule"))
-        examples += [_pair(trace, c, w, "judge", (1.0, 0.0), final.answer,
+        target = _target(trace, final.answer, "judge")
+        examples += [_pair(trace, c, w, "judge", (1.0, 0.0), target,
                            method=final.method, rationale=rationale)
                      for c, w in product(picked, others)]
     return examples
 
 
-def _single(trace: DebateTrace, turn: Turn, name: str, label: bool, answer: str | None,
-            **extra: Any) -> Example:
+def _single(trace: DebateTrace, turn: Turn, name: str, label: bool,
+            target: tuple[str | None, str | None], **extra: Any) -> Example:
+    answer, source = target
     return Example(prompt=turn.messages, completion=turn.raw, label=label, answer=answer,
                    chosen_correct=_correct(trace, turn) if turn.kind != "critique" else None,
-                   metadata=provenance(trace, [turn], name, role=turn.role, **extra))
+                   metadata=provenance(trace, [turn], name, source, role=turn.role, **extra))
 
 
 @strategy("sft")
@@ -218,9 +241,10 @@ def sft_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -> lis
         q = trace.question
         if q.gold is not None and not trace.correct:
             continue
+        target = _target(trace, final, trace.final.method)
         for turn in rounds[-1]:
-            if turn.answer == final and turn.raw.strip():
-                examples.append(_single(trace, turn, "sft", True, q.gold or final))
+            if turn.answer == final and turn.raw.strip() and _labelled(turn, options):
+                examples.append(_single(trace, turn, "sft", True, target))
     return examples
 
 
@@ -231,6 +255,6 @@ def critique_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -
     for trace in traces:
         for turn in trace.turns:
             if turn.kind in ("critique", "review") and turn.raw.strip():
-                examples.append(_single(trace, turn, "sft-critique", True, None,
+                examples.append(_single(trace, turn, "sft-critique", True, (None, None),
                                         kind=turn.kind))
     return examples
