@@ -18,9 +18,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
+from debate.agents.base import Agent, get_role
+from debate.cards import load_role_card
 from debate.errors import ConfigError
+from debate.models.types import ChatModel, SamplingParams
+from debate.protocols.base import DebateProtocol
 
-__all__ = ["bind", "split_bindings"]
+__all__ = ["bind", "build_agents", "split_bindings"]
 
 T = TypeVar("T")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
@@ -62,3 +66,38 @@ def bind(names: Sequence[str], roles: Sequence[str], positional: Sequence[T],
                           f"need one ({', '.join(left)}), got {len(positional)} unnamed "
                           f"{what}(s); name agents or roles with KEY={what}")
     return bound
+
+
+def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
+                 roles: Sequence[str] = (), params: SamplingParams | None = None,
+                 seed: int | None = None, *,
+                 named_models: Mapping[str, ChatModel] | None = None,
+                 strict_parsing: bool = False) -> list[Agent]:
+    """The protocol's agents, with models and role cards bound by position, name or role.
+
+    ``models`` apply by position (one for all, or one per agent left unnamed);
+    ``named_models`` map an agent name or role to its model; ``roles`` are role
+    card paths, each optionally ``KEY=path`` (see :mod:`debate.binding`). A card
+    plays the protocol's role for its agent (its ``base`` must be that role or a
+    subclass of it: a card never silently turns a role into another). Agent ``i``
+    samples with ``seed + i`` when ``seed`` is set, so agents with identical prompts
+    draw different, reproducible samples. With ``strict_parsing`` agents keep only
+    explicitly given answers (a fallback-parsed answer counts as unparsed).
+    """
+    names = protocol.agent_names()
+    role_names = [protocol.agent_role(i) for i in range(len(names))]
+    per_model = bind(names, role_names, list(models), named_models or {}, "model")
+    card_list, card_map = split_bindings(roles)
+    per_card = bind(names, role_names, card_list, card_map, "role card", required=False)
+    base = params or SamplingParams()
+    agents = []
+    for i, (name, model, card) in enumerate(zip(names, per_model, per_card, strict=True)):
+        assert model is not None  # bind() fills every agent when required
+        agent_params = base if seed is None else base.model_copy(update={"seed": seed + i})
+        if card is not None:
+            agent = load_role_card(card).build(name, model, agent_params, role=role_names[i])
+        else:
+            agent = get_role(role_names[i])(name, model, params=agent_params)
+        agent.strict_parsing = strict_parsing
+        agents.append(agent)
+    return agents

@@ -7,8 +7,6 @@ Relative paths in a YAML spec are resolved against the spec's folder.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +20,6 @@ from debate.models.middleware import Limits, RetryPolicy
 from debate.protocols.base import DebateProtocol, get_protocol
 
 __all__ = ["ExperimentConfig", "load_experiment"]
-
-# Settings that change how a run executes but not what it computes: a run
-# re-started with other values of these resumes the same experiment.
-_EXECUTION_ONLY = {"name", "limit", "concurrency", "output_dir", "limits", "retry", "prices",
-                   "cache", "backend_options"}
-
 
 class ExperimentConfig(BaseModel):
     """One debate experiment."""
@@ -110,23 +102,26 @@ class ExperimentConfig(BaseModel):
         return cls, options
 
     def identity(self) -> str:
-        """A hash of what the experiment computes (execution-only settings excluded)."""
-        data = self.model_dump(mode="json", exclude=_EXECUTION_ONLY)
-        # where a model is served does not change what it computes
-        data["models"] = [_without_url(m) for m in data["models"]]
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+        """A hash of the resolved content the experiment computes.
 
-    def run_name(self) -> str:
-        """The run folder's name."""
+        Protocol options, prompts, models, sampling and the dataset's content, not
+        paths; see :mod:`debate.identity`.
+        """
+        from debate.identity import fingerprint
+
+        return fingerprint(self).identity
+
+    def run_name(self, identity: str | None = None) -> str:
+        """The run folder's name.
+
+        ``name``, or one derived from the protocol, the dataset and the identity
+        (pass ``identity`` when it is already computed).
+        """
         if self.name:
             return self.name
         protocol = Path(self.protocol).stem
-        return f"{protocol}-{Path(self.dataset.path).stem}-{self.identity()[:8]}"
-
-
-def _without_url(spec: str) -> str:
-    head, at, url = spec.rpartition("@")
-    return head if at and url.startswith(("http://", "https://")) else spec
+        identity = identity or self.identity()
+        return f"{protocol}-{Path(self.dataset.path).stem}-{identity[:8]}"
 
 
 def _resolve(base: Path, value: str) -> str:

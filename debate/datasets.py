@@ -10,6 +10,7 @@ datasets are accepted as objects or local folders (``save_to_disk``).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterator, Mapping
@@ -22,7 +23,7 @@ from debate.errors import DatasetError, MissingDependencyError
 from debate.scoring import normalize_gold
 from debate.trace import Question, TaskType
 
-__all__ = ["DatasetSpec", "FieldMap", "load_dataset"]
+__all__ = ["DatasetSpec", "FieldMap", "content_hash", "load_dataset"]
 
 
 class FieldMap(BaseModel):
@@ -219,3 +220,21 @@ def _question(name: str, index: int, where: str, row: Row, choices: list[str] | 
 def _plain(value: Any) -> bool:
     return isinstance(value, str | int | float | bool | type(None) | list | dict)
 
+
+def content_hash(path: str | Path) -> str:
+    """SHA-256 of a dataset's content: a file's bytes, or a folder's files (names and bytes).
+
+    Where the dataset lies does not change it; any edit to its content does.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or folder")
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

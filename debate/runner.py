@@ -23,18 +23,18 @@ import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from debate.agents.base import Agent, get_role
-from debate.binding import bind, split_bindings
-from debate.cards import load_role_card
+from debate.binding import build_agents, split_bindings
 from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
 from debate.errors import ConfigError, TransportError
+from debate.identity import Fingerprint, changes, fingerprint
 from debate.metrics import Summary, Tally, summarize
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
@@ -46,41 +46,6 @@ from debate.report import markdown_report
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
 __all__ = ["arun_experiment", "build_agents", "load_run_summary", "run_debate", "run_experiment"]
-
-
-def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
-                 roles: Sequence[str] = (), params: SamplingParams | None = None,
-                 seed: int | None = None, *,
-                 named_models: Mapping[str, ChatModel] | None = None,
-                 strict_parsing: bool = False) -> list[Agent]:
-    """The protocol's agents, with models and role cards bound by position, name or role.
-
-    ``models`` apply by position (one for all, or one per agent left unnamed);
-    ``named_models`` map an agent name or role to its model; ``roles`` are role
-    card paths, each optionally ``KEY=path`` (see :mod:`debate.binding`). A card
-    plays the protocol's role for its agent (its ``base`` must be that role or a
-    subclass of it: a card never silently turns a role into another). Agent ``i``
-    samples with ``seed + i`` when ``seed`` is set, so agents with identical prompts
-    draw different, reproducible samples. With ``strict_parsing`` agents keep only
-    explicitly given answers (a fallback-parsed answer counts as unparsed).
-    """
-    names = protocol.agent_names()
-    role_names = [protocol.agent_role(i) for i in range(len(names))]
-    per_model = bind(names, role_names, list(models), named_models or {}, "model")
-    card_list, card_map = split_bindings(roles)
-    per_card = bind(names, role_names, card_list, card_map, "role card", required=False)
-    base = params or SamplingParams()
-    agents = []
-    for i, (name, model, card) in enumerate(zip(names, per_model, per_card, strict=True)):
-        assert model is not None  # bind() fills every agent when required
-        agent_params = base if seed is None else base.model_copy(update={"seed": seed + i})
-        if card is not None:
-            agent = load_role_card(card).build(name, model, agent_params, role=role_names[i])
-        else:
-            agent = get_role(role_names[i])(name, model, params=agent_params)
-        agent.strict_parsing = strict_parsing
-        agents.append(agent)
-    return agents
 
 
 async def run_debate(
@@ -163,30 +128,49 @@ class _Models:
                 await close()
 
 
-def _check_run_dir(run_dir: Path, config: ExperimentConfig) -> None:
+def _record_run(run_dir: Path, config: ExperimentConfig, fp: Fingerprint, force: bool,
+                console: Console) -> None:
+    """Write ``config.json``; refuse (or, with ``force``, record) a change of experiment."""
     path = run_dir / "config.json"
-    if not path.exists():
-        return
-    stored = json.loads(path.read_text(encoding="utf-8")).get("identity")
-    if stored != config.identity():
-        raise ConfigError(f"{run_dir} holds a different experiment (identity {stored}, this "
-                          f"config {config.identity()}); pick another --name or remove it")
+    forced: list[dict[str, Any]] = []
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        forced = stored.get("forced", [])
+        if stored.get("identity") != fp.identity:
+            changed = changes(stored.get("fingerprint"), fp.components)
+            listed = "\n".join(f"  - {line}" for line in changed)
+            if not force:
+                raise ConfigError(
+                    f"{run_dir} holds a run of a different experiment; what changed:\n{listed}\n"
+                    "Start a new run with --name NEW_NAME, or continue this one knowingly with "
+                    "--force (its finished debates stay as they were made).")
+            console.print(f"[yellow]--force:[/yellow] continuing {run_dir} with a changed "
+                          f"experiment:\n{listed}", highlight=False)
+            forced.append({"at": datetime.now(UTC).isoformat(), "from": stored.get("identity"),
+                           "to": fp.identity, "changed": changed})
+    record: dict[str, Any] = {"identity": fp.identity, "fingerprint": fp.components,
+              "config": config.model_dump(mode="json")}
+    if forced:
+        record["forced"] = forced
+    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
 async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
-                          console: Console | None = None) -> Summary:
-    """Run (or resume) an experiment; return its summary (also written to the run folder)."""
+                          console: Console | None = None, force: bool = False) -> Summary:
+    """Run (or resume) an experiment; return its summary (also written to the run folder).
+
+    Re-running a changed experiment in the same run folder is refused with what
+    changed, unless ``force`` (recorded in ``config.json``).
+    """
     console = console or Console(stderr=True)
     proto_cls, options = config.resolve_protocol()
     protocol = proto_cls(**options)
     questions = load_dataset(config.dataset.path, task=config.dataset.task,
                              fields=config.dataset.fields, limit=config.limit)
-    run_dir = Path(config.output_dir) / config.run_name()
+    fp = fingerprint(config, protocol)
+    run_dir = Path(config.output_dir) / config.run_name(fp.identity)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _check_run_dir(run_dir, config)
-    (run_dir / "config.json").write_text(json.dumps(
-        {"identity": config.identity(), "config": config.model_dump(mode="json")}, indent=2),
-        encoding="utf-8")
+    _record_run(run_dir, config, fp, force, console)
     traces_path = run_dir / "traces.jsonl"
     wanted = {q.id for q in questions}
     tally = Tally(PriceTable(config.prices))
@@ -214,7 +198,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                    console=console, disable=not progress)
     task = bar.add_task("debates", total=len(questions), completed=len(done), info="")
     pending = iter(todo)
-    identity = config.identity()[:8]
+    identity = fp.identity[:8]
 
     async def worker(writer: TraceWriter) -> None:
         for question in pending:
@@ -288,13 +272,14 @@ class _BatchGC:
 batch_gc = _BatchGC()
 
 
-def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True) -> Summary:
+def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True,
+                   force: bool = False) -> Summary:
     """Run (or resume) an experiment from a config object or a YAML spec path."""
     if not isinstance(config, ExperimentConfig):
         from debate.config import load_experiment
 
         config = load_experiment(config)
-    return asyncio.run(arun_experiment(config, progress=progress))
+    return asyncio.run(arun_experiment(config, progress=progress, force=force))
 
 
 def load_run_summary(run_dir: str | Path) -> Summary:

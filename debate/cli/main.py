@@ -52,6 +52,8 @@ def run(
     out_dir: Annotated[str | None, Opt("--out", help="Folder for run folders.")] = None,
     no_cache: Annotated[bool, Opt("--no-cache", help="No response cache.")] = False,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
+    force: Annotated[bool, Opt("--force", help="Continue a run folder although the experiment "
+                                "changed (recorded in its config.json).")] = False,
 ) -> None:
     """Run (or resume) a debate experiment and print its summary."""
     overrides: dict[str, Any] = {
@@ -73,7 +75,7 @@ def run(
                 raise typer.BadParameter("give an experiment spec or --dataset")
             cfg = validate(ExperimentConfig, {k: v for k, v in overrides.items()
                                               if v is not None}, "command line")
-        summary = run_experiment(cfg, progress=not no_progress)
+        summary = run_experiment(cfg, progress=not no_progress, force=force)
     except DebateError as exc:
         _fail(exc)
     except KeyboardInterrupt:

@@ -124,6 +124,9 @@ class DebateProtocol(ABC):
     """The pydantic config; its defaults are the paper's."""
     paper: ClassVar[str] = ""
     """The paper the protocol follows (shown by ``debate protocols``)."""
+    identity_exclude: ClassVar[frozenset[str]] = frozenset()
+    """Config fields left out of the run identity because another field holds their
+    resolved value (e.g. the path a sample count was matched to)."""
     executor: Literal["auto", "langgraph"] = "auto"
     """``auto``: run the graph with :class:`LeanGraph` when its shape allows (same nodes,
     edges and reducers, without Pregel's per-step cost), else on LangGraph's runtime;
@@ -140,6 +143,11 @@ class DebateProtocol(ABC):
         self.judge: Judge | None = None
         if isinstance(self.config, JudgedConfig):
             self.judge = create_judge(self.config.judge, **self.config.judge_options)
+
+    def identity_options(self) -> dict[str, Any]:
+        """The resolved options that decide what the protocol computes (for run identity)."""
+        return {k: v for k, v in self.config.model_dump(mode="json").items()
+                if k not in self.identity_exclude}
 
     @property
     def judge_agents(self) -> list[str]:

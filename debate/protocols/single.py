@@ -120,6 +120,7 @@ class SelfConsistencyProtocol(OneRound):
 
     config_class = SelfConsistencyConfig
     config: SelfConsistencyConfig
+    identity_exclude = frozenset({"match_calls_of", "match_options", "match_run"})
     paper = ("Wang et al. 2022, Self-Consistency Improves Chain of Thought Reasoning in "
              "Language Models")
 

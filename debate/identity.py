@@ -1,0 +1,127 @@
+"""What an experiment computes, as a fingerprint: a run never mixes two configurations.
+
+The run identity is a hash of the *resolved content* of an experiment, in
+components a person can read when they differ:
+
+- ``protocol``: its registered name and its options as resolved from presets,
+  options and shortcuts (a preset file's path does not count, its content does);
+- ``agents``: for each agent its role, role card, system prompt, parser and the
+  text of every prompt template it uses (built-in or from a card);
+- ``models``: the model specs (without the URL they are served from);
+- ``sampling``: seed, temperature, max_tokens, strict_parsing;
+- ``dataset``: the SHA-256 of the dataset's content, its task and field mapping;
+- ``settings``: any other config field that changes what is computed.
+
+Execution-only settings (name, limit, concurrency, output folder, cache,
+limits, retries, prices, backend options) are left out: changing them resumes
+the same experiment. :func:`changes` names what differs between two
+fingerprints, so a refused re-run says what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from debate.agents.base import Agent
+from debate.binding import build_agents, split_bindings
+from debate.datasets import content_hash
+from debate.models.types import Completion, Message, SamplingParams
+from debate.protocols.base import DebateProtocol
+
+if TYPE_CHECKING:
+    from debate.config import ExperimentConfig
+
+__all__ = ["EXECUTION_ONLY", "Fingerprint", "changes", "fingerprint"]
+
+EXECUTION_ONLY = frozenset({"name", "limit", "concurrency", "output_dir", "limits", "retry",
+                            "prices", "cache", "backend_options"})
+"""Config fields that change how a run executes, not what it computes."""
+_COVERED = frozenset({"protocol", "protocol_options", "agents", "rounds", "models", "roles",
+                      "dataset", "seed", "temperature", "max_tokens", "strict_parsing"})
+
+
+class Fingerprint(BaseModel):
+    """The resolved content of an experiment, by component, and its hash."""
+
+    components: dict[str, Any]
+    """Component name -> JSON-able content (templates as short hashes)."""
+    identity: str
+    """SHA-256 (12 hex digits) of the components."""
+
+
+class _Unbound:
+    """Stands in for a model while agents are built only to read their prompts."""
+
+    name = "unbound"
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        raise RuntimeError("a placeholder model is never called")
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _agent(agent: Agent) -> dict[str, Any]:
+    parser = agent.parser
+    return {
+        "role": agent.role, "card": agent.card,
+        "system_prompt": None if agent.system_prompt is None else _short(agent.system_prompt),
+        "parser": f"{parser.__module__}.{parser.__qualname__}",
+        "templates": {slot: _short(t.text) for slot, t in sorted(agent.templates.items())},
+    }
+
+
+def _without_url(spec: str) -> str:
+    head, at, url = spec.rpartition("@")
+    return head if at and url.startswith(("http://", "https://")) else spec
+
+
+def fingerprint(config: ExperimentConfig, protocol: DebateProtocol | None = None
+                ) -> Fingerprint:
+    """The fingerprint of ``config`` (``protocol``: the one built from it, if at hand)."""
+    if protocol is None:
+        cls, options = config.resolve_protocol()
+        protocol = cls(**options)
+    unbound = _Unbound()
+    agents = build_agents(protocol, [], config.roles,
+                          named_models={name: unbound for name in protocol.agent_names()})
+    positional, named = split_bindings(config.models)
+    data = config.model_dump(mode="json")
+    components: dict[str, Any] = {
+        "protocol": {"name": protocol.name, "options": protocol.identity_options()},
+        "agents": {a.name: _agent(a) for a in agents},
+        "models": {"positional": [_without_url(m) for m in positional],
+                   "named": {k: _without_url(m) for k, m in sorted(named.items())}},
+        "sampling": {k: data[k] for k in ("seed", "temperature", "max_tokens",
+                                          "strict_parsing")},
+        "dataset": {"sha256": content_hash(config.dataset.path), "task": data["dataset"]["task"],
+                    "fields": data["dataset"]["fields"]},
+        "settings": {k: v for k, v in sorted(data.items())
+                     if k not in EXECUTION_ONLY and k not in _COVERED},
+    }
+    blob = json.dumps(components, sort_keys=True, separators=(",", ":"))
+    return Fingerprint(components=components,
+                       identity=hashlib.sha256(blob.encode()).hexdigest()[:12])
+
+
+def _walk(old: Any, new: Any, where: str, found: list[str]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            _walk(old.get(key), new.get(key), f"{where}.{key}" if where else str(key), found)
+    elif old != new:
+        found.append(f"{where}: {json.dumps(old)} -> {json.dumps(new)}")
+
+
+def changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """What differs between two fingerprints' components, one line per leaf value."""
+    if old is None:
+        return ["the run folder was made by an older debatelab (no fingerprint recorded)"]
+    found: list[str] = []
+    _walk(old, new, "", found)
+    return found
