@@ -1,13 +1,17 @@
 """Tolerant parsing of structured model output: JSON objects, labelled lines, confidences.
 
 Models asked for JSON often wrap it in prose or code fences, use single
-quotes, or fall back to ``Key: value`` lines. :func:`parse_fields` accepts
-all of these and returns ``None`` when nothing usable is there; it never
-``eval``s anything. Protocols record a ``None`` and carry on.
+quotes, write a Python dict (``{'Reason': "it's ..."}``, as the MAD
+reference's moderator does), or fall back to ``Key: value`` lines.
+:func:`parse_fields` accepts all of these and returns ``None`` when nothing
+usable is there; it never evaluates code (a Python dict is read with
+``ast.literal_eval``, which accepts literals only). Protocols record a
+``None`` and carry on.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from typing import Any
@@ -44,8 +48,24 @@ def _balanced_objects(text: str) -> list[str]:
     return spans
 
 
+_LITERAL_LIMIT = 20_000
+"""Longest span read as a Python literal (``ast.literal_eval`` is recursive)."""
+
+
+def _literal(candidate: str) -> Any:
+    if len(candidate) > _LITERAL_LIMIT:
+        return None
+    try:
+        return ast.literal_eval(candidate)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
 def parse_json_object(text: str) -> dict[str, Any] | None:
-    """The last JSON object in ``text`` (fenced or bare; single quotes tolerated), else ``None``."""
+    """The last object in ``text``, else ``None``.
+
+    Fenced or bare JSON, JSON with single quotes, or a Python dict literal.
+    """
     candidates = _FENCE.findall(text) + _balanced_objects(text)
     for candidate in reversed(candidates):
         candidate = candidate.strip()
@@ -56,6 +76,9 @@ def parse_json_object(text: str) -> dict[str, Any] | None:
                 continue
             if isinstance(value, dict):
                 return value
+        value = _literal(candidate)
+        if isinstance(value, dict):
+            return value
     return None
 
 

@@ -138,3 +138,13 @@ def test_read_preference():
     assert read_preference("Yes") is True and read_preference("yes.") is True
     assert read_preference("No") is False and read_preference(False) is False
     assert read_preference("maybe") is None and read_preference(None) is None
+
+
+def test_a_python_dict_reply_with_apostrophes_is_read_without_eval():
+    from debate.parsing import parse_json_object
+
+    reply = ("{'Whether there is a preference': 'Yes', 'Supported Side': 'Negative', "
+             "'Reason': \"the negative side's check is right\", 'debate_answer': '0.05'}")
+    assert parse_json_object(reply)["Reason"] == "the negative side's check is right"
+    assert parse_json_object("{'a': __import__('os').getcwd()}") is None  # literals only
+    assert parse_json_object("{" * 10_000 + "}" * 10_000) is None  # deep nesting: no crash

@@ -115,9 +115,9 @@ class Debater(Agent):
         full, rest = view.peers[:RCR_FULL_PEERS], view.peers[RCR_FULL_PEERS:]
         peers = "\n\n".join(self.render("rcr_peer", agent=p.agent, answer=p.raw,
                                         parsed=p.answer or "none") for p in full)
-        others = self.render("rcr_others", lines="\n".join(
+        others = "\n\n" + self.render("rcr_others", lines="\n".join(
             self.render("rcr_other", agent=p.agent, parsed=p.answer or "none")
-            for p in rest)) if rest else ""
+            for p in rest)) if rest else ""  # templates lose edge newlines: join here
         return self.render("rcr", question=question, own=view.history[-1].raw, peers=peers,
                            others=others, format=fmt, majority=self._majority("rcr", view))
 
