@@ -258,7 +258,7 @@ class Tally:
 
     def _add_rounds(self, trace: DebateTrace, rounds: list[list[Turn]]) -> None:
         q = trace.question
-        previous: list[Turn] = []
+        previous: list[tuple[Turn, bool | None]] = []
         for turns in rounds:
             tally = self.per_round.setdefault(turns[0].round, _RoundTally())
             tally.debates += 1
@@ -266,10 +266,10 @@ class Tally:
             if vote is not None:
                 tally.majority_scored += 1
                 tally.majority_right += vote
-            before = {t.agent: t for t in previous}
+            before = {t.agent: (t, ok) for t, ok in previous}
             single = len(turns) == 1 and len(previous) == 1  # one solution per round
-            for turn in turns:
-                ok = is_correct(turn.answer, q.gold, q.task)
+            scored = [(turn, is_correct(turn.answer, q.gold, q.task)) for turn in turns]
+            for turn, ok in scored:
                 agent = self._agent(turn.agent)
                 unparsed, fallback = turn.answer is None, turn.is_fallback
                 for counter in (tally, agent, self):
@@ -282,15 +282,15 @@ class Tally:
                 earlier = previous[0] if single else before.get(turn.agent)
                 if earlier is None:
                     continue
-                was = is_correct(earlier.answer, q.gold, q.task)
-                changed = turn.answer != earlier.answer
+                changed = turn.answer != earlier[0].answer
+                was = earlier[1]
                 right_to_wrong = was is True and ok is False
                 wrong_to_right = was is False and ok is True
                 for counter in (tally, agent):
                     counter.changed += changed
                     counter.right_to_wrong += right_to_wrong
                     counter.wrong_to_right += wrong_to_right
-            previous = turns
+            previous = scored
 
     def summary(self) -> Summary:
         """The metrics of the debates added so far."""

@@ -205,8 +205,8 @@ class Agent:
         """
         if not view.peers:
             return []
-        blob = "\n".join(m.content for m in messages)
-        return [t.id for t in view.peers if _appears(t, blob)]
+        contents = [m.content for m in reversed(messages)]  # peers mostly in the last one
+        return [t.id for t in view.peers if _appears(t, contents)]
 
     def params_for(self, view: View) -> SamplingParams:
         """Sampling parameters for this action (roles with structured replies add a schema)."""
@@ -294,9 +294,9 @@ class Agent:
         return answer_instruction(question.task)
 
 
-def _appears(turn: Turn, blob: str) -> bool:
+def _appears(turn: Turn, contents: list[str]) -> bool:
     for text in (turn.raw, turn.fields.get("explanation"), turn.fields.get("critique")):
-        if isinstance(text, str) and text.strip() and text in blob:
+        if isinstance(text, str) and text.strip() and any(text in c for c in contents):
             return True
     return False
 
