@@ -22,7 +22,7 @@ printed under each report). The *answers* of a round are its ``answer`` and
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, Field
 
@@ -89,8 +89,12 @@ class RoundStats(BaseModel):
         return _ratio(self.fallback, self.answers)
 
 
-class AgentStats(BaseModel):
-    """One agent's answers over every debate: who changed its mind, and which way."""
+@dataclass
+class AgentStats:
+    """One agent's answers over every debate: who changed its mind, and which way.
+
+    A plain dataclass: the tally counts into it directly (``Summary`` serializes it).
+    """
 
     agent: str
     answers: int = 0
@@ -190,21 +194,6 @@ class _RoundTally:
                           wrong_to_right=self.wrong_to_right, changed=self.changed)
 
 
-@dataclass
-class _AgentTally:
-    answers: int = 0
-    unparsed: int = 0
-    fallback: int = 0
-    changed: int = 0
-    right_to_wrong: int = 0
-    wrong_to_right: int = 0
-
-    def stats(self, agent: str) -> AgentStats:
-        return AgentStats(agent=agent, answers=self.answers, unparsed=self.unparsed,
-                          fallback=self.fallback, changed=self.changed,
-                          right_to_wrong=self.right_to_wrong, wrong_to_right=self.wrong_to_right)
-
-
 class Tally:
     """Metrics accumulated one trace at a time, in constant memory.
 
@@ -223,7 +212,7 @@ class Tally:
         self.protocols: set[str] = set()
         self.models: dict[str, None] = {}
         self.per_round: dict[int, _RoundTally] = {}
-        self.per_agent: dict[str, _AgentTally] = {}
+        self.per_agent: dict[str, AgentStats] = {}
 
     def add(self, trace: DebateTrace) -> None:
         """Count one finished debate."""
@@ -250,10 +239,10 @@ class Tally:
             else:
                 self.cost += turn_cost
 
-    def _agent(self, name: str) -> _AgentTally:
+    def _agent(self, name: str) -> AgentStats:
         stats = self.per_agent.get(name)
         if stats is None:
-            stats = self.per_agent[name] = _AgentTally()
+            stats = self.per_agent[name] = AgentStats(name)
         return stats
 
     def _add_rounds(self, trace: DebateTrace, rounds: list[list[Turn]]) -> None:
@@ -300,7 +289,7 @@ class Tally:
             accuracy=_ratio(self.correct, self.scored),
             accuracy_interval=wilson_interval(self.correct, self.scored),
             rounds=[tally.stats(r) for r, tally in sorted(self.per_round.items())],
-            agents=[tally.stats(name) for name, tally in self.per_agent.items()],
+            agents=[replace(stats) for stats in self.per_agent.values()],
             consensus_rate=_ratio(self.consensus, self.multi_agent),
             consensus_debates=self.multi_agent, answers=self.answers,
             unparsed_answers=self.unparsed, fallback_answers=self.fallback,
