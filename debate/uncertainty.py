@@ -8,24 +8,37 @@
   value that approaches it as k grows.
 - ``mean-nll``: mean negative log-likelihood of the chosen tokens: the
   fallback when a backend returns only the chosen tokens' logprobs.
-
-TokenSAR, the paper's other metric, weighs each token by its relevance to
-the meaning of the answer as scored by a separate cross-encoder model
-(``cross-encoder/stsb-roberta-large``); it cannot be computed from logprobs
-alone and is not offered.
+- ``token-sar``: TokenSAR, the paper's other metric: each token's NLL weighed
+  by its relevance to the meaning of the reply,
+  ``sum_t -log p(y_t) R_t / sum_k R_k``. Relevance needs a separate model: the
+  reference scores ``R_t = 1 - sim(prompt + reply, prompt + reply without
+  token t)`` with the cross-encoder ``cross-encoder/stsb-roberta-large``
+  (``relevance: cross-encoder``, extra ``debatelab[sar]``; one pair per
+  generated token). Other scorers register in :data:`RELEVANCE` (entry-point
+  group ``debatelab.relevance``). Scorers run in a worker thread.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
+from debate.errors import MissingDependencyError
 from debate.models.types import TokenLogprob
+from debate.registry import Registry
 
-__all__ = ["UncertaintyMetric", "mean_nll", "mean_token_entropy", "token_entropy", "uncertainty"]
+__all__ = ["RELEVANCE", "RelevanceScorer", "UncertaintyMetric", "mean_nll", "mean_token_entropy",
+           "token_entropy", "token_sar", "uncertainty"]
 
-UncertaintyMetric = Literal["entropy", "mean-nll"]
+UncertaintyMetric = Literal["entropy", "mean-nll", "token-sar"]
+
+RelevanceScorer = Callable[[str, Sequence[str]], Sequence[float]]
+"""(prompt, the reply's tokens) -> each token's relevance in [0, 1]."""
+
+RELEVANCE: Registry[Callable[..., RelevanceScorer]] = Registry(
+    "relevance scorer", "relevance_name", group="debatelab.relevance")
+"""Factories of TokenSAR relevance scorers by name (options are their keyword arguments)."""
 
 
 def token_entropy(top: Mapping[str, float]) -> float:
@@ -55,7 +68,9 @@ def uncertainty(tokens: Sequence[TokenLogprob] | None, metric: UncertaintyMetric
     """The completion's uncertainty and the metric actually used.
 
     ``entropy`` falls back to ``mean-nll`` when the backend returned no top-k
-    alternatives; ``(None, None)`` when it returned no logprobs at all.
+    alternatives; ``(None, None)`` when it returned no logprobs at all. ``token-sar``
+    needs a relevance scorer: here it gives ``mean-nll``, which a role replaces with
+    :func:`token_sar` once its scorer has run.
     """
     if not tokens:
         return None, None
@@ -64,3 +79,34 @@ def uncertainty(tokens: Sequence[TokenLogprob] | None, metric: UncertaintyMetric
         if value is not None:
             return value, "entropy"
     return mean_nll(tokens), "mean-nll"
+
+
+def token_sar(tokens: Sequence[TokenLogprob], relevance: Sequence[float]) -> float | None:
+    """TokenSAR: the tokens' NLL weighed by relevance; ``None`` when no token is relevant."""
+    total = sum(relevance)
+    if not tokens or total <= 0.0:
+        return None
+    return sum(-t.logprob * r for t, r in zip(tokens, relevance, strict=True)) / total
+
+
+@RELEVANCE.register("cross-encoder")
+def cross_encoder(model: str = "cross-encoder/stsb-roberta-large") -> RelevanceScorer:
+    """The reference's relevance: 1 - similarity of the reply with and without each token."""
+    try:
+        from sentence_transformers import CrossEncoder
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "uncertainty: token-sar with the cross-encoder scorer needs `pip install "
+            "debatelab[sar]` (sentence-transformers; Hugging Face downloads the model on "
+            "first use)") from exc
+    encoder = CrossEncoder(model)
+
+    def score(prompt: str, tokens: Sequence[str]) -> list[float]:
+        words = list(tokens)
+        full = prompt + " " + "".join(words)
+        pairs = [(full, prompt + " " + "".join(words[:i] + words[i + 1:]))
+                 for i in range(len(words))]
+        similarities: Any = encoder.predict(pairs) if pairs else []
+        return [1.0 - float(s) for s in similarities]
+
+    return score

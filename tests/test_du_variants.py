@@ -241,3 +241,52 @@ async def test_debunc_entropy_falls_back_to_mean_nll_and_says_so():
     trace = await DuProtocol(rounds=1, uncertainty="entropy").run(Q, agents)
     assert trace.turns[0].fields["uncertainty_metric"] == "mean-nll"
     assert "(confidence 4/10)" in models[0].calls[1][0][-1].content
+
+
+def test_token_sar_by_hand():
+    from debate.uncertainty import token_sar
+
+    # NLLs 1, 2, 4 with relevance 0.5, 0, 0.5: (0.5 * 1 + 0 * 2 + 0.5 * 4) / 1 = 2.5
+    tokens = [TokenLogprob(token=t, logprob=-n) for t, n in (("a", 1), ("b", 2), ("c", 4))]
+    assert token_sar(tokens, [0.5, 0.0, 0.5]) == pytest.approx(2.5)
+    assert token_sar(tokens, [0.0, 0.0, 0.0]) is None
+
+
+async def test_debunc_token_sar_uses_a_registered_relevance_scorer():
+    import threading
+
+    from debate.uncertainty import RELEVANCE
+
+    seen = {}
+
+    def keep_first_token_only(prompt, tokens):
+        seen["thread"] = threading.current_thread().name
+        seen["prompt"] = prompt
+        return [1.0] + [0.0] * (len(tokens) - 1)
+
+    RELEVANCE["first-token"] = lambda: keep_first_token_only
+    try:
+        models = [WithLogprobs(n, [f"ans{i} \\boxed{{12}}", "\\boxed{12}"])
+                  for i, n in enumerate([1, 2, 4])]
+        agents = [Debater(f"agent-{i}", m) for i, m in enumerate(models)]
+        proto = DuProtocol(rounds=1, uncertainty="token-sar", relevance="first-token")
+        trace = await proto.run(Q, agents)
+    finally:
+        del RELEVANCE["first-token"]
+    first = trace.turns[0]
+    # only the first token counts: its NLL, 1 (agent 0)
+    assert first.fields["uncertainty"] == 1.0 and first.fields["uncertainty_metric"] == "token-sar"
+    assert seen["thread"] != threading.main_thread().name  # off the event loop
+    assert "What is 3 * 4?" in seen["prompt"]
+    assert "(confidence 4/10)" in models[0].calls[1][0][-1].content
+
+
+def test_token_sar_cross_encoder_needs_its_extra():
+    import importlib.util
+
+    from debate.errors import MissingDependencyError
+
+    if importlib.util.find_spec("sentence_transformers") is not None:
+        pytest.skip("sentence-transformers is installed here")
+    with pytest.raises(MissingDependencyError, match="sentence-transformers"):
+        DuProtocol(uncertainty="token-sar")._measure  # noqa: B018

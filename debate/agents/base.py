@@ -235,6 +235,11 @@ class Agent:
         """What the reply says; roles that need logprobs override this, others :meth:`parse`."""
         return self.parse(completion.text, view)
 
+    async def aread(self, completion: Completion, view: View,
+                    messages: Sequence[Message]) -> Parsed:
+        """:meth:`read`, for roles whose reading needs slow work off the event loop."""
+        return self.read(completion, view)
+
     def system(self) -> list[Message]:
         """The system message, if any (stable across calls: prefix-cache friendly)."""
         return [Message(role="system", content=self.system_prompt)] if self.system_prompt else []
@@ -272,7 +277,7 @@ class Agent:
         finally:
             call_position.reset(token)
         text = completion.text
-        parsed = self.read(completion, view)
+        parsed = await self.aread(completion, view, messages)
         found, fields = parsed.answer, parsed.fields
         answer = found.answer
         if self.strict_parsing and found.source == "fallback":

@@ -8,12 +8,13 @@ previous call, byte for byte, so servers with prefix caching reuse it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Completion, Message
 from debate.trace import Turn, TurnKind
-from debate.uncertainty import uncertainty
+from debate.uncertainty import token_sar, uncertainty
 
 __all__ = ["RCR_FULL_PEERS", "Debater", "majority_answer"]
 
@@ -79,6 +80,20 @@ class Debater(Agent):
                 parsed.fields["uncertainty_unavailable"] = "the backend returned no logprobs"
             else:
                 parsed.fields.update(uncertainty=value, uncertainty_metric=used)
+        return parsed
+
+    async def aread(self, completion: Completion, view: View,
+                    messages: Sequence[Message]) -> Parsed:
+        """:meth:`read`; TokenSAR's relevance scorer (a model) runs in a worker thread."""
+        parsed = self.read(completion, view)
+        scorer = view.extra.get("relevance")
+        tokens = completion.logprobs
+        if view.extra.get("uncertainty") == "token-sar" and scorer is not None and tokens:
+            prompt = "\n".join(m.content for m in messages)
+            relevance = await asyncio.to_thread(scorer, prompt, [t.token for t in tokens])
+            value = token_sar(tokens, relevance)
+            if value is not None:
+                parsed.fields.update(uncertainty=value, uncertainty_metric="token-sar")
         return parsed
 
     def _peers(self, view: View) -> str:

@@ -25,7 +25,9 @@ Variants, all off by default:
   :mod:`debate.uncertainty`) becomes a 1-10 confidence shown next to it:
   ``c = 14 (1/u) / sum(1/u) + 1/N``, clipped to 1-10 and rounded, as the
   reference computes it. A backend with chosen-token logprobs only gives mean
-  NLL instead (``uncertainty: mean-nll`` asks for it); each turn records the
+  NLL instead (``uncertainty: mean-nll`` asks for it); ``uncertainty:
+  token-sar`` weighs each token's NLL by its relevance, scored by a model
+  (``relevance``; see :mod:`debate.uncertainty`). Each turn records the
   metric used. Without logprobs the peers are shown without confidences and
   the turn records why.
 - Heterogeneous models: give one model per agent (``models``).
@@ -51,6 +53,7 @@ from debate.protocols.base import (
     protocol,
 )
 from debate.trace import Turn
+from debate.uncertainty import RELEVANCE, RelevanceScorer
 
 __all__ = ["DuConfig", "DuProtocol", "debunc_confidences"]
 
@@ -69,11 +72,17 @@ class DuConfig(JudgedConfig):
     """``du``: a growing chat; ``rcr``: Reflect-Critique-Refine, a fresh prompt each round."""
     summarize_peers: bool = False
     """Each agent reads a summary of its peers' answers (one extra call per agent and round)."""
-    uncertainty: Literal["none", "entropy", "mean-nll"] = "none"
+    uncertainty: Literal["none", "entropy", "mean-nll", "token-sar"] = "none"
     """DebUnc: show each peer's token-level confidence (needs logprobs); ``entropy`` is
-    the reference's mean token entropy, ``mean-nll`` the chosen tokens' mean NLL."""
+    the reference's mean token entropy, ``mean-nll`` the chosen tokens' mean NLL,
+    ``token-sar`` the NLL weighed by each token's relevance (a ``relevance`` model)."""
     top_logprobs: int = Field(20, ge=1)
     """Alternatives per token asked for with ``uncertainty: entropy`` (20: OpenAI's maximum)."""
+    relevance: str = "cross-encoder"
+    """TokenSAR's relevance scorer (``debate.uncertainty.RELEVANCE``); ``cross-encoder``
+    is the reference's ``cross-encoder/stsb-roberta-large`` (extra ``debatelab[sar]``)."""
+    relevance_options: dict[str, Any] = Field(default_factory=dict)
+    """Options of that scorer (e.g. ``model`` for ``cross-encoder``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -105,6 +114,10 @@ class DuProtocol(GroupProtocol):
     config: DuConfig
     paper = ("Du et al. 2023, Improving Factuality and Reasoning in Language Models "
              "through Multiagent Debate")
+
+    def __init__(self, config: Any = None, **options: Any) -> None:
+        super().__init__(config, **options)
+        self._scorer: RelevanceScorer | None = None
 
     def max_calls(self) -> int:
         """N x (R + 1), plus N x R summaries, plus the judge's calls."""
@@ -142,9 +155,16 @@ class DuProtocol(GroupProtocol):
 
     @property
     def _measure(self) -> dict[str, Any]:
-        """What answer views carry for DebUnc: the uncertainty metric to record."""
+        """What answer views carry for DebUnc: the metric to record (and TokenSAR's scorer)."""
         metric = self.config.uncertainty
-        return {} if metric == "none" else {"uncertainty": metric}
+        if metric == "none":
+            return {}
+        if metric != "token-sar":
+            return {"uncertainty": metric}
+        if self._scorer is None:  # built once per protocol: a model load
+            factory = RELEVANCE.lookup(self.config.relevance)
+            self._scorer = factory(**self.config.relevance_options)
+        return {"uncertainty": metric, "relevance": self._scorer}
 
     def _confidences(self, previous: list[Turn]) -> dict[str, int] | None:
         if self.config.uncertainty == "none":
