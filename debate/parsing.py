@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["parse_confidence", "parse_fields", "parse_json_object"]
+__all__ = ["bare_word", "parse_confidence", "parse_fields", "parse_json_object"]
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _LABEL = re.compile(r"^\s*[\-\*#]*\s*\**\s*([A-Za-z][A-Za-z _\-]{0,40}?)\s*\**\s*[:=]\s*(.+?)\s*$",
@@ -90,6 +90,8 @@ def parse_fields(text: str, fields: tuple[str, ...]) -> dict[str, Any] | None:
     """The wanted ``fields`` from a JSON object or from ``Field: value`` lines.
 
     Keys match case-insensitively, with spaces, dashes and underscores alike.
+    A JSON object wins over labelled lines; among labelled lines the last one
+    of each field wins (a model that corrects itself ends with its answer).
     Returns ``None`` when none of the fields is present.
     """
     wanted = {_key(f): f for f in fields}
@@ -101,10 +103,12 @@ def parse_fields(text: str, fields: tuple[str, ...]) -> dict[str, Any] | None:
             if name is not None:
                 found[name] = value
     if len(found) < len(fields):
+        labelled: dict[str, Any] = {}
         for label, value in _LABEL.findall(text):
             name = wanted.get(_key(label))
             if name is not None and name not in found:
-                found[name] = value.strip().strip("\"'")
+                labelled[name] = value.strip().strip("\"'")
+        found.update(labelled)
     return found or None
 
 
@@ -138,3 +142,8 @@ def parse_confidence(value: Any, scale: float = 1.0) -> float | None:
 
 def _clip(value: float) -> float | None:
     return value if 0.0 <= value <= 1.0 else None
+
+
+def bare_word(value: object) -> str:
+    """A short field value as one lower-case phrase: ``" Accept."`` -> ``"accept"``."""
+    return re.sub(r"[^a-z]+", " ", str(value).lower()).strip() if value is not None else ""

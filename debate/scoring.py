@@ -9,8 +9,9 @@ share of each, and ``strict_parsing`` keeps only explicit answers.
 task        explicit                                    fallback
 ==========  ==========================================  ===========================
 numeric     ``\boxed{42}``, ``#### 42``, "answer is 42"   the last number
-choice      ``\boxed{B}``, "answer: (B)", an answer       "(B)" / "B)" in the text,
-            field                                       the text of exactly one option
+choice      ``\boxed{B}``, "answer: (B)", an answer       "(B)" / "B)" / "option B" in
+            field                                       the text, the text of exactly
+                                                        one option
 yesno       ``\boxed{yes}``, "answer is no", a field    the last yes/no/true/false word
 exact       ``\boxed{...}``, "answer: ...", a field       none: no explicit answer is unparsed
 ==========  ==========================================  ===========================
@@ -66,16 +67,16 @@ NO_ANSWER = Extraction(None)
 _NUM = r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?%?|-?\.\d+"
 _NUM_RE = re.compile(_NUM)
 _HASHES_RE = re.compile(r"####\s*(" + _NUM + ")")
-_ANSWER_IS_RE = re.compile(
-    r"(?:final answer|answer)\s*(?:is|:|=)?\s*(?:is\s*)?[:=]?\s*\**\s*\(?(" + _NUM + r")",
-    re.IGNORECASE,
-)
+_LABEL = r"\b(?:final\s+)?answer\b\**\s*(?:is\b|[:=])\s*[:=]?\s*\**\s*"
+"""An answer line's label: "answer is", "Answer:", "**Final answer**:" (not "answer isn't")."""
+_ANSWER_IS_RE = re.compile(_LABEL + r"\(?(" + _NUM + r")", re.IGNORECASE)
 _FRAC_RE = re.compile(r"\\d?frac\{(-?\d+)\}\{(-?\d+)\}")
 _YES = {"yes", "true"}
 _NO = {"no", "false"}
 _YESNO_WORD = re.compile(r"\b(yes|no|true|false)\b")
-_YESNO_ANSWER = re.compile(r"answer\s*(?:is|:)\s*\**\s*(yes|no|true|false)\b")
-_EXACT_ANSWER = re.compile(r"answer\s*(?:is|:)\s*(.+)", re.IGNORECASE)
+# the word must end the answer ("the answer is no longer obvious" states none)
+_YESNO_ANSWER = re.compile(_LABEL + r"(yes|no|true|false)\b(?!\s+[a-z])")
+_EXACT_ANSWER = re.compile(_LABEL + r"(.+)", re.IGNORECASE)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 INSTRUCTIONS: dict[str, str] = {
@@ -167,19 +168,22 @@ def _numeric(text: str) -> Extraction:
 
 @lru_cache(maxsize=64)
 def _letter_patterns(letters: str) -> tuple[re.Pattern[str], ...]:
-    """(answer-line, whole-span, line-start, parenthesised) patterns for these letters.
+    """(answer-line, whole-span, line-start, parenthesised, option-word) patterns.
 
     Letters in free text are capitals only ("the answer is a cat" names no
-    option), and "I" followed by a lower-case word is the pronoun.
+    option), "I" followed by a lower-case word is the pronoun, and a letter
+    followed by "and"/"or" or by more letters is a list, not an answer
+    ("I cannot answer: A and B both fit").
     """
     cls = f"[{letters}]"
-    letter = rf"(?!I\s+[a-z])({cls})(?![A-Za-z])"
+    letter = (rf"(?!I\s+[a-z])({cls})(?![A-Za-z])"
+              r"(?!\)?\s+(?:and|or)\b)(?!\)?\s*[,/&]\s*\(?[A-Z]\b)")
     return (
-        re.compile(r"(?i:final answer|answer|option|choice)\s*(?i:is|:|=)?\s*(?i:is\s*)?[:=]?"
-                   rf"\s*\**\s*\(?{letter}\)?"),
+        re.compile(rf"(?i:{_LABEL})\(?{letter}\)?"),
         re.compile(rf"\(?({cls})\)?(?:[\).:].*)?", re.DOTALL | re.IGNORECASE),
         re.compile(rf"^\s*\(?({cls})[\).:]", re.MULTILINE),
         re.compile(rf"\(({cls})\)"),
+        re.compile(rf"(?i:\b(?:option|choice)\b)\s*(?i:is\b)?\s*\(?{letter}"),
     )
 
 
@@ -198,11 +202,11 @@ def _choice_text(text: str, choices: Sequence[str] | None, rule: str) -> Extract
 
 def _choice_in(content: str, choices: Sequence[str] | None, rule: str) -> Extraction:
     """A choice given in an answer span: a letter, or the text of exactly one option."""
-    answer_line, whole, line_start, parenthesised = _letter_patterns(_letters(choices))
+    answer_line, whole, line_start, parenthesised, option = _letter_patterns(_letters(choices))
     match = whole.fullmatch(content.strip())
     if match:
         return Extraction(match.group(1).upper(), rule)
-    for pattern in (answer_line, line_start, parenthesised):
+    for pattern in (answer_line, line_start, parenthesised, option):
         found = pattern.findall(content)
         if found:
             return Extraction(str(found[-1]).upper(), rule)
@@ -213,9 +217,9 @@ def _choice(text: str, choices: Sequence[str] | None) -> Extraction:
     boxed = last_boxed(text)
     if boxed is not None:
         return _choice_in(boxed, choices, "boxed")
-    answer_line, _, line_start, parenthesised = _letter_patterns(_letters(choices))
+    answer_line, _, line_start, parenthesised, option = _letter_patterns(_letters(choices))
     for pattern, rule in ((answer_line, "answer-line"), (line_start, "letter"),
-                          (parenthesised, "letter")):
+                          (parenthesised, "letter"), (option, "letter")):
         found = pattern.findall(text)
         if found:
             return Extraction(str(found[-1]).upper(), rule)

@@ -88,9 +88,10 @@ class Turn(BaseModel):
     confidence: float | None = None
     """The agent's confidence in ``[0, 1]``, when the protocol asks for one."""
     saw: list[str] = Field(default_factory=list)
-    """Ids of the other agents' turns this call's messages actually show (derived from the
+    """Ids of the other agents' turns this call's messages actually show, derived from the
     messages sent: a peer's reply, or the explanation or critique taken from it, appears
-    in them; for Reflect-Critique-Refine, also peers shown by their answer only)."""
+    in them verbatim (a very short reply found elsewhere in the prompt also counts); for
+    Reflect-Critique-Refine, also peers shown by their answer only."""
     usage: Usage = Field(default_factory=Usage)
     """Token counts of the call."""
     latency: float = 0.0

@@ -20,7 +20,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -91,17 +93,26 @@ def token_sar(tokens: Sequence[TokenLogprob], relevance: Sequence[float]) -> flo
 
 @RELEVANCE.register("cross-encoder")
 def cross_encoder(model: str = "cross-encoder/stsb-roberta-large") -> RelevanceScorer:
-    """The reference's relevance: 1 - similarity of the reply with and without each token."""
-    try:
-        from sentence_transformers import CrossEncoder
-    except ImportError as exc:
+    """The reference's relevance: 1 - similarity of the reply with and without each token.
+
+    The extra is checked at once; the model is loaded by the first score (which
+    runs in a worker thread), once.
+    """
+    if importlib.util.find_spec("sentence_transformers") is None:
         raise MissingDependencyError(
             "uncertainty: token-sar with the cross-encoder scorer needs `pip install "
             "debatelab[sar]` (sentence-transformers; Hugging Face downloads the model on "
-            "first use)") from exc
-    encoder = CrossEncoder(model)
+            "first use)")
+    loaded: list[Any] = []
+    lock = threading.Lock()
 
     def score(prompt: str, tokens: Sequence[str]) -> list[float]:
+        with lock:
+            if not loaded:
+                from sentence_transformers import CrossEncoder
+
+                loaded.append(CrossEncoder(model))
+        encoder = loaded[0]
         words = list(tokens)
         full = prompt + " " + "".join(words)
         pairs = [(full, prompt + " " + "".join(words[:i] + words[i + 1:]))

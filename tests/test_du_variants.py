@@ -290,3 +290,35 @@ def test_token_sar_cross_encoder_needs_its_extra():
         pytest.skip("sentence-transformers is installed here")
     with pytest.raises(MissingDependencyError, match="sentence-transformers"):
         DuProtocol(uncertainty="token-sar")._measure  # noqa: B018
+
+
+class Skewed:
+    """Each token: chosen p = 0.9, one alternative p = 0.1 -> NLL 0.10536, entropy 0.32508."""
+
+    def __init__(self, replies):
+        self.name, self.replies, self.calls = "skewed", list(replies), []
+
+    async def generate(self, messages, params):
+        import math
+
+        self.calls.append((messages, params))
+        top = {"x": math.log(0.9), "y": math.log(0.1)}
+        return Completion(text=self.replies.pop(0), usage=Usage(),
+                          logprobs=[TokenLogprob(token="x", logprob=math.log(0.9), top=top)] * 2)
+
+
+async def test_debunc_never_normalises_confidences_across_metrics():
+    # agents 0, 1 give top-k (entropy 0.32508), agent 2's backend does not (mean NLL 0.5):
+    # the round falls back to every turn's mean NLL: u = 0.10536, 0.10536, 0.5;
+    # 1/u = 9.4912, 9.4912, 2.0 (sum 20.9824); c = 14 (1/u) / sum + 1/3 = 6.67, 6.67, 1.67
+    # -> 7, 7, 2. (Mixing the scales would give u = 0.32508, 0.32508, 0.5 -> 6, 6, 4.)
+    models = [Skewed(["\\boxed{12}", "\\boxed{12}"]), Skewed(["\\boxed{12}", "\\boxed{12}"]),
+              WithLogprobs(0.5, ["\\boxed{12}", "\\boxed{12}"])]
+    agents = [Debater(f"agent-{i}", m) for i, m in enumerate(models)]
+    trace = await DuProtocol(rounds=1, uncertainty="entropy").run(Q, agents)
+    metrics = [t.fields["uncertainty_metric"] for t in trace.turns[:3]]
+    assert metrics == ["entropy", "entropy", "mean-nll"]
+    assert trace.turns[0].fields["uncertainty"] == pytest.approx(0.32508, abs=1e-5)
+    prompt = models[0].calls[1][0][-1].content
+    assert "(confidence 7/10)" in prompt and "(confidence 2/10)" in prompt
+    assert trace.turns[3].fields["peer_uncertainty_metric"] == "mean-nll"

@@ -217,9 +217,16 @@ async def test_comparing_two_runs_pairs_questions():
 
 def test_the_report_defines_every_metric():
     from debate.metrics import DEFINITIONS, Summary
+    from debate.report import _AGENT_HEADER, _ROUND_HEADER, _overview
 
+    labels = {"round", "debates", "agent", "answers", "run", "protocol", "models", "calls",
+              "tokens", "cost", "unparsed answers", "fallback-parsed answers"}
+    columns = [c for c in (*_ROUND_HEADER, *_AGENT_HEADER, *(k for k, _ in _overview(Summary())))
+               if c not in labels]
+    undefined = [c for c in columns if not any(c in name for name in DEFINITIONS)]
+    assert undefined == []  # a new column needs a definition
     text = markdown_report(Summary())
-    assert all(name in text for name in DEFINITIONS)
+    assert all(f"**{name}**" in text for name in DEFINITIONS)
 
 
 async def test_debate_compare_from_the_cli(tmp_path):

@@ -126,3 +126,15 @@ async def test_each_agent_sees_the_other_agents_convincing_samples():
         prompt = model.calls[0].messages[-1].content
         assert f"convinced agent-{i}" not in prompt and "for everyone" in prompt
         assert all(f"convinced agent-{j}" in prompt for j in range(3) if j != i)
+
+
+async def test_no_empty_no_answer_group_when_every_agent_answered():
+    # 12, 12, 7: two groups, and no "0 agent(s) gave no answer" line
+    models, agents = team([[reply("12", 0.9), reply("12", 0.9)],
+                           [reply("12", 0.8), reply("12", 0.9)],
+                           [reply("7", 0.7), reply("12", 0.9)]])
+    await ReconcileProtocol(rounds=1).run(Q.model_copy(update={"task": "numeric",
+                                                               "gold": "12"}), agents)
+    prompt = models[0].calls[1].messages[-1].content
+    assert "gave no answer" not in prompt
+    assert "2 agent(s) think the answer is 12" in prompt

@@ -7,9 +7,8 @@ in ``tests/fixtures/reference/`` are our own short debates in the same
 layouts, built the way the references build theirs. Each agent gets a
 scripted model returning its recorded replies in order; the replay must make
 the same calls per agent, show every call the same earlier replies, and stop
-where the record stopped. (Run on the published records themselves: du
-conforms on 2545 of 2545, peer-review on 396 of 396, MAD on 200 of 200 with
-``judge_sees_first_round``; see the issue notes.)
+where the record stopped. ``scripts/replay_reference.py`` runs the same
+replay on the published records themselves, given their files.
 """
 
 import json

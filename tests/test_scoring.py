@@ -171,3 +171,29 @@ def test_bad_gold_says_why():
         normalize_gold("Madrid", "choice", CHOICES)
     with pytest.raises(ValueError, match="no number"):
         normalize_gold("many", "numeric")
+
+
+@pytest.mark.parametrize(("text", "task", "expected"), [
+    ("The answer isn't clear to me.", "exact", (None, None)),
+    ("The answer is no longer obvious.", "yesno", ("no", "keyword")),  # a guess, labelled
+    ("answer 3 apples", "numeric", ("3", "last-number")),
+    ("Option A is wrong. Option B is also wrong.", "choice", ("B", "letter")),
+    ("I cannot answer: A and B both fit", "choice", (None, None)),
+    ("Answer: A, B", "choice", (None, None)),
+    ("Answer: B because it fits", "choice", ("B", "answer-line")),
+    ("**Answer**: 42", "numeric", ("42", "answer-line")),
+])
+def test_non_answers_are_never_explicit(text, task, expected):
+    found = extract(text, task, CHOICES if task == "choice" else None)
+    assert (found.answer, found.rule) == expected
+
+
+def test_the_last_answer_line_wins_in_fields_too():
+    from debate.agents.base import answer_confidence_parser
+    from debate.trace import Question
+
+    q = Question(id="q", text="?", task="numeric")
+    text = "Answer: 12\nHmm, let me recheck: 3 * 4 = 14? No...\nAnswer: 14\nConfidence: 0.7"
+    found, confidence = answer_confidence_parser(text, q)
+    assert (found.answer, confidence) == ("14", 0.7)
+    assert extract(text, "numeric").answer == "14"

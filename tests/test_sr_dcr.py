@@ -157,3 +157,11 @@ async def test_notebook_variant_shows_the_critic_the_context():
     assert trace.final.details["critic_saw_context"] is True
     assert trace.final.details["verdict"] is None
     assert trace.final.details["rule"] == "no readable verdict: context answer"
+
+
+async def test_a_stated_confidence_keeps_room_for_its_confidence_line():
+    models, agents = team(None)
+    await SrDcrProtocol(rounds=1, confidence="stated").run(Q, agents)
+    closed, opened = (params for _, params in models[0].calls)
+    assert closed.max_tokens == agents[0].params.max_tokens != 10  # answer + confidence line
+    assert opened.max_tokens == 10

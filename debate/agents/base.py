@@ -94,7 +94,9 @@ class DebateScope:
     """The debate the running task belongs to (set by ``DebateProtocol.run``).
 
     Each call's position in it, ``id/turn-id`` (``#n`` for the n-th repeat of a
-    turn id), is part of the call's cache identity.
+    turn id), is part of the call's cache identity. The id is the question's: two
+    debates of the same question through one cache (repeated trials in one
+    process) get the same replies; give them different seeds to sample anew.
     """
 
     id: str
@@ -233,7 +235,13 @@ class Agent:
 
     def read(self, completion: Completion, view: View) -> Parsed:
         """What the reply says; roles that need logprobs override this, others :meth:`parse`."""
-        return self.parse(completion.text, view)
+        parsed = self.parse(completion.text, view)
+        if isinstance(parsed, tuple):  # a role written for the (answer, confidence, fields) form
+            answer, confidence, fields = parsed
+            found = answer if isinstance(answer, Extraction) else Extraction(
+                answer, "parser" if answer is not None else None)
+            return Parsed(found, confidence, dict(fields))
+        return parsed
 
     async def aread(self, completion: Completion, view: View,
                     messages: Sequence[Message]) -> Parsed:

@@ -17,12 +17,11 @@ verdict): an unreadable verdict is recorded as ``None`` and the protocol's
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message, SamplingParams
-from debate.parsing import parse_fields
+from debate.parsing import bare_word, parse_fields
 from debate.trace import Turn, TurnKind
 
 __all__ = ["CRITIQUE_SCHEMA", "Critic", "CritiqueRefineAgent", "Refiner", "SelfRefiner", "Solver",
@@ -52,10 +51,7 @@ def read_verdict(value: object) -> Literal["accept", "revise"] | None:
     The whole value must be the verdict (case, spaces and punctuation aside):
     ``"Accept."`` is accept, ``"I cannot accept this; revise"`` is no verdict.
     """
-    if value is None:
-        return None
-    word = re.sub(r"[^a-z]+", " ", str(value).lower()).strip()
-    return _VERDICTS.get(word)
+    return _VERDICTS.get(bare_word(value))
 
 
 class CritiqueRefineAgent(Agent):

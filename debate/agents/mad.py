@@ -10,12 +10,11 @@ stated answer, and the turn's ``answer`` that answer parsed for the task
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
-from debate.parsing import parse_fields
+from debate.parsing import bare_word, parse_fields
 from debate.scoring import NO_ANSWER, extract_field
 from debate.trace import TurnKind
 
@@ -40,14 +39,13 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "required": ["reason", "debate_answer"],
 }
 VERDICT_FIELDS = ("preference", "supported_side", "reason", "debate_answer")
-_ALIASES = {"whether_there_is_a_preference": "preference", "supported side": "supported_side",
+_ALIASES = {"whether_there_is_a_preference": "preference",
             "debate_translation": "debate_answer", "correct_translation": "debate_answer"}
 
 
 def read_preference(value: object) -> bool | None:
     """Whether a moderator states a preference: yes/true -> True, no/false -> False, else None."""
-    word = re.sub(r"[^a-z]+", " ", str(value).lower()).strip() if value is not None else ""
-    return {"yes": True, "true": True, "no": False, "false": False}.get(word)
+    return {"yes": True, "true": True, "no": False, "false": False}.get(bare_word(value))
 
 
 def _verdict_fields(text: str) -> dict[str, Any] | None:

@@ -109,9 +109,16 @@ class ContextAnswerer(Agent):
                    "open": frozenset({"question", "context"})}
 
     def params_for(self, view: View) -> SamplingParams:
-        """A short answer budget; the closed-book answer asks for logprobs."""
+        """A short answer budget; the closed-book answer asks for logprobs.
+
+        A stated confidence needs a second line, so that reply keeps the agent's
+        own ``max_tokens`` instead of the answer budget.
+        """
         step, max_tokens = view.extra.get("step"), view.extra.get("max_tokens")
-        logprobs = step == "closed" and view.extra.get("confidence", "logprobs") == "logprobs"
+        stated = view.extra.get("confidence") == "stated"
+        logprobs = step == "closed" and not stated
+        if step == "closed" and stated:
+            max_tokens = None
         return self.derived_params(("answer", logprobs, max_tokens), logprobs=logprobs,
                                    max_tokens=max_tokens or self.params.max_tokens)
 

@@ -118,6 +118,9 @@ class DuProtocol(GroupProtocol):
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
         self._scorer: RelevanceScorer | None = None
+        if self.config.uncertainty == "token-sar":  # a missing extra fails here, once
+            factory = RELEVANCE.lookup(self.config.relevance)
+            self._scorer = factory(**self.config.relevance_options)
 
     def max_calls(self) -> int:
         """N x (R + 1), plus N x R summaries, plus the judge's calls."""
@@ -161,19 +164,31 @@ class DuProtocol(GroupProtocol):
             return {}
         if metric != "token-sar":
             return {"uncertainty": metric}
-        if self._scorer is None:  # built once per protocol: a model load
-            factory = RELEVANCE.lookup(self.config.relevance)
-            self._scorer = factory(**self.config.relevance_options)
         return {"uncertainty": metric, "relevance": self._scorer}
 
-    def _confidences(self, previous: list[Turn]) -> dict[str, int] | None:
+    def _confidences(self, previous: list[Turn]) -> tuple[dict[str, int], str] | None:
+        """Peers' 1-10 confidences and the metric they come from, or ``None``.
+
+        One metric for the whole round: when the turns' metrics differ (a backend
+        without top-k logprobs, a TokenSAR with no relevant token), every turn's mean
+        NLL from its logprobs, so confidences are never normalised across scales.
+        """
         if self.config.uncertainty == "none":
             return None
         values = [t.fields.get("uncertainty") for t in previous]
         if any(v is None for v in values):
             return None
+        metrics = {t.fields.get("uncertainty_metric") for t in previous}
+        if len(metrics) == 1:
+            metric = str(next(iter(metrics)))
+        else:  # mixed: every turn's mean NLL, on one scale
+            metric = "mean-nll"
+            values = [-sum(t.logprobs) / len(t.logprobs) if t.logprobs else None
+                      for t in previous]
+            if any(v is None for v in values):
+                return None
         scores = debunc_confidences([float(v) for v in values if v is not None])
-        return {t.agent: c for t, c in zip(previous, scores, strict=True)}
+        return {t.agent: c for t, c in zip(previous, scores, strict=True)}, metric
 
     async def debate(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round r: each agent reads the others' round r-1 answers and answers again."""
@@ -183,9 +198,9 @@ class DuProtocol(GroupProtocol):
         extra: dict[str, Any] = dict(self._measure)
         if self.config.prompting == "rcr":
             extra["memory"] = "rebuild"
-        confidences = self._confidences(previous)
-        if confidences:
-            extra["confidences"] = confidences
+        shown = self._confidences(previous)
+        if shown:
+            extra["confidences"] = shown[0]
         peers = [[t for t in previous if t.agent != a.name] for a in agents]
         new: list[Turn] = []
         summaries: list[dict[str, Any]] = [{} for _ in agents]
@@ -198,6 +213,9 @@ class DuProtocol(GroupProtocol):
                       history=[t for t in turns if t.agent == a.name and t.kind == "answer"])
                  for a, p, s in zip(agents, peers, summaries, strict=True)]
         answers = await gather_round(agents, views)
+        if shown:
+            for turn in answers:  # the metric of the peers' confidences this turn was shown
+                turn.fields["peer_uncertainty_metric"] = shown[1]
         return {"turns": new + answers, "round": r, "stop_reason": self._stop(r, answers)}
 
     async def vote(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def answer_groups(turns: list[Turn], top_two: bool = False
     order: list[str | None] = [a for a, _ in counts.most_common()]
     if top_two:
         order = order[:2]
-    elif len(counts) < len(turns):
+    elif sum(counts.values()) < len(turns):
         order.append(None)
     return [(a, [t for t in turns if t.answer == a]) for a in order]
 
