@@ -229,18 +229,14 @@ class Agent:
     def parse(self, text: str, view: View) -> Parsed:
         """Answer, confidence and structured fields from the reply; default: the role's parser."""
         answer, confidence = self.parser(text, view.question)
-        if not isinstance(answer, Extraction):  # a plain-text answer from a custom parser
-            answer = Extraction(answer, "parser" if answer is not None else None)
-        return Parsed(answer, confidence)
+        return Parsed(_as_extraction(answer), confidence)
 
     def read(self, completion: Completion, view: View) -> Parsed:
         """What the reply says; roles that need logprobs override this, others :meth:`parse`."""
         parsed = self.parse(completion.text, view)
         if isinstance(parsed, tuple):  # a role written for the (answer, confidence, fields) form
             answer, confidence, fields = parsed
-            found = answer if isinstance(answer, Extraction) else Extraction(
-                answer, "parser" if answer is not None else None)
-            return Parsed(found, confidence, dict(fields))
+            return Parsed(_as_extraction(answer), confidence, dict(fields))
         return parsed
 
     async def aread(self, completion: Completion, view: View,
@@ -305,6 +301,13 @@ class Agent:
     def format_instruction(self, question: Question) -> str:
         """How to format the final answer for this question's task."""
         return answer_instruction(question.task)
+
+
+def _as_extraction(answer: Extraction | str | None) -> Extraction:
+    """A custom parser's answer: plain text counts as explicit (rule ``parser``)."""
+    if isinstance(answer, Extraction):
+        return answer
+    return Extraction(answer, "parser" if answer is not None else None)
 
 
 def _appears(turn: Turn, contents: list[str]) -> bool:

@@ -117,10 +117,13 @@ class DuProtocol(GroupProtocol):
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
-        self._scorer: RelevanceScorer | None = None
-        if self.config.uncertainty == "token-sar":  # a missing extra fails here, once
+        metric = self.config.uncertainty
+        self._measure: dict[str, Any] = {} if metric == "none" else {"uncertainty": metric}
+        """What answer views carry for DebUnc: the metric to record (and TokenSAR's scorer)."""
+        if metric == "token-sar":  # built once: a missing extra fails here, at the start
             factory = RELEVANCE.lookup(self.config.relevance)
-            self._scorer = factory(**self.config.relevance_options)
+            scorer: RelevanceScorer = factory(**self.config.relevance_options)
+            self._measure["relevance"] = scorer
 
     def max_calls(self) -> int:
         """N x (R + 1), plus N x R summaries, plus the judge's calls."""
@@ -155,16 +158,6 @@ class DuProtocol(GroupProtocol):
         view = View(state["question"], 0, extra=self._measure)
         turns = await gather_round(agents, [view] * len(agents))
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
-
-    @property
-    def _measure(self) -> dict[str, Any]:
-        """What answer views carry for DebUnc: the metric to record (and TokenSAR's scorer)."""
-        metric = self.config.uncertainty
-        if metric == "none":
-            return {}
-        if metric != "token-sar":
-            return {"uncertainty": metric}
-        return {"uncertainty": metric, "relevance": self._scorer}
 
     def _confidences(self, previous: list[Turn]) -> tuple[dict[str, int], str] | None:
         """Peers' 1-10 confidences and the metric they come from, or ``None``.
