@@ -100,4 +100,22 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
             agent = get_role(role_names[i])(name, model, params=agent_params)
         agent.strict_parsing = strict_parsing
         agents.append(agent)
+    _size_backends(per_model)
     return agents
+
+
+def _size_backends(models: Sequence[ChatModel | None]) -> None:
+    """Tell each backend that serves a fixed number of calls at once how many agents use it.
+
+    The backend under a middleware stack is found through the layers' ``inner``;
+    backends without a ``size_for(users)`` method are left alone.
+    """
+    users: dict[int, tuple[object, int]] = {}
+    for model in models:
+        bare: object = model
+        while hasattr(bare, "inner"):
+            bare = bare.inner
+        if hasattr(bare, "size_for"):
+            users[id(bare)] = (bare, users.get(id(bare), (bare, 0))[1] + 1)
+    for bare, count in users.values():
+        bare.size_for(count)  # type: ignore[attr-defined]

@@ -113,13 +113,9 @@ class _Models:
         for spec in dict.fromkeys([*positional, *named.values()]):
             parsed = parse_model_spec(spec)
             backend = create_backend(parsed, **config.backend_options.get(parsed.backend, {}))
-            retry = config.retry
-            if parsed.backend in ("llamacpp", "vllm", "scripted"):
-                # in-process: a running call cannot be cancelled, so never time it out
-                retry = retry.model_copy(update={"timeout": None})
             self.backends.append(backend)
             self.by_spec[spec] = wrap(backend, stats=stats, cache=cache,
-                                      limits=config.limits, retry=retry, prices=prices)
+                                      limits=config.limits, retry=config.retry, prices=prices)
 
     async def aclose(self) -> None:
         for backend in self.backends:

@@ -2,65 +2,193 @@
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from debate.agents import Debater, View
+from debate.errors import ConfigError, RetryableError
 from debate.models import Message, SamplingParams
 from debate.trace import Question
 
-pytest.importorskip("llama_cpp")
+pytest.importorskip("xllamacpp")
 pytestmark = pytest.mark.slow
+
+COUNT = [Message(role="user", content="Count from 1 to 300, separated by commas.")]
 
 
 @pytest.fixture(scope="module")
 def smollm2():
     from debate.models.llamacpp import LlamaCppModel
 
-    return LlamaCppModel("smollm2", n_ctx=2048)
+    return LlamaCppModel("smollm2", n_ctx=2048, n_parallel=3)
 
 
-async def test_generates_for_real_and_serializes_concurrent_calls(smollm2):
-    messages = [Message(role="user", content="What is 2 + 3? Answer with a number.")]
-    params = SamplingParams(max_tokens=16, temperature=0.0, seed=1)
-    results = await asyncio.gather(*(smollm2.generate(messages, params) for _ in range(3)))
-    assert all(r.text.strip() for r in results)
-    assert len({r.text for r in results}) == 1  # same seed, greedy: the same text
-    assert results[0].usage.prompt_tokens > 5 and results[0].usage.completion_tokens > 0
+async def test_concurrent_calls_run_at_once_on_separate_slots(smollm2):
+    params = SamplingParams(max_tokens=48, temperature=0.0, seed=1)
+    await smollm2.generate(COUNT, SamplingParams(max_tokens=1))  # loaded, warm
+    start = time.perf_counter()
+    alone = await smollm2.generate(COUNT, params)
+    one = time.perf_counter() - start
+    finished: list[float] = []
+
+    async def call():
+        completion = await smollm2.generate(COUNT, params)
+        finished.append(time.perf_counter() - start)
+        return completion
+
+    start = time.perf_counter()
+    results = await asyncio.gather(call(), call(), call())
+    assert {r.text for r in results} == {alone.text}  # greedy: the same text each time
+    assert all(r.usage.completion_tokens == 48 for r in results)
+    # one after another, the first would end at a third of the wall time; batched, together
+    assert min(finished) > 0.6 * max(finished), (finished, one)
 
 
-async def test_logprobs_load_on_demand(smollm2):
+async def test_an_agents_next_call_goes_to_the_slot_holding_its_chat(smollm2):
+    params = SamplingParams(max_tokens=24, temperature=0.0)
+    chats = [[Message(role="user", content=f"Name a fruit that is {colour}.")]
+             for colour in ("red", "yellow", "green")]
+    firsts = await asyncio.gather(*(smollm2.generate(chat, params) for chat in chats))
+    follow = Message(role="user", content="Why that one?")
+    nexts = await asyncio.gather(*(
+        smollm2.generate([*chat, Message(role="assistant", content=first.text), follow], params)
+        for chat, first in zip(reversed(chats), reversed(firsts), strict=True)))
+    for first, second in zip(reversed(firsts), nexts, strict=True):
+        # the whole first prompt (at least) was read from that slot's cache
+        assert second.usage.cached_tokens >= first.usage.prompt_tokens, (first.usage,
+                                                                          second.usage)
+
+
+async def test_logprobs_and_top_logprobs_come_from_the_same_engine(smollm2):
     messages = [Message(role="user", content="Say hello.")]
-    completion = await smollm2.generate(messages, SamplingParams(max_tokens=4, logprobs=True,
-                                                                 temperature=0.0))
-    assert completion.logprobs and all(lp.logprob <= 0 for lp in completion.logprobs)
-    assert set(smollm2._loaded.llms) == {False, True}
+    plain = await smollm2.generate(messages, SamplingParams(max_tokens=4, temperature=0.0))
+    completion = await smollm2.generate(messages, SamplingParams(
+        max_tokens=4, logprobs=True, top_logprobs=3, temperature=0.0))
+    assert plain.logprobs is None and completion.text == plain.text
+    assert completion.logprobs and len(completion.logprobs) == completion.usage.completion_tokens
+    assert "".join(lp.token for lp in completion.logprobs) == completion.text
+    first = completion.logprobs[0]
+    assert first.top is not None and len(first.top) == 3 and first.logprob <= 0
+    assert max(first.top.values()) == pytest.approx(first.logprob)  # greedy: the top token
+    from debate.models.llamacpp import _ENGINES
+
+    assert len([k for k in _ENGINES if k[1] == 2048 and k[3] == 3]) == 1  # no second instance
 
 
 async def test_backends_for_one_model_share_it_and_unload_frees_it(smollm2):
     from debate.models.llamacpp import LlamaCppModel, unload_models
 
-    other = LlamaCppModel("smollm2", n_ctx=2048)
-    assert other._loaded is smollm2._loaded  # one load, one worker thread: calls serialized
-    await other.generate([Message(role="user", content="Hi")], SamplingParams(max_tokens=2))
-    assert False in smollm2._loaded.llms
-    unload_models()
-    assert not smollm2._loaded.llms
-    fresh = LlamaCppModel("smollm2", n_ctx=2048)
     hi = [Message(role="user", content="Hi")]
-    assert (await fresh.generate(hi, SamplingParams(max_tokens=2))).usage.completion_tokens > 0
-    assert (await smollm2.generate(hi, SamplingParams(max_tokens=2))).text  # loads again
-    assert smollm2._loaded is fresh._loaded
+    other = LlamaCppModel("smollm2", n_ctx=2048)  # slots unset: shares the loaded engine
+    await other.generate(hi, SamplingParams(max_tokens=2))
+    await smollm2.generate(hi, SamplingParams(max_tokens=2))
+    assert other._engine is smollm2._engine
+    engine = smollm2._engine
+    unload_models()
+    assert engine.server is None
+    assert (await smollm2.generate(hi, SamplingParams(max_tokens=2))).usage.completion_tokens > 0
+    assert smollm2._engine is not engine  # loaded again on the next call
+    await other.generate(hi, SamplingParams(max_tokens=2))
+    assert other._engine is smollm2._engine
+
+
+async def test_a_cancelled_call_stops_generating():
+    from debate.models.llamacpp import LlamaCppModel
+
+    one_slot = LlamaCppModel("smollm2", n_ctx=1024, n_parallel=1)
+    long = asyncio.create_task(one_slot.generate(COUNT, SamplingParams(max_tokens=900)))
+    await asyncio.sleep(1.0)  # loaded and generating (900 tokens would take many seconds)
+    long.cancel()
+    start = time.perf_counter()
+    short = await one_slot.generate([Message(role="user", content="Hi")],
+                                    SamplingParams(max_tokens=2))
+    # the only slot was free again at once: the long generation did not run on
+    assert short.text and time.perf_counter() - start < 3
+    assert long.cancelled()
+
+
+async def test_the_timeout_counts_generation_not_the_wait_for_a_slot():
+    from debate.models import CallStats, RetryPolicy, wrap
+    from debate.models.llamacpp import LlamaCppModel
+
+    one_slot = LlamaCppModel("smollm2", n_ctx=1024, n_parallel=1)
+    params = SamplingParams(max_tokens=64, temperature=0.0)
+    await one_slot.generate(COUNT, SamplingParams(max_tokens=1))
+    start = time.perf_counter()
+    await one_slot.generate(COUNT, params)
+    took = time.perf_counter() - start
+    policy = RetryPolicy(timeout=1.5 * took, max_attempts=1)
+    model = wrap(one_slot, stats=CallStats(), retry=policy)
+    start = time.perf_counter()
+    ends = []
+
+    async def call(p):
+        completion = await model.generate(COUNT, p)
+        ends.append(time.perf_counter() - start)
+        return completion
+
+    # the second and third calls wait for the one slot: ~1x and ~2x `took` before they start
+    results = await asyncio.gather(call(params), call(params.model_copy(update={"seed": 2})),
+                                   call(SamplingParams(max_tokens=2, seed=3)))
+    assert all(r.text for r in results)
+    assert max(ends) > policy.timeout  # a call took longer than the timeout, waiting included
+
+    with pytest.raises(RetryableError, match="no reply within"):  # generation itself is timed
+        await wrap(one_slot, stats=CallStats(), retry=RetryPolicy(
+            timeout=0.5, max_attempts=1)).generate(COUNT, SamplingParams(max_tokens=900))
+    start = time.perf_counter()
+    await one_slot.generate(COUNT, SamplingParams(max_tokens=2))  # and was stopped
+    assert time.perf_counter() - start < 3
+
+
+def test_missing_and_corrupt_gguf_files_are_named(tmp_path):
+    from debate.models.llamacpp import LlamaCppModel, default_gguf_path
+
+    with pytest.raises(ConfigError, match="GGUF file not found: .*nowhere.gguf"):
+        LlamaCppModel(str(tmp_path / "nowhere.gguf"))
+    text = tmp_path / "notes.gguf"
+    text.write_text("not a model")
+    with pytest.raises(ConfigError, match="notes.gguf is not a GGUF model file"):
+        asyncio.run(LlamaCppModel(str(text)).load())
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(default_gguf_path().read_bytes()[:200_000])
+    with pytest.raises(ConfigError, match="cannot load GGUF model .*cut.gguf"):
+        asyncio.run(LlamaCppModel(str(cut)).load())
+
+
+QUIET = """
+import asyncio
+from debate.models import Message, SamplingParams
+from debate.models.llamacpp import LlamaCppModel
+m = LlamaCppModel("smollm2", n_ctx=512, n_parallel=1)
+print(asyncio.run(m.generate([Message(role="user", content="Hi")],
+                             SamplingParams(max_tokens=3))).usage.completion_tokens)
+"""
+
+
+@pytest.mark.parametrize("level", ["", "debug"])
+def test_llama_cpp_is_silent_unless_asked(level):
+    env = {**os.environ, "DEBATE_LOG_LEVEL": level}
+    result = subprocess.run([sys.executable, "-c", QUIET], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "3"
+    if level:
+        assert "llama" in result.stderr  # the engine's own log, when asked for
+    else:
+        assert result.stderr == ""  # not a line from llama.cpp
 
 
 async def test_too_long_prompt_is_recorded_not_fatal():
     from debate.models.llamacpp import LlamaCppModel
 
-    tiny = LlamaCppModel("smollm2", n_ctx=64)
+    tiny = LlamaCppModel("smollm2", n_ctx=64, n_parallel=1)
     agent = Debater("a", tiny, params=SamplingParams(max_tokens=8))
     turn = await agent.act(View(Question(id="q", text="word " * 200, task="numeric"), 0))
     assert turn.answer is None and "context window" in turn.error

@@ -120,6 +120,22 @@ async def test_timeout_is_retried():
     assert stats.errors == {"timeout": 1}
 
 
+async def test_the_timeout_counts_the_call_not_the_wait_for_a_turn():
+    """Five 0.1 s calls through a cap of one: the last waits 0.4 s, longer than the
+    0.25 s timeout, yet none times out, because only the call itself is timed."""
+    stats = CallStats()
+    probe = Concurrency(latency=0.1)
+    model = wrap(probe, stats=stats, limits=Limits(max_in_flight=1),
+                 retry=RetryPolicy(timeout=0.25, max_attempts=1))
+    start = time.perf_counter()
+    await asyncio.gather(*(model.generate(MSGS, SamplingParams(slot=str(i))) for i in range(5)))
+    assert time.perf_counter() - start >= 0.5 and stats.errors == {}
+    slow = wrap(Concurrency(latency=0.5), stats=stats, limits=Limits(max_in_flight=1),
+                retry=RetryPolicy(timeout=0.25, max_attempts=1))
+    with pytest.raises(RetryableError, match="no reply within 0.25s"):
+        await slow.generate(MSGS, SamplingParams())
+
+
 def test_backoff_grows_with_jitter():
     policy = RetryPolicy(initial_delay=1, multiplier=2, max_delay=10, jitter=0.5)
     for attempt, full in [(1, 1), (2, 2), (3, 4), (6, 10)]:

@@ -8,7 +8,9 @@ composed explicitly and reads from the outside in::
 - ``Cached``  replays a stored completion (no limits, no cost) and merges
   identical calls (same content and position) in flight at the same time;
 - ``Retrying`` applies a per-attempt timeout and retries transient failures
-  with exponential backoff and jitter, honouring ``Retry-After``;
+  with exponential backoff and jitter, honouring ``Retry-After``. Waiting in
+  a queue (``Limited``'s cap, an embedded model's free slot) is not timed:
+  code that waits for its turn does it inside :func:`queued`;
 - ``Limited`` caps requests in flight per endpoint and, behind that cap,
   requests per second over windows of 0.1 s (asyncio-throttle polls every
   10 ms, so only a few callers ever wait on it; the rest wait on a semaphore,
@@ -24,7 +26,9 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from asyncio_throttle.throttler import Throttler
@@ -35,9 +39,35 @@ from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache, cache_key, call_position
 from debate.models.types import ChatModel, Completion, Message, SamplingParams
 
-__all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "Slots", "wrap"]
+__all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "Slots", "queued",
+           "wrap"]
 
 _THROTTLE_POLLERS = 8
+
+_attempt_clock: ContextVar[tuple[asyncio.Timeout, float] | None] = ContextVar(
+    "debatelab_attempt_clock", default=None)
+
+
+@contextmanager
+def queued() -> Iterator[None]:
+    """Stop the current attempt's timeout while waiting for a turn; restart it after.
+
+    A per-attempt timeout should measure the call being served, not the wait
+    for a free slot: ``Limited`` waits for its in-flight cap inside this, and
+    so does the embedded model for a free slot. When the wait ends the attempt
+    gets its whole timeout again. Outside a timed attempt it does nothing.
+    """
+    entry = _attempt_clock.get()
+    if entry is None:
+        yield
+        return
+    clock, seconds = entry
+    clock.reschedule(None)
+    try:
+        yield
+    finally:
+        if not clock.expired():
+            clock.reschedule(asyncio.get_running_loop().time() + seconds)
 
 
 @dataclass
@@ -115,6 +145,17 @@ class Slots:
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def free(self) -> bool:
+        """True when a slot can be taken at once."""
+        return self._free > 0 and not self._waiters
+
+    async def acquire(self) -> None:
+        """Take a slot, waiting in arrival order while none is free."""
         if self._free > 0 and not self._waiters:
             self._free -= 1
             return
@@ -124,13 +165,11 @@ class Slots:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():  # handed a slot, then cancelled
-                self._release()
+                self.release()
             raise
 
-    async def __aexit__(self, *exc: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Give a slot back (to the oldest waiter, if any)."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():  # skip waiters that were cancelled
@@ -158,14 +197,23 @@ class Limited:
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Wait for a free slot (and a rate token), then call the inner model."""
-        if self._in_flight is None:
+        slots = self._in_flight
+        if slots is None:
             if self._throttler is not None:
-                await self._rate_token()
+                with queued():
+                    await self._rate_token()
             return await self.inner.generate(messages, params)
-        async with self._in_flight:
-            if self._throttler is not None:
-                await self._rate_token()
+        if slots.free() and self._throttler is None:  # the common case: no wait at all
+            await slots.acquire()
+        else:
+            with queued():  # the wait for a turn is not part of the attempt's timeout
+                await slots.acquire()
+                if self._throttler is not None:
+                    await self._rate_token()
+        try:
             return await self.inner.generate(messages, params)
+        finally:
+            slots.release()
 
     async def _rate_token(self) -> None:
         assert self._throttler is not None
@@ -174,7 +222,10 @@ class Limited:
 
 
 class Retrying:
-    """Per-attempt timeout plus retries of :class:`RetryableError` with backoff."""
+    """Per-attempt timeout plus retries of :class:`RetryableError` with backoff.
+
+    The timeout does not count waits inside :func:`queued` (a queue for a turn).
+    """
 
     def __init__(self, inner: ChatModel, policy: RetryPolicy, stats: CallStats) -> None:
         self.inner = inner
@@ -192,8 +243,14 @@ class Retrying:
             if attempt > 1:
                 self.stats.retries += 1
             try:
-                async with asyncio.timeout(policy.timeout):
-                    return await self.inner.generate(messages, params)
+                async with asyncio.timeout(policy.timeout) as clock:
+                    if policy.timeout is None:
+                        return await self.inner.generate(messages, params)
+                    token = _attempt_clock.set((clock, policy.timeout))
+                    try:
+                        return await self.inner.generate(messages, params)
+                    finally:
+                        _attempt_clock.reset(token)
             except TimeoutError:
                 self.stats.record_error("timeout")
                 error = RetryableError(f"no reply within {policy.timeout}s", endpoint=self.name)

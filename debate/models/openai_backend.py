@@ -107,6 +107,7 @@ def parse_response(data: dict[str, Any], *, endpoint: str, latency: float) -> Co
         usage=Usage(
             prompt_tokens=usage.get("prompt_tokens") or 0,
             completion_tokens=usage.get("completion_tokens") or 0,
+            cached_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
         ),
         latency=latency,
         model=data.get("model") or "",

@@ -73,6 +73,9 @@ class Usage(BaseModel):
     """Tokens in the prompt."""
     completion_tokens: int = 0
     """Tokens generated."""
+    cached_tokens: int = 0
+    """Prompt tokens the backend read from its prompt cache (part of ``prompt_tokens``;
+    0 when the backend does not say)."""
 
     @property
     def total_tokens(self) -> int:
