@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from debate.judges.majority import majority_vote
 from debate.metrics import DEFINITIONS, Summary
+from debate.scoring import is_correct
+from debate.trace import DebateTrace
 
-__all__ = ["markdown_report", "print_summary"]
+__all__ = ["debate_rows", "markdown_report", "print_summary"]
+
+RUN_FILES = ("traces.jsonl: one debate per line, every turn",
+             "summary.json and report.md: these metrics, each defined",
+             "cache.sqlite: every model reply (a re-run replays them)")
 
 
 def _pct(value: float | None) -> str:
@@ -79,6 +89,11 @@ _AGENT_HEADER = ("agent", "answers", "unparsed", "fallback", "changed", "right�
                  "wrong→right")
 
 
+def _narrow(header: tuple[str, ...]) -> tuple[str, ...]:
+    """Terminal headers on two lines, so the tables fit 80 columns."""
+    return tuple(h.replace(" ", "\n").replace("→", "→\n") for h in header)
+
+
 def _agent_rows(summary: Summary) -> list[tuple[str, ...]]:
     return [(a.agent, str(a.answers), str(a.unparsed), str(a.fallback), str(a.changed),
              str(a.right_to_wrong), str(a.wrong_to_right)) for a in summary.agents]
@@ -103,24 +118,57 @@ def markdown_report(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_summary(summary: Summary, console: Console | None = None) -> None:
-    """Print the summary as tables, then each failed debate with its reason."""
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], title: str) -> Table:
+    table = Table(*_narrow(header), title=title, box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return table
+
+
+def print_summary(summary: Summary, console: Console | None = None,
+                  traces: Iterable[DebateTrace] | None = None, limit: int = 20) -> None:
+    """Print the summary as tables, then each failed debate with its reason.
+
+    With ``traces``, a table of the first ``limit`` debates too (see :func:`debate_rows`).
+    """
     console = console or Console()
     overview = Table(title=f"debate run {summary.run or ''}".strip(), show_header=False)
     overview.add_column(style="bold")
     overview.add_column()
     for key, value in _overview(summary):
         overview.add_row(key, value)
-    rounds = Table(*_ROUND_HEADER, title="per round")
-    for row in _round_rows(summary):
-        rounds.add_row(*row)
-    agents = Table(*_AGENT_HEADER, title="per agent")
-    for row in _agent_rows(summary):
-        agents.add_row(*row)
     console.print(overview)
-    console.print(rounds)
-    console.print(agents)
+    console.print(_table(_ROUND_HEADER, _round_rows(summary), "per round"))
+    console.print(_table(_AGENT_HEADER, _agent_rows(summary), "per agent"))
+    if traces is not None:
+        rows = debate_rows(traces)
+        console.print(_table(_DEBATE_HEADER, rows[:limit], "per debate"))
+        if len(rows) > limit:
+            console.print(f"... and {len(rows) - limit} more debates", highlight=False)
     for qid, error in summary.failed.items():
         console.print(f"[yellow]failed[/yellow] {escape(qid)}: {escape(error)}", highlight=False)
     if summary.run:
         console.print(f"definitions of each metric: {summary.run}/report.md", highlight=False)
+
+
+_DEBATE_HEADER = ("question", "gold", "round-0 answers", "round-0 vote", "final", "correct")
+
+
+def debate_rows(traces: Iterable[DebateTrace]) -> list[tuple[str, ...]]:
+    """Per debate: the initial answers and their majority vote next to the final answer.
+
+    An unparsed answer shows as ``-``; ``correct`` is ``yes``/``no``, or ``-`` without gold.
+    """
+    rows: list[tuple[str, ...]] = []
+    for trace in traces:
+        q = trace.question
+        rounds = trace.rounds()
+        first = rounds[0] if rounds else []
+        vote = majority_vote(first).answer if first else None
+        final = trace.final.answer
+        mark = {True: "yes", False: "no", None: "-"}[is_correct(final, q.gold, q.task)]
+        rows.append((q.id, q.gold or "-", " ".join(t.answer or "-" for t in first) or "-",
+                     vote or "-", final or "-", mark))
+    return rows
+

@@ -249,3 +249,22 @@ async def test_debate_compare_from_the_cli(tmp_path):
     text = re.sub(r"[│\s]+", " ", result.output)
     assert "4 scored by both" in text and "+25.0 points" in text
     assert "only in B 0 / 1" in text and "p-value (two-sided) 1 " in text
+
+
+async def test_per_debate_rows_put_the_round0_vote_next_to_the_final_answer():
+    """Worked by hand: round 0 answers 7, 5 and none: 7 and 5 tie at one vote, the first
+    in agent order wins, so the vote is 7; round 1 all say 5: final 5 = gold, correct."""
+    from debate import Question, run_debate
+    from debate.report import debate_rows
+    from debate.testing import ScriptedModel
+
+    models = [ScriptedModel(["\\boxed{7}", "\\boxed{5}"]), ScriptedModel(["\\boxed{5}"] * 2),
+              ScriptedModel(["I cannot say.", "\\boxed{5}"])]
+    trace = await run_debate(Question(id="q1", text="2 + 3?", task="numeric", gold="5"),
+                             protocol="du", models=models, rounds=1)
+    unlabeled = await run_debate(Question(id="q2", text="?", task="numeric"), protocol="du",
+                                 models=[ScriptedModel("\\boxed{1}")] * 3, rounds=0)
+    assert debate_rows([trace, unlabeled]) == [
+        ("q1", "5", "7 5 -", "7", "5", "yes"),
+        ("q2", "-", "1 1 1", "1", "1", "-"),
+    ]

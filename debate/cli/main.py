@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,8 +15,11 @@ from debate.config import ExperimentConfig, load_experiment
 from debate.errors import ConfigError, DebateError
 from debate.models.spec import SPEC_FORMS
 from debate.protocols.base import PROTOCOLS, get_protocol
-from debate.report import print_summary
+from debate.report import RUN_FILES, print_summary
 from debate.runner import load_run_summary, run_experiment
+
+if TYPE_CHECKING:
+    from debate.trace import DebateTrace
 
 __all__ = ["app", "main"]
 
@@ -82,7 +86,7 @@ def run(
         typer.secho("interrupted: finished debates are kept; re-run the same command to resume.",
                     err=True, fg=typer.colors.YELLOW)
         raise typer.Exit(130) from None
-    print_summary(summary, out)
+    print_summary(summary, out, _traces(summary.run))
     if summary.stopped:
         err.print(f"[red]run stopped:[/red] {summary.stopped}\nfinished debates are kept; "
                   "re-run the same command to resume.")
@@ -91,7 +95,18 @@ def run(
         err.print(f"[yellow]{len(summary.failed)} debate(s) did not finish[/yellow]; "
                   "re-run the same command to retry them.")
         raise typer.Exit(1)
-    out.print(f"results: {summary.run}")
+    out.print(f"results in {summary.run}/", highlight=False)
+    for line in RUN_FILES:
+        out.print(f"  {line}", highlight=False)
+
+
+def _traces(run_dir: str | None) -> Iterator[DebateTrace] | None:
+    """The debates of a run folder, for the per-debate table."""
+    if run_dir is None or not (Path(run_dir) / "traces.jsonl").exists():
+        return None
+    from debate.trace import read_traces
+
+    return read_traces(Path(run_dir) / "traces.jsonl")
 
 
 def _floats(text: str | None) -> list[float]:
@@ -174,7 +189,7 @@ def report(
     if json:
         out.print_json(summary.model_dump_json())
     else:
-        print_summary(summary, out)
+        print_summary(summary, out, _traces(summary.run))
 
 
 @app.command()
