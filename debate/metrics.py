@@ -21,18 +21,23 @@ printed under each report). The *answers* of a round are its ``answer`` and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from debate.errors import ConfigError
 from debate.judges.majority import is_consensus, majority_vote
-from debate.models.accounting import PriceTable
+from debate.models.accounting import Price, PriceTable
 from debate.scoring import is_correct
 from debate.stats import wilson_interval
-from debate.trace import DebateTrace, Turn
+from debate.trace import DebateTrace, Turn, read_traces
 
-__all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "Summary", "Tally", "summarize"]
+__all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "Summary", "Tally", "load_run_summary",
+           "summarize"]
 
 DEFINITIONS: dict[str, str] = {
     "final accuracy": "final answers equal to the gold answer / finished debates with a gold "
@@ -305,3 +310,25 @@ def summarize(traces: Iterable[DebateTrace], prices: PriceTable | None = None) -
     for trace in traces:
         tally.add(trace)
     return tally.summary()
+
+
+def load_run_summary(run_dir: str | Path) -> Summary:
+    """The summary of a run folder, recomputed from its traces (with the run's prices)."""
+    run_dir = Path(run_dir)
+    traces_path = run_dir / "traces.jsonl"
+    if not traces_path.exists():
+        raise ConfigError(f"{run_dir}: no traces.jsonl here; is this a run folder?")
+    prices = PriceTable()
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        stored = json.loads(config_path.read_text(encoding="utf-8")).get("config", {})
+        prices = PriceTable({name: Price.model_validate(price)
+                             for name, price in (stored.get("prices") or {}).items()})
+    summary = summarize(read_traces(traces_path), prices)
+    previous_path = run_dir / "summary.json"
+    keep: dict[str, Any] = {"run": str(run_dir)}
+    if previous_path.exists():
+        previous = Summary.model_validate_json(previous_path.read_text(encoding="utf-8"))
+        keep |= {k: getattr(previous, k) for k in
+                 ("questions", "wall_time", "requests", "retries", "errors", "failed", "stopped")}
+    return summary.model_copy(update=keep)

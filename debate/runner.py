@@ -35,7 +35,7 @@ from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
 from debate.errors import ConfigError, TransportError
 from debate.identity import Fingerprint, changes, fingerprint
-from debate.metrics import Summary, Tally, summarize
+from debate.metrics import Summary, Tally, load_run_summary
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
 from debate.models.middleware import CallStats, wrap
@@ -276,26 +276,3 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
 
         config = load_experiment(config)
     return asyncio.run(arun_experiment(config, progress=progress, force=force))
-
-
-def load_run_summary(run_dir: str | Path) -> Summary:
-    """The summary of a run folder, recomputed from its traces."""
-    run_dir = Path(run_dir)
-    traces_path = run_dir / "traces.jsonl"
-    if not traces_path.exists():
-        raise ConfigError(f"{run_dir}: no traces.jsonl here; is this a run folder?")
-    prices = PriceTable()
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        stored = json.loads(config_path.read_text(encoding="utf-8")).get("config", {})
-        prices = PriceTable(ExperimentConfig.model_validate(stored).prices)
-    summary = summarize(read_traces(traces_path), prices)
-    previous_path = run_dir / "summary.json"
-    keep: dict[str, Any] = {"run": str(run_dir)}
-    if previous_path.exists():
-        previous = Summary.model_validate_json(previous_path.read_text(encoding="utf-8"))
-        keep |= {k: getattr(previous, k) for k in
-                 ("questions", "wall_time", "requests", "retries", "errors", "failed", "stopped")}
-    return summary.model_copy(update=keep)
-
-

@@ -8,18 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from debate.cards import validate
-from debate.config import ExperimentConfig, load_experiment
 from debate.errors import ConfigError, DebateError
-from debate.models.spec import SPEC_FORMS
-from debate.protocols.base import PROTOCOLS, get_protocol
-from debate.report import RUN_FILES, print_summary
-from debate.runner import load_run_summary, run_experiment
 
 if TYPE_CHECKING:
     from debate.trace import DebateTrace
+
+# Each command imports what it uses, so `debate --help`, `debate models`,
+# `debate protocols` and `debate report` start without LangGraph, the model
+# SDKs or the embedded model's runtime.
 
 __all__ = ["app", "main"]
 
@@ -60,6 +57,11 @@ def run(
                                 "changed (recorded in its config.json).")] = False,
 ) -> None:
     """Run (or resume) a debate experiment and print its summary."""
+    from debate.cards import validate
+    from debate.config import ExperimentConfig, load_experiment
+    from debate.report import RUN_FILES, print_summary
+    from debate.runner import run_experiment
+
     overrides: dict[str, Any] = {
         "protocol": protocol, "models": model or None, "limit": limit,
         "concurrency": concurrency, "agents": agents, "rounds": rounds, "seed": seed,
@@ -182,6 +184,9 @@ def report(
     json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Print a finished (or partial) run's summary again."""
+    from debate.metrics import load_run_summary
+    from debate.report import print_summary
+
     try:
         summary = load_run_summary(run_dir)
     except DebateError as exc:
@@ -198,6 +203,8 @@ def compare(
     run_b: Annotated[Path, typer.Argument(help="Another run folder on the same questions.")],
 ) -> None:
     """Compare two runs on the questions both finished: accuracies and a paired test."""
+    from rich.table import Table
+
     from debate.stats import compare_runs
     from debate.trace import read_traces
 
@@ -228,6 +235,8 @@ def protocols(
     graph: Annotated[bool, Opt("--graph", help="Print the protocol's graph (mermaid).")] = False,
 ) -> None:
     """List registered protocols, or show one protocol's options and graph."""
+    from debate.protocols.base import PROTOCOLS, get_protocol
+
     try:
         names = [name] if name else PROTOCOLS.names()
         for proto_name in names:
@@ -252,6 +261,8 @@ def protocols(
 @app.command()
 def models() -> None:
     """Show the model spec forms."""
+    from debate.models.spec import SPEC_FORMS
+
     out.print(SPEC_FORMS, markup=False, highlight=False)
 
 

@@ -1,18 +1,48 @@
-"""The model layer: one async interface, backends, and middleware around them."""
+"""The model layer: one async interface, backends, and middleware around them.
 
-from debate.models.accounting import DEFAULT_PRICES, Price, PriceTable
-from debate.models.cache import ResponseCache, cache_key, call_position
-from debate.models.middleware import (
-    Cached,
-    CallStats,
-    Limited,
-    Limits,
-    Retrying,
-    RetryPolicy,
-    wrap,
-)
-from debate.models.spec import SPEC_FORMS, ModelSpec, create_backend, parse_model_spec
-from debate.models.types import ChatModel, Completion, Message, SamplingParams, TokenLogprob, Usage
+Names load on first use (PEP 562), so ``debate.models.spec`` (say) does not
+bring in the middleware and its dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from debate._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from debate.models.accounting import DEFAULT_PRICES, Price, PriceTable
+    from debate.models.cache import ResponseCache, cache_key, call_position
+    from debate.models.middleware import (
+        Cached,
+        CallStats,
+        Limited,
+        Limits,
+        Retrying,
+        RetryPolicy,
+        queued,
+        wrap,
+    )
+    from debate.models.spec import SPEC_FORMS, ModelSpec, create_backend, parse_model_spec
+    from debate.models.types import (
+        ChatModel,
+        Completion,
+        Message,
+        SamplingParams,
+        TokenLogprob,
+        Usage,
+    )
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "debate.models.accounting": ("DEFAULT_PRICES", "Price", "PriceTable"),
+    "debate.models.cache": ("ResponseCache", "cache_key", "call_position"),
+    "debate.models.middleware": ("Cached", "CallStats", "Limited", "Limits", "Retrying",
+                                 "RetryPolicy", "queued", "wrap"),
+    "debate.models.spec": ("SPEC_FORMS", "ModelSpec", "create_backend", "parse_model_spec"),
+    "debate.models.types": ("ChatModel", "Completion", "Message", "SamplingParams",
+                            "TokenLogprob", "Usage"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES, globals())
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -37,5 +67,6 @@ __all__ = [
     "call_position",
     "create_backend",
     "parse_model_spec",
+    "queued",
     "wrap",
 ]

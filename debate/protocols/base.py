@@ -17,19 +17,22 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypedDict, TypeVar
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from debate.agents.base import Agent, DebateScope, View, debate_scope
 from debate.errors import ConfigError
 from debate.judges.base import Judge, create_judge
-from debate.protocols.executor import LeanGraph
 from debate.registry import Registry
 from debate.scoring import is_correct
 from debate.trace import AgentInfo, DebateTrace, FinalAnswer, Question, Totals, Turn
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+    from langgraph.runtime import Runtime
+
+    from debate.protocols.executor import LeanGraph
 
 __all__ = [
     "PROTOCOLS",
@@ -183,6 +186,8 @@ class DebateProtocol(ABC):
 
         ``first`` and ``loop`` end the loop by setting ``stop_reason``.
         """
+        from langgraph.graph import END, START, StateGraph
+
         g = StateGraph(DebateState, context_schema=DebateContext)
         for name in (first, loop, finish):
             g.add_node(name, getattr(self, name))
@@ -219,6 +224,8 @@ class DebateProtocol(ABC):
     def lean_graph(self) -> LeanGraph | None:
         """The graph in :class:`LeanGraph` form (built once), or ``None`` if it is unsupported."""
         if self._lean is False:
+            from debate.protocols.executor import LeanGraph
+
             self._lean = LeanGraph.of(self.graph())
         assert not isinstance(self._lean, bool)
         return self._lean

@@ -14,10 +14,8 @@ fewer when the critic accepts early (and +1 per judge call).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
 from pydantic import Field
 
 from debate.agents.base import View
@@ -29,6 +27,10 @@ from debate.protocols.base import (
     protocol,
 )
 from debate.trace import Turn
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+    from langgraph.runtime import Runtime
 
 __all__ = ["CritiqueRefineConfig", "CritiqueRefineProtocol", "SelfRefineConfig",
            "SelfRefineProtocol"]
@@ -140,6 +142,8 @@ class CritiqueRefineProtocol(DebateProtocol):
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """Draft -> (critique -> refine)* -> decide."""
+        from langgraph.graph import END, START, StateGraph
+
         g = StateGraph(DebateState, context_schema=DebateContext)
         for name in ("draft", "critique", "refine", "decide"):
             g.add_node(name, getattr(self, name))

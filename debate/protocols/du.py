@@ -36,10 +36,8 @@ Variants, all off by default:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langgraph.graph import StateGraph
-from langgraph.runtime import Runtime
 from pydantic import Field, model_validator
 
 from debate.agents.base import Agent, View
@@ -54,6 +52,10 @@ from debate.protocols.base import (
 )
 from debate.trace import Turn
 from debate.uncertainty import RELEVANCE, RelevanceScorer
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+    from langgraph.runtime import Runtime
 
 __all__ = ["DuConfig", "DuProtocol", "debunc_confidences"]
 

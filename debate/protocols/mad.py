@@ -22,10 +22,8 @@ the reference back).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
 from pydantic import Field
 
 from debate.agents.base import View
@@ -37,6 +35,10 @@ from debate.protocols.base import (
     protocol,
 )
 from debate.trace import FinalAnswer, Turn
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+    from langgraph.runtime import Runtime
 
 __all__ = ["MadConfig", "MadProtocol"]
 
@@ -131,6 +133,8 @@ class MadProtocol(DebateProtocol):
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """debate_round* -> (moderator verdict: END | judge -> END)."""
+        from langgraph.graph import END, START, StateGraph
+
         g = StateGraph(DebateState, context_schema=DebateContext)
         g.add_node("debate_round", self.debate_round)
         g.add_node("judge", self.final_judge)

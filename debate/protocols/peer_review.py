@@ -17,10 +17,8 @@ shape: every review and the revision branch off the solving chat.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
 from pydantic import Field
 
 from debate.agents.base import Agent, View
@@ -34,6 +32,10 @@ from debate.protocols.base import (
     protocol,
 )
 from debate.trace import Turn
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+    from langgraph.runtime import Runtime
 
 __all__ = ["PeerReviewConfig", "PeerReviewProtocol"]
 
@@ -127,6 +129,8 @@ class PeerReviewProtocol(GroupProtocol):
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """Solve -> review -> revise -> vote."""
+        from langgraph.graph import END, START, StateGraph
+
         g = StateGraph(DebateState, context_schema=DebateContext)
         for name in ("solve", "review", "revise", "vote"):
             g.add_node(name, getattr(self, name))

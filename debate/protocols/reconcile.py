@@ -21,10 +21,8 @@ each agent is shown the *other* agents' samples, in every prompt.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.graph import StateGraph
-from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from debate.agents.base import View
@@ -38,6 +36,10 @@ from debate.protocols.base import (
     protocol,
 )
 from debate.trace import Turn
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+    from langgraph.runtime import Runtime
 
 __all__ = ["ConvincingSample", "ReconcileConfig", "ReconcileProtocol", "answer_groups"]
 

@@ -14,10 +14,8 @@ config that traces record.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
 from pydantic import Field
 
 from debate.agents.base import View
@@ -33,6 +31,10 @@ from debate.protocols.base import (
     protocol,
 )
 from debate.trace import read_traces
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+    from langgraph.runtime import Runtime
 
 __all__ = ["SelfConsistencyConfig", "SelfConsistencyProtocol", "SingleConfig", "SingleProtocol"]
 
@@ -91,6 +93,8 @@ class OneRound(DebateProtocol):
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """The graph: answer, then END."""
+        from langgraph.graph import END, START, StateGraph
+
         g = StateGraph(DebateState, context_schema=DebateContext)
         g.add_node("answer", self.answer)
         g.add_edge(START, "answer")

@@ -25,10 +25,8 @@ recorded as such. Calls: 2, or 2 + 2 x rounds + 1 when the gate opens
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langgraph.graph import StateGraph
-from langgraph.runtime import Runtime
 from pydantic import Field
 
 from debate.agents.base import View
@@ -42,6 +40,10 @@ from debate.protocols.base import (
     protocol,
 )
 from debate.trace import FinalAnswer, Turn
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+    from langgraph.runtime import Runtime
 
 __all__ = ["SrDcrConfig", "SrDcrProtocol", "combine"]
 
