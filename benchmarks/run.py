@@ -275,39 +275,88 @@ def bench_reference() -> None:
            gather / ours >= 0.9)
 
 
+REAL_SPEC = "experiments/du-sums-smollm2.yaml"  # the README's first command
+
+
+async def replay_direct(server: object, traces: list, params: dict, serial: bool) -> int:
+    """The recorded requests of ``traces`` sent straight to a model, round by round per
+    debate and every debate at once, as the runner schedules them; completion tokens.
+
+    ``server`` is an xllamacpp ``Server`` (``handle_chat_completions``) or, with
+    ``serial``, a llama-cpp-python ``Llama`` run on one thread (the old backend).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1 if serial else 32)
+    loop = asyncio.get_running_loop()
+
+    def call(turn: object, seed: int) -> int:
+        messages = [{"role": m.role, "content": m.content} for m in turn.messages]
+        if serial:
+            reply = server.create_chat_completion(messages, seed=seed, **params)
+        else:
+            reply = server.handle_chat_completions({"messages": messages, "seed": seed, **params})
+        return int(reply["usage"]["completion_tokens"])
+
+    async def debate(trace: object) -> int:
+        seeds = {agent.name: i for i, agent in enumerate(trace.agents)}  # seed 0 + agent index
+        tokens = 0
+        for turns in trace.rounds():
+            done = await asyncio.gather(*(loop.run_in_executor(pool, call, t, seeds[t.agent])
+                                          for t in turns))
+            tokens += sum(done)
+        return tokens
+
+    try:
+        return sum(await asyncio.gather(*(debate(t) for t in traces)))
+    finally:
+        pool.shutdown()
+
+
 def bench_real_model() -> None:
-    """SmolLM2 in-process vs behind llama.cpp's OpenAI-compatible server (logits_all off)."""
-    from debate.models.llamacpp import default_gguf_path
+    """The first command's du experiment on SmolLM2: debatelab vs the same requests sent
+    straight to xllamacpp (same engine settings, fresh caches, same concurrency), and vs
+    the old runtime (llama-cpp-python, calls serialized on one thread) when installed."""
+    from debate.config import load_experiment
+    from debate.models.llamacpp import LlamaCppModel, unload_models
     from debate.trace import read_traces
 
-    def run(model: str, name: str) -> tuple[float, float, float]:
-        out = tempfile.mkdtemp()
-        cfg = experiment(model, 1 if name == "load" else 3, out, name, rounds=1,
-                         max_tokens=4 if name == "load" else 64, temperature=0.0,
-                         concurrency=3)
-        _, wall = timed_run(cfg)
-        turns = [t for tr in read_traces(Path(out) / name / "traces.jsonl") for t in tr.turns]
-        tokens = sum(t.usage.completion_tokens for t in turns)
-        return tokens / wall, wall, sum(t.latency for t in turns)
-
-    run("llamacpp:smollm2", "load")  # loads the model (shared in-process) outside the timing
-    local_rate, local_wall, local_calls = run("llamacpp:smollm2", "local")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()),
-         "--port", str(port), "--n_ctx", "8192", "--logits_all", "false", "--verbose", "false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = tempfile.mkdtemp()
+    cfg = load_experiment(REAL_SPEC, output_dir=out, cache=False)
+    model = LlamaCppModel("smollm2", n_parallel=3)  # the runner's settings: a slot per agent
+    asyncio.run(model.load())  # the load is not timed
+    summary, ours = timed_run(cfg)
+    ours_rate = summary.completion_tokens / ours
+    traces = list(read_traces(Path(out) / cfg.run_name() / "traces.jsonl"))
+    params = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
+    unload_models()  # the direct run gets an engine with the same settings and empty caches
+    engine = model._start((model.path.resolve(), model.n_ctx, model.n_threads, 3))
+    start = time.perf_counter()
+    direct_tokens = asyncio.run(replay_direct(engine.server, traces, params, serial=False))
+    direct = time.perf_counter() - start
+    direct_rate = direct_tokens / direct
+    engine.threads.shutdown()
+    del engine
+    share = 1 - ours_rate / direct_rate
+    report(f"real model: SmolLM2 completion tokens/s, {REAL_SPEC} (10 du debates at once, "
+           "3 slots): debatelab / the same requests straight to xllamacpp",
+           f"{ours_rate:.0f} / {direct_rate:.0f} tok/s ({ours:.0f} s / {direct:.0f} s)",
+           "reported", True)
+    report("real model: framework share (1 - debatelab rate / direct rate)",
+           f"{100 * share:.1f}%", "< 5%", share < 0.05)
     try:
-        wait_for(f"http://127.0.0.1:{port}/v1", tries=600)
-        http_rate, _, _ = run(f"openai:smollm2@http://127.0.0.1:{port}/v1", "server")
-    finally:
-        server.terminate()
-        server.wait(10)
-    overhead = (local_wall - local_calls) / local_wall
-    report("real model: SmolLM2 completion tokens/s, in-process / llama.cpp server",
-           f"{local_rate:.0f} / {http_rate:.0f} tok/s", "reported", True)
-    report("real model: framework share of wall time (in-process, calls serialized)",
-           f"{100 * overhead:.1f}%", "< 5%", overhead < 0.05)
+        from llama_cpp import Llama
+    except ImportError:
+        report("real model: before (llama-cpp-python, serialized)", "not installed", "-", True)
+        return
+    llm = Llama(model_path=str(model.path), n_ctx=8192, n_threads=model.n_threads,
+                n_threads_batch=model.n_threads, verbose=False)
+    start = time.perf_counter()
+    old_tokens = asyncio.run(replay_direct(llm, traces, params, serial=True))
+    old = time.perf_counter() - start
+    report("real model: after / before (llama-cpp-python, calls serialized on one thread "
+           "and context), same requests", f"{ours_rate / (old_tokens / old):.2f}x "
+           f"({ours_rate:.0f} vs {old_tokens / old:.0f} tok/s; {old:.0f} s)", "reported", True)
 
 
 BENCHMARKS = {"overhead": bench_overhead, "throughput": bench_throughput,
