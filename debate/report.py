@@ -142,7 +142,7 @@ def print_summary(summary: Summary, console: Console | None = None,
     console.print(_table(_ROUND_HEADER, _round_rows(summary), "per round"))
     console.print(_table(_AGENT_HEADER, _agent_rows(summary), "per agent"))
     if traces is not None:
-        rows = debate_rows(traces)
+        rows = sorted(debate_rows(traces))  # by question id (traces are in finishing order)
         console.print(_table(_DEBATE_HEADER, rows[:limit], "per debate"))
         if len(rows) > limit:
             console.print(f"... and {len(rows) - limit} more debates", highlight=False)
