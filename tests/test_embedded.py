@@ -20,6 +20,7 @@ pytest.importorskip("xllamacpp")
 pytestmark = pytest.mark.slow
 
 COUNT = [Message(role="user", content="Count from 1 to 300, separated by commas.")]
+LONG = SamplingParams(max_tokens=900, temperature=0.0)  # greedy: counts on, far past 1 s
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ async def test_a_cancelled_call_stops_generating():
     from debate.models.llamacpp import LlamaCppModel
 
     one_slot = LlamaCppModel("smollm2", n_ctx=1024, n_parallel=1)
-    long = asyncio.create_task(one_slot.generate(COUNT, SamplingParams(max_tokens=900)))
+    long = asyncio.create_task(one_slot.generate(COUNT, LONG))
     await asyncio.sleep(1.0)  # loaded and generating (900 tokens would take many seconds)
     long.cancel()
     start = time.perf_counter()
@@ -141,7 +142,7 @@ async def test_the_timeout_counts_generation_not_the_wait_for_a_slot():
 
     with pytest.raises(RetryableError, match="no reply within"):  # generation itself is timed
         await wrap(one_slot, stats=CallStats(), retry=RetryPolicy(
-            timeout=0.5, max_attempts=1)).generate(COUNT, SamplingParams(max_tokens=900))
+            timeout=0.5, max_attempts=1)).generate(COUNT, LONG)
     start = time.perf_counter()
     await one_slot.generate(COUNT, SamplingParams(max_tokens=2))  # and was stopped
     assert time.perf_counter() - start < 3
