@@ -93,6 +93,8 @@ def timed_run(cfg: ExperimentConfig) -> tuple[Summary, float]:
 def bench_overhead() -> None:
     register_script("zero", lambda m, p: "\\boxed{1}")
     out = tempfile.mkdtemp()
+    # one debate first: LangGraph and the rest load on first use, not per call
+    asyncio.run(arun_experiment(experiment("scripted:zero", 1, out, "warm-up"), progress=False))
     cfg = experiment("scripted:zero", 1000, out, "overhead", concurrency=64)
     cpu = time.process_time()
     summary = asyncio.run(arun_experiment(cfg, progress=False))
