@@ -7,6 +7,7 @@ the first time the name is used, so importing the package costs nothing.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,8 +23,10 @@ def lazy_exports(package: str, sources: Mapping[str, tuple[str, ...]],
 
     def getattr_(name: str) -> Any:
         module = where.get(name)
-        if module is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if module is None:  # a submodule (``debate.models`` after ``import debate``)
+            if name.startswith("_") or importlib.util.find_spec(f"{package}.{name}") is None:
+                raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            return importlib.import_module(f"{package}.{name}")
         value = getattr(importlib.import_module(module), name)
         namespace[name] = value
         return value

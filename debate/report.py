@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from itertools import islice
 
 from rich import box
 from rich.console import Console
@@ -11,14 +13,13 @@ from rich.table import Table
 
 from debate.judges.majority import majority_vote
 from debate.metrics import DEFINITIONS, Summary
-from debate.scoring import is_correct
 from debate.trace import DebateTrace
 
 __all__ = ["debate_rows", "markdown_report", "print_summary"]
 
-RUN_FILES = ("traces.jsonl: one debate per line, every turn",
-             "summary.json and report.md: these metrics, each defined",
-             "cache.sqlite: every model reply (a re-run replays them)")
+RUN_FILES = {"traces.jsonl": "one debate per line, every turn",
+             "summary.json": "these metrics; report.md: the same, each defined",
+             "cache.sqlite": "every model reply (a re-run replays them)"}
 
 
 def _pct(value: float | None) -> str:
@@ -142,14 +143,21 @@ def print_summary(summary: Summary, console: Console | None = None,
     console.print(_table(_ROUND_HEADER, _round_rows(summary), "per round"))
     console.print(_table(_AGENT_HEADER, _agent_rows(summary), "per agent"))
     if traces is not None:
-        rows = sorted(debate_rows(traces))  # by question id (traces are in finishing order)
-        console.print(_table(_DEBATE_HEADER, rows[:limit], "per debate"))
-        if len(rows) > limit:
-            console.print(f"... and {len(rows) - limit} more debates", highlight=False)
+        # the first ``limit`` finished, by question id (natural order: q2 before q10)
+        rows = sorted(debate_rows(islice(traces, limit)), key=lambda row: _natural(row[0]))
+        console.print(_table(_DEBATE_HEADER, rows, "per debate"))
+        if summary.debates > len(rows):
+            console.print(f"... and {summary.debates - len(rows)} more debates (traces.jsonl)",
+                          highlight=False)
     for qid, error in summary.failed.items():
         console.print(f"[yellow]failed[/yellow] {escape(qid)}: {escape(error)}", highlight=False)
     if summary.run:
         console.print(f"definitions of each metric: {summary.run}/report.md", highlight=False)
+
+
+def _natural(text: str) -> list[tuple[int, int | str]]:
+    return [(0, int(part)) if part.isdigit() else (1, part)
+            for part in re.split(r"(\d+)", text) if part]
 
 
 _DEBATE_HEADER = ("question", "gold", "round-0 answers", "round-0 vote", "final", "correct")
@@ -167,7 +175,7 @@ def debate_rows(traces: Iterable[DebateTrace]) -> list[tuple[str, ...]]:
         first = rounds[0] if rounds else []
         vote = majority_vote(first).answer if first else None
         final = trace.final.answer
-        mark = {True: "yes", False: "no", None: "-"}[is_correct(final, q.gold, q.task)]
+        mark = {True: "yes", False: "no", None: "-"}[trace.correct]
         rows.append((q.id, q.gold or "-", " ".join(t.answer or "-" for t in first) or "-",
                      vote or "-", final or "-", mark))
     return rows

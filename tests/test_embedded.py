@@ -67,8 +67,11 @@ async def test_an_agents_next_call_goes_to_the_slot_holding_its_chat(smollm2):
 
 
 async def test_logprobs_and_top_logprobs_come_from_the_same_engine(smollm2):
+    from debate.models.llamacpp import _ENGINES
+
     messages = [Message(role="user", content="Say hello.")]
     plain = await smollm2.generate(messages, SamplingParams(max_tokens=4, temperature=0.0))
+    engine, engines = smollm2._engine, dict(_ENGINES)
     completion = await smollm2.generate(messages, SamplingParams(
         max_tokens=4, logprobs=True, top_logprobs=3, temperature=0.0))
     assert plain.logprobs is None and completion.text == plain.text
@@ -77,9 +80,7 @@ async def test_logprobs_and_top_logprobs_come_from_the_same_engine(smollm2):
     first = completion.logprobs[0]
     assert first.top is not None and len(first.top) == 3 and first.logprob <= 0
     assert max(first.top.values()) == pytest.approx(first.logprob)  # greedy: the top token
-    from debate.models.llamacpp import _ENGINES
-
-    assert len([k for k in _ENGINES if k[1] == 2048 and k[3] == 3]) == 1  # no second instance
+    assert smollm2._engine is engine and _ENGINES == engines  # no second model instance
 
 
 async def test_backends_for_one_model_share_it_and_unload_frees_it(smollm2):
@@ -103,8 +104,11 @@ async def test_a_cancelled_call_stops_generating():
     from debate.models.llamacpp import LlamaCppModel
 
     one_slot = LlamaCppModel("smollm2", n_ctx=1024, n_parallel=1)
+    await one_slot.load()
     long = asyncio.create_task(one_slot.generate(COUNT, LONG))
-    await asyncio.sleep(1.0)  # loaded and generating (900 tokens would take many seconds)
+    while one_slot._engine.slots._free:  # until the call has the only slot
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.5)  # and is generating (900 tokens take far longer)
     long.cancel()
     start = time.perf_counter()
     short = await one_slot.generate([Message(role="user", content="Hi")],

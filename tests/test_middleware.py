@@ -51,6 +51,19 @@ async def test_in_flight_cap():
     assert probe.peak == 3
 
 
+async def test_a_call_cancelled_while_waiting_for_a_rate_token_gives_its_slot_back():
+    probe = Concurrency(latency=0)
+    model = Limited(probe, Limits(max_in_flight=2, requests_per_second=1))
+    first = await model.generate(MSGS, SamplingParams())  # takes the only token of the window
+    assert first.text == "ok"
+    waiting = asyncio.create_task(model.generate(MSGS, SamplingParams()))
+    await asyncio.sleep(0.05)  # holds an in-flight slot, waits for the next token
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert model._in_flight.free() and model._in_flight._free == 2
+
+
 async def test_requests_per_second_limit():
     probe = Concurrency(latency=0)
     model = Limited(probe, Limits(max_in_flight=100, requests_per_second=50))
@@ -134,6 +147,35 @@ async def test_the_timeout_counts_the_call_not_the_wait_for_a_turn():
                 retry=RetryPolicy(timeout=0.25, max_attempts=1))
     with pytest.raises(RetryableError, match="no reply within 0.25s"):
         await slow.generate(MSGS, SamplingParams())
+
+
+def test_in_process_backends_get_no_timeout_unless_one_is_set():
+    class InProcess(Concurrency):
+        in_process = True
+
+    def timeout(backend, retry=None):
+        return wrap(backend, stats=CallStats(), retry=retry).inner.policy.timeout
+
+    assert timeout(Concurrency()) == 120.0  # a server: the default timeout
+    assert timeout(InProcess()) is None
+    assert timeout(InProcess(), RetryPolicy(max_attempts=2)) is None
+    assert timeout(InProcess(), RetryPolicy(timeout=30)) == 30  # asked for: applied
+
+
+async def test_a_freed_slot_goes_to_the_waiting_call_that_continues_its_chat():
+    from debate.models.llamacpp import _SlotPool
+
+    pool = _SlotPool(1)
+    chat = (("user", "What is 2 + 3?"),)
+    slot = await pool.acquire(chat)
+    other = asyncio.create_task(pool.acquire((("user", "Name a colour."),)))
+    follow = asyncio.create_task(pool.acquire((*chat, ("assistant", "5"), ("user", "Sure?"))))
+    await asyncio.sleep(0)  # both wait, the other chat first
+    pool.release(slot, (*chat, ("assistant", "5")))
+    async with asyncio.timeout(5):
+        assert await follow == slot and not other.done()
+        pool.release(slot, None)
+        assert await other == slot  # then the oldest
 
 
 def test_backoff_grows_with_jitter():

@@ -60,6 +60,8 @@ def test_import_debate_imports_no_graph_runtime_sdk_or_model_runtime():
     assert _heavy_after("import debate; debate.Question; debate.ExperimentConfig; "
                         "debate.load_run_summary; debate.PROTOCOLS.names()") == ""
     assert _heavy_after("import debate; debate.run_debate") == ""  # LangGraph: first graph
+    # submodules are reachable as attributes after a bare `import debate`, as before
+    assert _heavy_after("import debate; debate.models.Usage; debate.trace.Turn") == ""
 
 
 def test_quick_cli_commands_import_none_of_them(tmp_path):

