@@ -328,7 +328,7 @@ def bench_real_model() -> None:
     key = (model.path.resolve(), model.n_ctx, model.n_threads, 3)
     ours: list[tuple[float, float]] = []
     direct: list[tuple[float, float]] = []
-    for attempt in range(2):
+    for _ in range(2):
         unload_models()
         out = tempfile.mkdtemp()
         cfg = load_experiment(REAL_SPEC, output_dir=out, cache=False)
