@@ -15,6 +15,8 @@ from debate.models import create_backend, parse_model_spec
     ("/models/x.gguf", "llamacpp", "/models/x.gguf", None),
     ("scripted:first-number", "scripted", "first-number", None),
     ("scripted:reply=The answer is 4", "scripted", "reply=The answer is 4", None),
+    ("anthropic:claude-3-5-sonnet@20240620", "anthropic", "claude-3-5-sonnet@20240620", None),
+    ("scripted:reply=mail a@b.com", "scripted", "reply=mail a@b.com", None),
 ])
 def test_valid_specs(spec, backend, model, url):
     parsed = parse_model_spec(spec)
@@ -22,7 +24,9 @@ def test_valid_specs(spec, backend, model, url):
 
 
 @pytest.mark.parametrize("spec", ["gpt-4o", "foo:bar", "openai:", "vllm:x@http://h:1/v1",
-                                  "openai:m@http://"])
+                                  "openai:m@http://", "openai:m@http//localhost:8000/v1",
+                                  "openai:m@127.0.0.1:8000/v1", "openai:m@localhost",
+                                  "anthropic:m@proxy.example.com/v1"])
 def test_bad_specs_list_valid_forms(spec):
     with pytest.raises(SpecError) as info:
         parse_model_spec(spec)

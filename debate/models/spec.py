@@ -15,6 +15,7 @@ Valid forms::
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -69,11 +70,22 @@ def parse_model_spec(spec: str) -> ModelSpec:
         if not urlsplit(url).netloc:
             raise _bad(spec, f"no host in URL {url!r}")
         base_url = url
+    elif at and backend in ("openai", "anthropic") and _looks_like_address(url):
+        # never let an address the user wrote fall back to the hosted API as a model name
+        raise _bad(spec, f"{url!r} after '@' is not an http:// or https:// URL")
     else:
         model = rest
     if not model:
         raise _bad(spec, "empty model name")
     return ModelSpec(backend=backend, model=model, base_url=base_url)  # type: ignore[arg-type]
+
+
+def _looks_like_address(text: str) -> bool:
+    """``http//host``, ``127.0.0.1:8000/v1``, ``localhost``: an address, not a model version.
+
+    (A version after ``@``, as in Vertex AI's ``claude-3-5-sonnet@20240620``, is left alone.)
+    """
+    return bool(re.search(r"[/:.]", text)) or text.lower().startswith(("http", "localhost"))
 
 
 def _is_local(url: str | None) -> bool:
