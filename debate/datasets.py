@@ -13,21 +13,24 @@ import csv
 import hashlib
 import io
 import json
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from debate.errors import DatasetError, MissingDependencyError
-from debate.scoring import normalize_gold
+from debate.scoring import normalize_gold, strip_choice_labels
 from debate.trace import Question, TaskType
 
-__all__ = ["DatasetSpec", "FieldMap", "content_hash", "load_dataset"]
+__all__ = ["DatasetSpec", "DatasetWarning", "FieldMap", "content_hash", "load_dataset"]
 
 
 class FieldMap(BaseModel):
-    """Which column holds each part of a question."""
+    """Which column holds each part of a question (an unknown key is an error)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     question: str = "question"
     """The question text (required)."""
@@ -81,7 +84,7 @@ def _rows(source: Any) -> tuple[str, Iterator[tuple[str, Row]]]:
     if suffix == ".jsonl":
         return path.stem, _jsonl(path)
     if suffix == ".json":
-        return path.stem, _json_array(path)
+        return path.stem, _json(path)
     if suffix == ".csv":
         return path.stem, _csv(path)
     raise DatasetError(f"{path}: unsupported file type {suffix!r} (use .jsonl, .json or .csv)")
@@ -99,18 +102,31 @@ def _jsonl(path: Path) -> Iterator[tuple[str, Row]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{number}: invalid JSON: {exc.msg}") from exc
+                raise _json_error(f"{path}:{number}", exc) from exc
             if not isinstance(row, dict):
                 raise DatasetError(f"{path}:{number}: expected a JSON object, got "
                                    f"{type(row).__name__}")
             yield f"{path}:{number}", row
 
 
-def _json_array(path: Path) -> Iterator[tuple[str, Row]]:
+def _json_error(where: str, exc: json.JSONDecodeError) -> DatasetError:
+    return DatasetError(f"{where}: invalid JSON at column {exc.colno}: "
+                        f"{exc.msg.removesuffix(' at')}")
+
+
+def _json(path: Path) -> Iterator[tuple[str, Row]]:
+    """A JSON array of objects, or JSON lines in a ``.json`` file (first character ``{``)."""
+    text = _text(path)
+    if text.lstrip()[:1] == "{":
+        return _jsonl(path)
+    return _json_array(path, text)
+
+
+def _json_array(path: Path, text: str) -> Iterator[tuple[str, Row]]:
     try:
-        data = json.loads(_text(path))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+        raise _json_error(f"{path}:{exc.lineno}", exc) from exc
     if not isinstance(data, list):
         raise DatasetError(f"{path}: expected a JSON array of objects")
     for i, row in enumerate(data):
@@ -144,7 +160,7 @@ def _choices(row: Row, fields: FieldMap, where: str) -> list[str] | None:
         if missing:
             raise DatasetError(f"{where}: choice column(s) {missing} missing")
         values = [str(row[c]).strip() for c in fields.choices]
-        return [v for v in values if v] or None
+        return strip_choice_labels([v for v in values if v]) or None
     value = row.get(fields.choices)
     if value in (None, ""):
         return None
@@ -156,7 +172,7 @@ def _choices(row: Row, fields: FieldMap, where: str) -> list[str] | None:
                                f"(in CSV, write it as a JSON list)") from exc
     if not isinstance(value, list) or not value:
         raise DatasetError(f"{where}: field {fields.choices!r} must be a non-empty list")
-    return [str(v) for v in value]
+    return strip_choice_labels([str(v) for v in value])
 
 
 def _infer_task(rows: list[tuple[str, Row, list[str] | None]], fields: FieldMap) -> TaskType:
@@ -180,6 +196,7 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
     raw: list[tuple[str, Row, list[str] | None]] = []
     for where, row in rows:
         raw.append((where, row, _choices(row, fields, where)))
+    _check_mapped_columns(name, raw, fields)
     task = task or _infer_task(raw, fields)
     questions: list[Question] = []
     seen: dict[str, str] = {}
@@ -187,7 +204,32 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
         questions.append(_question(name, index, where, row, choices, task, fields, seen))
         if limit is not None and len(questions) >= limit:
             break
+    unlabeled = [q.id for q in questions if q.gold is None]
+    if unlabeled and len(unlabeled) < len(questions):
+        shown = ", ".join(unlabeled[:5]) + (", ..." if len(unlabeled) > 5 else "")
+        warnings.warn(f"{name}: {len(unlabeled)} of {len(questions)} questions have no gold "
+                      f"answer in {fields.answer!r} ({shown}); they run but are not scored",
+                      DatasetWarning, stacklevel=2)
     return questions
+
+
+class DatasetWarning(UserWarning):
+    """Something in a dataset that runs but may not be what was meant."""
+
+
+def _check_mapped_columns(name: str, raw: list[tuple[str, Row, list[str] | None]],
+                          fields: FieldMap) -> None:
+    """A column mapped explicitly must exist: a typo must not turn a run unlabeled."""
+    if not raw:
+        return
+    columns = {key for _, row, _ in raw for key in row}
+    for key in fields.model_fields_set:
+        mapped = getattr(fields, key)
+        wanted = mapped if isinstance(mapped, list) else [mapped]
+        missing = [column for column in wanted if column not in columns]
+        if missing:
+            raise DatasetError(f"{name}: fields.{key} maps to column(s) {missing}, which no row "
+                               f"has (columns: {sorted(columns)})")
 
 
 def _question(name: str, index: int, where: str, row: Row, choices: list[str] | None,

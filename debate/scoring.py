@@ -310,6 +310,23 @@ def extract_answer(text: str, task: TaskType, choices: Sequence[str] | None = No
     return extract(text, task, choices).answer
 
 
+_OPTION_LABEL = re.compile(r"\s*\(?([A-Za-z])\s*[).:]\s*(.*)", re.S)
+
+
+def strip_choice_labels(choices: Sequence[str]) -> list[str]:
+    """Options without the letter labels they already carry: ``["A)4", "B) 5"]`` -> ``["4", "5"]``.
+
+    Only when *every* option starts with its own letter (else they would be shown
+    as ``A) A)4``); otherwise unchanged, so ``"A. Lincoln"`` among unlabelled
+    options keeps its text.
+    """
+    labels = [_OPTION_LABEL.fullmatch(choice) for choice in choices]
+    if choices and all(label and label.group(1).upper() == string.ascii_uppercase[i]
+                       and label.group(2).strip() for i, label in enumerate(labels)):
+        return [label.group(2).strip() for label in labels if label]
+    return list(choices)
+
+
 def normalize_gold(gold: object, task: TaskType, choices: Sequence[str] | None = None) -> str:
     """A dataset's gold answer in the form :func:`extract_answer` produces.
 
@@ -327,6 +344,12 @@ def normalize_gold(gold: object, task: TaskType, choices: Sequence[str] | None =
             for i, choice in enumerate(choices):
                 if normalize_text(choice) == normalize_text(text):
                     return string.ascii_uppercase[i]
+        label = _OPTION_LABEL.fullmatch(text)  # "A)", "(B)", "C. 5" (with its option's text)
+        if label and (letter := label.group(1).upper()) in letters:
+            rest = label.group(2).strip()
+            index = letters.index(letter)
+            if not rest or (choices and normalize_text(choices[index]) == normalize_text(rest)):
+                return letter
         raise ValueError(f"gold {text!r} is not a letter, an index or one of the choices")
     if task == "numeric":
         value = _numeric(text if "####" in text or "boxed" in text else f"#### {text}").answer

@@ -36,7 +36,8 @@ DATASET_CASES = [
     ("csv-extra-field", "question,answer\n1+1?,2,3\n", "d.csv", r"d.csv:2: more fields than the header"),
     ("csv-bad-choices", "question,choices,answer\nQ,not a list,A\n", "d.csv", r"d.csv:2: field 'choices'"),
     ("gold-not-a-choice", '{"question": "Q", "choices": ["x", "y"], "answer": "z"}\n', "d.jsonl", r"d.jsonl:1: field 'answer'"),
-    ("json-not-array", '{"question": "Q"}', "d.json", r"expected a JSON array"),
+    ("json-not-array", '"Q"', "d.json", r"expected a JSON array"),
+    ("jsonl-control-char", '{"question": "ok"}\n{"question": "Q\x01"}\n', "d.jsonl", r"d.jsonl:2: invalid JSON at column 16: Invalid control character"),
     ("unsupported-type", "question\n", "d.txt", r"unsupported file type"),
 ]
 

@@ -104,3 +104,51 @@ def test_hf_datasets_object_and_folder(tmp_path):
     assert load_dataset(ds)[0].gold == "3"
     ds.save_to_disk(str(tmp_path / "saved"))
     assert load_dataset(tmp_path / "saved")[0].gold == "3"
+
+
+def test_json_lines_in_a_json_file_load(tmp_path):
+    path = tmp_path / "aqua.json"
+    path.write_text('{"question": "1+1?", "answer": "2"}\n{"question": "2+2?", "answer": "4"}\n')
+    assert [q.gold for q in load_dataset(path, task="numeric")] == ["2", "4"]
+
+
+def test_a_typo_in_a_field_mapping_key_is_an_error():
+    from debate.config import ExperimentConfig
+    from debate.errors import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match="quesiton"):
+        ExperimentConfig.model_validate({"dataset": {"path": "x.jsonl",
+                                                     "fields": {"quesiton": "q"}}})
+
+
+def test_a_mapped_column_no_row_has_is_a_located_error(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"q": "1+1?", "gold": "2"}\n')
+    with pytest.raises(DatasetError, match=r"fields.answer maps to column\(s\) \['anwser'\]"):
+        load_dataset(path, fields=FieldMap(question="q", answer="anwser"))
+    assert load_dataset(path, fields=FieldMap(question="q", answer="gold"))[0].gold == "2"
+
+
+def test_rows_without_gold_are_counted_and_named_in_one_warning(tmp_path):
+    from debate.datasets import DatasetWarning
+
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"id": "a", "question": "1+1?", "answer": "2"}\n'
+                    '{"id": "b", "question": "2+2?", "answer": ""}\n'
+                    '{"id": "c", "question": "3+3?"}\n')
+    with pytest.warns(DatasetWarning, match=r"2 of 3 questions have no gold .*\(b, c\)"):
+        questions = load_dataset(path, task="numeric")
+    assert [q.gold for q in questions] == ["2", None, None]
+
+
+def test_choices_that_carry_their_own_letter_are_not_labelled_twice(tmp_path):
+    path = tmp_path / "aqua.jsonl"
+    rows = [{"question": "2+3?", "options": ["A)4", "B)5", "C) 6", "D)B)7"], "correct": "B"},
+            {"question": "1+1?", "options": ["A)2", "B)3"], "correct": "A)2"},
+            {"question": "Who?", "options": ["A. Lincoln", "Washington"], "correct": "B"}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    first, second, third = load_dataset(path, fields=FieldMap(choices="options",
+                                                              answer="correct"))
+    assert first.choices == ["4", "5", "6", "B)7"]  # each option's own letter goes, once
+    assert (first.gold, second.gold) == ("B", "A")  # "A)2": the letter with its option's text
+    assert third.choices == ["A. Lincoln", "Washington"]  # not every option labelled: kept
