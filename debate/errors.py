@@ -22,6 +22,8 @@ the message) and keeps every debate that finished before it.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ConfigError",
     "DatasetError",
@@ -33,7 +35,32 @@ __all__ = [
     "SpecError",
     "TemplateError",
     "TransportError",
+    "redact",
+    "register_secret",
 ]
+
+
+_SECRETS: set[str] = set()
+_KEY_SHAPES = re.compile(r"(?i)(bearer\s+|x-api-key:?\s*|api[_-]?key[\"']?\s*[:=]\s*[\"']?)"
+                         r"[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{8,}")
+
+
+def register_secret(value: str) -> None:
+    """Remember a configured secret (an API key) so :func:`redact` removes it from texts."""
+    if len(value) >= 8:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """``text`` without any registered secret or anything shaped like an API key.
+
+    Error texts pass through this before they are stored (summary, report, traces)
+    or printed: a server that echoes the key in an error body must not leak it.
+    """
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
 
 
 class DebateError(Exception):
@@ -82,7 +109,7 @@ class TransportError(DebateError):
         status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.endpoint = endpoint
         self.status = status
         self.retry_after = retry_after

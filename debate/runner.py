@@ -33,7 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from debate.binding import build_agents, split_bindings
 from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
-from debate.errors import ConfigError, TransportError
+from debate.errors import ConfigError, TransportError, redact
 from debate.identity import Fingerprint, changes, fingerprint
 from debate.metrics import Summary, Tally, load_run_summary
 from debate.models.accounting import PriceTable
@@ -206,7 +206,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 stopped.append(str(exc))
                 return
             except Exception as exc:  # a debate that cannot finish must not end the run
-                failed[question.id] = f"{type(exc).__name__}: {exc}"
+                failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
                 continue
             writer.write(trace)
             tally.add(trace)

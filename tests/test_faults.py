@@ -132,6 +132,40 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     assert len(list(read_traces(tmp_path / "run" / "traces.jsonl"))) == 40
 
 
+def test_a_key_the_server_echoes_in_an_error_is_redacted_everywhere(tmp_path):
+    secret = "sk-test-ECHOED-BACK-9876543210"
+    data = write_questions(tmp_path / "q.jsonl", 3)
+    debate_cmd = str(Path(sys.executable).parent / "debate")
+    env = {**os.environ, "OPENAI_API_KEY": secret}
+    with MockServer(faults=[401] * 10) as server:  # "invalid API key: Bearer sk-..."
+        run = subprocess.run([debate_cmd, "run", "--dataset", data, "--model",
+                              f"openai:mock@{server.url}", "--out", str(tmp_path / "runs"),
+                              "--name", "run"], capture_output=True, text=True, env=env,
+                             timeout=120)
+        report = subprocess.run([debate_cmd, "report", str(tmp_path / "runs" / "run")],
+                                capture_output=True, text=True, env=env, timeout=120)
+    assert server.served["401"] >= 1 and run.returncode == 1
+    assert "HTTP 401" in run.stderr and "[redacted]" in run.stderr  # the error is still shown
+    assert f"[openai:mock@{server.url}]" in run.stderr  # naming the endpoint
+    for output in (run.stdout, run.stderr, report.stdout, report.stderr):
+        assert secret not in output
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
+
+
+def test_redact_removes_registered_secrets_and_key_shaped_text():
+    from debate.errors import redact, register_secret
+
+    register_secret("hunter2-very-secret")
+    text = redact('{"error": "bad key hunter2-very-secret", "auth": "Bearer abcdefghijkl", '
+                  '"api_key": "zyxwvutsrqpo"} sk-proj-0123456789abcdef')
+    assert "hunter2" not in text and "abcdefghijkl" not in text and "zyxwvutsrqpo" not in text
+    assert "0123456789abcdef" not in text and text.count("[redacted]") == 4
+    plain = "HTTP 500: server error at step 12345678"
+    assert redact(plain) == plain
+
+
 def test_api_key_never_written_anywhere(tmp_path):
     secret = "sk-test-DO-NOT-LEAK-0123456789"
     data = write_questions(tmp_path / "q.jsonl", 3)

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from debate.errors import ConfigError, DebateError
+from debate.errors import ConfigError, DebateError, redact
 
 if TYPE_CHECKING:
     from debate.trace import DebateTrace
@@ -30,7 +31,7 @@ Opt = typer.Option
 
 def _fail(exc: Exception) -> NoReturn:
     """One clear line (or block) on stderr, no traceback, exit code 2."""
-    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    typer.secho(f"error: {redact(str(exc))}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2) from None
 
 
@@ -90,17 +91,17 @@ def run(
         raise typer.Exit(130) from None
     print_summary(summary, out, _traces(summary.run))
     if summary.stopped:
-        err.print(f"[red]run stopped:[/red] {summary.stopped}\nfinished debates are kept; "
+        err.print(f"[red]run stopped:[/red] {escape(summary.stopped)}\nfinished debates are kept; "
                   "re-run the same command to resume.")
         raise typer.Exit(1)
     if summary.failed:
         err.print(f"[yellow]{len(summary.failed)} debate(s) did not finish[/yellow]; "
                   "re-run the same command to retry them.")
         raise typer.Exit(1)
-    out.print(f"results in {summary.run}/", highlight=False)
+    out.print(f"results in {summary.run}/", markup=False, highlight=False)
     for file, what in RUN_FILES.items():
         if (Path(str(summary.run)) / file).exists():
-            out.print(f"  {file}: {what}", highlight=False)
+            out.print(f"  {file}: {what}", markup=False, highlight=False)
 
 
 def _traces(run_dir: str | None) -> Iterator[DebateTrace] | None:
@@ -243,9 +244,9 @@ def protocols(
         for proto_name in names:
             cls = get_protocol(proto_name)
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-            out.print(f"[bold]{proto_name}[/bold]  {doc}", highlight=False)
+            out.print(f"[bold]{proto_name}[/bold]  {escape(doc)}", highlight=False)
             if cls.paper:
-                out.print(f"  paper: {cls.paper}", highlight=False)
+                out.print(f"  paper: {cls.paper}", markup=False, highlight=False)
             if name:
                 for field, info in cls.config_class.model_fields.items():
                     default = info.get_default(call_default_factory=True)

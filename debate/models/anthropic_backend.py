@@ -20,7 +20,13 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from debate.errors import MissingDependencyError, RetryableError, classify_status, parse_retry_after
+from debate.errors import (
+    MissingDependencyError,
+    RetryableError,
+    classify_status,
+    parse_retry_after,
+    register_secret,
+)
 from debate.models.types import Completion, Message, SamplingParams, Usage
 
 __all__ = ["AnthropicModel"]
@@ -45,6 +51,8 @@ class AnthropicModel:
         self.name = f"anthropic:{model}"
         self.endpoint = f"{self.name}@{base_url}" if base_url else self.name
         self.api_key = api_key if isinstance(api_key, SecretStr | None) else SecretStr(api_key)
+        if self.api_key is not None:
+            register_secret(self.api_key.get_secret_value())
         self.base_url = base_url
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from debate.errors import RetryableError, classify_status, parse_retry_after
+from debate.errors import RetryableError, classify_status, parse_retry_after, register_secret
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob, Usage
 
 __all__ = [
@@ -144,6 +144,8 @@ class OpenAIModel:
         self.base_url = (base_url or OPENAI_URL).rstrip("/")
         self.endpoint = f"{self.name}@{self.base_url}" if base_url else self.name
         self.api_key = api_key if isinstance(api_key, SecretStr | None) else SecretStr(api_key)
+        if self.api_key is not None:
+            register_secret(self.api_key.get_secret_value())
         self.transport = transport
         self.structured = structured
         self.extra_body = extra_body or {}

@@ -148,7 +148,10 @@ class MockServer:
             return response
         status = int(fault)
         headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
-        return web.json_response({"error": {"message": f"injected {status}"}}, status=status,
+        message = f"injected {status}"
+        if status == 401:  # as some servers do: echo the key that was refused
+            message = f"invalid API key: {request.headers.get('Authorization', '(none)')}"
+        return web.json_response({"error": {"message": message}}, status=status,
                                  headers=headers)
 
     async def _handle(self, request: web.Request,
