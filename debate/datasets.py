@@ -254,6 +254,8 @@ def _question(name: str, index: int, where: str, row: Row, choices: list[str] | 
     used = {fields.question, fields.answer, fields.id, fields.context}
     used |= set(fields.choices) if isinstance(fields.choices, list) else {fields.choices}
     context = row.get(fields.context)
+    if isinstance(context, list):  # passages: one per line, not a Python list's repr
+        context = "\n".join(str(part) for part in context if part not in (None, ""))
     return Question(id=qid, text=str(text), task=task, gold=gold, choices=choices,
                     context=str(context) if context not in (None, "") else None,
                     metadata={k: v for k, v in row.items() if k not in used and _plain(v)})

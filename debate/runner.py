@@ -98,6 +98,7 @@ async def run_debate(
         listed = [models] if isinstance(models, str | ChatModel) else list(models)
         agents = build_agents(proto, [model(m) for m in listed], roles, params, seed,
                               strict_parsing=strict_parsing)
+    proto.check_questions([question])
     return await proto.run(question, agents)
 
 
@@ -163,6 +164,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     protocol = proto_cls(**options)
     questions = load_dataset(config.dataset.path, task=config.dataset.task,
                              fields=config.dataset.fields, limit=config.limit)
+    protocol.check_questions(questions)
     fp = fingerprint(config, protocol)
     run_dir = Path(config.output_dir) / config.run_name(fp.identity)
     run_dir.mkdir(parents=True, exist_ok=True)

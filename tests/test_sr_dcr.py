@@ -165,3 +165,25 @@ async def test_a_stated_confidence_keeps_room_for_its_confidence_line():
     closed, opened = (params for _, params in models[0].calls)
     assert closed.max_tokens == agents[0].params.max_tokens != 10  # answer + confidence line
     assert opened.max_tokens == 10
+
+
+def test_a_dataset_without_context_is_refused_at_load(tmp_path):
+    from debate import ExperimentConfig, run_experiment
+    from debate.errors import ConfigError
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id": "a", "question": "Q?", "answer": "x", "context": "P."}\n'
+                    '{"id": "b", "question": "R?", "answer": "y"}\n')
+    config = ExperimentConfig(protocol="sr-dcr", models=["scripted:echo"], dataset=str(data),
+                              output_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"needs a 'context' for every question; 1 of 2 "
+                                          r"have none \(b\)"):
+        run_experiment(config, progress=False)
+
+
+def test_a_list_of_passages_is_one_context_line_each(tmp_path):
+    from debate.datasets import load_dataset
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"question": "Q?", "context": ["First passage.", "Second passage."]}\n')
+    assert load_dataset(data)[0].context == "First passage.\nSecond passage."

@@ -127,6 +127,9 @@ class DebateProtocol(ABC):
     """The pydantic config; its defaults are the paper's."""
     paper: ClassVar[str] = ""
     """The paper the protocol follows (shown by ``debate protocols``)."""
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Question fields every question must have (e.g. ``("context",)``): checked by
+    :meth:`check_questions` when a dataset is loaded, so no prompt goes out with a gap."""
     identity_exclude: ClassVar[frozenset[str]] = frozenset()
     """Config fields left out of the run identity because another field holds their
     resolved value (e.g. the path a sample count was matched to)."""
@@ -176,6 +179,17 @@ class DebateProtocol(ABC):
     @abstractmethod
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """The protocol's (uncompiled) graph over :class:`DebateState`."""
+
+    def check_questions(self, questions: Sequence[Question]) -> None:
+        """Raise :class:`ConfigError` naming the questions that lack a required field."""
+        for name in self.requires:
+            missing = [q.id for q in questions if not getattr(q, name)]
+            if missing:
+                shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+                raise ConfigError(
+                    f"protocol {self.name!r} needs a {name!r} for every question; "
+                    f"{len(missing)} of {len(questions)} have none ({shown}). Map the column "
+                    f"with dataset.fields.{name}")
 
     def recursion_limit(self) -> int:
         """Supersteps one debate may take (set from the round count)."""

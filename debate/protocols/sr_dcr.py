@@ -89,6 +89,7 @@ class SrDcrProtocol(DebateProtocol):
     config: SrDcrConfig
     paper = ("Zhou, Wu, Talaei et al. 2025, When to Trust Context: Self-Reflective Debates "
              "for Context Reliability")
+    requires = ("context",)
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
