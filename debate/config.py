@@ -130,6 +130,17 @@ def _resolve(base: Path, value: str) -> str:
     return str(candidate) if not Path(value).is_absolute() and candidate.exists() else value
 
 
+def _resolve_role(base: Path, value: str) -> str:
+    """A role card path, or ``KEY=path`` binding, relative to the spec's folder."""
+    from debate.binding import split_bindings
+
+    positional, named = split_bindings([value])
+    if named:
+        ((key, card),) = named.items()
+        return f"{key}={_resolve(base, card)}"
+    return _resolve(base, positional[0])
+
+
 def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
     """Load an experiment spec from YAML; ``overrides`` (non-``None``) replace its values."""
     path = Path(path)
@@ -145,6 +156,7 @@ def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
     elif isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
         dataset["path"] = _resolve(base, dataset["path"])
     if isinstance(data.get("roles"), list):
-        data["roles"] = [_resolve(base, r) if isinstance(r, str) else r for r in data["roles"]]
+        data["roles"] = [_resolve_role(base, r) if isinstance(r, str) else r
+                         for r in data["roles"]]
     data.update({k: v for k, v in overrides.items() if v is not None})
     return validate(ExperimentConfig, data, str(path), node)

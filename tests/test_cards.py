@@ -95,3 +95,17 @@ async def test_judge_card_gives_the_llm_judge_a_rubric():
                 extra={"candidates": [("5", "2+2=5"), ("4", "2+2=4")]})
     turn = await judge.act(view)
     assert turn.answer == "2" and "Check each candidate's argument" in turn.messages[-1].content
+
+
+def test_role_bindings_in_a_spec_resolve_relative_to_the_spec(tmp_path):
+    import shutil
+
+    folder = tmp_path / "specs"
+    (folder / "cards").mkdir(parents=True)
+    shutil.copy("agents/devils-advocate.yaml", folder / "cards" / "contrarian.yaml")
+    spec = folder / "exp.yaml"
+    spec.write_text("models: ['scripted:echo']\ndataset: d.jsonl\n"
+                    "roles: ['agent-2=cards/contrarian.yaml', 'cards/contrarian.yaml']\n")
+    config = load_experiment(spec)
+    card = str(folder / "cards" / "contrarian.yaml")
+    assert config.roles == [f"agent-2={card}", card]
