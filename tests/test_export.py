@@ -228,3 +228,47 @@ async def test_every_row_says_how_its_answers_were_parsed():
     for row in export([trace], "gold", "dpo"):
         assert row["metadata"]["answers_from"][0] == "explicit"
         assert row["metadata"]["answers_from"][1] in ("explicit", None)
+
+
+ROWS = [{"question_id": f"q{i}", "prompt": f"p{i}", "completion": f"c{i}",
+         "metadata": {"models": ["scripted:m"], "protocol": "du", "strategy": "sft"}}
+        for i in range(4)]
+
+
+def test_without_datasets_the_default_export_is_jsonl_and_parquet(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` fails
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "datasets" else find_spec(name, *a))
+    counts = write_export(ROWS, tmp_path / "out", fmt="sft-prompt-completion",
+                          strategies=["sft"], fractions=[1.0])
+    assert counts == {"train": 4}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "README.md", "train.jsonl", "train.parquet"]
+    from debate.errors import MissingDependencyError
+
+    with pytest.raises(MissingDependencyError, match=r"debatelab\[export\].*datasets"):
+        write_export(ROWS, tmp_path / "hf", fmt="sft-prompt-completion", strategies=["sft"],
+                     fractions=[1.0], writers=("jsonl", "hf"))
+    assert not (tmp_path / "hf").exists()
+
+
+def test_a_failing_writer_leaves_no_half_export_and_keeps_the_previous_one(tmp_path,
+                                                                           monkeypatch):
+    out = tmp_path / "out"
+    write_export(ROWS, out, fmt="sft-prompt-completion", strategies=["sft"], fractions=[1.0],
+                 writers=("jsonl",))
+    before = (out / "train.jsonl").read_text()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("debate.export.writers.dataset_card", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_export(ROWS[:2], out, fmt="sft-prompt-completion", strategies=["sft"],
+                     fractions=[1.0], writers=("jsonl",))
+    assert (out / "train.jsonl").read_text() == before  # the previous export, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left

@@ -152,7 +152,9 @@ def export_cmd(
         "word, option text) decide labels; off by default.")] = False,
     no_dedupe: Annotated[bool, Opt("--no-dedupe", help="Keep duplicate examples.")] = False,
     seed: Annotated[int, Opt(help="Seed of splits and sampling.")] = 0,
-    writer: Annotated[str, Opt(help="Writers: jsonl,parquet,hf.")] = "jsonl,parquet,hf",
+    writer: Annotated[str | None, Opt(help="Writers: jsonl,parquet,hf (default: JSONL, plus "
+                                      "Parquet and HF when pyarrow / datasets are installed).")
+                      ] = None,
 ) -> None:
     """Turn debate traces into a training dataset (TRL, LLaMA-Factory) with a dataset card."""
     from debate.export import examples, format_rows, write_export
@@ -172,7 +174,8 @@ def export_cmd(
         rows = format_rows(found, fmt, dedupe=not no_dedupe)
         counts = write_export(rows, out_dir, fmt=fmt, strategies=list(strategy),
                               fractions=_floats(split), seed=seed,
-                              writers=tuple(w for w in writer.split(",") if w),
+                              writers=None if writer is None else
+                              tuple(w for w in writer.split(",") if w),
                               sources=[str(f) for f in files])
     except DebateError as exc:
         _fail(exc)

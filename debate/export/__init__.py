@@ -62,6 +62,6 @@ def export(traces: Iterable[DebateTrace], strategy: str | list[str] = "gold",
     rows = format_rows(examples(traces, strategy, options, filt), format, filt.dedupe)
     if not as_dataset:
         return rows
-    from debate.export.writers import _datasets
+    from debate.export.writers import _need
 
-    return _datasets().Dataset.from_list(rows)
+    return _need("datasets", "A datasets.Dataset").Dataset.from_list(rows)

@@ -1,24 +1,39 @@
 """Writers: splits by question id, JSONL / Parquet / HF ``datasets`` on disk, a dataset card.
 
 Splits assign whole questions (never one question to two splits), shuffled
-with the seed. Parquet and the HF writer need ``pip install debatelab[export]``.
+with the seed. JSONL always works; Parquet needs ``pyarrow`` and the HF
+writer ``datasets`` (``pip install debatelab[export]`` brings both). By default
+every writer whose package is installed runs. An export is written into a
+temporary folder next to ``out_dir`` and moved into place when complete, so a
+failing writer never leaves half an export.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import random
+import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from debate.errors import ConfigError, MissingDependencyError
 
-__all__ = ["SPLIT_NAMES", "split_by_question", "write_export"]
+__all__ = ["SPLIT_NAMES", "default_writers", "split_by_question", "write_export"]
 
 Row = dict[str, Any]
 SPLIT_NAMES = {1: ["train"], 2: ["train", "test"], 3: ["train", "validation", "test"]}
 WRITERS = ("jsonl", "parquet", "hf")
+
+
+def default_writers() -> tuple[str, ...]:
+    """JSONL, plus Parquet when ``pyarrow`` and the HF writer when ``datasets`` is installed."""
+    present = {"parquet": "pyarrow", "hf": "datasets"}
+    return ("jsonl", *(w for w, package in present.items()
+                       if importlib.util.find_spec(package) is not None))
 
 
 def split_by_question(rows: list[Row], fractions: list[float], seed: int = 0
@@ -44,24 +59,49 @@ def split_by_question(rows: list[Row], fractions: list[float], seed: int = 0
     return splits
 
 
-def _datasets() -> Any:
+def _need(package: str, what: str) -> Any:
     try:
-        import datasets
+        return importlib.import_module(package)
     except ImportError as exc:
-        raise MissingDependencyError("Parquet and HF datasets output need "
-                                     "`pip install debatelab[export]` (package datasets)") from exc
-    return datasets
+        raise MissingDependencyError(f"{what} output needs `pip install debatelab[export]` "
+                                     f"(package {package})") from exc
 
 
 def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: list[str],
-                 fractions: list[float], seed: int = 0, writers: tuple[str, ...] = WRITERS,
+                 fractions: list[float], seed: int = 0, writers: tuple[str, ...] | None = None,
                  sources: list[str] | None = None) -> dict[str, int]:
-    """Write the splits of ``rows`` with ``writers`` and a dataset card; counts per split."""
+    """Write the splits of ``rows`` with ``writers`` and a dataset card; counts per split.
+
+    ``writers=None``: :func:`default_writers`. The folder appears complete or not at all.
+    """
+    writers = default_writers() if writers is None else writers
     unknown = set(writers) - set(WRITERS)
     if unknown:
         raise ConfigError(f"unknown writer(s) {sorted(unknown)}; choose from {list(WRITERS)}")
+    if "parquet" in writers:
+        _need("pyarrow.parquet", "Parquet")
+    if "hf" in writers:
+        _need("datasets", "HF datasets")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        counts = _write(rows, staging, fmt, strategies, fractions, seed, writers, sources or [])
+        if out.exists():  # the previous export goes only once the new one is complete
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(old / out.name)
+            staging.rename(out)
+            shutil.rmtree(old)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return counts
+
+
+def _write(rows: list[Row], out: Path, fmt: str, strategies: list[str], fractions: list[float],
+           seed: int, writers: tuple[str, ...], sources: list[str]) -> dict[str, int]:
     all_splits = split_by_question(rows, fractions, seed)
     splits = {name: split_rows for name, split_rows in all_splits.items() if split_rows}
     if "jsonl" in writers:
@@ -69,16 +109,16 @@ def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: 
             with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
                 for row in split_rows:
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    if "parquet" in writers or "hf" in writers:
-        datasets = _datasets()
+    if "parquet" in writers:
+        arrow, parquet = _need("pyarrow", "Parquet"), _need("pyarrow.parquet", "Parquet")
+        for name, split_rows in splits.items():
+            parquet.write_table(arrow.Table.from_pylist(split_rows), str(out / f"{name}.parquet"))
+    if "hf" in writers and splits:
+        datasets = _need("datasets", "HF datasets")
         datasets.disable_progress_bars()
-        built = {name: datasets.Dataset.from_list(split_rows)
-                 for name, split_rows in splits.items()}
-        if "parquet" in writers:
-            for name, dataset in built.items():
-                dataset.to_parquet(str(out / f"{name}.parquet"))
-        if "hf" in writers and built:
-            datasets.DatasetDict(built).save_to_disk(str(out / "hf"))
+        datasets.DatasetDict({name: datasets.Dataset.from_list(split_rows)
+                              for name, split_rows in splits.items()}).save_to_disk(
+                                  str(out / "hf"))
     if fmt == "sharegpt":
         info = {f"debatelab_{name}": {"file_name": f"{name}.jsonl", "formatting": "sharegpt",
                                       "ranking": True,
@@ -88,7 +128,7 @@ def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: 
         (out / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     (out / "README.md").write_text(
         dataset_card(all_splits, fmt=fmt, strategies=strategies, writers=writers,
-                     sources=sources or []), encoding="utf-8")
+                     sources=sources), encoding="utf-8")
     return {name: len(split_rows) for name, split_rows in all_splits.items()}
 
 
