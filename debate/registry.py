@@ -36,14 +36,18 @@ class Registry(dict[str, T]):
         kind: what is registered (for error messages), e.g. ``role``.
         attribute: the class attribute that receives the registered name.
         group: the entry-point group plug-ins register under.
+        adapt: turns what a plug-in's entry point loads into a registry entry
+            (``(name, loaded) -> entry``); by default the loaded callable itself.
 
     """
 
-    def __init__(self, kind: str, attribute: str, group: str | None = None) -> None:
+    def __init__(self, kind: str, attribute: str, group: str | None = None,
+                 adapt: Callable[[str, Any], T] | None = None) -> None:
         super().__init__()
         self.kind = kind
         self.attribute = attribute
         self.group = group
+        self.adapt = adapt
         self.plugin_errors: dict[str, str] = {}
         self._plugins_loaded = group is None
 
@@ -65,12 +69,17 @@ class Registry(dict[str, T]):
         for point in entry_points(group=self.group or ""):
             try:
                 loaded = point.load()
+                if point.name in self:  # importing it registered it already
+                    continue
+                entry = self.adapt(point.name, loaded) if self.adapt is not None else None
             except Exception as exc:  # a broken plug-in must not break the others
                 self.plugin_errors[point.name] = f"{type(exc).__name__}: {exc}"
                 log.warning("%s plug-in %r (%s) failed to load: %s", self.kind, point.name,
                             point.value, exc)
                 continue
-            if point.name not in self and callable(loaded):
+            if entry is not None:
+                self[point.name] = entry
+            elif callable(loaded):
                 self.register(point.name)(loaded)
 
     def names(self) -> list[str]:

@@ -126,3 +126,34 @@ def test_entry_point_plugins_load_and_broken_ones_are_reported(monkeypatch):
 
 def test_builtin_registries_list_plugins_groups():
     assert PROTOCOLS.group == "debatelab.protocols" and JUDGES.group == "debatelab.judges"
+
+
+async def test_an_export_format_from_an_entry_point_is_used_by_the_exporter(monkeypatch,
+                                                                          tmp_path):
+    """Through a real ``importlib.metadata.EntryPoint``: a plain row-builder function."""
+    from debate import Question, run_debate
+    from debate.export import FORMATS, export
+    from debate.testing import ScriptedModel
+
+    module = types.ModuleType("debatelab_test_formats")
+
+    def chosen_only(example):
+        return [{"text": example.chosen, "question_id": example.metadata.question_id}]
+
+    module.chosen_only = chosen_only  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "debatelab_test_formats", module)
+    points = [EntryPoint("chosen-only", "debatelab_test_formats:chosen_only",
+                         "debatelab.formats")]
+    monkeypatch.setattr("debate.registry.entry_points", lambda group: points
+                        if group == "debatelab.formats" else [])
+    monkeypatch.setattr(FORMATS, "_plugins_loaded", False)
+    monkeypatch.delitem(FORMATS, "chosen-only", raising=False)
+    trace = await run_debate(Question(id="q", text="2+2?", task="numeric", gold="4"),
+                             protocol="du", rounds=0,
+                             models=[ScriptedModel("\\boxed{4}"), ScriptedModel("\\boxed{5}"),
+                                     ScriptedModel("\\boxed{4}")])
+    try:
+        rows = export([trace], "gold", "chosen-only")
+    finally:
+        FORMATS.pop("chosen-only", None)
+    assert rows == [{"text": "\\boxed{4}", "question_id": "q"}]  # the duplicate pair deduped

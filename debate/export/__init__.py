@@ -4,8 +4,10 @@
     rows = export(traces, strategy="gold", format="dpo-conversational")
     dataset = export(traces, strategy=["consensus", "revision"], format="kto", as_dataset=True)
 
-Strategies, formats and writers are registries you can extend
-(``@strategy("mine")``, ``@register_format("mine")``).
+Strategies and formats are registries you can extend (``@strategy("mine")``,
+``@register_format("mine")``), in code or from another package through the
+entry-point groups ``debatelab.strategies`` and ``debatelab.formats`` (a
+format entry point names a ``Format`` or a row-builder function).
 """
 
 from __future__ import annotations

@@ -42,8 +42,23 @@ class Format:
         self.singles = singles
 
 
-FORMATS: Registry[Format] = Registry("format", "format_name", group="debatelab.formats")
-"""Registered formats by name."""
+def _plugin_format(name: str, loaded: Any) -> Format:
+    """The format a ``debatelab.formats`` entry point names.
+
+    It may name a :class:`Format`, or a row builder function (taking pairs only,
+    unless the function has ``pairs`` / ``singles`` attributes).
+    """
+    if isinstance(loaded, Format):
+        return loaded
+    if not callable(loaded):
+        raise ConfigError(f"format plug-in {name!r} is neither a Format nor a row builder")
+    return Format(name, loaded, pairs=getattr(loaded, "pairs", True),
+                  singles=getattr(loaded, "singles", False))
+
+
+FORMATS: Registry[Format] = Registry("format", "format_name", group="debatelab.formats",
+                                     adapt=_plugin_format)
+"""Registered formats by name (plug-ins: the ``debatelab.formats`` entry-point group)."""
 
 
 def register_format(name: str, *, pairs: bool = True, singles: bool = False
