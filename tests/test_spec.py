@@ -63,3 +63,29 @@ def test_secret_never_in_repr_or_name(monkeypatch):
 def test_scripted_unknown_name():
     with pytest.raises(ConfigError, match="unknown script"):
         create_backend("scripted:nope")
+
+
+@pytest.mark.parametrize("backend", ["openai", "anthropic"])
+async def test_backends_built_directly_refuse_hosted_requests_when_blocked(backend):
+    """The guard acts when a request would be sent, not only when a spec is parsed."""
+    from debate.errors import FatalTransportError
+    from debate.models import Message, SamplingParams
+    from debate.models.anthropic_backend import AnthropicModel
+    from debate.models.openai_backend import OpenAIModel
+
+    cls = OpenAIModel if backend == "openai" else AnthropicModel
+    model = cls("some-model", api_key="sk-not-a-real-key-000")  # the hosted default endpoint
+    with pytest.raises(FatalTransportError, match="refused: DEBATELAB_BLOCK_HOSTED=1"):
+        await model.generate([Message(role="user", content="hi")], SamplingParams())
+    assert getattr(model, "_session", None) is None and getattr(model, "_client", None) is None
+
+
+async def test_local_servers_pass_the_guard(mock_server):
+    from debate.models import Message, SamplingParams
+    from debate.models.openai_backend import OpenAIModel
+
+    model = OpenAIModel("mock", base_url=mock_server.url)
+    reply = await model.generate([Message(role="user", content="What is 2+2?")],
+                                 SamplingParams())
+    await model.aclose()
+    assert reply.text

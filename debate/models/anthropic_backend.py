@@ -27,6 +27,7 @@ from debate.errors import (
     parse_retry_after,
     register_secret,
 )
+from debate.models.guard import check_request
 from debate.models.types import Completion, Message, SamplingParams, Usage
 
 __all__ = ["AnthropicModel"]
@@ -91,6 +92,7 @@ class AnthropicModel:
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Send one Messages-API request (system messages go to ``system``)."""
+        check_request(self.base_url or "https://api.anthropic.com", self.endpoint)
         import anthropic
 
         client = self._get_client()

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from debate.errors import RetryableError, classify_status, parse_retry_after, register_secret
+from debate.models.guard import check_request
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob, Usage
 
 __all__ = [
@@ -155,6 +156,7 @@ class OpenAIModel:
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Send one chat-completions request."""
+        check_request(self.base_url, self.endpoint)
         body = request_body(self.model, messages, params, self.structured)
         body.update(self.extra_body)
         if self.transport == "sdk":

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, SecretStr
 
 from debate.errors import ConfigError, SpecError
+from debate.models.guard import BLOCK_ENV, is_local
 from debate.models.types import ChatModel
 
 __all__ = ["SPEC_FORMS", "ModelSpec", "create_backend", "parse_model_spec"]
@@ -31,8 +32,6 @@ SPEC_FORMS = __doc__.split("Valid forms::", 1)[1].strip("\n") if __doc__ else ""
 Backend = Literal["openai", "anthropic", "vllm", "llamacpp", "scripted"]
 _BACKENDS = ("openai", "anthropic", "vllm", "llamacpp", "scripted")
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-BLOCK_ENV = "DEBATELAB_BLOCK_HOSTED"
-"""When this environment variable is ``1``, specs that reach a non-local host fail."""
 
 
 class ModelSpec(BaseModel):
@@ -88,11 +87,6 @@ def _looks_like_address(text: str) -> bool:
     return bool(re.search(r"[/:.]", text)) or text.lower().startswith(("http", "localhost"))
 
 
-def _is_local(url: str | None) -> bool:
-    host = urlsplit(url).hostname if url else None
-    return host in ("127.0.0.1", "localhost", "::1") or bool(host and host.startswith("127."))
-
-
 def _api_key(spec: ModelSpec, api_key: SecretStr | str | None) -> SecretStr | None:
     if api_key is not None:
         return api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
@@ -115,7 +109,7 @@ def create_backend(spec: str | ModelSpec, *, api_key: SecretStr | str | None = N
     OpenAI, ``n_ctx=4096`` for llamacpp, engine args for vLLM).
     """
     parsed = parse_model_spec(spec) if isinstance(spec, str) else spec
-    if parsed.backend in ("openai", "anthropic") and not _is_local(parsed.base_url):
+    if parsed.backend in ("openai", "anthropic") and not is_local(parsed.base_url):
         if os.environ.get(BLOCK_ENV) == "1":
             raise ConfigError(f"{parsed} would reach a hosted API, blocked by {BLOCK_ENV}=1")
     if parsed.backend == "openai":
