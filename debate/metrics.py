@@ -154,6 +154,12 @@ class Summary(BaseModel):
     """Requests the last invocation sent to backends (retries included)."""
     retries: int | None = None
     """Retries in the last invocation."""
+    invocations: int | None = None
+    """How many times the run was started (resumes included)."""
+    total_wall_time: float | None = None
+    """Seconds over every invocation of the run."""
+    total_requests: int | None = None
+    """Requests over every invocation of the run."""
     errors: dict[str, int] = Field(default_factory=dict)
     """Failed attempts by kind in the last invocation."""
     failed: dict[str, str] = Field(default_factory=dict)
@@ -330,5 +336,6 @@ def load_run_summary(run_dir: str | Path) -> Summary:
     if previous_path.exists():
         previous = Summary.model_validate_json(previous_path.read_text(encoding="utf-8"))
         keep |= {k: getattr(previous, k) for k in
-                 ("questions", "wall_time", "requests", "retries", "errors", "failed", "stopped")}
+                 ("questions", "wall_time", "requests", "retries", "errors", "failed", "stopped",
+                  "invocations", "total_wall_time", "total_requests")}
     return summary.model_copy(update=keep)

@@ -63,10 +63,14 @@ def _overview(summary: Summary) -> list[tuple[str, str]]:
         ("cost", "unknown (a model has no price)" if summary.cost is None
          else f"${summary.cost:.4f}"),
     ]
+    runs = summary.invocations or 1
+    over = f"; {{}} over all {runs} invocations" if runs > 1 else ""
     if summary.wall_time is not None:
-        rows.append(("wall time", f"{summary.wall_time:.1f} s (last invocation)"))
+        rows.append(("wall time", f"{summary.wall_time:.1f} s (last invocation)"
+                     + over.format(f"{summary.total_wall_time or 0.0:.1f} s")))
     if summary.requests is not None:
-        rows.append(("requests sent", f"{summary.requests} ({summary.retries} retries)"))
+        rows.append(("requests sent", f"{summary.requests} ({summary.retries} retries, last "
+                     "invocation)" + over.format(summary.total_requests or 0)))
     if summary.errors:
         rows.append(("failed attempts", ", ".join(f"{k}: {v}" for k, v in summary.errors.items())))
     if summary.failed:

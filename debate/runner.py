@@ -226,14 +226,32 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         await models.aclose()
         if cache is not None:
             cache.close()
+    wall = time.perf_counter() - start
+    before = _previous_totals(run_dir / "summary.json")
     summary = tally.summary().model_copy(update={
-        "run": str(run_dir), "questions": len(questions), "wall_time": time.perf_counter() - start,
+        "run": str(run_dir), "questions": len(questions), "wall_time": wall,
         "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
         "failed": failed, "stopped": stopped[0] if stopped else None,
+        "invocations": before[0] + 1, "total_wall_time": before[1] + wall,
+        "total_requests": before[2] + stats.requests,
     })
     (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     (run_dir / "report.md").write_text(markdown_report(summary), encoding="utf-8")
     return summary
+
+
+def _previous_totals(path: Path) -> tuple[int, float, int]:
+    """(invocations, seconds, requests) of the run's earlier invocations, from its summary."""
+    if not path.exists():
+        return 0, 0.0, 0
+    try:
+        previous = Summary.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError:  # unreadable: start the count again rather than fail the run
+        return 0, 0.0, 0
+    if previous.invocations is None:  # written before totals were kept: its last invocation
+        return 1, previous.wall_time or 0.0, previous.requests or 0
+    return (previous.invocations, previous.total_wall_time or 0.0,
+            previous.total_requests or 0)
 
 
 class _BatchGC:

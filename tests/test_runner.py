@@ -65,6 +65,17 @@ async def test_rerun_replays_and_skips_finished(tmp_path):
     assert len(list(read_traces(tmp_path / "run" / "traces.jsonl"))) == 6
 
 
+async def test_a_resume_reports_this_invocation_and_the_totals(tmp_path):
+    first = await arun_experiment(config(tmp_path, limit=4), progress=False)
+    assert (first.invocations, first.requests, first.total_requests) == (1, 36, 36)
+    second = await arun_experiment(config(tmp_path, limit=6), progress=False)  # 2 more debates
+    assert (second.invocations, second.requests, second.total_requests) == (2, 18, 54)
+    assert second.total_wall_time == pytest.approx(first.wall_time + second.wall_time)
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "18 (0 retries, last invocation); 54 over all 2 invocations" in report
+    assert load_run_summary(tmp_path / "run").total_requests == 54
+
+
 async def test_interrupted_run_resumes_every_debate_exactly_once(tmp_path):
     CALLS.clear()
     cfg = config(tmp_path, limit=12, concurrency=3)
