@@ -38,7 +38,7 @@ from debate.identity import Fingerprint, changes, fingerprint
 from debate.metrics import Summary, Tally, load_run_summary
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
-from debate.models.middleware import CallStats, wrap
+from debate.models.middleware import Cached, CallStats, wrap
 from debate.models.spec import create_backend, parse_model_spec
 from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
@@ -105,8 +105,7 @@ async def run_debate(
 class _Models:
     """One wrapped model per distinct spec: agents on one endpoint share its limits."""
 
-    def __init__(self, config: ExperimentConfig, stats: CallStats,
-                 cache: ResponseCache | None) -> None:
+    def __init__(self, config: ExperimentConfig, stats: CallStats) -> None:
         self.backends: list[ChatModel] = []
         self.by_spec: dict[str, ChatModel] = {}
         prices = PriceTable(config.prices)
@@ -115,8 +114,14 @@ class _Models:
             parsed = parse_model_spec(spec)
             backend = create_backend(parsed, **config.backend_options.get(parsed.backend, {}))
             self.backends.append(backend)
-            self.by_spec[spec] = wrap(backend, stats=stats, cache=cache,
-                                      limits=config.limits, retry=config.retry, prices=prices)
+            self.by_spec[spec] = wrap(backend, stats=stats, limits=config.limits,
+                                      retry=config.retry, prices=prices)
+
+    def use_cache(self, cache: ResponseCache | None) -> None:
+        """Give every model the run's response cache (made once the run folder exists)."""
+        for model in self.by_spec.values():
+            assert isinstance(model, Cached)
+            model.cache = cache
 
     async def aclose(self) -> None:
         for backend in self.backends:
@@ -166,6 +171,15 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                              fields=config.dataset.fields, limit=config.limit)
     protocol.check_questions(questions)
     fp = fingerprint(config, protocol)
+    # models and agents before the run folder: a missing key or a bad card leaves no folder
+    stats = CallStats()
+    models = _Models(config, stats)
+    params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
+    positional, named = split_bindings(config.models)
+    agents = build_agents(protocol, [models.by_spec[spec] for spec in positional], config.roles,
+                          params, config.seed,
+                          named_models={k: models.by_spec[spec] for k, spec in named.items()},
+                          strict_parsing=config.strict_parsing)
     run_dir = Path(config.output_dir) / config.run_name(fp.identity)
     run_dir.mkdir(parents=True, exist_ok=True)
     _record_run(run_dir, config, fp, force, console)
@@ -179,15 +193,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             tally.add(finished)
     todo = [q for q in questions if q.id not in done]
 
-    stats = CallStats()
     cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
-    models = _Models(config, stats, cache)
-    params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
-    positional, named = split_bindings(config.models)
-    agents = build_agents(protocol, [models.by_spec[spec] for spec in positional], config.roles,
-                          params, config.seed,
-                          named_models={k: models.by_spec[spec] for k, spec in named.items()},
-                          strict_parsing=config.strict_parsing)
+    models.use_cache(cache)
     failed: dict[str, str] = {}
     stopped: list[str] = []
     start = time.perf_counter()

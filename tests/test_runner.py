@@ -76,6 +76,15 @@ async def test_a_resume_reports_this_invocation_and_the_totals(tmp_path):
     assert load_run_summary(tmp_path / "run").total_requests == 54
 
 
+async def test_a_run_that_cannot_start_leaves_no_folder(tmp_path):
+    with pytest.raises(ConfigError, match="needs an API key|blocked"):
+        await arun_experiment(config(tmp_path, models=["anthropic:claude-x@http://127.0.0.1:9/v1",
+                                                        "openai:gpt-4o-mini"]), progress=False)
+    with pytest.raises(ConfigError, match="card.yaml: cannot read"):
+        await arun_experiment(config(tmp_path, roles=["no/such/card.yaml"]), progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 async def test_interrupted_run_resumes_every_debate_exactly_once(tmp_path):
     CALLS.clear()
     cfg = config(tmp_path, limit=12, concurrency=3)
