@@ -156,3 +156,20 @@ async def test_an_unknown_executor_is_a_clear_error():
     question = load_dataset("experiments/data/arithmetic.jsonl", task="numeric", limit=1)[0]
     with pytest.raises(ConfigError, match="executor must be 'auto' or 'langgraph'"):
         await protocol.run(question, agents)
+
+
+async def test_a_graph_the_lean_executor_cannot_analyse_runs_on_langgraph(monkeypatch, caplog):
+    """A renamed LangGraph internal must never crash a run: the debate falls back."""
+    import debate.protocols.executor as executor
+
+    def renamed(channel):
+        raise AttributeError("'BinaryOperatorAggregate' object has no attribute 'operator'")
+
+    monkeypatch.setattr(executor, "_key", renamed)
+    protocol = PROTOCOLS.lookup("du")(rounds=1)
+    assert protocol.lean_graph() is None
+    assert "running it on LangGraph's runtime" in caplog.text
+    agents = build_agents(protocol, [_model()])
+    question = load_dataset("experiments/data/arithmetic.jsonl", task="numeric", limit=1)[0]
+    trace = await protocol.run(question, agents)
+    assert len(trace.turns) == 6 and trace.final.answer is not None

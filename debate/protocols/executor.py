@@ -20,6 +20,7 @@ built-in protocol both ways and checks the traces are identical.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 __all__ = ["LeanGraph"]
+
+log = logging.getLogger(__name__)
 
 _NO_VALUE = object()
 
@@ -63,10 +66,18 @@ class LeanGraph:
 
     @classmethod
     def of(cls, graph: StateGraph[Any, Any, Any, Any]) -> LeanGraph | None:
-        """The lean form of ``graph``, or ``None`` when it uses anything beyond a plain chain."""
+        """The lean form of ``graph``, or ``None`` when it uses anything beyond a plain chain.
+
+        Any failure to analyse the graph (say a LangGraph internal renamed in a new
+        release) also gives ``None``: the debate then runs on LangGraph's own runtime.
+        """
         try:
             return cls._build(graph)
         except _Unsupported:
+            return None
+        except Exception as exc:  # never let the fast path break a run
+            log.warning("lean executor: cannot analyse this graph (%s: %s); running it on "
+                        "LangGraph's runtime", type(exc).__name__, exc)
             return None
 
     @classmethod
