@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from debate.agents.base import PARSERS, Agent, get_role
-from debate.errors import ConfigError
+from debate.errors import ConfigError, TemplateError
 from debate.models.types import ChatModel, SamplingParams
 from debate.prompts import Template
 
@@ -123,8 +123,14 @@ class RoleCard(BaseModel):
             else:
                 templates[slot] = Template(value, f"{self.source or self.name}:templates.{slot}")
         parser = PARSERS.lookup(self.parser) if self.parser else None
-        agent = cls(name, model, system_prompt=self.system_prompt, templates=templates,
-                    params=params, parser=parser)
+        try:
+            agent = cls(name, model, system_prompt=self.system_prompt, templates=templates,
+                        params=params, parser=parser)
+        except TemplateError:
+            raise  # already names the card's file and slot
+        except ConfigError as exc:
+            raise ConfigError(f"{self.source or self.name}: role card {self.name!r} on agent "
+                              f"{name!r}: {exc}") from exc
         agent.card = self.name
         return agent
 

@@ -151,3 +151,18 @@ async def test_a_role_still_returning_the_old_tuple_works():
     turn = await Old("o", ScriptedModel("hi")).act(View(Q, 0))
     assert (turn.answer, turn.answer_from, turn.confidence) == ("18", "explicit", 0.5)
     assert turn.fields == {"note": "hi"}
+
+
+def test_a_debater_card_on_the_mad_judge_seat_is_a_located_load_error(tmp_path):
+    from debate.protocols import get_protocol
+
+    debater = tmp_path / "debater.yaml"
+    debater.write_text("name: plain\nbase: debater\n")
+    mad = get_protocol("mad")()
+    with pytest.raises(ConfigError, match="cannot play agent 'judge'.*role 'mad-judge'"):
+        build_agents(mad, [ScriptedModel("x")], [f"judge={debater}"])
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("name: odd\ntemplates:\n  debate: 'hello {{ peers }}'\n")
+    with pytest.raises(ConfigError, match=r"odd\.yaml: role card 'odd' on agent 'judge': "
+                                          r"role 'mad-judge' has no template slot"):
+        build_agents(mad, [ScriptedModel("x")], [f"judge={odd}"])
