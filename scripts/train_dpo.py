@@ -6,7 +6,7 @@ transformers dequantizes into a trainable model (needs the `gguf` package).
 
     pip install -e ".[local,train]"      # any torch build works; CPU is enough
     debate run experiments/du-arithmetic-smollm2.yaml
-    debate export runs/du-arithmetic-smollm2 -s consensus -s gold -f dpo-conversational \
+    debate export runs/du-arithmetic-smollm2 -s consensus -s gold -f dpo \
         --out exports/dpo
     python scripts/train_dpo.py exports/dpo --steps 5
 

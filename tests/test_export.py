@@ -130,17 +130,18 @@ async def test_split_keeps_questions_whole():
 
 FORMAT_COLUMNS = {
     "dpo": {"prompt", "chosen", "rejected"},
-    "dpo-conversational": {"prompt", "chosen", "rejected"},
+    "dpo-standard": {"prompt", "chosen", "rejected"},
     "reward": {"prompt", "chosen", "rejected"},
-    "reward-conversational": {"prompt", "chosen", "rejected"},
+    "reward-standard": {"prompt", "chosen", "rejected"},
     "kto": {"prompt", "completion", "label"},
     "kto-standard": {"prompt", "completion", "label"},
     "sft": {"messages"},
+    "sft-standard": {"text"},
     "sft-prompt-completion": {"prompt", "completion"},
+    "sft-prompt-completion-standard": {"prompt", "completion"},
     "grpo": {"prompt", "answer"},
     "sharegpt": {"conversations", "system", "chosen", "rejected"},
 }
-
 
 @pytest.mark.parametrize("fmt", sorted(FORMAT_COLUMNS))
 async def test_every_format_loads_with_datasets(fmt, tmp_path):
@@ -156,20 +157,38 @@ async def test_every_format_loads_with_datasets(fmt, tmp_path):
     parquet = datasets.Dataset.from_parquet(str(tmp_path / "train.parquet"))
     assert parquet.column_names == loaded.column_names
     assert datasets.load_from_disk(str(tmp_path / "hf"))["train"].num_rows == counts["train"]
-    if fmt in ("dpo", "dpo-conversational", "reward", "reward-conversational", "sharegpt"):
+    if fmt.startswith(("dpo", "reward", "sharegpt")):
         assert {"margin", "score_chosen", "score_rejected"} <= set(loaded.column_names)
-    if fmt == "dpo-conversational":
+    if fmt == "dpo":
         multi = [r for r in loaded if r["metadata"]["round"] == 1]
         assert multi and [m["role"] for m in multi[0]["prompt"]] == ["user", "assistant", "user"]
         assert set(multi[0]["prompt"][0]) == {"role", "content"}
         assert multi[0]["chosen"] == [{"role": "assistant", "content": R}]
-    if fmt == "dpo":
-        assert isinstance(loaded[0]["prompt"], str)
+    if fmt.endswith("-standard"):
+        assert all(isinstance(loaded[0][c], str) for c in FORMAT_COLUMNS[fmt] - {"label"})
     if fmt == "sharegpt":
         info = json.loads((tmp_path / "dataset_info.json").read_text())
         assert info["debatelab_train"]["ranking"] is True
         assert loaded[0]["conversations"][0]["from"] == "human"
     assert "Load it" in (tmp_path / "README.md").read_text()
+
+
+async def test_format_names_say_conversational_or_standard():
+    traces = [await du_trace([[W, R], [R, W], [U, R]], qid=f"q{i}") for i in range(2)]
+    pairs, singles = (["dpo", "reward"], ["kto", "sft-prompt-completion"])
+    for fmt in pairs + singles:
+        strategy = "gold" if fmt in pairs else "sft"
+        plain = export(traces, strategy, fmt, options={"rounds": [0, 1]})
+        standard = export(traces, strategy, f"{fmt}-standard", options={"rounds": [0, 1]})
+        assert len(plain) == len(standard) > 0
+        assert isinstance(plain[0]["prompt"], list) and isinstance(standard[0]["prompt"], str)
+        last = standard[-1]["prompt"]
+        assert plain[-1]["prompt"][-1]["content"] in last
+    text = export(traces, "sft", "sft-standard")[0]["text"]
+    assert text.startswith("User: ") and text.endswith("Assistant: " + R)
+    # the older names are aliases of the conversational formats
+    assert export(traces, "gold", "dpo-conversational") == export(traces, "gold", "dpo")
+    assert export(traces, "gold", "reward-conversational") == export(traces, "gold", "reward")
 
 
 async def test_pair_format_rejects_single_examples():

@@ -135,9 +135,9 @@ def export_cmd(
     strategy: Annotated[list[str] | None, Opt(
         "--strategy", "-s", help="gold | consensus | revision | judge | sft | sft-critique "
         "(repeatable; default gold).")] = None,
-    fmt: Annotated[str, Opt("--format", "-f", help="dpo | dpo-conversational | reward | "
-                            "reward-conversational | kto | kto-standard | sft | "
-                            "sft-prompt-completion | grpo | sharegpt")] = "dpo-conversational",
+    fmt: Annotated[str, Opt("--format", "-f", help="dpo | reward | kto | sft | "
+                            "sft-prompt-completion | grpo | sharegpt: conversational (messages); "
+                            "add -standard for plain strings (dpo-standard, ...).")] = "dpo",
     split: Annotated[str, Opt(help="Split fractions by question id, e.g. 0.9,0.1.")] = "1.0",
     rounds: Annotated[str, Opt(help="Rounds to pair (gold, consensus), e.g. 0,1.")] = "0",
     min_margin: Annotated[float, Opt(help="consensus: least vote-share margin.")] = 0.0,
@@ -157,10 +157,11 @@ def export_cmd(
                       ] = None,
 ) -> None:
     """Turn debate traces into a training dataset (TRL, LLaMA-Factory) with a dataset card."""
-    from debate.export import examples, format_rows, write_export
+    from debate.export import canonical_format, examples, format_rows, write_export
     from debate.trace import read_traces
 
     strategy = strategy or ["gold"]
+    fmt = canonical_format(fmt)
     try:
         files = _trace_files(runs)
         traces = [t for f in files for t in read_traces(f)]

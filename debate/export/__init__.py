@@ -1,7 +1,7 @@
 """Debate traces -> training data: strategies pick examples, formats shape rows, writers save.
 
     from debate.export import export
-    rows = export(traces, strategy="gold", format="dpo-conversational")
+    rows = export(traces, strategy="gold", format="dpo")
     dataset = export(traces, strategy=["consensus", "revision"], format="kto", as_dataset=True)
 
 Strategies and formats are registries you can extend (``@strategy("mine")``,
@@ -17,12 +17,19 @@ from typing import Any
 
 from debate.export.examples import Example, Provenance
 from debate.export.filters import Filters, apply_filters
-from debate.export.formats import FORMATS, format_rows, register_format
+from debate.export.formats import (
+    FORMAT_ALIASES,
+    FORMATS,
+    canonical_format,
+    format_rows,
+    register_format,
+)
 from debate.export.strategies import STRATEGIES, StrategyOptions, strategy
 from debate.export.writers import split_by_question, write_export
 from debate.trace import DebateTrace
 
 __all__ = [
+    "FORMAT_ALIASES",
     "FORMATS",
     "STRATEGIES",
     "Example",
@@ -32,6 +39,7 @@ __all__ = [
     "apply_filters",
     "examples",
     "export",
+    "canonical_format",
     "format_rows",
     "register_format",
     "split_by_question",
@@ -55,7 +63,7 @@ def examples(traces: Iterable[DebateTrace], strategy: str | list[str] = "gold",
 
 
 def export(traces: Iterable[DebateTrace], strategy: str | list[str] = "gold",
-           format: str = "dpo-conversational", *,
+           format: str = "dpo", *,
            options: StrategyOptions | dict[str, Any] | None = None,
            filters: Filters | dict[str, Any] | None = None,
            as_dataset: bool = False) -> Any:

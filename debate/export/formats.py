@@ -1,12 +1,21 @@
 """Formats: examples -> rows that trainers load as they are.
 
-- ``dpo``, ``reward``: prompt, chosen, rejected as strings (TRL standard format).
-- ``dpo-conversational``, ``reward-conversational``: prompt as messages, chosen and
-  rejected as one assistant message each (TRL conversational format).
-- ``kto`` (conversational) / ``kto-standard``: prompt, completion, label (TRL KTOTrainer).
-- ``sft``: messages; ``sft-prompt-completion``: prompt, completion (TRL SFTTrainer).
+Names follow TRL's dataset types: a plain name is the *conversational* form
+(messages as ``{role, content}``), ``-standard`` the same rows as plain strings.
+
+- ``dpo`` / ``dpo-standard``, ``reward`` / ``reward-standard``: prompt, chosen,
+  rejected (TRL DPOTrainer / RewardTrainer; chosen and rejected are one
+  assistant message each in the conversational form).
+- ``kto`` / ``kto-standard``: prompt, completion, label (TRL KTOTrainer).
+- ``sft`` / ``sft-standard``: messages / text (TRL SFTTrainer, language modelling);
+  ``sft-prompt-completion`` / ``sft-prompt-completion-standard``: prompt, completion.
 - ``grpo``: prompt (messages) and ``answer`` for a verifier reward (TRL GRPOTrainer).
 - ``sharegpt``: conversations, system, chosen, rejected (LLaMA-Factory, ``ranking: true``).
+
+Older names stay as aliases (:data:`FORMAT_ALIASES`): ``dpo-conversational`` and
+``reward-conversational`` are ``dpo`` and ``reward``. Note that before this
+scheme ``dpo`` and ``reward`` meant the string form, now ``dpo-standard`` and
+``reward-standard``.
 
 Every pair row also carries ``margin``, ``score_chosen``, ``score_rejected``;
 every row carries ``metadata`` (provenance) and ``question_id`` (for splits).
@@ -26,7 +35,9 @@ from debate.export.examples import Example
 from debate.models.types import Message
 from debate.registry import Registry
 
-__all__ = ["FORMATS", "Format", "format_rows", "register_format"]
+__all__ = [
+    "FORMATS", "FORMAT_ALIASES", "Format", "canonical_format", "format_rows", "register_format",
+]
 
 Row = dict[str, Any]
 
@@ -110,10 +121,18 @@ def _conversational_pair(example: Example) -> list[Row]:
              "rejected": _assistant(example.rejected), **_scores(example), **_common(example)}]
 
 
-register_format("dpo")(_standard_pair)
-register_format("reward")(_standard_pair)
-register_format("dpo-conversational")(_conversational_pair)
-register_format("reward-conversational")(_conversational_pair)
+register_format("dpo")(_conversational_pair)
+register_format("reward")(_conversational_pair)
+register_format("dpo-standard")(_standard_pair)
+register_format("reward-standard")(_standard_pair)
+
+FORMAT_ALIASES: dict[str, str] = {"dpo-conversational": "dpo", "reward-conversational": "reward"}
+"""Older format names and the format each now names."""
+
+
+def canonical_format(name: str) -> str:
+    """The registered name ``name`` stands for (itself unless it is an alias)."""
+    return FORMAT_ALIASES.get(name, name)
 
 
 def _labelled(example: Example) -> list[tuple[str, bool]]:
@@ -148,9 +167,22 @@ def _sft(example: Example) -> list[Row]:
              **_common(example)}]
 
 
+@register_format("sft-standard", singles=True)
+def _sft_standard(example: Example) -> list[Row]:
+    return [{"text": transcript([*example.prompt, Message(role="assistant",
+                                                          content=_best(example))]),
+             **_common(example)}]
+
+
 @register_format("sft-prompt-completion", singles=True)
 def _sft_prompt_completion(example: Example) -> list[Row]:
     return [{"prompt": messages(example.prompt), "completion": _assistant(_best(example)),
+             **_common(example)}]
+
+
+@register_format("sft-prompt-completion-standard", singles=True)
+def _sft_prompt_completion_standard(example: Example) -> list[Row]:
+    return [{"prompt": transcript(example.prompt), "completion": _best(example),
              **_common(example)}]
 
 
@@ -179,7 +211,7 @@ def format_rows(examples: list[Example], name: str, dedupe: bool = True) -> list
 
     An example the format cannot take (a single completion for a pair format) is an error.
     """
-    fmt = FORMATS.lookup(name)
+    fmt = FORMATS.lookup(canonical_format(name))
     rows: list[Row] = []
     for example in examples:
         if example.is_pair and not fmt.pairs or not example.is_pair and not fmt.singles:
