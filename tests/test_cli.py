@@ -44,7 +44,7 @@ def test_bad_input_gives_one_clear_error(tmp_path):
     assert result.exit_code == 2 and "no traces.jsonl" in result.output
 
 
-def test_protocols_and_models_listing():
+def test_protocols_and_models_listing(monkeypatch):
     result = runner.invoke(app, ["protocols"])
     assert result.exit_code == 0
     assert all(name in result.output for name in ("du", "single", "self-consistency"))
@@ -52,6 +52,12 @@ def test_protocols_and_models_listing():
     assert "rounds = 2" in result.output and "graph TD" in result.output
     result = runner.invoke(app, ["models"])
     assert "llamacpp:smollm2" in result.output
+    for script in ("scripted:echo ", "scripted:first-number ", "scripted:reply=TEXT "):
+        assert script in result.output
+    from debate.testing import scripted
+
+    monkeypatch.setitem(scripted._SCRIPTS, "always-7", lambda messages, params: "7")
+    assert "scripted:always-7" in runner.invoke(app, ["models"]).output
 
 
 def test_run_then_export_merging_runs(tmp_path):

@@ -266,10 +266,13 @@ def protocols(
 
 @app.command()
 def models() -> None:
-    """Show the model spec forms."""
+    """Show the model spec forms and the scripted models' names."""
     from debate.models.spec import SPEC_FORMS
+    from debate.testing.scripted import script_names
 
-    out.print(SPEC_FORMS, markup=False, highlight=False)
+    lines = [SPEC_FORMS.rstrip("\n"), "", "  scripted models (no network, no weights):"]
+    lines += [f"    {'scripted:' + name:<33} {what}" for name, what in script_names().items()]
+    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from debate.errors import ConfigError
 from debate.models.types import Completion, Message, SamplingParams, Usage
 
-__all__ = ["Call", "ScriptedModel", "register_script", "scripted_from_name"]
+__all__ = ["Call", "ScriptedModel", "register_script", "script_names", "scripted_from_name"]
 
 Reply = Callable[[Sequence[Message], SamplingParams], str]
 
@@ -117,12 +117,14 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def _first_number(messages: Sequence[Message], params: SamplingParams) -> str:
+    """Answers the first number of the first user message, boxed (0 if it has none)."""
     first_user = next((m.content for m in messages if m.role == "user"), "")
     match = _NUMBER.search(first_user)
     return f"The answer is \\boxed{{{match.group() if match else 0}}}."
 
 
 def _echo(messages: Sequence[Message], params: SamplingParams) -> str:
+    """Replies with the last user message, verbatim."""
     return next((m.content for m in reversed(messages) if m.role == "user"), "")
 
 
@@ -132,6 +134,13 @@ _SCRIPTS: dict[str, Reply] = {"echo": _echo, "first-number": _first_number}
 def register_script(name: str, reply: Reply) -> None:
     """Make ``scripted:NAME`` available as a model spec."""
     _SCRIPTS[name] = reply
+
+
+def script_names() -> dict[str, str]:
+    """Each ``scripted:NAME`` with what it replies (its function's first docstring line)."""
+    described = {name: (reply.__doc__ or "").strip().splitlines()[0] if reply.__doc__ else ""
+                 for name, reply in sorted(_SCRIPTS.items())}
+    return {**described, "reply=TEXT": "Always replies TEXT."}
 
 
 def scripted_from_name(name: str) -> ScriptedModel:
