@@ -17,6 +17,7 @@ from debate.datasets import DatasetSpec
 from debate.errors import ConfigError
 from debate.models.accounting import Price
 from debate.models.middleware import Limits, RetryPolicy
+from debate.plugins import load_plugin, protocol_from_file, split_file_ref
 from debate.protocols.base import DebateProtocol, get_protocol
 
 __all__ = ["ExperimentConfig", "load_experiment"]
@@ -29,7 +30,11 @@ class ExperimentConfig(BaseModel):
     name: str | None = None
     """Run name: results go to ``<output_dir>/<name>/``. Default: derived from the config."""
     protocol: str = "du"
-    """A registered protocol name, or a preset card path (``protocols/du-gsm.yaml``)."""
+    """A registered protocol name, a preset card path (``protocols/du-gsm.yaml``), or a
+    protocol class in a Python file (``my_protocol.py:MyProtocol``, see :mod:`debate.plugins`)."""
+    plugins: list[str] = Field(default_factory=list)
+    """Python files (relative to the spec) or modules imported before the run; they register
+    protocols, roles, judges, formats or scripted models (see :mod:`debate.plugins`)."""
     protocol_options: dict[str, Any] = Field(default_factory=dict)
     """Options over the protocol's (or preset's) defaults."""
     agents: int | None = None
@@ -85,12 +90,13 @@ class ExperimentConfig(BaseModel):
 
     def resolve_protocol(self) -> tuple[type[DebateProtocol], dict[str, Any]]:
         """The protocol class and its options (preset, then options, then shortcuts)."""
+        self.load_plugins()
         options: dict[str, Any] = {}
         name = self.protocol
         if name.endswith((".yaml", ".yml")):
             preset = load_card(name, ProtocolPreset)
             name, options = preset.protocol, dict(preset.options)
-        cls = get_protocol(name)
+        cls = protocol_from_file(name) if split_file_ref(name) else get_protocol(name)
         options.update(self.protocol_options)
         for key in ("agents", "rounds"):
             value = getattr(self, key)
@@ -100,6 +106,16 @@ class ExperimentConfig(BaseModel):
                                       f"{sorted(cls.config_class.model_fields)}")
                 options[key] = value
         return cls, options
+
+    def load_plugins(self) -> None:
+        """Import the spec's plug-ins and the file of a ``file.py:Class`` protocol (once)."""
+        for ref in self.plugins:
+            load_plugin(ref)
+
+    def code_files(self) -> list[str]:
+        """Plug-in files and modules whose source is part of what this run computes."""
+        split = split_file_ref(self.protocol)
+        return [*self.plugins, *([split[0]] if split else [])]
 
     def identity(self) -> str:
         """A hash of the resolved content the experiment computes.
@@ -119,9 +135,10 @@ class ExperimentConfig(BaseModel):
         """
         if self.name:
             return self.name
-        protocol = Path(self.protocol).stem
+        split = split_file_ref(self.protocol)
+        protocol = split[1] if split else Path(self.protocol).stem
         identity = identity or self.identity()
-        return f"{protocol}-{Path(self.dataset.path).stem}-{identity[:8]}"
+        return f"{protocol}-{self.dataset.label}-{identity[:8]}"
 
 
 def _resolve(base: Path, value: str) -> str:
@@ -149,7 +166,12 @@ def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
         raise ConfigError(f"{path}: an experiment spec must be a mapping")
     base = path.parent
     if isinstance(data.get("protocol"), str):
-        data["protocol"] = _resolve(base, data["protocol"])
+        split = split_file_ref(data["protocol"])
+        data["protocol"] = (f"{_resolve(base, split[0])}:{split[1]}" if split
+                            else _resolve(base, data["protocol"]))
+    if isinstance(data.get("plugins"), list):
+        data["plugins"] = [_resolve(base, p) if isinstance(p, str) else p
+                           for p in data["plugins"]]
     dataset = data.get("dataset")
     if isinstance(dataset, str):
         data["dataset"] = _resolve(base, dataset)

@@ -3,8 +3,11 @@
 A :class:`FieldMap` says which column holds what. Choices may be one column
 (a list, or a JSON list in CSV) or several columns; gold answers may be a
 letter, a 0-based index or the choice's text. A bad row is an error naming
-the file, the line (or index) and the field. Nothing is downloaded: HF
-datasets are accepted as objects or local folders (``save_to_disk``).
+the file, the line (or index) and the field. HF datasets are accepted as
+objects, local folders (``save_to_disk``) or Hub names
+(``dataset: {hub: openai/gsm8k, config: main, split: test}``), which
+``datasets.load_dataset`` fetches on the user's machine into its cache (and
+reads from that cache with ``HF_DATASETS_OFFLINE=1``).
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from debate.errors import DatasetError, MissingDependencyError
 from debate.scoring import normalize_gold, strip_choice_labels
 from debate.trace import Question, TaskType
 
-__all__ = ["DatasetSpec", "DatasetWarning", "FieldMap", "content_hash", "load_dataset"]
+__all__ = [
+    "DatasetSpec", "DatasetWarning", "FieldMap", "content_hash", "load_dataset", "rows_hash",
+]
 
 
 class FieldMap(BaseModel):
@@ -45,14 +50,82 @@ class FieldMap(BaseModel):
 
 
 class DatasetSpec(BaseModel):
-    """A dataset as an experiment config names it."""
+    """A dataset as an experiment config names it: a local ``path`` or a Hub name (``hub``)."""
 
-    path: str
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None
     """A ``.jsonl``, ``.json`` or ``.csv`` file, or a folder saved by HF ``datasets``."""
+    hub: str | None = None
+    """A Hugging Face Hub dataset id (``openai/gsm8k``), loaded with ``datasets.load_dataset``."""
+    config: str | None = None
+    """The Hub dataset's configuration (``main``), if it has several."""
+    split: str | None = None
+    """The Hub dataset's split; default ``test``, or its only split."""
+    revision: str | None = None
+    """A Hub revision (branch, tag or commit) to pin the data to."""
     task: TaskType | None = None
     """Answer type; ``None`` infers: choices -> ``choice``, numeric golds -> ``numeric``."""
     fields: FieldMap = FieldMap()
     """Column mapping."""
+    _loaded: Any = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give a dataset `path` or a Hub dataset `hub` (one of them)")
+        if self.path is not None and (self.config or self.split or self.revision):
+            raise ValueError("`config`, `split` and `revision` go with `hub`, not `path`")
+        return self
+
+    @property
+    def label(self) -> str:
+        """A short name for run folders: the file's stem, or the Hub dataset's name."""
+        if self.path is not None:
+            return Path(self.path).stem
+        return "-".join(p for p in (self.hub or "").split("/")[-1:] + [self.config or ""] if p)
+
+    def source(self) -> str | Any:
+        """What :func:`load_dataset` reads: the path, or the loaded Hub split (loaded once)."""
+        if self.path is not None:
+            return self.path
+        if self._loaded is None:
+            self._loaded = _load_hub(self.hub or "", self.config, self.split, self.revision)
+        return self._loaded
+
+    def content_hash(self) -> str:
+        """SHA-256 of the data: a file's bytes, or the Hub split's rows."""
+        if self.path is not None:
+            return content_hash(self.path)
+        return rows_hash(self.source())
+
+
+def _load_hub(hub: str, config: str | None, split: str | None, revision: str | None) -> Any:
+    """One split of a Hub dataset through ``datasets.load_dataset``; errors say what to do."""
+    try:
+        import datasets
+    except ImportError as exc:
+        raise MissingDependencyError(f"dataset {hub!r} is on the Hugging Face Hub: loading it "
+                                     "needs `pip install datasets`") from exc
+    where = f"Hub dataset {hub!r}" + (f" (config {config!r})" if config else "")
+    try:
+        loaded = datasets.load_dataset(hub, config, split=split, revision=revision)
+    except (ValueError, OSError, FileNotFoundError) as exc:  # unknown config/split, offline
+        raise DatasetError(f"{where}: {exc}".strip()) from exc
+    if isinstance(loaded, datasets.DatasetDict):
+        if "test" in loaded or len(loaded) == 1:
+            loaded = loaded["test" if "test" in loaded else next(iter(loaded))]
+        else:
+            raise DatasetError(f"{where} has splits {sorted(loaded)}: name one with `split`")
+    return loaded
+
+
+def rows_hash(dataset: Any) -> str:
+    """SHA-256 of a ``datasets.Dataset``'s rows (canonical JSON), wherever it is cached."""
+    digest = hashlib.sha256()
+    for batch in dataset.iter(batch_size=1000):
+        digest.update(json.dumps(batch, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 Row = Mapping[str, Any]

@@ -10,7 +10,9 @@ components a person can read when they differ:
 - ``models``: the model specs (without the URL they are served from);
 - ``sampling``: seed, temperature, max_tokens, strict_parsing;
 - ``dataset``: the SHA-256 of the dataset's content, its task and field mapping;
-- ``settings``: any other config field that changes what is computed.
+- ``settings``: any other config field that changes what is computed;
+- ``code`` (only with plug-ins): the SHA-256 of each plug-in file's source
+  (:mod:`debate.plugins`).
 
 Execution-only settings (name, limit, concurrency, output folder, cache,
 limits, retries, prices, backend options) are left out: changing them resumes
@@ -23,14 +25,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from debate.agents.base import Agent
 from debate.binding import build_agents, split_bindings
-from debate.datasets import content_hash
 from debate.models.types import Completion, Message, SamplingParams
+from debate.plugins import plugin_digest
 from debate.protocols.base import DebateProtocol
 
 if TYPE_CHECKING:
@@ -41,8 +44,8 @@ __all__ = ["EXECUTION_ONLY", "Fingerprint", "changes", "fingerprint"]
 EXECUTION_ONLY = frozenset({"name", "limit", "concurrency", "output_dir", "limits", "retry",
                             "prices", "cache", "backend_options"})
 """Config fields that change how a run executes, not what it computes."""
-_COVERED = frozenset({"protocol", "protocol_options", "agents", "rounds", "models", "roles",
-                      "dataset", "seed", "temperature", "max_tokens", "strict_parsing"})
+_COVERED = frozenset({"plugins", "protocol", "protocol_options", "agents", "rounds", "models",
+                      "roles", "dataset", "seed", "temperature", "max_tokens", "strict_parsing"})
 
 
 class Fingerprint(BaseModel):
@@ -100,11 +103,13 @@ def fingerprint(config: ExperimentConfig, protocol: DebateProtocol | None = None
                    "named": {k: _without_url(m) for k, m in sorted(named.items())}},
         "sampling": {k: data[k] for k in ("seed", "temperature", "max_tokens",
                                           "strict_parsing")},
-        "dataset": {"sha256": content_hash(config.dataset.path), "task": data["dataset"]["task"],
+        "dataset": {"sha256": config.dataset.content_hash(), "task": data["dataset"]["task"],
                     "fields": data["dataset"]["fields"]},
         "settings": {k: v for k, v in sorted(data.items())
                      if k not in EXECUTION_ONLY and k not in _COVERED},
     }
+    if config.code_files():  # only then, so identities without plug-ins stay as they were
+        components["code"] = {Path(ref).name: plugin_digest(ref) for ref in config.code_files()}
     blob = json.dumps(components, sort_keys=True, separators=(",", ":"))
     return Fingerprint(components=components,
                        identity=hashlib.sha256(blob.encode()).hexdigest()[:12])

@@ -167,7 +167,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     console = console or Console(stderr=True)
     proto_cls, options = config.resolve_protocol()
     protocol = proto_cls(**options)
-    questions = load_dataset(config.dataset.path, task=config.dataset.task,
+    questions = load_dataset(config.dataset.source(), task=config.dataset.task,
                              fields=config.dataset.fields, limit=config.limit)
     protocol.check_questions(questions)
     fp = fingerprint(config, protocol)

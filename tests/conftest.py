@@ -5,6 +5,8 @@ import os
 import pytest
 
 os.environ["DEBATELAB_BLOCK_HOSTED"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"  # datasets never download in tests
+os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("ANTHROPIC_API_KEY", None)
 

@@ -152,3 +152,77 @@ def test_choices_that_carry_their_own_letter_are_not_labelled_twice(tmp_path):
     assert first.choices == ["4", "5", "6", "B)7"]  # each option's own letter goes, once
     assert (first.gold, second.gold) == ("B", "A")  # "A)2": the letter with its option's text
     assert third.choices == ["A. Lincoln", "Washington"]  # not every option labelled: kept
+
+
+HUB_SCRIPT = r'''
+import json, os, shutil, sys
+from pathlib import Path
+
+from datasets.packaged_modules.json.json import Json
+
+tmp = Path(sys.argv[1])
+rows = tmp / "test.jsonl"
+rows.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": f"so #### {i + 1}"})
+                        + "\n" for i in range(3)))
+# a cached copy of "openai/gsm8k" (config main), as datasets.load_dataset leaves it
+builder = Json(cache_dir=str(tmp / "build"), dataset_name="gsm8k", config_name="main",
+               data_files={"test": str(rows)}, hash="0123abcd")
+builder.download_and_prepare()
+(built,) = (tmp / "build" / "gsm8k").iterdir()
+(tmp / "cache" / "openai___gsm8k").mkdir(parents=True)
+shutil.move(str(built), str(tmp / "cache" / "openai___gsm8k" / "main"))
+
+from debate import ExperimentConfig, run_experiment
+from debate.errors import DatasetError
+
+cfg = ExperimentConfig(protocol="single", models=["scripted:first-number"],
+                       dataset={"hub": "openai/gsm8k", "config": "main", "split": "test"},
+                       output_dir=str(tmp / "runs"))
+summary = run_experiment(cfg, progress=False)
+errors = []
+for split in ("train", None):
+    for config in ("socratic", "main"):
+        try:
+            ExperimentConfig(models=["scripted:echo"], output_dir=str(tmp / "runs"),
+                             dataset={"hub": "openai/gsm8k", "config": config, "split": split}
+                             ).identity()
+        except DatasetError as exc:
+            errors.append(str(exc))
+print(json.dumps({"run": Path(summary.run).name, "debates": summary.debates,
+                  "accuracy": summary.accuracy, "identity": cfg.identity(), "errors": errors}))
+'''
+
+
+def test_a_hub_dataset_by_name_from_a_locally_cached_copy_offline(tmp_path):
+    pytest.importorskip("datasets")
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_CACHE": str(tmp_path / "cache"), "HF_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", HUB_SCRIPT, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # first-number answers the question's first number, i; the gold is i + 1
+    assert result["debates"] == 3 and result["accuracy"] == 0.0
+    assert result["run"].startswith("single-gsm8k-main-")
+    # (train, socratic), (train, main), (default split, socratic) fail; the default split is test
+    socratic, train, socratic_again = result["errors"]
+    assert socratic.startswith("Hub dataset 'openai/gsm8k' (config 'socratic'): ")
+    assert "Available configs in the cache: ['main']" in socratic and socratic_again == socratic
+    assert train.startswith("Hub dataset 'openai/gsm8k' (config 'main'): ") and "train" in train
+
+
+def test_a_dataset_is_a_path_or_a_hub_name():
+    from debate.datasets import DatasetSpec
+
+    with pytest.raises(ValueError, match="one of them"):
+        DatasetSpec(path="a.jsonl", hub="openai/gsm8k")
+    with pytest.raises(ValueError, match="one of them"):
+        DatasetSpec()
+    with pytest.raises(ValueError, match="go with `hub`"):
+        DatasetSpec(path="a.jsonl", split="test")
+    assert DatasetSpec(hub="openai/gsm8k", config="main").label == "gsm8k-main"

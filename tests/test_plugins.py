@@ -4,6 +4,7 @@ import sys
 import types
 from collections.abc import Sequence
 from importlib.metadata import EntryPoint
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,3 +158,116 @@ async def test_an_export_format_from_an_entry_point_is_used_by_the_exporter(monk
     finally:
         FORMATS.pop("chosen-only", None)
     assert rows == [{"text": "\\boxed{4}", "question_id": "q"}]  # the duplicate pair deduped
+
+
+ECHO_PROTOCOL = '''
+from pathlib import Path
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from debate.agents import View
+from debate.protocols import (
+    DebateContext,
+    DebateProtocol,
+    DebateState,
+    JudgedConfig,
+    gather_round,
+    protocol,
+)
+
+
+class Twice(DebateProtocol):
+    """Two debaters answer once; the configured judge decides (VERSION)."""
+
+    config_class = JudgedConfig
+
+    def agent_names(self) -> list[str]:
+        return ["first", "second"]
+
+    def agent_role(self, index: int) -> str:
+        return "debater"
+
+    def max_calls(self) -> int:
+        return 2
+
+    async def answer(self, state: DebateState, runtime: Any) -> dict[str, Any]:
+        agents = runtime.context.group(self.agent_names())
+        turns = await gather_round(agents, [View(state["question"], 0)] * 2)
+        return {"turns": turns, "round": 0, "stop_reason": "done"}
+
+    async def decide(self, state: DebateState, runtime: Any) -> dict[str, Any]:
+        return await self.conclude(state, runtime, state["turns"])
+
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        g = StateGraph(DebateState, context_schema=DebateContext)
+        g.add_node("answer", self.answer)
+        g.add_node("decide", self.decide)
+        g.add_edge(START, "answer")
+        g.add_edge("answer", "decide")
+        g.add_edge("decide", END)
+        return g
+'''
+
+
+def test_a_protocol_class_in_a_file_runs_from_the_cli_without_packaging(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from debate.cli.main import app
+
+    (tmp_path / "twice.py").write_text(ECHO_PROTOCOL)
+    args = ["run", "--protocol", f"{tmp_path}/twice.py:Twice", "--model",
+            "scripted:first-number", "--dataset", "experiments/data/arithmetic.jsonl",
+            "--limit", "2", "--out", str(tmp_path / "runs"), "--name", "t", "--no-progress"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    traces = [json.loads(line) for line in (tmp_path / "runs/t/traces.jsonl").open()]
+    assert [t["protocol"] for t in traces] == ["Twice", "Twice"]
+    assert [len(t["turns"]) for t in traces] == [2, 2]
+    # editing the plug-in changes what the run computes: the same folder refuses it
+    (tmp_path / "twice.py").write_text(ECHO_PROTOCOL.replace("VERSION", "v2"))
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and "code.twice.py" in result.output, result.output
+    # ... and a new folder runs the edited code, not the first import's
+    from debate.protocols import get_protocol
+
+    result = CliRunner().invoke(app, [*args[:-3], "--name", "t2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "(v2)" in (get_protocol("Twice").__doc__ or "")
+
+
+def test_spec_plugins_are_files_next_to_the_spec_that_register_names(tmp_path):
+    from debate import run_experiment
+    from debate.config import load_experiment
+
+    (tmp_path / "twice.py").write_text(ECHO_PROTOCOL + "\nprotocol('twice-by-name')(Twice)\n")
+    data = Path("experiments/data/arithmetic.jsonl").absolute()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"plugins: [twice.py]\nprotocol: twice-by-name\n"
+                    f"models: [scripted:first-number]\ndataset: {data}\n"
+                    f"limit: 1\noutput_dir: {tmp_path / 'runs'}\n")
+    cfg = load_experiment(spec)
+    assert cfg.plugins == [str(tmp_path / "twice.py")]
+    summary = run_experiment(cfg, progress=False)
+    assert summary.protocol == "twice-by-name" and summary.debates == 1
+
+
+def test_plugin_errors_name_the_file(tmp_path):
+    from debate.config import ExperimentConfig
+    from debate.errors import ConfigError
+
+    def resolve(**fields: Any) -> None:
+        ExperimentConfig(dataset="x.jsonl", **fields).resolve_protocol()
+
+    with pytest.raises(ConfigError, match=r"missing\.py: no such file"):
+        resolve(plugins=[str(tmp_path / "missing.py")])
+    (tmp_path / "broken.py").write_text("raise RuntimeError('half written')\n")
+    with pytest.raises(ConfigError, match=r"broken\.py: RuntimeError while importing: half"):
+        resolve(plugins=[str(tmp_path / "broken.py")])
+    (tmp_path / "twice.py").write_text(ECHO_PROTOCOL)
+    with pytest.raises(ConfigError, match=r"no DebateProtocol subclass 'Thrice'.*\['Twice'\]"):
+        resolve(protocol=f"{tmp_path}/twice.py:Thrice")
+    with pytest.raises(ConfigError, match="cannot import module"):
+        resolve(plugins=["no_such_module_for_debatelab"])

@@ -38,7 +38,11 @@ def _fail(exc: Exception) -> NoReturn:
 @app.command()
 def run(
     config: Annotated[Path | None, typer.Argument(help="Experiment spec (YAML).")] = None,
-    protocol: Annotated[str | None, Opt(help="Protocol name or preset card.")] = None,
+    protocol: Annotated[str | None, Opt(help="Protocol name, preset card, or "
+                                        "path/to/file.py:ClassName.")] = None,
+    plugin: Annotated[list[str] | None, Opt("--plugin", help="Python file or module to import "
+                                            "first (registers protocols, roles, judges); "
+                                            "repeatable, added to the spec's plugins.")] = None,
     model: Annotated[list[str] | None, Opt("--model", "-m", help="Model spec; repeat per "
                                             "agent. See `debate models`.")] = None,
     dataset: Annotated[str | None, Opt(help="Dataset file (.jsonl, .json, .csv).")] = None,
@@ -73,13 +77,21 @@ def run(
         overrides["dataset"] = {"path": dataset, "task": task}
     try:
         if config is not None:
-            if "dataset" in overrides:
-                base = load_experiment(config).dataset.model_dump()
-                overrides["dataset"] = base | {k: v for k, v in overrides["dataset"].items() if v}
+            if "dataset" in overrides or plugin:
+                spec = load_experiment(config)
+                if "dataset" in overrides:
+                    base = spec.dataset.model_dump(exclude_none=True)
+                    if dataset is not None:  # a file named here replaces a Hub source
+                        base = {k: v for k, v in base.items()
+                                if k not in ("hub", "config", "split", "revision")}
+                    overrides["dataset"] = base | {
+                        k: v for k, v in overrides["dataset"].items() if v}
+                overrides["plugins"] = [*spec.plugins, *(plugin or [])]
             cfg = load_experiment(config, **overrides)
         else:
             if dataset is None:
                 raise typer.BadParameter("give an experiment spec or --dataset")
+            overrides["plugins"] = plugin
             cfg = validate(ExperimentConfig, {k: v for k, v in overrides.items()
                                               if v is not None}, "command line")
         summary = run_experiment(cfg, progress=not no_progress, force=force)
