@@ -60,6 +60,16 @@ def test_protocols_and_models_listing(monkeypatch):
     assert "scripted:always-7" in runner.invoke(app, ["models"]).output
 
 
+def test_roles_listing_shows_each_template_slot_and_its_fields():
+    listing = runner.invoke(app, ["roles"])
+    assert listing.exit_code == 0 and "debater" in listing.output and "mad-judge" in listing.output
+    shown = runner.invoke(app, ["roles", "debater"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0
+    line = next(x for x in shown.output.splitlines() if x.strip().startswith("debate "))
+    assert line.split()[1:] == ["format,", "majority,", "peers,", "question", "du_debate.md"]
+    assert runner.invoke(app, ["roles", "nobody"]).exit_code == 2
+
+
 def test_run_then_export_merging_runs(tmp_path):
     datasets = __import__("pytest").importorskip("datasets")
     for name, model in (("a", "scripted:first-number"), ("b", "scripted:reply=\\boxed{55}")):

@@ -248,6 +248,31 @@ def compare(
 
 
 @app.command()
+def roles(
+    name: Annotated[str | None, typer.Argument(help="Show one role.")] = None,
+) -> None:
+    """List registered roles, or show one role's template slots and the fields each may use."""
+    from rich.table import Table
+
+    from debate.agents.base import ROLES, get_role
+
+    try:
+        for role_name in [name] if name else ROLES.names():
+            cls = get_role(role_name)
+            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            out.print(f"[bold]{role_name}[/bold]  {escape(doc)}", highlight=False)
+            if name:
+                table = Table("template slot", "fields it may use", "default (debate/prompts/)",
+                              box=None)
+                for slot, template in cls.default_templates.items():
+                    fields = ", ".join(sorted(cls.slot_fields.get(slot, ()))) or "(none)"
+                    table.add_row(slot, fields, f"{template}.md")
+                out.print(table)
+    except DebateError as exc:
+        _fail(exc)
+
+
+@app.command()
 def protocols(
     name: Annotated[str | None, typer.Argument(help="Show one protocol.")] = None,
     graph: Annotated[bool, Opt("--graph", help="Print the protocol's graph (mermaid).")] = False,
