@@ -264,6 +264,7 @@ class DebateProtocol(ABC):
                               f"not {self.executor!r}")
         lean = self.lean_graph() if self.executor == "auto" else None
         scope = debate_scope.set(DebateScope(question.id))  # the calls' cache positions
+        result: Any
         try:
             if lean is not None:
                 result = await lean.ainvoke(state, DebateContext(agents), self.recursion_limit())
