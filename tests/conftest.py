@@ -7,6 +7,9 @@ import pytest
 os.environ["DEBATELAB_BLOCK_HOSTED"] = "1"
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("ANTHROPIC_API_KEY", None)
+for _tracing in ("LANGSMITH_TRACING", "LANGSMITH_TRACING_V2", "LANGCHAIN_TRACING_V2",
+                 "LANGCHAIN_TRACING"):  # no traces to LangSmith (test_graph_runtime fakes it)
+    os.environ.pop(_tracing, None)
 
 
 @pytest.fixture

@@ -24,20 +24,30 @@ policies, nodes that take ``config``/``writer``/``store``, sync nodes or
 routers, non-``TypedDict`` states, private node or router input schemas,
 custom channels, graphs that do not validate); such graphs run on LangGraph's
 own runtime. What it cannot see statically fails loudly at run time: a node
-returning a ``Command`` or a router returning several destinations or a
-``Send`` raises ``InvalidUpdateError`` naming the node. Differences that remain:
+returning anything but a dict or ``None`` (a ``Command``, a state object) or a
+router returning several destinations or a ``Send`` raises
+``InvalidUpdateError`` naming the node. Differences that remain:
 the node's ``Runtime`` carries only ``context`` (no store, stream writer or
 execution info), ``get_config()`` fails inside nodes, and a context variable a
 node sets is seen by later nodes (LangGraph runs each node in a copy).
+
+:func:`langgraph_reason` says when a debate must go to LangGraph's runtime
+anyway: ``DEBATELAB_EXECUTOR=langgraph``, an explicit ``graph_config``, or
+LangChain callbacks switched on around the run (LangSmith tracing through
+``LANGSMITH_TRACING``/``LANGCHAIN_TRACING_V2``, ``tracing_v2_enabled()``, a
+``@traceable`` parent, ``set_debug``/``set_verbose``...), so no trace is lost.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Hashable, Mapping
+import os
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.channels.binop import BinaryOperatorAggregate
 from langgraph.channels.last_value import LastValue
@@ -47,11 +57,23 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite, Send
 from typing_extensions import is_typeddict
 
-__all__ = ["LeanGraph"]
+from debate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+__all__ = ["EXECUTOR_ENV", "LeanGraph", "langgraph_reason", "settled_runtime"]
 
 log = logging.getLogger(__name__)
 
+EXECUTOR_ENV = "DEBATELAB_EXECUTOR"
+"""``langgraph`` here runs every debate on LangGraph's runtime (``auto``: the default)."""
+
 _NO_VALUE = object()
+_noted: set[str] = set()
+"""The reasons for LangGraph's runtime already logged in this process."""
+_settled: ContextVar[tuple[str | None] | None] = ContextVar("debatelab_runtime", default=None)
+"""The decision of the enclosing :func:`settled_runtime` (in a tuple), or ``None``."""
 _OVERWRITE = "__overwrite__"  # the serialised form of ``Overwrite`` LangGraph also accepts
 
 
@@ -214,6 +236,63 @@ class LeanGraph:
                                      f"executor cannot fan out: set the protocol's executor "
                                      f"to 'langgraph'")
         return targets[0] if targets else None
+
+
+def langgraph_reason(config: RunnableConfig | None) -> str | None:
+    """Why a debate must run on LangGraph's runtime, or ``None`` if the lean one may run it.
+
+    Checked once per debate (not per node), or once for a batch inside
+    :func:`settled_runtime`: ``DEBATELAB_EXECUTOR=langgraph``, a ``graph_config``
+    given to the run, or any LangChain callback handler that LangGraph's runtime
+    would call here (tracers switched on by environment, context managers, a
+    traced parent, debug/verbose globals). The first time each reason comes up in
+    a process it is logged at INFO level.
+    """
+    settled = _settled.get()
+    if settled is not None:
+        return settled[0]
+    forced = os.environ.get(EXECUTOR_ENV, "auto")
+    if forced not in ("auto", "langgraph", ""):
+        raise ConfigError(f"{EXECUTOR_ENV} must be 'auto' or 'langgraph', not {forced!r}")
+    reason = None
+    if forced == "langgraph":
+        reason = f"{EXECUTOR_ENV}=langgraph"
+    elif config is not None:
+        reason = "a graph_config was given"
+    else:
+        handlers = _ambient_handlers()
+        if handlers:
+            names = ", ".join(sorted({type(h).__name__ for h in handlers}))
+            reason = f"LangChain callbacks are on ({names})"
+    if reason is not None and reason not in _noted:
+        _noted.add(reason)
+        log.info("debates run on LangGraph's runtime, not the lean executor: %s", reason)
+    return reason
+
+
+@contextmanager
+def settled_runtime(reason: str | None) -> Iterator[None]:
+    """Debates started inside take ``reason`` (from :func:`langgraph_reason`) as decided.
+
+    The check takes about 20 us of CPU, a few per cent of a zero-latency debate's
+    framework cost; an experiment, whose setup does not change while it runs,
+    decides once for all its debates.
+    """
+    token = _settled.set((reason,))
+    try:
+        yield
+    finally:
+        _settled.reset(token)
+
+
+def _ambient_handlers() -> list[Any]:
+    """The callback handlers LangGraph's runtime would call if a graph started here."""
+    from langchain_core.runnables.config import (
+        ensure_config,
+        get_async_callback_manager_for_config,
+    )
+
+    return list(get_async_callback_manager_for_config(ensure_config()).handlers)
 
 
 def _overwrites(value: dict[Any, Any]) -> bool:
