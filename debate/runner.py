@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -45,6 +45,9 @@ from debate.protocols.base import DebateProtocol, create_protocol
 from debate.report import markdown_report
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
 __all__ = ["arun_experiment", "build_agents", "load_run_summary", "run_debate", "run_experiment"]
 
 
@@ -58,6 +61,7 @@ async def run_debate(
     params: SamplingParams | None = None,
     seed: int | None = 0,
     strict_parsing: bool = False,
+    graph_config: RunnableConfig | None = None,
     **options: Any,
 ) -> DebateTrace:
     """Run one debate and return its trace.
@@ -73,6 +77,8 @@ async def run_debate(
         seed: base seed (agent i uses ``seed + i``); ``None`` leaves seeds unset.
         strict_parsing: count only explicitly given answers (a boxed answer, "Answer:",
             a JSON field); a fallback-parsed answer becomes ``None``.
+        graph_config: a LangGraph config (``{"callbacks": [handler]}``, tags, metadata);
+            the debate then runs on LangGraph's runtime, which honours it.
         **options: protocol options (``rounds=1``, ``agents=5``...) for a protocol given by name.
 
     """
@@ -99,7 +105,7 @@ async def run_debate(
         agents = build_agents(proto, [model(m) for m in listed], roles, params, seed,
                               strict_parsing=strict_parsing)
     proto.check_questions([question])
-    return await proto.run(question, agents)
+    return await proto.run(question, agents, graph_config=graph_config)
 
 
 class _Models:
@@ -158,11 +164,13 @@ def _record_run(run_dir: Path, config: ExperimentConfig, fp: Fingerprint, force:
 
 
 async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
-                          console: Console | None = None, force: bool = False) -> Summary:
+                          console: Console | None = None, force: bool = False,
+                          graph_config: RunnableConfig | None = None) -> Summary:
     """Run (or resume) an experiment; return its summary (also written to the run folder).
 
     Re-running a changed experiment in the same run folder is refused with what
-    changed, unless ``force`` (recorded in ``config.json``).
+    changed, unless ``force`` (recorded in ``config.json``). ``graph_config``
+    (callbacks, tags...) goes to every debate's LangGraph run, as in :func:`run_debate`.
     """
     console = console or Console(stderr=True)
     proto_cls, options = config.resolve_protocol()
@@ -180,6 +188,9 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                           params, config.seed,
                           named_models={k: models.by_spec[spec] for k, spec in named.items()},
                           strict_parsing=config.strict_parsing)
+    from debate.protocols.executor import langgraph_reason, settled_runtime
+
+    runtime = langgraph_reason(graph_config)  # once for every debate (a bad value stops here)
     run_dir = Path(config.output_dir) / config.run_name(fp.identity)
     run_dir.mkdir(parents=True, exist_ok=True)
     _record_run(run_dir, config, fp, force, console)
@@ -210,7 +221,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             if stopped:
                 return
             try:
-                trace = await protocol.run(question, agents, trace_id=f"{identity}:{question.id}")
+                trace = await protocol.run(question, agents, trace_id=f"{identity}:{question.id}",
+                                           graph_config=graph_config)
             except TransportError as exc:  # fatal, or still failing after every retry
                 stopped.append(str(exc))
                 return
@@ -226,7 +238,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 f"{stats.calls / elapsed:.1f} calls/s"))
 
     try:
-        with bar, TraceWriter(traces_path) as writer, batch_gc():
+        with bar, TraceWriter(traces_path) as writer, batch_gc(), settled_runtime(runtime):
             await asyncio.gather(*(worker(writer) for _ in range(min(config.concurrency,
                                                                      max(len(todo), 1)))))
     finally:
@@ -296,10 +308,11 @@ batch_gc = _BatchGC()
 
 
 def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True,
-                   force: bool = False) -> Summary:
+                   force: bool = False, graph_config: RunnableConfig | None = None) -> Summary:
     """Run (or resume) an experiment from a config object or a YAML spec path."""
     if not isinstance(config, ExperimentConfig):
         from debate.config import load_experiment
 
         config = load_experiment(config)
-    return asyncio.run(arun_experiment(config, progress=progress, force=force))
+    return asyncio.run(arun_experiment(config, progress=progress, force=force,
+                                       graph_config=graph_config))

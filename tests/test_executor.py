@@ -1,5 +1,6 @@
 """The lean executor runs a protocol graph exactly as LangGraph's runtime does, or declines."""
 
+import itertools
 import operator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -8,7 +9,8 @@ import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError, InvalidUpdateError
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Send
+from langgraph.types import Overwrite, Send
+from pydantic import BaseModel
 
 from debate import PROTOCOLS
 from debate.config import load_experiment
@@ -92,18 +94,151 @@ async def test_the_recursion_limit_stops_a_runaway_loop():
         await lean.ainvoke({"items": [], "count": 0}, None, 5)
 
 
-async def test_an_update_of_an_unknown_key_names_the_node():
-    async def bad(state: State) -> dict[str, Any]:
-        return {"itemz": [1]}
+# --- parity: the same graph through LangGraph's runtime and through LeanGraph ----------
 
-    g = StateGraph(State)
-    g.add_node("bad", bad)
-    g.add_edge(START, "bad")
-    g.add_edge("bad", END)
-    lean = LeanGraph.of(g)
+
+class Rich(TypedDict):
+    items: Annotated[list[int], operator.add]
+    total: Annotated[int, operator.add]
+    count: int
+    note: str
+
+
+SEEN: list[Any] = []
+"""Every state a node or router was handed, in order (cleared before each run)."""
+
+
+def _returning(update: Any) -> Any:
+    async def node(state: Rich) -> Any:
+        SEEN.append(dict(state))
+        return update
+    return node
+
+
+async def inc(state: Rich) -> dict[str, Any]:
+    SEEN.append(dict(state))
+    return {"count": state["count"] + 1}
+
+
+def _chain(*nodes: Any, route: Any = None, ends: Any = None) -> StateGraph[Any, Any, Any, Any]:
+    """START -> n0 -> n1 ... -> END, or -> ``route`` over ``ends`` after the last node."""
+    g = StateGraph(Rich)
+    names = [f"n{i}" for i in range(len(nodes))]
+    for name, node in zip(names, nodes, strict=True):
+        g.add_node(name, node)
+    g.add_edge(START, names[0])
+    for before, after in itertools.pairwise(names):
+        g.add_edge(before, after)
+    if route is None:
+        g.add_edge(names[-1], END)
+    else:
+        g.add_conditional_edges(names[-1], route, ends)
+    return g
+
+
+async def _both(graph: StateGraph[Any, Any, Any, Any], state: dict[str, Any],
+                limit: int = 25) -> tuple[Any, list[Any]]:
+    """What LangGraph's runtime does with ``graph`` (result or error type, and what its
+    nodes saw), after checking the lean executor does exactly the same."""
+    lean = LeanGraph.of(graph)
     assert lean is not None
-    with pytest.raises(InvalidUpdateError, match="bad wrote 'itemz'"):
-        await lean.ainvoke({"count": 0}, None, 5)
+    outcomes = []
+    for run in (lambda: graph.compile().ainvoke(state, {"recursion_limit": limit}),
+                lambda: lean.ainvoke(state, None, limit)):
+        SEEN.clear()
+        try:
+            result: Any = ("returned", await run())
+        except Exception as exc:
+            result = ("raised", type(exc))
+        outcomes.append((result, list(SEEN)))
+    assert outcomes[1] == outcomes[0]
+    return outcomes[0]
+
+
+async def test_keys_outside_the_state_are_dropped_as_langgraph_drops_them():
+    graph = _chain(_returning({"itemz": [1], "count": 2}), _returning(None))
+    result, seen = await _both(graph, {"count": 1, "zz": 0})
+    assert result == ("returned", {"items": [], "total": 0, "count": 2})
+    assert seen[1] == {"items": [], "total": 0, "count": 2}
+
+
+async def test_reducer_keys_start_empty_and_a_run_writing_nothing_returns_none():
+    result, seen = await _both(_chain(_returning(None)), {})
+    assert result == ("returned", None)
+    assert seen == [{"items": [], "total": 0}]
+    result, _ = await _both(_chain(_returning({"total": 2}), _returning({"total": 3})), {})
+    assert result == ("returned", {"items": [], "total": 5})
+
+
+async def test_overwrite_replaces_a_reduced_value_and_is_stored_as_is_elsewhere():
+    update = {"items": Overwrite([7]), "total": {"__overwrite__": 5}, "note": Overwrite("x")}
+    result, _ = await _both(_chain(_returning(update)), {"items": [1], "total": 2})
+    assert result == ("returned", {"items": [7], "total": 5, "note": Overwrite("x")})
+
+
+def _choose(choice: Any, last: Any = END) -> Any:
+    return lambda state: choice if state["count"] < 3 else last
+
+
+@pytest.mark.parametrize("choice", ["n0", "nowhere", None])
+async def test_a_choice_outside_the_path_map_is_a_key_error_even_a_nodes_name(choice):
+    graph = _chain(inc, route=_choose(choice, "stop"), ends={"again": "n0", "stop": END})
+    result, _ = await _both(graph, {"count": 0})
+    assert result == ("raised", KeyError)
+
+
+@pytest.mark.parametrize(("choice", "expected"), [
+    ("n0", ("returned", {"items": [], "total": 0, "count": 3})),
+    (["n0"], ("returned", {"items": [], "total": 0, "count": 3})),
+    (("n0", "n0"), ("returned", {"items": [], "total": 0, "count": 3})),
+    ([], ("returned", {"items": [], "total": 0, "count": 1})),
+    ([END], ("returned", {"items": [], "total": 0, "count": 1})),
+    ("nowhere", ("returned", {"items": [], "total": 0, "count": 1})),
+    (7, ("returned", {"items": [], "total": 0, "count": 1})),
+    (None, ("raised", ValueError)),
+    (START, ("raised", ValueError)),
+])
+async def test_a_router_without_path_map_behaves_as_in_langgraph(choice, expected, caplog):
+    result, _ = await _both(_chain(inc, route=_choose(choice)), {"count": 0})
+    assert result == expected
+    if choice in ("nowhere", 7):  # LangGraph warns and ends the run; so does the lean one
+        assert "which is not a node; ignoring it" in caplog.text
+
+
+async def test_a_router_with_no_state_annotation_also_sees_the_update_it_follows():
+    def untyped(state):
+        SEEN.append(("router", dict(state)))
+        return END
+
+    def typed(state: Rich) -> str:
+        SEEN.append(("router", dict(state)))
+        return END
+
+    node = _returning({"zz": 1, "count": 2})
+    _, seen = await _both(_chain(node, route=untyped), {"count": 1})
+    assert seen[-1] == ("router", {"zz": 1, "count": 2, "items": [], "total": 0})
+    _, seen = await _both(_chain(node, route=typed), {"count": 1})
+    assert seen[-1] == ("router", {"count": 2, "items": [], "total": 0})
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4])
+async def test_the_recursion_limit_counts_supersteps_as_langgraph_does(limit):
+    result, seen = await _both(_chain(inc, inc, inc), {"count": 0}, limit)
+    # three nodes need a limit of four: Pregel checks the limit before it sees the end
+    assert result[0] == ("returned" if limit > 3 else "raised")
+    assert len(seen) == min(limit, 3)
+
+
+async def test_a_recursion_limit_below_one_is_refused_as_langgraph_refuses_it():
+    result, seen = await _both(_chain(inc), {"count": 0}, 0)
+    assert result == ("raised", ValueError) and seen == []
+
+
+async def test_a_router_that_fans_out_fails_loudly_in_the_lean_executor():
+    lean = LeanGraph.of(_chain(inc, inc, route=_choose(["n0", "n1"])))
+    assert lean is not None
+    with pytest.raises(InvalidUpdateError, match="cannot fan out"):
+        await lean.ainvoke({"count": 0}, None, 25)
 
 
 def _fan_out() -> StateGraph[Any, Any, Any, Any]:
@@ -144,7 +279,59 @@ def _config_node() -> StateGraph[Any, Any, Any, Any]:
     return g
 
 
-@pytest.mark.parametrize("build", [_fan_out, _send, _sync_node, _config_node])
+class Part(TypedDict):
+    count: int
+
+
+async def partial(state: Part) -> dict[str, Any]:
+    return {"count": state["count"] + 1}
+
+
+class Model(BaseModel):
+    count: int = 0
+
+
+async def model_node(state: Model) -> dict[str, Any]:
+    return {"count": state.count + 1}
+
+
+def _pydantic_state() -> StateGraph[Any, Any, Any, Any]:
+    g = StateGraph(Model)
+    g.add_node("a", model_node)
+    g.add_edge(START, "a")
+    g.add_edge("a", END)
+    return g
+
+
+def _private_node_input() -> StateGraph[Any, Any, Any, Any]:
+    g = StateGraph(State)
+    g.add_node("a", partial)
+    g.add_edge(START, "a")
+    g.add_edge("a", END)
+    return g
+
+
+def _private_router_input() -> StateGraph[Any, Any, Any, Any]:
+    def route(state: Part) -> str:
+        return END
+
+    g = StateGraph(State)
+    g.add_node("a", add)
+    g.add_edge(START, "a")
+    g.add_conditional_edges("a", route)
+    return g
+
+
+def _invalid() -> StateGraph[Any, Any, Any, Any]:
+    g = StateGraph(State)
+    g.add_node("a", add)
+    g.add_edge(START, "a")
+    g.add_edge("a", "missing")  # LangGraph's compile names this fault
+    return g
+
+
+@pytest.mark.parametrize("build", [_fan_out, _send, _sync_node, _config_node, _pydantic_state,
+                                   _private_node_input, _private_router_input, _invalid])
 def test_graphs_beyond_a_plain_chain_are_left_to_langgraph(build):
     assert LeanGraph.of(build()) is None
 

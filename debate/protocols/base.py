@@ -29,6 +29,7 @@ from debate.scoring import is_correct
 from debate.trace import AgentInfo, DebateTrace, FinalAnswer, Question, Totals, Turn
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
     from langgraph.graph import StateGraph
     from langgraph.runtime import Runtime
 
@@ -136,7 +137,9 @@ class DebateProtocol(ABC):
     executor: Literal["auto", "langgraph"] = "auto"
     """``auto``: run the graph with :class:`LeanGraph` when its shape allows (same nodes,
     edges and reducers, without Pregel's per-step cost), else on LangGraph's runtime;
-    ``langgraph``: always on LangGraph's runtime. Settable per instance."""
+    ``langgraph``: always on LangGraph's runtime. Settable per instance; the environment
+    variable ``DEBATELAB_EXECUTOR=langgraph``, a ``graph_config`` or LangChain tracing
+    switched on also choose LangGraph's runtime for a debate."""
 
     def __init__(self, config: ProtocolConfig | None = None, **options: Any) -> None:
         base = config.model_dump() if config is not None else {}
@@ -244,13 +247,28 @@ class DebateProtocol(ABC):
         assert not isinstance(self._lean, bool)
         return self._lean
 
+    def _lean_for(self, graph_config: RunnableConfig | None) -> LeanGraph | None:
+        """The lean graph this debate runs on, or ``None`` for LangGraph's runtime."""
+        if self.executor == "langgraph":
+            return None
+        from debate.protocols.executor import langgraph_reason
+
+        return None if langgraph_reason(graph_config) else self.lean_graph()
+
     def mermaid(self) -> str:
         """The graph as a mermaid diagram."""
         return str(self.build_graph().get_graph().draw_mermaid())
 
     async def run(self, question: Question, agents: Sequence[Agent], *,
-                  trace_id: str | None = None) -> DebateTrace:
-        """Run one debate on ``question`` and return its trace."""
+                  trace_id: str | None = None,
+                  graph_config: RunnableConfig | None = None) -> DebateTrace:
+        """Run one debate on ``question`` and return its trace.
+
+        ``graph_config`` (callbacks, tags, metadata... as LangGraph's ``ainvoke`` takes
+        it) runs the debate on LangGraph's runtime, which honours all of it; so do
+        LangChain tracing and callbacks switched on around the call (see
+        :func:`~debate.protocols.executor.langgraph_reason`).
+        """
         names = self.agent_names()
         if len(agents) != len(names):
             raise ConfigError(f"protocol {self.name!r} with this config needs {len(names)} "
@@ -262,15 +280,16 @@ class DebateProtocol(ABC):
         if self.executor not in ("auto", "langgraph"):
             raise ConfigError(f"protocol {self.name!r}: executor must be 'auto' or 'langgraph', "
                               f"not {self.executor!r}")
-        lean = self.lean_graph() if self.executor == "auto" else None
+        lean = self._lean_for(graph_config)
         scope = debate_scope.set(DebateScope(question.id))  # the calls' cache positions
+        result: Any
         try:
             if lean is not None:
                 result = await lean.ainvoke(state, DebateContext(agents), self.recursion_limit())
             else:
                 result = await self.build_graph().ainvoke(
                     state, context=DebateContext(agents),
-                    config={"recursion_limit": self.recursion_limit()},
+                    config={"recursion_limit": self.recursion_limit(), **(graph_config or {})},
                 )
         finally:
             debate_scope.reset(scope)
