@@ -314,8 +314,7 @@ class Cached:
                 completion.latency = time.perf_counter() - start
             self._account(completion)
             if cache is not None and future is not None:
-                cache.put(key, completion)
-                await asyncio.sleep(0)  # the cache commits this loop iteration's puts first
+                await cache.put(key, completion)  # on disk before anyone sees it
                 future.set_result(completion)
             return completion
         except BaseException as exc:
