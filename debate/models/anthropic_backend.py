@@ -22,13 +22,13 @@ from pydantic import SecretStr
 
 from debate.errors import (
     MissingDependencyError,
-    RetryableError,
     classify_status,
+    connection_error,
     parse_retry_after,
     register_secret,
 )
 from debate.models.guard import check_request
-from debate.models.types import Completion, Message, SamplingParams, Usage
+from debate.models.types import Closeable, Completion, Message, SamplingParams, Usage
 
 __all__ = ["AnthropicModel"]
 
@@ -36,8 +36,11 @@ DEFAULT_MAX_TOKENS = 1024
 log = logging.getLogger(__name__)
 
 
-class AnthropicModel:
+class AnthropicModel(Closeable):
     """A Claude model.
+
+    Holds one ``AsyncAnthropic`` client, made on the first call: close it with
+    :meth:`aclose` or ``async with model:``.
 
     Args:
         model: e.g. ``claude-sonnet-4-5``.
@@ -92,7 +95,8 @@ class AnthropicModel:
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Send one Messages-API request (system messages go to ``system``)."""
-        check_request(self.base_url or "https://api.anthropic.com", self.endpoint)
+        url = self.base_url or "https://api.anthropic.com"
+        check_request(url, self.endpoint)
         import anthropic
 
         client = self._get_client()
@@ -114,7 +118,7 @@ class AnthropicModel:
             raise classify_status(exc.status_code, str(exc.message), endpoint=self.endpoint,
                                   retry_after=retry_after) from exc
         except anthropic.APIConnectionError as exc:
-            raise RetryableError(f"connection failed: {exc!r}", endpoint=self.endpoint) from exc
+            raise connection_error(url, exc, endpoint=self.endpoint) from exc
         text = "".join(getattr(block, "text", "") for block in response.content)
         return Completion(
             text=text,
@@ -125,3 +129,9 @@ class AnthropicModel:
             model=response.model,
             logprobs=None,
         )
+
+    async def aclose(self) -> None:
+        """Close the SDK client (the next call makes a new one)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
