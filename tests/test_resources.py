@@ -158,3 +158,17 @@ async def test_connection_errors_are_redacted(tmp_path, monkeypatch):
     assert "cannot connect to http://127.0.0.1:9/v1?key=[redacted]" in summary.stopped
     assert secret not in summary.stopped
     assert secret not in (tmp_path / "run" / "summary.json").read_text()
+
+
+def test_the_cli_frees_the_embedded_models_its_run_loaded(monkeypatch, tmp_path):
+    import types
+
+    unloaded = []
+    embedded = types.ModuleType("debate.models.llamacpp")
+    embedded.unload_models = lambda: unloaded.append(True)
+    monkeypatch.setitem(sys.modules, "debate.models.llamacpp", embedded)  # as if it was used
+    result = CliRunner().invoke(app, [
+        "run", "--dataset", DATA, "--model", "scripted:first-number", "--limit", "1",
+        "--rounds", "0", "--out", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert unloaded == [True]
