@@ -22,7 +22,9 @@ the message) and keeps every debate that finished before it.
 
 from __future__ import annotations
 
+import errno
 import re
+from collections.abc import Iterator
 
 __all__ = [
     "ConfigError",
@@ -35,6 +37,7 @@ __all__ = [
     "SpecError",
     "TemplateError",
     "TransportError",
+    "connection_error",
     "redact",
     "register_secret",
 ]
@@ -145,3 +148,66 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+_CONNECT_REASONS: dict[int, str] = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+}
+_LATER_REASONS: dict[int, str] = {
+    errno.ECONNRESET: "connection reset by the server",
+    errno.ECONNABORTED: "connection aborted",
+    errno.EPIPE: "connection closed by the server",
+    errno.ETIMEDOUT: "timed out",
+}
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what lies under it (``os_error``, ``__cause__``, ``__context__``)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo and len(seen) < 20:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [e for e in (getattr(current, "os_error", None), current.__cause__,
+                             current.__context__) if isinstance(e, BaseException)]
+
+
+def _failure(exc: BaseException) -> tuple[bool, str]:
+    """(whether the connection was never made, why) in words, from an exception chain."""
+    import socket
+    import ssl
+
+    chain = list(_causes(exc))
+    for cause in chain:
+        if isinstance(cause, socket.gaierror):
+            return True, "host name not found"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True, f"certificate not trusted: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return True, f"TLS handshake failed: {cause.reason or cause}"
+        code = cause.errno if isinstance(cause, OSError) else None
+        if code in _CONNECT_REASONS:
+            return True, _CONNECT_REASONS[code]
+        if code in _LATER_REASONS:
+            return False, _LATER_REASONS[code]
+        if isinstance(cause, TimeoutError):
+            return False, "timed out"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return False, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def connection_error(url: str, exc: BaseException, *, endpoint: str) -> RetryableError:
+    """A :class:`RetryableError` naming ``url`` and saying in words why the request failed.
+
+    ``cannot connect to http://127.0.0.1:9/v1 (connection refused)`` rather than an
+    HTTP library's exception repr; the text is redacted like every transport error.
+    """
+    never_connected, reason = _failure(exc)
+    if never_connected:
+        return RetryableError(f"cannot connect to {url} ({reason})", endpoint=endpoint)
+    return RetryableError(f"request to {url} failed ({reason})", endpoint=endpoint)

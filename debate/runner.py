@@ -13,6 +13,12 @@ twice. A transport error that retries cannot fix (bad key, unknown model, an
 endpoint still down after every retry) stops the run with one message naming
 the endpoint and status, and keeps what finished; a debate that fails
 otherwise is listed in the summary and retried on the next run.
+
+What a runner builds it closes: models made from spec strings (their HTTP
+sessions) and the run's response cache are closed when the run ends, however
+it ends. Model objects a caller passes in stay open: the caller owns them.
+Nothing here changes process-wide state such as the garbage collector's
+settings; :func:`batch_gc` is an opt-in for scripts (the CLI uses it).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import asyncio
 import gc
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +46,7 @@ from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
 from debate.models.middleware import Cached, CallStats, wrap
 from debate.models.spec import create_backend, parse_model_spec
-from debate.models.types import ChatModel, SamplingParams
+from debate.models.types import ChatModel, SamplingParams, close_model
 from debate.protocols.base import DebateProtocol, create_protocol
 from debate.report import markdown_report
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
@@ -48,7 +54,8 @@ from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
-__all__ = ["arun_experiment", "build_agents", "load_run_summary", "run_debate", "run_experiment"]
+__all__ = ["arun_experiment", "batch_gc", "build_agents", "load_run_summary", "run_debate",
+           "run_experiment"]
 
 
 async def run_debate(
@@ -66,12 +73,17 @@ async def run_debate(
 ) -> DebateTrace:
     """Run one debate and return its trace.
 
+    Models given as spec strings are built for this debate and closed when it
+    ends (with the default middleware: limits, retries; no cache). Model objects
+    are used as they are and left open: they belong to the caller, who closes
+    them (``async with model:`` or ``await model.aclose()``), typically after
+    the last of the debates that share them and before the event loop ends.
+
     Args:
         question: a :class:`Question`, or plain text (scored as ``exact``, no gold).
         protocol: a registered name (options go in ``**options``) or a protocol object.
         models: one model (object or spec string) for every agent, one per agent, or a
             mapping from agent name or role to model (``{"debater": m, "judge": j}``).
-            Spec strings get the default middleware (limits, retries; no cache).
         roles: role card paths, once or per agent.
         params: sampling parameters of every agent.
         seed: base seed (agent i uses ``seed + i``); ``None`` leaves seeds unset.
@@ -96,24 +108,35 @@ async def run_debate(
             built[item] = wrap(create_backend(item), stats=stats)
         return built[item]
 
-    if isinstance(models, Mapping):
-        agents = build_agents(proto, [], roles, params, seed,
-                              named_models={key: model(m) for key, m in models.items()},
-                              strict_parsing=strict_parsing)
-    else:
-        listed = [models] if isinstance(models, str | ChatModel) else list(models)
-        agents = build_agents(proto, [model(m) for m in listed], roles, params, seed,
-                              strict_parsing=strict_parsing)
-    proto.check_questions([question])
-    return await proto.run(question, agents, graph_config=graph_config)
+    try:
+        if isinstance(models, Mapping):
+            agents = build_agents(proto, [], roles, params, seed,
+                                  named_models={key: model(m) for key, m in models.items()},
+                                  strict_parsing=strict_parsing)
+        else:
+            listed = [models] if isinstance(models, str | ChatModel) else list(models)
+            agents = build_agents(proto, [model(m) for m in listed], roles, params, seed,
+                                  strict_parsing=strict_parsing)
+        proto.check_questions([question])
+        return await proto.run(question, agents, graph_config=graph_config)
+    finally:
+        await _close_all(built.values())
+
+
+async def _close_all(models: Iterable[ChatModel]) -> None:
+    """Close every model (all of them, even when one fails; then its error is raised)."""
+    await asyncio.gather(*(close_model(model) for model in models))
 
 
 class _Models:
     """One wrapped model per distinct spec: agents on one endpoint share its limits."""
 
-    def __init__(self, config: ExperimentConfig, stats: CallStats) -> None:
+    def __init__(self) -> None:
         self.backends: list[ChatModel] = []
         self.by_spec: dict[str, ChatModel] = {}
+
+    def build(self, config: ExperimentConfig, stats: CallStats) -> None:
+        """Build the models ``config`` names (if one fails, those before it are kept to close)."""
         prices = PriceTable(config.prices)
         positional, named = split_bindings(config.models)
         for spec in dict.fromkeys([*positional, *named.values()]):
@@ -130,10 +153,8 @@ class _Models:
             model.cache = cache
 
     async def aclose(self) -> None:
-        for backend in self.backends:
-            close = getattr(backend, "aclose", None)
-            if close is not None:
-                await close()
+        """Close every backend built."""
+        await _close_all(self.backends)
 
 
 def _record_run(run_dir: Path, config: ExperimentConfig, fp: Fingerprint, force: bool,
@@ -171,6 +192,10 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     Re-running a changed experiment in the same run folder is refused with what
     changed, unless ``force`` (recorded in ``config.json``). ``graph_config``
     (callbacks, tags...) goes to every debate's LangGraph run, as in :func:`run_debate`.
+    The models the
+    config names and the run's response cache are built here and closed before
+    this returns or raises. The garbage collector is left as it is: wrap the
+    call in :func:`batch_gc` to tune it for the run.
     """
     console = console or Console(stderr=True)
     proto_cls, options = config.resolve_protocol()
@@ -179,72 +204,77 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                              fields=config.dataset.fields, limit=config.limit)
     protocol.check_questions(questions)
     fp = fingerprint(config, protocol)
-    # models and agents before the run folder: a missing key or a bad card leaves no folder
     stats = CallStats()
-    models = _Models(config, stats)
-    params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
-    positional, named = split_bindings(config.models)
-    agents = build_agents(protocol, [models.by_spec[spec] for spec in positional], config.roles,
-                          params, config.seed,
-                          named_models={k: models.by_spec[spec] for k, spec in named.items()},
-                          strict_parsing=config.strict_parsing)
-    from debate.protocols.executor import langgraph_reason, settled_runtime
-
-    runtime = langgraph_reason(graph_config)  # once for every debate (a bad value stops here)
-    run_dir = Path(config.output_dir) / config.run_name(fp.identity)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _record_run(run_dir, config, fp, force, console)
-    traces_path = run_dir / "traces.jsonl"
-    wanted = {q.id for q in questions}
-    tally = Tally(PriceTable(config.prices))
-    done: set[str] = set()
-    for finished in read_traces(traces_path):  # one pass: what to skip, and its metrics
-        if finished.question.id in wanted and finished.question.id not in done:
-            done.add(finished.question.id)
-            tally.add(finished)
-    todo = [q for q in questions if q.id not in done]
-
-    cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
-    models.use_cache(cache)
+    models = _Models()
+    cache: ResponseCache | None = None
     failed: dict[str, str] = {}
     stopped: list[str] = []
-    start = time.perf_counter()
-    bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-                   console=console, disable=not progress)
-    task = bar.add_task("debates", total=len(questions), completed=len(done), info="")
-    pending = iter(todo)
-    identity = fp.identity[:8]
-
-    async def worker(writer: TraceWriter) -> None:
-        for question in pending:
-            if stopped:
-                return
-            try:
-                trace = await protocol.run(question, agents, trace_id=f"{identity}:{question.id}",
-                                           graph_config=graph_config)
-            except TransportError as exc:  # fatal, or still failing after every retry
-                stopped.append(str(exc))
-                return
-            except Exception as exc:  # a debate that cannot finish must not end the run
-                failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
-                continue
-            writer.write(trace)
-            tally.add(trace)
-            elapsed = max(time.perf_counter() - start, 1e-9)
-            acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
-            bar.update(task, advance=1, info=(
-                f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
-                f"{stats.calls / elapsed:.1f} calls/s"))
-
     try:
-        with bar, TraceWriter(traces_path) as writer, batch_gc(), settled_runtime(runtime):
+        # models and agents before the run folder: a missing key or a bad card leaves no folder
+        models.build(config, stats)
+        params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
+        positional, named = split_bindings(config.models)
+        agents = build_agents(protocol, [models.by_spec[spec] for spec in positional],
+                              config.roles, params, config.seed,
+                              named_models={k: models.by_spec[spec] for k, spec in named.items()},
+                              strict_parsing=config.strict_parsing)
+        from debate.protocols.executor import langgraph_reason, settled_runtime
+
+        runtime = langgraph_reason(graph_config)  # once for every debate (a bad value stops here)
+        run_dir = Path(config.output_dir) / config.run_name(fp.identity)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _record_run(run_dir, config, fp, force, console)
+        traces_path = run_dir / "traces.jsonl"
+        wanted = {q.id for q in questions}
+        tally = Tally(PriceTable(config.prices))
+        done: set[str] = set()
+        for finished in read_traces(traces_path):  # one pass: what to skip, and its metrics
+            if finished.question.id in wanted and finished.question.id not in done:
+                done.add(finished.question.id)
+                tally.add(finished)
+        todo = [q for q in questions if q.id not in done]
+
+        cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
+        models.use_cache(cache)
+        start = time.perf_counter()
+        bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
+                       console=console, disable=not progress)
+        task = bar.add_task("debates", total=len(questions), completed=len(done), info="")
+        pending = iter(todo)
+        identity = fp.identity[:8]
+
+        async def worker(writer: TraceWriter) -> None:
+            for question in pending:
+                if stopped:
+                    return
+                try:
+                    trace = await protocol.run(question, agents,
+                                               trace_id=f"{identity}:{question.id}",
+                                               graph_config=graph_config)
+                except TransportError as exc:  # fatal, or still failing after every retry
+                    stopped.append(redact(str(exc)))
+                    return
+                except Exception as exc:  # a debate that cannot finish must not end the run
+                    failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
+                    continue
+                writer.write(trace)
+                tally.add(trace)
+                elapsed = max(time.perf_counter() - start, 1e-9)
+                acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
+                bar.update(task, advance=1, info=(
+                    f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
+                    f"{stats.calls / elapsed:.1f} calls/s"))
+
+        with bar, TraceWriter(traces_path) as writer, settled_runtime(runtime):
             await asyncio.gather(*(worker(writer) for _ in range(min(config.concurrency,
                                                                      max(len(todo), 1)))))
     finally:
-        await models.aclose()
-        if cache is not None:
-            cache.close()
+        try:
+            await models.aclose()
+        finally:
+            if cache is not None:
+                cache.close()
     wall = time.perf_counter() - start
     before = _previous_totals(run_dir / "summary.json")
     summary = tally.summary().model_copy(update={
@@ -276,23 +306,29 @@ def _previous_totals(path: Path) -> tuple[int, float, int]:
 class _BatchGC:
     """Tune Python's cyclic garbage collector for a batch of debates; restore it after.
 
-    Nearly everything a debate allocates is freed by reference counting, yet
-    at the default thresholds the collector kept rescanning the ~100 000
-    objects that imports leave behind (60 ms a full pass) and took a third of
-    the CPU of a zero-latency run. Objects alive at the start are frozen (never
-    scanned) and young objects are collected every 50 000 allocations. With
-    several runs at once, the first to start tunes and the last to end restores.
+    Opt-in, as ``with batch_gc(): ...`` around a run; the CLI does this, the
+    library never does it by itself (the collector's settings are the whole
+    process's). Nearly everything a debate allocates is freed by reference
+    counting, yet at the default thresholds the collector kept rescanning the
+    ~100 000 objects that imports leave behind (60 ms a full pass) and took a
+    third of the CPU of a zero-latency run. Inside, objects alive at the start
+    are frozen (never scanned; unless the caller had frozen objects already, which
+    stay as they were) and young objects are collected every 50 000 allocations.
+    Nested or concurrent uses: the first to enter tunes, the last to leave restores.
     """
 
     def __init__(self) -> None:
         self.runs = 0
         self.saved = gc.get_threshold()
+        self.froze = False
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
         if self.runs == 0:
             self.saved = gc.get_threshold()
-            gc.freeze()
+            self.froze = gc.get_freeze_count() == 0
+            if self.froze:
+                gc.freeze()
             gc.set_threshold(50_000, 20, 20)
         self.runs += 1
         try:
@@ -301,15 +337,21 @@ class _BatchGC:
             self.runs -= 1
             if self.runs == 0:
                 gc.set_threshold(*self.saved)
-                gc.unfreeze()
+                if self.froze:
+                    gc.unfreeze()
 
 
 batch_gc = _BatchGC()
+"""``with batch_gc(): ...``: the collector tuned for a batch run, restored after (opt-in)."""
 
 
 def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True,
                    force: bool = False, graph_config: RunnableConfig | None = None) -> Summary:
-    """Run (or resume) an experiment from a config object or a YAML spec path."""
+    """Run (or resume) an experiment from a config object or a YAML spec path.
+
+    Synchronous :func:`arun_experiment` (in a new event loop): everything it
+    builds is closed before it returns.
+    """
     if not isinstance(config, ExperimentConfig):
         from debate.config import load_experiment
 

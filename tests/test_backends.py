@@ -6,7 +6,7 @@ import pytest
 
 from debate.errors import FatalTransportError, MissingDependencyError, RetryableError
 from debate.models import CallStats, Message, RetryPolicy, SamplingParams, wrap
-from debate.models.anthropic_backend import AnthropicModel
+from debate.models.anthropic_backend import AnthropicModel, accepts_sampling
 from debate.models.openai_backend import OpenAIModel
 from debate.models.vllm_backend import VLLMModel
 from debate.testing import MockServer
@@ -64,10 +64,9 @@ async def test_malformed_body_and_dropped_connection_are_retryable():
         assert (await model.generate(MSGS, SamplingParams())).text
         await backend.aclose()
     assert server.requests == 2
-    dead = OpenAIModel("m", base_url="http://127.0.0.1:9/v1")  # nothing listens on port 9
-    with pytest.raises(RetryableError, match="connection failed"):
-        await dead.generate(MSGS, SamplingParams())
-    await dead.aclose()
+    async with OpenAIModel("m", base_url="http://127.0.0.1:9/v1") as dead:  # port 9: nobody
+        with pytest.raises(RetryableError, match="cannot connect to http://127.0.0.1:9/v1"):
+            await dead.generate(MSGS, SamplingParams())
 
 
 async def test_openai_logprobs_are_parsed(mock_server):
@@ -78,34 +77,56 @@ async def test_openai_logprobs_are_parsed(mock_server):
     assert [lp.logprob for lp in completion.logprobs] == [-0.1] * 4
 
 
-async def test_anthropic_backend_against_local_server(mock_server, caplog):
-    import inspect
-
-    import anthropic
-
-    model = AnthropicModel("claude-test", api_key="k", base_url=mock_server.url[:-3])
-    completion = await model.generate(MSGS, SamplingParams(temperature=0.2, max_tokens=50,
-                                                           stop=("END",), logprobs=True))
-    body = mock_server.bodies[-1]
+async def test_anthropic_backend_against_local_server(mock_server):
+    async with AnthropicModel("claude-test", api_key="k", base_url=mock_server.url[:-3]) as model:
+        completion = await model.generate(MSGS, SamplingParams(temperature=0.2, max_tokens=50,
+                                                               stop=("END",), logprobs=True))
+        body = mock_server.bodies[-1]
+        await model.generate(MSGS, SamplingParams(top_p=0.9))
     assert body["system"] == "Be brief."
     assert body["messages"] == [{"role": "user", "content": "Tom has 7 apples and eats 2."}]
     assert body["max_tokens"] == 50 and body["stop_sequences"] == ["END"]
-    accepted = inspect.signature(anthropic.AsyncAnthropic(api_key="k").messages.create).parameters
-    if "temperature" in accepted:
-        assert body["temperature"] == 0.2
-    else:  # sent only what the installed SDK accepts, and said so once
-        assert "temperature" not in body
-        assert "does not accept temperature" in caplog.text
     assert completion.text.endswith("\\boxed{7}.") and completion.logprobs is None
+    # sent in the JSON body (through extra_body), whatever the SDK's typed parameters
+    assert body["temperature"] == 0.2 and "top_p" not in body
+    assert mock_server.bodies[-1]["top_p"] == 0.9 and "temperature" not in mock_server.bodies[-1]
+
+
+@pytest.mark.parametrize("name", ["claude-opus-4-7", "claude-opus-4-8-20260101", "claude-opus-5",
+                                  "claude-sonnet-5-5", "claude-haiku-5-5", "claude-fable-5"])
+async def test_anthropic_models_that_reject_sampling_get_none(mock_server, caplog, name):
+    assert not accepts_sampling(name)
+    async with AnthropicModel(name, api_key="k", base_url=mock_server.url[:-3]) as model:
+        await model.generate(MSGS, SamplingParams(temperature=0.7))
+        await model.generate(MSGS, SamplingParams(temperature=0.7))
+    assert not {"temperature", "top_p"} & set(mock_server.bodies[-1])
+    assert caplog.text.count("the API rejects temperature for this model") == 1  # said once
+
+
+@pytest.mark.parametrize("name", ["claude-sonnet-4-5", "claude-opus-4-1", "claude-opus-4-6",
+                                  "claude-haiku-4-5-20251001", "claude-3-5-sonnet-20241022",
+                                  "claude-3-opus-latest", "mock-model"])
+def test_older_anthropic_models_accept_sampling(name):
+    assert accepts_sampling(name)
+
+
+async def test_anthropic_sampling_can_be_forced_either_way(mock_server):
+    url = mock_server.url[:-3]
+    async with AnthropicModel("claude-opus-5", api_key="k", base_url=url, sampling=True) as on:
+        await on.generate(MSGS, SamplingParams(temperature=0.3))
+    assert mock_server.bodies[-1]["temperature"] == 0.3
+    async with AnthropicModel("claude-3-haiku", api_key="k", base_url=url, sampling=False) as off:
+        await off.generate(MSGS, SamplingParams(temperature=0.3))
+    assert "temperature" not in mock_server.bodies[-1]
 
 
 async def test_anthropic_errors_are_classified():
     with MockServer(faults=[429, 401]) as server:
-        model = AnthropicModel("c", api_key="k", base_url=server.url[:-3])
-        with pytest.raises(RetryableError):
-            await model.generate(MSGS, SamplingParams())
-        with pytest.raises(FatalTransportError):
-            await model.generate(MSGS, SamplingParams())
+        async with AnthropicModel("c", api_key="k", base_url=server.url[:-3]) as model:
+            with pytest.raises(RetryableError):
+                await model.generate(MSGS, SamplingParams())
+            with pytest.raises(FatalTransportError):
+                await model.generate(MSGS, SamplingParams())
 
 
 class FakeTokenizer:
@@ -154,6 +175,26 @@ async def test_vllm_backend_with_fake_engine():
     assert engine.requests[0][2] != engine.requests[1][2]  # unique request ids
 
 
+async def test_vllm_shuts_down_the_engine_it_built_but_not_one_it_was_given(monkeypatch):
+    class OwnEngine(FakeEngine):
+        shut = 0
+
+        def shutdown(self):
+            OwnEngine.shut += 1
+
+    fake_vllm = SimpleNamespace(AsyncEngineArgs=lambda **kw: kw, SamplingParams=dict,
+                                AsyncLLMEngine=SimpleNamespace(
+                                    from_engine_args=lambda args: OwnEngine()))
+    monkeypatch.setattr("debate.models.vllm_backend._import_vllm", lambda: fake_vllm)
+    async with VLLMModel("org/model") as model:
+        await model.generate(MSGS, SamplingParams())
+    assert OwnEngine.shut == 1 and model.engine is None
+    given = OwnEngine()
+    async with VLLMModel("org/model", engine=given) as model:
+        await model.generate(MSGS, SamplingParams())
+    assert OwnEngine.shut == 1 and model.engine is given  # the caller's to shut down
+
+
 async def test_vllm_without_the_extra_says_how_to_install():
     try:  # vllm is never installed in CI
         import vllm  # noqa: F401
@@ -195,18 +236,20 @@ def test_mock_server_command_line(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "debate.testing.mock_server", "--port",
-                                str(port), "--latency", "0", "--rate-limit", "0.1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        for _ in range(100):
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None, process.stderr.read().decode()
-                time.sleep(0.1)
-        assert b"mock" in body.read()
-    finally:
-        process.terminate()
-        process.wait(10)
+    with subprocess.Popen([sys.executable, "-m", "debate.testing.mock_server", "--port",
+                           str(port), "--latency", "0", "--rate-limit", "0.1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        try:
+            for _ in range(100):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models",
+                                                timeout=1) as response:
+                        body = response.read()
+                    break
+                except OSError:
+                    assert process.poll() is None, process.stderr.read().decode()
+                    time.sleep(0.1)
+            assert b"mock" in body
+        finally:
+            process.terminate()
+            process.wait(10)

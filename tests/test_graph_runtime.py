@@ -183,6 +183,7 @@ def langsmith(monkeypatch) -> Iterator[list[bytes]]:
         monkeypatch.undo()
         utils.get_env_var.cache_clear()
         server.shutdown()
+        server.server_close()
 
 
 async def test_langsmith_tracing_from_the_environment_gets_every_node(lean_runs, langsmith,

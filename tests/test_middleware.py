@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from debate.errors import FatalTransportError, RetryableError
+from debate.errors import DebateError, FatalTransportError, RetryableError
 from debate.models import (
     CallStats,
     Completion,
@@ -221,6 +221,35 @@ async def test_a_completion_is_on_disk_before_the_caller_sees_it(tmp_path):
     # calls finishing in one loop iteration are committed together, each before its caller
     await asyncio.gather(*(model.generate(MSGS, SamplingParams(slot=str(i))) for i in range(9)))
     assert stored() == 10
+    cache.close()
+
+
+async def test_a_returned_completion_replays_at_once_from_a_second_cache(tmp_path):
+    first = Cached(ScriptedModel("paid for once"), ResponseCache(tmp_path / "c.sqlite"),
+                   CallStats())
+    await first.generate(MSGS, SamplingParams(slot="a"))
+    # right away, as another process would: a new connection to the same file
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        second = Cached(ScriptedModel([]), cache, CallStats())  # no reply to give
+        replay = await second.generate(MSGS, SamplingParams(slot="a"))
+    assert replay.text == "paid for once" and replay.cached
+    first.cache.close()
+
+
+async def test_a_commit_that_fails_fails_the_call(tmp_path):
+    inner = ScriptedModel(lambda m, p: f"reply {p.slot}")
+    cache = ResponseCache(tmp_path / "c.sqlite", timeout=0.05)
+    model = Cached(inner, cache, CallStats())
+    writer = sqlite3.connect(tmp_path / "c.sqlite", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    with pytest.raises(DebateError, match=r"response cache .*c\.sqlite: cannot commit"):
+        await model.generate(MSGS, SamplingParams(slot="a"))
+    writer.execute("ROLLBACK")
+    writer.close()
+    await model.generate(MSGS, SamplingParams(slot="b"))  # commits "a" too, now it can
+    with sqlite3.connect(tmp_path / "c.sqlite") as other:
+        assert other.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 2
+    other.close()
     cache.close()
 
 

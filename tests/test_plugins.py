@@ -223,7 +223,8 @@ def test_a_protocol_class_in_a_file_runs_from_the_cli_without_packaging(tmp_path
             "--limit", "2", "--out", str(tmp_path / "runs"), "--name", "t", "--no-progress"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    traces = [json.loads(line) for line in (tmp_path / "runs/t/traces.jsonl").open()]
+    lines = (tmp_path / "runs/t/traces.jsonl").read_text().splitlines()
+    traces = [json.loads(line) for line in lines]
     assert [t["protocol"] for t in traces] == ["Twice", "Twice"]
     assert [len(t["turns"]) for t in traces] == [2, 2]
     # editing the plug-in changes what the run computes: the same folder refuses it

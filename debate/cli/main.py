@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -65,7 +66,7 @@ def run(
     from debate.cards import validate
     from debate.config import ExperimentConfig, load_experiment
     from debate.report import RUN_FILES, print_summary
-    from debate.runner import run_experiment
+    from debate.runner import batch_gc, run_experiment
 
     overrides: dict[str, Any] = {
         "protocol": protocol, "models": model or None, "limit": limit,
@@ -94,13 +95,16 @@ def run(
             overrides["plugins"] = plugin
             cfg = validate(ExperimentConfig, {k: v for k, v in overrides.items()
                                               if v is not None}, "command line")
-        summary = run_experiment(cfg, progress=not no_progress, force=force)
+        with batch_gc():  # the collector tuned for this run only, restored after
+            summary = run_experiment(cfg, progress=not no_progress, force=force)
     except DebateError as exc:
         _fail(exc)
     except KeyboardInterrupt:
         typer.secho("interrupted: finished debates are kept; re-run the same command to resume.",
                     err=True, fg=typer.colors.YELLOW)
         raise typer.Exit(130) from None
+    finally:
+        _unload_embedded_models()
     print_summary(summary, out, _traces(summary.run))
     if summary.stopped:
         err.print(f"[red]run stopped:[/red] {escape(summary.stopped)}\nfinished debates are kept; "
@@ -114,6 +118,13 @@ def run(
     for file, what in RUN_FILES.items():
         if (Path(str(summary.run)) / file).exists():
             out.print(f"  {file}: {what}", markup=False, highlight=False)
+
+
+def _unload_embedded_models() -> None:
+    """Free the embedded models the run loaded (process-wide, so the run itself keeps them)."""
+    loaded = sys.modules.get("debate.models.llamacpp")
+    if loaded is not None:
+        loaded.unload_models()
 
 
 def _traces(run_dir: str | None) -> Iterator[DebateTrace] | None:

@@ -26,11 +26,13 @@ if TYPE_CHECKING:
     from debate.models.spec import SPEC_FORMS, ModelSpec, create_backend, parse_model_spec
     from debate.models.types import (
         ChatModel,
+        Closeable,
         Completion,
         Message,
         SamplingParams,
         TokenLogprob,
         Usage,
+        close_model,
     )
 
 _SOURCES: dict[str, tuple[str, ...]] = {
@@ -39,8 +41,8 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "debate.models.middleware": ("Cached", "CallStats", "Limited", "Limits", "Retrying",
                                  "RetryPolicy", "queued", "wrap"),
     "debate.models.spec": ("SPEC_FORMS", "ModelSpec", "create_backend", "parse_model_spec"),
-    "debate.models.types": ("ChatModel", "Completion", "Message", "SamplingParams",
-                            "TokenLogprob", "Usage"),
+    "debate.models.types": ("ChatModel", "Closeable", "Completion", "Message",
+                            "SamplingParams", "TokenLogprob", "Usage", "close_model"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES, globals())
 
@@ -50,6 +52,7 @@ __all__ = [
     "CallStats",
     "Cached",
     "ChatModel",
+    "Closeable",
     "Completion",
     "Limited",
     "Limits",
@@ -65,6 +68,7 @@ __all__ = [
     "Usage",
     "cache_key",
     "call_position",
+    "close_model",
     "create_backend",
     "parse_model_spec",
     "queued",

@@ -2,18 +2,22 @@
 
 No logprobs, no ``n``, no seed: a call that asks for logprobs gets
 ``Completion.logprobs = None`` and protocols fall back to stated confidence.
-Recent SDKs (2.x) no longer accept ``temperature`` or ``top_p``: we send only
-the sampling parameters the installed SDK's ``messages.create`` accepts and
-warn once about the others, since debaters on one Claude model then differ
-only by the API's default sampling.
-The SDK's own retries are off; our :class:`Retrying` layer retries instead.
+
+Sampling parameters: the 1.x and later SDKs dropped ``temperature`` and
+``top_p`` from ``messages.create()``'s typed parameters, but the API still
+takes them for most models, so they go in ``extra_body`` (the SDK's
+documented way to send fields it does not type), whatever the SDK version.
+Only models that reject them (see :func:`accepts_sampling`) get neither, with
+a warning once per model: debaters on such a model then differ only by the
+API's own sampling. The SDK's own retries are off; our :class:`Retrying`
+layer retries instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -22,32 +26,63 @@ from pydantic import SecretStr
 
 from debate.errors import (
     MissingDependencyError,
-    RetryableError,
     classify_status,
+    connection_error,
     parse_retry_after,
     register_secret,
 )
 from debate.models.guard import check_request
-from debate.models.types import Completion, Message, SamplingParams, Usage
+from debate.models.types import Closeable, Completion, Message, SamplingParams, Usage
 
-__all__ = ["AnthropicModel"]
+__all__ = ["AnthropicModel", "accepts_sampling"]
 
+ANTHROPIC_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 1024
 log = logging.getLogger(__name__)
 
+_CLAUDE = re.compile(r"claude-(opus|sonnet|haiku)-(\d+)(?:-(\d{1,2})(?!\d))?")
+_NO_SAMPLING_NAMES = ("fable", "mythos")
 
-class AnthropicModel:
+
+def accepts_sampling(model: str) -> bool:
+    """Whether the Messages API takes ``temperature`` / ``top_p`` for ``model``.
+
+    It answers HTTP 400 ("`temperature` is deprecated for this model") for Claude
+    Opus 4.7 and later, every Claude model of generation 5 and later
+    (``claude-sonnet-5``, ``claude-opus-5-5``, ``claude-haiku-5-5``...) and the
+    Fable and Mythos models. Every other name (older Claude models such as
+    ``claude-sonnet-4-5`` or ``claude-3-5-haiku-latest``, other servers' models)
+    takes them. Decided from the name's family and version, so a later model of
+    an affected family is covered; pass ``sampling=`` to :class:`AnthropicModel`
+    to override.
+    """
+    name = model.lower()
+    if any(word in name for word in _NO_SAMPLING_NAMES):
+        return False
+    found = _CLAUDE.search(name)
+    if found is None:
+        return True
+    family, major, minor = found.group(1), int(found.group(2)), int(found.group(3) or 0)
+    return major < 5 and not (family == "opus" and (major, minor) >= (4, 7))
+
+
+class AnthropicModel(Closeable):
     """A Claude model.
+
+    Holds one ``AsyncAnthropic`` client, made on the first call: close it with
+    :meth:`aclose` or ``async with model:``.
 
     Args:
         model: e.g. ``claude-sonnet-4-5``.
         api_key: the key (default: ``ANTHROPIC_API_KEY`` from the environment).
         base_url: another Messages-API endpoint (used by tests with a mock server).
+        sampling: send ``temperature`` / ``top_p``; ``None`` decides by the model's
+            name (:func:`accepts_sampling`).
 
     """
 
     def __init__(self, model: str, *, api_key: SecretStr | str | None = None,
-                 base_url: str | None = None) -> None:
+                 base_url: str | None = None, sampling: bool | None = None) -> None:
         self.model = model
         self.name = f"anthropic:{model}"
         self.endpoint = f"{self.name}@{base_url}" if base_url else self.name
@@ -55,10 +90,10 @@ class AnthropicModel:
         if self.api_key is not None:
             register_secret(self.api_key.get_secret_value())
         self.base_url = base_url
+        self.sampling = accepts_sampling(model) if sampling is None else sampling
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._accepted: set[str] | None = None
-        self._warned: set[str] = set()
+        self._warned = False
 
     def _get_client(self) -> Any:
         try:
@@ -71,28 +106,27 @@ class AnthropicModel:
             self._client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url,
                                                     max_retries=0, timeout=None)
             self._loop = loop
-            self._accepted = set(inspect.signature(self._client.messages.create).parameters)
         return self._client
 
     def _sampling(self, params: SamplingParams) -> dict[str, Any]:
+        """The ``extra_body`` fields for ``params``: one of temperature and top_p, or none."""
         wanted: dict[str, Any] = {}
         if params.temperature is not None:
             wanted["temperature"] = params.temperature
-        elif params.top_p is not None:  # recent Claude models reject both at once
+        elif params.top_p is not None:  # Claude 4.5 models reject both at once
             wanted["top_p"] = params.top_p
-        if params.stop:
-            wanted["stop_sequences"] = list(params.stop)
-        accepted = self._accepted or set()
-        dropped = set(wanted) - accepted - self._warned
-        if dropped:
-            self._warned |= dropped
-            log.warning("%s: the installed anthropic SDK does not accept %s; not sent",
-                        self.name, ", ".join(sorted(dropped)))
-        return {k: v for k, v in wanted.items() if k in accepted}
+        if wanted and not self.sampling:
+            if not self._warned:
+                self._warned = True
+                log.warning("%s: the API rejects %s for this model; not sent", self.name,
+                            " and ".join(wanted))
+            return {}
+        return wanted
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Send one Messages-API request (system messages go to ``system``)."""
-        check_request(self.base_url or "https://api.anthropic.com", self.endpoint)
+        url = self.base_url or ANTHROPIC_URL
+        check_request(url, self.endpoint)
         import anthropic
 
         client = self._get_client()
@@ -105,7 +139,11 @@ class AnthropicModel:
         }
         if system:
             kwargs["system"] = system
-        kwargs.update(self._sampling(params))
+        if params.stop:
+            kwargs["stop_sequences"] = list(params.stop)
+        sampling = self._sampling(params)
+        if sampling:
+            kwargs["extra_body"] = sampling
         start = time.perf_counter()
         try:
             response = await client.messages.create(**kwargs)
@@ -114,7 +152,7 @@ class AnthropicModel:
             raise classify_status(exc.status_code, str(exc.message), endpoint=self.endpoint,
                                   retry_after=retry_after) from exc
         except anthropic.APIConnectionError as exc:
-            raise RetryableError(f"connection failed: {exc!r}", endpoint=self.endpoint) from exc
+            raise connection_error(url, exc, endpoint=self.endpoint) from exc
         text = "".join(getattr(block, "text", "") for block in response.content)
         return Completion(
             text=text,
@@ -125,3 +163,9 @@ class AnthropicModel:
             model=response.model,
             logprobs=None,
         )
+
+    async def aclose(self) -> None:
+        """Close the SDK client (the next call makes a new one)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()

@@ -11,14 +11,14 @@ same content (an agent reviewing two identical solutions, a critic asked
 twice about the same draft) are two samples, never one reply served twice,
 while a re-run of the same debate gets exactly its own earlier replies back.
 
-Puts made while an event loop runs are committed together at the end of the
-loop iteration that made them: one transaction for every call that finished
-in it, instead of a commit (~25 us) per call. The ``Cached`` middleware yields
-once after a put, so the commit happens before its caller sees the
-completion: no dependent request and no trace goes out before the reply is
-on disk (WAL with ``synchronous=NORMAL`` survives a killed process). Outside
-a loop a put is committed at once; :meth:`ResponseCache.close` commits what
-is left.
+Storing is explicit and awaited: ``await cache.put(key, completion)``
+returns once the entry is committed, and the ``Cached`` middleware awaits it
+before it returns the completion, so no dependent request and no trace goes
+out before the reply is on disk (WAL with ``synchronous=NORMAL`` survives a
+killed process), and a commit that fails fails the call instead of losing the
+reply unnoticed. Puts made in one iteration of the event loop share one
+transaction (a commit costs ~25 us). :meth:`ResponseCache.close` (or leaving
+``with cache:``) commits what is left and closes the file.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ import sqlite3
 from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Self
 
+from debate.errors import DebateError
 from debate.memo import ByIdentity
 from debate.models.types import Completion, Message, SamplingParams
 
@@ -65,17 +67,24 @@ _params_json: ByIdentity[SamplingParams, str] = ByIdentity(_params_to_json, size
 
 
 class ResponseCache:
-    """A key -> :class:`Completion` store in one SQLite file."""
+    """A key -> :class:`Completion` store in one SQLite file.
 
-    def __init__(self, path: str | Path) -> None:
+    Args:
+        path: the file (made, with its folder, if missing).
+        timeout: seconds a commit waits while another process writes the same file.
+
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                   check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, completion TEXT)")
         self._unwritten: dict[str, str] = {}
-        self._flush_scheduled = False
+        self._waiters: list[asyncio.Future[None]] = []
 
     def get(self, key: str) -> Completion | None:
         """The stored completion (marked ``cached``), or ``None``."""
@@ -90,22 +99,38 @@ class ResponseCache:
         completion.cached = True
         return completion
 
-    def put(self, key: str, completion: Completion) -> None:
-        """Store a completion under ``key``: committed before the loop runs anything else."""
+    async def put(self, key: str, completion: Completion) -> None:
+        """Store a completion under ``key``; return once it is committed.
+
+        Puts awaited in one iteration of the event loop are committed together,
+        in one transaction, at the end of it. A failed commit raises here (the
+        entry stays pending, and the next commit tries it again).
+        """
         self._unwritten[key] = completion.model_dump_json()
-        if self._flush_scheduled:
-            return
+        loop = asyncio.get_running_loop()
+        if not self._waiters:
+            loop.call_soon(self._commit_waiting)
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+    def _commit_waiting(self) -> None:
+        waiters, self._waiters = self._waiters, []
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop: commit now
             self.flush()
+        except sqlite3.Error as exc:
+            error = DebateError(f"response cache {self.path}: cannot commit ({exc})")
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(error)
+                    waiter.exception()  # retrieved: a cancelled caller leaves no log noise
             return
-        loop.call_soon(self.flush)
-        self._flush_scheduled = True
+        for waiter in waiters:
+            if not waiter.done():  # a cancelled caller's waiter is done already
+                waiter.set_result(None)
 
     def flush(self) -> None:
         """Commit every put not yet committed, in one transaction."""
-        self._flush_scheduled = False
         if not self._unwritten:
             return
         rows = list(self._unwritten.items())
@@ -113,10 +138,11 @@ class ResponseCache:
         try:
             self._db.executemany("INSERT OR REPLACE INTO calls (key, completion) VALUES (?, ?)",
                                  rows)
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
         self._unwritten.clear()
 
     def __len__(self) -> int:
@@ -125,5 +151,13 @@ class ResponseCache:
 
     def close(self) -> None:
         """Commit what is left and close the database."""
-        self.flush()
-        self._db.close()
+        try:
+            self.flush()
+        finally:
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -53,7 +53,7 @@ from debate.errors import (
 )
 from debate.models.middleware import queued
 from debate.models.openai_backend import parse_response, request_body
-from debate.models.types import Completion, Message, SamplingParams
+from debate.models.types import Closeable, Completion, Message, SamplingParams
 
 __all__ = ["LlamaCppModel", "default_gguf_path", "unload_models"]
 
@@ -219,10 +219,12 @@ def _verbose(flag: bool | None) -> bool:
     return os.environ.get(LOG_ENV, "").strip().lower() == "debug"
 
 
-class LlamaCppModel:
+class LlamaCppModel(Closeable):
     """A GGUF chat model run in-process by llama.cpp (through ``xllamacpp``).
 
     A call with ``temperature=None`` samples at llama.cpp's default (0.8).
+    Closing the model (``aclose``, ``async with``) releases nothing: loaded
+    engines are shared by the whole process; :func:`unload_models` frees them.
 
     Args:
         model: ``smollm2`` (the default bundled model) or a path to a ``.gguf`` file.

@@ -17,7 +17,9 @@ composed explicitly and reads from the outside in::
   which costs nothing).
 
 All layers count into one shared :class:`CallStats`. :func:`wrap` builds the
-usual stack.
+usual stack. Closing a layer (``aclose()``, ``async with``) closes the model
+it wraps, down to the backend; a cache passed to ``Cached`` stays open (it
+belongs to whoever made it).
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ from pydantic import BaseModel
 from debate.errors import RetryableError
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache, cache_key, call_position
-from debate.models.types import ChatModel, Completion, Message, SamplingParams
+from debate.models.types import (
+    ChatModel,
+    Closeable,
+    Completion,
+    Message,
+    SamplingParams,
+    close_model,
+)
 
 __all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "Slots", "queued",
            "wrap"]
@@ -182,7 +191,17 @@ class Slots:
         self._free += 1
 
 
-class Limited:
+class _Layer(Closeable):
+    """A middleware layer: closing it closes the model it wraps."""
+
+    inner: ChatModel
+
+    async def aclose(self) -> None:
+        """Close the wrapped model."""
+        await close_model(self.inner)
+
+
+class Limited(_Layer):
     """Caps in-flight requests and requests per second to one endpoint."""
 
     def __init__(self, inner: ChatModel, limits: Limits) -> None:
@@ -226,7 +245,7 @@ class Limited:
             pass
 
 
-class Retrying:
+class Retrying(_Layer):
     """Per-attempt timeout plus retries of :class:`RetryableError` with backoff.
 
     The timeout does not count waits inside :func:`queued` (a queue for a turn).
@@ -263,15 +282,16 @@ class Retrying:
                 self.stats.record_error(f"HTTP {exc.status}" if exc.status else "connection")
                 error = exc
             if attempt >= policy.max_attempts:
+                reason = error.args[0] if error.args else str(error)  # no endpoint/status twice
                 raise RetryableError(
-                    f"gave up after {attempt} attempts: {error}",
+                    f"gave up after {attempt} attempts: {reason}",
                     endpoint=error.endpoint or self.name,
                     status=error.status,
                 ) from error
             await asyncio.sleep(policy.delay(attempt, error.retry_after))
 
 
-class Cached:
+class Cached(_Layer):
     """Replays completions from a :class:`ResponseCache` and accounts usage and cost.
 
     Identical calls (same key) in flight at the same time are sent once.
@@ -314,8 +334,7 @@ class Cached:
                 completion.latency = time.perf_counter() - start
             self._account(completion)
             if cache is not None and future is not None:
-                cache.put(key, completion)
-                await asyncio.sleep(0)  # the cache commits this loop iteration's puts first
+                await cache.put(key, completion)  # on disk before anyone sees it
                 future.set_result(completion)
             return completion
         except BaseException as exc:

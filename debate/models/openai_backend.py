@@ -9,7 +9,12 @@ Two transports speak the same chat-completions protocol:
   retry is ours, visible and counted once). Costs 2-3 ms of CPU per call,
   mostly re-validating the whole message history.
 
-Both map failures to :class:`RetryableError` / :class:`FatalTransportError`.
+Both map failures to :class:`RetryableError` / :class:`FatalTransportError`; a
+request that never got an HTTP reply says so in words, naming the URL.
+
+The session (or client) opens on the first call and belongs to the model:
+close it with ``await model.aclose()`` or ``async with model:`` before the
+event loop ends. A closed model opens a new one on its next call.
 """
 
 from __future__ import annotations
@@ -22,9 +27,15 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from debate.errors import RetryableError, classify_status, parse_retry_after, register_secret
+from debate.errors import (
+    RetryableError,
+    classify_status,
+    connection_error,
+    parse_retry_after,
+    register_secret,
+)
 from debate.models.guard import check_request
-from debate.models.types import Completion, Message, SamplingParams, TokenLogprob, Usage
+from debate.models.types import Closeable, Completion, Message, SamplingParams, TokenLogprob, Usage
 
 __all__ = [
     "OpenAIModel",
@@ -116,8 +127,11 @@ def parse_response(data: dict[str, Any], *, endpoint: str, latency: float) -> Co
     )
 
 
-class OpenAIModel:
+class OpenAIModel(Closeable):
     """A chat model behind the OpenAI chat-completions API.
+
+    Holds one HTTP session (or SDK client), opened on the first call: close it
+    with :meth:`aclose` or ``async with model:``.
 
     Args:
         model: the model name the server knows, e.g. ``gpt-4o-mini``.
@@ -195,7 +209,7 @@ class OpenAIModel:
                     raise classify_status(resp.status, _error_text(raw),
                                           endpoint=self.endpoint, retry_after=retry_after)
         except aiohttp.ClientError as exc:
-            raise RetryableError(f"connection failed: {exc!r}", endpoint=self.endpoint) from exc
+            raise connection_error(self.base_url, exc, endpoint=self.endpoint) from exc
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -218,18 +232,22 @@ class OpenAIModel:
             retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
             raise classify_status(exc.status_code, str(exc.message), endpoint=self.endpoint,
                                   retry_after=retry_after) from exc
-        except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
-            raise RetryableError(f"connection failed: {exc!r}", endpoint=self.endpoint) from exc
+        except openai.APIConnectionError as exc:
+            raise connection_error(self.base_url, exc, endpoint=self.endpoint) from exc
+        except openai.APIResponseValidationError as exc:
+            raise RetryableError(f"malformed response from {self.base_url}: {exc}",
+                                 endpoint=self.endpoint) from exc
         return parse_response(response.model_dump(), endpoint=self.endpoint,
                               latency=time.perf_counter() - start)
 
     async def aclose(self) -> None:
-        """Close the HTTP session or client."""
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        if self._client is not None:
-            await self._client.close()
+        """Close the HTTP session or client (the next call opens a new one)."""
+        session, client = self._session, self._client
         self._session = self._client = None
+        if session is not None and not session.closed:
+            await session.close()
+        if client is not None:
+            await client.close()
 
 
 def _error_text(raw: bytes) -> str:

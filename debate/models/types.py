@@ -4,22 +4,30 @@ These are the only types a backend sees. ``ChatModel`` is the one interface
 every backend implements::
 
     async def generate(messages: Sequence[Message], params: SamplingParams) -> Completion
+
+A backend that holds resources (an HTTP session, an SDK client, an engine)
+also has ``aclose()`` and is an async context manager (:class:`Closeable`);
+the middleware forwards both to the backend it wraps. Whoever builds a model
+closes it: ``async with model: ...`` or ``await close_model(model)``, which
+also accepts models that hold nothing and have no ``aclose()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ChatModel",
+    "Closeable",
     "Completion",
     "Message",
     "SamplingParams",
     "TokenLogprob",
     "Usage",
+    "close_model",
 ]
 
 Role = Literal["system", "user", "assistant"]
@@ -123,3 +131,27 @@ class ChatModel(Protocol):
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Return one completion for ``messages`` sampled with ``params``."""
         ...
+
+
+class Closeable:
+    """``async with model:`` around :meth:`aclose`; backends and middleware inherit it.
+
+    Closing releases what the model holds; a closed model opens again on its
+    next call, so closing is always safe, including twice.
+    """
+
+    async def aclose(self) -> None:
+        """Release the model's resources (nothing to release here)."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+async def close_model(model: object) -> None:
+    """Close ``model`` if it has an ``aclose()`` (a custom :class:`ChatModel` need not)."""
+    close = getattr(model, "aclose", None)
+    if close is not None:
+        await close()

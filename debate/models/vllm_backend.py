@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from debate.errors import MissingDependencyError, ModelOutputError
-from debate.models.types import Completion, Message, SamplingParams, TokenLogprob, Usage
+from debate.models.types import Closeable, Completion, Message, SamplingParams, TokenLogprob, Usage
 
 __all__ = ["VLLMModel"]
 
@@ -51,8 +51,12 @@ def structured_outputs(schema: dict[str, Any]) -> dict[str, Any]:
     return {"guided_decoding": sp.GuidedDecodingParams(json=schema)}
 
 
-class VLLMModel:
+class VLLMModel(Closeable):
     """A model served by an in-process vLLM ``AsyncLLMEngine``.
+
+    An engine the model built itself (on its first call) is shut down by
+    :meth:`aclose` (or ``async with model:``); an engine passed in stays its
+    caller's to shut down.
 
     Args:
         model: a Hugging Face model id or local path.
@@ -73,6 +77,7 @@ class VLLMModel:
         self.model = model
         self.name = f"vllm:{model}"
         self.engine = engine
+        self._owns_engine = engine is None
         self.engine_args = engine_args
         self._factory = sampling_params_factory
         self._structured = structured
@@ -90,6 +95,18 @@ class VLLMModel:
             tokenizer = self.engine.get_tokenizer()
             self._tokenizer = await tokenizer if inspect.isawaitable(tokenizer) else tokenizer
         return self.engine, self._tokenizer, self._factory
+
+    async def aclose(self) -> None:
+        """Shut down the engine this model built (the next call builds a new one)."""
+        engine = self.engine
+        if not self._owns_engine or engine is None:
+            return
+        self.engine, self._tokenizer = None, None
+        shutdown = getattr(engine, "shutdown", None)
+        if shutdown is not None:
+            result = shutdown()
+            if inspect.isawaitable(result):
+                await result
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Render the chat template and run one request through the engine."""

@@ -224,10 +224,13 @@ class MockServer:
     def start(self) -> MockServer:
         """Serve on a background thread; returns once the port is bound."""
         def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self._serve())
-            self._ready.set()
-            self._loop.run_forever()
+            loop = self._loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(self._serve())
+                self._ready.set()
+                loop.run_forever()
+            finally:
+                loop.close()
 
         self._thread = threading.Thread(target=run, daemon=True, name="mock-openai")
         self._thread.start()
