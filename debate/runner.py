@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,7 +40,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from debate.binding import build_agents, split_bindings
 from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
-from debate.errors import ConfigError, TransportError, redact
+from debate.errors import ConfigError, TransportError, redact, register_secret
 from debate.identity import Fingerprint, changes, fingerprint
 from debate.metrics import Summary, Tally, load_run_summary
 from debate.models.accounting import PriceTable
@@ -157,6 +158,29 @@ class _Models:
         await _close_all(self.backends)
 
 
+_SECRET_NAME = re.compile(r"(^|_)(key|token|secret|password|authorization|credentials?)$", re.I)
+
+
+def _without_secrets(data: Any) -> Any:
+    """``data`` with the value of every secret-named key (``api_key``, ``token``...) redacted.
+
+    Each such value is also registered with :func:`debate.errors.register_secret`, so an
+    error text that quotes it is redacted too.
+    """
+    if isinstance(data, dict):
+        cleaned: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, str) and _SECRET_NAME.search(str(key)):
+                register_secret(value)
+                cleaned[key] = "[redacted]"
+            else:
+                cleaned[key] = _without_secrets(value)
+        return cleaned
+    if isinstance(data, list):
+        return [_without_secrets(item) for item in data]
+    return data
+
+
 def _record_run(run_dir: Path, config: ExperimentConfig, fp: Fingerprint, force: bool,
                 console: Console) -> None:
     """Write ``config.json``; refuse (or, with ``force``, record) a change of experiment."""
@@ -178,7 +202,7 @@ def _record_run(run_dir: Path, config: ExperimentConfig, fp: Fingerprint, force:
             forced.append({"at": datetime.now(UTC).isoformat(), "from": stored.get("identity"),
                            "to": fp.identity, "changed": changed})
     record: dict[str, Any] = {"identity": fp.identity, "fingerprint": fp.components,
-              "config": config.model_dump(mode="json")}
+                              "config": _without_secrets(config.model_dump(mode="json"))}
     if forced:
         record["forced"] = forced
     path.write_text(json.dumps(record, indent=2), encoding="utf-8")

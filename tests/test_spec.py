@@ -89,3 +89,20 @@ async def test_local_servers_pass_the_guard(mock_server):
                                  SamplingParams())
     await model.aclose()
     assert reply.text
+
+
+def test_a_key_given_in_backend_options_is_never_written(tmp_path, mock_server):
+    from debate import ExperimentConfig, run_experiment
+
+    secret = "sk-test-IN-BACKEND-OPTIONS-0123456789"
+    cfg = ExperimentConfig(protocol="single", models=[f"openai:mock@{mock_server.url}"],
+                           dataset="experiments/data/arithmetic.jsonl", limit=2,
+                           output_dir=str(tmp_path), name="run",
+                           backend_options={"openai": {"api_key": secret}})
+    summary = run_experiment(cfg, progress=False)
+    assert summary.debates == 2 and mock_server.bodies  # the key was used
+    stored = (tmp_path / "run" / "config.json").read_text()
+    assert '"api_key": "[redacted]"' in stored
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
