@@ -183,30 +183,3 @@ async def test_vllm_structured_outputs_with_fake_engine():
                       structured=lambda schema: {"structured_outputs": {"json": schema}})
     await model.generate(MSGS, SamplingParams(json_schema=SCHEMA))
     assert engine.requests[0][1]["structured_outputs"] == {"json": SCHEMA}
-
-
-def test_mock_server_command_line(tmp_path):
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "debate.testing.mock_server", "--port",
-                                str(port), "--latency", "0", "--rate-limit", "0.1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        for _ in range(100):
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None, process.stderr.read().decode()
-                time.sleep(0.1)
-        assert b"mock" in body.read()
-    finally:
-        process.terminate()
-        process.wait(10)
