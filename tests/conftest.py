@@ -1,4 +1,5 @@
-"""Shared fixtures: no hosted API, a mock server, a virtual clock.
+"""Shared fixtures: no hosted API, registries restored after each test, a mock server,
+a virtual clock.
 
 Tests never reach a hosted API: specs that would are refused here.
 """
@@ -6,7 +7,7 @@ Tests never reach a hosted API: specs that would are refused here.
 import asyncio
 import os
 import selectors
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -17,6 +18,55 @@ os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("ANTHROPIC_API_KEY", None)
 
 T = TypeVar("T")
+
+
+def registries() -> list[Any]:
+    """Every registry a test may add to, with the built-in entries already in it.
+
+    The name registries (``debate.registry.Registry``: roles, parsers, judges,
+    protocols, export strategies and formats, relevance scorers), the scripts
+    behind ``scripted:NAME`` and the secrets :func:`debate.errors.redact` removes.
+    """
+    import debate.agents
+    import debate.agents.base
+    import debate.export
+    import debate.judges
+    import debate.protocols
+    import debate.uncertainty
+    from debate.errors import _SECRETS
+    from debate.testing.scripted import _SCRIPTS
+
+    return [debate.agents.ROLES, debate.agents.base.PARSERS, debate.judges.JUDGES,
+            debate.protocols.PROTOCOLS, debate.export.STRATEGIES, debate.export.FORMATS,
+            debate.uncertainty.RELEVANCE, _SCRIPTS, _SECRETS]
+
+
+def snapshot(registry: Any) -> Callable[[], None]:
+    """What puts ``registry`` (a dict or set, and a Registry's plug-in state) back as it is."""
+    entries = registry.copy()
+    state = {name: value.copy() if isinstance(value, dict) else value
+             for name, value in getattr(registry, "__dict__", {}).items()}
+
+    def restore() -> None:
+        registry.clear()
+        registry.update(entries)
+        for name, value in state.items():
+            setattr(registry, name, value.copy() if isinstance(value, dict) else value)
+
+    return restore
+
+
+@pytest.fixture(autouse=True)
+def restored_registries() -> Iterator[list[Any]]:
+    """Undo whatever a test registered (a role, a protocol, a script...) once it ends.
+
+    Its value is the list of registries it restores.
+    """
+    found = registries()
+    restores = [snapshot(registry) for registry in found]
+    yield found
+    for restore in restores:
+        restore()
 
 
 @pytest.fixture

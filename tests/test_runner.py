@@ -29,7 +29,10 @@ def counting(messages, params):
     return f"The answer is \\boxed{{{answer}}}."
 
 
-register_script("counting", counting)
+@pytest.fixture(autouse=True)
+def counting_script(restored_registries):
+    """``scripted:counting`` for each test (the registries are restored after it)."""
+    register_script("counting", counting)
 
 
 def config(tmp_path, **kw):
