@@ -51,7 +51,12 @@ def snapshot(registry: Any) -> Callable[[], None]:
         registry.clear()
         registry.update(entries)
         for name, value in state.items():
-            setattr(registry, name, value.copy() if isinstance(value, dict) else value)
+            current = getattr(registry, name)
+            if isinstance(value, dict) and isinstance(current, dict):  # in place: same object
+                current.clear()
+                current.update(value)
+            else:
+                setattr(registry, name, value)
 
     return restore
 
