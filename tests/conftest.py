@@ -1,14 +1,21 @@
-"""Tests never reach a hosted API, and leave nothing open.
+"""Shared fixtures: no hosted API, nothing left open, registries restored after each
+test, a mock server, a virtual clock.
 
-Specs that would reach a hosted API are refused here. Resources left open
-fail the test that leaked them: ``ResourceWarning`` and unraisable exceptions
-(warnings raised by ``__del__``, as aiohttp's "Unclosed client session" is)
-are errors (``filterwarnings`` in pyproject.toml), and so is an "Unclosed ..."
-report through asyncio's logger, which aiohttp also sends its reports to.
+Tests never reach a hosted API: specs that would are refused here. Resources
+left open fail the test that leaked them: ``ResourceWarning`` and unraisable
+exceptions (warnings raised by ``__del__``, as aiohttp's "Unclosed client
+session" is) are errors (``filterwarnings`` in pyproject.toml), and so is an
+"Unclosed ..." report through asyncio's logger, which aiohttp also sends its
+reports to.
 """
 
+import asyncio
 import logging
 import os
+import selectors
+from collections.abc import Callable, Coroutine, Iterator
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import pytest
 
@@ -47,6 +54,62 @@ def _nothing_left_unclosed():
     if handler.reports:
         pytest.fail("left open: " + "; ".join(handler.reports), pytrace=False)
 
+T = TypeVar("T")
+
+
+def registries() -> list[Any]:
+    """Every registry a test may add to, with the built-in entries already in it.
+
+    The name registries (``debate.registry.Registry``: roles, parsers, judges,
+    protocols, export strategies and formats, relevance scorers), the scripts
+    behind ``scripted:NAME`` and the secrets :func:`debate.errors.redact` removes.
+    """
+    import debate.agents
+    import debate.agents.base
+    import debate.export
+    import debate.judges
+    import debate.protocols
+    import debate.uncertainty
+    from debate.errors import _SECRETS
+    from debate.testing.scripted import _SCRIPTS
+
+    return [debate.agents.ROLES, debate.agents.base.PARSERS, debate.judges.JUDGES,
+            debate.protocols.PROTOCOLS, debate.export.STRATEGIES, debate.export.FORMATS,
+            debate.uncertainty.RELEVANCE, _SCRIPTS, _SECRETS]
+
+
+def snapshot(registry: Any) -> Callable[[], None]:
+    """What puts ``registry`` (a dict or set, and a Registry's plug-in state) back as it is."""
+    entries = registry.copy()
+    state = {name: value.copy() if isinstance(value, dict) else value
+             for name, value in getattr(registry, "__dict__", {}).items()}
+
+    def restore() -> None:
+        registry.clear()
+        registry.update(entries)
+        for name, value in state.items():
+            current = getattr(registry, name)
+            if isinstance(value, dict) and isinstance(current, dict):  # in place: same object
+                current.clear()
+                current.update(value)
+            else:
+                setattr(registry, name, value)
+
+    return restore
+
+
+@pytest.fixture(autouse=True)
+def restored_registries() -> Iterator[list[Any]]:
+    """Undo whatever a test registered (a role, a protocol, a script...) once it ends.
+
+    Its value is the list of registries it restores.
+    """
+    found = registries()
+    restores = [snapshot(registry) for registry in found]
+    yield found
+    for restore in restores:
+        restore()
+
 
 @pytest.fixture
 def mock_server():
@@ -54,3 +117,48 @@ def mock_server():
 
     with MockServer() as server:
         yield server
+
+
+class _Skip(selectors.DefaultSelector):
+    """A selector that, instead of waiting for the next timer, moves the clock to it."""
+
+    def __init__(self, loop: "VirtualTimeLoop") -> None:
+        super().__init__()
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        if timeout is None:  # no timer at all: wait for real I/O, as a real loop does
+            return super().select(None)
+        ready = super().select(0)
+        if not ready and timeout > 0:
+            self._loop.now += timeout
+        return ready
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock moves only when every task waits for a timer.
+
+    ``asyncio.sleep``, ``asyncio.timeout`` and ``call_later`` then take no real
+    time and happen at exact instants: a test can assert that 11 requests at
+    50/s started at these times, not that they took "at least 0.19 s".
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(_Skip(self))
+
+    def time(self) -> float:
+        return self.now
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` to completion on this loop."""
+        return self.run_until_complete(coro)
+
+
+@pytest.fixture
+def virtual_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[VirtualTimeLoop]:
+    """A :class:`VirtualTimeLoop`; asyncio-throttle (the rate limiter) reads its clock too."""
+    loop = VirtualTimeLoop()
+    monkeypatch.setattr("asyncio_throttle.throttler.time", SimpleNamespace(monotonic=loop.time))
+    yield loop
+    loop.close()

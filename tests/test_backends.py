@@ -1,6 +1,7 @@
 """Backends against real local servers (OpenAI / Anthropic protocol) and a fake vLLM engine."""
 
-from types import SimpleNamespace
+import sys
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
@@ -195,12 +196,54 @@ async def test_vllm_shuts_down_the_engine_it_built_but_not_one_it_was_given(monk
     assert OwnEngine.shut == 1 and model.engine is given  # the caller's to shut down
 
 
-async def test_vllm_without_the_extra_says_how_to_install():
-    try:  # vllm is never installed in CI
-        import vllm  # noqa: F401
-    except ImportError:
-        with pytest.raises(MissingDependencyError, match=r"debatelab\[vllm\]"):
-            await VLLMModel("x").generate(MSGS, SamplingParams())
+async def test_vllm_without_the_extra_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` fails, installed or not
+    with pytest.raises(MissingDependencyError, match=r"pip install debatelab\[vllm\]"):
+        await VLLMModel("x").generate(MSGS, SamplingParams())
+
+
+def fake_vllm(engine, structured_api: str = "StructuredOutputsParams") -> ModuleType:
+    """A stand-in ``vllm`` package: what the backend uses of it, recording what it gets."""
+    vllm = ModuleType("vllm")
+    vllm.built = []
+
+    class AsyncEngineArgs:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+    class AsyncLLMEngine:
+        @staticmethod
+        def from_engine_args(args):
+            vllm.built.append(args.kwargs)
+            return engine
+
+    class Params:  # vllm.SamplingParams, StructuredOutputsParams, GuidedDecodingParams
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+    sampling = ModuleType("vllm.sampling_params")
+    setattr(sampling, structured_api, Params)
+    vllm.AsyncEngineArgs, vllm.AsyncLLMEngine = AsyncEngineArgs, AsyncLLMEngine
+    vllm.SamplingParams, vllm.sampling_params = Params, sampling
+    return vllm
+
+
+@pytest.mark.parametrize(("api", "key"), [("StructuredOutputsParams", "structured_outputs"),
+                                          ("GuidedDecodingParams", "guided_decoding")])
+async def test_vllm_when_installed_builds_its_engine_and_gives_no_hint(monkeypatch, api, key):
+    engine = FakeEngine()
+    vllm = fake_vllm(engine, api)
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", vllm.sampling_params)
+    model = VLLMModel("org/model", max_model_len=4096)  # nothing injected: vllm's own classes
+    completion = await model.generate(MSGS, SamplingParams(max_tokens=9, json_schema=SCHEMA))
+    assert vllm.built == [{"model": "org/model", "max_model_len": 4096}]
+    assert completion.text == "\\boxed{4}"[:8] and completion.usage.completion_tokens == 2
+    params = engine.requests[0][1]
+    assert isinstance(params, vllm.SamplingParams) and params.kwargs["max_tokens"] == 9
+    assert params.kwargs[key].kwargs == {"json": SCHEMA}  # this vLLM's structured-output API
+    await model.generate(MSGS, SamplingParams())
+    assert len(vllm.built) == 1  # the engine is built once
 
 
 SCHEMA = {"title": "verdict", "type": "object", "properties": {"answer": {"type": "string"}},
@@ -224,32 +267,3 @@ async def test_vllm_structured_outputs_with_fake_engine():
                       structured=lambda schema: {"structured_outputs": {"json": schema}})
     await model.generate(MSGS, SamplingParams(json_schema=SCHEMA))
     assert engine.requests[0][1]["structured_outputs"] == {"json": SCHEMA}
-
-
-def test_mock_server_command_line(tmp_path):
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with subprocess.Popen([sys.executable, "-m", "debate.testing.mock_server", "--port",
-                           str(port), "--latency", "0", "--rate-limit", "0.1"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-        try:
-            for _ in range(100):
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models",
-                                                timeout=1) as response:
-                        body = response.read()
-                    break
-                except OSError:
-                    assert process.poll() is None, process.stderr.read().decode()
-                    time.sleep(0.1)
-            assert b"mock" in body
-        finally:
-            process.terminate()
-            process.wait(10)

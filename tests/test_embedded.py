@@ -252,13 +252,53 @@ async def test_every_protocol_runs_from_python_on_the_embedded_model(name, smoll
 
     question = Question(id="q", text="Tom has 3 apples and buys 4 more. How many apples now?",
                         task="numeric", gold="7", context="Tom ends up with 7 apples.")
-    model = wrap(smollm2, stats=CallStats())
+    stats = CallStats()
+    model = wrap(smollm2, stats=stats)
     trace = await run_debate(question, protocol=name, models=model,
-                             params=SamplingParams(max_tokens=32, temperature=0.7),
+                             params=SamplingParams(max_tokens=32, temperature=0.0),
                              **PYTHON_CASES[name])
-    assert trace.turns and trace.final is not None
+    assert trace.protocol == name and trace.turns
+    for turn in trace.turns:
+        assert turn.model == "llamacpp:smollm2" and turn.usage.prompt_tokens > 0
+        assert turn.usage.completion_tokens <= 32 and (turn.raw or turn.error)
+        assert_answer_read_from_text(turn)
+    assert trace.totals.calls == len(trace.turns) == stats.calls
+    assert trace.totals.completion_tokens == stats.completion_tokens
+    answers = {turn.answer for turn in trace.turns}
+    assert trace.final.answer is None or trace.final.answer in answers  # no made-up answer
     if name == "sr-dcr":
         assert trace.final.details["confidence_source"] == "logprobs"
+
+
+def assert_answer_read_from_text(turn) -> None:
+    """The turn's answer is what its reply says, by the rule the turn records."""
+    from debate.parsing import parse_fields, parse_json_object
+    from debate.scoring import Extraction, extract, extract_field
+
+    if turn.answer is None:
+        return
+    if turn.answer_rule != "field":  # read from the text: reading it again gives the same
+        assert extract(turn.raw, "numeric") == Extraction(turn.answer, turn.answer_rule), turn
+        return
+    # a field: of a JSON object, an "Answer:" line, or the whole reply (a short answer span)
+    fields = parse_json_object(turn.raw) or parse_fields(turn.raw, ("answer", "debate_answer"))
+    values = [turn.raw, *(fields or {}).values()]
+    assert turn.answer.lower() in turn.raw.lower() or any(
+        extract_field(value, "numeric").answer == turn.answer for value in values), turn
+
+
+async def test_greedy_decoding_gives_the_same_text_and_counts_twice(smollm2):
+    prompt = [Message(role="user", content="Name three colours of the rainbow.")]
+    params = SamplingParams(max_tokens=24, temperature=0.0, logprobs=True)
+    first = await smollm2.generate(prompt, params)
+    second = await smollm2.generate(prompt, params)
+    assert first.text and second.text == first.text
+    assert second.usage.prompt_tokens == first.usage.prompt_tokens > 0
+    assert second.usage.completion_tokens == first.usage.completion_tokens
+    assert len(first.logprobs) == first.usage.completion_tokens  # one logprob per token
+    assert [t.token for t in second.logprobs] == [t.token for t in first.logprobs]
+    assert second.finish_reason == first.finish_reason
+    assert (first.finish_reason == "length") == (first.usage.completion_tokens == 24)
 
 
 async def test_json_schema_is_enforced_by_a_grammar(smollm2):
@@ -267,9 +307,12 @@ async def test_json_schema_is_enforced_by_a_grammar(smollm2):
 
     completion = await smollm2.generate(
         [Message(role="user", content="Is 2 + 2 = 4? Reply as JSON.")],
-        SamplingParams(max_tokens=120, temperature=0.2, json_schema=VERDICT_SCHEMA))
+        SamplingParams(max_tokens=120, temperature=0.0, json_schema=VERDICT_SCHEMA))
+    assert completion.finish_reason == "stop"  # the grammar closed the object in time
     parsed = parse_json_object(completion.text)
-    assert parsed is not None and set(VERDICT_SCHEMA["required"]) <= set(parsed)
+    assert isinstance(parsed, dict) and set(parsed) == set(VERDICT_SCHEMA["required"])
+    assert parsed["preference"] in ("yes", "no")  # the schema's enum
+    assert all(isinstance(value, str) for value in parsed.values())
 
 
 def test_debate_on_the_embedded_model_exports_and_loads_back(tmp_path):

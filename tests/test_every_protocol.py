@@ -56,12 +56,60 @@ def test_cases_cover_every_protocol():
     assert set(CASES) == BUILTIN
 
 
+# scripted:first-number answers "The answer is \\boxed{N}." with the first number of the
+# first user message: 7 from the context, 3 where a closed-book prompt has no context.
+# Per protocol: final answer, how it was reached, why it stopped, and each turn's parsed
+# answer in turn order ("-": a critique, review or verdict turn, which carries none).
+OUTCOMES = {
+    "critique-refine": ("7", "last", "max_rounds", "7-7"),
+    "du": ("7", "majority", "max_rounds", "777777777"),
+    "mad": ("7", "judge", "max_rounds", "77--7"),
+    "peer-review": ("7", "majority", "done", "777------777"),
+    "reconcile": ("7", "confidence-weighted", "consensus", "777"),
+    "self-consistency": ("7", "majority", "done", "777"),
+    "self-refine": ("7", "last", "max_rounds", "7-7"),
+    "single": ("7", "single", "done", "7"),
+    "sr-dcr": ("7", "sr-dcr", "debated", "3773-"),
+}
+
+
+def parsed_answers(trace) -> str:
+    return "".join(turn.answer or "-" for turn in trace.turns)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 async def test_every_protocol_runs_from_python_on_the_scripted_model(name):
     trace = await run_debate(QUESTION, protocol=name, models="scripted:first-number",
                              **CASES[name])
-    assert trace.protocol == name and trace.final is not None
+    final, method, stop, answers = OUTCOMES[name]
+    assert trace.protocol == name and trace.correct is True
+    assert (trace.final.answer, trace.final.method, trace.stop_reason) == (final, method, stop)
+    assert parsed_answers(trace) == answers
+    for turn in trace.turns:  # each answer is the number the reply boxed, read as explicit
+        if turn.answer is not None:
+            assert turn.raw == f"The answer is \\boxed{{{turn.answer}}}."
+            assert turn.answer_from == "explicit"
+    assert trace.totals.calls == len(trace.turns)
+    assert trace.totals.completion_tokens == 4 * len(trace.turns)  # 4 words a reply
+    if method in ("majority", "single"):  # the final round's answers, counted
+        assert trace.final.votes == {"7": 1.0 if name == "single" else 3.0}
     assert json.loads(trace.model_dump_json())["schema_version"] == SCHEMA_VERSION == 2
+
+
+@pytest.mark.parametrize(("name", "votes", "answers"), [
+    ("du", {"7": 2.0, "5": 1.0}, "775775775"),
+    ("self-consistency", {"7": 2.0, "5": 1.0}, "775"),
+    ("peer-review", {"7": 2.0, "5": 1.0}, "775------775"),
+    ("reconcile", {"7": 0.20001, "5": 0.1}, "775775"),
+])
+async def test_a_dissenting_agent_is_outvoted(name, votes, answers):
+    from debate.testing import ScriptedModel
+
+    models = ["scripted:first-number", "scripted:first-number",
+              ScriptedModel("I say \\boxed{5}.")]
+    trace = await run_debate(QUESTION, protocol=name, models=models, **CASES[name])
+    assert parsed_answers(trace) == answers
+    assert trace.final.answer == "7" and trace.final.votes == pytest.approx(votes)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -89,7 +89,10 @@ def early_stop_script(messages, params):
     return "\\boxed{6}" if agent == "agent-0" else "\\boxed{7}"
 
 
-register_script("metrics-early-stop", early_stop_script)
+@pytest.fixture(autouse=True)
+def early_stop(restored_registries):
+    """``scripted:metrics-early-stop`` for each test (the registries are restored after it)."""
+    register_script("metrics-early-stop", early_stop_script)
 
 
 async def test_scenario_early_stop_and_an_unfinished_question(tmp_path):

@@ -1,6 +1,5 @@
 import asyncio
 import sqlite3
-import time
 
 import pytest
 
@@ -38,7 +37,7 @@ class Concurrency:
     async def generate(self, messages, params):
         self.now += 1
         self.peak = max(self.peak, self.now)
-        self.starts.append(time.perf_counter())
+        self.starts.append(asyncio.get_running_loop().time())
         await asyncio.sleep(self.latency)
         self.now -= 1
         return Completion(text="ok")
@@ -51,28 +50,38 @@ async def test_in_flight_cap():
     assert probe.peak == 3
 
 
-async def test_a_call_cancelled_while_waiting_for_a_rate_token_gives_its_slot_back():
-    probe = Concurrency(latency=0)
-    model = Limited(probe, Limits(max_in_flight=2, requests_per_second=1))
-    first = await model.generate(MSGS, SamplingParams())  # takes the only token of the window
-    assert first.text == "ok"
-    waiting = asyncio.create_task(model.generate(MSGS, SamplingParams()))
-    await asyncio.sleep(0.05)  # holds an in-flight slot, waits for the next token
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    assert model._in_flight.free() and model._in_flight._free == 2
+def test_a_call_cancelled_while_waiting_for_a_rate_token_gives_its_slot_back(virtual_time):
+    async def scenario():
+        probe = Concurrency(latency=0)
+        model = Limited(probe, Limits(max_in_flight=2, requests_per_second=1))
+        first = await model.generate(MSGS, SamplingParams())  # the only token of the window
+        assert first.text == "ok"
+        waiting = asyncio.create_task(model.generate(MSGS, SamplingParams()))
+        await asyncio.sleep(0.5)  # virtual: half the 1 s window, the token is still spent
+        assert not waiting.done() and model._in_flight._free == 1  # holds a slot, waits
+        assert len(probe.starts) == 1
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert model._in_flight.free() and model._in_flight._free == 2
+
+    virtual_time.run(scenario())
 
 
-async def test_requests_per_second_limit():
+def test_requests_per_second_limit(virtual_time):
     probe = Concurrency(latency=0)
     model = Limited(probe, Limits(max_in_flight=100, requests_per_second=50))
-    start = time.perf_counter()
-    await asyncio.gather(*(model.generate(MSGS, SamplingParams()) for _ in range(11)))
+
+    async def eleven():
+        await asyncio.gather(*(model.generate(MSGS, SamplingParams()) for _ in range(11)))
+
+    virtual_time.run(eleven())
     # 11 requests at 50/s: windows of 0.1 s hold 5 each, so the last starts after 0.2 s
-    assert time.perf_counter() - start >= 0.19
-    for i, t in enumerate(probe.starts):
-        assert sum(t <= s < t + 0.095 for s in probe.starts[i:]) <= 5
+    starts = probe.starts
+    assert len(starts) == 11 and starts[:5] == [0.0] * 5
+    assert 0.2 < starts[-1] < 0.25  # not sooner, and not much later (10 ms polls)
+    for i, t in enumerate(starts):
+        assert sum(t <= s < t + 0.1 for s in starts[i:]) <= 5
 
 
 async def test_retries_transient_errors_then_succeeds():
@@ -87,14 +96,13 @@ async def test_retries_transient_errors_then_succeeds():
     assert stats.errors == {"HTTP 429": 1, "HTTP 500": 1}
 
 
-async def test_honours_retry_after():
+def test_honours_retry_after(virtual_time):
     stats = CallStats()
     inner = ScriptedModel("ok", failures=[RetryableError("slow down", status=429,
                                                          retry_after=0.3)])
     model = Retrying(inner, RetryPolicy(initial_delay=0.001), stats)
-    start = time.perf_counter()
-    await model.generate(MSGS, SamplingParams())
-    assert time.perf_counter() - start >= 0.3
+    virtual_time.run(model.generate(MSGS, SamplingParams()))
+    assert virtual_time.time() == pytest.approx(0.3)  # the server's 0.3 s, not the backoff
 
 
 async def test_never_retries_input_errors():
@@ -133,20 +141,26 @@ async def test_timeout_is_retried():
     assert stats.errors == {"timeout": 1}
 
 
-async def test_the_timeout_counts_the_call_not_the_wait_for_a_turn():
+def test_the_timeout_counts_the_call_not_the_wait_for_a_turn(virtual_time):
     """Five 0.1 s calls through a cap of one: the last waits 0.4 s, longer than the
     0.25 s timeout, yet none times out, because only the call itself is timed."""
     stats = CallStats()
     probe = Concurrency(latency=0.1)
     model = wrap(probe, stats=stats, limits=Limits(max_in_flight=1),
                  retry=RetryPolicy(timeout=0.25, max_attempts=1))
-    start = time.perf_counter()
-    await asyncio.gather(*(model.generate(MSGS, SamplingParams(slot=str(i))) for i in range(5)))
-    assert time.perf_counter() - start >= 0.5 and stats.errors == {}
+
+    async def five():
+        await asyncio.gather(*(model.generate(MSGS, SamplingParams(slot=str(i)))
+                               for i in range(5)))
+
+    virtual_time.run(five())
+    assert probe.starts == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4]) and stats.errors == {}
     slow = wrap(Concurrency(latency=0.5), stats=stats, limits=Limits(max_in_flight=1),
                 retry=RetryPolicy(timeout=0.25, max_attempts=1))
+    start = virtual_time.time()
     with pytest.raises(RetryableError, match="no reply within 0.25s"):
-        await slow.generate(MSGS, SamplingParams())
+        virtual_time.run(slow.generate(MSGS, SamplingParams()))
+    assert virtual_time.time() - start == pytest.approx(0.25)
 
 
 def test_in_process_backends_get_no_timeout_unless_one_is_set():

@@ -28,7 +28,6 @@ from debate.testing import ScriptedModel
 from debate.trace import FinalAnswer, Question, Turn
 
 
-@role("contrarian")
 class Contrarian(Agent):
     """Answers one more than it is told (a custom role in plain Python)."""
 
@@ -36,7 +35,6 @@ class Contrarian(Agent):
         return [Message(role="user", content=f"Contradict: {view.question.text}")]
 
 
-@judge("shortest")
 class ShortestJudge(Judge):
     """Picks the answer with the shortest argument."""
 
@@ -50,7 +48,6 @@ class PairConfig(JudgedConfig):
     """Two agents answer once; a judge decides."""
 
 
-@protocol("pair")
 class PairProtocol(DebateProtocol):
     """A debater and a contrarian answer once; the configured judge decides."""
 
@@ -81,6 +78,14 @@ class PairProtocol(DebateProtocol):
         g.add_edge("answer", "decide")
         g.add_edge("decide", END)
         return g
+
+
+@pytest.fixture(autouse=True)
+def plugins(restored_registries):
+    """Register this module's role, judge and protocol for each test (undone after it)."""
+    role("contrarian")(Contrarian)
+    judge("shortest")(ShortestJudge)
+    protocol("pair")(PairProtocol)
 
 
 Q = Question(id="q", text="What is 2 + 2?", task="numeric", gold="4")
@@ -272,3 +277,62 @@ def test_plugin_errors_name_the_file(tmp_path):
         resolve(protocol=f"{tmp_path}/twice.py:Thrice")
     with pytest.raises(ConfigError, match="cannot import module"):
         resolve(plugins=["no_such_module_for_debatelab"])
+
+
+LEAK_PROBE = {"registered": False}
+
+
+def test_registrations_are_undone_after_each_test_1_register():
+    """Registers into every registry; the next test finds none of it there."""
+    from debate.agents.base import PARSERS, ROLES
+    from debate.errors import register_secret
+    from debate.export import FORMATS, STRATEGIES, register_format, strategy
+    from debate.testing import register_script
+    from debate.uncertainty import RELEVANCE
+
+    class Leaky:
+        pass
+
+    for registry in (ROLES, PARSERS, JUDGES, PROTOCOLS, RELEVANCE):
+        registry.register("leaky")(Leaky)
+    register_format("leaky")(lambda example: [])
+    strategy("leaky")(lambda traces, options: [])
+    register_script("leaky", lambda messages, params: "leaked")
+    register_secret("leaky-secret-value")
+    RELEVANCE.plugin_errors["leaky"] = "ImportError: leaked"
+    assert all("leaky" in r for r in (ROLES, PARSERS, JUDGES, PROTOCOLS, RELEVANCE, FORMATS,
+                                       STRATEGIES))
+    LEAK_PROBE["registered"] = True
+
+
+def test_registrations_are_undone_after_each_test_2_check(restored_registries):
+    from debate.errors import redact
+
+    if not LEAK_PROBE["registered"]:
+        pytest.skip("checks what the previous test registered: run the two together")
+    for registry in restored_registries:
+        assert "leaky" not in registry
+        assert "leaky" not in getattr(registry, "plugin_errors", {})
+    assert redact("leaky-secret-value") == "leaky-secret-value"
+    assert "pair" in PROTOCOLS  # this module's own fixture registered it again
+
+
+def test_every_registry_of_the_package_is_restored_after_each_test(restored_registries):
+    """A registry added to the package without being added to conftest's list fails here."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    import debate
+
+    root = Path(debate.__file__).parent
+    declared = re.compile(r"^(\w+)\s*(?::[^=\n]*)?=\s*Registry\(", re.MULTILINE)
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for name in declared.findall(path.read_text(encoding="utf-8")):
+            module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+            found.append((module, name, getattr(importlib.import_module(module), name)))
+    assert len(found) >= 7
+    missing = [f"{module}.{name}" for module, name, registry in found
+               if not any(registry is known for known in restored_registries)]
+    assert missing == []

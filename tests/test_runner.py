@@ -3,6 +3,7 @@
 import asyncio
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from debate.testing import ScriptedModel, register_script
 from debate.trace import read_traces
 
 DATA = "experiments/data/arithmetic.jsonl"
+TEXTS = [json.loads(line)["question"] for line in Path(DATA).read_text().splitlines()]
 CALLS: Counter[str] = Counter()
 
 
@@ -27,7 +29,10 @@ def counting(messages, params):
     return f"The answer is \\boxed{{{answer}}}."
 
 
-register_script("counting", counting)
+@pytest.fixture(autouse=True)
+def counting_script(restored_registries):
+    """``scripted:counting`` for each test (the registries are restored after it)."""
+    register_script("counting", counting)
 
 
 def config(tmp_path, **kw):
@@ -86,17 +91,37 @@ async def test_a_run_that_cannot_start_leaves_no_folder(tmp_path):
 
 
 async def test_interrupted_run_resumes_every_debate_exactly_once(tmp_path):
+    """Cancelled while each of the 3 workers waits in round 1 of a later question.
+
+    A worker takes a new question only after writing its last one, so by then
+    exactly the first 4 debates are written, and 3 others have their round 0
+    answered (and cached): the re-run must replay those, not pay for them again.
+    """
     CALLS.clear()
-    cfg = config(tmp_path, limit=12, concurrency=3)
+    gate, all_held, held = asyncio.Event(), asyncio.Event(), set()
+
+    async def gated(messages, params):
+        asked = next(i for i, text in enumerate(TEXTS) if text in messages[0].content)
+        if asked >= 4 and len(messages) > 1 and not gate.is_set():  # round 1 on
+            held.add(asked)
+            if len(held) == 3:
+                all_held.set()
+            await gate.wait()
+        return counting(messages, params)
+
+    register_script("gated", gated)
+    cfg = config(tmp_path, limit=12, concurrency=3, models=["scripted:gated"])
     task = asyncio.create_task(arun_experiment(cfg, progress=False))
-    path = tmp_path / "run" / "traces.jsonl"
-    while not path.exists() or path.read_text().count("\n") < 4:
-        await asyncio.sleep(0)
+    await asyncio.wait([task, asyncio.create_task(all_held.wait())], timeout=60,
+                       return_when=asyncio.FIRST_COMPLETED)
+    assert all_held.is_set() and not task.done()
     task.cancel()  # a kill in the middle of other debates
     with pytest.raises(asyncio.CancelledError):
         await task
-    finished = len(list(read_traces(path)))
-    assert 4 <= finished < 12
+    path = tmp_path / "run" / "traces.jsonl"
+    assert [t.question.id for t in read_traces(path)] == [f"arith-0{i}" for i in range(4)]
+    assert sum(CALLS.values()) == 4 * 9 + 3 * 3  # the held calls never completed
+    gate.set()
     await arun_experiment(cfg, progress=False)
     ids = [t.question.id for t in read_traces(path)]
     assert len(ids) == len(set(ids)) == 12
@@ -124,21 +149,33 @@ async def test_fatal_error_stops_run_keeps_finished_and_resumes(tmp_path):
 
 
 async def test_a_failing_call_cancels_the_rest_of_its_round():
-    finished = []
+    started, cancelled, finished = [], [], []
+    both_started, never = asyncio.Event(), asyncio.Event()
 
-    class Slow:
-        name = "scripted:slow"
+    class Waits:
+        name = "scripted:waits"
 
         async def generate(self, messages, params):
-            await asyncio.sleep(0.2)
+            started.append(params.slot)
+            if len(started) == 2:
+                both_started.set()
+            try:
+                await never.wait()  # only cancellation ends this call
+            except asyncio.CancelledError:
+                cancelled.append(params.slot)
+                raise
             finished.append(params.slot)
             return Completion(text="\\boxed{1}")
 
-    dead = ScriptedModel("unused", failures=[FatalTransportError("gone", endpoint="x")])
+    async def dies(messages, params):
+        await both_started.wait()  # fail while the other two calls are in flight
+        raise FatalTransportError("gone", endpoint="x")
+
     with pytest.raises(FatalTransportError):
-        await run_debate("What is 1?", protocol="du", models=[dead, Slow(), Slow()])
-    await asyncio.sleep(0.3)
-    assert finished == []  # the other agents' calls did not outlive the debate
+        await run_debate("What is 1?", protocol="du", models=[ScriptedModel(dies), Waits(),
+                                                               Waits()])
+    # the other agents' calls were cancelled, and had ended, before the error came out
+    assert sorted(cancelled) == sorted(started) == ["agent-1", "agent-2"] and finished == []
 
 
 async def test_a_debate_that_fails_is_listed_and_retried_later(tmp_path):

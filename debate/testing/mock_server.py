@@ -2,28 +2,62 @@ r"""A fast mock OpenAI-compatible (and Anthropic Messages) server on 127.0.0.1.
 
 It answers ``POST /v1/chat/completions``, ``GET /v1/models`` and
 ``POST /v1/messages`` with a deterministic policy (by default: the first
-number in the first user message, as ``\boxed{N}``), counts every request
-it served, and injects faults either from a queue (the next requests get
-these statuses, in order: exact, for tests) or at random by rate.
+number in the first user message, as ``\boxed{N}``), counts every request it
+served (``GET /stats``), and injects faults either from a queue (the next
+requests get these statuses, in order: exact, for tests) or at random by rate.
 
-From Python::
+Random faults: each model request (chat or messages) draws one number ``u``
+from a generator seeded with ``--seed``; the faults take consecutive slices
+of ``[0, 1)`` in this order, and ``u`` past all of them is answered normally:
 
-    with MockServer(latency=0.05) as server:
+=================  =========================  ==================================
+option             ``FaultRates`` field       what the client gets
+=================  =========================  ==================================
+``--fail-429``     ``rate_limit``             429 with ``Retry-After``
+``--fail-500``     ``server_error``           500
+``--fail-503``     ``unavailable``            503
+``--fail-401``     ``unauthorized``           401 echoing the ``Authorization`` header
+``--hang``         ``hang``                   no answer until the server stops
+``--malformed``    ``malformed``              200 with a body that is not JSON
+``--truncated``    ``truncated``              a body cut short of its Content-Length
+``--dropped``      ``dropped``                the connection closed, no response
+=================  =========================  ==================================
+
+So with one seed, the n-th request always gets the same outcome, and the
+counts over N requests are the same on every run, whatever order concurrent
+requests arrive in. ``GET /stats`` returns those counts as JSON::
+
+    {"requests": 12, "in_flight": 0,
+     "outcomes": {"ok": 10, "429": 2},
+     "paths": {"/v1/chat/completions": {"ok": 10, "429": 2}, "/v1/models": {"ok": 1}}}
+
+``requests`` and ``outcomes`` count model requests (``paths`` counts
+``/v1/models`` too, never ``/stats``); ``in_flight`` is how many are being
+answered now.
+
+From Python (a background thread; ``server.served`` holds the same counts)::
+
+    with MockServer(latency=0.05, rates=FaultRates(rate_limit=0.1, seed=0)) as server:
         model = OpenAIModel("mock", base_url=server.url)
 
-From the shell::
+From the shell (prints ``{"url": ...}`` once it listens; ``--port 0`` picks a
+free port; Ctrl-C or SIGTERM stops it)::
 
-    python -m debate.testing.mock_server --port 8000 --latency 0.1
+    python -m debate.testing.mock_server --port 8000 --latency 0.1 \
+        --fail-429 0.1 --fail-500 0.05 --hang 0.01 --malformed 0.02 --seed 0
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import re
+import signal
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,12 +80,20 @@ def first_number_policy(messages: list[dict[str, Any]]) -> str:
 
 @dataclass
 class FaultRates:
-    """Probabilities of each fault per request (drawn from a seeded generator)."""
+    """Probabilities of each fault per model request, drawn from a generator seeded by ``seed``.
+
+    The faults take consecutive slices of ``[0, 1)`` in the order of the fields
+    below, so their sum must not exceed 1.
+    """
 
     rate_limit: float = 0.0
     """429 with ``Retry-After``."""
     server_error: float = 0.0
-    """500 or 503."""
+    """500."""
+    unavailable: float = 0.0
+    """503."""
+    unauthorized: float = 0.0
+    """401 (the message echoes the key, as some servers do)."""
     hang: float = 0.0
     """Never answer (past any client timeout)."""
     malformed: float = 0.0
@@ -61,6 +103,32 @@ class FaultRates:
     dropped: float = 0.0
     """The connection closed without a response."""
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        rates = self.slices()
+        bad = [name for name, rate in rates if not 0.0 <= rate <= 1.0]
+        if bad:
+            raise ValueError(f"FaultRates: {', '.join(bad)} must be between 0 and 1")
+        if sum(rate for _, rate in rates) > 1.0 + 1e-9:
+            given = {outcome: rate for outcome, rate in rates if rate}
+            raise ValueError(f"FaultRates: the rates add up to more than 1: {given}")
+
+    def slices(self) -> list[tuple[str, float]]:
+        """``(outcome, rate)`` in drawing order; outcomes are statuses or fault names."""
+        return [(outcome, getattr(self, name)) for name, (outcome, _, _) in _FAULTS.items()]
+
+
+# field -> (outcome, command-line options, what the client gets), in drawing order
+_FAULTS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "rate_limit": ("429", ("--fail-429", "--rate-limit"), "429 with Retry-After"),
+    "server_error": ("500", ("--fail-500", "--server-error"), "500"),
+    "unavailable": ("503", ("--fail-503",), "503"),
+    "unauthorized": ("401", ("--fail-401",), "401"),
+    "hang": ("hang", ("--hang",), "no answer (a hang)"),
+    "malformed": ("malformed", ("--malformed",), "200 with a body that is not JSON"),
+    "truncated": ("truncated", ("--truncated",), "a body cut short"),
+    "dropped": ("dropped", ("--dropped",), "a dropped connection"),
+}
 
 
 @dataclass
@@ -72,8 +140,8 @@ class MockServer:
             ``per_token`` adds that much per completion word).
         policy: messages -> reply text.
         faults: statuses (int) or ``"hang"``, ``"malformed"``, ``"truncated"``, ``"dropped"``
-            for the next requests, in order.
-        rates: random faults by rate.
+            for the next requests, in order (before any random fault).
+        rates: random faults by rate (see the module docstring).
         retry_after: the ``Retry-After`` a 429 carries.
 
     """
@@ -88,15 +156,21 @@ class MockServer:
     host: str = "127.0.0.1"
     port: int = 0
     requests: int = 0
-    """Requests received (faults included)."""
+    """Model requests received (faults included)."""
     served: Counter[str] = field(default_factory=Counter)
-    """Requests by outcome (``ok``, ``429``, ``hang``...)."""
+    """Model requests by outcome (``ok``, ``429``, ``hang``...)."""
+    by_path: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Requests by ``(path, outcome)``, ``/v1/models`` included."""
+    in_flight: int = 0
+    """Model requests being answered now."""
     bodies: list[dict[str, Any]] = field(default_factory=list)
     """The JSON body of every chat request, in arrival order."""
 
     def __post_init__(self) -> None:
         self._queue: deque[int | str] = deque(self.faults)
         self._random = random.Random(self.rates.seed)
+        self._jitter_random = random.Random(self.rates.seed + 1)  # faults keep their sequence
+        self._slices = self.rates.slices()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -108,15 +182,25 @@ class MockServer:
         """The ``/v1`` base URL."""
         return f"http://{self.host}:{self.port}/v1"
 
+    def stats(self) -> dict[str, Any]:
+        """The counts ``GET /stats`` returns (see the module docstring)."""
+        paths: dict[str, dict[str, int]] = {}
+        for (path, outcome), count in sorted(self.by_path.items()):
+            paths.setdefault(path, {})[outcome] = count
+        return {"requests": self.requests, "in_flight": self.in_flight,
+                "outcomes": dict(sorted(self.served.items())), "paths": paths}
+
+    def _count(self, request: web.Request, outcome: str) -> None:
+        self.served[outcome] += 1
+        self.by_path[request.path, outcome] += 1
+
     def _fault(self) -> int | str | None:
         if self._queue:
             return self._queue.popleft()
-        rates, draw = self.rates, self._random.random()
-        for name, rate in (("429", rates.rate_limit), ("500", rates.server_error),
-                           ("hang", rates.hang), ("malformed", rates.malformed),
-                           ("truncated", rates.truncated), ("dropped", rates.dropped)):
+        draw = self._random.random()
+        for outcome, rate in self._slices:
             if draw < rate:
-                return int(name) if name.isdigit() else name
+                return int(outcome) if outcome.isdigit() else outcome
             draw -= rate
         return None
 
@@ -125,7 +209,7 @@ class MockServer:
         fault = self._fault()
         if fault is None:
             return None
-        self.served[str(fault)] += 1
+        self._count(request, str(fault))
         if fault == "hang":  # until the client gives up, or the server stops
             task = asyncio.current_task()
             if task is not None:
@@ -158,19 +242,28 @@ class MockServer:
                       respond: Callable[[dict[str, Any], str], dict[str, Any]]
                       ) -> web.StreamResponse:
         """Record the body, maybe inject a fault, else answer with ``respond(body, text)``."""
-        body = await request.json()
-        self.bodies.append(body)
-        fault = await self._faulty(request)
-        if fault is not None:
-            return fault
-        text = self.policy(body.get("messages", []))
-        delay = self.latency + self.per_token * len(text.split())
-        if self.jitter:
-            delay += self._random.uniform(0, self.jitter)
-        if delay:
-            await asyncio.sleep(delay)
-        self.served["ok"] += 1
-        return web.json_response(respond(body, text))
+        self.in_flight += 1
+        try:
+            try:
+                body = await request.json()
+            except ValueError:
+                self._count(request, "400")
+                return web.json_response({"error": {"message": "the body is not JSON"}},
+                                         status=400)
+            self.bodies.append(body)
+            fault = await self._faulty(request)
+            if fault is not None:
+                return fault
+            text = self.policy(body.get("messages", []))
+            delay = self.latency + self.per_token * len(text.split())
+            if self.jitter:
+                delay += self._jitter_random.uniform(0, self.jitter)
+            if delay:
+                await asyncio.sleep(delay)
+            self._count(request, "ok")
+            return web.json_response(respond(body, text))
+        finally:
+            self.in_flight -= 1
 
     def _chat_body(self, body: dict[str, Any], text: str) -> dict[str, Any]:
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
@@ -204,7 +297,11 @@ class MockServer:
         return await self._handle(request, self._messages_body)
 
     async def _models(self, request: web.Request) -> web.Response:
+        self.by_path[request.path, "ok"] += 1
         return web.json_response({"object": "list", "data": [{"id": "mock", "object": "model"}]})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
 
     def app(self) -> web.Application:
         """The aiohttp application."""
@@ -212,6 +309,7 @@ class MockServer:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/stats", self._stats)
         return app
 
     async def _serve(self) -> None:
@@ -220,6 +318,12 @@ class MockServer:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _close(self) -> None:
+        for task in self._hanging:
+            task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     def start(self) -> MockServer:
         """Serve on a background thread; returns once the port is bound."""
@@ -241,15 +345,39 @@ class MockServer:
         """Stop serving."""
         if self._loop is None or self._runner is None:
             return
-        def cancel_hangs() -> None:
-            for task in self._hanging:
-                task.cancel()
-
-        self._loop.call_soon_threadsafe(cancel_hangs)
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+    def wait_for_requests(self, count: int, outcome: str = "ok", timeout: float = 60.0) -> None:
+        """Block until ``served[outcome] >= count`` (from another thread than the server's).
+
+        For tests that act when a client has reached a point, e.g. kill it once
+        it has had 100 answers. Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        self._wait(lambda: self.served[outcome] >= count, timeout,
+                   f"{count} {outcome!r} requests (got {self.served[outcome]})")
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Block until no client connection is open and no request is being answered.
+
+        After a client process died, this is when every request it had sent has
+        been answered (and counted). Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        def idle() -> bool:
+            runner = self._runner
+            server = runner.server if runner is not None else None
+            return self.in_flight == 0 and not (server is not None and server.connections)
+
+        self._wait(idle, timeout, f"no connection (in flight: {self.in_flight})")
+
+    def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():  # counters change on the server's thread: look every 5 ms
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mock server at {self.url}: no {what} after {timeout}s")
+            time.sleep(0.005)
 
     def __enter__(self) -> MockServer:
         return self.start()
@@ -258,24 +386,56 @@ class MockServer:
         self.stop()
 
 
+async def serve(server: MockServer) -> None:
+    """Serve in this event loop until SIGINT or SIGTERM; print ``{"url": ...}`` once listening."""
+    await server._serve()
+    print(json.dumps({"url": server.url}), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server._close()
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m debate.testing.mock_server``."""
+    first, _, _ = (__doc__ or "").partition("\n")
+    cli = argparse.ArgumentParser(
+        prog="python -m debate.testing.mock_server", description=first,
+        epilog="Each model request draws one number from the seeded generator; the fault "
+               "rates take consecutive slices of [0, 1) in the order listed, so one seed "
+               "gives the same outcomes on every run. GET /stats returns the counts per "
+               "outcome and per path as JSON.")
+    cli.add_argument("--host", default="127.0.0.1")
+    cli.add_argument("--port", type=int, default=8000, help="0 picks a free port (default 8000)")
+    cli.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    cli.add_argument("--jitter", type=float, default=0.0, help="extra random latency (s)")
+    cli.add_argument("--per-token", type=float, default=0.0, help="latency per word (s)")
+    cli.add_argument("--retry-after", type=float, default=0.0,
+                     help="the Retry-After seconds a 429 carries")
+    for name, (_, options, what) in _FAULTS.items():
+        cli.add_argument(*options, dest=name, type=float, default=0.0, metavar="RATE",
+                         help=f"share of requests that get {what}")
+    cli.add_argument("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
+    return cli
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m debate.testing.mock_server``: serve until interrupted."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--jitter", type=float, default=0.0, help="extra random latency (s)")
-    parser.add_argument("--per-token", type=float, default=0.0, help="latency per word (s)")
-    for fault in ("rate-limit", "server-error", "hang", "malformed", "truncated", "dropped"):
-        parser.add_argument(f"--{fault}", type=float, default=0.0, help=f"share of {fault}")
-    args = parser.parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    try:
+        rates = FaultRates(seed=args.seed, **{name: getattr(args, name) for name in _FAULTS})
+    except ValueError as exc:
+        cli.error(str(exc))
     server = MockServer(latency=args.latency, jitter=args.jitter, per_token=args.per_token,
-                        port=args.port,
-                        rates=FaultRates(rate_limit=args.rate_limit,
-                                         server_error=args.server_error, hang=args.hang,
-                                         malformed=args.malformed, truncated=args.truncated,
-                                         dropped=args.dropped))
-    print(json.dumps({"url": f"http://127.0.0.1:{args.port}/v1"}), flush=True)
-    web.run_app(server.app(), host=server.host, port=args.port, access_log=None, print=None)
+                        retry_after=args.retry_after, host=args.host, port=args.port,
+                        rates=rates)
+    asyncio.run(serve(server))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,8 +2,9 @@
 
 ``ScriptedModel`` answers from a list (one reply per call, in order), a table
 (first key found in the last user message wins), or a function of the
-messages. It records every call, so tests assert on the prompts actually
-sent. Give each agent its own model: agents of a round run concurrently, so
+messages (sync, or async: a call can then wait for a test's signal, e.g. an
+``asyncio.Event``). It records every call, so tests assert on the prompts
+actually sent. Give each agent its own model: agents of a round run concurrently, so
 a single shared list would make replies depend on scheduling.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from debate.errors import ConfigError
@@ -19,7 +20,7 @@ from debate.models.types import Completion, Message, SamplingParams, Usage
 
 __all__ = ["Call", "ScriptedModel", "register_script", "script_names", "scripted_from_name"]
 
-Reply = Callable[[Sequence[Message], SamplingParams], str]
+Reply = Callable[[Sequence[Message], SamplingParams], str | Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class ScriptedModel:
     Args:
         replies: a string (always), a list (the i-th call gets the i-th reply),
             a mapping (substring of the last user message -> reply) or a
-            function ``(messages, params) -> str``.
+            function ``(messages, params) -> str`` (or an async one).
         name: the model's name (``scripted:NAME``); part of cache keys.
         latency: seconds each call sleeps (``asyncio.sleep``).
         failures: exceptions raised by the first calls, in order (``None`` = succeed).
@@ -74,6 +75,8 @@ class ScriptedModel:
         if index < len(self._failures) and self._failures[index] is not None:
             raise self._failures[index]  # type: ignore[misc]
         text = self._reply(messages, params)
+        if not isinstance(text, str):
+            text = await text
         return Completion(
             text=text,
             finish_reason="stop",
