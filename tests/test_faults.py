@@ -39,7 +39,11 @@ async def test_every_debate_completes_under_faults(tmp_path):
                        truncated=0.01, dropped=0.01, seed=7)
     data = write_questions(tmp_path / "q.jsonl", 200)
     with MockServer(rates=rates) as server:
-        summary = await arun_experiment(config(server.url, data, tmp_path), progress=False)
+        # a timeout well above a loaded machine's answer time: only hangs time out, so
+        # every answered call is answered once (a 0.5 s timeout retried slow answers)
+        retry = {"initial_delay": 0.01, "max_delay": 0.05, "timeout": 2.0, "max_attempts": 10}
+        summary = await arun_experiment(config(server.url, data, tmp_path, retry=retry),
+                                        progress=False)
     ids = [t.question.id for t in read_traces(tmp_path / "run" / "traces.jsonl")]
     assert len(ids) == len(set(ids)) == 200  # none lost, none duplicated
     assert summary.stopped is None and summary.failed == {}
