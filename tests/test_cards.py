@@ -92,7 +92,7 @@ async def test_judge_card_gives_the_llm_judge_a_rubric():
         "judge", ScriptedModel('{"choice": 2, "rationale": "no error"}'))
     assert isinstance(judge, JudgeAgent)
     view = View(Question(id="q", text="2+2?", task="numeric"), 0,
-                extra={"candidates": [("5", "2+2=5"), ("4", "2+2=4")]})
+                candidates=[("5", "2+2=5"), ("4", "2+2=4")])
     turn = await judge.act(view)
     assert turn.answer == "2" and "Check each candidate's argument" in turn.messages[-1].content
 

@@ -14,7 +14,7 @@ import string
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from debate.errors import ConfigError, ModelOutputError
 from debate.memo import ByIdentity
@@ -25,9 +25,13 @@ from debate.prompts import Template, load_template
 from debate.registry import Registry
 from debate.scoring import NO_ANSWER, Extraction, answer_instruction, extract, extract_field
 from debate.trace import Question, Turn, TurnKind
+from debate.uncertainty import RelevanceScorer, UncertaintyMetric
 
-__all__ = ["PARSERS", "ROLES", "Agent", "DebateScope", "Parsed", "Parser", "View",
-           "debate_scope", "get_role", "question_text", "read_answer", "role"]
+if TYPE_CHECKING:
+    from debate.agents.reconcile import ConvincingSample
+
+__all__ = ["PARSERS", "ROLES", "Agent", "AnswerGroup", "DebateScope", "Memory", "Parsed", "Parser",
+           "View", "debate_scope", "get_role", "question_text", "read_answer", "role"]
 
 Parser = Callable[[str, Question], tuple[Extraction | str | None, float | None]]
 """Turns raw text into (answer, confidence). The answer is an :class:`Extraction`
@@ -115,20 +119,75 @@ debate_scope: ContextVar[DebateScope | None] = ContextVar("debatelab_debate", de
 """The :class:`DebateScope` of the debate the running task belongs to, if any."""
 
 
-@dataclass(frozen=True)
+Memory = Literal["chat", "branch", "rebuild"]
+"""How an agent's prompt relates to its earlier calls (see :attr:`View.memory`)."""
+
+AnswerGroup = tuple[str | None, Sequence[Turn]]
+"""An answer and the turns that gave it (``None``: the turns without a parsed answer)."""
+
+
+@dataclass(frozen=True, slots=True)
 class View:
-    """What one agent may see when it acts."""
+    """What one agent may see when it acts, and what the protocol asks of it.
+
+    ``question`` to ``tag`` are every protocol's; ``step`` and ``memory`` say which
+    action of a multi-step role this is; the fields after them are inputs of one
+    built-in role each, left at their defaults where they do not apply. A custom
+    protocol passes inputs of its own custom roles in ``extra``.
+    """
 
     question: Question
+    """The question under debate."""
     round: int
+    """The round this action belongs to (part of the turn's id)."""
     history: Sequence[Turn] = ()
     """The agent's own earlier turns, oldest first."""
     peers: Sequence[Turn] = ()
     """Other agents' turns the protocol shows it, in agent order."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    """Protocol-specific inputs (e.g. a critique to address, the step of a cycle)."""
     tag: str = ""
     """Distinguishes several turns of one agent, kind and round (e.g. whom it reviews)."""
+    step: str | None = None
+    """The step of a multi-step role: ``draft``/``critique``/``refine`` (critique-refine),
+    ``solve``/``review``/``revise`` (peer review), ``candidates``/``decide`` (MAD's
+    judge), ``closed``/``open`` (SR-DCR's answerer), ``summarize`` (du's peer
+    summaries); ``None``: the role's one (or first) action."""
+    memory: Memory = "chat"
+    """``chat``: continue the agent's own chat (``history``); ``branch`` (peer review,
+    compat): branch off its first turn; ``rebuild``: a fresh prompt (Reflect-Critique-Refine)."""
+    summary: str | None = None
+    """du: a summary of the peers' answers, shown instead of the answers themselves."""
+    confidences: Mapping[str, int] | None = None
+    """du (DebUnc): each peer's 1-10 confidence by agent name, shown next to its answer."""
+    uncertainty: UncertaintyMetric | None = None
+    """du (DebUnc): the token-level uncertainty to measure on the reply and record."""
+    relevance: RelevanceScorer | None = None
+    """du (DebUnc, ``uncertainty="token-sar"``): the scorer of each token's relevance."""
+    samples: Sequence[ConvincingSample] = ()
+    """ReConcile: the convincing samples that open the prompt."""
+    groups: Sequence[AnswerGroup] | None = None
+    """ReConcile: the previous round's turns grouped by answer (``None``: answer alone)."""
+    candidates: Sequence[tuple[str | None, str]] = ()
+    """The ``judge`` role: the (answer, argument) pairs to choose from, numbered from 1."""
+    context_answer: str | None = None
+    """SR-DCR's defender and critic: the answer the passage gives, which they argue over."""
+    critic_sees_context: bool = False
+    """SR-DCR's critic: show it the passage too (the notebook's variant; not the paper's)."""
+    confidence_from: Literal["logprobs", "stated"] = "logprobs"
+    """SR-DCR's answerer: the closed-book confidence from the answer tokens' logprobs, or a
+    confidence the model states on a second line."""
+    answer_max_tokens: int | None = None
+    """SR-DCR's answerer: the token budget of its short answers (``None``: the agent's own)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Inputs of custom roles in custom protocols (built-in roles read only the fields above)."""
+
+    def __post_init__(self) -> None:
+        if self.extra and not _VIEW_FIELDS.isdisjoint(self.extra):
+            taken = sorted(_VIEW_FIELDS.intersection(self.extra))
+            raise ConfigError(f"View.extra keys {taken} are View fields: pass them as View(..., "
+                              f"{taken[0]}=...), built-in roles read only the fields")
+
+
+_VIEW_FIELDS = frozenset(View.__dataclass_fields__) - {"extra"}
 
 
 class Agent:

@@ -1,6 +1,6 @@
 """Critique-and-refine roles: solver, critic, refiner, and the self-refiner playing all three.
 
-One class serves every step (``view.extra["step"]``: draft, critique or
+One class serves every step (``view.step``: draft, critique or
 refine), so a single model can critique and refine itself (self-refine) and
 separate models can split the work (critique-refine). Prompts are rebuilt
 each step from the problem, the current solution and the critique:
@@ -55,7 +55,7 @@ def read_verdict(value: object) -> Literal["accept", "revise"] | None:
 
 
 class CritiqueRefineAgent(Agent):
-    """Drafts, critiques or refines, by ``view.extra["step"]``."""
+    """Drafts, critiques or refines, by ``view.step`` (``None``: draft)."""
 
     default_templates = {"draft": "solve", "critique": "cr_critique", "refine": "cr_refine",
                          "history": "cr_history", "attempt": "cr_attempt"}
@@ -67,17 +67,17 @@ class CritiqueRefineAgent(Agent):
 
     def kind(self, view: View) -> TurnKind:
         """Answer (draft), critique or revision."""
-        return _KINDS[view.extra.get("step", "draft")]
+        return _KINDS[view.step or "draft"]
 
     def params_for(self, view: View) -> SamplingParams:
         """The critique step asks for the verdict schema."""
-        if view.extra.get("step") == "critique":
+        if view.step == "critique":
             return self.with_schema(CRITIQUE_SCHEMA)
         return self.params
 
     def messages(self, view: View) -> list[Message]:
         """A fresh prompt: the problem, the current solution (``view.peers[0]``), the critique."""
-        step = view.extra.get("step", "draft")
+        step = view.step or "draft"
         question = question_text(view.question)
         fmt = self.format_instruction(view.question)
         if step == "draft":
@@ -105,7 +105,7 @@ class CritiqueRefineAgent(Agent):
 
     def parse(self, text: str, view: View) -> Parsed:
         """Critiques: the verdict (``verdict``: accept, revise or ``None``); else the answer."""
-        if view.extra.get("step") != "critique":
+        if view.step != "critique":
             return super().parse(text, view)
         fields = parse_fields(text, ("verdict", "critique")) or {}
         verdict = read_verdict(fields.get("verdict"))

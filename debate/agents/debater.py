@@ -26,12 +26,11 @@ RCR_FULL_PEERS = 2
 class Debater(Agent):
     """Answers alone in round 0; in later rounds reads its peers' previous answers.
 
-    ``view.extra`` may carry ``step="summarize"`` (summarise the peers' answers
-    instead of answering), ``summary`` (show that summary instead of the peers),
-    ``confidences`` (agent -> 1-10, shown next to each peer: DebUnc) or
-    ``memory="rebuild"`` (a fresh Reflect-Critique-Refine prompt each round: DTE,
-    whose reference shows the first ``RCR_FULL_PEERS`` peers in full and any further
-    peers by their parsed answer only).
+    The view may ask for ``step="summarize"`` (summarise the peers' answers instead
+    of answering), carry a ``summary`` (shown instead of the peers), ``confidences``
+    (agent -> 1-10, shown next to each peer: DebUnc) or ``memory="rebuild"`` (a fresh
+    Reflect-Critique-Refine prompt each round: DTE, whose reference shows the first
+    ``RCR_FULL_PEERS`` peers in full and any further peers by their parsed answer only).
     """
 
     default_templates = {
@@ -65,15 +64,15 @@ class Debater(Agent):
 
     def kind(self, view: View) -> TurnKind:
         """``summary`` for the summarising step, else ``answer``."""
-        return "summary" if view.extra.get("step") == "summarize" else "answer"
+        return "summary" if view.step == "summarize" else "answer"
 
     def read(self, completion: Completion, view: View) -> Parsed:
-        """The answer, and with ``view.extra["uncertainty"]`` (DebUnc) its uncertainty.
+        """The answer, and with ``view.uncertainty`` (DebUnc) its uncertainty.
 
         The reply's token uncertainty and the metric used go into ``fields``.
         """
         parsed = self.parse(completion.text, view)
-        metric = view.extra.get("uncertainty")
+        metric = view.uncertainty
         if metric:
             value, used = uncertainty(completion.logprobs, metric)
             if value is None:
@@ -86,9 +85,9 @@ class Debater(Agent):
                     messages: Sequence[Message]) -> Parsed:
         """:meth:`read`; TokenSAR's relevance scorer (a model) runs in a worker thread."""
         parsed = self.read(completion, view)
-        scorer = view.extra.get("relevance")
+        scorer = view.relevance
         tokens = completion.logprobs
-        if view.extra.get("uncertainty") == "token-sar" and scorer is not None and tokens:
+        if view.uncertainty == "token-sar" and scorer is not None and tokens:
             prompt = "\n".join(m.content for m in messages)
             relevance = await asyncio.to_thread(scorer, prompt, [t.token for t in tokens])
             value = token_sar(tokens, relevance)
@@ -97,7 +96,7 @@ class Debater(Agent):
         return parsed
 
     def _peers(self, view: View) -> str:
-        confidences = view.extra.get("confidences")
+        confidences = view.confidences
         if confidences:
             return "\n\n".join(self.render("peer_confidence", agent=p.agent, answer=p.raw,
                                              confidence=confidences[p.agent])
@@ -108,19 +107,19 @@ class Debater(Agent):
         """Round 0: the question. Later: own history + one message with the peers' answers."""
         question = question_text(view.question)
         fmt = self.format_instruction(view.question)
-        if view.extra.get("step") == "summarize":
+        if view.step == "summarize":
             prompt = self.render("summarize", peers=self._peers(view))
             return [*self.system(), Message(role="user", content=prompt)]
         if not view.history:
             return self.chat(view, self.render("initial", question=question, format=fmt))
-        if view.extra.get("memory") == "rebuild":
+        if view.memory == "rebuild":
             return [*self.system(), Message(role="user", content=self._rcr(view, question, fmt))]
         if not view.peers:
             return self.chat(view, self.render("alone", question=question, format=fmt))
-        if "summary" in view.extra:
-            return self.chat(view, self.render("debate_summary", summary=view.extra["summary"],
+        if view.summary is not None:
+            return self.chat(view, self.render("debate_summary", summary=view.summary,
                                                question=question, format=fmt))
-        if view.extra.get("confidences"):
+        if view.confidences:
             return self.chat(view, self.render("debate_confidence", peers=self._peers(view),
                                                question=question, format=fmt))
         return self.chat(view, self.render("debate", peers=self._peers(view), question=question,
@@ -139,7 +138,7 @@ class Debater(Agent):
     def shown(self, view: View, messages: Sequence[Message]) -> list[str]:
         """Reflect-Critique-Refine also shows the peers beyond the first two, by answer."""
         seen = super().shown(view, messages)
-        if view.extra.get("memory") == "rebuild" and view.history:
+        if view.memory == "rebuild" and view.history:
             seen += [p.id for p in view.peers[RCR_FULL_PEERS:] if p.id not in seen]
         return seen
 

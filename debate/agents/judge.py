@@ -27,7 +27,7 @@ CHOICE_SCHEMA: dict[str, Any] = {
 
 @role("judge")
 class JudgeAgent(Agent):
-    """Chooses among numbered candidates: ``view.extra["candidates"]``, (answer, argument) pairs."""
+    """Chooses among numbered candidates: ``view.candidates``, (answer, argument) pairs."""
 
     default_templates = {"choose": "judge_choose", "candidate": "judge_candidate"}
     slot_fields = {
@@ -47,7 +47,7 @@ class JudgeAgent(Agent):
         """One message: the question and the numbered candidates."""
         candidates = "\n\n".join(
             self.render("candidate", number=i, answer=answer, argument=argument)
-            for i, (answer, argument) in enumerate(view.extra["candidates"], start=1))
+            for i, (answer, argument) in enumerate(view.candidates, start=1))
         prompt = self.render("choose", question=question_text(view.question),
                              candidates=candidates, format=self.format_instruction(view.question))
         return [*self.system(), Message(role="user", content=prompt)]
@@ -56,6 +56,6 @@ class JudgeAgent(Agent):
         """The chosen number (checked against the candidates) and the rationale."""
         fields = parse_fields(text, ("choice", "rationale")) or {}
         choice = str(fields.get("choice", "")).strip().strip(".)")
-        count = len(view.extra["candidates"])
+        count = len(view.candidates)
         valid = choice.isdigit() and 1 <= int(choice) <= count
         return Parsed(Extraction(choice, "field") if valid else NO_ANSWER, None, fields)

@@ -151,14 +151,14 @@ class MadJudge(Agent):
 
     def params_for(self, view: View) -> SamplingParams:
         """The deciding call asks for the answer schema."""
-        if view.extra.get("step") == "decide":
+        if view.step == "decide":
             return self.with_schema(ANSWER_SCHEMA)
         return self.params
 
     def messages(self, view: View) -> list[Message]:
         """Step ``candidates``: both sides' arguments; step ``decide``: pick the answer."""
         question = question_text(view.question)
-        if view.extra.get("step") == "decide":
+        if view.step == "decide":
             return self.chat(view, self.render("decide", question=question,
                                                format=self.format_instruction(view.question)))
         affirmative, negative = view.peers
@@ -171,7 +171,7 @@ class MadJudge(Agent):
         A ``debate_answer`` field is the answer (or there is none); without the
         field the task's extractor reads the reply.
         """
-        if view.extra.get("step") != "decide":
+        if view.step != "decide":
             return Parsed()
         fields = _verdict_fields(text) or {}
         return Parsed(read_answer(text, view.question, fields, key="debate_answer"), None, fields)

@@ -6,7 +6,7 @@ chat (each review call continues the previous one), and the revise message
 ("here are the feedbacks for your solution", the reviews it received) is
 appended to the same chat. So the reviser sees its own solution, the other
 agents' solutions, its reviews of them and the reviews it received.
-``view.extra["memory"] = "branch"`` (compat) makes each review and the
+``view.memory = "branch"`` (compat) makes each review and the
 revision branch off the solving chat instead: [problem, own solution, one
 request]. The 1-10 confidence a reviewer writes stays inside the review text
 the reviewed agent reads; it is also parsed into the review turn
@@ -16,6 +16,7 @@ the reviewed agent reads; it is also parsed into the review turn
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message
@@ -42,7 +43,7 @@ _KINDS: dict[str, TurnKind] = {"solve": "answer", "review": "review", "revise": 
 
 @role("peer")
 class PeerReviewer(Agent):
-    """One agent of peer review; ``view.extra["step"]`` is solve, review or revise."""
+    """One agent of peer review; ``view.step`` is solve, review or revise."""
 
     default_templates = {"solve": "peer_solve", "review": "peer_review",
                          "feedback": "peer_feedback", "revise": "peer_revise"}
@@ -52,7 +53,7 @@ class PeerReviewer(Agent):
 
     def kind(self, view: View) -> TurnKind:
         """answer, review or revision."""
-        return _KINDS[view.extra.get("step", "solve")]
+        return _KINDS[view.step or "solve"]
 
     def messages(self, view: View) -> list[Message]:
         """Solve; review the last of ``view.peers``; revise with the reviews among them.
@@ -60,13 +61,13 @@ class PeerReviewer(Agent):
         ``view.history`` is the agent's own turns so far (its chat); with
         ``memory="branch"`` only the solution is kept.
         """
-        step = view.extra.get("step", "solve")
+        step = view.step or "solve"
         question = question_text(view.question)
         fmt = self.format_instruction(view.question)
         if step == "solve":
             return self.chat(view, self.render("solve", question=question, format=fmt))
-        if view.extra.get("memory") == "branch":
-            view = View(view.question, view.round, history=view.history[:1], peers=view.peers)
+        if view.memory == "branch":
+            view = replace(view, history=view.history[:1])
         if step == "review":
             return self.chat(view, self.render("review", solution=view.peers[-1].raw))
         reviews = "\n\n".join(self.render("feedback", review=t.raw, reviewer=t.agent)
@@ -76,7 +77,7 @@ class PeerReviewer(Agent):
 
     def parse(self, text: str, view: View) -> Parsed:
         """Reviews: the 1-10 confidence; solutions: the answer."""
-        if view.extra.get("step") == "review":
+        if view.step == "review":
             score = review_confidence(text)
             target = view.peers[-1].agent
             return Parsed(confidence=parse_confidence(score, scale=10),

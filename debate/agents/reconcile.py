@@ -1,22 +1,25 @@
 """The ReConcile agent (Chen et al., 2023): answer, explanation and confidence, every round.
 
 Round 0 it answers alone; later rounds it reads the previous round's answers
-grouped by answer (``view.extra["groups"]``: (answer, [turns]) pairs, each
-turn with its explanation and stated confidence) and revises all three.
-Convincing samples (``view.extra["samples"]``), when given, open both prompts.
+grouped by answer (``view.groups``: (answer, [turns]) pairs, each turn with
+its explanation and stated confidence) and revises all three. Convincing
+samples (``view.samples``), when given, open both prompts.
 The prompt is rebuilt every round (no chat history), as in the reference.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
 from debate.parsing import parse_confidence, parse_fields
 from debate.trace import Turn, TurnKind
 
-__all__ = ["RECONCILE_SCHEMA", "Reconciler"]
+__all__ = ["RECONCILE_SCHEMA", "ConvincingSample", "Reconciler"]
 
 RECONCILE_SCHEMA: dict[str, Any] = {
     "title": "reconcile_answer",
@@ -25,6 +28,20 @@ RECONCILE_SCHEMA: dict[str, Any] = {
                    "confidence": {"type": "number"}},
     "required": ["explanation", "answer", "confidence"],
 }
+
+
+
+class ConvincingSample(BaseModel):
+    """A human explanation that once made an agent correct its answer."""
+
+    question: str
+    """The question it explained."""
+    explanation: str
+    """The explanation that convinced the agent."""
+    answer: str
+    """The answer it led to."""
+    agent: str | None = None
+    """The agent it convinced: shown to every *other* agent (``None``: shown to all)."""
 
 
 @role("reconciler")
@@ -54,12 +71,11 @@ class Reconciler(Agent):
         return self.with_schema(RECONCILE_SCHEMA)
 
     def _samples(self, view: View) -> str:
-        samples = view.extra.get("samples") or []
-        if not samples:
+        if not view.samples:
             return ""
-        examples = "\n\n".join(self.render("sample", question=s["question"],
-                                           explanation=s["explanation"], answer=s["answer"])
-                               for s in samples)
+        examples = "\n\n".join(self.render("sample", question=s.question,
+                                           explanation=s.explanation, answer=s.answer)
+                               for s in view.samples)
         return self.render("samples", examples=examples)
 
     def messages(self, view: View) -> list[Message]:
@@ -67,15 +83,15 @@ class Reconciler(Agent):
         question = question_text(view.question)
         fmt = self.format_instruction(view.question)
         samples = self._samples(view)
-        if view.round == 0 or "groups" not in view.extra:
+        if view.round == 0 or view.groups is None:
             prompt = self.render("initial", samples=samples, question=question, format=fmt)
         else:
-            groups = "\n".join(self._group(answer, turns) for answer, turns in view.extra["groups"])
+            groups = "\n".join(self._group(answer, turns) for answer, turns in view.groups)
             prompt = self.render("discussion", samples=samples, question=question,
                                  groups=groups, format=fmt)
         return [*self.system(), Message(role="user", content=prompt)]
 
-    def _group(self, answer: str | None, turns: list[Turn]) -> str:
+    def _group(self, answer: str | None, turns: Sequence[Turn]) -> str:
         """One answer group of the round table (``None``: the agents without an answer)."""
         solutions = "\n".join(
             self.render("solution", answer=answer or "none", confidence=_shown(t.confidence),

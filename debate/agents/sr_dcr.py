@@ -9,7 +9,7 @@
   a "Confidence:" line and that number is the confidence.
 - ``defender``: argues from the passage that the context answer is right.
 - ``challenger``: the critic; argues from its own knowledge, *without* the
-  passage unless ``view.extra["critic_sees_context"]`` (the notebook's variant).
+  passage unless ``view.critic_sees_context`` (the notebook's variant).
 - ``reliability-judge``: reads the debate transcript only (never the passage,
   as the reference judge decides "solely on the debate content") and says
   REASONABLE or UNREASONABLE.
@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
+from debate.errors import ConfigError
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.parsing import parse_confidence, parse_fields
 from debate.scoring import NO_ANSWER, Extraction, extract_field
@@ -99,8 +100,8 @@ def _closed_book(question: Question) -> Question:
 class ContextAnswerer(Agent):
     """Answers with (``step=open``) or without (``step=closed``) the context.
 
-    ``view.extra``: ``confidence`` (``logprobs`` or ``stated``) and ``max_tokens``
-    (the short answer budget of both answers).
+    The view's ``confidence_from`` (``logprobs`` or ``stated``) and ``answer_max_tokens``
+    (the short answer budget of both answers) say how.
     """
 
     default_templates = {"closed": "sr_closed_book", "closed_stated": "sr_closed_book_stated",
@@ -114,8 +115,8 @@ class ContextAnswerer(Agent):
         A stated confidence needs a second line, so that reply keeps the agent's
         own ``max_tokens`` instead of the answer budget.
         """
-        step, max_tokens = view.extra.get("step"), view.extra.get("max_tokens")
-        stated = view.extra.get("confidence") == "stated"
+        step, max_tokens = view.step, view.answer_max_tokens
+        stated = view.confidence_from == "stated"
         logprobs = step == "closed" and not stated
         if step == "closed" and stated:
             max_tokens = None
@@ -126,9 +127,9 @@ class ContextAnswerer(Agent):
         """The closed-book or open-book prompt."""
         q = view.question
         question = question_text(_closed_book(q))
-        if view.extra.get("step") == "open":
+        if view.step == "open":
             prompt = self.render("open", question=question, context=q.context or "")
-        elif view.extra.get("confidence") == "stated":
+        elif view.confidence_from == "stated":
             prompt = self.render("closed_stated", question=question)
         else:
             prompt = self.render("closed", question=question)
@@ -141,10 +142,10 @@ class ContextAnswerer(Agent):
         q = view.question
         fields: dict[str, Any] = {"answer_span": text[start:end]}
         answer = extract_field(text[start:end], q.task, q.choices)
-        if view.extra.get("step") != "closed":
+        if view.step != "closed":
             return Parsed(answer, None, fields)
         confidence, source = None, "none"
-        if view.extra.get("confidence") == "stated":
+        if view.confidence_from == "stated":
             stated = parse_fields(text, ("confidence",)) or {}
             confidence = parse_confidence(stated.get("confidence"))
             source = "stated" if confidence is not None else "none"
@@ -161,8 +162,6 @@ class ContextAnswerer(Agent):
 
 
 class _Arguer(Agent):
-    slot: str = ""
-
     def kind(self, view: View) -> TurnKind:
         """An argument."""
         return "argument"
@@ -171,6 +170,13 @@ class _Arguer(Agent):
         """The debate so far (``view.peers``), one line per argument."""
         lines = [self.render("line", speaker=t.agent, text=t.raw) for t in view.peers]
         return "\n".join(lines) if lines else "(nothing yet)"
+
+    def context_answer(self, view: View) -> str:
+        """The answer from the passage that the debate is about (``view.context_answer``)."""
+        if view.context_answer is None:
+            raise ConfigError(f"role {self.role!r} argues over the context answer: give it "
+                              "as View(..., context_answer=...)")
+        return view.context_answer
 
 
 @role("defender")
@@ -186,7 +192,7 @@ class Defender(_Arguer):
         q = view.question
         prompt = self.render("argue", context=q.context or "",
                              question=question_text(_closed_book(q)),
-                             context_answer=view.extra["context_answer"],
+                             context_answer=self.context_answer(view),
                              transcript=self.transcript(view))
         return [*self.system(), Message(role="user", content=prompt)]
 
@@ -203,10 +209,10 @@ class Challenger(_Arguer):
     def messages(self, view: View) -> list[Message]:
         """Question, claimed answer, transcript; the passage only if asked."""
         q = view.question
-        block = f"\nContext:\n{q.context}\n" if view.extra.get("critic_sees_context") else ""
+        block = f"\nContext:\n{q.context}\n" if view.critic_sees_context else ""
         prompt = self.render("argue", context_block=block,
                              question=question_text(_closed_book(q)),
-                             context_answer=view.extra["context_answer"],
+                             context_answer=self.context_answer(view),
                              transcript=self.transcript(view))
         return [*self.system(), Message(role="user", content=prompt)]
 

@@ -63,7 +63,7 @@ class LLMJudge(Judge):
         turns, picks = [], []
         for tag, order in zip(("", "swapped"), orders, strict=False):
             view = View(question, round_, peers=order, tag=tag,
-                        extra={"candidates": [(t.answer, t.raw) for t in order]})
+                        candidates=[(t.answer, t.raw) for t in order])
             turn = await agent.act(view)
             turns.append(turn)
             picks.append(order[int(turn.answer) - 1].answer if turn.answer else None)

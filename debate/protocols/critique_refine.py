@@ -95,7 +95,7 @@ class CritiqueRefineProtocol(DebateProtocol):
     async def draft(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """The first solution."""
         turn = await self._agent(runtime, "solver").act(
-            View(state["question"], 0, extra={"step": "draft"}))
+            View(state["question"], 0, step="draft"))
         return {"turns": [turn], "round": 0}
 
     def _earlier(self, turns: list[Turn]) -> list[Turn]:
@@ -112,7 +112,7 @@ class CritiqueRefineProtocol(DebateProtocol):
         current = _solutions(state["turns"])[-1]
         peers = [*self._earlier(state["turns"]), current]
         turn = await self._agent(runtime, "critic").act(
-            View(state["question"], state["round"], peers=peers, extra={"step": "critique"}))
+            View(state["question"], state["round"], peers=peers, step="critique"))
         verdict = turn.fields.get("verdict")
         if verdict is None:
             turn.fields["verdict_policy"] = self.config.unparsed_verdict
@@ -132,7 +132,7 @@ class CritiqueRefineProtocol(DebateProtocol):
         r = state["round"] + 1
         peers = [*self._earlier(state["turns"]), current, critique]
         turn = await self._agent(runtime, "refiner").act(
-            View(state["question"], r, peers=peers, extra={"step": "refine"}))
+            View(state["question"], r, peers=peers, step="refine"))
         stop = "max_rounds" if r >= self.config.rounds else None
         return {"turns": [turn], "round": r, "stop_reason": stop}
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from debate.agents.base import Agent, View
+from debate.agents.base import Agent, Memory, View
 from debate.judges.majority import is_consensus
 from debate.protocols.base import (
     DebateContext,
@@ -51,7 +51,7 @@ from debate.protocols.base import (
     protocol,
 )
 from debate.trace import Turn
-from debate.uncertainty import RELEVANCE, RelevanceScorer
+from debate.uncertainty import RELEVANCE, RelevanceScorer, UncertaintyMetric
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
@@ -120,12 +120,13 @@ class DuProtocol(GroupProtocol):
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
         metric = self.config.uncertainty
-        self._measure: dict[str, Any] = {} if metric == "none" else {"uncertainty": metric}
-        """What answer views carry for DebUnc: the metric to record (and TokenSAR's scorer)."""
-        if metric == "token-sar":  # built once: a missing extra fails here, at the start
+        self._uncertainty: UncertaintyMetric | None = None if metric == "none" else metric
+        """DebUnc: the uncertainty answer views ask the debaters to measure."""
+        self._relevance: RelevanceScorer | None = None
+        """TokenSAR's relevance scorer, built once: a missing extra fails here, at the start."""
+        if metric == "token-sar":
             factory = RELEVANCE.lookup(self.config.relevance)
-            scorer: RelevanceScorer = factory(**self.config.relevance_options)
-            self._measure["relevance"] = scorer
+            self._relevance = factory(**self.config.relevance_options)
 
     def max_calls(self) -> int:
         """N x (R + 1), plus N x R summaries, plus the judge's calls."""
@@ -157,7 +158,8 @@ class DuProtocol(GroupProtocol):
     async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round 0: every agent answers alone."""
         agents = runtime.context.group(self.member_names())
-        view = View(state["question"], 0, extra=self._measure)
+        view = View(state["question"], 0, uncertainty=self._uncertainty,
+                    relevance=self._relevance)
         turns = await gather_round(agents, [view] * len(agents))
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
 
@@ -190,23 +192,21 @@ class DuProtocol(GroupProtocol):
         agents = runtime.context.group(self.member_names())
         q, turns, r = state["question"], state["turns"], state["round"] + 1
         previous = last_round(turns, r - 1)
-        extra: dict[str, Any] = dict(self._measure)
-        if self.config.prompting == "rcr":
-            extra["memory"] = "rebuild"
+        memory: Memory = "rebuild" if self.config.prompting == "rcr" else "chat"
         shown = self._confidences(previous)
-        if shown:
-            extra["confidences"] = shown[0]
         peers = [[t for t in previous if t.agent != a.name] for a in agents]
         new: list[Turn] = []
-        summaries: list[dict[str, Any]] = [{} for _ in agents]
+        summaries: list[str | None] = [None] * len(agents)
         if self.config.summarize_peers and len(agents) > 1:
-            views = [View(q, r, peers=p, extra={"step": "summarize"}) for p in peers]
+            views = [View(q, r, peers=p, step="summarize") for p in peers]
             summary_turns = await gather_round(agents, views)
             new += summary_turns
-            summaries = [{"summary": s.raw} for s in summary_turns]
-        views = [View(q, r, peers=p, extra={**extra, **s},
+            summaries = [s.raw for s in summary_turns]
+        views = [View(q, r, peers=p, summary=summary, memory=memory,
+                      confidences=shown[0] if shown else None,
+                      uncertainty=self._uncertainty, relevance=self._relevance,
                       history=[t for t in turns if t.agent == a.name and t.kind == "answer"])
-                 for a, p, s in zip(agents, peers, summaries, strict=True)]
+                 for a, p, summary in zip(agents, peers, summaries, strict=True)]
         answers = await gather_round(agents, views)
         if shown:
             for turn in answers:  # the metric of the peers' confidences this turn was shown

@@ -122,10 +122,9 @@ class MadProtocol(DebateProtocol):
         shown = 0 if self.config.judge_sees_first_round else state["round"]
         sides = [t for t in turns if t.round == shown and t.kind == "answer"]
         judge = runtime.context.agent("judge")
-        listed = await judge.act(View(q, shown, peers=sides, tag="candidates",
-                                      extra={"step": "candidates"}))
+        listed = await judge.act(View(q, shown, peers=sides, tag="candidates", step="candidates"))
         decided = await judge.act(View(q, shown, history=[listed], peers=sides, tag="decide",
-                                       extra={"step": "decide"}))
+                                       step="decide"))
         final = FinalAnswer(answer=decided.answer, method="judge",
                             details={"candidates": listed.raw, "reason":
                                      decided.fields.get("reason"), "shown_round": shown})

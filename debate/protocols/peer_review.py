@@ -69,7 +69,7 @@ class PeerReviewProtocol(GroupProtocol):
     async def solve(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Step 1: every agent solves alone."""
         agents = runtime.context.group(self.member_names())
-        view = View(state["question"], 0, extra={"step": "solve"})
+        view = View(state["question"], 0, step="solve")
         return {"turns": await gather_round(agents, [view] * len(agents)), "round": 0}
 
     async def review(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
@@ -80,7 +80,7 @@ class PeerReviewProtocol(GroupProtocol):
         """
         agents = runtime.context.group(self.member_names())
         q, solutions = state["question"], state["turns"]
-        extra = {"step": "review", "memory": self.config.review_memory}
+        memory = self.config.review_memory
         if self.config.review_memory == "branch":
             reviewers, views = [], []
             for agent in agents:
@@ -89,7 +89,7 @@ class PeerReviewProtocol(GroupProtocol):
                     if target.agent != agent.name:
                         reviewers.append(agent)
                         views.append(View(q, 0, history=own, peers=[target], tag=target.agent,
-                                          extra=extra))
+                                          step="review", memory=memory))
             return {"turns": await gather_round(reviewers, views)}
 
         async def reviews_by(agent: Agent) -> list[Turn]:
@@ -97,7 +97,7 @@ class PeerReviewProtocol(GroupProtocol):
             targets = [t for t in solutions if t.agent != agent.name]
             for k, target in enumerate(targets):
                 chat.append(await agent.act(View(q, 0, history=chat, peers=targets[:k + 1],
-                                                 tag=target.agent, extra=extra)))
+                                                 tag=target.agent, step="review", memory=memory)))
             return chat[1:]
 
         written = await gather_all([reviews_by(agent) for agent in agents])
@@ -118,8 +118,8 @@ class PeerReviewProtocol(GroupProtocol):
             others = [t for t in turns if t.agent != a.name and t.kind == "answer"] if chat else []
             received = [t for t in turns
                         if t.kind == "review" and t.fields.get("reviewed") == a.name]
-            views.append(View(q, 1, history=own, peers=others + received,
-                              extra={"step": "revise", "memory": self.config.review_memory}))
+            views.append(View(q, 1, history=own, peers=others + received, step="revise",
+                              memory=self.config.review_memory))
         return {"turns": await gather_round(agents, views), "round": 1, "stop_reason": "done"}
 
     async def vote(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:

@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from debate.agents.base import View
+from debate.agents.reconcile import ConvincingSample
 from debate.judges.majority import is_consensus
 from debate.protocols.base import (
     DebateContext,
@@ -42,16 +43,6 @@ if TYPE_CHECKING:
     from langgraph.runtime import Runtime
 
 __all__ = ["ConvincingSample", "ReconcileConfig", "ReconcileProtocol", "answer_groups"]
-
-
-class ConvincingSample(BaseModel):
-    """A human explanation that once made an agent correct its answer."""
-
-    question: str
-    explanation: str
-    answer: str
-    agent: str | None = None
-    """The agent it convinced: shown to every *other* agent (``None``: shown to all)."""
 
 
 class ReconcileConfig(JudgedConfig):
@@ -104,10 +95,9 @@ class ReconcileProtocol(GroupProtocol):
         """One superstep per round, plus the vote."""
         return self.config.rounds + 5
 
-    def _samples(self, agent: str) -> list[dict[str, str]]:
+    def _samples(self, agent: str) -> list[ConvincingSample]:
         """The convincing samples shown to ``agent``: those of the other agents."""
-        return [{"question": s.question, "explanation": s.explanation, "answer": s.answer}
-                for s in self.config.convincing_samples if s.agent != agent]
+        return [s for s in self.config.convincing_samples if s.agent != agent]
 
     def _stop(self, round_: int, turns: list[Turn]) -> str | None:
         if is_consensus(turns):
@@ -118,7 +108,7 @@ class ReconcileProtocol(GroupProtocol):
         """Round 0: every agent answers alone."""
         agents = runtime.context.group(self.member_names())
         q = state["question"]
-        turns = await gather_round(agents, [View(q, 0, extra={"samples": self._samples(a.name)})
+        turns = await gather_round(agents, [View(q, 0, samples=self._samples(a.name))
                                             for a in agents])
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
 
@@ -130,8 +120,8 @@ class ReconcileProtocol(GroupProtocol):
         previous = self._members_turns(state["turns"], r - 1)
         groups = answer_groups(previous, self.config.top_two_groups)
         shown = [t for _, group in groups for t in group]
-        views = [View(state["question"], r, peers=shown,
-                      extra={"samples": self._samples(a.name), "groups": groups}) for a in agents]
+        views = [View(state["question"], r, peers=shown, samples=self._samples(a.name),
+                      groups=groups) for a in agents]
         turns = await gather_round(agents, views)
         return {"turns": turns, "round": r, "stop_reason": self._stop(r, turns)}
 

@@ -116,11 +116,10 @@ class SrDcrProtocol(DebateProtocol):
         """Closed-book and open-book answers; the confidence gate."""
         answerer = runtime.context.agent("answerer")
         q = state["question"]
-        settings = {"confidence": self.config.confidence,
-                    "max_tokens": self.config.answer_max_tokens}
-        closed, opened = await gather_round(
-            [answerer, answerer], [View(q, 0, tag="closed", extra={"step": "closed", **settings}),
-                                   View(q, 0, tag="open", extra={"step": "open", **settings})])
+        views = [View(q, 0, tag=step, step=step, confidence_from=self.config.confidence,
+                      answer_max_tokens=self.config.answer_max_tokens)
+                 for step in ("closed", "open")]
+        closed, opened = await gather_round([answerer, answerer], views)
         confidence = closed.confidence
         update: dict[str, Any] = {"turns": [closed, opened], "round": 0}
         if confidence is not None and confidence >= self.config.threshold \
@@ -134,11 +133,13 @@ class SrDcrProtocol(DebateProtocol):
         q, turns, r = state["question"], state["turns"], state["round"] + 1
         defender, critic = runtime.context.group(["defender", "critic"])
         opened = next(t for t in turns if t.id.endswith("/open"))
-        extra = {"context_answer": opened.answer or opened.raw.strip(),
-                 "critic_sees_context": self.config.critic_sees_context}
+        claimed = opened.answer or opened.raw.strip()
+        sees = self.config.critic_sees_context
         transcript = [t for t in turns if t.kind == "argument"]
-        d = await defender.act(View(q, r, peers=transcript, extra=extra))
-        c = await critic.act(View(q, r, peers=[*transcript, d], extra=extra))
+        d = await defender.act(View(q, r, peers=transcript, context_answer=claimed,
+                                    critic_sees_context=sees))
+        c = await critic.act(View(q, r, peers=[*transcript, d], context_answer=claimed,
+                                  critic_sees_context=sees))
         stop = "debated" if r >= self.config.rounds else None
         return {"turns": [d, c], "round": r, "stop_reason": stop}
 
