@@ -1,7 +1,7 @@
 """Judges and aggregators: turn the last turns of a debate into a final answer."""
 
-from debate.judges.base import JUDGES, Decision, Judge, create_judge, get_judge, judge
-from debate.judges.llm import LLMJudge
+from debate.judges.base import JUDGES, Decision, Judge, JudgeConfig, create_judge, get_judge, judge
+from debate.judges.llm import LLMJudge, LLMJudgeConfig
 from debate.judges.majority import (
     TIE_RULE,
     LastJudge,
@@ -10,15 +10,23 @@ from debate.judges.majority import (
     majority_vote,
 )
 from debate.judges.reliability import ReliabilityJudge
-from debate.judges.weighted import ConfidenceWeightedJudge, recalibrate, weighted_vote
+from debate.judges.weighted import (
+    ConfidenceWeightedConfig,
+    ConfidenceWeightedJudge,
+    recalibrate,
+    weighted_vote,
+)
 
 __all__ = [
     "JUDGES",
     "TIE_RULE",
+    "ConfidenceWeightedConfig",
     "ConfidenceWeightedJudge",
     "Decision",
     "Judge",
+    "JudgeConfig",
     "LLMJudge",
+    "LLMJudgeConfig",
     "LastJudge",
     "MajorityJudge",
     "ReliabilityJudge",

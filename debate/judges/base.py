@@ -1,9 +1,14 @@
-"""The :class:`Judge` interface and the judge registry.
+"""The :class:`Judge` interface, judge configs and the judge registry.
 
 A judge turns candidate turns into a :class:`FinalAnswer`. Aggregators
 (majority, confidence-weighted) are pure; LLM judges call a model through a
 judge agent, and the turns they produce go into the trace with the
 decision, so a verdict and what it was based on are always on record.
+
+A judge's options are a pydantic model, named as the class's type argument
+(``class LLMJudge(Judge[LLMJudgeConfig])``); ``judge_options`` in a protocol's
+config are validated against it, and an unknown or invalid option is a
+:class:`ConfigError` naming the judge and the option.
 """
 
 from __future__ import annotations
@@ -11,14 +16,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, cast
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import TypeVar
+
+from debate._generic import config_argument, validation_errors
 from debate.agents.base import Agent
 from debate.errors import ConfigError
 from debate.registry import Registry
 from debate.trace import FinalAnswer, Question, Turn
 
-__all__ = ["JUDGES", "Decision", "Judge", "create_judge", "get_judge", "judge"]
+__all__ = ["JUDGES", "Decision", "Judge", "JudgeConfig", "create_judge", "get_judge", "judge"]
 
 
 @dataclass
@@ -29,11 +38,20 @@ class Decision:
     turns: list[Turn] = field(default_factory=list)
 
 
-class Judge(ABC):
-    """Base class of judges.
+class JudgeConfig(BaseModel):
+    """Base of judge options (none): unknown options are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+ConfigT = TypeVar("ConfigT", bound=JudgeConfig, default=JudgeConfig)
+
+
+class Judge(ABC, Generic[ConfigT]):
+    """Base class of judges; ``Judge[MyConfig]`` takes the options ``MyConfig`` declares.
 
     Args:
-        **options: judge-specific options (unknown ones are an error).
+        **options: the judge's options (unknown or invalid ones are a :class:`ConfigError`).
 
     """
 
@@ -41,15 +59,32 @@ class Judge(ABC):
     """The registered name."""
     needs_model: ClassVar[bool] = False
     """True when the judge calls a model (the protocol then adds a ``judge`` agent)."""
-    options: ClassVar[dict[str, Any]] = {}
-    """Option names and defaults."""
+    config_class: ClassVar[type[JudgeConfig]] = JudgeConfig
+    """The options model (set from the class's type argument)."""
+    config: ConfigT
+    """The validated options."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        named = config_argument(cls, JudgeConfig)
+        if named is not None and "config_class" not in cls.__dict__:
+            cls.config_class = named
 
     def __init__(self, **options: Any) -> None:
-        unknown = set(options) - set(self.options)
+        fields = self.config_class.model_fields
+        unknown = sorted(set(options) - set(fields))
         if unknown:
-            raise ConfigError(f"judge {self.name!r} has no option(s) {sorted(unknown)}; "
-                              f"options: {sorted(self.options)}")
-        self.config = {**self.options, **options}
+            raise ConfigError(f"judge {self.name!r} has no option(s) {unknown}; its options: "
+                              f"{sorted(fields) or 'none'}")
+        try:
+            self.config = cast(ConfigT, self.config_class.model_validate(options))
+        except ValidationError as exc:
+            raise ConfigError(f"judge {self.name!r}: invalid option(s): "
+                              f"{validation_errors(exc)}") from None
+
+    def max_calls(self) -> int:
+        """Most model calls one decision makes (0 for aggregators, 1 for model judges)."""
+        return 1 if self.needs_model else 0
 
     @abstractmethod
     async def decide(self, question: Question, candidates: Sequence[Turn],
@@ -57,10 +92,10 @@ class Judge(ABC):
         """Decide the final answer from ``candidates`` (with ``agent`` when ``needs_model``)."""
 
 
-JUDGES: Registry[type[Judge]] = Registry("judge", "name", group="debatelab.judges")
+JUDGES: Registry[type[Judge[Any]]] = Registry("judge", "name", group="debatelab.judges")
 """Registered judges by name."""
 
-J = TypeVar("J", bound=type[Judge])
+J = TypeVar("J", bound=type[Judge[Any]])
 
 
 def judge(name: str) -> Callable[[J], J]:
@@ -68,11 +103,11 @@ def judge(name: str) -> Callable[[J], J]:
     return JUDGES.register(name)
 
 
-def get_judge(name: str) -> type[Judge]:
+def get_judge(name: str) -> type[Judge[Any]]:
     """The judge class registered as ``name``."""
     return JUDGES.lookup(name)
 
 
-def create_judge(name: str, **options: Any) -> Judge:
+def create_judge(name: str, **options: Any) -> Judge[Any]:
     """A judge by name, with options."""
     return get_judge(name)(**options)

@@ -15,14 +15,15 @@ used. With a single candidate no call is made unless ``always_call``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from debate.agents.base import Agent, View
 from debate.errors import ConfigError
-from debate.judges.base import Decision, Judge, judge
+from debate.judges.base import Decision, Judge, JudgeConfig, judge
 from debate.judges.majority import majority_vote
 from debate.trace import FinalAnswer, Question, Turn
 
-__all__ = ["LLMJudge", "candidates_of"]
+__all__ = ["LLMJudge", "LLMJudgeConfig", "candidates_of"]
 
 
 def candidates_of(turns: Sequence[Turn]) -> list[Turn]:
@@ -34,18 +35,28 @@ def candidates_of(turns: Sequence[Turn]) -> list[Turn]:
     return list(seen.values())
 
 
+class LLMJudgeConfig(JudgeConfig):
+    """Options of the ``llm`` judge."""
+
+    swap_order: bool = False
+    """Ask a second time with the candidates reversed; the choice stands only when both
+    orders agree (MT-Bench's position-bias check)."""
+    always_call: bool = False
+    """Call the judge even when the debaters gave a single candidate answer."""
+    on_tie: Literal["majority", "first"] = "majority"
+    """With ``swap_order``, when the two orders disagree: the majority of the candidates,
+    or the first order's pick (which keeps the position bias)."""
+
+
 @judge("llm")
-class LLMJudge(Judge):
+class LLMJudge(Judge[LLMJudgeConfig]):
     """A judge model chooses among candidate answers, with a rationale."""
 
     needs_model = True
-    options = {"swap_order": False, "always_call": False, "on_tie": "majority"}
 
-    def __init__(self, **options: object) -> None:
-        super().__init__(**options)
-        if self.config["on_tie"] not in ("majority", "first"):
-            raise ConfigError(f"judge 'llm': on_tie must be 'majority' or 'first', not "
-                              f"{self.config['on_tie']!r}")
+    def max_calls(self) -> int:
+        """2 with ``swap_order``, else 1."""
+        return 2 if self.config.swap_order else 1
 
     async def decide(self, question: Question, candidates: Sequence[Turn],
                      agent: Agent | None = None, round_: int = 0) -> Decision:
@@ -55,11 +66,11 @@ class LLMJudge(Judge):
         options = candidates_of(candidates)
         if not options:
             return Decision(majority_vote(candidates, method="llm-judge"))
-        if len(options) == 1 and not self.config["always_call"]:
+        if len(options) == 1 and not self.config.always_call:
             final = FinalAnswer(answer=options[0].answer, method="llm-judge",
                                 details={"judge_called": False, "reason": "one candidate"})
             return Decision(final)
-        orders = [options, list(reversed(options))] if self.config["swap_order"] else [options]
+        orders = [options, list(reversed(options))] if self.config.swap_order else [options]
         turns, picks = [], []
         for tag, order in zip(("", "swapped"), orders, strict=False):
             view = View(question, round_, peers=order, tag=tag,
@@ -77,7 +88,7 @@ class LLMJudge(Judge):
             details["position_consistent"] = consistent
             if not consistent:
                 details["tie"] = "the two orders disagree"
-                chosen = picks[0] if self.config["on_tie"] == "first" else None
+                chosen = picks[0] if self.config.on_tie == "first" else None
         if chosen is None:
             fallback = majority_vote(candidates, method="llm-judge")
             details["fallback"] = ("majority: the two orders disagree" if "tie" in details

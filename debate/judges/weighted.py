@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from debate.agents.base import Agent
-from debate.judges.base import Decision, Judge, judge
+from debate.judges.base import Decision, Judge, JudgeConfig, judge
 from debate.trace import FinalAnswer, Question, Turn
 
-__all__ = ["ConfidenceWeightedJudge", "recalibrate", "weighted_vote"]
+__all__ = ["ConfidenceWeightedConfig", "ConfidenceWeightedJudge", "recalibrate", "weighted_vote"]
 
 FIRST_SEEN_BONUS = 1e-5
 
@@ -54,13 +54,18 @@ def weighted_vote(turns: Sequence[Turn], recalibrated: bool = True) -> FinalAnsw
                        votes={a: round(w, 6) for a, w in weights.items()}, details=details)
 
 
-@judge("confidence-weighted")
-class ConfidenceWeightedJudge(Judge):
-    """Sum of recalibrated stated confidences per answer (ReConcile)."""
+class ConfidenceWeightedConfig(JudgeConfig):
+    """Options of the ``confidence-weighted`` judge."""
 
-    options = {"recalibrate": True}
+    recalibrate: bool = True
+    """Weigh each answer by ReConcile's recalibrated confidence (``False``: the stated one)."""
+
+
+@judge("confidence-weighted")
+class ConfidenceWeightedJudge(Judge[ConfidenceWeightedConfig]):
+    """Sum of recalibrated stated confidences per answer (ReConcile)."""
 
     async def decide(self, question: Question, candidates: Sequence[Turn],
                      agent: Agent | None = None, round_: int = 0) -> Decision:
         """Weigh each parsed answer by its (recalibrated) confidence."""
-        return Decision(weighted_vote(candidates, bool(self.config["recalibrate"])))
+        return Decision(weighted_vote(candidates, self.config.recalibrate))

@@ -224,9 +224,7 @@ class DebateProtocol(ABC):
 
     def judge_calls(self) -> int:
         """Most calls the configured judge makes (2 with a swapped-order LLM judge)."""
-        if self.judge is None or not self.judge.needs_model:
-            return 0
-        return 2 if self.judge.config.get("swap_order") else 1
+        return 0 if self.judge is None else self.judge.max_calls()
 
     def prepare(self, agents: Sequence[Agent]) -> None:
         """Adjust agents before a debate (e.g. ask for logprobs); default: nothing."""
