@@ -72,6 +72,10 @@ class Turn(BaseModel):
     """The agent's role (``debater``, ``critic``...)."""
     kind: TurnKind = "answer"
     """What this turn is."""
+    step: str | None = None
+    """The step of a multi-step role this turn was asked for (``closed``/``open`` for
+    SR-DCR's answerer, ``candidates``/``decide`` for MAD's judge...: the view's ``step``);
+    ``None`` for a role's one action. Protocols find turns by these fields, never by id."""
     messages: list[Message]
     """The exact messages sent to the model."""
     raw: str

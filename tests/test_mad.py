@@ -47,7 +47,7 @@ async def test_compat_flag_shows_the_judge_round_one():
     _, team = agents(["aff r1 \\boxed{1}", "aff r2 \\boxed{2}", "aff r3 \\boxed{3}"],
                      ["neg \\boxed{9}"] * 3, [verdict()] * 3)
     trace = await MadProtocol(judge_sees_first_round=True).run(Q, team)
-    shown = next(t for t in trace.turns if t.id.endswith("/candidates"))
+    shown = next(t for t in trace.turns if t.agent == "judge" and t.step == "candidates")
     assert "aff r1" in shown.messages[-1].content and "aff r3" not in shown.messages[-1].content
 
 

@@ -4,13 +4,14 @@ import math
 
 import pytest
 
+from debate import run_debate
 from debate.agents import Challenger, ContextAnswerer, Defender, ReliabilityJudgeAgent
 from debate.agents.sr_dcr import answer_span, parse_reliability, sequence_confidence, span_logprobs
 from debate.models import Completion, TokenLogprob
 from debate.protocols import SrDcrProtocol
 from debate.protocols.sr_dcr import combine
 from debate.testing import ScriptedModel
-from debate.trace import Question
+from debate.trace import Question, Turn
 
 Q = Question(id="q", text="What is the capital of Australia?", task="exact", gold="canberra",
              context="Australia's capital is Sydney, its largest city.")
@@ -187,3 +188,24 @@ def test_a_list_of_passages_is_one_context_line_each(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text('{"question": "Q?", "context": ["First passage.", "Second passage."]}\n')
     assert load_dataset(data)[0].context == "First passage.\nSecond passage."
+
+
+async def test_the_answers_are_found_by_their_step_not_their_id():
+    def answer(step: str, text: str, confidence: float | None) -> Turn:
+        return Turn(id=f"any-id-{text}", round=0, agent="answerer", role="context-answerer",
+                    step=step, messages=[], raw=text, answer=text, confidence=confidence)
+
+    state = {"question": Q, "turns": [answer("open", "sydney", None),
+                                      answer("closed", "canberra", 0.95)], "round": 0}
+    decided = await SrDcrProtocol().decide(state, runtime=None)  # no debate: no judge needed
+    details = decided["final"].details
+    assert (details["own_answer"], details["context_answer"]) == ("canberra", "sydney")
+    assert decided["final"].answer == "canberra"
+
+
+async def test_each_answer_turn_records_its_step():
+    models = {"answerer": ScriptedModel(["Canberra", "Sydney"]), "defender": ScriptedModel("d"),
+              "critic": ScriptedModel("c"), "judge": ScriptedModel("REASONABLE")}
+    trace = await run_debate(Q, protocol="sr-dcr", rounds=1, models=models)
+    assert [(t.agent, t.step) for t in trace.turns[:2]] == [("answerer", "closed"),
+                                                             ("answerer", "open")]

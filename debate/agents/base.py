@@ -328,7 +328,7 @@ class Agent:
 
         def turn(raw: str, **outcome: Any) -> Turn:  # built once: no validated assignments
             return Turn(id=turn_id, round=view.round, agent=self.name, role=self.role, kind=kind,
-                        messages=messages, saw=self.shown(view, messages),
+                        step=view.step, messages=messages, saw=self.shown(view, messages),
                         model=self.model.name, raw=raw, **outcome)
 
         scope = debate_scope.get()

@@ -81,6 +81,11 @@ def combine(confidence: float | None, threshold: float, verdict: str | None,
     return context, "no readable verdict: context answer"
 
 
+def _answer(turns: list[Turn], step: str) -> Turn:
+    """The answerer's ``closed``-book or ``open``-book answer."""
+    return next(t for t in turns if t.agent == "answerer" and t.step == step)
+
+
 @protocol("sr-dcr")
 class SrDcrProtocol(DebateProtocol):
     """Self-confidence gate; defender (with context) vs critic (without); reliability judge."""
@@ -132,7 +137,7 @@ class SrDcrProtocol(DebateProtocol):
         """The defender, then the critic, each reading the debate so far."""
         q, turns, r = state["question"], state["turns"], state["round"] + 1
         defender, critic = runtime.context.group(["defender", "critic"])
-        opened = next(t for t in turns if t.id.endswith("/open"))
+        opened = _answer(turns, "open")
         claimed = opened.answer or opened.raw.strip()
         sees = self.config.critic_sees_context
         transcript = [t for t in turns if t.kind == "argument"]
@@ -146,8 +151,7 @@ class SrDcrProtocol(DebateProtocol):
     async def decide(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Judge the debate (if there was one) and apply the answer rule."""
         q, turns = state["question"], state["turns"]
-        closed = next(t for t in turns if t.id.endswith("/closed"))
-        opened = next(t for t in turns if t.id.endswith("/open"))
+        closed, opened = _answer(turns, "closed"), _answer(turns, "open")
         transcript = [t for t in turns if t.kind == "argument"]
         new: list[Turn] = []
         verdict = None
