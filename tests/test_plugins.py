@@ -17,8 +17,8 @@ from debate.models import Message
 from debate.protocols import (
     PROTOCOLS,
     DebateContext,
-    DebateProtocol,
     DebateState,
+    FixedRolesProtocol,
     JudgedConfig,
     gather_round,
     protocol,
@@ -48,16 +48,10 @@ class PairConfig(JudgedConfig):
     """Two agents answer once; a judge decides."""
 
 
-class PairProtocol(DebateProtocol):
+class PairProtocol(FixedRolesProtocol[PairConfig]):
     """A debater and a contrarian answer once; the configured judge decides."""
 
-    config_class = PairConfig
-
-    def agent_names(self) -> list[str]:
-        return ["debater", "contrarian"]
-
-    def agent_role(self, index: int) -> str:
-        return ["debater", "contrarian"][index]
+    agent_roles = {"debater": "debater", "contrarian": "contrarian"}
 
     def max_calls(self) -> int:
         return 2

@@ -15,7 +15,6 @@ from typing import Any
 from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
 from debate.parsing import bare_word, parse_fields
-from debate.scoring import NO_ANSWER, extract_field
 from debate.trace import TurnKind
 
 __all__ = ["Affirmative", "MadJudge", "Moderator", "Negative", "VERDICT_SCHEMA",
@@ -129,10 +128,7 @@ class Moderator(Agent):
         fields["stated_preference"] = fields.get("preference")
         fields["preference"] = read_preference(fields.get("preference"))
         fields["debate_answer"] = str(fields.get("debate_answer") or "").strip()
-        q = view.question
-        answer = (extract_field(fields["debate_answer"], q.task, q.choices)
-                  if fields["debate_answer"] else NO_ANSWER)
-        return Parsed(answer, None, fields)
+        return Parsed(read_answer(text, view.question, fields, key="debate_answer"), None, fields)
 
 
 @role("mad-judge")

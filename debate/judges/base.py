@@ -44,7 +44,7 @@ class JudgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-ConfigT = TypeVar("ConfigT", bound=JudgeConfig, default=JudgeConfig)
+ConfigT = TypeVar("ConfigT", bound=JudgeConfig, covariant=True, default=JudgeConfig)
 
 
 class Judge(ABC, Generic[ConfigT]):

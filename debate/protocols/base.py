@@ -17,10 +17,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypedDict, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypeVar
 
+from debate._generic import config_argument
 from debate.agents.base import Agent, DebateScope, View, debate_scope
 from debate.errors import ConfigError
 from debate.judges.base import Judge, create_judge
@@ -40,6 +42,7 @@ __all__ = [
     "DebateContext",
     "DebateProtocol",
     "DebateState",
+    "FixedRolesProtocol",
     "GroupProtocol",
     "JudgedConfig",
     "ProtocolConfig",
@@ -119,13 +122,22 @@ async def gather_round(agents: Sequence[Agent], views: Sequence[View]) -> list[T
     return await gather_all([a.act(v) for a, v in zip(agents, views, strict=True)])
 
 
-class DebateProtocol(ABC):
-    """Base class of protocols. Subclasses set ``config_class`` and build the graph."""
+ConfigT = TypeVar("ConfigT", bound=ProtocolConfig, covariant=True, default=ProtocolConfig)
+
+
+class DebateProtocol(ABC, Generic[ConfigT]):
+    """Base class of protocols: ``class Mad(DebateProtocol[MadConfig])`` takes ``MadConfig``.
+
+    Subclasses name their config as the type argument (it becomes ``config_class``
+    and the type of ``config``) and build the graph.
+    """
 
     name: ClassVar[str] = ""
     """The registered name."""
     config_class: ClassVar[type[ProtocolConfig]] = ProtocolConfig
-    """The pydantic config; its defaults are the paper's."""
+    """The pydantic config, set from the type argument; its defaults are the paper's."""
+    config: ConfigT
+    """The validated options."""
     paper: ClassVar[str] = ""
     """The paper the protocol follows (shown by ``debate protocols``)."""
     requires: ClassVar[tuple[str, ...]] = ()
@@ -141,15 +153,21 @@ class DebateProtocol(ABC):
     variable ``DEBATELAB_EXECUTOR=langgraph``, a ``graph_config`` or LangChain tracing
     switched on also choose LangGraph's runtime for a debate."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        named = config_argument(cls, ProtocolConfig)
+        if named is not None and "config_class" not in cls.__dict__:
+            cls.config_class = named
+
     def __init__(self, config: ProtocolConfig | None = None, **options: Any) -> None:
         base = config.model_dump() if config is not None else {}
         try:
-            self.config = self.config_class.model_validate({**base, **options})
+            self.config = cast(ConfigT, self.config_class.model_validate({**base, **options}))
         except ValidationError as exc:
             raise ConfigError(f"protocol {self.name!r}: invalid options: {exc}") from exc
         self._compiled: Any = None
         self._lean: LeanGraph | None | bool = False  # False: not looked at yet
-        self.judge: Judge | None = None
+        self.judge: Judge[Any] | None = None
         if isinstance(self.config, JudgedConfig):
             self.judge = create_judge(self.config.judge, **self.config.judge_options)
 
@@ -310,7 +328,7 @@ class DebateProtocol(ABC):
         )
 
 
-class GroupProtocol(DebateProtocol):
+class GroupProtocol(DebateProtocol[ConfigT]):
     """A protocol of N like agents ``agent-0`` ... (config field ``agents``), plus a judge.
 
     ``member_role`` is the agents' role; a ``judge`` agent is added when the
@@ -333,11 +351,30 @@ class GroupProtocol(DebateProtocol):
         return "judge" if self.agent_names()[index] == "judge" else self.member_role
 
 
-PROTOCOLS: Registry[type[DebateProtocol]] = Registry(
+class FixedRolesProtocol(DebateProtocol[ConfigT]):
+    """A protocol whose agents each play their own role (MAD, SR-DCR, critique-refine).
+
+    ``agent_roles`` maps each agent's name to its registered role, in order; a
+    ``judge`` agent (role ``judge``) follows when the configured judge calls a model.
+    """
+
+    agent_roles: ClassVar[dict[str, str]] = {}
+    """Agent name -> the role it plays (a name in ``debate.agents.ROLES``)."""
+
+    def agent_names(self) -> list[str]:
+        """The agents of ``agent_roles``, then the judge when the configured judge calls a model."""
+        return list(self.agent_roles) + [j for j in self.judge_agents if j not in self.agent_roles]
+
+    def agent_role(self, index: int) -> str:
+        """Each agent's own role (``judge`` for a configured judge's agent)."""
+        return self.agent_roles.get(self.agent_names()[index], "judge")
+
+
+PROTOCOLS: Registry[type[DebateProtocol[Any]]] = Registry(
     "protocol", "name", group="debatelab.protocols")
 """Registered protocols by name."""
 
-P = TypeVar("P", bound=type[DebateProtocol])
+P = TypeVar("P", bound=type[DebateProtocol[Any]])
 
 
 def protocol(name: str) -> Callable[[P], P]:
@@ -345,11 +382,11 @@ def protocol(name: str) -> Callable[[P], P]:
     return PROTOCOLS.register(name)
 
 
-def get_protocol(name: str) -> type[DebateProtocol]:
+def get_protocol(name: str) -> type[DebateProtocol[Any]]:
     """The protocol class registered as ``name``."""
     return PROTOCOLS.lookup(name)
 
 
-def create_protocol(name: str, **options: Any) -> DebateProtocol:
+def create_protocol(name: str, **options: Any) -> DebateProtocol[Any]:
     """An instance of the protocol ``name`` with ``options`` over its defaults."""
     return get_protocol(name)(**options)

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from debate.agents.base import View
+from debate.agents.base import Agent, View
 from debate.protocols.base import (
     DebateContext,
-    DebateProtocol,
     DebateState,
+    FixedRolesProtocol,
     JudgedConfig,
     protocol,
 )
@@ -64,22 +64,11 @@ def _solutions(turns: list[Turn]) -> list[Turn]:
 
 
 @protocol("critique-refine")
-class CritiqueRefineProtocol(DebateProtocol):
+class CritiqueRefineProtocol(FixedRolesProtocol[CritiqueRefineConfig]):
     """Solver drafts, critic critiques (or accepts), refiner revises; repeat."""
 
-    config_class = CritiqueRefineConfig
-    config: CritiqueRefineConfig
     paper = "critique-refine (Table-Critic-style solver / critic / refiner)"
-    roles = {"solver": "solver", "critic": "critic", "refiner": "refiner"}
-
-    def agent_names(self) -> list[str]:
-        """The roles' agents, then the judge when the configured judge calls a model."""
-        return list(self.roles) + self.judge_agents
-
-    def agent_role(self, index: int) -> str:
-        """Each agent has its own role."""
-        name = self.agent_names()[index]
-        return self.roles.get(name, "judge")
+    agent_roles = {"solver": "solver", "critic": "critic", "refiner": "refiner"}
 
     def max_calls(self) -> int:
         """A draft, then a critique and a refinement per round, plus the judge's calls."""
@@ -89,8 +78,10 @@ class CritiqueRefineProtocol(DebateProtocol):
         """Two supersteps per refinement, plus draft and decision."""
         return 2 * self.config.rounds + 6
 
-    def _agent(self, runtime: Runtime[DebateContext], role: str) -> Any:
-        return runtime.context.agent(role if role in self.roles else next(iter(self.roles)))
+    def _agent(self, runtime: Runtime[DebateContext], name: str) -> Agent:
+        """The agent called ``name``; with one agent (self-refine), that agent."""
+        return runtime.context.agent(name if name in self.agent_roles
+                                     else next(iter(self.agent_roles)))
 
     async def draft(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """The first solution."""
@@ -170,6 +161,5 @@ class SelfRefineProtocol(CritiqueRefineProtocol):
     """One model drafts, critiques and refines its own solution (Madaan et al., 2023)."""
 
     config_class = SelfRefineConfig
-    config: SelfRefineConfig
     paper = "Madaan et al. 2023, Self-Refine: Iterative Refinement with Self-Feedback"
-    roles = {"self": "self-refiner"}
+    agent_roles = {"self": "self-refiner"}

@@ -108,12 +108,10 @@ def debunc_confidences(uncertainties: list[float]) -> list[int]:
 
 
 @protocol("du")
-class DuProtocol(GroupProtocol):
+class DuProtocol(GroupProtocol[DuConfig]):
     """N debaters, R rounds of reading each other's previous answers, majority vote."""
 
     member_role = "debater"
-    config_class = DuConfig
-    config: DuConfig
     paper = ("Du et al. 2023, Improving Factuality and Reasoning in Language Models "
              "through Multiagent Debate")
 

@@ -29,8 +29,8 @@ from pydantic import Field
 from debate.agents.base import View
 from debate.protocols.base import (
     DebateContext,
-    DebateProtocol,
     DebateState,
+    FixedRolesProtocol,
     ProtocolConfig,
     protocol,
 )
@@ -41,10 +41,6 @@ if TYPE_CHECKING:
     from langgraph.runtime import Runtime
 
 __all__ = ["MadConfig", "MadProtocol"]
-
-ROLES = {"affirmative": "affirmative", "negative": "negative", "moderator": "moderator",
-         "judge": "mad-judge"}
-
 
 class MadConfig(ProtocolConfig):
     """Options of ``mad`` (defaults: the paper's)."""
@@ -64,21 +60,13 @@ def _of(turns: list[Turn], agent: str, kind: str = "answer") -> list[Turn]:
 
 
 @protocol("mad")
-class MadProtocol(DebateProtocol):
+class MadProtocol(FixedRolesProtocol[MadConfig]):
     """Affirmative vs negative, tit for tat; a moderator may stop early; else a judge."""
 
-    config_class = MadConfig
-    config: MadConfig
     paper = ("Liang et al. 2023, Encouraging Divergent Thinking in Large Language Models "
              "through Multi-Agent Debate")
-
-    def agent_names(self) -> list[str]:
-        """Affirmative, negative, moderator, judge."""
-        return list(ROLES)
-
-    def agent_role(self, index: int) -> str:
-        """Each agent has its own role."""
-        return list(ROLES.values())[index]
+    agent_roles = {"affirmative": "affirmative", "negative": "negative",
+                   "moderator": "moderator", "judge": "mad-judge"}
 
     def max_calls(self) -> int:
         """3 per round, plus the judge's 2."""

@@ -52,12 +52,10 @@ class PeerReviewConfig(JudgedConfig):
 
 
 @protocol("peer-review")
-class PeerReviewProtocol(GroupProtocol):
+class PeerReviewProtocol(GroupProtocol[PeerReviewConfig]):
     """Solve, review every other solution with a confidence, revise; majority vote."""
 
     member_role = "peer"
-    config_class = PeerReviewConfig
-    config: PeerReviewConfig
     paper = ("Xu et al. 2023, Towards Reasoning in Large Language Models via Multi-Agent "
              "Peer Review Collaboration")
 

@@ -78,12 +78,10 @@ def answer_groups(turns: list[Turn], top_two: bool = False
 
 
 @protocol("reconcile")
-class ReconcileProtocol(GroupProtocol):
+class ReconcileProtocol(GroupProtocol[ReconcileConfig]):
     """A round table of diverse models with confidences; confidence-weighted vote."""
 
     member_role = "reconciler"
-    config_class = ReconcileConfig
-    config: ReconcileConfig
     paper = ("Chen et al. 2023, ReConcile: Round-Table Conference Improves Reasoning via "
              "Consensus among Diverse LLMs")
 

@@ -14,7 +14,7 @@ config that traces record.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import Field
 
@@ -80,7 +80,10 @@ def matched_calls(reference: str, options: dict[str, Any]) -> int:
     return get_protocol(name)(**{**base, **options}).max_calls()
 
 
-class OneRound(DebateProtocol):
+ConfigT = TypeVar("ConfigT", bound=ProtocolConfig)
+
+
+class OneRound(DebateProtocol[ConfigT]):
     """Every agent answers the question alone, once; majority vote (one agent: its answer)."""
 
     async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
@@ -103,10 +106,9 @@ class OneRound(DebateProtocol):
 
 
 @protocol("single")
-class SingleProtocol(OneRound):
+class SingleProtocol(OneRound[SingleConfig]):
     """One agent answers once."""
 
-    config_class = SingleConfig
     paper = "baseline: one chain-of-thought answer"
 
     def agent_names(self) -> list[str]:
@@ -119,11 +121,9 @@ class SingleProtocol(OneRound):
 
 
 @protocol("self-consistency")
-class SelfConsistencyProtocol(OneRound):
+class SelfConsistencyProtocol(OneRound[SelfConsistencyConfig]):
     """k samples of the same prompt, majority vote (Wang et al., 2022)."""
 
-    config_class = SelfConsistencyConfig
-    config: SelfConsistencyConfig
     identity_exclude = frozenset({"match_calls_of", "match_options", "match_run"})
     paper = ("Wang et al. 2022, Self-Consistency Improves Chain of Thought Reasoning in "
              "Language Models")

@@ -33,8 +33,8 @@ from debate.agents.base import View
 from debate.judges.reliability import ReliabilityJudge
 from debate.protocols.base import (
     DebateContext,
-    DebateProtocol,
     DebateState,
+    FixedRolesProtocol,
     ProtocolConfig,
     gather_round,
     protocol,
@@ -46,10 +46,6 @@ if TYPE_CHECKING:
     from langgraph.runtime import Runtime
 
 __all__ = ["SrDcrConfig", "SrDcrProtocol", "combine"]
-
-ROLES = {"answerer": "context-answerer", "defender": "defender", "critic": "challenger",
-         "judge": "reliability-judge"}
-
 
 class SrDcrConfig(ProtocolConfig):
     """Options of ``sr-dcr`` (defaults: the paper's; the reference runs at temperature 0)."""
@@ -87,26 +83,18 @@ def _answer(turns: list[Turn], step: str) -> Turn:
 
 
 @protocol("sr-dcr")
-class SrDcrProtocol(DebateProtocol):
+class SrDcrProtocol(FixedRolesProtocol[SrDcrConfig]):
     """Self-confidence gate; defender (with context) vs critic (without); reliability judge."""
 
-    config_class = SrDcrConfig
-    config: SrDcrConfig
     paper = ("Zhou, Wu, Talaei et al. 2025, When to Trust Context: Self-Reflective Debates "
              "for Context Reliability")
     requires = ("context",)
+    agent_roles = {"answerer": "context-answerer", "defender": "defender",
+                   "critic": "challenger", "judge": "reliability-judge"}
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
         self.reliability = ReliabilityJudge()
-
-    def agent_names(self) -> list[str]:
-        """Answerer, defender, critic, judge."""
-        return list(ROLES)
-
-    def agent_role(self, index: int) -> str:
-        """Each agent has its own role."""
-        return list(ROLES.values())[index]
 
     def max_calls(self) -> int:
         """2 answers, 2 arguments per round, 1 verdict."""

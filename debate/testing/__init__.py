@@ -12,11 +12,18 @@ from debate._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from debate.testing.mock_server import FaultRates, MockServer, first_number_policy
-    from debate.testing.scripted import Call, ScriptedModel, register_script, scripted_from_name
+    from debate.testing.scripted import (
+        Call,
+        ScriptedModel,
+        first_number_reply,
+        register_script,
+        scripted_from_name,
+    )
 
 _SOURCES: dict[str, tuple[str, ...]] = {
     "debate.testing.mock_server": ("FaultRates", "MockServer", "first_number_policy"),
-    "debate.testing.scripted": ("Call", "ScriptedModel", "register_script", "scripted_from_name"),
+    "debate.testing.scripted": ("Call", "ScriptedModel", "first_number_reply", "register_script",
+                                "scripted_from_name"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES, globals())
 
@@ -26,6 +33,7 @@ __all__ = [
     "MockServer",
     "ScriptedModel",
     "first_number_policy",
+    "first_number_reply",
     "register_script",
     "scripted_from_name",
 ]

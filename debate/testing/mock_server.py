@@ -54,7 +54,6 @@ import asyncio
 import contextlib
 import json
 import random
-import re
 import signal
 import threading
 import time
@@ -65,17 +64,17 @@ from typing import Any
 
 from aiohttp import web
 
+from debate.testing.scripted import first_number_reply
+
 __all__ = ["FaultRates", "MockServer", "first_number_policy"]
 
 Policy = Callable[[list[dict[str, Any]]], str]
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def first_number_policy(messages: list[dict[str, Any]]) -> str:
     """Answer with the first number of the first user message."""
     first = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
-    found = _NUMBER.search(str(first))
-    return f"The answer is \\boxed{{{found.group() if found else 0}}}."
+    return first_number_reply(str(first))
 
 
 @dataclass

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from debate.errors import ConfigError
 from debate.models.types import Completion, Message, SamplingParams, Usage
 
-__all__ = ["Call", "ScriptedModel", "register_script", "script_names", "scripted_from_name"]
+__all__ = ["Call", "ScriptedModel", "first_number_reply", "register_script", "script_names",
+           "scripted_from_name"]
 
 Reply = Callable[[Sequence[Message], SamplingParams], str | Awaitable[str]]
 
@@ -119,11 +120,15 @@ def _as_function(replies: str | Sequence[str] | Mapping[str, str] | Reply) -> Re
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
+def first_number_reply(prompt: str) -> str:
+    r"""``The answer is \boxed{N}``, N the first number in ``prompt`` (0 when it has none)."""
+    match = _NUMBER.search(prompt)
+    return f"The answer is \\boxed{{{match.group() if match else 0}}}."
+
+
 def _first_number(messages: Sequence[Message], params: SamplingParams) -> str:
     """Answers the first number of the first user message, boxed (0 if it has none)."""
-    first_user = next((m.content for m in messages if m.role == "user"), "")
-    match = _NUMBER.search(first_user)
-    return f"The answer is \\boxed{{{match.group() if match else 0}}}."
+    return first_number_reply(next((m.content for m in messages if m.role == "user"), ""))
 
 
 def _echo(messages: Sequence[Message], params: SamplingParams) -> str:
