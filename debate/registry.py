@@ -11,12 +11,18 @@ third-party package can add roles, protocols or judges without forking::
 
 A plug-in that fails to load is reported (``registry.plugin_errors`` and a
 log warning), never fatal to the rest.
+
+Built-in entries may be *lazy*: a name mapped to the module that registers
+it when imported, so a lookup of that name alone imports the module (the
+``scripted:`` backend lives in :mod:`debate.testing`, which the model layer
+never imports otherwise).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, TypeVar, cast
 
@@ -38,16 +44,20 @@ class Registry(dict[str, T]):
         group: the entry-point group plug-ins register under.
         adapt: turns what a plug-in's entry point loads into a registry entry
             (``(name, loaded) -> entry``); by default the loaded callable itself.
+        lazy: built-in names -> the module whose import registers them, imported
+            on the first lookup of such a name.
 
     """
 
     def __init__(self, kind: str, attribute: str, group: str | None = None,
-                 adapt: Callable[[str, Any], T] | None = None) -> None:
+                 adapt: Callable[[str, Any], T] | None = None,
+                 lazy: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.kind = kind
         self.attribute = attribute
         self.group = group
         self.adapt = adapt
+        self.lazy = dict(lazy or {})
         self.plugin_errors: dict[str, str] = {}
         self._plugins_loaded = group is None
 
@@ -67,6 +77,10 @@ class Registry(dict[str, T]):
             return
         self._plugins_loaded = True
         for point in entry_points(group=self.group or ""):
+            if point.name in self.lazy:
+                log.warning("%s plug-in %r (%s) is ignored: a built-in has that name", self.kind,
+                            point.name, point.value)
+                continue
             try:
                 loaded = point.load()
                 if point.name in self:  # importing it registered it already
@@ -82,13 +96,24 @@ class Registry(dict[str, T]):
             elif callable(loaded):
                 self.register(point.name)(loaded)
 
+    def _import_lazy(self, name: str) -> None:
+        """Import the module that registers the lazy built-in ``name``; record a failure."""
+        module = self.lazy[name]
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            self.plugin_errors[name] = f"{type(exc).__name__}: {exc}"
+            log.warning("%s %r (%s) failed to load: %s", self.kind, name, module, exc)
+
     def names(self) -> list[str]:
-        """Every registered name, plug-ins included, sorted."""
+        """Every registered name, lazy built-ins and plug-ins included, sorted."""
         self.load_plugins()
-        return sorted(self)
+        return sorted(set(self) | set(self.lazy))
 
     def lookup(self, name: str) -> T:
-        """The class registered as ``name``; a :class:`ConfigError` listing names if none."""
+        """The entry registered as ``name``; a :class:`ConfigError` listing names if none."""
+        if name not in self and name in self.lazy:
+            self._import_lazy(name)
         if name not in self:
             self.load_plugins()
         try:
@@ -97,4 +122,4 @@ class Registry(dict[str, T]):
             broken = f" (plug-in failed to load: {self.plugin_errors[name]})" \
                 if name in self.plugin_errors else ""
             raise ConfigError(f"unknown {self.kind} {name!r}{broken}; registered: "
-                              f"{sorted(self)}") from None
+                              f"{sorted(set(self) | set(self.lazy))}") from None

@@ -61,21 +61,25 @@ def registries() -> list[Any]:
     """Every registry a test may add to, with the built-in entries already in it.
 
     The name registries (``debate.registry.Registry``: roles, parsers, judges,
-    protocols, export strategies and formats, relevance scorers), the scripts
-    behind ``scripted:NAME`` and the secrets :func:`debate.errors.redact` removes.
+    protocols, backends, export strategies and formats, relevance scorers), the
+    scripts behind ``scripted:NAME`` and the secrets :func:`debate.errors.redact`
+    removes. The built-in backends register on first use: they are loaded here, so
+    the snapshot holds them.
     """
     import debate.agents
     import debate.agents.base
     import debate.export
     import debate.judges
+    import debate.models.backends
+    import debate.models.spec
     import debate.protocols
     import debate.uncertainty
     from debate.errors import _SECRETS
     from debate.testing.scripted import _SCRIPTS
 
     return [debate.agents.ROLES, debate.agents.base.PARSERS, debate.judges.JUDGES,
-            debate.protocols.PROTOCOLS, debate.export.STRATEGIES, debate.export.FORMATS,
-            debate.uncertainty.RELEVANCE, _SCRIPTS, _SECRETS]
+            debate.protocols.PROTOCOLS, debate.models.spec.BACKENDS, debate.export.STRATEGIES,
+            debate.export.FORMATS, debate.uncertainty.RELEVANCE, _SCRIPTS, _SECRETS]
 
 
 def snapshot(registry: Any) -> Callable[[], None]:

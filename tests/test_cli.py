@@ -52,6 +52,7 @@ def test_protocols_and_models_listing(monkeypatch):
     assert "rounds = 2" in result.output and "graph TD" in result.output
     result = runner.invoke(app, ["models"])
     assert "llamacpp:smollm2" in result.output
+    assert "backends: anthropic, llamacpp, openai, scripted, vllm" in result.output
     for script in ("scripted:echo ", "scripted:first-number ", "scripted:reply=TEXT "):
         assert script in result.output
     from debate.testing import scripted

@@ -106,3 +106,63 @@ def test_a_key_given_in_backend_options_is_never_written(tmp_path, mock_server):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), f"the key leaked into {path}"
+
+
+async def test_a_backend_from_an_entry_point_serves_its_prefix(monkeypatch):
+    """A provider (Gemini, Bedrock, a gateway) added by a package, without forking."""
+    import sys
+    import types
+    from importlib.metadata import EntryPoint
+
+    from debate import Question, run_debate
+    from debate.models import BACKENDS, Backend
+    from debate.testing import ScriptedModel
+
+    built = []
+
+    def create(spec, **options):
+        built.append((spec.model, spec.base_url, options))
+        return ScriptedModel("\\boxed{4}", name=f"myprovider-{spec.model}")
+
+    module = types.ModuleType("debatelab_test_backends")
+    module.create = create  # type: ignore[attr-defined]
+    module.gateway = Backend(create, takes_url=True)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "debatelab_test_backends", module)
+    points = [EntryPoint("myprovider", "debatelab_test_backends:create", "debatelab.backends"),
+              EntryPoint("gateway", "debatelab_test_backends:gateway", "debatelab.backends")]
+    monkeypatch.setattr("debate.registry.entry_points",
+                        lambda group: points if group == "debatelab.backends" else [])
+    monkeypatch.setattr(BACKENDS, "_plugins_loaded", False)  # conftest restores BACKENDS
+    parsed = parse_model_spec("myprovider:model-x")
+    assert (parsed.backend, parsed.model) == ("myprovider", "model-x")
+    assert create_backend(parsed, region="eu").name == "scripted:myprovider-model-x"
+    assert parse_model_spec("gateway:m@https://gw.example/v1").base_url == "https://gw.example/v1"
+    with pytest.raises(SpecError, match="the myprovider backend takes no @URL"):
+        parse_model_spec("myprovider:m@https://gw.example/v1")
+    trace = await run_debate(Question(id="q", text="2+2?", task="numeric"),
+                             protocol="single", models="myprovider:model-y")
+    assert trace.final.answer == "4"
+    assert [b[0] for b in built] == ["model-x", "model-y"] and built[0][2] == {"region": "eu"}
+    assert "myprovider" in BACKENDS.names()
+
+
+def test_the_model_layer_imports_the_testing_helpers_only_for_a_scripted_spec():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import debate.models.spec as spec\n"
+            "assert 'debate.testing' not in sys.modules, 'imported by debate.models.spec'\n"
+            "spec.create_backend('openai:m@http://127.0.0.1:9/v1')\n"
+            "spec.parse_model_spec('llamacpp:smollm2')\n"
+            "assert 'debate.testing' not in sys.modules, 'imported by a built-in backend'\n"
+            "model = spec.create_backend('scripted:echo')\n"
+            "assert 'debate.testing.scripted' in sys.modules and model.name == 'scripted:echo'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_scripted_backend_takes_no_options():
+    with pytest.raises(ConfigError, match=r"scripted:echo takes no backend options, got \['x'\]"):
+        create_backend("scripted:echo", x=1)

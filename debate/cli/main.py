@@ -314,11 +314,12 @@ def protocols(
 
 @app.command()
 def models() -> None:
-    """Show the model spec forms and the scripted models' names."""
-    from debate.models.spec import SPEC_FORMS
+    """Show the model spec forms, the registered backends and the scripted models' names."""
+    from debate.models.spec import BACKENDS, SPEC_FORMS
     from debate.testing.scripted import script_names
 
-    lines = [SPEC_FORMS.rstrip("\n"), "", "  scripted models (no network, no weights):"]
+    lines = [SPEC_FORMS.rstrip("\n"), "", f"  backends: {', '.join(BACKENDS.names())}", "",
+             "  scripted models (no network, no weights):"]
     lines += [f"    {'scripted:' + name:<33} {what}" for name, what in script_names().items()]
     out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 

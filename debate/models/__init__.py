@@ -23,7 +23,15 @@ if TYPE_CHECKING:
         queued,
         wrap,
     )
-    from debate.models.spec import SPEC_FORMS, ModelSpec, create_backend, parse_model_spec
+    from debate.models.spec import (
+        BACKENDS,
+        SPEC_FORMS,
+        Backend,
+        ModelSpec,
+        backend,
+        create_backend,
+        parse_model_spec,
+    )
     from debate.models.types import (
         ChatModel,
         Closeable,
@@ -40,15 +48,18 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "debate.models.cache": ("ResponseCache", "cache_key", "call_position"),
     "debate.models.middleware": ("Cached", "CallStats", "Limited", "Limits", "Retrying",
                                  "RetryPolicy", "queued", "wrap"),
-    "debate.models.spec": ("SPEC_FORMS", "ModelSpec", "create_backend", "parse_model_spec"),
+    "debate.models.spec": ("BACKENDS", "SPEC_FORMS", "Backend", "ModelSpec", "backend",
+                           "create_backend", "parse_model_spec"),
     "debate.models.types": ("ChatModel", "Closeable", "Completion", "Message",
                             "SamplingParams", "TokenLogprob", "Usage", "close_model"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES, globals())
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_PRICES",
     "SPEC_FORMS",
+    "Backend",
     "CallStats",
     "Cached",
     "ChatModel",
@@ -66,6 +77,7 @@ __all__ = [
     "SamplingParams",
     "TokenLogprob",
     "Usage",
+    "backend",
     "cache_key",
     "call_position",
     "close_model",

@@ -1,4 +1,4 @@
-"""Model spec strings, parsed in one place.
+"""Model spec strings, parsed in one place, and the backend registry they name.
 
 Valid forms::
 
@@ -10,46 +10,106 @@ Valid forms::
     llamacpp:smollm2                  embedded SmolLM2-135M-Instruct (debatelab[local])
     llamacpp:PATH.gguf | PATH.gguf    any GGUF file
     scripted:NAME                     deterministic fake (tests, examples)
+    PREFIX:MODEL                      a plug-in backend (entry-point group debatelab.backends)
+
+The prefix names a backend in :data:`BACKENDS`. Built-in backends register
+themselves when their prefix is first used (``scripted`` from
+:mod:`debate.testing`, which this module never imports); a package adds a
+provider under the entry-point group ``debatelab.backends``::
+
+    [project.entry-points."debatelab.backends"]
+    gemini = "my_package.gemini:create"        # (spec, **options) -> ChatModel
+
+or, in Python, ``@backend("gemini")`` on such a function.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
 
 from debate.errors import ConfigError, SpecError
-from debate.models.guard import BLOCK_ENV, is_local
 from debate.models.types import ChatModel
+from debate.registry import Registry
 
-__all__ = ["SPEC_FORMS", "ModelSpec", "create_backend", "parse_model_spec"]
+__all__ = ["BACKENDS", "SPEC_FORMS", "Backend", "ModelSpec", "backend", "create_backend",
+           "parse_model_spec"]
 
-SPEC_FORMS = __doc__.split("Valid forms::", 1)[1].strip("\n") if __doc__ else ""
-
-Backend = Literal["openai", "anthropic", "vllm", "llamacpp", "scripted"]
-_BACKENDS = ("openai", "anthropic", "vllm", "llamacpp", "scripted")
-_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+SPEC_FORMS = __doc__.split("Valid forms::", 1)[1].split("\n\n", 2)[1] if __doc__ else ""
 
 
 class ModelSpec(BaseModel):
     """A parsed model spec."""
 
-    backend: Backend
-    """Which backend serves the model."""
+    backend: str
+    """Which backend serves the model: a name in :data:`BACKENDS` (``openai``...)."""
     model: str
     """The model name, path or script name."""
     base_url: str | None = None
-    """The server URL (OpenAI-compatible backends only)."""
+    """The server URL (backends that take one: OpenAI-compatible, Anthropic)."""
 
     def __str__(self) -> str:
         return f"{self.backend}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
 
 
+@dataclass(frozen=True)
+class Backend:
+    """How the models of one spec prefix are built.
+
+    ``create(spec, **options)`` returns the bare model (``options``: the spec's
+    ``backend_options`` and, when given, ``api_key``); it should import its SDK
+    only when called.
+    """
+
+    create: Callable[..., ChatModel]
+    """``(spec: ModelSpec, **options) -> ChatModel``."""
+    takes_url: bool = False
+    """Whether a spec may end in ``@http(s)://HOST/...`` (then ``spec.base_url``)."""
+
+
+def _as_backend(name: str, loaded: Any) -> Backend:
+    """A plug-in's entry point: a :class:`Backend`, or a plain ``create`` function."""
+    if isinstance(loaded, Backend):
+        return loaded
+    if not callable(loaded):
+        raise TypeError(f"backend {name!r} must be a Backend or a callable, not "
+                        f"{type(loaded).__name__}")
+    return Backend(loaded)
+
+
+BACKENDS: Registry[Backend] = Registry(
+    "backend", "backend_name", group="debatelab.backends", adapt=_as_backend,
+    lazy={**dict.fromkeys(("openai", "anthropic", "vllm", "llamacpp"), "debate.models.backends"),
+          "scripted": "debate.testing.scripted"})
+"""Backends by spec prefix; built-ins load on first use, plug-ins from ``debatelab.backends``."""
+
+F = Callable[..., ChatModel]
+
+
+def backend(name: str, *, takes_url: bool = False) -> Callable[[F], F]:
+    """Decorator registering ``create(spec, **options) -> ChatModel`` as prefix ``name``."""
+
+    def decorate(create: F) -> F:
+        BACKENDS[name] = Backend(create, takes_url)
+        return create
+
+    return decorate
+
+
 def _bad(spec: str, why: str) -> SpecError:
     return SpecError(f"invalid model spec {spec!r}: {why}. Valid forms:\n{SPEC_FORMS}")
+
+
+def _entry(spec: str, prefix: str) -> Backend:
+    try:
+        return BACKENDS.lookup(prefix)
+    except ConfigError as exc:
+        raise _bad(spec, str(exc)) from None
 
 
 def parse_model_spec(spec: str) -> ModelSpec:
@@ -57,26 +117,26 @@ def parse_model_spec(spec: str) -> ModelSpec:
     text = spec.strip()
     if text.endswith(".gguf") and not text.startswith("llamacpp:"):
         return ModelSpec(backend="llamacpp", model=text)
-    backend, sep, rest = text.partition(":")
-    if not sep or backend not in _BACKENDS:
-        return_reason = f"unknown backend {backend!r}" if sep else "missing 'backend:' prefix"
-        raise _bad(spec, return_reason)
+    prefix, sep, rest = text.partition(":")
+    if not sep:
+        raise _bad(spec, "missing 'backend:' prefix")
+    entry = _entry(spec, prefix)
     base_url = None
     model, at, url = rest.rpartition("@")
     if at and url.startswith(("http://", "https://")):
-        if backend not in ("openai", "anthropic"):
-            raise _bad(spec, f"the {backend} backend takes no @URL")
+        if not entry.takes_url:
+            raise _bad(spec, f"the {prefix} backend takes no @URL")
         if not urlsplit(url).netloc:
             raise _bad(spec, f"no host in URL {url!r}")
         base_url = url
-    elif at and backend in ("openai", "anthropic") and _looks_like_address(url):
+    elif at and entry.takes_url and _looks_like_address(url):
         # never let an address the user wrote fall back to the hosted API as a model name
         raise _bad(spec, f"{url!r} after '@' is not an http:// or https:// URL")
     else:
         model = rest
     if not model:
         raise _bad(spec, "empty model name")
-    return ModelSpec(backend=backend, model=model, base_url=base_url)  # type: ignore[arg-type]
+    return ModelSpec(backend=prefix, model=model, base_url=base_url)
 
 
 def _looks_like_address(text: str) -> bool:
@@ -87,20 +147,6 @@ def _looks_like_address(text: str) -> bool:
     return bool(re.search(r"[/:.]", text)) or text.lower().startswith(("http", "localhost"))
 
 
-def _api_key(spec: ModelSpec, api_key: SecretStr | str | None) -> SecretStr | None:
-    if api_key is not None:
-        return api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
-    value = os.environ.get(_KEY_ENV.get(spec.backend, ""), "")
-    if value:
-        return SecretStr(value)
-    if spec.base_url is None:
-        raise ConfigError(
-            f"{spec} needs an API key: set {_KEY_ENV[spec.backend]} in the environment "
-            "or pass api_key"
-        )
-    return None  # local OpenAI-compatible servers usually need none
-
-
 def create_backend(spec: str | ModelSpec, *, api_key: SecretStr | str | None = None,
                    **options: Any) -> ChatModel:
     """Build the bare backend a spec names (no middleware; see :func:`debate.models.wrap`).
@@ -109,27 +155,6 @@ def create_backend(spec: str | ModelSpec, *, api_key: SecretStr | str | None = N
     OpenAI, ``n_ctx=4096`` for llamacpp, engine args for vLLM).
     """
     parsed = parse_model_spec(spec) if isinstance(spec, str) else spec
-    if parsed.backend in ("openai", "anthropic") and not is_local(parsed.base_url):
-        if os.environ.get(BLOCK_ENV) == "1":
-            raise ConfigError(f"{parsed} would reach a hosted API, blocked by {BLOCK_ENV}=1")
-    if parsed.backend == "openai":
-        from debate.models.openai_backend import OpenAIModel
-
-        return OpenAIModel(parsed.model, base_url=parsed.base_url,
-                           api_key=_api_key(parsed, api_key), **options)
-    if parsed.backend == "anthropic":
-        from debate.models.anthropic_backend import AnthropicModel
-
-        return AnthropicModel(parsed.model, base_url=parsed.base_url,
-                              api_key=_api_key(parsed, api_key), **options)
-    if parsed.backend == "vllm":
-        from debate.models.vllm_backend import VLLMModel
-
-        return VLLMModel(parsed.model, **options)
-    if parsed.backend == "llamacpp":
-        from debate.models.llamacpp import LlamaCppModel
-
-        return LlamaCppModel(parsed.model, **options)
-    from debate.testing.scripted import scripted_from_name
-
-    return scripted_from_name(parsed.model)
+    if api_key is not None:
+        options["api_key"] = api_key
+    return BACKENDS.lookup(parsed.backend).create(parsed, **options)

@@ -14,12 +14,14 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from debate.errors import ConfigError
+from debate.models.spec import ModelSpec, backend
 from debate.models.types import Completion, Message, SamplingParams, Usage
 
 __all__ = ["Call", "ScriptedModel", "first_number_reply", "register_script", "script_names",
-           "scripted_from_name"]
+           "scripted_backend", "scripted_from_name"]
 
 Reply = Callable[[Sequence[Message], SamplingParams], str | Awaitable[str]]
 
@@ -161,3 +163,11 @@ def scripted_from_name(name: str) -> ScriptedModel:
             "(register more with debate.testing.register_script)"
         )
     return ScriptedModel(_SCRIPTS[name], name=name, record=False)
+
+
+@backend("scripted")
+def scripted_backend(spec: ModelSpec, **options: Any) -> ScriptedModel:
+    """The ``scripted:`` backend: the model :func:`scripted_from_name` builds (no options)."""
+    if options:
+        raise ConfigError(f"{spec} takes no backend options, got {sorted(options)}")
+    return scripted_from_name(spec.model)
