@@ -9,7 +9,8 @@ items to the agent called KEY or to every agent whose role is KEY::
     --model agent-2=anthropic:claude-sonnet-4-5 --model llamacpp:smollm2
 
 An agent's name wins over its role; agents no key names take the unnamed
-items: one item for all of them, or exactly one each, in order.
+items: one item for all of them, or exactly one each, in order. A role's
+former name (``challenger`` for ``context-critic``) still binds it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
-from debate.agents.base import Agent, get_role
+from debate.agents.base import ROLES, Agent, get_role
 from debate.cards import load_role_card
 from debate.errors import ConfigError
 from debate.models.types import ChatModel, SamplingParams
@@ -86,9 +87,11 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
     """
     names = protocol.agent_names()
     role_names = [protocol.agent_role(i) for i in range(len(names))]
-    per_model = bind(names, role_names, list(models), named_models or {}, "model")
+    per_model = bind(names, role_names, list(models), _current(named_models or {}, names),
+                     "model")
     card_list, card_map = split_bindings(roles)
-    per_card = bind(names, role_names, card_list, card_map, "role card", required=False)
+    per_card = bind(names, role_names, card_list, _current(card_map, names), "role card",
+                    required=False)
     base = params or SamplingParams()
     agents = []
     for i, (name, model, card) in enumerate(zip(names, per_model, per_card, strict=True)):
@@ -102,6 +105,12 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
         agents.append(agent)
     _size_backends(per_model)
     return agents
+
+
+def _current(named: Mapping[str, T], names: Sequence[str]) -> dict[str, T]:
+    """Bindings with a role's former name (a registry alias) under its current name."""
+    return {key if key in names else ROLES.aliases.get(key, key): item
+            for key, item in named.items()}
 
 
 def _size_backends(models: Sequence[ChatModel | None]) -> None:

@@ -52,7 +52,7 @@ def seats(protocol: DebateProtocol[Any]) -> list[tuple[str, str]]:
 def test_fixed_role_protocols_seat_each_agent_in_its_own_role():
     assert seats(MadProtocol()) == [("affirmative", "affirmative"), ("negative", "negative"),
                                     ("moderator", "moderator"), ("judge", "mad-judge")]
-    assert seats(SrDcrProtocol())[2] == ("critic", "challenger")
+    assert seats(SrDcrProtocol())[2] == ("critic", "context-critic")
     assert seats(CritiqueRefineProtocol(judge="llm")) == [
         ("solver", "solver"), ("critic", "critic"), ("refiner", "refiner"), ("judge", "judge")]
     assert seats(SelfRefineProtocol()) == [("self", "self-refiner")]

@@ -209,3 +209,19 @@ async def test_each_answer_turn_records_its_step():
     trace = await run_debate(Q, protocol="sr-dcr", rounds=1, models=models)
     assert [(t.agent, t.step) for t in trace.turns[:2]] == [("answerer", "closed"),
                                                              ("answerer", "open")]
+
+
+def test_the_critic_has_the_papers_name_and_its_former_one_still_works(tmp_path):
+    from debate.agents import ContextCritic, get_role
+    from debate.binding import build_agents
+
+    assert Challenger is ContextCritic and get_role("challenger") is ContextCritic
+    default, special = ScriptedModel("x", name="default"), ScriptedModel("y", name="special")
+    card = tmp_path / "skeptic.yaml"
+    card.write_text("name: skeptic\nbase: challenger\nsystem_prompt: Doubt everything.\n")
+    agents = build_agents(SrDcrProtocol(), [default], [f"challenger={card}"],
+                          named_models={"challenger": special})
+    critic = next(a for a in agents if a.name == "critic")
+    assert isinstance(critic, ContextCritic) and critic.role == "context-critic"
+    assert critic.model is special and critic.card == "skeptic"
+    assert all(a.model is default for a in agents if a.name != "critic")

@@ -17,7 +17,13 @@ from debate.agents.judge import JudgeAgent
 from debate.agents.mad import Affirmative, MadJudge, Moderator, Negative
 from debate.agents.peer import PeerReviewer
 from debate.agents.reconcile import Reconciler
-from debate.agents.sr_dcr import Challenger, ContextAnswerer, Defender, ReliabilityJudgeAgent
+from debate.agents.sr_dcr import (
+    Challenger,
+    ContextAnswerer,
+    ContextCritic,
+    Defender,
+    ReliabilityJudgeAgent,
+)
 
 __all__ = [
     "ROLES",
@@ -25,6 +31,7 @@ __all__ = [
     "Agent",
     "Challenger",
     "ContextAnswerer",
+    "ContextCritic",
     "Critic",
     "CritiqueRefineAgent",
     "Debater",

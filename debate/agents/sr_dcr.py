@@ -8,8 +8,10 @@
   ``confidence="stated"`` (backends without logprobs) the prompt also asks for
   a "Confidence:" line and that number is the confidence.
 - ``defender``: argues from the passage that the context answer is right.
-- ``challenger``: the critic; argues from its own knowledge, *without* the
-  passage unless ``view.critic_sees_context`` (the notebook's variant).
+- ``context-critic``: the paper's critic; argues from its own knowledge,
+  *without* the passage unless ``view.critic_sees_context`` (the notebook's
+  variant). (Formerly ``challenger``, still accepted in cards and bindings;
+  ``critic`` is critique-refine's role.)
 - ``reliability-judge``: reads the debate transcript only (never the passage,
   as the reference judge decides "solely on the debate content") and says
   REASONABLE or UNREASONABLE.
@@ -22,14 +24,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from debate.agents.base import Agent, Parsed, View, question_text, role
+from debate.agents.base import ROLES, Agent, Parsed, View, question_text, role
 from debate.errors import ConfigError
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.parsing import parse_confidence, parse_fields
 from debate.scoring import NO_ANSWER, Extraction, extract_field
 from debate.trace import Question, TurnKind
 
-__all__ = ["Challenger", "ContextAnswerer", "Defender", "ReliabilityJudgeAgent", "answer_span",
+__all__ = ["Challenger", "ContextAnswerer", "ContextCritic", "Defender", "ReliabilityJudgeAgent",
+           "answer_span",
            "parse_reliability", "sequence_confidence", "span_logprobs"]
 
 RELIABILITY_SCHEMA: dict[str, Any] = {
@@ -197,9 +200,9 @@ class Defender(_Arguer):
         return [*self.system(), Message(role="user", content=prompt)]
 
 
-@role("challenger")
-class Challenger(_Arguer):
-    """The critic: argues from its own knowledge, without the passage (the paper's setting)."""
+@role("context-critic")
+class ContextCritic(_Arguer):
+    """SR-DCR's critic: argues from its own knowledge, without the passage (the paper's setting)."""
 
     default_templates = {"argue": "sr_critic", "line": "sr_line"}
     slot_fields = {"argue": frozenset({"context_block", "question", "context_answer",
@@ -215,6 +218,11 @@ class Challenger(_Arguer):
                              context_answer=self.context_answer(view),
                              transcript=self.transcript(view))
         return [*self.system(), Message(role="user", content=prompt)]
+
+
+Challenger = ContextCritic
+"""Former name of :class:`ContextCritic`."""
+ROLES.alias("challenger", "context-critic")
 
 
 @role("reliability-judge")

@@ -90,7 +90,7 @@ class SrDcrProtocol(FixedRolesProtocol[SrDcrConfig]):
              "for Context Reliability")
     requires = ("context",)
     agent_roles = {"answerer": "context-answerer", "defender": "defender",
-                   "critic": "challenger", "judge": "reliability-judge"}
+                   "critic": "context-critic", "judge": "reliability-judge"}
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
