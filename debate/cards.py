@@ -94,7 +94,8 @@ class RoleCard(BaseModel):
     system_prompt: str | None = None
     """Sent first in every call."""
     templates: dict[str, str] = Field(default_factory=dict)
-    """Template slot -> inline template text, or a ``.md`` file next to the card."""
+    """Template name (one of the base role's) -> inline template text, or a ``.md`` file
+    next to the card."""
     parser: str | None = None
     """A registered reply parser (``answer``, ``answer-confidence``); default: the role's."""
     source: Path | None = Field(None, exclude=True)
@@ -116,18 +117,18 @@ class RoleCard(BaseModel):
                 f"and view would not be the protocol's. Use base: {role} (or leave base out).")
         here = self.source.parent if self.source else Path(".")
         templates: dict[str, Template] = {}
-        for slot, value in self.templates.items():
+        for key, value in self.templates.items():
             file = here / value
             if value.endswith((".md", ".txt")) and file.is_file():
-                templates[slot] = Template(file.read_text(encoding="utf-8").strip("\n"), str(file))
+                templates[key] = Template(file.read_text(encoding="utf-8").strip("\n"), str(file))
             else:
-                templates[slot] = Template(value, f"{self.source or self.name}:templates.{slot}")
+                templates[key] = Template(value, f"{self.source or self.name}:templates.{key}")
         parser = PARSERS.lookup(self.parser) if self.parser else None
         try:
             agent = cls(name, model, system_prompt=self.system_prompt, templates=templates,
                         params=params, parser=parser)
         except TemplateError:
-            raise  # already names the card's file and slot
+            raise  # already names the card's file and template
         except ConfigError as exc:
             raise ConfigError(f"{self.source or self.name}: role card {self.name!r} on agent "
                               f"{name!r}: {exc}") from exc

@@ -76,7 +76,7 @@ def _agent(agent: Agent) -> dict[str, Any]:
         "role": agent.role, "card": agent.card,
         "system_prompt": None if agent.system_prompt is None else _short(agent.system_prompt),
         "parser": f"{parser.__module__}.{parser.__qualname__}",
-        "templates": {slot: _short(t.text) for slot, t in sorted(agent.templates.items())},
+        "templates": {key: _short(t.text) for key, t in sorted(agent.templates.items())},
     }
 
 

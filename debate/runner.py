@@ -4,7 +4,7 @@ A run lives in ``<output_dir>/<name>/``::
 
     config.json     the resolved config (no secrets) and its identity hash
     traces.jsonl    one finished debate per line, flushed as each finishes
-    cache.sqlite    every model response, keyed by call (and sample slot)
+    cache.sqlite    every model response, keyed by call (and sampler: the agent)
     summary.json    metrics; report.md the same for people
 
 Re-running the same command skips finished debates and replays the cached

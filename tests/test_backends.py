@@ -29,7 +29,7 @@ async def test_openai_backend_against_local_server(transport, mock_server):
     body = mock_server.bodies[-1]
     assert body["messages"] == [{"role": m.role, "content": m.content} for m in MSGS]
     assert (body["temperature"], body["max_tokens"], body["seed"]) == (0.5, 20, 3)
-    assert "slot" not in body  # the sample slot never leaves the process
+    assert "slot" not in body and "sampler" not in body  # the sampler never leaves the process
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "sdk"])

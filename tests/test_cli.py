@@ -61,7 +61,7 @@ def test_protocols_and_models_listing(monkeypatch):
     assert "scripted:always-7" in runner.invoke(app, ["models"]).output
 
 
-def test_roles_listing_shows_each_template_slot_and_its_fields():
+def test_roles_listing_shows_each_template_and_its_fields():
     listing = runner.invoke(app, ["roles"])
     assert listing.exit_code == 0 and "debater" in listing.output and "mad-judge" in listing.output
     shown = runner.invoke(app, ["roles", "debater"], env={"COLUMNS": "200"})

@@ -130,7 +130,7 @@ async def test_single_and_self_consistency():
     agents = [Debater(name, shared) for name in proto.agent_names()]
     trace = await proto.run(Q, agents)
     assert len(shared.calls) == 4
-    assert len({c.params.slot for c in shared.calls}) == 4  # distinct sample slots
+    assert len({c.params.sampler for c in shared.calls}) == 4  # distinct samplers
     assert trace.final.method == "majority"
 
 

@@ -164,5 +164,5 @@ def test_a_debater_card_on_the_mad_judge_seat_is_a_located_load_error(tmp_path):
     odd = tmp_path / "odd.yaml"
     odd.write_text("name: odd\ntemplates:\n  debate: 'hello {{ peers }}'\n")
     with pytest.raises(ConfigError, match=r"odd\.yaml: role card 'odd' on agent 'judge': "
-                                          r"role 'mad-judge' has no template slot"):
+                                          r"role 'mad-judge' has no template\(s\) named"):
         build_agents(mad, [ScriptedModel("x")], [f"judge={odd}"])

@@ -197,8 +197,8 @@ class Agent:
         name: unique within a debate, e.g. ``agent-0``.
         model: the (wrapped) model the agent calls.
         system_prompt: sent first in every call, when set.
-        templates: template overrides by slot name (``initial``, ``debate``...).
-        params: sampling parameters; ``slot`` is set to the agent's name.
+        templates: template overrides by template name (``initial``, ``debate``...).
+        params: sampling parameters; ``sampler`` is set to the agent's name (unless set).
         parser: raw text -> (answer, confidence); default: the task's extractor.
         strict_parsing: keep only explicit answers; a fallback-parsed one becomes ``None``
             (the turn still records what the fallback found, in ``fields``).
@@ -208,9 +208,15 @@ class Agent:
     role: ClassVar[str] = "agent"
     """The registered role name."""
     default_templates: ClassVar[dict[str, str]] = {}
-    """Template slot -> built-in template name."""
-    slot_fields: ClassVar[dict[str, frozenset[str]]] = {}
-    """Template slot -> the fields the role provides when rendering it."""
+    """The role's templates: template name (``initial``...) -> the built-in template file."""
+    template_fields: ClassVar[dict[str, frozenset[str]]] = {}
+    """Template name -> the fields the role provides when rendering it (checked at load).
+    (Formerly ``slot_fields``: a subclass that still sets that name is read the same.)"""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "slot_fields" in cls.__dict__ and "template_fields" not in cls.__dict__:
+            cls.template_fields = cls.__dict__["slot_fields"]  # the former name
 
     def __init__(
         self,
@@ -230,23 +236,23 @@ class Agent:
         self.model = model
         self.system_prompt = system_prompt
         base = params or SamplingParams()
-        self.params = base.model_copy(update={"slot": base.slot or name})
+        self.params = base.model_copy(update={"sampler": base.sampler or name})
         self.parser = parser or default_parser
         self._derived: dict[Hashable, tuple[SamplingParams, SamplingParams]] = {}
         self.templates: dict[str, Template] = {}
-        for slot, ref in {**self.default_templates, **(templates or {})}.items():
-            self.templates[slot] = ref if isinstance(ref, Template) else load_template(ref)
+        for key, ref in {**self.default_templates, **(templates or {})}.items():
+            self.templates[key] = ref if isinstance(ref, Template) else load_template(ref)
         unknown = set(self.templates) - set(self.default_templates)
         if unknown:
-            raise ConfigError(f"role {self.role!r} has no template slot(s) {sorted(unknown)}; "
-                              f"slots: {sorted(self.default_templates)}")
-        for slot, template in self.templates.items():
-            if slot in self.slot_fields:
-                template.check(self.slot_fields[slot])
+            raise ConfigError(f"role {self.role!r} has no template(s) named {sorted(unknown)}; "
+                              f"its templates: {sorted(self.default_templates)}")
+        for key, template in self.templates.items():
+            if key in self.template_fields:
+                template.check(self.template_fields[key])
 
-    def render(self, slot: str, **values: object) -> str:
-        """Render the template in ``slot``."""
-        return self.templates[slot].render(**values)
+    def render(self, template: str, **values: object) -> str:
+        """Render the role's template named ``template``."""
+        return self.templates[template].render(**values)
 
     def messages(self, view: View) -> list[Message]:
         """The exact messages to send for ``view``. Subclasses implement this."""

@@ -59,11 +59,13 @@ class CritiqueRefineAgent(Agent):
 
     default_templates = {"draft": "solve", "critique": "cr_critique", "refine": "cr_refine",
                          "history": "cr_history", "attempt": "cr_attempt"}
-    slot_fields = {"draft": frozenset({"question", "format"}),
-                   "critique": frozenset({"question", "history", "solution"}),
-                   "refine": frozenset({"question", "history", "solution", "critique", "format"}),
-                   "history": frozenset({"attempts"}),
-                   "attempt": frozenset({"number", "solution", "critique"})}
+    template_fields = {
+        "draft": frozenset({"question", "format"}),
+        "critique": frozenset({"question", "history", "solution"}),
+        "refine": frozenset({"question", "history", "solution", "critique", "format"}),
+        "history": frozenset({"attempts"}),
+        "attempt": frozenset({"number", "solution", "critique"}),
+    }
 
     def kind(self, view: View) -> TurnKind:
         """Answer (draft), critique or revision."""

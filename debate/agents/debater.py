@@ -47,7 +47,7 @@ class Debater(Agent):
         "rcr_others": "rcr_others",
         "rcr_other": "rcr_other",
     }
-    slot_fields = {
+    template_fields = {
         "initial": frozenset({"question", "format"}),
         "debate": frozenset({"peers", "question", "format", "majority"}),
         "peer": frozenset({"agent", "answer"}),
@@ -142,9 +142,9 @@ class Debater(Agent):
             seen += [p.id for p in view.peers[RCR_FULL_PEERS:] if p.id not in seen]
         return seen
 
-    def _majority(self, slot: str, view: View) -> str:
-        """The peers' majority answer, when the slot's template shows it."""
-        return majority_answer(view.peers) if "majority" in self.templates[slot].fields else ""
+    def _majority(self, template: str, view: View) -> str:
+        """The peers' majority answer, when the role's ``template`` shows it."""
+        return majority_answer(view.peers) if "majority" in self.templates[template].fields else ""
 
 
 def majority_answer(turns: Sequence[Turn]) -> str:

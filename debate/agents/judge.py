@@ -30,7 +30,7 @@ class JudgeAgent(Agent):
     """Chooses among numbered candidates: ``view.candidates``, (answer, argument) pairs."""
 
     default_templates = {"choose": "judge_choose", "candidate": "judge_candidate"}
-    slot_fields = {
+    template_fields = {
         "choose": frozenset({"question", "candidates", "format"}),
         "candidate": frozenset({"number", "answer", "argument"}),
     }

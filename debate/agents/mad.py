@@ -63,7 +63,7 @@ class MadDebater(Agent):
     opens = True
     default_templates = {"meta": "mad_meta", "open": "mad_open", "oppose": "mad_oppose",
                          "reply": "mad_reply"}
-    slot_fields = {
+    template_fields = {
         "meta": frozenset({"question"}),
         "open": frozenset({"question", "format"}),
         "oppose": frozenset({"opponent", "format"}),
@@ -77,8 +77,9 @@ class MadDebater(Agent):
         meta = self.render("meta", question=question)
         if not view.history and self.opens:
             return self.chat(view, self.render("open", question=question, format=fmt), meta)
-        slot = "reply" if view.history else "oppose"
-        return self.chat(view, self.render(slot, opponent=view.peers[-1].raw, format=fmt), meta)
+        template = "reply" if view.history else "oppose"
+        return self.chat(view, self.render(template, opponent=view.peers[-1].raw, format=fmt),
+                         meta)
 
 
 @role("affirmative")
@@ -100,8 +101,8 @@ class Moderator(Agent):
     """Reads each round and either declares the answer or lets the debate go on."""
 
     default_templates = {"meta": "mad_moderator_meta", "judge_round": "mad_moderator"}
-    slot_fields = {"meta": frozenset({"question"}),
-                   "judge_round": frozenset({"round", "affirmative", "negative"})}
+    template_fields = {"meta": frozenset({"question"}),
+                       "judge_round": frozenset({"round", "affirmative", "negative"})}
 
     def kind(self, view: View) -> TurnKind:
         """A verdict."""
@@ -137,9 +138,9 @@ class MadJudge(Agent):
 
     default_templates = {"meta": "mad_moderator_meta", "candidates": "mad_judge_candidates",
                          "decide": "mad_judge_decide"}
-    slot_fields = {"meta": frozenset({"question"}),
-                   "candidates": frozenset({"affirmative", "negative"}),
-                   "decide": frozenset({"question", "format"})}
+    template_fields = {"meta": frozenset({"question"}),
+                       "candidates": frozenset({"affirmative", "negative"}),
+                       "decide": frozenset({"question", "format"})}
 
     def kind(self, view: View) -> TurnKind:
         """A verdict."""

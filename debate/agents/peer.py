@@ -47,9 +47,10 @@ class PeerReviewer(Agent):
 
     default_templates = {"solve": "peer_solve", "review": "peer_review",
                          "feedback": "peer_feedback", "revise": "peer_revise"}
-    slot_fields = {"solve": frozenset({"question", "format"}), "review": frozenset({"solution"}),
-                   "feedback": frozenset({"review", "reviewer"}),
-                   "revise": frozenset({"reviews", "question", "format"})}
+    template_fields = {"solve": frozenset({"question", "format"}),
+                       "review": frozenset({"solution"}),
+                       "feedback": frozenset({"review", "reviewer"}),
+                       "revise": frozenset({"reviews", "question", "format"})}
 
     def kind(self, view: View) -> TurnKind:
         """answer, review or revision."""

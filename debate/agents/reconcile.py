@@ -52,7 +52,7 @@ class Reconciler(Agent):
                          "group": "reconcile_group", "no_answer": "reconcile_no_answer",
                          "solution": "reconcile_solution",
                          "samples": "reconcile_samples", "sample": "reconcile_sample"}
-    slot_fields = {
+    template_fields = {
         "initial": frozenset({"samples", "question", "format"}),
         "discussion": frozenset({"samples", "question", "groups", "format"}),
         "group": frozenset({"count", "answer", "solutions"}),

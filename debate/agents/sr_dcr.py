@@ -109,8 +109,8 @@ class ContextAnswerer(Agent):
 
     default_templates = {"closed": "sr_closed_book", "closed_stated": "sr_closed_book_stated",
                          "open": "sr_open_book"}
-    slot_fields = {"closed": frozenset({"question"}), "closed_stated": frozenset({"question"}),
-                   "open": frozenset({"question", "context"})}
+    template_fields = {"closed": frozenset({"question"}), "closed_stated": frozenset({"question"}),
+                       "open": frozenset({"question", "context"})}
 
     def params_for(self, view: View) -> SamplingParams:
         """A short answer budget; the closed-book answer asks for logprobs.
@@ -187,8 +187,8 @@ class Defender(_Arguer):
     """Argues, from the passage, that the context answer is right."""
 
     default_templates = {"argue": "sr_defender", "line": "sr_line"}
-    slot_fields = {"argue": frozenset({"context", "question", "context_answer", "transcript"}),
-                   "line": frozenset({"speaker", "text"})}
+    template_fields = {"argue": frozenset({"context", "question", "context_answer", "transcript"}),
+                       "line": frozenset({"speaker", "text"})}
 
     def messages(self, view: View) -> list[Message]:
         """Context, question, the context answer and the transcript."""
@@ -205,9 +205,9 @@ class ContextCritic(_Arguer):
     """SR-DCR's critic: argues from its own knowledge, without the passage (the paper's setting)."""
 
     default_templates = {"argue": "sr_critic", "line": "sr_line"}
-    slot_fields = {"argue": frozenset({"context_block", "question", "context_answer",
-                                       "transcript"}),
-                   "line": frozenset({"speaker", "text"})}
+    template_fields = {"argue": frozenset({"context_block", "question", "context_answer",
+                                           "transcript"}),
+                       "line": frozenset({"speaker", "text"})}
 
     def messages(self, view: View) -> list[Message]:
         """Question, claimed answer, transcript; the passage only if asked."""
@@ -230,7 +230,7 @@ class ReliabilityJudgeAgent(_Arguer):
     """Reads the debate transcript (only) and decides whether the context is reasonable."""
 
     default_templates = {"judge": "sr_judge", "line": "sr_line"}
-    slot_fields = {"judge": frozenset({"transcript"}), "line": frozenset({"speaker", "text"})}
+    template_fields = {"judge": frozenset({"transcript"}), "line": frozenset({"speaker", "text"})}
 
     def kind(self, view: View) -> TurnKind:
         """A verdict."""

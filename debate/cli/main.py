@@ -262,7 +262,7 @@ def compare(
 def roles(
     name: Annotated[str | None, typer.Argument(help="Show one role.")] = None,
 ) -> None:
-    """List registered roles, or show one role's template slots and the fields each may use."""
+    """List registered roles, or show one role's templates and the fields each may use."""
     from rich.table import Table
 
     from debate.agents.base import ROLES, get_role
@@ -273,11 +273,11 @@ def roles(
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             out.print(f"[bold]{role_name}[/bold]  {escape(doc)}", highlight=False)
             if name:
-                table = Table("template slot", "fields it may use", "default (debate/prompts/)",
+                table = Table("template", "fields it may use", "default (debate/prompts/)",
                               box=None)
-                for slot, template in cls.default_templates.items():
-                    fields = ", ".join(sorted(cls.slot_fields.get(slot, ()))) or "(none)"
-                    table.add_row(slot, fields, f"{template}.md")
+                for key, default in cls.default_templates.items():
+                    fields = ", ".join(sorted(cls.template_fields.get(key, ()))) or "(none)"
+                    table.add_row(key, fields, f"{default}.md")
                 out.print(table)
     except DebateError as exc:
         _fail(exc)

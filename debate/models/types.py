@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 __all__ = [
     "ChatModel",
@@ -68,10 +75,23 @@ class SamplingParams(BaseModel):
     """A JSON schema the reply should follow. Backends with structured output
     enforce it (OpenAI/vLLM ``response_format``, llama.cpp grammars); the others
     ignore it, and the reply goes through a tolerant parser either way."""
-    slot: str = ""
-    """Identity of the sampler (agent and sample index). Part of the cache key,
-    never sent to the backend: agents with identical prompts get distinct samples
-    and a re-run replays each one exactly."""
+    sampler: str = Field(default="", validation_alias=AliasChoices("sampler", "slot"))
+    """Identity of the sampler (the agent's name: agent and sample index). Part of the
+    cache key, never sent to the backend: agents with identical prompts get distinct
+    samples and a re-run replays each one exactly. (Formerly ``slot``: still accepted,
+    and the name it is serialized under, so existing response caches stay valid.)"""
+
+    @property
+    def slot(self) -> str:
+        """Former name of :attr:`sampler`."""
+        return self.sampler
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if "sampler" in data:
+            data["slot"] = data.pop("sampler")  # the cache key's name for it
+        return data
 
 
 class Usage(BaseModel):

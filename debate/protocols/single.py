@@ -47,7 +47,7 @@ class SelfConsistencyConfig(ProtocolConfig):
     """Options of ``self-consistency``."""
 
     samples: int = Field(5, ge=1)
-    """Independent samples (each its own sample slot, so each is a distinct call)."""
+    """Independent samples (each its own sampler, so each is a distinct call)."""
     match_calls_of: str | None = None
     """Compute-matched baseline: as many samples as this protocol (name or preset card)
     makes calls at most, e.g. ``du`` (9) or ``protocols/du-gsm.yaml``."""
