@@ -157,7 +157,8 @@ def test_the_model_layer_imports_the_testing_helpers_only_for_a_scripted_spec():
             "spec.parse_model_spec('llamacpp:smollm2')\n"
             "assert 'debate.testing' not in sys.modules, 'imported by a built-in backend'\n"
             "model = spec.create_backend('scripted:echo')\n"
-            "assert 'debate.testing.scripted' in sys.modules and model.name == 'scripted:echo'\n")
+            "assert 'debate.testing.scripted' in sys.modules and model.name == 'scripted:echo'\n"
+            "assert 'aiohttp' not in sys.modules, 'the mock server came along'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr

@@ -1,7 +1,9 @@
 """Test helpers shipped with debatelab: deterministic scripted models (and a mock server).
 
 Names load on first use (PEP 562): ``python -m debate.testing.mock_server``
-then runs a module that importing this package has not imported already.
+then runs a module that importing this package has not imported already, and
+a ``scripted:`` spec brings in the scripted model alone, not the mock server's
+HTTP stack.
 """
 
 from __future__ import annotations
