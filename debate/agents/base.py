@@ -207,8 +207,9 @@ class Agent:
 
     role: ClassVar[str] = "agent"
     """The registered role name."""
-    default_templates: ClassVar[dict[str, str]] = {}
-    """The role's templates: template name (``initial``...) -> the built-in template file."""
+    default_templates: ClassVar[dict[str, str | Template]] = {}
+    """The role's templates: template name (``initial``...) -> a built-in template's name
+    (``debate/prompts/NAME.md``), a ``.md`` file path, or a :class:`~debate.prompts.Template`."""
     template_fields: ClassVar[dict[str, frozenset[str]]] = {}
     """Template name -> the fields the role provides when rendering it (checked at load).
     (Formerly ``slot_fields``: a subclass that still sets that name is read the same.)"""
