@@ -35,8 +35,8 @@ from typing import Literal
 
 from debate.trace import TaskType
 
-__all__ = ["EXPLICIT_RULES", "FALLBACK_RULES", "Extraction", "answer_instruction", "extract",
-           "extract_answer", "extract_field", "is_correct", "normalize_gold"]
+__all__ = ["EXPLICIT_RULES", "FALLBACK_RULES", "Extraction", "answer_instruction", "count_numbers",
+           "extract", "extract_answer", "extract_field", "is_correct", "normalize_gold"]
 
 EXPLICIT_RULES = frozenset({"boxed", "hashes", "answer-line", "field"})
 """Rules that read an answer the model gave in the asked form."""
@@ -144,6 +144,11 @@ def _number(tokens: list[str], rule: str) -> Extraction:
         if value is not None:
             return Extraction(format_number(value), rule)
     return NO_ANSWER
+
+
+def count_numbers(text: str) -> int:
+    """How many numbers ``text`` holds (``3 apples and 4 more``: 2)."""
+    return len(_NUM_RE.findall(text.replace("{,}", ",")))
 
 
 def _numeric_in(content: str, rule: str) -> Extraction:

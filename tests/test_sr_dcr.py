@@ -225,3 +225,17 @@ def test_the_critic_has_the_papers_name_and_its_former_one_still_works(tmp_path)
     assert isinstance(critic, ContextCritic) and critic.role == "context-critic"
     assert critic.model is special and critic.card == "skeptic"
     assert all(a.model is default for a in agents if a.name != "critic")
+
+
+async def test_a_sentence_instead_of_an_answer_is_read_as_a_fallback_guess():
+    from debate.trace import Question
+
+    numeric = Question(id="n", text="Tom has 3 apples and buys 4 more. How many now?",
+                       task="numeric", gold="7", context="Tom ends with 8 apples.")
+    for reply, answer, rule in (("7", "7", "field"), ("Answer: 7 apples.", "7", "field"),
+                                ("Tom has 3 apples and buys 4 more", "4", "last-number")):
+        _, agents = team([-0.05], text=reply)
+        trace = await SrDcrProtocol().run(numeric, agents)
+        closed = trace.turns[0]
+        assert (closed.answer, closed.answer_rule) == (answer, rule), reply
+        assert closed.is_fallback == (rule == "last-number")

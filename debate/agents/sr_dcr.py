@@ -28,7 +28,7 @@ from debate.agents.base import ROLES, Agent, Parsed, View, question_text, role
 from debate.errors import ConfigError
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.parsing import parse_confidence, parse_fields
-from debate.scoring import NO_ANSWER, Extraction, extract_field
+from debate.scoring import NO_ANSWER, Extraction, count_numbers, extract_field
 from debate.trace import Question, TurnKind
 
 __all__ = ["Challenger", "ContextAnswerer", "ContextCritic", "Defender", "ReliabilityJudgeAgent",
@@ -145,6 +145,9 @@ class ContextAnswerer(Agent):
         q = view.question
         fields: dict[str, Any] = {"answer_span": text[start:end]}
         answer = extract_field(text[start:end], q.task, q.choices)
+        if q.task == "numeric" and answer.answer is not None and count_numbers(
+                text[start:end]) > 1:  # a sentence, not the answer alone: its last number
+            answer = Extraction(answer.answer, "last-number")  # is a guess, and says so
         if view.step != "closed":
             return Parsed(answer, None, fields)
         confidence, source = None, "none"
