@@ -57,6 +57,7 @@ def test_the_listener_refuses_requests_without_the_key(llama_server):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 401
+        refused.value.close()  # an HTTPError holds the open response
     request = urllib.request.Request(f"{url}/chat/completions", data=body, headers={
         "Content-Type": "application/json", "Authorization": f"Bearer {key}"})
     with urllib.request.urlopen(request, timeout=30) as reply:
