@@ -59,6 +59,7 @@ async def test_experiment_closes_its_sessions(mock_server, sessions, tmp_path):
     assert summary.debates == 3 and sessions and all(s.closed for s in sessions)
 
 
+@pytest.mark.usefixtures("unfrozen")
 def test_cli_run_closes_its_sessions_and_restores_the_collector(mock_server, sessions,
                                                                 tmp_path):
     before = gc.get_threshold()
@@ -95,6 +96,7 @@ def _collector_probe(messages, params):
 register_script("collector-probe", _collector_probe)
 
 
+@pytest.mark.usefixtures("unfrozen")
 async def test_a_library_run_leaves_the_garbage_collector_alone(tmp_path):
     THRESHOLDS.clear()
     before = gc.get_threshold()
@@ -106,6 +108,7 @@ async def test_a_library_run_leaves_the_garbage_collector_alone(tmp_path):
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
+@pytest.mark.usefixtures("unfrozen")
 def test_the_cli_tunes_the_collector_for_its_run_only(tmp_path):
     THRESHOLDS.clear()
     before = gc.get_threshold()

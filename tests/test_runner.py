@@ -251,6 +251,7 @@ def test_unknown_binding_key_is_an_error(tmp_path):
         bind(["agent-0"], ["debater"], [], {"critic": "x"}, "model")
 
 
+@pytest.mark.usefixtures("unfrozen")
 async def test_concurrent_runs_restore_the_garbage_collector(tmp_path):
     import gc
 
