@@ -163,6 +163,61 @@ def test_the_timeout_counts_the_call_not_the_wait_for_a_turn(virtual_time):
     assert virtual_time.time() - start == pytest.approx(0.25)
 
 
+class Sleeps:
+    """A model whose n-th call takes ``latencies[n]`` seconds."""
+
+    name = "sleeps"
+
+    def __init__(self, *latencies):
+        self.latencies = list(latencies)
+
+    async def generate(self, messages, params):
+        await asyncio.sleep(self.latencies.pop(0))
+        return Completion(text="ok")
+
+
+def test_each_attempt_times_out_at_its_own_deadline(virtual_time):
+    """Calls started at 0, 0.1 and 0.2 s with a 0.25 s timeout: the slow ones time out
+    at exactly 0.25 and 0.45 s, the quick one in between is answered."""
+    stats = CallStats()
+    model = Retrying(Sleeps(9, 0.05, 9), RetryPolicy(timeout=0.25, max_attempts=1), stats)
+    ended: list[tuple[str, float]] = []
+
+    async def call(delay):
+        await asyncio.sleep(delay)
+        try:
+            ended.append(((await model.generate(MSGS, SamplingParams())).text,
+                          virtual_time.time()))
+        except RetryableError:
+            ended.append(("timeout", virtual_time.time()))
+
+    async def three():
+        await asyncio.gather(call(0), call(0.1), call(0.2))
+
+    virtual_time.run(three())
+    assert ended == [("ok", pytest.approx(0.15)), ("timeout", pytest.approx(0.25)),
+                     ("timeout", pytest.approx(0.45))]
+    assert stats.errors == {"timeout": 2}
+
+
+def test_a_layer_times_out_on_each_event_loop_it_runs_on():
+    model = Retrying(Sleeps(9, 9), RetryPolicy(timeout=0.05, max_attempts=1), CallStats())
+    for _ in range(2):  # the second asyncio.run: a new loop, the timer must follow it
+        with pytest.raises(RetryableError, match="no reply within 0.05s"):
+            asyncio.run(model.generate(MSGS, SamplingParams()))
+
+
+async def test_a_caller_cancelling_a_call_is_not_a_timeout():
+    stats = CallStats()
+    model = Retrying(Sleeps(9), RetryPolicy(timeout=5, max_attempts=3), stats)
+    call = asyncio.create_task(model.generate(MSGS, SamplingParams()))
+    await asyncio.sleep(0.01)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert stats.errors == {} and stats.requests == 1
+
+
 def test_in_process_backends_get_no_timeout_unless_one_is_set():
     class InProcess(Concurrency):
         in_process = True

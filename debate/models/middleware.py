@@ -28,8 +28,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -53,12 +52,79 @@ __all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying"
 
 _THROTTLE_POLLERS = 8
 
-_attempt_clock: ContextVar[tuple[asyncio.Timeout, float] | None] = ContextVar(
-    "debatelab_attempt_clock", default=None)
+class _Attempt:
+    """One timed attempt: the task running it and whether its time ran out."""
+
+    __slots__ = ("clock", "done", "expired", "generation", "task")
+
+    def __init__(self, clock: _Deadlines, task: asyncio.Task[object]) -> None:
+        self.clock = clock
+        self.task = task
+        self.generation = 0  # bumped when its clock stops: its queued deadline is void
+        self.done = False
+        self.expired = False
 
 
-@contextmanager
-def queued() -> Iterator[None]:
+class _Deadlines:
+    """The per-attempt timeouts of one :class:`Retrying` layer, on one timer.
+
+    Every attempt of a layer has the same timeout, so deadlines arrive in time
+    order: a deque holds them and one timer waits for the earliest. Starting and
+    ending an attempt are a deque append and a flag, not a timer each (an
+    ``asyncio.timeout`` per attempt made and cancelled a timer handle per call, and
+    :func:`queued` rescheduled it twice more).
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._due: deque[tuple[float, _Attempt, int]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> _Attempt:
+        """A new attempt of the current task, its time running from now."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # first use, or a new event loop: nothing carries over
+            self._loop, self._timer = loop, None
+            self._due.clear()
+        task = asyncio.current_task()
+        assert task is not None, "a timed attempt runs in a task"
+        attempt = _Attempt(self, task)
+        self.resume(attempt)
+        return attempt
+
+    def resume(self, attempt: _Attempt) -> None:
+        """(Re)start ``attempt``'s clock: its whole timeout from now."""
+        assert self._loop is not None
+        due = self._due
+        while due and (due[0][1].done or due[0][1].generation != due[0][2]):
+            due.popleft()  # ended or paused: their deadlines are void
+        due.append((self._loop.time() + self.timeout, attempt, attempt.generation))
+        if self._timer is None:
+            self._timer = self._loop.call_at(due[0][0], self._expire)
+
+    def _expire(self) -> None:
+        """Cancel every live attempt whose deadline has passed; wait for the next one."""
+        assert self._loop is not None
+        self._timer = None
+        now, due = self._loop.time(), self._due
+        while due:
+            deadline, attempt, generation = due[0]
+            if attempt.done or attempt.generation != generation:
+                due.popleft()
+            elif deadline <= now:
+                due.popleft()
+                attempt.expired = True
+                attempt.task.cancel()
+            else:
+                self._timer = self._loop.call_at(deadline, self._expire)
+                return
+
+
+_attempt: ContextVar[_Attempt | None] = ContextVar("debatelab_attempt", default=None)
+
+
+class queued:  # noqa: N801 - used as a function: ``with queued():``
     """Stop the current attempt's timeout while waiting for a turn; restart it after.
 
     A per-attempt timeout should measure the call being served, not the wait
@@ -66,17 +132,21 @@ def queued() -> Iterator[None]:
     so does the embedded model for a free slot. When the wait ends the attempt
     gets its whole timeout again. Outside a timed attempt it does nothing.
     """
-    entry = _attempt_clock.get()
-    if entry is not None:
-        try:
-            entry[0].reschedule(None)
-        except RuntimeError:  # a task that outlived its attempt (inherited the variable)
-            entry = None
-    try:
-        yield
-    finally:
-        if entry is not None and not entry[0].expired():
-            entry[0].reschedule(asyncio.get_running_loop().time() + entry[1])
+
+    __slots__ = ("_attempt",)
+
+    def __enter__(self) -> None:
+        attempt = _attempt.get()
+        if attempt is not None and (attempt.done or attempt.expired):
+            attempt = None  # a task that outlived its attempt (inherited the variable)
+        if attempt is not None:
+            attempt.generation += 1  # its pending deadline no longer counts
+        self._attempt = attempt
+
+    def __exit__(self, *exc: object) -> None:
+        attempt = self._attempt
+        if attempt is not None and not attempt.done:
+            attempt.clock.resume(attempt)
 
 
 @dataclass
@@ -256,6 +326,30 @@ class Retrying(_Layer):
         self.name = inner.name
         self.policy = policy
         self.stats = stats
+        self._deadlines: _Deadlines | None = None
+
+    async def _timed(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """One attempt under the policy's timeout (``TimeoutError`` when it runs out)."""
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.timeout != self.policy.timeout:
+            assert self.policy.timeout is not None
+            deadlines = self._deadlines = _Deadlines(self.policy.timeout)
+        attempt = deadlines.start()
+        cancelling = attempt.task.cancelling()
+        token = _attempt.set(attempt)
+        try:
+            return await self.inner.generate(messages, params)
+        except asyncio.CancelledError:
+            if attempt.expired:
+                attempt.expired = False  # our cancel is taken back once
+                if attempt.task.uncancel() <= cancelling:  # and it was the only one
+                    raise TimeoutError from None
+            raise
+        finally:
+            attempt.done = True
+            _attempt.reset(token)
+            if attempt.expired:  # expired, but it ended otherwise: take our cancel back
+                attempt.task.uncancel()
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Call the inner model, retrying transient failures; re-raise the last one."""
@@ -267,14 +361,9 @@ class Retrying(_Layer):
             if attempt > 1:
                 self.stats.retries += 1
             try:
-                async with asyncio.timeout(policy.timeout) as clock:
-                    if policy.timeout is None:
-                        return await self.inner.generate(messages, params)
-                    token = _attempt_clock.set((clock, policy.timeout))
-                    try:
-                        return await self.inner.generate(messages, params)
-                    finally:
-                        _attempt_clock.reset(token)
+                if policy.timeout is None:
+                    return await self.inner.generate(messages, params)
+                return await self._timed(messages, params)
             except TimeoutError:
                 self.stats.record_error("timeout")
                 error = RetryableError(f"no reply within {policy.timeout}s", endpoint=self.name)
