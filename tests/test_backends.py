@@ -17,7 +17,7 @@ MSGS = [Message(role="system", content="Be brief."),
 FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01, timeout=2.0)
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "sdk"])
+@pytest.mark.parametrize("transport", ["lean", "aiohttp", "sdk"])
 async def test_openai_backend_against_local_server(transport, mock_server):
     model = OpenAIModel("mock-model", base_url=mock_server.url, transport=transport)
     completion = await model.generate(MSGS, SamplingParams(temperature=0.5, max_tokens=20,
@@ -32,7 +32,7 @@ async def test_openai_backend_against_local_server(transport, mock_server):
     assert "slot" not in body and "sampler" not in body  # the sampler never leaves the process
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "sdk"])
+@pytest.mark.parametrize("transport", ["lean", "aiohttp", "sdk"])
 async def test_429_and_500_are_retried_through_the_stack(transport):
     with MockServer(faults=[429, 500, 503], retry_after=0.01) as server:
         stats = CallStats()
@@ -45,7 +45,7 @@ async def test_429_and_500_are_retried_through_the_stack(transport):
     assert stats.errors == {"HTTP 429": 1, "HTTP 500": 1, "HTTP 503": 1}
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "sdk"])
+@pytest.mark.parametrize("transport", ["lean", "aiohttp", "sdk"])
 @pytest.mark.parametrize("status", [400, 401, 404])
 async def test_client_errors_are_not_retried(transport, status):
     with MockServer(faults=[status]) as server:

@@ -27,7 +27,7 @@ def llama_server():
     return asyncio.run(model.http_endpoint())
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "sdk"])
+@pytest.mark.parametrize("transport", ["lean", "aiohttp", "sdk"])
 async def test_openai_backend_against_llama_cpp_server(llama_server, transport):
     url, key = llama_server
     backend = OpenAIModel("smollm2", base_url=url, api_key=key, transport=transport,

@@ -20,18 +20,23 @@ MSGS = [Message(role="user", content="What is 3 + 4?")]
 
 @pytest.fixture
 def sessions(monkeypatch):
-    """Every aiohttp session made while the test runs."""
+    """Every HTTP session (aiohttp) and connection pool (lean transport) made while the
+    test runs."""
     import aiohttp
 
+    import debate.models.openai_backend as backend
+
     made = []
-    real = aiohttp.ClientSession
 
-    def tracked(*args, **kwargs):
-        session = real(*args, **kwargs)
-        made.append(session)
-        return session
+    def tracking(real):
+        def tracked(*args, **kwargs):
+            session = real(*args, **kwargs)
+            made.append(session)
+            return session
+        return tracked
 
-    monkeypatch.setattr(aiohttp, "ClientSession", tracked)
+    monkeypatch.setattr(aiohttp, "ClientSession", tracking(aiohttp.ClientSession))
+    monkeypatch.setattr(backend, "HttpPool", tracking(backend.HttpPool))
     return made
 
 
@@ -136,7 +141,7 @@ print(gc.get_threshold(), gc.isenabled(), gc.get_freeze_count())
     assert result.stdout.split("\n")[-2] == "(1234, 11, 12) False 0"
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "sdk"])
+@pytest.mark.parametrize("transport", ["lean", "aiohttp", "sdk"])
 async def test_a_closed_port_is_named_in_words(transport):
     url = "http://127.0.0.1:9/v1"  # nothing listens on port 9
     model = wrap(OpenAIModel("m", base_url=url, transport=transport), stats=CallStats(),
