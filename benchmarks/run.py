@@ -190,7 +190,7 @@ def bench_limiter() -> None:
                      limits=Limits(max_in_flight=64, requests_per_second=5000))
         msgs = [Message(role="user", content="hi")]
         cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(model.generate(msgs, SamplingParams(slot=str(i)))
+        await asyncio.gather(*(model.generate(msgs, SamplingParams(sampler=str(i)))
                                for i in range(10_000)))
         return ((time.process_time() - cpu) / 10_000 * 1e6,
                 10_000 / (time.perf_counter() - wall))

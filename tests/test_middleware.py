@@ -305,6 +305,30 @@ async def test_a_returned_completion_replays_at_once_from_a_second_cache(tmp_pat
     first.cache.close()
 
 
+async def test_a_call_never_stored_costs_no_query_unless_the_file_is_shared(tmp_path):
+    """The keys stored are read at open: a miss (every call of a fresh run) asks the file
+    nothing; entries present at open and added since are found. A cache opened with
+    ``shared=True`` asks the file each time, so it also sees another process's writes."""
+    path = tmp_path / "c.sqlite"
+    with ResponseCache(path) as earlier:
+        await Cached(ScriptedModel("stored earlier"), earlier, CallStats()).generate(
+            MSGS, SamplingParams(slot="a"))
+    cache, shared = ResponseCache(path), ResponseCache(path, shared=True)
+    queries: list[str] = []
+    cache._db.set_trace_callback(queries.append)
+    model = Cached(ScriptedModel(lambda m, p: f"new {p.slot}"), cache, CallStats())
+    assert (await model.generate(MSGS, SamplingParams(slot="b"))).text == "new b"
+    assert not [q for q in queries if q.startswith("SELECT")]  # the miss asked nothing
+    hit = await model.generate(MSGS, SamplingParams(slot="a"))
+    assert hit.text == "stored earlier" and hit.cached  # present at open: found
+    again = await model.generate(MSGS, SamplingParams(slot="b"))
+    assert again.text == "new b" and again.cached  # added since: found
+    other = Cached(ScriptedModel([]), shared, CallStats())
+    assert (await other.generate(MSGS, SamplingParams(slot="b"))).text == "new b"
+    cache.close()
+    shared.close()
+
+
 async def test_a_commit_that_fails_fails_the_call(tmp_path):
     inner = ScriptedModel(lambda m, p: f"reply {p.slot}")
     cache = ResponseCache(tmp_path / "c.sqlite", timeout=0.05)

@@ -72,10 +72,14 @@ class ResponseCache:
     Args:
         path: the file (made, with its folder, if missing).
         timeout: seconds a commit waits while another process writes the same file.
+        shared: other processes add entries while this one runs (every lookup then
+            reads the file). By default the keys present are read once at open and
+            those added here are remembered, so a call the cache cannot answer (every
+            call of a fresh run) costs no query.
 
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 5.0, shared: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
@@ -85,11 +89,17 @@ class ResponseCache:
         self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, completion TEXT)")
         self._unwritten: dict[str, str] = {}
         self._waiters: list[asyncio.Future[None]] = []
+        self._present: set[int] | None = None  # hashes of the keys stored (None: shared)
+        if not shared:
+            self._present = {hash(key) for (key,) in self._db.execute(
+                "SELECT key FROM calls")}
 
     def get(self, key: str) -> Completion | None:
         """The stored completion (marked ``cached``), or ``None``."""
         stored = self._unwritten.get(key)
         if stored is None:
+            if self._present is not None and hash(key) not in self._present:
+                return None  # never stored: no need to ask the file
             row = self._db.execute("SELECT completion FROM calls WHERE key = ?",
                                    (key,)).fetchone()
             if row is None:
@@ -107,6 +117,8 @@ class ResponseCache:
         entry stays pending, and the next commit tries it again).
         """
         self._unwritten[key] = completion.model_dump_json()
+        if self._present is not None:
+            self._present.add(hash(key))
         loop = asyncio.get_running_loop()
         if not self._waiters:
             loop.call_soon(self._commit_waiting)
