@@ -187,6 +187,10 @@ class HttpPool:
     async def aclose(self) -> None:
         """Close every connection (the next request opens new ones)."""
         self.closed = True
+        if self._loop is not asyncio.get_running_loop():  # another loop's: gone with it
+            self._open.clear()
+            self._idle.clear()
+            return
         for connection in self._open:
             connection.close()
         self._open.clear()
