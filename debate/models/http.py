@@ -136,6 +136,7 @@ class HttpPool:
         self.host = url.hostname
         self.port = url.port or 80
         self.prefix = url.path.rstrip("/")
+        self._prefix = self.prefix.encode()
         lines = [f"Host: {url.netloc}", "Content-Type: application/json",
                  *(f"{k}: {v}" for k, v in (headers or {}).items()
                    if k.lower() not in ("host", "content-type", "content-length"))]
@@ -149,11 +150,11 @@ class HttpPool:
         """POST ``body`` (JSON) to ``prefix + path``: (status, Retry-After, response body)."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop: the old one's connections are gone
-            self._loop, self.closed = loop, False
+            self._loop = loop
             self._idle.clear()
             self._open.clear()
         request = b"POST %s%s HTTP/1.1\r\n%s%d\r\n\r\n%s" % (
-            self.prefix.encode(), path.encode(), self._head, len(body), body)
+            self._prefix, path.encode(), self._head, len(body), body)
         while True:
             connection, reused = await self._connection(loop)
             try:
@@ -182,6 +183,7 @@ class HttpPool:
             self._open.discard(connection)
         _, connection = await loop.create_connection(_Connection, self.host, self.port)
         self._open.add(connection)
+        self.closed = False  # open again (after aclose, or on a new loop)
         return connection, False
 
     async def aclose(self) -> None:
