@@ -329,6 +329,31 @@ async def test_a_call_never_stored_costs_no_query_unless_the_file_is_shared(tmp_
     shared.close()
 
 
+async def test_commits_are_grouped_while_replies_keep_coming(tmp_path):
+    """A put after a quiet spell is committed in its own iteration of the loop; puts made
+    within ``commit_every`` of the last commit wait for one shared commit, no longer."""
+    cache = ResponseCache(tmp_path / "c.sqlite", commit_every=0.2)
+    commits: list[str] = []
+    cache._db.set_trace_callback(lambda q: commits.append(q) if q == "COMMIT" else None)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await cache.put("first", Completion(text="1"))  # quiet before: no wait
+    assert commits == ["COMMIT"] and loop.time() - start < 0.19
+
+    async def put_later(key: str, delay: float) -> float:
+        await asyncio.sleep(delay)
+        await cache.put(key, Completion(text=key))
+        return loop.time() - start
+
+    done = await asyncio.gather(*(put_later(f"k{i}", 0.01 * i) for i in range(5)))
+    assert commits == ["COMMIT"] * 2  # five puts in five iterations, one commit
+    assert all(0.19 <= t < 2 for t in done)  # each waited for the window to end
+    assert len(cache) == 6
+    cache.close()
+    with pytest.raises(ValueError, match="commit_every"):
+        ResponseCache(tmp_path / "d.sqlite", commit_every=-1)
+
+
 async def test_a_commit_that_fails_fails_the_call(tmp_path):
     inner = ScriptedModel(lambda m, p: f"reply {p.slot}")
     cache = ResponseCache(tmp_path / "c.sqlite", timeout=0.05)

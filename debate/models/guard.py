@@ -9,6 +9,7 @@ directly, a plug-in). Local servers (127.0.0.1, localhost, ::1) still work.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from debate.errors import FatalTransportError
@@ -19,6 +20,7 @@ BLOCK_ENV = "DEBATELAB_BLOCK_HOSTED"
 """When this environment variable is ``1``, requests to non-local hosts fail."""
 
 
+@lru_cache(maxsize=256)  # a run sends to a handful of URLs, once per call
 def is_local(url: str | None) -> bool:
     """Whether ``url`` names this machine."""
     host = urlsplit(url).hostname if url else None
@@ -27,6 +29,6 @@ def is_local(url: str | None) -> bool:
 
 def check_request(url: str, endpoint: str) -> None:
     """Raise :class:`FatalTransportError` if ``url`` is hosted and the guard is on."""
-    if os.environ.get(BLOCK_ENV) == "1" and not is_local(url):
+    if not is_local(url) and os.environ.get(BLOCK_ENV) == "1":
         raise FatalTransportError(f"request to {url} refused: {BLOCK_ENV}=1 allows only local "
                                   "servers", endpoint=endpoint)
