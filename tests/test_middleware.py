@@ -14,6 +14,7 @@ from debate.models import (
     RetryPolicy,
     SamplingParams,
     Usage,
+    cache_key,
     wrap,
 )
 from debate.models.middleware import Cached, Limited, Retrying, Slots
@@ -377,6 +378,27 @@ async def test_identical_calls_in_flight_are_sent_once(tmp_path):
     results = await asyncio.gather(*(model.generate(MSGS, SamplingParams()) for _ in range(5)))
     assert len(inner.calls) == 1
     assert [r.text for r in results] == ["once"] * 5
+
+
+def test_the_cache_key_is_the_standard_librarys_json_for_every_character():
+    """The key hashes compact, sorted, non-ASCII-preserving JSON. It is built with orjson
+    for speed; for every code point the bytes must be those the standard library writes
+    (keys of caches made before stay valid), and what neither can encode still fails."""
+    import hashlib
+    import json
+
+    params = SamplingParams(slot="agent-0", seed=3)
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for i in range(0, len(chars), 4096):
+        text = "".join(chars[i:i + 4096])
+        messages = [Message(role="system", content="s"), Message(role="user", content=text)]
+        blob = (f"[{encode('m')},{encode([['system', 's'], ['user', text]])},"
+                f"{encode(params.model_dump(mode='json'))},{encode('q/r0/x')}]")
+        assert cache_key("m", messages, params, "q/r0/x") == \
+            hashlib.sha256(blob.encode()).hexdigest()
+    with pytest.raises(UnicodeEncodeError):
+        cache_key("m", [Message(role="user", content="lone \ud800")], params)
 
 
 async def test_cache_key_ignores_nothing_that_matters(tmp_path):
