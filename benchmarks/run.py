@@ -128,6 +128,8 @@ def bench_throughput() -> None:
 def bench_efficiency() -> None:
     with Server(latency=1.0) as server:
         out = tempfile.mkdtemp()
+        # one debate first: importing LangGraph alone takes ~0.9 s of a fresh process here
+        timed_run(experiment(f"openai:mock@{server.url}", 1, out, "warm-up"))
         # 256 calls in flight, as the ideal assumes (256 debates would put 768 in flight)
         cfg = experiment(f"openai:mock@{server.url}", 500, out, "efficiency")
         summary, wall = timed_run(cfg)
