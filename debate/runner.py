@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -233,84 +234,128 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     cache: ResponseCache | None = None
     failed: dict[str, str] = {}
     stopped: list[str] = []
+    lock = _RunLock()
     try:
-        # models and agents before the run folder: a missing key or a bad card leaves no folder
-        models.build(config, stats)
-        params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
-        positional, named = split_bindings(config.models)
-        agents = build_agents(protocol, [models.by_spec[spec] for spec in positional],
-                              config.roles, params, config.seed,
-                              named_models={k: models.by_spec[spec] for k, spec in named.items()},
-                              strict_parsing=config.strict_parsing)
-        from debate.protocols.executor import langgraph_reason, settled_runtime
-
-        runtime = langgraph_reason(graph_config)  # once for every debate (a bad value stops here)
-        run_dir = Path(config.output_dir) / config.run_name(fp.identity)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _record_run(run_dir, config, fp, force, console)
-        traces_path = run_dir / "traces.jsonl"
-        wanted = {q.id for q in questions}
-        tally = Tally(PriceTable(config.prices))
-        done: set[str] = set()
-        for finished in read_traces(traces_path):  # one pass: what to skip, and its metrics
-            if finished.question.id in wanted and finished.question.id not in done:
-                done.add(finished.question.id)
-                tally.add(finished)
-        todo = [q for q in questions if q.id not in done]
-
-        cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
-        models.use_cache(cache)
-        start = time.perf_counter()
-        bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-                       console=console, disable=not progress)
-        task = bar.add_task("debates", total=len(questions), completed=len(done), info="")
-        pending = iter(todo)
-        identity = fp.identity[:8]
-
-        async def worker(writer: TraceWriter) -> None:
-            for question in pending:
-                if stopped:
-                    return
-                try:
-                    trace = await protocol.run(question, agents,
-                                               trace_id=f"{identity}:{question.id}",
-                                               graph_config=graph_config)
-                except TransportError as exc:  # fatal, or still failing after every retry
-                    stopped.append(redact(str(exc)))
-                    return
-                except Exception as exc:  # a debate that cannot finish must not end the run
-                    failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
-                    continue
-                writer.write(trace)
-                tally.add(trace)
-                elapsed = max(time.perf_counter() - start, 1e-9)
-                acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
-                bar.update(task, advance=1, info=(
-                    f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
-                    f"{stats.calls / elapsed:.1f} calls/s"))
-
-        with bar, TraceWriter(traces_path) as writer, settled_runtime(runtime):
-            await asyncio.gather(*(worker(writer) for _ in range(min(config.concurrency,
-                                                                     max(len(todo), 1)))))
-    finally:
         try:
-            await models.aclose()
+            # models and agents before the run folder: a missing key or a bad card leaves no folder
+            models.build(config, stats)
+            params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
+            positional, named = split_bindings(config.models)
+            agents = build_agents(protocol, [models.by_spec[spec] for spec in positional],
+                                  config.roles, params, config.seed,
+                                  named_models={k: models.by_spec[spec] for k, spec in named.items()},
+                                  strict_parsing=config.strict_parsing)
+            from debate.protocols.executor import langgraph_reason, settled_runtime
+
+            runtime = langgraph_reason(graph_config)  # once for every debate (a bad value stops here)
+            run_dir = Path(config.output_dir) / config.run_name(fp.identity)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            lock.acquire(run_dir)  # before anything in the folder is read or written
+            _record_run(run_dir, config, fp, force, console)
+            traces_path = run_dir / "traces.jsonl"
+            wanted = {q.id for q in questions}
+            tally = Tally(PriceTable(config.prices))
+            done: set[str] = set()
+            for finished in read_traces(traces_path):  # one pass: what to skip, and its metrics
+                if finished.question.id in wanted and finished.question.id not in done:
+                    done.add(finished.question.id)
+                    tally.add(finished)
+            todo = [q for q in questions if q.id not in done]
+
+            cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
+            models.use_cache(cache)
+            start = time.perf_counter()
+            bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
+                           TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
+                           console=console, disable=not progress)
+            task = bar.add_task("debates", total=len(questions), completed=len(done), info="")
+            pending = iter(todo)
+            identity = fp.identity[:8]
+
+            async def worker(writer: TraceWriter) -> None:
+                for question in pending:
+                    if stopped:
+                        return
+                    try:
+                        trace = await protocol.run(question, agents,
+                                                   trace_id=f"{identity}:{question.id}",
+                                                   graph_config=graph_config)
+                    except TransportError as exc:  # fatal, or still failing after every retry
+                        stopped.append(redact(str(exc)))
+                        return
+                    except Exception as exc:  # a debate that cannot finish must not end the run
+                        failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
+                        continue
+                    writer.write(trace)
+                    tally.add(trace)
+                    elapsed = max(time.perf_counter() - start, 1e-9)
+                    acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
+                    bar.update(task, advance=1, info=(
+                        f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
+                        f"{stats.calls / elapsed:.1f} calls/s"))
+
+            with bar, TraceWriter(traces_path) as writer, settled_runtime(runtime):
+                await asyncio.gather(*(worker(writer) for _ in range(min(config.concurrency,
+                                                                         max(len(todo), 1)))))
         finally:
-            if cache is not None:
-                cache.close()
-    wall = time.perf_counter() - start
-    before = _previous_totals(run_dir / "summary.json")
-    summary = tally.summary().model_copy(update={
-        "run": str(run_dir), "questions": len(questions), "wall_time": wall,
-        "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
-        "failed": failed, "stopped": stopped[0] if stopped else None,
-        "invocations": before[0] + 1, "total_wall_time": before[1] + wall,
-        "total_requests": before[2] + stats.requests,
-    })
-    (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
-    (run_dir / "report.md").write_text(markdown_report(summary), encoding="utf-8")
-    return summary
+            try:
+                await models.aclose()
+            finally:
+                if cache is not None:
+                    cache.close()
+        wall = time.perf_counter() - start
+        before = _previous_totals(run_dir / "summary.json")
+        summary = tally.summary().model_copy(update={
+            "run": str(run_dir), "questions": len(questions), "wall_time": wall,
+            "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
+            "failed": failed, "stopped": stopped[0] if stopped else None,
+            "invocations": before[0] + 1, "total_wall_time": before[1] + wall,
+            "total_requests": before[2] + stats.requests,
+        })
+        (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+        (run_dir / "report.md").write_text(markdown_report(summary), encoding="utf-8")
+        return summary
+    finally:
+        lock.release()  # after summary.json: the next run reads this one's totals
+
+
+class _RunLock:
+    """An exclusive lock on a run folder, held while a run uses it (``.lock`` inside).
+
+    Two processes running into one folder would interleave their traces, share one
+    cache and overwrite each other's summary; the second is refused with the first's
+    pid instead. The operating system drops the lock when its process dies, so a
+    killed run never leaves a stale lock. (Windows has no ``fcntl``: no lock there.)
+    """
+
+    def __init__(self) -> None:
+        self._file: Any = None
+
+    def acquire(self, run_dir: Path) -> None:
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            return
+        path = run_dir / ".lock"
+        file = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            file.seek(0)
+            holder = file.read().strip() or "unknown"
+            file.close()
+            raise ConfigError(f"run folder {run_dir} is in use by another run (pid {holder}); "
+                              "wait for it to finish, or give this run another --name") from None
+        file.seek(0)
+        file.truncate()
+        file.write(f"{os.getpid()}\n")
+        file.flush()
+        self._file = file
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file releases the lock
+            self._file = None
 
 
 def _previous_totals(path: Path) -> tuple[int, float, int]:

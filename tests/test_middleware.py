@@ -17,7 +17,7 @@ from debate.models import (
     cache_key,
     wrap,
 )
-from debate.models.middleware import Cached, Limited, Retrying, Slots
+from debate.models.middleware import Cached, FifoSemaphore, Limited, Retrying, Slots
 from debate.testing import ScriptedModel
 
 MSGS = [Message(role="user", content="What is 2+2?")]
@@ -437,8 +437,33 @@ def test_price_table_overrides_and_snapshots():
     assert table.cost("openai:unknown-model", Usage()) is None
 
 
-async def test_slots_cap_concurrency_and_serve_in_arrival_order():
-    slots = Slots(2)
+def test_a_plug_in_backend_that_runs_locally_is_free_and_others_are_priced_by_name():
+    """Local is a property of the backend, not a list of prefixes: a plug-in that says its
+    models run on the user's hardware costs 0; a hosted plug-in's model of unknown price
+    is unknown (never 0), and one named in the table gets the table's price."""
+    from debate.models import Price
+    from debate.models.spec import BACKENDS, backend
+
+    @backend("my-gpu-box", local=True)
+    def mine(spec, **options):
+        return ScriptedModel("x")
+
+    @backend("my-gateway")
+    def gateway(spec, **options):
+        return ScriptedModel("x")
+
+    table = PriceTable({"gw-large": Price(input=1, output=2)})
+    usage = Usage(prompt_tokens=10**6, completion_tokens=10**6)
+    assert table.cost("my-gpu-box:any-model", usage) == 0
+    assert table.cost("my-gateway:gw-unknown", usage) is None
+    assert table.cost("my-gateway:gw-large", usage) == 3
+    assert table.cost("vllm:meta-llama/Llama-3.1-8B-Instruct", usage) == 0
+    assert table.cost("nosuchbackend:thing", usage) is None
+    assert BACKENDS["my-gpu-box"].local and not BACKENDS["my-gateway"].local
+
+
+async def test_the_in_flight_cap_serves_in_arrival_order():
+    slots = FifoSemaphore(2)
     running, peak, order = 0, 0, []
 
     async def job(i):
@@ -454,8 +479,9 @@ async def test_slots_cap_concurrency_and_serve_in_arrival_order():
     assert peak == 2 and order == list(range(10))
 
 
-async def test_a_cancelled_waiter_never_keeps_a_slot():
-    slots = Slots(1)
+async def test_a_cancelled_waiter_never_keeps_a_permit():
+    assert Slots is FifoSemaphore  # the former name still works
+    slots = FifoSemaphore(1)
     async with slots:
         waiting = asyncio.ensure_future(slots.__aenter__())
         await asyncio.sleep(0)

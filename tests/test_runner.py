@@ -90,6 +90,36 @@ async def test_a_run_that_cannot_start_leaves_no_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+async def test_a_run_folder_in_use_by_another_process_is_refused_until_it_is_free(tmp_path):
+    """Two runs in one folder would interleave traces and share one cache: the second is
+    refused, naming the first's pid, and nothing in the folder changes; once the first
+    process is gone (killed: the lock goes with it) the run starts."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys\n"
+         f"f = open({str(run / '.lock')!r}, 'a+')\n"
+         "fcntl.flock(f, fcntl.LOCK_EX)\nf.write(str(os.getpid())); f.flush()\n"
+         "print('locked', flush=True)\nsys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with pytest.raises(ConfigError, match=rf"run folder .*run is in use by another run "
+                                              rf"\(pid {holder.pid}\)"):
+            await arun_experiment(config(tmp_path, limit=2), progress=False)
+        assert sorted(p.name for p in run.iterdir()) == [".lock"]  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
+    summary = await arun_experiment(config(tmp_path, limit=2), progress=False)
+    assert summary.debates == 2
+
+
 async def test_interrupted_run_resumes_every_debate_exactly_once(tmp_path):
     """Cancelled while each of the 3 workers waits in round 1 of a later question.
 

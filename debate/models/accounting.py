@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from debate.errors import ConfigError
 from debate.models.types import Usage
 
 __all__ = ["DEFAULT_PRICES", "Price", "PriceTable"]
@@ -31,9 +32,6 @@ DEFAULT_PRICES: dict[str, Price] = {
     "claude-opus-4-1": Price(input=15.00, output=75.00),
 }
 
-_FREE_BACKENDS = ("llamacpp:", "scripted:", "vllm:")
-
-
 class PriceTable:
     """Looks up a model's price; local backends cost nothing, unknown models ``None``.
 
@@ -51,7 +49,7 @@ class PriceTable:
         return self._resolved[model]
 
     def _lookup(self, model: str) -> Price | None:
-        if model.startswith(_FREE_BACKENDS):
+        if _runs_locally(model):
             return Price(input=0.0, output=0.0)
         name = model.split(":", 1)[-1].split("@", 1)[0]
         if name in self.prices:
@@ -66,3 +64,18 @@ class PriceTable:
         if price is None:
             return None
         return (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1e6
+
+
+def _runs_locally(model: str) -> bool:
+    """Whether ``model`` (a spec name, ``backend:model``) names a backend registered as
+    running on the user's hardware (``Backend.local``: llamacpp, vllm, scripted, plug-ins
+    that say so). A bare model name, or a prefix no backend has, is not local."""
+    from debate.models.spec import BACKENDS  # accounting sits below the spec layer
+
+    prefix, colon, _ = model.partition(":")
+    if not colon:
+        return False
+    try:
+        return BACKENDS.lookup(prefix).local
+    except ConfigError:
+        return False

@@ -58,7 +58,7 @@ def anthropic(spec: ModelSpec, *, api_key: SecretStr | str | None = None,
     return AnthropicModel(spec.model, base_url=spec.base_url, api_key=key, **options)
 
 
-@backend("vllm")
+@backend("vllm", local=True)
 def vllm(spec: ModelSpec, **options: Any) -> ChatModel:
     """An in-process vLLM engine (``debatelab[vllm]``)."""
     from debate.models.vllm_backend import VLLMModel
@@ -66,7 +66,7 @@ def vllm(spec: ModelSpec, **options: Any) -> ChatModel:
     return VLLMModel(spec.model, **options)
 
 
-@backend("llamacpp")
+@backend("llamacpp", local=True)
 def llamacpp(spec: ModelSpec, **options: Any) -> ChatModel:
     """An embedded GGUF model (``llamacpp:smollm2`` or a path)."""
     from debate.models.llamacpp import LlamaCppModel

@@ -47,7 +47,7 @@ from debate.models.types import (
     close_model,
 )
 
-__all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "Slots", "queued",
+__all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "FifoSemaphore", "queued",
            "wrap"]
 
 _THROTTLE_POLLERS = 8
@@ -214,13 +214,14 @@ class RetryPolicy(BaseModel):
         return base * (1.0 - self.jitter * random.random())
 
 
-class Slots:
+class FifoSemaphore:
     """A first-come, first-served counting semaphore with O(1) hand-over.
 
     ``asyncio.Semaphore`` scans its waiters for one not yet woken on every
     release; with hundreds of calls queued and many finishing per loop
-    iteration that scan showed in profiles. Here a release hands its slot
-    straight to the oldest waiter.
+    iteration that scan showed in profiles. Here a release hands its permit
+    straight to the oldest waiter. (Named ``Slots`` before; "slot" now means only a
+    sampler's place in the cache key and an embedded model's decoding slot.)
     """
 
     def __init__(self, size: int) -> None:
@@ -234,11 +235,11 @@ class Slots:
         self.release()
 
     def free(self) -> bool:
-        """True when a slot can be taken at once."""
+        """True when a permit can be taken at once."""
         return self._free > 0 and not self._waiters
 
     async def acquire(self) -> None:
-        """Take a slot, waiting in arrival order while none is free."""
+        """Take a permit, waiting in arrival order while none is free."""
         if self._free > 0 and not self._waiters:
             self._free -= 1
             return
@@ -247,18 +248,22 @@ class Slots:
         try:
             await waiter
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():  # handed a slot, then cancelled
+            if waiter.done() and not waiter.cancelled():  # handed a permit, then cancelled
                 self.release()
             raise
 
     def release(self) -> None:
-        """Give a slot back (to the oldest waiter, if any)."""
+        """Give a permit back (to the oldest waiter, if any)."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():  # skip waiters that were cancelled
                 waiter.set_result(None)
                 return
         self._free += 1
+
+
+Slots = FifoSemaphore
+"""The former name of :class:`FifoSemaphore`."""
 
 
 class _Layer(Closeable):
@@ -278,7 +283,7 @@ class Limited(_Layer):
         self.inner = inner
         self.name = inner.name
         cap = limits.max_in_flight
-        self._in_flight = Slots(cap) if cap else None
+        self._in_flight = FifoSemaphore(cap) if cap else None
         rps = limits.requests_per_second
         self._throttler = None
         if rps:
@@ -289,25 +294,25 @@ class Limited(_Layer):
         self._pollers = asyncio.Semaphore(_THROTTLE_POLLERS)
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
-        """Wait for a free slot (and a rate token), then call the inner model."""
-        slots = self._in_flight
-        if slots is None:
+        """Wait for an in-flight permit (and a rate token), then call the inner model."""
+        permits = self._in_flight
+        if permits is None:
             if self._throttler is not None:
                 with queued():
                     await self._rate_token()
             return await self.inner.generate(messages, params)
-        if slots.free() and self._throttler is None:  # the common case: no wait at all
-            await slots.acquire()
+        if permits.free() and self._throttler is None:  # the common case: no wait at all
+            await permits.acquire()
         else:
             with queued():  # the wait for a turn is not part of the attempt's timeout
-                await slots.acquire()
+                await permits.acquire()
         try:
             if self._throttler is not None:
                 with queued():
                     await self._rate_token()
             return await self.inner.generate(messages, params)
         finally:
-            slots.release()  # also when cancelled while waiting for a rate token
+            permits.release()  # also when cancelled while waiting for a rate token
 
     async def _rate_token(self) -> None:
         assert self._throttler is not None

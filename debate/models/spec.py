@@ -20,7 +20,10 @@ provider under the entry-point group ``debatelab.backends``::
     [project.entry-points."debatelab.backends"]
     gemini = "my_package.gemini:create"        # (spec, **options) -> ChatModel
 
-or, in Python, ``@backend("gemini")`` on such a function.
+or, in Python, ``@backend("gemini")`` on such a function. A backend whose models
+run on the user's own hardware says so (``@backend("mylocal", local=True)``, or an
+entry point naming a :class:`Backend` with ``local=True``): its calls are priced at 0
+instead of unknown.
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ class Backend:
     """``(spec: ModelSpec, **options) -> ChatModel``."""
     takes_url: bool = False
     """Whether a spec may end in ``@http(s)://HOST/...`` (then ``spec.base_url``)."""
+    local: bool = False
+    """Whether the model runs on the user's own hardware, so its calls cost no money
+    (the price table then charges 0 for it, whatever the model's name)."""
 
 
 def _as_backend(name: str, loaded: Any) -> Backend:
@@ -91,11 +97,15 @@ BACKENDS: Registry[Backend] = Registry(
 F = Callable[..., ChatModel]
 
 
-def backend(name: str, *, takes_url: bool = False) -> Callable[[F], F]:
-    """Decorator registering ``create(spec, **options) -> ChatModel`` as prefix ``name``."""
+def backend(name: str, *, takes_url: bool = False, local: bool = False) -> Callable[[F], F]:
+    """Decorator registering ``create(spec, **options) -> ChatModel`` as prefix ``name``.
+
+    ``takes_url``: specs may end in ``@http(s)://...``; ``local``: the model runs on the
+    user's hardware and its calls cost nothing (see :class:`Backend`).
+    """
 
     def decorate(create: F) -> F:
-        BACKENDS[name] = Backend(create, takes_url)
+        BACKENDS[name] = Backend(create, takes_url, local)
         return create
 
     return decorate

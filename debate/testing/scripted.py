@@ -165,7 +165,7 @@ def scripted_from_name(name: str) -> ScriptedModel:
     return ScriptedModel(_SCRIPTS[name], name=name, record=False)
 
 
-@backend("scripted")
+@backend("scripted", local=True)
 def scripted_backend(spec: ModelSpec, **options: Any) -> ScriptedModel:
     """The ``scripted:`` backend: the model :func:`scripted_from_name` builds (no options)."""
     if options:
