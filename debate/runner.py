@@ -243,11 +243,13 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             positional, named = split_bindings(config.models)
             agents = build_agents(protocol, [models.by_spec[spec] for spec in positional],
                                   config.roles, params, config.seed,
-                                  named_models={k: models.by_spec[spec] for k, spec in named.items()},
+                                  named_models={k: models.by_spec[spec]
+                                                for k, spec in named.items()},
                                   strict_parsing=config.strict_parsing)
             from debate.protocols.executor import langgraph_reason, settled_runtime
 
-            runtime = langgraph_reason(graph_config)  # once for every debate (a bad value stops here)
+            # once for every debate (a bad value stops here)
+            runtime = langgraph_reason(graph_config)
             run_dir = Path(config.output_dir) / config.run_name(fp.identity)
             run_dir.mkdir(parents=True, exist_ok=True)
             lock.acquire(run_dir)  # before anything in the folder is read or written

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from debate import ExperimentConfig, arun_experiment, load_run_summary, run_debate
+from debate import (
+    ExperimentConfig,
+    arun_experiment,
+    load_run_summary,
+    run_debate,
+    run_experiment,
+)
 from debate.errors import ConfigError, FatalTransportError
 from debate.models import Completion
 from debate.testing import ScriptedModel, register_script
@@ -90,7 +96,7 @@ async def test_a_run_that_cannot_start_leaves_no_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-async def test_a_run_folder_in_use_by_another_process_is_refused_until_it_is_free(tmp_path):
+def test_a_run_folder_in_use_by_another_process_is_refused_until_it_is_free(tmp_path):
     """Two runs in one folder would interleave traces and share one cache: the second is
     refused, naming the first's pid, and nothing in the folder changes; once the first
     process is gone (killed: the lock goes with it) the run starts."""
@@ -109,14 +115,14 @@ async def test_a_run_folder_in_use_by_another_process_is_refused_until_it_is_fre
         assert holder.stdout.readline() == "locked\n"
         with pytest.raises(ConfigError, match=rf"run folder .*run is in use by another run "
                                               rf"\(pid {holder.pid}\)"):
-            await arun_experiment(config(tmp_path, limit=2), progress=False)
+            run_experiment(config(tmp_path, limit=2), progress=False)
         assert sorted(p.name for p in run.iterdir()) == [".lock"]  # nothing written
     finally:
         holder.kill()
         holder.wait()
         holder.stdin.close()
         holder.stdout.close()
-    summary = await arun_experiment(config(tmp_path, limit=2), progress=False)
+    summary = run_experiment(config(tmp_path, limit=2), progress=False)
     assert summary.debates == 2
 
 

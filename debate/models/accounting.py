@@ -67,9 +67,11 @@ class PriceTable:
 
 
 def _runs_locally(model: str) -> bool:
-    """Whether ``model`` (a spec name, ``backend:model``) names a backend registered as
-    running on the user's hardware (``Backend.local``: llamacpp, vllm, scripted, plug-ins
-    that say so). A bare model name, or a prefix no backend has, is not local."""
+    """Whether ``model`` (``backend:model``) names a backend that runs on the user's hardware.
+
+    That is ``Backend.local``: llamacpp, vllm, scripted, and plug-ins that say so. A bare
+    model name, or a prefix no backend has, is not local.
+    """
     from debate.models.spec import BACKENDS  # accounting sits below the spec layer
 
     prefix, colon, _ = model.partition(":")

@@ -47,8 +47,8 @@ from debate.models.types import (
     close_model,
 )
 
-__all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying", "FifoSemaphore", "queued",
-           "wrap"]
+__all__ = ["CallStats", "Cached", "FifoSemaphore", "Limited", "Limits",
+           "RetryPolicy", "Retrying", "queued", "wrap"]
 
 _THROTTLE_POLLERS = 8
 
