@@ -36,8 +36,8 @@ from debate.scoring import is_correct
 from debate.stats import wilson_interval
 from debate.trace import DebateTrace, Turn, read_traces
 
-__all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "Summary", "Tally", "load_run_summary",
-           "summarize"]
+__all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "ScoredAnswer", "ScoredRound", "Summary",
+           "Tally", "load_run_summary", "run_prices", "score_rounds", "summarize"]
 
 DEFINITIONS: dict[str, str] = {
     "final accuracy": "final answers equal to the gold answer / finished debates with a gold "
@@ -205,6 +205,69 @@ class _RoundTally:
                           wrong_to_right=self.wrong_to_right, changed=self.changed)
 
 
+@dataclass(frozen=True, slots=True)
+class ScoredAnswer:
+    """One answer of a debate, scored, with the answer it changed from (if any)."""
+
+    turn: Turn
+    correct: bool | None
+    """Whether the answer matches the gold (``None``: no gold)."""
+    previous: ScoredAnswer | None
+    """The same agent's previous-round answer, or the previous round's single answer where
+    both rounds hold one (see the module docstring); ``None`` in the first round."""
+
+    @property
+    def changed(self) -> bool:
+        """The answer differs from ``previous``."""
+        return self.previous is not None and self.turn.answer != self.previous.turn.answer
+
+    @property
+    def right_to_wrong(self) -> bool:
+        """``previous`` was correct, this answer is not (needs gold)."""
+        return self.previous is not None and (self.previous.correct, self.correct) == (True, False)
+
+    @property
+    def wrong_to_right(self) -> bool:
+        """``previous`` was incorrect, this answer is correct (needs gold)."""
+        return self.previous is not None and (self.previous.correct, self.correct) == (False, True)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredRound:
+    """One round of one debate: its answers scored, and their majority vote."""
+
+    round: int
+    answers: list[ScoredAnswer]
+    vote: str | None
+    """The majority vote over the round's answers (ties: the first in agent order)."""
+    vote_correct: bool | None
+    """Whether ``vote`` matches the gold (``None``: no gold)."""
+
+
+def score_rounds(trace: DebateTrace,
+                 rounds: list[list[Turn]] | None = None) -> list[ScoredRound]:
+    """The answer rounds of one debate, scored by the definitions above.
+
+    The one place where votes and answer changes are worked out: the tally, the
+    per-debate ``results.csv`` and reports all count from it. ``rounds`` is
+    ``trace.rounds()``, when the caller has it already.
+    """
+    q = trace.question
+    scored_rounds: list[ScoredRound] = []
+    previous: list[ScoredAnswer] = []
+    for turns in trace.rounds() if rounds is None else rounds:
+        vote = majority_vote(turns).answer
+        before = {a.turn.agent: a for a in previous}
+        single = len(turns) == 1 and len(previous) == 1  # one solution per round
+        answers = [ScoredAnswer(turn, is_correct(turn.answer, q.gold, q.task),
+                                previous[0] if single else before.get(turn.agent))
+                   for turn in turns]
+        scored_rounds.append(ScoredRound(turns[0].round, answers, vote,
+                                         is_correct(vote, q.gold, q.task)))
+        previous = answers
+    return scored_rounds
+
+
 class Tally:
     """Metrics accumulated one trace at a time, in constant memory.
 
@@ -257,40 +320,31 @@ class Tally:
         return stats
 
     def _add_rounds(self, trace: DebateTrace, rounds: list[list[Turn]]) -> None:
-        q = trace.question
-        previous: list[tuple[Turn, bool | None]] = []
-        for turns in rounds:
-            tally = self.per_round.setdefault(turns[0].round, _RoundTally())
+        for scored in score_rounds(trace, rounds):
+            tally = self.per_round.setdefault(scored.round, _RoundTally())
             tally.debates += 1
-            vote = is_correct(majority_vote(turns).answer, q.gold, q.task)
-            if vote is not None:
+            if scored.vote_correct is not None:
                 tally.majority_scored += 1
-                tally.majority_right += vote
-            before = {t.agent: (t, ok) for t, ok in previous}
-            single = len(turns) == 1 and len(previous) == 1  # one solution per round
-            scored = [(turn, is_correct(turn.answer, q.gold, q.task)) for turn in turns]
-            for turn, ok in scored:
+                tally.majority_right += scored.vote_correct
+            for answer in scored.answers:
+                turn = answer.turn
                 agent = self._agent(turn.agent)
                 unparsed, fallback = turn.answer is None, turn.is_fallback
                 for counter in (tally, agent, self):
                     counter.answers += 1
                     counter.unparsed += unparsed
                     counter.fallback += fallback
-                if ok is not None:
+                if answer.correct is not None:
                     tally.agent_scored += 1
-                    tally.agent_right += ok
-                earlier = previous[0] if single else before.get(turn.agent)
-                if earlier is None:
+                    tally.agent_right += answer.correct
+                if answer.previous is None:
                     continue
-                changed = turn.answer != earlier[0].answer
-                was = earlier[1]
-                right_to_wrong = was is True and ok is False
-                wrong_to_right = was is False and ok is True
+                changed, right_to_wrong, wrong_to_right = (
+                    answer.changed, answer.right_to_wrong, answer.wrong_to_right)
                 for counter in (tally, agent):
                     counter.changed += changed
                     counter.right_to_wrong += right_to_wrong
                     counter.wrong_to_right += wrong_to_right
-            previous = scored
 
     def summary(self) -> Summary:
         """The metrics of the debates added so far."""
@@ -318,19 +372,23 @@ def summarize(traces: Iterable[DebateTrace], prices: PriceTable | None = None) -
     return tally.summary()
 
 
+def run_prices(run_dir: str | Path) -> PriceTable:
+    """The price table a run folder's ``config.json`` recorded (empty without one)."""
+    config_path = Path(run_dir) / "config.json"
+    if not config_path.exists():
+        return PriceTable()
+    stored = json.loads(config_path.read_text(encoding="utf-8")).get("config", {})
+    return PriceTable({name: Price.model_validate(price)
+                       for name, price in (stored.get("prices") or {}).items()})
+
+
 def load_run_summary(run_dir: str | Path) -> Summary:
     """The summary of a run folder, recomputed from its traces (with the run's prices)."""
     run_dir = Path(run_dir)
     traces_path = run_dir / "traces.jsonl"
     if not traces_path.exists():
         raise ConfigError(f"{run_dir}: no traces.jsonl here; is this a run folder?")
-    prices = PriceTable()
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        stored = json.loads(config_path.read_text(encoding="utf-8")).get("config", {})
-        prices = PriceTable({name: Price.model_validate(price)
-                             for name, price in (stored.get("prices") or {}).items()})
-    summary = summarize(read_traces(traces_path), prices)
+    summary = summarize(read_traces(traces_path), run_prices(run_dir))
     previous_path = run_dir / "summary.json"
     keep: dict[str, Any] = {"run": str(run_dir)}
     if previous_path.exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from itertools import islice
+from pathlib import Path
 
 from rich import box
 from rich.console import Console
@@ -13,13 +14,18 @@ from rich.table import Table
 
 from debate.judges.majority import majority_vote
 from debate.metrics import DEFINITIONS, Summary
+from debate.plots import line_chart
+from debate.results import write_text_atomic
 from debate.trace import DebateTrace
 
-__all__ = ["debate_rows", "markdown_report", "print_summary"]
+__all__ = ["accuracy_chart", "debate_rows", "markdown_report", "print_summary", "write_report"]
 
 RUN_FILES = {"traces.jsonl": "one debate per line, every turn",
              "summary.json": "these metrics; report.md: the same, each defined",
+             "results.csv": "one row per debate (debate.load_results reads it)",
+             "accuracy.svg": "accuracy per round, the plot in report.md",
              "cache.sqlite": "every model reply (a re-run replays them)"}
+ACCURACY_PLOT = "accuracy.svg"
 
 
 def _pct(value: float | None) -> str:
@@ -113,7 +119,8 @@ def markdown_report(summary: Summary) -> str:
     """The summary as a markdown document, each metric defined at the end."""
     lines = [f"# Debate run {summary.run or ''}".rstrip(), "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in _overview(summary)]
-    lines += ["", "## Per round", ""] + _markdown_table(_ROUND_HEADER, _round_rows(summary))
+    lines += ["", "## Per round", "", f"![accuracy per round]({ACCURACY_PLOT})", ""]
+    lines += _markdown_table(_ROUND_HEADER, _round_rows(summary))
     lines += ["", "## Per agent", ""] + _markdown_table(_AGENT_HEADER, _agent_rows(summary))
     if summary.failed:
         lines += ["", "## Failed debates", ""]
@@ -121,6 +128,28 @@ def markdown_report(summary: Summary) -> str:
     lines += ["", "## Definitions", ""]
     lines += [f"- **{name}**: {text}." for name, text in DEFINITIONS.items()]
     return "\n".join(lines) + "\n"
+
+
+def accuracy_chart(summary: Summary) -> str:
+    """Majority-vote and mean-agent accuracy per round, 0-100%, as SVG (n/a rounds left out)."""
+    def percent(value: float | None) -> float | None:
+        return None if value is None else 100 * value
+
+    series = {
+        "majority vote": [(r.round, percent(r.majority_accuracy)) for r in summary.rounds],
+        "mean agent": [(r.round, percent(r.agent_accuracy)) for r in summary.rounds],
+    }
+    title = f"accuracy per round: {Path(summary.run).name}" if summary.run else (
+        "accuracy per round")
+    return line_chart(series, title=title, x_label="round", y_label="accuracy",
+                      y_range=(0, 100), y_suffix="%")
+
+
+def write_report(run_dir: str | Path, summary: Summary) -> None:
+    """Write ``report.md`` and the plot it shows (``accuracy.svg``) into ``run_dir``."""
+    run_dir = Path(run_dir)
+    write_text_atomic(run_dir / ACCURACY_PLOT, accuracy_chart(summary))
+    write_text_atomic(run_dir / "report.md", markdown_report(summary))
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], title: str) -> Table:

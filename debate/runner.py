@@ -5,7 +5,8 @@ A run lives in ``<output_dir>/<name>/``::
     config.json     the resolved config (no secrets) and its identity hash
     traces.jsonl    one finished debate per line, flushed as each finishes
     cache.sqlite    every model response, keyed by call (and sampler: the agent)
-    summary.json    metrics; report.md the same for people
+    summary.json    metrics; report.md the same for people, with accuracy.svg
+    results.csv     one row per finished debate (every invocation's), written at the end
 
 Re-running the same command skips finished debates and replays the cached
 calls of unfinished ones, so a killed run loses nothing and pays for nothing
@@ -50,7 +51,8 @@ from debate.models.middleware import Cached, CallStats, wrap
 from debate.models.spec import create_backend, parse_model_spec
 from debate.models.types import ChatModel, SamplingParams, close_model
 from debate.protocols.base import DebateProtocol, create_protocol
-from debate.report import markdown_report
+from debate.report import write_report
+from debate.results import ResultRow, result_row, write_results
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
 if TYPE_CHECKING:
@@ -256,11 +258,16 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             _record_run(run_dir, config, fp, force, console)
             traces_path = run_dir / "traces.jsonl"
             wanted = {q.id for q in questions}
-            tally = Tally(PriceTable(config.prices))
+            prices = PriceTable(config.prices)
+            tally = Tally(prices)
             done: set[str] = set()
-            for finished in read_traces(traces_path):  # one pass: what to skip, and its metrics
-                if finished.question.id in wanted and finished.question.id not in done:
-                    done.add(finished.question.id)
+            rows: dict[str, ResultRow] = {}  # question id -> its first finished debate's row
+            for finished in read_traces(traces_path):  # one pass: what to skip, its metrics
+                qid = finished.question.id
+                if qid not in rows:
+                    rows[qid] = result_row(finished, prices)
+                if qid in wanted and qid not in done:
+                    done.add(qid)
                     tally.add(finished)
             todo = [q for q in questions if q.id not in done]
 
@@ -290,6 +297,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                         continue
                     writer.write(trace)
                     tally.add(trace)
+                    rows.setdefault(question.id, result_row(trace, prices))
                     elapsed = max(time.perf_counter() - start, 1e-9)
                     acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
                     bar.update(task, advance=1, info=(
@@ -315,7 +323,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             "total_requests": before[2] + stats.requests,
         })
         (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
-        (run_dir / "report.md").write_text(markdown_report(summary), encoding="utf-8")
+        write_report(run_dir, summary)
+        write_results(run_dir / "results.csv", rows.values())
         return summary
     finally:
         lock.release()  # after summary.json: the next run reads this one's totals

@@ -1,0 +1,186 @@
+"""Results as data: one row per debate, written to ``results.csv`` in every run folder.
+
+Each row is worked out by :func:`debate.metrics.score_rounds` (the same votes
+and answer changes as the summary) from the debate's trace:
+
+============================  ===============================================================
+``id``                        the question's id
+``protocol``                  the protocol's name
+``models``                    the agents' models, each once, in agent order, joined by ``;``
+``gold``                      the reference answer (empty: none)
+``final_answer``              the debate's answer (empty: none could be parsed; never guessed)
+``correct``                   ``true``/``false``; empty without gold
+``round0_majority``           the majority vote over the first round's answers (empty: none)
+``round0_correct``            whether that vote is correct; empty without gold
+``rounds``                    the number of the debate's last round (round 0: initial answers)
+``calls``, ``tokens``         model calls, and their prompt + completion tokens
+``cost``                      dollars; empty when a model's price is unknown
+``stop_reason``               why the debate stopped (``max_rounds``, ``consensus``...)
+``flips_right_to_wrong``      answers that were correct in the agent's previous round, not now
+``flips_wrong_to_right``      answers that were wrong in the agent's previous round, right now
+``unparsed``                  answers (every round) from which no answer could be read
+============================  ===============================================================
+
+:func:`load_results` reads the file back as a pandas DataFrame with typed columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from debate.errors import ConfigError, MissingDependencyError
+from debate.metrics import run_prices, score_rounds
+from debate.models.accounting import PriceTable
+from debate.trace import DebateTrace, read_traces
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["COLUMNS", "ResultRow", "load_results", "result_row", "result_rows", "write_results",
+           "write_text_atomic"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One debate's outcome, as a row of ``results.csv`` (columns: see the module docstring)."""
+
+    id: str
+    protocol: str
+    models: tuple[str, ...]
+    gold: str | None
+    final_answer: str | None
+    correct: bool | None
+    round0_majority: str | None
+    round0_correct: bool | None
+    rounds: int
+    calls: int
+    tokens: int
+    cost: float | None
+    stop_reason: str
+    flips_right_to_wrong: int
+    flips_wrong_to_right: int
+    unparsed: int
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
+"""The columns of ``results.csv``, in order."""
+
+_BOOLS = ("correct", "round0_correct")
+_INTS = ("rounds", "calls", "tokens", "flips_right_to_wrong", "flips_wrong_to_right", "unparsed")
+
+
+def result_row(trace: DebateTrace, prices: PriceTable | None = None) -> ResultRow:
+    """The row of one finished debate (``prices``: for its cost; unknown price: no cost)."""
+    prices = prices or PriceTable()
+    scored = score_rounds(trace)
+    answers = [answer for r in scored for answer in r.answers]
+    cost: float | None = 0.0
+    for turn in trace.turns:
+        turn_cost = prices.cost(turn.model, turn.usage)
+        cost = None if cost is None or turn_cost is None else cost + turn_cost
+    return ResultRow(
+        id=trace.question.id, protocol=trace.protocol,
+        models=tuple(dict.fromkeys(agent.model for agent in trace.agents)),
+        gold=trace.question.gold, final_answer=trace.final.answer, correct=trace.correct,
+        round0_majority=scored[0].vote if scored else None,
+        round0_correct=scored[0].vote_correct if scored else None,
+        rounds=max((turn.round for turn in trace.turns), default=0),
+        calls=len(trace.turns),
+        tokens=sum(t.usage.prompt_tokens + t.usage.completion_tokens for t in trace.turns),
+        cost=cost, stop_reason=trace.stop_reason,
+        flips_right_to_wrong=sum(a.right_to_wrong for a in answers),
+        flips_wrong_to_right=sum(a.wrong_to_right for a in answers),
+        unparsed=sum(a.turn.answer is None for a in answers))
+
+
+def result_rows(traces: Iterable[DebateTrace],
+                prices: PriceTable | None = None) -> Iterator[ResultRow]:
+    """One row per question, from its first finished trace (the one a resumed run keeps)."""
+    seen: set[str] = set()
+    for trace in traces:
+        if trace.question.id not in seen:
+            seen.add(trace.question.id)
+            yield result_row(trace, prices)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ";".join(value)
+    return str(value)
+
+
+def _csv_text(rows: Iterable[ResultRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows([_cell(value) for value in astuple(row)] for row in rows)
+    return buffer.getvalue()
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file: readers see the old or the new."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_results(path: str | Path, rows: Iterable[ResultRow]) -> None:
+    """Write ``rows`` as ``results.csv`` (atomically: temporary file, then replace)."""
+    write_text_atomic(path, _csv_text(rows))
+
+
+def load_results(run_dir: str | Path) -> pandas.DataFrame:
+    """A run's ``results.csv`` as a pandas DataFrame, one row per debate, typed columns.
+
+    ``run_dir`` is a run folder (or the CSV file itself). Text columns are ``string``,
+    ``correct``/``round0_correct`` nullable ``boolean``, counts ``Int64``, ``cost``
+    ``Float64``; an empty cell is ``<NA>``. A run folder written before ``results.csv``
+    existed is read from its ``traces.jsonl`` (nothing is written). Needs pandas.
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise MissingDependencyError(
+            "load_results needs pandas: `pip install pandas`") from None
+    path = Path(run_dir)
+    source: Path | io.StringIO = path / "results.csv" if path.is_dir() else path
+    if path.is_dir() and not (path / "results.csv").exists():
+        if not (path / "traces.jsonl").exists():
+            raise ConfigError(f"{path}: no results.csv or traces.jsonl here; is this a run "
+                              "folder?")
+        source = io.StringIO(_csv_text(result_rows(read_traces(path / "traces.jsonl"),
+                                                   run_prices(path))))
+    elif not path.exists():
+        raise ConfigError(f"{path}: no such run folder or results.csv")
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{path}: not a results.csv (no column {', '.join(missing)})")
+    for column in frame.columns:
+        values = frame[column].replace("", None)
+        if column in _BOOLS:
+            frame[column] = values.map({"true": True, "false": False}).astype("boolean")
+        elif column in _INTS:
+            frame[column] = pd.to_numeric(values).astype("Int64")
+        elif column == "cost":
+            frame[column] = pd.to_numeric(values).astype("Float64")
+        else:
+            frame[column] = values.astype("string")
+    return frame
