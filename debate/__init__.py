@@ -6,6 +6,7 @@ The public API, in one place::
 
     trace = await debate.run_debate("What is 17 * 3?", protocol="du", models="llamacpp:smollm2")
     summary = debate.run_experiment("experiments/du-arithmetic-smollm2.yaml")
+    frame = debate.load_results(summary.run)  # results.csv as a pandas DataFrame
 
 Names load on first use (PEP 562), so ``import debate`` and the ``debate``
 command start fast: LangGraph, the model SDKs and the embedded model's
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         get_protocol,
         protocol,
     )
+    from debate.results import load_results
     from debate.runner import (
         arun_experiment,
         build_agents,
@@ -99,6 +101,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "debate.prompts": ("Template",),
     "debate.protocols": ("PROTOCOLS", "DebateProtocol", "DebateState", "ProtocolConfig",
         "create_protocol", "get_protocol", "protocol"),
+    "debate.results": ("load_results",),
     "debate.runner": ("arun_experiment", "build_agents", "run_debate", "run_experiment"),
     "debate.scoring": ("extract_answer", "is_correct"),
     "debate.stats": ("Comparison", "compare_runs"),
@@ -164,6 +167,7 @@ __all__ = [
     "is_correct",
     "load_dataset",
     "load_experiment",
+    "load_results",
     "load_role_card",
     "load_run_summary",
     "majority_vote",

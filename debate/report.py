@@ -18,7 +18,8 @@ from debate.plots import line_chart
 from debate.results import write_text_atomic
 from debate.trace import DebateTrace
 
-__all__ = ["accuracy_chart", "debate_rows", "markdown_report", "print_summary", "write_report"]
+__all__ = ["ACCURACY_PLOT", "accuracy_chart", "debate_rows", "markdown_report", "print_summary",
+           "write_report"]
 
 RUN_FILES = {"traces.jsonl": "one debate per line, every turn",
              "summary.json": "these metrics; report.md: the same, each defined",

@@ -245,7 +245,8 @@ async def test_debate_compare_from_the_cli(tmp_path):
         await arun_experiment(config, progress=False)
     # a: the first number of each question (15, 6, 8, 8): all wrong; b: 55: right on
     # arith-00 only -> 1 discordant question, p = 2 * 1/2 = 1.0
-    result = CliRunner().invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    result = CliRunner().invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b"),
+                                      "--plot", str(tmp_path / "compare.svg")])
     assert result.exit_code == 0, result.output
     import re
 

@@ -13,7 +13,7 @@ EXPECTED = [
     "View", "arun_experiment", "build_agents", "compare_runs", "create_backend",
     "create_protocol",
     "extract_answer", "get_protocol", "get_role", "is_correct", "load_dataset",
-    "load_experiment", "load_role_card", "load_run_summary", "majority_vote",
+    "load_experiment", "load_results", "load_role_card", "load_run_summary", "majority_vote",
     "parse_model_spec", "protocol", "read_traces", "role", "run_debate", "run_experiment",
     "summarize", "wrap",
 ]

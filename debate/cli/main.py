@@ -14,6 +14,7 @@ from rich.markup import escape
 from debate.errors import ConfigError, DebateError, redact
 
 if TYPE_CHECKING:
+    from debate.stats import Comparison
     from debate.trace import DebateTrace
 
 # Each command imports what it uses, so `debate --help`, `debate models`,
@@ -212,44 +213,76 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/NAME).")],
     json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Print a finished (or partial) run's summary again."""
+    """Print a finished (or partial) run's summary again; (re)write its accuracy.svg."""
     from debate.metrics import load_run_summary
-    from debate.report import print_summary
+    from debate.report import ACCURACY_PLOT, accuracy_chart, print_summary
+    from debate.results import write_text_atomic
 
     try:
         summary = load_run_summary(run_dir)
+        write_text_atomic(run_dir / ACCURACY_PLOT, accuracy_chart(summary))
     except DebateError as exc:
         _fail(exc)
     if json:
         out.print_json(summary.model_dump_json())
     else:
         print_summary(summary, out, _traces(summary.run))
+        out.print(f"accuracy per round: {run_dir / ACCURACY_PLOT}", markup=False,
+                  highlight=False)
 
 
 @app.command()
 def compare(
-    run_a: Annotated[Path, typer.Argument(help="A run folder (or traces.jsonl).")],
-    run_b: Annotated[Path, typer.Argument(help="Another run folder on the same questions.")],
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run folders (or traces.jsonl "
+                                               "files); each is tested against the first.")],
+    x: Annotated[str, Opt("--x", help="Compute on the plot's x axis, per debate: calls | "
+                          "tokens.")] = "calls",
+    plot: Annotated[Path, Opt("--plot", help="Where to write the plot of accuracy against "
+                              "compute (SVG).")] = Path("compare.svg"),
 ) -> None:
-    """Compare two runs on the questions both finished: accuracies and a paired test."""
-    from rich.table import Table
-
+    """Compare runs: one table, accuracy against compute (a plot), paired tests."""
+    from debate.compare import compute_chart, paired_table, run_names, run_summary, runs_table
+    from debate.results import write_text_atomic
     from debate.stats import compare_runs
     from debate.trace import read_traces
 
+    if len(runs) < 2:
+        raise typer.BadParameter("give two or more run folders to compare", param_hint="RUNS")
+    if x not in ("calls", "tokens"):
+        raise typer.BadParameter(f"{x!r}: use calls or tokens", param_hint="--x")
+    names = run_names(runs)
     try:
-        file_a, file_b = _trace_files([run_a, run_b])
-        result = compare_runs(read_traces(file_a), read_traces(file_b))
+        files = _trace_files(runs)
+        summaries = [run_summary(run) for run in runs]
+        results = [compare_runs(read_traces(files[0]), read_traces(f)) for f in files[1:]]
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(plot, compute_chart(names, summaries, "calls" if x == "calls"
+                                              else "tokens"))
     except DebateError as exc:
         _fail(exc)
+    except OSError as exc:
+        _fail(ConfigError(f"--plot {plot}: cannot write it: {exc.strerror or exc}"))
+    out.print(runs_table(names, summaries))
+    if len(runs) == 2:
+        _print_pair(str(runs[0]), str(runs[1]), results[0])
+    else:
+        out.print(paired_table(names[0], names[1:], results))
+    out.print(f"plot of accuracy against {x} per debate written to {plot}", markup=False,
+              highlight=False)
+
+
+def _print_pair(run_a: str, run_b: str, result: Comparison) -> None:
+    """Two runs on the questions both finished: accuracies and the exact McNemar test."""
+    from rich.table import Table
+
     table = Table(show_header=False, title="paired comparison (exact McNemar test)")
     table.add_column(style="bold")
     table.add_column()
     pct = "n/a" if result.accuracy_a is None else f"{100 * result.accuracy_a:.1f}%"
     table.add_row("questions", f"{result.questions} scored by both "
                   f"(+{result.only_in_a} only in A, +{result.only_in_b} only in B, left out)")
-    table.add_row(f"A: {run_a}", pct)
-    table.add_row(f"B: {run_b}", "n/a" if result.accuracy_b is None
+    table.add_row(f"A: {escape(run_a)}", pct)
+    table.add_row(f"B: {escape(run_b)}", "n/a" if result.accuracy_b is None
                   else f"{100 * result.accuracy_b:.1f}%")
     if result.difference is not None:
         table.add_row("B - A", f"{100 * result.difference:+.1f} points")
