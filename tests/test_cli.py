@@ -16,6 +16,7 @@ def test_run_then_report(tmp_path):
     assert "final accuracy" in result.output and "per round" in result.output
     assert "per debate" in result.output and "arith-02" in result.output  # one row each
     assert f"results in {tmp_path / 'cli'}/" in result.output and "traces.jsonl" in result.output
+    assert "results.csv" in result.output and "accuracy.svg" in result.output
     traces = (tmp_path / "cli" / "traces.jsonl").read_text().splitlines()
     assert len(traces) == 3 and len(json.loads(traces[0])["turns"]) == 6
     report = runner.invoke(app, ["report", str(tmp_path / "cli"), "--json"])
