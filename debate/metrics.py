@@ -36,8 +36,8 @@ from debate.scoring import is_correct
 from debate.stats import wilson_interval
 from debate.trace import DebateTrace, Turn, read_traces
 
-__all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "Summary", "Tally", "load_run_summary",
-           "summarize"]
+__all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "ScoredAnswer", "Summary", "Tally",
+           "load_run_summary", "scored_rounds", "summarize"]
 
 DEFINITIONS: dict[str, str] = {
     "final accuracy": "final answers equal to the gold answer / finished debates with a gold "
@@ -178,6 +178,54 @@ class Summary(BaseModel):
         return max(0, self.questions - self.debates) if self.questions is not None else 0
 
 
+@dataclass(slots=True)
+class ScoredAnswer:
+    """One answer (an ``answer`` or ``revision`` turn) scored, with the answer it follows."""
+
+    turn: Turn
+    correct: bool | None
+    """Whether the parsed answer equals the gold (``None``: no gold; unparsed is wrong)."""
+    earlier: ScoredAnswer | None = None
+    """The answer this one is compared with (the same agent's previous-round answer, or
+    the previous round's single answer where rounds hold one); ``None`` when there is none."""
+
+    @property
+    def changed(self) -> bool:
+        """The answer differs from the earlier one."""
+        return self.earlier is not None and self.turn.answer != self.earlier.turn.answer
+
+    @property
+    def right_to_wrong(self) -> bool:
+        """The earlier answer was correct and this one is not (needs gold)."""
+        return self.earlier is not None and self.earlier.correct is True and self.correct is False
+
+    @property
+    def wrong_to_right(self) -> bool:
+        """The earlier answer was incorrect and this one is correct (needs gold)."""
+        return self.earlier is not None and self.earlier.correct is False and self.correct is True
+
+
+def scored_rounds(trace: DebateTrace,
+                  rounds: list[list[Turn]] | None = None) -> list[list[ScoredAnswer]]:
+    """A debate's answers per round, scored and linked to the answers they change from.
+
+    The one place answer changes are defined (:class:`Tally` counts these); ``rounds``
+    defaults to ``trace.rounds()``.
+    """
+    q = trace.question
+    result: list[list[ScoredAnswer]] = []
+    previous: list[ScoredAnswer] = []
+    for turns in trace.rounds() if rounds is None else rounds:
+        before = {answer.turn.agent: answer for answer in previous}
+        single = len(turns) == 1 and len(previous) == 1  # one solution per round
+        scored = [ScoredAnswer(turn, is_correct(turn.answer, q.gold, q.task),
+                               previous[0] if single else before.get(turn.agent))
+                  for turn in turns]
+        result.append(scored)
+        previous = scored
+    return result
+
+
 def _ratio(hits: int, total: int) -> float | None:
     return hits / total if total else None
 
@@ -258,18 +306,15 @@ class Tally:
 
     def _add_rounds(self, trace: DebateTrace, rounds: list[list[Turn]]) -> None:
         q = trace.question
-        previous: list[tuple[Turn, bool | None]] = []
-        for turns in rounds:
-            tally = self.per_round.setdefault(turns[0].round, _RoundTally())
+        for answers in scored_rounds(trace, rounds):
+            tally = self.per_round.setdefault(answers[0].turn.round, _RoundTally())
             tally.debates += 1
-            vote = is_correct(majority_vote(turns).answer, q.gold, q.task)
+            vote = is_correct(majority_vote([a.turn for a in answers]).answer, q.gold, q.task)
             if vote is not None:
                 tally.majority_scored += 1
                 tally.majority_right += vote
-            before = {t.agent: (t, ok) for t, ok in previous}
-            single = len(turns) == 1 and len(previous) == 1  # one solution per round
-            scored = [(turn, is_correct(turn.answer, q.gold, q.task)) for turn in turns]
-            for turn, ok in scored:
+            for answer in answers:
+                turn, ok = answer.turn, answer.correct
                 agent = self._agent(turn.agent)
                 unparsed, fallback = turn.answer is None, turn.is_fallback
                 for counter in (tally, agent, self):
@@ -279,18 +324,14 @@ class Tally:
                 if ok is not None:
                     tally.agent_scored += 1
                     tally.agent_right += ok
-                earlier = previous[0] if single else before.get(turn.agent)
-                if earlier is None:
+                if answer.earlier is None:
                     continue
-                changed = turn.answer != earlier[0].answer
-                was = earlier[1]
-                right_to_wrong = was is True and ok is False
-                wrong_to_right = was is False and ok is True
+                changed, right_to_wrong = answer.changed, answer.right_to_wrong
+                wrong_to_right = answer.wrong_to_right
                 for counter in (tally, agent):
                     counter.changed += changed
                     counter.right_to_wrong += right_to_wrong
                     counter.wrong_to_right += wrong_to_right
-            previous = scored
 
     def summary(self) -> Summary:
         """The metrics of the debates added so far."""
