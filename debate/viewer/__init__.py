@@ -30,10 +30,10 @@ _HTML_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
 
 
 def json_for_html(value: Any) -> str:
-    """``value`` as JSON that is safe inside a ``<script>`` element.
+    r"""``value`` as JSON that is safe inside a ``<script>`` element.
 
     ``<``, ``>``, ``&`` and the JavaScript line separators U+2028/U+2029 become
-    ``\\u`` escapes; they can only occur inside JSON strings, where the escape
+    ``\u`` escapes; they can only occur inside JSON strings, where the escape
     means the same character, so ``JSON.parse`` gives back ``value`` exactly.
     """
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"),

@@ -318,7 +318,7 @@
     if (isAnswer) cls = "chip " + (t.answer === null ? "unparsed" : state.blind || t.ok === null ? "other" : t.ok ? "right" : "wrong");
     if (t.id === selected) cls += " selected";
     const label = isAnswer ? answerLabel(t) : t.kind + (t.step ? " (" + t.step + ")" : "");
-    const node = el("a", { class: cls, href: debateHash(i, t.id), "data-turn": t.id, title: t.id }, label);
+    const node = el("a", { class: cls, href: debateHash(i, t.id), "data-turn": t.id, title: anonText(t.id, order) }, label);
     if (isAnswer && t.from === "fallback" && !state.blind) node.append(el("span", { class: "conf", title: "read by a fallback rule", text: "≈" }));
     if (isAnswer && t.changed && !state.blind)
       node.append(el("span", { class: "flip", title: "changed from the previous answer" + (t.dir ? (t.dir === "up" ? ": wrong→right" : ": right→wrong") : ""),
@@ -331,14 +331,14 @@
     const isAnswer = "ok" in t, blind = state.blind;
     const byId = new Map(d.turns.map((x) => [x.id, x]));
     const rows = [
-      ["turn", t.id], ["agent", agentName(t.agent, order) + " (" + t.role + ")"], ["kind", t.kind + (t.step ? ", step " + t.step : "")],
+      ["turn", anonText(t.id, order)], ["agent", agentName(t.agent, order) + " (" + t.role + ")"], ["kind", t.kind + (t.step ? ", step " + t.step : "")],
       ["model", modelName(t.model)],
       ["answer", blind ? hidden() : t.answer === null ? el("span", { class: "error", text: "unparsed (no answer could be read)" }) : t.answer],
       ["parsed", t.from ? t.from + (t.rule ? " (rule " + t.rule + ")" : "") : "-"],
     ];
     if (isAnswer) {
       rows.push(["correct", blind ? hidden() : t.ok === null ? "- (no gold)" : t.ok ? "yes" : "no"]);
-      if (t.prev) rows.push(["previous answer", blind ? hidden() : (byId.get(t.prev).answer ?? "unparsed") + " (" + t.prev + ")"
+      if (t.prev) rows.push(["previous answer", blind ? hidden() : (byId.get(t.prev).answer ?? "unparsed") + " (" + anonText(t.prev, order) + ")"
         + (t.changed ? "; changed" + (t.dir === "up" ? ", wrong→right" : t.dir === "down" ? ", right→wrong" : "") : "; unchanged")]);
     }
     if (t.conf !== null) rows.push(["confidence", blind ? hidden() : t.conf.toFixed(3)]);
@@ -347,10 +347,10 @@
       ["finish reason", t.fin || "-"]);
     if (t.logprobs !== null) rows.push(["logprobs", t.logprobs + " tokens"]);
     if (t.error) rows.push(["error", el("span", { class: "error", text: t.error })]);
-    rows.push(["saw", t.saw.length ? t.saw.map((id) => el("a", { class: "chip other", href: debateHash(i, id), text: id })) : "no other turn"]);
+    rows.push(["saw", t.saw.length ? t.saw.map((id) => el("a", { class: "chip other", href: debateHash(i, id), text: anonText(id, order) })) : "no other turn"]);
     const fields = Object.entries(t.fields).filter(([k]) => !(blind && /answer|verdict|winner/i.test(k)));
     return el("section", { class: "detail", id: "turn-detail" },
-      el("h3", { text: "Turn " + t.id }), kv(rows),
+      el("h3", { text: "Turn " + anonText(t.id, order) }), kv(rows),
       fields.length ? [el("h3", { text: "Parsed fields" }), kv(fields.map(([k, v]) =>
         [k, el("pre", { text: anonText(typeof v === "string" ? v : JSON.stringify(v, null, 2), order) })]))] : null,
       el("h3", { text: "Messages sent (" + t.m.length + ")" }),
@@ -402,7 +402,7 @@
       el("p", { class: "note", text: blind ? "Blind reading: answers and correctness hidden." :
         "Green: right, red: wrong, purple: unparsed (never counted as an answer). ↻ changed, ↑ wrong→right, ↓ right→wrong, ≈ fallback-parsed; a number is the confidence. Click a cell for exactly what that call sent and got." }),
       el("div", { class: "grid-wrap" }, grid),
-      turn ? turnDetail(turn, d, str, order, i) : turnId ? el("p", { class: "error", text: "no turn " + turnId + " in this debate" }) : null,
+      turn ? turnDetail(turn, d, str, order, i) : turnId ? el("p", { class: "error", text: "no turn " + anonText(turnId, order) + " in this debate" }) : null,
       others.length ? [el("h3", { text: "Critiques, reviews, verdicts (" + others.length + ")" }),
         el("ul", { id: "others" }, others.map((t) => el("li", {}, chip(t, order, turnId, i), " ", agentName(t.agent, order) + ", round " + t.round,
           Object.keys(t.fields).length && !blind ? el("pre", { text: anonText(Object.entries(t.fields)
