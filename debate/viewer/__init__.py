@@ -1,9 +1,12 @@
 """``debate view``: one self-contained HTML file to read runs and their debates.
 
 The page needs no server and no network (it opens from ``file://``, can be mailed):
-CSS and JavaScript are inlined, and the data travels as JSON in
-``<script type="application/json">`` elements, escaped by :func:`json_for_html` so
-no user text (a question holding ``</script>``) can end the element. Jinja2, with
+CSS and JavaScript are inlined, and the data travels in ``<script>`` data blocks:
+the index (runs and one row per debate) as JSON escaped by :func:`json_for_html`,
+so no user text (a question holding ``</script>``) can end the element, and each
+chunk of debate details (messages, raw replies) as gzip-compressed JSON in base64
+(:func:`pack`), unpacked when one of its debates is opened: transcripts repeat
+their prompt templates, and compressed they take about a twentieth of the room. Jinja2, with
 autoescaping, renders only the static frame and the runs' names; the script
 builds everything else with ``textContent`` and ``createElement``, never HTML
 strings, so user text always shows as text.
@@ -11,6 +14,8 @@ strings, so user text always shows as text.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,7 +28,7 @@ from markupsafe import Markup
 
 from debate.viewer.data import ViewerData, viewer_data
 
-__all__ = ["build_viewer", "json_for_html", "render_viewer"]
+__all__ = ["build_viewer", "json_for_html", "pack", "render_viewer"]
 
 _HTML_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
                               "\u2028": "\\u2028", "\u2029": "\\u2029"})
@@ -38,6 +43,16 @@ def json_for_html(value: Any) -> str:
     """
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
                       allow_nan=False).translate(_HTML_UNSAFE)
+
+
+def pack(value: Any) -> str:
+    """``value`` as gzip-compressed JSON in base64.
+
+    The page unpacks it with ``DecompressionStream``; base64 holds no character that
+    could end a ``<script>`` element.
+    """
+    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return base64.b64encode(gzip.compress(raw.encode("utf-8"), 6, mtime=0)).decode("ascii")
 
 
 def _asset(name: str) -> str:
@@ -62,7 +77,7 @@ def render_viewer(data: ViewerData, title: str = "debate view") -> str:
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         css=_inline("viewer.css"), js=_inline("viewer.js"),
         data=Markup(json_for_html(data.index)),
-        chunks=[Markup(json_for_html(chunk)) for chunk in data.chunks])
+        chunks=[pack(chunk) for chunk in data.chunks])
 
 
 def build_viewer(run_dirs: Sequence[Path], out: Path) -> Path:

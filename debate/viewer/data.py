@@ -4,7 +4,8 @@ The page parses the index (``runs`` and one small row per debate) at load, and a
 chunk of debate details only when one of its debates is opened. Message contents
 and raw replies repeat from turn to turn (each turn's chat holds the previous
 ones), so a chunk keeps every distinct string once, in ``strings``, and turns refer
-to them by index.
+to them by index; turn fields that hold their default (:data:`TURN_DEFAULTS`) are
+left out, and the run's protocol config is kept once, in the index.
 
 Every number shown comes from :mod:`debate.metrics`: the run's :class:`Summary`
 (what ``summary.json`` holds) and :func:`debate.metrics.scored_rounds` for each
@@ -24,7 +25,8 @@ from debate.judges.majority import majority_vote
 from debate.metrics import DEFINITIONS, ScoredAnswer, Summary, load_run_summary, scored_rounds
 from debate.trace import DebateTrace, Turn, read_traces
 
-__all__ = ["CHUNK_SIZE", "CHANGED", "DOWN", "UNPARSED", "UP", "ViewerData", "viewer_data"]
+__all__ = ["CHANGED", "CHUNK_SIZE", "DOWN", "TURN_DEFAULTS", "UNPARSED", "UP", "ViewerData",
+           "viewer_data"]
 
 CHUNK_SIZE = 250
 """Debates per detail chunk: the page parses one chunk when one of its debates opens."""
@@ -67,7 +69,13 @@ def _run_record(run_dir: Path, summary: Summary) -> dict[str, Any]:
                   "forced": stored.get("forced")}
     return {"name": run_dir.name, "path": str(run_dir), "summary": summary.model_dump(mode="json")
             | {"vote_accuracy": summary.vote_accuracy, "unfinished": summary.unfinished},
-            "config": config}
+            "config": config, "protocol_config": None}
+
+
+# turn fields left out of a chunk when they hold their default (the page fills them in)
+TURN_DEFAULTS: dict[str, Any] = {"step": None, "answer": None, "from": None, "rule": None,
+                                 "conf": None, "saw": [], "fin": None, "cached": False,
+                                 "error": None, "fields": {}, "logprobs": None}
 
 
 def _turn_record(turn: Turn, strings: StringTable, scored: ScoredAnswer | None) -> dict[str, Any]:
@@ -78,7 +86,7 @@ def _turn_record(turn: Turn, strings: StringTable, scored: ScoredAnswer | None) 
         "raw": strings.ref(turn.raw), "answer": turn.answer, "from": turn.answer_from,
         "rule": turn.answer_rule, "conf": turn.confidence, "saw": turn.saw,
         "pt": turn.usage.prompt_tokens, "ct": turn.usage.completion_tokens,
-        "lat": turn.latency, "model": turn.model, "fin": turn.finish_reason,
+        "lat": round(turn.latency, 4), "model": turn.model, "fin": turn.finish_reason,
         "cached": turn.cached, "error": turn.error, "fields": turn.fields,
         "logprobs": None if turn.logprobs is None else len(turn.logprobs),
     }
@@ -87,10 +95,11 @@ def _turn_record(turn: Turn, strings: StringTable, scored: ScoredAnswer | None) 
         record["changed"] = scored.changed
         record["dir"] = "up" if scored.wrong_to_right else "down" if scored.right_to_wrong else None
         record["prev"] = None if scored.earlier is None else scored.earlier.turn.id
-    return record
+    return {key: value for key, value in record.items()
+            if key not in TURN_DEFAULTS or value != TURN_DEFAULTS[key]}
 
 
-def _debate(trace: DebateTrace, run: int, strings: StringTable,
+def _debate(trace: DebateTrace, run: dict[str, Any], number: int, strings: StringTable,
             ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One debate's index row and its detail record."""
     q = trace.question
@@ -104,8 +113,11 @@ def _debate(trace: DebateTrace, run: int, strings: StringTable,
                     | DOWN * answer.right_to_wrong | UNPARSED * (answer.turn.answer is None))
             flags[answer.turn.agent] = flags.get(answer.turn.agent, 0) | bits
     vote = majority_vote(rounds[0]).answer if rounds else None
+    if run["protocol_config"] is None:  # the run's, kept once in the index
+        run["protocol_config"] = trace.protocol_config
+    own_config = None if trace.protocol_config == run["protocol_config"] else trace.protocol_config
     row = {
-        "run": run, "id": trace.id, "qid": q.id, "text": q.text, "gold": q.gold,
+        "run": number, "id": trace.id, "qid": q.id, "text": q.text, "gold": q.gold,
         "final": trace.final.answer, "ok": trace.correct, "stop": trace.stop_reason,
         "protocol": trace.protocol, "rounds": len(rounds), "calls": len(trace.turns),
         "tokens": sum(t.usage.prompt_tokens + t.usage.completion_tokens for t in trace.turns),
@@ -116,7 +128,7 @@ def _debate(trace: DebateTrace, run: int, strings: StringTable,
         "context": None if q.context is None else strings.ref(q.context),
         "metadata": q.metadata, "final": trace.final.model_dump(mode="json"),
         "agents": [a.model_dump(mode="json") for a in trace.agents],
-        "protocol_config": trace.protocol_config,
+        "protocol_config": own_config,
         "turns": [_turn_record(t, strings, by_turn.get(id(t))) for t in trace.turns],
         "started": trace.started_at.isoformat(), "finished": trace.finished_at.isoformat(),
     }
@@ -133,9 +145,10 @@ def viewer_data(run_dirs: Sequence[Path], chunk_size: int = CHUNK_SIZE) -> Viewe
     strings, details = StringTable(), []
     for number, run_dir in enumerate(run_dirs):
         summary = load_run_summary(run_dir)  # names the folder when it holds no traces
-        runs.append(_run_record(Path(run_dir), summary))
+        run = _run_record(Path(run_dir), summary)
+        runs.append(run)
         for trace in _traces(Path(run_dir)):
-            row, detail = _debate(trace, number, strings)
+            row, detail = _debate(trace, run, number, strings)
             rows.append(row)
             details.append(detail)
             if len(details) == chunk_size:
@@ -143,9 +156,9 @@ def viewer_data(run_dirs: Sequence[Path], chunk_size: int = CHUNK_SIZE) -> Viewe
                 strings, details = StringTable(), []
     if details:
         chunks.append({"strings": strings.strings, "debates": details})
+    bits = {"changed": CHANGED, "up": UP, "down": DOWN, "unparsed": UNPARSED}
     index = {"version": 1, "definitions": DEFINITIONS, "runs": runs, "debates": rows,
-             "chunk_size": chunk_size, "bits": {"changed": CHANGED, "up": UP, "down": DOWN,
-                                                "unparsed": UNPARSED}}
+             "chunk_size": chunk_size, "turn_defaults": TURN_DEFAULTS, "bits": bits}
     return ViewerData(index, chunks)
 
 

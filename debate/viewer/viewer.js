@@ -60,10 +60,17 @@
   }
 
   // ---- data access -----------------------------------------------------------------
-  function detail(index) {
+  async function unpack(k) {  // a chunk of debate details: gzip-compressed JSON in base64
+    const bytes = Uint8Array.from(atob(document.getElementById("chunk-" + k).textContent.trim()), (c) => c.charCodeAt(0));
+    const text = await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+    const chunk = JSON.parse(text);
+    for (const d of chunk.debates) d.turns = d.turns.map((t) => Object.assign({}, DATA.turn_defaults, t));
+    return chunk;
+  }
+  async function detail(index) {
     const k = Math.floor(index / SIZE);
-    if (!chunks.has(k)) chunks.set(k, JSON.parse(document.getElementById("chunk-" + k).textContent));
-    const chunk = chunks.get(k);
+    if (!chunks.has(k)) chunks.set(k, unpack(k));
+    const chunk = await chunks.get(k);
     return { d: chunk.debates[index % SIZE], str: chunk.strings };
   }
   const byId = new Map();
@@ -323,7 +330,7 @@
     if (isAnswer && t.changed && !state.blind)
       node.append(el("span", { class: "flip", title: "changed from the previous answer" + (t.dir ? (t.dir === "up" ? ": wrong→right" : ": right→wrong") : ""),
         text: t.dir === "up" ? "↑" : t.dir === "down" ? "↓" : "↻" }));
-    if (t.conf !== null && !state.blind) node.append(el("span", { class: "conf", title: "confidence", text: t.conf.toFixed(2) }));
+    if (t.conf != null && !state.blind) node.append(el("span", { class: "conf", title: "confidence", text: t.conf.toFixed(2) }));
     return node;
   }
 
@@ -341,11 +348,11 @@
       if (t.prev) rows.push(["previous answer", blind ? hidden() : (byId.get(t.prev).answer ?? "unparsed") + " (" + anonText(t.prev, order) + ")"
         + (t.changed ? "; changed" + (t.dir === "up" ? ", wrong→right" : t.dir === "down" ? ", right→wrong" : "") : "; unchanged")]);
     }
-    if (t.conf !== null) rows.push(["confidence", blind ? hidden() : t.conf.toFixed(3)]);
+    if (t.conf != null) rows.push(["confidence", blind ? hidden() : t.conf.toFixed(3)]);
     rows.push(["tokens", t.pt + " prompt + " + t.ct + " completion"],
       ["latency", t.lat.toFixed(3) + " s" + (t.cached ? " (replayed from the cache)" : "")],
       ["finish reason", t.fin || "-"]);
-    if (t.logprobs !== null) rows.push(["logprobs", t.logprobs + " tokens"]);
+    if (t.logprobs != null) rows.push(["logprobs", t.logprobs + " tokens"]);
     if (t.error) rows.push(["error", el("span", { class: "error", text: t.error })]);
     rows.push(["saw", t.saw.length ? t.saw.map((id) => el("a", { class: "chip other", href: debateHash(i, id), text: anonText(id, order) })) : "no other turn"]);
     const fields = Object.entries(t.fields).filter(([k]) => !(blind && /answer|verdict|winner/i.test(k)));
@@ -359,8 +366,8 @@
       el("h3", { text: "Raw reply" }), el("pre", { class: "block", id: "raw", text: anonText(str[t.raw], order) }));
   }
 
-  function debateView(i, turnId) {
-    const row = DEBATES[i], { d, str } = detail(i), blind = state.blind;
+  async function debateView(i, turnId) {
+    const row = DEBATES[i], { d, str } = await detail(i), blind = state.blind;
     const order = d.agents.map((a) => a.name);
     for (const t of d.turns) if (!order.includes(t.agent)) order.push(t.agent);
     const rounds = [...new Set(d.turns.map((t) => t.round))].sort((a, b) => a - b);
@@ -398,6 +405,8 @@
       kv(q),
       details.length ? el("details", { open: "open" }, el("summary", { text: "how the final answer was reached" }),
         blind ? hidden() : kv(details.map(([k, v]) => [k, el("pre", { text: anonText(typeof v === "string" ? v : JSON.stringify(v, null, 2), order) })]))) : null,
+      el("details", {}, el("summary", { text: "protocol config" }),
+        el("pre", { class: "block", text: JSON.stringify(d.protocol_config || RUNS[row.run].protocol_config, null, 2) })),
       el("h3", { text: "Agents × rounds" }),
       el("p", { class: "note", text: blind ? "Blind reading: answers and correctness hidden." :
         "Green: right, red: wrong, purple: unparsed (never counted as an answer). ↻ changed, ↑ wrong→right, ↓ right→wrong, ≈ fallback-parsed; a number is the confidence. Click a cell for exactly what that call sent and got." }),
@@ -411,7 +420,9 @@
   }
 
   // ---- routing ---------------------------------------------------------------------
-  function render() {
+  let renders = 0;
+  async function render() {
+    const mine = ++renders;
     const params = new URLSearchParams(location.hash.slice(1));
     state.blind = params.get("blind") === "1" || document.getElementById("blind").checked;
     state.anon = params.get("anon") === "1" || document.getElementById("anon").checked;
@@ -422,7 +433,8 @@
     if (id !== null) {
       const run = params.get("run");
       const i = byId.get(run !== null ? run + "\u0000" + id : id);
-      content = i === undefined ? el("p", { class: "error", text: "no debate " + id + " in this file" }) : debateView(i, params.get("turn"));
+      content = i === undefined ? el("p", { class: "error", text: "no debate " + id + " in this file" }) : await debateView(i, params.get("turn"));
+      if (mine !== renders) return;  // a later navigation won
       state.view = "debate";
     } else {
       state.view = params.get("view") === "debates" ? "debates" : "overview";
@@ -439,10 +451,15 @@
     params.delete(box);
     if (document.getElementById(box).checked) params.set(box, "1");
     const hash = "#" + params.toString();
-    if (hash === location.hash || (hash === "#" && !location.hash)) render(); else location.hash = hash;
+    if (hash === location.hash || (hash === "#" && !location.hash)) render().catch(fail); else location.hash = hash;
   });
-  window.addEventListener("hashchange", render);
-  render();
-  performance.mark("debate-view-painted");
-  document.body.setAttribute("data-ready", "1");
+  window.addEventListener("hashchange", () => { render().catch(fail); });
+  function fail(error) {
+    app.replaceChildren(el("p", { class: "error", text: "could not draw this view: " + error }));
+    throw error;
+  }
+  render().then(() => {
+    performance.mark("debate-view-painted");
+    document.body.setAttribute("data-ready", "1");
+  }, fail);
 })();
