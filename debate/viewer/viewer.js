@@ -38,10 +38,10 @@
   const share = (part, whole) => part + "/" + whole + " (" + pct(whole ? part / whole : null) + ")";
   const num = (v) => (v === null || v === undefined ? "n/a" : Number(v).toLocaleString("en-US"));
   const hidden = () => el("span", { class: "hidden-value", text: "hidden (blind reading)" });
-  const table = (header, rows, cls) => el("table", { class: cls },
+  const table = (header, rows, cls) => el("div", { class: "scroll" }, el("table", { class: cls },
     el("thead", {}, el("tr", {}, header.map((h) => el("th", { text: h })))),
     el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => (c instanceof Node && c.tagName === "TD")
-      ? c : el("td", { class: typeof c === "number" ? "num" : null }, c))))));
+      ? c : el("td", { class: typeof c === "number" ? "num" : null }, c)))))));
   const kv = (pairs) => el("table", { class: "kv" }, el("tbody", {},
     pairs.map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", {}, v)))));
   function letters(i) { let s = ""; i += 1; while (i > 0) { s = String.fromCharCode(65 + (i - 1) % 26) + s; i = Math.floor((i - 1) / 26); } return s; }
@@ -402,15 +402,17 @@
       el("pre", { class: "question block", id: "question", text: anonText(row.text, order) }),
       d.context === null ? null : el("details", {}, el("summary", { text: "context" }), el("pre", { class: "block", text: str[d.context] })),
       d.choices ? el("ol", { type: "A" }, d.choices.map((c) => el("li", { text: c }))) : null,
-      kv(q),
-      details.length ? el("details", { open: "open" }, el("summary", { text: "how the final answer was reached" }),
-        blind ? hidden() : kv(details.map(([k, v]) => [k, el("pre", { text: anonText(typeof v === "string" ? v : JSON.stringify(v, null, 2), order) })]))) : null,
-      el("details", {}, el("summary", { text: "protocol config" }),
-        el("pre", { class: "block", text: JSON.stringify(d.protocol_config || RUNS[row.run].protocol_config, null, 2) })),
-      el("h3", { text: "Agents × rounds" }),
-      el("p", { class: "note", text: blind ? "Blind reading: answers and correctness hidden." :
-        "Green: right, red: wrong, purple: unparsed (never counted as an answer). ↻ changed, ↑ wrong→right, ↓ right→wrong, ≈ fallback-parsed; a number is the confidence. Click a cell for exactly what that call sent and got." }),
-      el("div", { class: "grid-wrap" }, grid),
+      el("div", { class: "debate-top" },
+        el("div", {}, kv(q),
+          details.length ? el("details", { open: "open" }, el("summary", { text: "how the final answer was reached" }),
+            blind ? hidden() : kv(details.map(([k, v]) => [k, el("pre", { text: anonText(typeof v === "string" ? v : JSON.stringify(v, null, 2), order) })]))) : null,
+          el("details", {}, el("summary", { text: "protocol config" }),
+            el("pre", { class: "block", text: JSON.stringify(d.protocol_config || RUNS[row.run].protocol_config, null, 2) }))),
+        el("div", { class: "grid-box" },
+          el("h3", { text: "Agents × rounds" }),
+          el("p", { class: "note", text: blind ? "Blind reading: answers and correctness hidden." :
+            "Green: right, red: wrong, purple: unparsed (never counted as an answer). ↻ changed, ↑ wrong→right, ↓ right→wrong, ≈ fallback-parsed; a number is the confidence. Click a cell for exactly what that call sent and got." }),
+          el("div", { class: "grid-wrap" }, grid))),
       turn ? turnDetail(turn, d, str, order, i) : turnId ? el("p", { class: "error", text: "no turn " + anonText(turnId, order) + " in this debate" }) : null,
       others.length ? [el("h3", { text: "Critiques, reviews, verdicts (" + others.length + ")" }),
         el("ul", { id: "others" }, others.map((t) => el("li", {}, chip(t, order, turnId, i), " ", agentName(t.agent, order) + ", round " + t.round,
