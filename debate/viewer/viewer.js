@@ -324,7 +324,8 @@
     let cls = "chip other";
     if (isAnswer) cls = "chip " + (t.answer === null ? "unparsed" : state.blind || t.ok === null ? "other" : t.ok ? "right" : "wrong");
     if (t.id === selected) cls += " selected";
-    const label = isAnswer ? answerLabel(t) : t.kind + (t.step ? " (" + t.step + ")" : "");
+    const label = isAnswer ? answerLabel(t) : t.kind + (t.step ? " (" + t.step + ")" : "")
+      + (t.answer !== null && !state.blind ? ": " + t.answer : "");
     const node = el("a", { class: cls, href: debateHash(i, t.id), "data-turn": t.id, title: anonText(t.id, order) }, label);
     if (isAnswer && t.from === "fallback" && !state.blind) node.append(el("span", { class: "conf", title: "read by a fallback rule", text: "≈" }));
     if (isAnswer && t.changed && !state.blind)
