@@ -1,4 +1,4 @@
-"""``debate run | export | report | compare | protocols | models``."""
+"""``debate run | export | report | compare | view | protocols | models``."""
 
 from __future__ import annotations
 
@@ -289,6 +289,31 @@ def _print_pair(run_a: str, run_b: str, result: Comparison) -> None:
     table.add_row("right only in A / only in B", f"{result.only_a} / {result.only_b}")
     table.add_row("p-value (two-sided)", f"{result.p_value:.4g}")
     out.print(table)
+
+
+@app.command()
+def view(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (runs/NAME); several are "
+                                                        "shown side by side.")],
+    out_file: Annotated[Path | None, Opt("--out", help="The HTML file to write (default: "
+                                         "RUN_DIR/view.html for one run, ./view.html for "
+                                         "several).")] = None,
+    open_it: Annotated[bool, Opt("--open", help="Open it in the web browser.")] = False,
+) -> None:
+    """Write one self-contained HTML file to read runs and every debate in them."""
+    from debate.viewer import build_viewer
+
+    if out_file is None:
+        out_file = run_dirs[0] / "view.html" if len(run_dirs) == 1 else Path("view.html")
+    try:
+        path = build_viewer(run_dirs, out_file)
+    except DebateError as exc:
+        _fail(exc)
+    out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
 
 
 @app.command()

@@ -1,0 +1,231 @@
+"""``debate view``: the data it embeds, its escaping, and the page in a real browser.
+
+The browser test drives the system Chromium (Debian's ``chromium``) with Playwright,
+never a downloaded browser. Without Chromium or Playwright it is skipped, except
+under ``CI=true``, where it fails: CI must run it.
+"""
+
+import base64
+import gzip
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from debate.cli import app
+from debate.testing import register_script
+from debate.trace import read_traces
+from debate.viewer import build_viewer, json_for_html
+from debate.viewer.data import CHANGED, DOWN, UNPARSED, UP, viewer_data
+
+runner = CliRunner()
+
+NASTY = "</script><script>window.pwned = 1</script> <b>bold</b> {{ x }} {% if %}<!-- \u2028"
+QUESTIONS = [{"id": "esc-1", "question": "What is 2 + 2? " + NASTY, "answer": 4},
+             {"id": "plain-2", "question": "What is 1 + 3?", "answer": 4}]
+FIRST = "I think \\boxed{3}. <b>bold</b> </script><!--"
+SECOND = "Now \\boxed{4} {{ x }}"
+
+
+def flip_up(messages, params):
+    """Wrong (3) first, right (4) once it has seen the others."""
+    return FIRST if len(messages) == 1 else SECOND
+
+
+def mute(messages, params):
+    """Never a number: always unparsed."""
+    return "no idea {% if %}"
+
+
+def make_run(tmp_path: Path, name: str = "esc") -> Path:
+    data = tmp_path / "questions.jsonl"
+    data.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
+    register_script("flip-up", flip_up)
+    register_script("mute", mute)
+    result = runner.invoke(app, ["run", "--dataset", str(data), "--task", "numeric",
+                                 "-m", "scripted:flip-up", "-m", "scripted:flip-up",
+                                 "-m", "scripted:mute", "--rounds", "1", "--out", str(tmp_path),
+                                 "--name", name, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / name
+
+
+def embedded(html: str, element_id: str):
+    found = re.search(f'<script type="application/json" id="{element_id}">(.*?)</script>', html,
+                      re.S)
+    assert found, element_id
+    return json.loads(found.group(1))
+
+
+def unpacked(html: str, k: int):
+    found = re.search(f'<script [^>]*id="chunk-{k}">(.*?)</script>', html, re.S)
+    assert found, k
+    return json.loads(gzip.decompress(base64.b64decode(found.group(1))))
+
+
+def test_json_for_html_cannot_end_its_script_element_and_round_trips():
+    value = {"q": NASTY + " & > \u2029", "n": [1, None, 2.5]}
+    text = json_for_html(value)
+    assert not set("<>&\u2028\u2029") & set(text)
+    assert "\\u003c/script\\u003e" in text and "\\u2028" in text
+    assert json.loads(text) == value
+
+
+def test_page_numbers_equal_summary_json_and_turns_give_back_the_trace(tmp_path):
+    run = make_run(tmp_path)
+    html = build_viewer([run], tmp_path / "view.html").read_text()
+    index = embedded(html, "data")
+    summary = json.loads((run / "summary.json").read_text())
+    shown = index["runs"][0]["summary"]
+    assert {k: shown[k] for k in summary} == summary
+    assert shown["vote_accuracy"] == summary["rounds"][0]["majority_accuracy"]
+    chunk = unpacked(html, 0)
+    strings = chunk["strings"]
+    assert len(strings) == len(set(strings))  # each distinct string once
+    traces = list(read_traces(run / "traces.jsonl"))
+    assert [row["qid"] for row in index["debates"]] == [t.question.id for t in traces]
+    for trace, detail in zip(traces, chunk["debates"], strict=True):
+        for turn, record in zip(trace.turns, detail["turns"], strict=True):
+            assert [[role, strings[s]] for role, s in record["m"]] == \
+                [[m.role, m.content] for m in turn.messages]
+            assert strings[record["raw"]] == turn.raw
+    # every turn's chat repeats earlier ones: far more references than strings
+    refs = sum(len(t["m"]) + 1 for d in chunk["debates"] for t in d["turns"])
+    assert refs > 2 * len(strings)
+
+
+def test_answers_are_scored_and_flagged_as_the_metrics_count_them(tmp_path):
+    data = viewer_data([make_run(tmp_path)])
+    row = data.index["debates"][0]
+    # agents 0 and 1 go 3 -> 4 (gold 4): changed, wrong->right; agent 2 never parses
+    assert row["agents"] == ["agent-0", "agent-1", "agent-2"]
+    assert row["flags"] == [CHANGED | UP, CHANGED | UP, UNPARSED]
+    assert (row["vote0"], row["final"], row["ok"], row["rounds"], row["calls"]) == \
+        ("3", "4", True, 2, 6)
+    turns = {t["id"]: t for t in data.chunks[0]["debates"][0]["turns"]}
+    first, second = turns["r0/agent-0/answer"], turns["r1/agent-0/answer"]
+    assert (first["ok"], first["changed"], first["dir"], first["prev"]) == \
+        (False, False, None, None)
+    assert (second["ok"], second["changed"], second["dir"], second["prev"]) == \
+        (True, True, "up", "r0/agent-0/answer")
+    unparsed = turns["r1/agent-2/answer"]
+    assert (unparsed.get("answer"), unparsed["ok"], unparsed["changed"]) == (None, False, False)
+    summary = data.index["runs"][0]["summary"]
+    assert sum(r["wrong_to_right"] for r in summary["rounds"]) == 4  # 2 agents x 2 debates
+    assert not any(bits & DOWN for d in data.index["debates"] for bits in d["flags"])
+
+
+def test_user_text_in_the_frame_is_escaped_and_in_the_data_cannot_break_out(tmp_path):
+    run = make_run(tmp_path, name="<b>run&{{ x }}")
+    html = build_viewer([run], tmp_path / "view.html").read_text()
+    assert "&lt;b&gt;run&amp;{{ x }}" in html and "<b>run" not in html
+    assert "<b>bold" not in html and "<!--" not in html
+    # the only </script> are the page's own: data, one chunk, the script
+    assert html.count("</script>") == 3
+    assert embedded(html, "data")["debates"][0]["text"] == QUESTIONS[0]["question"]
+
+
+def test_cli_writes_next_to_one_run_or_here_for_several(tmp_path, monkeypatch):
+    run = make_run(tmp_path)
+    result = runner.invoke(app, ["view", str(run)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(run / "view.html") and (run / "view.html").exists()
+    other = make_run(tmp_path, name="other")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["view", str(run), str(other)])
+    assert result.exit_code == 0 and result.output.strip() == "view.html"
+    assert len(embedded((tmp_path / "view.html").read_text(), "data")["runs"]) == 2
+    result = runner.invoke(app, ["view", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "nowhere: no traces.jsonl here" in result.output
+
+
+# ---- in a real browser ---------------------------------------------------------------
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and Path("/usr/bin/chromium").exists():
+        found = "/usr/bin/chromium"
+    missing = None
+    if found is None:
+        missing = "no chromium on PATH (apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "playwright is not installed (pip install playwright; no browser download)"
+    if missing is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the browser test must run in CI: {missing}")
+        pytest.skip(missing)
+    return str(found)
+
+
+def test_the_page_in_headless_chromium(tmp_path):
+    chromium = _chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    run = make_run(tmp_path)
+    page_file = build_viewer([run], tmp_path / "view.html")
+    summary = json.loads((run / "summary.json").read_text())
+    trace = next(read_traces(run / "traces.jsonl"))
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                    if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+            page.on("request", lambda r: None if r.url.startswith("file:")
+                    else problems.append(f"request: {r.url}"))
+            url = page_file.resolve().as_uri()
+            page.goto(url)
+            page.wait_for_selector("body[data-ready='1']")
+            # the overview, drawn by the script, shows summary.json's numbers
+            overview = page.inner_text("#app")
+            assert f"{100 * summary['accuracy']:.1f}%" in overview
+            assert page.locator("#run-0 svg circle").count() == 4  # 2 rounds x 2 series
+            # the list: one row per debate; a filter narrows it
+            page.goto(url + "#view=debates")
+            page.wait_for_selector("#debate-rows tr")
+            assert page.locator("#debate-rows tr").count() == 2
+            page.select_option("#filter-change", "down")
+            assert page.locator("#debate-rows tr").count() == 0
+            page.select_option("#filter-change", "up")
+            page.fill("#filter-q", "script")
+            expect(page.locator("#debate-rows tr")).to_have_count(1)
+            # one debate: the grid comes from the script; a click shows what the call sent
+            page.click("#debate-rows tr")
+            page.wait_for_selector("#grid")
+            assert page.locator("#grid [data-turn]").count() == len(trace.turns)
+            assert page.text_content("#question") == QUESTIONS[0]["question"]
+            assert page.text_content("[data-turn='r1/agent-2/answer']") == "unparsed"
+            page.click("[data-turn='r1/agent-0/answer']")
+            page.wait_for_selector("#messages")
+            sent = next(t for t in trace.turns if t.id == "r1/agent-0/answer").messages
+            assert page.locator("#messages pre").all_text_contents() == [m.content for m in sent]
+            assert page.text_content("#raw") == SECOND
+            assert "turn=r1%2Fagent-0%2Fanswer" in page.url  # the link opens this cell
+            # user text stayed text: no element or script came out of it
+            assert page.evaluate("window.pwned") is None
+            assert page.locator("#app b").count() == 0
+            assert page.locator("script").count() == 3
+            page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
+            # blind reading hides answers and gold
+            page.check("#blind")
+            page.wait_for_url(re.compile("blind=1"))
+            assert set(page.locator("#grid [data-turn]").all_text_contents()) == {"answer"}
+            assert page.locator("#app .hidden-value").count() >= 4  # gold, final, correct, votes
+            page.check("#anon")
+            page.wait_for_url(re.compile("anon=1"))
+            assert "agent-0" not in page.inner_text("#app")
+            assert "Agent A" in page.inner_text("#grid")
+        finally:
+            browser.close()
+    assert problems == []
+    assert (tmp_path / "viewer.png").stat().st_size > 10_000
