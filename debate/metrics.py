@@ -288,8 +288,12 @@ class Tally:
         self.per_round: dict[int, _RoundTally] = {}
         self.per_agent: dict[str, AgentStats] = {}
 
-    def add(self, trace: DebateTrace) -> None:
-        """Count one finished debate."""
+    def add(self, trace: DebateTrace) -> list[ScoredRound]:
+        """Count one finished debate; return its :func:`score_rounds`.
+
+        Callers that need them too (the runner's ``results.csv`` row) reuse them, so no
+        debate is scored twice.
+        """
         self.debates += 1
         self.protocols.add(trace.protocol)
         for agent in trace.agents:
@@ -301,7 +305,8 @@ class Tally:
         if rounds and len({t.agent for t in rounds[-1]}) > 1:
             self.multi_agent += 1
             self.consensus += is_consensus(rounds[-1])
-        self._add_rounds(trace, rounds)
+        scored = score_rounds(trace, rounds)
+        self._add_rounds(scored)
         for turn in trace.turns:
             self.calls += 1
             self.cached += turn.cached
@@ -312,6 +317,7 @@ class Tally:
                 self.cost_known = False
             else:
                 self.cost += turn_cost
+        return scored
 
     def _agent(self, name: str) -> AgentStats:
         stats = self.per_agent.get(name)
@@ -319,8 +325,8 @@ class Tally:
             stats = self.per_agent[name] = AgentStats(name)
         return stats
 
-    def _add_rounds(self, trace: DebateTrace, rounds: list[list[Turn]]) -> None:
-        for scored in score_rounds(trace, rounds):
+    def _add_rounds(self, rounds: list[ScoredRound]) -> None:
+        for scored in rounds:
             tally = self.per_round.setdefault(scored.round, _RoundTally())
             tally.debates += 1
             if scored.vote_correct is not None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from debate.errors import ConfigError, MissingDependencyError
-from debate.metrics import run_prices, score_rounds
+from debate.metrics import ScoredRound, run_prices, score_rounds
 from debate.models.accounting import PriceTable
 from debate.trace import DebateTrace, read_traces
 
@@ -76,10 +76,15 @@ _BOOLS = ("correct", "round0_correct")
 _INTS = ("rounds", "calls", "tokens", "flips_right_to_wrong", "flips_wrong_to_right", "unparsed")
 
 
-def result_row(trace: DebateTrace, prices: PriceTable | None = None) -> ResultRow:
-    """The row of one finished debate (``prices``: for its cost; unknown price: no cost)."""
+def result_row(trace: DebateTrace, prices: PriceTable | None = None,
+               scored: list[ScoredRound] | None = None) -> ResultRow:
+    """The row of one finished debate (``prices``: for its cost; unknown price: no cost).
+
+    ``scored``: the debate's :func:`~debate.metrics.score_rounds`, when the caller has
+    them already (:meth:`debate.metrics.Tally.add` returns them).
+    """
     prices = prices or PriceTable()
-    scored = score_rounds(trace)
+    scored = score_rounds(trace) if scored is None else scored
     answers = [answer for r in scored for answer in r.answers]
     cost: float | None = 0.0
     for turn in trace.turns:

@@ -264,11 +264,12 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             rows: dict[str, ResultRow] = {}  # question id -> its first finished debate's row
             for finished in read_traces(traces_path):  # one pass: what to skip, its metrics
                 qid = finished.question.id
-                if qid not in rows:
-                    rows[qid] = result_row(finished, prices)
+                scored = None
                 if qid in wanted and qid not in done:
                     done.add(qid)
-                    tally.add(finished)
+                    scored = tally.add(finished)
+                if qid not in rows:
+                    rows[qid] = result_row(finished, prices, scored)
             todo = [q for q in questions if q.id not in done]
 
             cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
@@ -296,8 +297,9 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                         failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
                         continue
                     writer.write(trace)
-                    tally.add(trace)
-                    rows.setdefault(question.id, result_row(trace, prices))
+                    scored = tally.add(trace)
+                    if question.id not in rows:
+                        rows[question.id] = result_row(trace, prices, scored)
                     elapsed = max(time.perf_counter() - start, 1e-9)
                     acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
                     bar.update(task, advance=1, info=(
