@@ -5,29 +5,15 @@ import json
 import sys
 
 import pytest
+from test_metrics import PRICES, Fixed  # the metrics tests' fixed-usage model and prices
 
 from debate import ExperimentConfig, arun_experiment
 from debate.agents import Debater
 from debate.errors import ConfigError, MissingDependencyError
-from debate.models import Completion, Price, PriceTable, Usage
 from debate.protocols import DuProtocol
 from debate.results import COLUMNS, load_results, result_rows, write_results
 from debate.testing import register_script
 from debate.trace import DebateTrace, Question
-
-
-class Fixed:
-    """Replies from a list; every call reports 10 prompt and 2 completion tokens."""
-
-    def __init__(self, replies, name="fixed:m"):
-        self.name, self.replies = name, list(replies)
-
-    async def generate(self, messages, params):
-        return Completion(text=self.replies.pop(0), usage=Usage(prompt_tokens=10,
-                                                                completion_tokens=2))
-
-
-PRICES = PriceTable({"m": Price(input=1.0, output=2.0)})  # $ per million tokens
 
 # Three debates of three agents, one debate round (du, rounds=1); each agent's replies
 # for round 0 and round 1:
