@@ -6,7 +6,7 @@ A run lives in ``<output_dir>/<name>/``::
     traces.jsonl    one finished debate per line, flushed as each finishes
     cache.sqlite    every model response, keyed by call (and sampler: the agent)
     summary.json    metrics; report.md the same for people, with accuracy.svg
-    results.csv     one row per finished debate (every invocation's), written at the end
+    results.csv     one row per debate summary.json counts (resumes included), at the end
 
 Re-running the same command skips finished debates and replays the cached
 calls of unfinished ones, so a killed run loses nothing and pays for nothing
@@ -261,15 +261,12 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             prices = PriceTable(config.prices)
             tally = Tally(prices)
             done: set[str] = set()
-            rows: dict[str, ResultRow] = {}  # question id -> its first finished debate's row
+            rows: dict[str, ResultRow] = {}  # question id -> the row of the debate counted
             for finished in read_traces(traces_path):  # one pass: what to skip, its metrics
                 qid = finished.question.id
-                scored = None
-                if qid in wanted and qid not in done:
+                if qid in wanted and qid not in done:  # what summary.json counts, and no more
                     done.add(qid)
-                    scored = tally.add(finished)
-                if qid not in rows:
-                    rows[qid] = result_row(finished, prices, scored)
+                    rows[qid] = result_row(finished, prices, tally.add(finished))
             todo = [q for q in questions if q.id not in done]
 
             cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None

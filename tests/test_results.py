@@ -112,7 +112,7 @@ def resume_script(messages, params):
     return "\\boxed{6}" if params.slot == "agent-0" else "\\boxed{7}"
 
 
-async def test_the_runner_writes_results_of_every_invocation_once_per_question(
+async def test_results_csv_holds_the_debates_the_summary_counts_once_per_question(
         tmp_path, restored_registries):
     # q1 and q2 (3 + 3, gold 6): round 0 6, 7, 7 -> vote 7 (wrong); round 1 6, 6, 6 ->
     # final 6 (right); agent-1 and agent-2 7->6: two wrong->right. q3 fails: no row.
@@ -145,6 +145,10 @@ async def test_the_runner_writes_results_of_every_invocation_once_per_question(
                 c["cost"], c["models"]) == ("6", "true", "7", "false", "0", "2", "6", "0.0",
                                             "scripted:results-resume")
     assert not list(run.glob(".results.csv.*"))  # the temporary file was renamed
+    # a resume on fewer questions: the rows are the debates summary.json counts, no more
+    summary = await arun_experiment(config(1), progress=False)
+    assert [r[0] for r in read_csv(run / "results.csv")[1:]] == ["q1"]
+    assert (summary.debates, summary.accuracy) == (1, 1.0)
     # the report shows its plot, written next to it
     assert "![accuracy per round](accuracy.svg)" in (run / "report.md").read_text()
     assert (run / "accuracy.svg").read_text().startswith("<svg")

@@ -98,6 +98,24 @@ def test_page_numbers_equal_summary_json_and_turns_give_back_the_trace(tmp_path)
     assert refs > 2 * len(strings)
 
 
+def test_after_a_resume_on_fewer_questions_the_page_shows_what_summary_json_counts(tmp_path):
+    """A run resumed with ``--limit 1`` counts one debate; the page, results.csv and
+    summary.json must agree on it, though traces.jsonl still holds the others."""
+    run = make_run(tmp_path)
+    assert len(list(read_traces(run / "traces.jsonl"))) == len(QUESTIONS) > 1
+    data = tmp_path / "questions.jsonl"
+    result = runner.invoke(app, ["run", "--dataset", str(data), "--task", "numeric",
+                                 "-m", "scripted:flip-up", "-m", "scripted:flip-up",
+                                 "-m", "scripted:mute", "--rounds", "1", "--out", str(tmp_path),
+                                 "--name", "esc", "--limit", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    index = viewer_data([run]).index
+    assert summary["debates"] == 1 == len(index["debates"])
+    assert index["debates"][0]["qid"] == QUESTIONS[0]["id"]
+    assert index["runs"][0]["summary"]["accuracy"] == summary["accuracy"]
+
+
 def test_answers_are_scored_and_flagged_as_the_metrics_count_them(tmp_path):
     data = viewer_data([make_run(tmp_path)])
     row = data.index["debates"][0]
@@ -105,7 +123,7 @@ def test_answers_are_scored_and_flagged_as_the_metrics_count_them(tmp_path):
     assert row["agents"] == ["agent-0", "agent-1", "agent-2"]
     assert row["flags"] == [CHANGED | UP, CHANGED | UP, UNPARSED]
     assert (row["vote0"], row["final"], row["ok"], row["rounds"], row["calls"]) == \
-        ("3", "4", True, 2, 6)
+        ("3", "4", True, 1, 6)  # rounds: the last round's number, as in results.csv
     turns = {t["id"]: t for t in data.chunks[0]["debates"][0]["turns"]}
     first, second = turns["r0/agent-0/answer"], turns["r1/agent-0/answer"]
     assert (first["ok"], first["changed"], first["dir"], first["prev"]) == \
@@ -225,6 +243,17 @@ def test_the_page_in_headless_chromium(tmp_path):
             page.wait_for_url(re.compile("anon=1"))
             assert "agent-0" not in page.inner_text("#app")
             assert "Agent A" in page.inner_text("#grid")
+            # no filter reveals correctness while reading blind: both debates are right,
+            # so "incorrect" lists none, and blind it is ignored (and greyed out)
+            page.uncheck("#blind")
+            page.goto(url + "#view=debates")
+            listed = page.locator("#debate-rows tr").count()  # with the filters set above
+            assert listed >= 1
+            page.select_option("#filter-outcome", "incorrect")
+            expect(page.locator("#debate-rows tr")).to_have_count(0)
+            page.check("#blind")
+            expect(page.locator("#debate-rows tr")).to_have_count(listed)
+            assert page.locator("#filter-outcome option[value=incorrect]").is_disabled()
         finally:
             browser.close()
     assert problems == []

@@ -14,8 +14,9 @@ answer's correctness and change; nothing is recomputed another way.
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,8 @@ def _debate(trace: DebateTrace, run: dict[str, Any], number: int, strings: Strin
     row = {
         "run": number, "id": trace.id, "qid": q.id, "text": q.text, "gold": q.gold,
         "final": trace.final.answer, "ok": trace.correct, "stop": trace.stop_reason,
-        "protocol": trace.protocol, "rounds": len(rounds), "calls": len(trace.turns),
+        "protocol": trace.protocol, "rounds": max((t.round for t in trace.turns), default=0),
+        "calls": len(trace.turns),
         "tokens": sum(t.usage.prompt_tokens + t.usage.completion_tokens for t in trace.turns),
         "vote0": vote, "agents": list(flags), "flags": list(flags.values()),
     }
@@ -162,5 +164,20 @@ def viewer_data(run_dirs: Sequence[Path], chunk_size: int = CHUNK_SIZE) -> Viewe
     return ViewerData(index, chunks)
 
 
-def _traces(run_dir: Path) -> Iterable[DebateTrace]:
-    return read_traces(run_dir / "traces.jsonl")
+def _traces(run_dir: Path) -> Iterator[DebateTrace]:
+    """The debates the run's summary counts.
+
+    That is the first trace of each question, and, when ``results.csv`` lists them (a
+    resume on fewer questions), only the questions listed.
+    """
+    listed: set[str] | None = None
+    csv_path = run_dir / "results.csv"
+    if csv_path.exists():
+        with csv_path.open(encoding="utf-8", newline="") as file:
+            listed = {row["id"] for row in csv.DictReader(file)}
+    seen: set[str] = set()
+    for trace in read_traces(run_dir / "traces.jsonl"):
+        qid = trace.question.id
+        if qid not in seen and (listed is None or qid in listed):
+            seen.add(qid)
+            yield trace

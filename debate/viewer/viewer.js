@@ -224,9 +224,10 @@
   function matches(row) {
     const f = state.filters;
     if (f.run !== "" && String(row.run) !== f.run) return false;
-    if (f.outcome === "correct" && row.ok !== true) return false;
-    if (f.outcome === "incorrect" && row.ok !== false) return false;
-    if (f.outcome === "nogold" && row.ok !== null) return false;
+    const blind = state.blind;  // reading blind: no filter may reveal correctness
+    if (!blind && f.outcome === "correct" && row.ok !== true) return false;
+    if (!blind && f.outcome === "incorrect" && row.ok !== false) return false;
+    if (!blind && f.outcome === "nogold" && row.ok !== null) return false;
     if (f.stop && row.stop !== f.stop) return false;
     let mask = 0;
     if (f.agent) {
@@ -236,8 +237,8 @@
     } else for (const m of row.flags) mask |= m;
     if (f.change === "changed" && !(mask & BITS.changed)) return false;
     if (f.change === "unchanged" && (mask & BITS.changed)) return false;
-    if (f.change === "up" && !(mask & BITS.up)) return false;
-    if (f.change === "down" && !(mask & BITS.down)) return false;
+    if (!blind && f.change === "up" && !(mask & BITS.up)) return false;
+    if (!blind && f.change === "down" && !(mask & BITS.down)) return false;
     if (f.unparsed === "yes" && !(mask & BITS.unparsed)) return false;
     if (f.unparsed === "no" && (mask & BITS.unparsed)) return false;
     if (f.q) {
@@ -278,9 +279,12 @@
     const count = el("span", { class: "note", id: "count" });
     const body = el("tbody", { id: "debate-rows" });
     const more = el("div", { class: "more", id: "more" });
+    // options that would reveal correctness: off (and ignored by matches) while reading blind
+    const GOLD_FILTERS = new Set(["outcome=correct", "outcome=incorrect", "outcome=nogold", "change=up", "change=down"]);
     function select(key, label, options) {
       return el("label", {}, label + " ", el("select", { id: "filter-" + key, onchange: (e) => { f[key] = e.target.value; refresh(); } },
-        options.map(([value, text]) => el("option", { value, text, selected: f[key] === value ? "selected" : null }))));
+        options.map(([value, text]) => el("option", { value, text, selected: f[key] === value ? "selected" : null,
+          disabled: state.blind && GOLD_FILTERS.has(key + "=" + value) ? "disabled" : null }))));
     }
     function refresh() {
       filtered = [];
