@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -243,6 +244,14 @@ def test_the_page_in_headless_chromium(tmp_path):
             page.wait_for_url(re.compile("anon=1"))
             assert "agent-0" not in page.inner_text("#app")
             assert "Agent A" in page.inner_text("#grid")
+            # a cell opened while anonymised: the address names no agent, the turn still opens
+            page.locator('#grid [data-turn="r1/agent-1/answer"]').click()
+            expect(page).to_have_url(re.compile(r"turn=r1%2FAgent\+B%2Fanswer"))
+            assert "agent-" not in urllib.parse.unquote(page.url)
+            expect(page.locator("#turn-detail")).to_contain_text("r1/Agent B/answer")
+            assert not [h for h in page.locator("#grid a").evaluate_all(
+                "links => links.map(a => decodeURIComponent(a.getAttribute('href')))")
+                if "agent-" in h]
             # no filter reveals correctness while reading blind: both debates are right,
             # so "incorrect" lists none, and blind it is ignored (and greyed out)
             page.uncheck("#blind")

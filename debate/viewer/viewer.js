@@ -330,7 +330,8 @@
     if (t.id === selected) cls += " selected";
     const label = isAnswer ? answerLabel(t) : t.kind + (t.step ? " (" + t.step + ")" : "")
       + (t.answer !== null && !state.blind ? ": " + t.answer : "");
-    const node = el("a", { class: cls, href: debateHash(i, t.id), "data-turn": t.id, title: anonText(t.id, order) }, label);
+    // the address names the turn as shown: anonymised, it holds no agent name
+    const node = el("a", { class: cls, href: debateHash(i, anonText(t.id, order)), "data-turn": t.id, title: anonText(t.id, order) }, label);
     if (isAnswer && t.from === "fallback" && !state.blind) node.append(el("span", { class: "conf", title: "read by a fallback rule", text: "≈" }));
     if (isAnswer && t.changed && !state.blind)
       node.append(el("span", { class: "flip", title: "changed from the previous answer" + (t.dir ? (t.dir === "up" ? ": wrong→right" : ": right→wrong") : ""),
@@ -359,7 +360,7 @@
       ["finish reason", t.fin || "-"]);
     if (t.logprobs != null) rows.push(["logprobs", t.logprobs + " tokens"]);
     if (t.error) rows.push(["error", el("span", { class: "error", text: t.error })]);
-    rows.push(["saw", t.saw.length ? t.saw.map((id) => el("a", { class: "chip other", href: debateHash(i, id), text: anonText(id, order) })) : "no other turn"]);
+    rows.push(["saw", t.saw.length ? t.saw.map((id) => el("a", { class: "chip other", href: debateHash(i, anonText(id, order)), text: anonText(id, order) })) : "no other turn"]);
     const fields = Object.entries(t.fields).filter(([k]) => !(blind && /answer|verdict|winner/i.test(k)));
     return el("section", { class: "detail", id: "turn-detail" },
       el("h3", { text: "Turn " + anonText(t.id, order) }), kv(rows),
@@ -371,10 +372,13 @@
       el("h3", { text: "Raw reply" }), el("pre", { class: "block", id: "raw", text: anonText(str[t.raw], order) }));
   }
 
-  async function debateView(i, turnId) {
+  async function debateView(i, asked) {
     const row = DEBATES[i], { d, str } = await detail(i), blind = state.blind;
     const order = d.agents.map((a) => a.name);
     for (const t of d.turns) if (!order.includes(t.agent)) order.push(t.agent);
+    // a turn is addressed by its id, or by its anonymised id (links made while anonymised)
+    const found = asked ? d.turns.find((t) => t.id === asked || anonText(t.id, order) === asked) : null;
+    const turnId = found ? found.id : asked;
     const rounds = [...new Set(d.turns.map((t) => t.round))].sort((a, b) => a - b);
     const cells = new Map();
     for (const t of d.turns) {
@@ -399,7 +403,7 @@
       ["stop reason", row.stop], ["calls", row.calls], ["tokens", row.tokens]];
     if (f.tie_break) q.push(["tie break", blind ? hidden() : f.tie_break]);
     const details = Object.entries(f.details || {});
-    const turn = turnId ? d.turns.find((t) => t.id === turnId) : null;
+    const turn = found;
     const others = d.turns.filter((t) => !("ok" in t));
     return [
       el("p", {}, el("a", { href: "#view=debates", text: "← all debates" })),
