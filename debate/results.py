@@ -30,6 +30,7 @@ import csv
 import io
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
@@ -158,6 +159,10 @@ def load_results(run_dir: str | Path) -> pandas.DataFrame:
     ``correct``/``round0_correct`` nullable ``boolean``, counts ``Int64``, ``cost``
     ``Float64``; an empty cell is ``<NA>``. A run folder written before ``results.csv``
     existed is read from its ``traces.jsonl`` (nothing is written). Needs pandas.
+
+    ``results.csv`` is written when an invocation ends: after one that was killed,
+    ``traces.jsonl`` holds debates the file does not, and a ``UserWarning`` says so
+    (re-running the same command brings it up to date).
     """
     try:
         import pandas as pd
@@ -174,6 +179,8 @@ def load_results(run_dir: str | Path) -> pandas.DataFrame:
                                                    run_prices(path))))
     elif not path.exists():
         raise ConfigError(f"{path}: no such run folder or results.csv")
+    elif isinstance(source, Path):
+        _warn_if_stale(source)
     frame = pd.read_csv(source, dtype=str, keep_default_na=False)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
@@ -189,3 +196,12 @@ def load_results(run_dir: str | Path) -> pandas.DataFrame:
         else:
             frame[column] = values.astype("string")
     return frame
+
+
+def _warn_if_stale(csv_path: Path) -> None:
+    """Warn when the run's traces were written after its ``results.csv``."""
+    traces = csv_path.with_name("traces.jsonl")
+    if traces.exists() and traces.stat().st_mtime > csv_path.stat().st_mtime:
+        warnings.warn(f"{csv_path} is older than {traces.name}: an invocation did not finish "
+                      "and its debates are not in it; re-run the same command to update it",
+                      UserWarning, stacklevel=3)

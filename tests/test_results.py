@@ -170,6 +170,24 @@ async def test_load_results_types_each_column(tmp_path):
     assert load_results(tmp_path / "results.csv")["id"].tolist() == ["q1", "q2", "q3"]
 
 
+def test_load_results_warns_when_traces_were_written_after_results_csv(tmp_path):
+    """A killed invocation leaves traces results.csv does not hold: say so, still read."""
+    pytest.importorskip("pandas")
+    import os
+    import warnings
+
+    write_results(tmp_path / "results.csv", [])
+    (tmp_path / "traces.jsonl").write_text("")
+    csv_time = (tmp_path / "results.csv").stat().st_mtime
+    os.utime(tmp_path / "traces.jsonl", (csv_time + 5, csv_time + 5))
+    with pytest.warns(UserWarning, match="older than traces.jsonl: an invocation did not"):
+        assert len(load_results(tmp_path)) == 0
+    os.utime(tmp_path / "traces.jsonl", (csv_time - 5, csv_time - 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_results(tmp_path)  # up to date: no warning
+
+
 async def test_load_results_of_a_run_without_results_csv_reads_its_traces(tmp_path):
     pytest.importorskip("pandas")
     lines = "".join(t.model_dump_json() + "\n" for t in await scripted_traces())
