@@ -216,6 +216,20 @@ def test_the_page_in_headless_chromium(tmp_path):
             page.select_option("#filter-change", "down")
             assert page.locator("#debate-rows tr").count() == 0
             page.select_option("#filter-change", "up")
+            assert page.locator("#debate-rows tr").count() == 2  # agents 0 and 1: 3 -> 4
+            # per agent: agent-2 never parses, so it never moved toward gold
+            page.select_option("#filter-agent", "agent-2")
+            assert page.locator("#debate-rows tr").count() == 0
+            page.select_option("#filter-agent", "agent-0")
+            assert page.locator("#debate-rows tr").count() == 2
+            page.select_option("#filter-agent", "")
+            page.select_option("#filter-unparsed", "no")  # agent-2 is unparsed in both
+            assert page.locator("#debate-rows tr").count() == 0
+            page.select_option("#filter-unparsed", "yes")
+            page.select_option("#filter-outcome", "correct")  # both end on 4, the gold
+            page.select_option("#filter-stop", "max_rounds")
+            assert page.locator("#debate-rows tr").count() == 2
+            page.select_option("#filter-outcome", "")
             page.fill("#filter-q", "script")
             expect(page.locator("#debate-rows tr")).to_have_count(1)
             # one debate: the grid comes from the script; a click shows what the call sent
