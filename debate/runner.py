@@ -260,14 +260,12 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             wanted = {q.id for q in questions}
             prices = PriceTable(config.prices)
             tally = Tally(prices)
-            done: set[str] = set()
             rows: dict[str, ResultRow] = {}  # question id -> the row of the debate counted
             for finished in read_traces(traces_path):  # one pass: what to skip, its metrics
                 qid = finished.question.id
-                if qid in wanted and qid not in done:  # what summary.json counts, and no more
-                    done.add(qid)
+                if qid in wanted and qid not in rows:  # what summary.json counts, and no more
                     rows[qid] = result_row(finished, prices, tally.add(finished))
-            todo = [q for q in questions if q.id not in done]
+            todo = [q for q in questions if q.id not in rows]
 
             cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
             models.use_cache(cache)
@@ -275,7 +273,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
                            TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
                            console=console, disable=not progress)
-            task = bar.add_task("debates", total=len(questions), completed=len(done), info="")
+            task = bar.add_task("debates", total=len(questions), completed=len(rows), info="")
             pending = iter(todo)
             identity = fp.identity[:8]
 
