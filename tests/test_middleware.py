@@ -335,7 +335,7 @@ async def test_commits_are_grouped_while_replies_keep_coming(tmp_path):
     within ``commit_every`` of the last commit wait for one shared commit, no longer."""
     cache = ResponseCache(tmp_path / "c.sqlite", commit_every=0.2)
     commits: list[str] = []
-    cache._db.set_trace_callback(lambda q: commits.append(q) if q == "COMMIT" else None)
+    cache._writer.set_trace_callback(lambda q: commits.append(q) if q == "COMMIT" else None)
     loop = asyncio.get_running_loop()
     start = loop.time()
     await cache.put("first", Completion(text="1"))  # quiet before: no wait
@@ -353,6 +353,30 @@ async def test_commits_are_grouped_while_replies_keep_coming(tmp_path):
     cache.close()
     with pytest.raises(ValueError, match="commit_every"):
         ResponseCache(tmp_path / "d.sqlite", commit_every=-1)
+
+
+async def test_a_commit_waiting_on_the_file_never_blocks_the_event_loop(tmp_path):
+    """Commits run on the cache's writer thread: while one waits for another process's
+    write lock, the loop keeps serving every other debate, and the entry being
+    committed is already found by lookups. The old in-loop commit froze the loop here,
+    so the lock was never released in time and the commit failed."""
+    cache = ResponseCache(tmp_path / "c.sqlite", timeout=5)
+    other = sqlite3.connect(tmp_path / "c.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    put = asyncio.create_task(cache.put("k", Completion(text="stored")))
+    ticks = 0
+    for _ in range(10):  # the loop runs on while the commit waits
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 10 and not put.done()
+    assert (found := cache.get("k")) is not None and found.text == "stored"
+    other.execute("ROLLBACK")  # released from the loop: only a free loop gets here
+    await asyncio.wait_for(put, 4)
+    with sqlite3.connect(tmp_path / "c.sqlite") as reader:
+        assert reader.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 1
+    reader.close()
+    other.close()
+    cache.close()
 
 
 async def test_a_commit_that_fails_fails_the_call(tmp_path):

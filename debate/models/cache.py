@@ -20,6 +20,12 @@ reply unnoticed. Commits are grouped: a put after a quiet spell is committed at
 the end of the event loop's iteration, and while replies keep coming, at most
 one commit is made per ``commit_every`` seconds (2 ms by default), all puts
 waiting by then in one transaction (a commit costs ~30 us of CPU, a row ~10 us).
+
+Commits run on one writer thread with its own connection, so the event loop
+never waits on the file: SQLite releases the GIL while it writes, a WAL
+checkpoint's ``fsync`` or another process's write lock stalls only the puts
+waiting for that commit, not every debate in flight. Lookups use a second
+connection on the caller's thread and see puts still being committed.
 :meth:`ResponseCache.close` (or leaving ``with cache:``) commits what is left and
 closes the file.
 """
@@ -27,6 +33,7 @@ closes the file.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
 import sqlite3
@@ -108,23 +115,30 @@ class ResponseCache:
             raise ValueError(f"commit_every must be >= 0, got {commit_every}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = self._connect(timeout)  # lookups, on the caller's thread
         self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, completion TEXT)")
-        self._unwritten: dict[str, str] = {}
+        self._writer = self._connect(timeout)  # commits, on the writer thread only
+        self._thread: concurrent.futures.ThreadPoolExecutor | None = None  # made at first commit
+        self._unwritten: dict[str, str] = {}  # put, not yet handed to the writer
+        self._committing: dict[str, str] = {}  # handed to the writer, not yet committed
         self._waiters: list[asyncio.Future[None]] = []
         self._present: set[int] | None = None  # hashes of the keys stored (None: shared)
         self.commit_every = commit_every
-        self._last_commit = float("-inf")  # time.monotonic() of the last commit
+        self._last_commit = float("-inf")  # time.monotonic() of the last commit started
         if not shared:
             self._present = {hash(key) for (key,) in self._db.execute(
                 "SELECT key FROM calls")}
 
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                             check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
     def get(self, key: str) -> Completion | None:
         """The stored completion (marked ``cached``), or ``None``."""
-        stored = self._unwritten.get(key)
+        stored = self._unwritten.get(key) or self._committing.get(key)
         if stored is None:
             if self._present is not None and hash(key) not in self._present:
                 return None  # never stored: no need to ask the file
@@ -140,8 +154,8 @@ class ResponseCache:
     async def put(self, key: str, completion: Completion) -> None:
         """Store a completion under ``key``; return once it is committed.
 
-        The commit comes at the end of this iteration of the event loop, or, when
-        the last one was less than ``commit_every`` ago, that long after it; every
+        The commit starts at the end of this iteration of the event loop, or, when
+        the last one started less than ``commit_every`` ago, that long after it; every
         put waiting by then shares its transaction. A failed commit raises here
         (the entry stays pending, and the next commit tries it again).
         """
@@ -162,34 +176,64 @@ class ResponseCache:
     def _commit_waiting(self) -> None:
         waiters, self._waiters = self._waiters, []
         self._last_commit = time.monotonic()
-        try:
-            self.flush()
-        except sqlite3.Error as exc:
-            error = DebateError(f"response cache {self.path}: cannot commit ({exc})")
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(error)
-                    waiter.exception()  # retrieved: a cancelled caller leaves no log noise
+        rows, self._unwritten = self._unwritten, {}
+        if not rows:  # flushed meanwhile (by close or len)
+            _settle(waiters, None)
             return
-        for waiter in waiters:
-            if not waiter.done():  # a cancelled caller's waiter is done already
-                waiter.set_result(None)
+        self._committing.update(rows)
+        done = asyncio.get_running_loop().run_in_executor(
+            self._writer_thread(), self._write, list(rows.items()))
+        done.add_done_callback(lambda job: self._committed(job, rows, waiters))
+
+    def _committed(self, job: asyncio.Future[None], rows: dict[str, str],
+                   waiters: list[asyncio.Future[None]]) -> None:
+        for key in rows:
+            if self._committing.get(key) is rows[key]:
+                del self._committing[key]
+        if job.cancelled():  # the loop is shutting down: keep the rows for close()
+            self._unwritten = rows | self._unwritten
+            for waiter in waiters:
+                waiter.cancel()
+            return
+        exc = job.exception()
+        if isinstance(exc, sqlite3.Error):
+            self._unwritten = rows | self._unwritten  # pending again; a later put re-tries
+            exc = DebateError(f"response cache {self.path}: cannot commit ({exc})")
+        _settle(waiters, exc)
+
+    def _writer_thread(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._thread is None:
+            self._thread = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="debatelab-cache")
+        return self._thread
+
+    def _write(self, rows: list[tuple[str, str]]) -> None:
+        """One transaction on the writer's connection (runs on the writer thread)."""
+        if not rows:
+            return
+        self._writer.execute("BEGIN")
+        try:
+            self._writer.executemany(
+                "INSERT OR REPLACE INTO calls (key, completion) VALUES (?, ?)", rows)
+            self._writer.execute("COMMIT")
+        except BaseException:
+            if self._writer.in_transaction:
+                self._writer.execute("ROLLBACK")
+            raise
 
     def flush(self) -> None:
-        """Commit every put not yet committed, in one transaction."""
-        if not self._unwritten:
+        """Commit every put not yet committed, in one transaction; return when done.
+
+        Waits for the commits already under way too (the writer runs them in order).
+        """
+        if not self._unwritten and self._thread is None:
             return
-        rows = list(self._unwritten.items())
-        self._db.execute("BEGIN")
+        rows, self._unwritten = self._unwritten, {}
         try:
-            self._db.executemany("INSERT OR REPLACE INTO calls (key, completion) VALUES (?, ?)",
-                                 rows)
-            self._db.execute("COMMIT")
+            self._writer_thread().submit(self._write, list(rows.items())).result()
         except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+            self._unwritten = rows | self._unwritten
             raise
-        self._unwritten.clear()
 
     def __len__(self) -> int:
         self.flush()
@@ -200,6 +244,10 @@ class ResponseCache:
         try:
             self.flush()
         finally:
+            if self._thread is not None:
+                self._thread.shutdown()
+                self._thread = None
+            self._writer.close()
             self._db.close()
 
     def __enter__(self) -> Self:
@@ -207,3 +255,15 @@ class ResponseCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    """Resolve the puts waiting on one commit (a cancelled caller's waiter is done already)."""
+    for waiter in waiters:
+        if waiter.done():
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+            waiter.exception()  # retrieved: a cancelled caller leaves no log noise
