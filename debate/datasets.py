@@ -329,8 +329,10 @@ def _question(name: str, index: int, where: str, row: Row, choices: list[str] | 
     context = row.get(fields.context)
     if isinstance(context, list):  # passages: one per line, not a Python list's repr
         context = "\n".join(str(part) for part in context if part not in (None, ""))
-    return Question(id=qid, text=str(text), task=task, gold=gold, choices=choices,
-                    context=str(context) if context not in (None, "") else None,
+    raw_gold = str(row[fields.answer]).strip() if gold is not None else None
+    gold_text = raw_gold if task == "exact" and raw_gold != gold else None  # "Canberra"
+    return Question(id=qid, text=str(text), task=task, gold=gold, gold_text=gold_text,
+                    choices=choices, context=str(context) if context not in (None, "") else None,
                     metadata={k: v for k, v in row.items() if k not in used and _plain(v)})
 
 

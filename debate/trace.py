@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 TaskType = Literal["numeric", "choice", "yesno", "exact"]
 TurnKind = Literal[
-    "answer", "critique", "review", "revision", "verdict", "vote", "summary", "argument"]
+    "answer", "critique", "review", "revision", "verdict", "vote", "summary", "argument",
+    "question", "confidence"]
 
 
 class Question(BaseModel):
@@ -51,6 +52,9 @@ class Question(BaseModel):
     """How answers are extracted and scored."""
     gold: str | None = None
     """The reference answer, normalized for ``task`` (a letter for ``choice``)."""
+    gold_text: str | None = None
+    """The reference answer as the dataset wrote it (shown by protocols that argue for it,
+    e.g. ``debate-qa``); ``None`` when the dataset had none or wrote it as ``gold``."""
     choices: list[str] | None = None
     """Answer options for multiple-choice questions, in order A, B, C..."""
     context: str | None = None

@@ -15,6 +15,7 @@ from debate.agents.critique import Critic, CritiqueRefineAgent, Refiner, SelfRef
 from debate.agents.debater import Debater
 from debate.agents.judge import JudgeAgent
 from debate.agents.mad import Affirmative, MadJudge, Moderator, Negative
+from debate.agents.oversight import Consultant, OversightBrief, OversightJudge, QaDebater
 from debate.agents.peer import PeerReviewer
 from debate.agents.reconcile import Reconciler
 from debate.agents.sr_dcr import (
@@ -30,6 +31,7 @@ __all__ = [
     "Affirmative",
     "Agent",
     "Challenger",
+    "Consultant",
     "ContextAnswerer",
     "ContextCritic",
     "Critic",
@@ -40,6 +42,9 @@ __all__ = [
     "MadJudge",
     "Moderator",
     "Negative",
+    "OversightBrief",
+    "OversightJudge",
+    "QaDebater",
     "Reconciler",
     "Refiner",
     "ReliabilityJudgeAgent",

@@ -28,6 +28,7 @@ from debate.trace import Question, Turn, TurnKind
 from debate.uncertainty import RelevanceScorer, UncertaintyMetric
 
 if TYPE_CHECKING:
+    from debate.agents.oversight import OversightBrief
     from debate.agents.reconcile import ConvincingSample
 
 __all__ = ["PARSERS", "ROLES", "Agent", "AnswerGroup", "DebateScope", "Memory", "Parsed", "Parser",
@@ -177,6 +178,9 @@ class View:
     confidence the model states on a second line."""
     answer_max_tokens: int | None = None
     """SR-DCR's answerer: the token budget of its short answers (``None``: the agent's own)."""
+    oversight: OversightBrief | None = None
+    """The oversight roles (``debate-qa``, ``consultancy``, ``blind-judge``): the answers, the
+    seat acting, the transcript so far and the step."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Inputs of custom roles in custom protocols (built-in roles read only the fields above)."""
 

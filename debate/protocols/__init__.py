@@ -22,6 +22,14 @@ from debate.protocols.critique_refine import (
 )
 from debate.protocols.du import DuConfig, DuProtocol
 from debate.protocols.mad import MadConfig, MadProtocol
+from debate.protocols.oversight import (
+    BlindJudgeConfig,
+    BlindJudgeProtocol,
+    ConsultancyConfig,
+    ConsultancyProtocol,
+    DebateQaConfig,
+    DebateQaProtocol,
+)
 from debate.protocols.peer_review import PeerReviewConfig, PeerReviewProtocol
 from debate.protocols.reconcile import ReconcileConfig, ReconcileProtocol
 from debate.protocols.single import (
@@ -34,10 +42,16 @@ from debate.protocols.sr_dcr import SrDcrConfig, SrDcrProtocol
 
 __all__ = [
     "PROTOCOLS",
+    "BlindJudgeConfig",
+    "BlindJudgeProtocol",
+    "ConsultancyConfig",
+    "ConsultancyProtocol",
     "CritiqueRefineConfig",
     "CritiqueRefineProtocol",
     "DebateContext",
     "DebateProtocol",
+    "DebateQaConfig",
+    "DebateQaProtocol",
     "DebateState",
     "DuConfig",
     "DuProtocol",
