@@ -1,0 +1,278 @@
+"""The oversight protocols follow their rules: debate-qa, consultancy, blind-judge (issue 14).
+
+Khan et al. 2024: debaters argue assigned answers from a passage the judge never
+sees; quotes are checked against the passage; the judge states probabilities.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from debate.agents.oversight import (
+    answer_pair,
+    check_quotes,
+    first_correct_seat,
+    parse_confidence_percent,
+    parse_probabilities,
+)
+from debate.errors import ConfigError
+from debate.models.types import Message, SamplingParams
+from debate.protocols import create_protocol
+from debate.runner import run_debate
+from debate.testing import ScriptedModel
+from debate.trace import DebateTrace, Question
+
+PASSAGE = ("Mira baked the bread at dawn, before the bell rang. Tomas carried the loaves to "
+           "the market and sold them by noon.")
+QUESTION = Question(id="q1", text="Who baked the bread?", task="exact", gold="mira",
+                    gold_text="Mira", context=PASSAGE, metadata={"distractor": "Tomas"})
+
+
+def is_judge(messages: list[Message]) -> bool:
+    return messages[0].content.startswith("You are the judge")
+
+
+def scripted(judge_reply: str = '{"A": 0.7, "B": 0.3}', speech: str | None = None,
+             confidence: str = "80 PRIVATE-ESTIMATE") -> ScriptedModel:
+    """Debaters quote the passage (once truly, once not); the judge gives ``judge_reply``."""
+
+    def reply(messages: list[Message], params: SamplingParams) -> str:
+        last = messages[-1].content
+        if is_judge(messages):
+            return "What happened at dawn?" if "ask the speakers" in last else judge_reply
+        if "probability, from 0 to 100" in last:
+            return confidence
+        return speech or ("My answer holds. <quote>Mira baked the bread</quote> and "
+                          "<quote>Tomas baked every loaf</quote>")
+
+    return ScriptedModel(reply)
+
+
+async def run(protocol: str, model: ScriptedModel | None = None,
+              question: Question = QUESTION, **options: object) -> tuple[DebateTrace,
+                                                                         ScriptedModel]:
+    model = model or scripted()
+    trace = await run_debate(question, protocol=protocol, models=model, **options)
+    return trace, model
+
+
+def judge_calls(trace: DebateTrace) -> list[list[Message]]:
+    return [t.messages for t in trace.turns if t.agent == "judge"]
+
+
+async def test_debaters_see_the_passage_and_the_judge_never_does():
+    trace, _ = await run("debate-qa", interactive_judge=True)
+    for turn in trace.turns:
+        if turn.kind == "argument" and turn.round == 0:
+            assert PASSAGE in turn.messages[1].content
+    judged = judge_calls(trace)
+    assert len(judged) == 2 * 2 + 2  # a question after rounds 1 and 2, per order; 2 verdicts
+    for messages in judged:
+        for message in messages:
+            assert PASSAGE not in message.content
+            assert "before the bell rang" not in message.content  # no sentence of it either
+            assert "Who baked the bread?" in messages[1].content
+
+
+async def test_simultaneous_moves_are_blind_and_sequential_moves_read_the_first_speech():
+    speech = "Speech of {agent}"
+
+    def reply(messages: list[Message], params: SamplingParams) -> str:
+        if is_judge(messages):
+            return '{"A": 0.6, "B": 0.4}'
+        return speech.format(agent=params.sampler)
+
+    for moves, b_sees_a in (("simultaneous", False), ("sequential", True)):
+        model = ScriptedModel(reply)
+        trace, _ = await run("debate-qa", model, moves=moves, rounds=3, both_orders=False)
+        calls_per_round = [len([t for t in trace.turns if t.round == r and t.kind == "argument"])
+                           for r in range(3)]
+        assert calls_per_round == [2, 2, 2]
+        assert len(model.calls) == 3 * 2 + 1  # speeches, then one verdict
+        b_first = next(t for t in trace.turns if t.agent == "debater-b" and t.round == 0)
+        assert ("Speech of debater-a" in b_first.messages[-1].content) is b_sees_a
+        a_second = next(t for t in trace.turns if t.agent == "debater-a" and t.round == 1)
+        assert "Speech of debater-b" in a_second.messages[-1].content  # last round's reply
+        assert a_second.messages[:2] == next(
+            t for t in trace.turns if t.agent == "debater-a" and t.round == 0).messages[:2]
+
+
+async def test_both_orders_swap_the_seats_so_each_answer_is_defended_from_each():
+    trace, _ = await run("debate-qa", rounds=1)
+    speeches = [t for t in trace.turns if t.kind == "argument"]
+    defended = {(t.fields["order"], t.agent): t.fields["defends"] for t in speeches}
+    assert defended[(0, "debater-a")] == defended[(1, "debater-b")]
+    assert defended[(0, "debater-b")] == defended[(1, "debater-a")]
+    assert {defended[(0, "debater-a")], defended[(0, "debater-b")]} == {"Mira", "Tomas"}
+    for t in speeches:  # the side each one defends is recorded, and is what it was told
+        assert (t.fields["side"] == "correct") == (t.fields["defends"] == "Mira")
+        assert f"argue that the answer is: {t.fields['defends']}" in t.messages[0].content
+    judgments = trace.final.details["judgments"]
+    assert [j["correct_label"] for j in judgments] in (["A", "B"], ["B", "A"])
+    # the judge said A: 0.7 both times, so the mean probability on the correct answer is 0.5
+    assert trace.final.answer is None and trace.final.details["reason"].endswith("tie")
+
+
+def test_which_seat_defends_the_correct_answer_first_is_drawn_per_question():
+    seats = {first_correct_seat(Question(id=f"q{i}", text="?"), 0) for i in range(20)}
+    assert seats == {"A", "B"}
+    assert first_correct_seat(QUESTION, 0) == first_correct_seat(QUESTION, 0)
+
+
+def test_quotes_are_checked_against_the_passage():
+    text = ("<quote>Mira baked the bread</quote>, <quote>mira   baked the\nbread at dawn</quote>, "
+            "<quote>bread at dawn before the bell</quote>, <quote>Tomas baked the bread</quote>, "
+            "<quote></quote> and <quote>the bell rang. Tomas</quote>")
+    marked, total, verified = check_quotes(text, PASSAGE)
+    assert (total, verified) == (6, 4)  # exact, whitespace, punctuation dropped, across a stop
+    assert marked.count("<v_quote>") == 4 and marked.count("<u_quote>") == 2
+    assert "<u_quote>Tomas baked the bread</u_quote>" in marked  # fabricated
+    assert check_quotes("<quote>ira bake</quote>", PASSAGE)[2] == 0  # words, not fragments
+
+
+async def test_the_judge_sees_quotes_marked_verified_or_not():
+    trace, _ = await run("debate-qa", rounds=1, both_orders=False)
+    verdict = trace.turns[-1].messages[1].content
+    assert "<v_quote>Mira baked the bread</v_quote>" in verdict
+    assert "<u_quote>Tomas baked every loaf</u_quote>" in verdict
+    speech = next(t for t in trace.turns if t.kind == "argument")
+    assert (speech.fields["quotes"], speech.fields["verified_quotes"]) == (2, 1)
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ('{"A": 0.7, "B": 0.3}', {"A": 0.7, "B": 0.3}),
+    ("I lean to B.\nA: 0.25\nB: 0.75", {"A": 0.25, "B": 0.75}),
+    ("Answer A: 40%, Answer B: 60%", {"A": 0.4, "B": 0.6}),
+    ("A: 70, B: 30", {"A": 0.7, "B": 0.3}),  # bare numbers summing to 100
+    ("P(A) = 0.9", {"A": 0.9, "B": 0.1}),  # one stated, the other its complement
+    ('{"A": 0.6, "B": 0.6}', {"A": 0.5, "B": 0.5}),  # scaled to sum to 1
+])
+def test_judge_probabilities_are_read(reply, expected):
+    probs, error = parse_probabilities(reply)
+    assert error is None and probs == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("reply", "why"), [
+    ("I think A is right.", "no probability"),
+    ('{"A": 1.7, "B": 0.3}', "out of range"),
+    ("A: 70, B: 50", "out of range"),  # bare numbers not summing to 100
+    ('{"A": 0, "B": 0}', "both probabilities are 0"),
+])
+def test_an_unreadable_judgment_is_recorded_with_no_decision(reply, why):
+    probs, error = parse_probabilities(reply)
+    assert probs is None and why in str(error)
+
+
+async def test_an_unreadable_verdict_makes_no_decision_and_says_why():
+    trace, _ = await run("debate-qa", scripted("Both argued well."), rounds=1)
+    assert trace.final.answer is None and trace.correct is False
+    assert trace.final.details["read"] == 0
+    assert all(j["error"] and j["p_correct"] is None for j in trace.final.details["judgments"])
+    verdicts = [t for t in trace.turns if t.kind == "verdict"]
+    assert all(v.answer is None and v.fields["probabilities"] is None for v in verdicts)
+
+
+async def test_the_final_answer_is_the_one_with_the_higher_mean_probability():
+    def reply(messages: list[Message], params: SamplingParams) -> str:
+        if not is_judge(messages):
+            return "speech"
+        mira_is_a = "Answer A: Mira" in messages[1].content
+        return '{"A": 0.8, "B": 0.2}' if mira_is_a else '{"A": 0.4, "B": 0.6}'
+
+    trace, _ = await run("debate-qa", ScriptedModel(reply), rounds=1)
+    # p(correct) = 0.8 in the order where Mira is A, 0.6 in the other: mean 0.7
+    assert trace.final.answer == "mira" and trace.correct is True
+    assert trace.final.votes == pytest.approx({"mira": 0.7, "tomas": 0.3})
+    assert sorted(j["p_correct"] for j in trace.final.details["judgments"]) == pytest.approx(
+        [0.6, 0.8])
+
+
+async def test_private_confidence_is_never_seen_by_the_opponent_or_the_judge():
+    trace, _ = await run("debate-qa", private_confidence=True, interactive_judge=True)
+    estimates = [t for t in trace.turns if t.kind == "confidence"]
+    assert len(estimates) == 2 * 3 * 2  # orders x rounds x debaters
+    assert all(t.confidence == pytest.approx(0.8) for t in estimates)
+    for turn in trace.turns:
+        if turn.kind == "confidence":
+            continue
+        assert all("PRIVATE-ESTIMATE" not in m.content for m in turn.messages)
+        assert all("probability, from 0 to 100" not in m.content for m in turn.messages)
+    first = next(t for t in estimates if t.agent == "debater-a" and t.round == 0)
+    own = next(t for t in trace.turns if t.agent == "debater-a" and t.round == 0
+               and t.kind == "argument" and t.fields["order"] == first.fields["order"])
+    assert first.messages[:2] == own.messages and first.messages[2].content == own.raw
+
+
+def test_a_stated_chance_of_winning_is_read_as_a_percentage():
+    assert parse_confidence_percent("85") == pytest.approx(0.85)
+    assert parse_confidence_percent('{"confidence": 60}') == pytest.approx(0.6)
+    assert parse_confidence_percent("I'd say 72%.") == pytest.approx(0.72)
+    assert parse_confidence_percent("very likely") is None
+    assert parse_confidence_percent("250") is None
+
+
+async def test_consultancy_defends_the_right_answer_in_one_order_and_the_wrong_in_the_other():
+    trace, model = await run("consultancy")
+    speeches = [t for t in trace.turns if t.kind == "argument"]
+    assert {t.fields["side"] for t in speeches if t.fields["order"] == 0} != {
+        t.fields["side"] for t in speeches if t.fields["order"] == 1}
+    assert {t.fields["seat"] for t in speeches} == {"A", "B"}
+    # the judge questions the consultant after rounds 1 and 2; it reads the question next
+    questions = [t for t in trace.turns if t.kind == "question"]
+    assert len(questions) == 2 * 2
+    second = next(t for t in speeches if t.round == 1)
+    assert "What happened at dawn?" in second.messages[-1].content
+    assert len(model.calls) == create_protocol("consultancy").max_calls() == 2 * (3 + 2 + 1)
+
+
+async def test_the_blind_judge_decides_from_the_question_and_the_answers_alone():
+    trace, model = await run("blind-judge")
+    assert len(model.calls) == 2
+    for messages in judge_calls(trace):
+        assert "(no debate)" in messages[1].content and PASSAGE not in messages[1].content
+        assert "Answer A:" in messages[1].content and "Answer B:" in messages[1].content
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"moves": "sequential", "rounds": 2}, {"private_confidence": True},
+    {"interactive_judge": True, "both_orders": False}, {"speech_samples": 3, "rounds": 2},
+])
+async def test_the_stated_call_count_is_the_calls_made(options):
+    trace, model = await run("debate-qa", **options)
+    assert len(model.calls) == len(trace.turns) == create_protocol(
+        "debate-qa", **options).max_calls()
+
+
+async def test_sampled_speeches_are_distinct_calls_each_scored_by_the_judge():
+    def reply(messages: list[Message], params: SamplingParams) -> str:
+        if is_judge(messages):
+            return '{"A": 0.9, "B": 0.1}' if "strong" in messages[1].content else '{"A": 0.5}'
+        return "strong speech" if params.sampler.endswith("#s1") else "weak speech"
+
+    trace, model = await run("debate-qa", ScriptedModel(reply), rounds=1, both_orders=False,
+                             speech_samples=2)
+    samples = [t for t in trace.turns if t.kind == "argument"]
+    assert [t.fields["sample"] for t in samples] == [0, 1, 0, 1]
+    a0, a1 = (t for t in samples if t.agent == "debater-a")
+    assert a0.messages == a1.messages and a0.fields["point"] == a1.fields["point"]
+    assert (a0.raw, a1.raw) == ("weak speech", "strong speech")
+    assert (a0.fields["judge_p_own"], a1.fields["judge_p_own"]) == pytest.approx((0.5, 0.9))
+    final = [t for t in trace.turns if t.step == "decide"][0]
+    assert "strong speech" not in final.messages[1].content  # only sample 0 continues
+
+
+async def test_questions_without_a_passage_or_a_wrong_answer_are_refused_at_load():
+    protocol = create_protocol("debate-qa")
+    with pytest.raises(ConfigError, match="needs a 'context'"):
+        protocol.check_questions([QUESTION.model_copy(update={"context": None})])
+    with pytest.raises(ConfigError, match="no 'distractor' field"):
+        protocol.check_questions([QUESTION.model_copy(update={"metadata": {}})])
+    create_protocol("blind-judge").check_questions([QUESTION.model_copy(update={"context": None})])
+
+
+def test_a_wrong_answer_is_drawn_from_the_other_options_when_there_is_no_distractor():
+    q = Question(id="c1", text="Colour?", task="choice", gold="B",
+                 choices=["red", "blue", "green"], context="The sky was blue.")
+    correct, wrong = answer_pair(q)
+    assert correct == "blue" and wrong in ("red", "green")
+    assert answer_pair(q) == (correct, wrong)  # stable
