@@ -276,3 +276,36 @@ def test_a_wrong_answer_is_drawn_from_the_other_options_when_there_is_no_distrac
     correct, wrong = answer_pair(q)
     assert correct == "blue" and wrong in ("red", "green")
     assert answer_pair(q) == (correct, wrong)  # stable
+
+
+def test_the_bundled_reading_set_has_a_passage_a_gold_and_a_wrong_answer_per_question():
+    from debate.datasets import load_dataset
+    from debate.scoring import is_correct, normalize_text
+
+    questions = load_dataset("experiments/data/reading_qa.jsonl", task="exact")
+    assert len(questions) == 20 and len({q.id for q in questions}) == 20
+    for q in questions:
+        assert q.context and 40 <= len(q.context.split()) <= 150
+        correct, wrong = answer_pair(q)
+        assert correct == q.gold_text
+        assert is_correct(normalize_text(wrong), q.gold, "exact") is False
+        assert normalize_text(wrong) not in q.gold and q.gold not in normalize_text(wrong)
+    create_protocol("debate-qa").check_questions(questions)
+
+
+@pytest.mark.parametrize("name", ["debate-qa", "consultancy", "blind-judge"])
+async def test_the_reading_experiments_run_with_a_weaker_judge_bound_by_role(name, tmp_path):
+    from debate.config import load_experiment
+    from debate.runner import arun_experiment
+    from debate.testing import register_script
+
+    register_script("oversight-speaker", lambda m, p: "<quote>the</quote> I am right.")
+    register_script("oversight-judge", lambda m, p: '{"A": 0.6, "B": 0.4}')
+    config = load_experiment(f"experiments/{name}-reading.yaml")
+    assert any(m.startswith("qa-judge=") for m in config.models)
+    models = ["qa-judge=scripted:oversight-judge"] + (
+        [] if name == "blind-judge" else
+        [f"{'consultant' if name == 'consultancy' else 'qa-debater'}=scripted:oversight-speaker"])
+    summary = await arun_experiment(config.model_copy(update={
+        "models": models, "output_dir": str(tmp_path), "limit": 2}), progress=False)
+    assert summary.debates == 2 and not summary.failed

@@ -27,6 +27,10 @@ def preset(name):
     ("critique-refine", 7),
     ("self-refine", 7),
     ("self-consistency-matched", 6),  # matched to du-gsm
+    ("debate-qa", 2 * (3 * 2 + 1)),  # 2 orders x (3 rounds x 2 speeches + the verdict)
+    ("consultancy", 2 * (3 + 2 + 1)),  # 2 orders x (3 speeches + 2 questions + the verdict)
+    ("blind-judge", 2),
+    ("debate-qa-selfplay", 2 * (3 * 2 * (2 + 2) + 1)),  # per speech: 2 samples + 2 probes
 ])
 def test_each_preset_states_its_call_count(name, calls):
     assert preset(name).max_calls() == calls
