@@ -309,3 +309,55 @@ async def test_the_reading_experiments_run_with_a_weaker_judge_bound_by_role(nam
     summary = await arun_experiment(config.model_copy(update={
         "models": models, "output_dir": str(tmp_path), "limit": 2}), progress=False)
     assert summary.debates == 2 and not summary.failed
+
+
+def selfplay_model() -> ScriptedModel:
+    """Sample i of a speech says 'strength i'; the judge's probe rates strength 0/1/2 at
+    0.3/0.8/0.55 for the speaker's answer (the seat of the last speech in the transcript)."""
+    rating = {"strength 0": 0.3, "strength 1": 0.8, "strength 2": 0.55}
+
+    def reply(messages: list[Message], params: SamplingParams) -> str:
+        if is_judge(messages):
+            shown = messages[1].content
+            last = shown.rsplit("(round ", 1)[-1]
+            seat = "A" if shown.rsplit("Debater ", 1)[-1].startswith("A") else "B"
+            p = next((v for k, v in rating.items() if k in last), 0.5)
+            p_a = p if seat == "A" else 1 - p
+            return f'{{"A": {p_a:.2f}, "B": {1 - p_a:.2f}}}'
+        sample = params.sampler.rsplit("#s", 1)[1] if "#s" in params.sampler else "0"
+        return f"strength {sample}"
+
+    return ScriptedModel(reply)
+
+
+async def test_judge_preference_pairs_sampled_speeches_by_the_judges_probability():
+    from debate.export import examples, export
+
+    trace, _ = await run("debate-qa", selfplay_model(), rounds=1, both_orders=False,
+                         speech_samples=3, moves="sequential")
+    pairs = examples([trace], "judge-preference")
+    # per speech point (A, then B) the samples rate 0.3, 0.8, 0.55: three pairs each,
+    # (s1 over s0, 0.5), (s2 over s0, 0.25), (s1 over s2, 0.25)
+    assert len(pairs) == 6
+    by_margin = sorted((round(p.margin or 0, 2), p.chosen, p.rejected) for p in pairs)
+    assert by_margin == sorted(2 * [(0.5, "strength 1", "strength 0"),
+                                    (0.25, "strength 2", "strength 0"),
+                                    (0.25, "strength 1", "strength 2")])
+    for pair in pairs:
+        assert (pair.score_chosen or 0) > (pair.score_rejected or 0)
+        assert pair.answer == "mira"  # the gold is the reward target
+        assert "probes" in pair.metadata.extra and "judge_probabilities" in pair.metadata.extra
+    assert len(examples([trace], "judge-preference", {"min_margin": 0.3})) == 2
+    rows = export([trace], "judge-preference", "dpo")
+    assert set(rows[0]) >= {"prompt", "chosen", "rejected"}
+    assert rows[0]["prompt"][0]["role"] == "system"
+    assert rows[0]["chosen"][0] == {"role": "assistant", "content": rows[0]["chosen"][0]["content"]}
+
+
+async def test_no_preference_pair_without_samples_or_with_an_unreadable_probe():
+    from debate.export import examples
+
+    plain, _ = await run("debate-qa", selfplay_model(), rounds=1)
+    assert examples([plain], "judge-preference") == []
+    unreadable, _ = await run("debate-qa", scripted("no idea"), rounds=1, speech_samples=2)
+    assert examples([unreadable], "judge-preference") == []

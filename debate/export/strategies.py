@@ -13,6 +13,11 @@
 - ``sft``: final answers of debates judged correct (or, without gold, the
   consensus), as single completions.
 - ``sft-critique``: critique and review turns, role-conditioned.
+- ``judge-preference`` (Arnesen et al. 2024, self-play): speeches sampled at the
+  same point of a ``debate-qa``/``consultancy`` debate (``speech_samples`` >= 2,
+  so the same prompt), the one after which the judge put more probability on the
+  speaker's assigned answer chosen; ``margin`` is the difference
+  (``min_margin`` drops close pairs).
 
 Unparseable answers are never chosen; empty completions are never used.
 Turns whose answer was read by a fallback rule (a guess from free text) are
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from itertools import product
+from itertools import combinations, product
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -47,7 +52,8 @@ class StrategyOptions(BaseModel):
     rounds: list[int] = Field(default_factory=lambda: [0])
     """Rounds whose answers are paired (gold, consensus). Round 0 prompts are identical."""
     min_margin: float = 0.0
-    """consensus: least vote-share difference between the majority and the runner-up."""
+    """consensus: least vote-share difference between the majority and the runner-up;
+    judge-preference: least difference of the judge's probabilities."""
     allow_fallback: bool = False
     """Use turns whose answer a fallback rule guessed (last number, yes/no word, option
     text) where their answer decides a label; off by default."""
@@ -218,6 +224,45 @@ def judge_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list
         examples += [_pair(trace, c, w, "judge", (1.0, 0.0), target,
                            method=final.method, rationale=rationale)
                      for c, w in product(picked, others)]
+    return examples
+
+
+@strategy("judge-preference")
+def judge_preference_pairs(traces: Iterable[DebateTrace],
+                           options: StrategyOptions) -> list[Example]:
+    """Sampled speeches of one point: the one the judge rated higher for its side, chosen.
+
+    Every pair of samples whose judge probabilities on the speaker's assigned answer
+    are both known and differ by at least ``min_margin`` gives one example (k samples:
+    up to k(k-1)/2). Speeches that are empty or whose prompts differ are never paired.
+    """
+    examples = []
+    for trace in traces:
+        points: dict[str, list[Turn]] = {}
+        for turn in trace.turns:
+            if turn.kind == "argument" and "point" in turn.fields and turn.raw.strip() \
+                    and turn.fields.get("judge_p_own") is not None:
+                points.setdefault(turn.fields["point"], []).append(turn)
+        probes = {t.fields.get("probe_of"): t for t in trace.turns if t.step == "probe"}
+        for samples in points.values():
+            for a, b in combinations(samples, 2):
+                pa, pb = a.fields["judge_p_own"], b.fields["judge_p_own"]
+                if pa == pb or abs(pa - pb) < options.min_margin:
+                    continue
+                if prompt_key(a.messages) != prompt_key(b.messages):
+                    continue
+                chosen, rejected = (a, b) if pa > pb else (b, a)
+                example = _pair(
+                    trace, chosen, rejected, "judge-preference",
+                    (chosen.fields["judge_p_own"], rejected.fields["judge_p_own"]),
+                    _target(trace, None, "none"), seat=chosen.fields.get("seat"),
+                    side=chosen.fields.get("side"), order=chosen.fields.get("order"),
+                    samples=[chosen.fields.get("sample"), rejected.fields.get("sample")],
+                    probes=[probes[t.id].id for t in (chosen, rejected) if t.id in probes],
+                    judge_probabilities=[probes[t.id].fields.get("probabilities")
+                                         for t in (chosen, rejected) if t.id in probes])
+                example.chosen_correct = chosen.fields.get("side") == "correct"  # its side
+                examples.append(example)
     return examples
 
 
