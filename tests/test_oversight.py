@@ -135,6 +135,8 @@ async def test_the_judge_sees_quotes_marked_verified_or_not():
     verdict = trace.turns[-1].messages[1].content
     assert "<v_quote>Mira baked the bread</v_quote>" in verdict
     assert "<u_quote>Tomas baked every loaf</u_quote>" in verdict
+    speeches = [t.id for t in trace.turns if t.kind == "argument"]
+    assert trace.turns[-1].saw == speeches  # what the judge was shown, though not verbatim
     speech = next(t for t in trace.turns if t.kind == "argument")
     assert (speech.fields["quotes"], speech.fields["verified_quotes"]) == (2, 1)
 

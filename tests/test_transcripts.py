@@ -21,7 +21,8 @@ from debate.trace import DebateTrace, Question
 GOLDEN = Path(__file__).parent / "transcripts"
 UPDATE = os.environ.get("DEBATELAB_UPDATE_TRANSCRIPTS") == "1"
 Q = Question(id="q1", text="A box holds 3 rows of 4 eggs. How many eggs are in the box?",
-             task="numeric", gold="12", context="The box is a standard dozen carton.")
+             task="numeric", gold="12", context="The box is a standard dozen carton.",
+             metadata={"distractor": "7"})
 
 
 def render(trace: DebateTrace) -> str:
@@ -62,7 +63,34 @@ def sr_answerer(messages, params) -> str:
     return "Twelve is 12" if "Context:" in messages[-1].content else "12"
 
 
+def speaker(messages, params) -> str:
+    """An oversight speaker: its speech quotes the passage once truly and once not."""
+    last = messages[-1].content
+    if "probability, from 0 to 100" in last:
+        return "70"
+    side = "12" if "You argue that the answer is: 12" in messages[0].content else "7"
+    return (f"It is {side}. <quote>a standard dozen carton</quote> "
+            f"<quote>holds {side} eggs</quote>")
+
+
+def oversight_judge(messages, params) -> str:
+    if "ask the speakers" in messages[-1].content:
+        return "How many eggs make a dozen?"
+    twelve_is_a = "Answer A: 12" in messages[-1].content
+    return '{"A": 0.8, "B": 0.2}' if twelve_is_a else '{"A": 0.3, "B": 0.7}'
+
+
 CASES: dict[str, tuple[str, dict, Callable[[], dict[str, ScriptedModel]]]] = {
+    "debate-qa": ("debate-qa", {"rounds": 2, "moves": "sequential", "private_confidence": True,
+                                "interactive_judge": True},
+                  lambda: {"debater-a": ScriptedModel(speaker, name="debater-a"),
+                           "debater-b": ScriptedModel(speaker, name="debater-b"),
+                           "judge": ScriptedModel(oversight_judge, name="judge")}),
+    "consultancy": ("consultancy", {"rounds": 2},
+                    lambda: {"consultant": ScriptedModel(speaker, name="consultant"),
+                             "judge": ScriptedModel(oversight_judge, name="judge")}),
+    "blind-judge": ("blind-judge", {},
+                    lambda: {"judge": ScriptedModel(oversight_judge, name="judge")}),
     "du": ("du", {"rounds": 1}, lambda: scripts({
         f"agent-{i}": [f"agent {i} first: \\boxed{{1{i}}}", f"agent {i} then: \\boxed{{12}}"]
         for i in range(3)})),

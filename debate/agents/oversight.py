@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,6 +48,8 @@ class Speech:
     round: int
     text: str
     """For debaters' speeches, with quotes marked verified or unverified."""
+    turn_id: str = ""
+    """The id of the turn shown (the showing turn's ``saw`` lists it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +227,12 @@ def _brief(view: View) -> OversightBrief:
     return brief
 
 
+def _shown(view: View) -> list[str]:
+    """The turns an oversight role's messages show: its brief's transcript."""
+    brief = view.oversight
+    return [s.turn_id for s in brief.transcript if s.turn_id] if brief is not None else []
+
+
 def _transcript(speeches: tuple[Speech, ...]) -> str:
     return "\n\n".join(f"{s.speaker} (round {s.round + 1}):\n{s.text}" for s in speeches)
 
@@ -244,7 +253,7 @@ class QaDebater(Agent):
         "rules": frozenset({"seat", "answer", "other_seat", "other_answer", "rounds",
                             "word_limit"}),
         "first": frozenset({"passage", "question", "answer_a", "answer_b", "seat", "answer",
-                            "word_limit"}),
+                            "word_limit", "so_far"}),
         "next": frozenset({"transcript", "round", "rounds", "seat", "answer", "word_limit"}),
         "confidence": frozenset({"seat", "answer"}),
     }
@@ -252,6 +261,10 @@ class QaDebater(Agent):
     def kind(self, view: View) -> TurnKind:
         """A speech is an ``argument``; the private estimate a ``confidence``."""
         return "confidence" if _brief(view).step == "confidence" else "argument"
+
+    def shown(self, view: View, messages: Sequence[Message]) -> list[str]:
+        """The speeches and questions its transcript shows (quotes marked, so not verbatim)."""
+        return _shown(view)
 
     def params_for(self, view: View) -> SamplingParams:
         """Sample ``i`` > 0 of a point is its own sampler (and seed): a distinct call."""
@@ -280,14 +293,12 @@ class QaDebater(Agent):
         rules = self.render("rules", seat=seat, answer=answer, other_seat=other_seat,
                             other_answer=other_answer, rounds=brief.rounds,
                             word_limit=brief.word_limit)
+        so_far = (f"So far this round:\n\n{_transcript(brief.transcript)}\n\n"
+                  if brief.transcript else "")  # sequential moves: the opponent spoke first
         first = self.render("first", passage=view.question.context or "",
                             question=view.question.text, answer_a=brief.answers[0],
                             answer_b=brief.answers[1], seat=seat, answer=answer,
-                            word_limit=brief.word_limit)
-        if brief.transcript:  # sequential moves: the opponent has spoken this round
-            first += "\n\n" + self.render(
-                "next", transcript=_transcript(brief.transcript), round=view.round + 1,
-                rounds=brief.rounds, seat=seat, answer=answer, word_limit=brief.word_limit)
+                            word_limit=brief.word_limit, so_far=so_far)
         system = f"{self.system_prompt}\n\n{rules}" if self.system_prompt else rules
         return [Message(role="system", content=system), Message(role="user", content=first)]
 
@@ -341,9 +352,9 @@ class OversightJudge(Agent):
         return [Message(role="system", content=system),
                 Message(role="user", content=f"{task}\n\n{step}")]
 
-    def params_for(self, view: View) -> SamplingParams:
-        """The same params for every step."""
-        return self.params
+    def shown(self, view: View, messages: Sequence[Message]) -> list[str]:
+        """The speeches and questions its transcript shows (quotes marked, so not verbatim)."""
+        return _shown(view)
 
     def parse(self, text: str, view: View) -> Parsed:
         """Probabilities (decide, probe); a question is kept as text."""

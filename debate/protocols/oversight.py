@@ -183,7 +183,7 @@ class _Oversight(FixedRolesProtocol[OversightT]):
     def shown(turn: Turn, passage: str) -> Speech:
         """A turn as the transcript shows it (a speech's quotes marked against the passage)."""
         text = check_quotes(turn.raw, passage)[0] if turn.kind == "argument" else turn.raw
-        return Speech(_SPEAKER_NAMES.get(turn.agent, turn.agent), turn.round, text)
+        return Speech(_SPEAKER_NAMES.get(turn.agent, turn.agent), turn.round, text, turn.id)
 
     def judge_view(self, question: Question, order: Order, transcript: Sequence[Turn],
                    step: Step, round_: int, tag: str) -> View:
