@@ -236,6 +236,16 @@ class DebateProtocol(ABC, Generic[ConfigT]):
         g.add_edge(finish, END)
         return g
 
+    def one_node_graph(self, node: str) -> StateGraph[Any, Any, Any, Any]:
+        """The simplest shape: ``START -> node -> END``, ``node`` a method of this protocol."""
+        from langgraph.graph import END, START, StateGraph
+
+        g = StateGraph(DebateState, context_schema=DebateContext)
+        g.add_node(node, getattr(self, node))
+        g.add_edge(START, node)
+        g.add_edge(node, END)
+        return g
+
     def max_calls(self) -> int:
         """Most model calls one debate can make with this config (for compute matching)."""
         raise NotImplementedError(f"protocol {self.name!r} does not state its call count")

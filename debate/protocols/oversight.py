@@ -24,6 +24,18 @@ seat and answer order bias cancels. One trace holds both orders: turns carry
 order, and the final answer is the answer with the higher mean probability
 (``None`` when no verdict could be read or the mean is a tie).
 
+Where this departs from the reference code (ucl-dark/llm_debate): the judge *states* probabilities
+(the reference's judge answers "Answer: A" and its probability comes from the
+answer token's logprobs); a swapped order is a second debate with the seats
+swapped (the reference re-labels the same transcript for simultaneous
+debates); speeches are not resampled or cut to the word limit (the reference
+resamples speeches outside 70-150 words or without a quote, and cuts at 150;
+each speech's word and quote counts are recorded instead); quotes match with
+punctuation made spaces (the reference deletes ASCII punctuation). Private
+confidence is a separate call (Prasad & Nguyen ask for a bet in the speech's
+own reply), and a sampled speech is scored by the judge right after it
+(Arnesen et al. roll each out to the end).
+
 Options beyond the paper's defaults: ``private_confidence`` (after each round
 each speaker states, in a call nobody else sees, its probability of winning),
 ``interactive_judge`` (the judge asks one question between rounds),
@@ -419,10 +431,4 @@ class BlindJudgeProtocol(_Oversight[BlindJudgeConfig]):
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """The verdict alone."""
-        from langgraph.graph import END, START, StateGraph
-
-        g = StateGraph(DebateState, context_schema=DebateContext)
-        g.add_node("verdict", self.verdict)
-        g.add_edge(START, "verdict")
-        g.add_edge("verdict", END)
-        return g
+        return self.one_node_graph("verdict")

@@ -96,13 +96,7 @@ class OneRound(DebateProtocol[ConfigT]):
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:
         """The graph: answer, then END."""
-        from langgraph.graph import END, START, StateGraph
-
-        g = StateGraph(DebateState, context_schema=DebateContext)
-        g.add_node("answer", self.answer)
-        g.add_edge(START, "answer")
-        g.add_edge("answer", END)
-        return g
+        return self.one_node_graph("answer")
 
 
 @protocol("single")
