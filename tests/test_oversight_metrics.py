@@ -13,8 +13,11 @@ import re
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from debate.agents.oversight import first_correct_seat
+from debate.cli import app
+from debate.compare import judge_table
 from debate.metrics import Summary, summarize
 from debate.models.types import Message, SamplingParams
 from debate.oversight_metrics import oversight_stats
@@ -270,3 +273,31 @@ async def test_blind_judge_has_no_speakers():
     assert stats.model_wins == {}
     judge = markdown_report(summarize([await blind()])).split("## Judge")[1]
     assert "side wins |" not in judge.split("## Definitions")[0]
+
+
+def write_run(folder, traces) -> str:
+    folder.mkdir(parents=True)
+    (folder / "traces.jsonl").write_text("".join(t.model_dump_json() + "\n" for t in traces))
+    return str(folder)
+
+
+async def test_compare_shows_debate_consultancy_and_blind_judge_side_by_side(tmp_path):
+    du = await run_debate(Q1, protocol="du", models=ScriptedModel("Answer: Mira"), rounds=0)
+    runs = [write_run(tmp_path / "debate", await debates()),
+            write_run(tmp_path / "consult", [await consultancy()]),
+            write_run(tmp_path / "blind", [await blind()]),
+            write_run(tmp_path / "du", [du])]
+    result = CliRunner().invoke(app, ["compare", *runs, "--plot", str(tmp_path / "c.svg")],
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert max(map(len, result.output.splitlines())) <= 80
+    judges = result.output.split("judges (oversight protocols)")[1].split("each run against")[0]
+    rows = [" ".join(line.split()) for line in judges.splitlines() if line.strip()]
+    # run, protocol, judgments, judge accuracy, mean p(correct), unparsed, correct side wins,
+    # incorrect side wins, quotes verified (the tests above: debate 3/6, 0.66, 1 unparsed,
+    # 3/6, 1/6, 18/30; consultancy 1/2, 0.5, 0, 1/1, 1/1, 3/5; blind 1/2, 0.5, no speakers)
+    assert "debate debate-qa 6 50.0% 66.0% 1 50.0% 16.7% 60.0%" in rows
+    assert "consult consultancy 2 50.0% 50.0% 0 100.0% 100.0% 60.0%" in rows
+    assert "blind blind-judge 2 50.0% 50.0% 0 - - -" in rows
+    assert not any(row.startswith("du ") for row in rows)  # no judge: not in this table
+    assert judge_table(["du"], [summarize([du])]) is None
