@@ -5,7 +5,9 @@ from its traces (:func:`debate.metrics.load_run_summary`); compute per run is
 the mean per finished debate (calls, or prompt + completion tokens), so runs
 of different sizes compare. Paired tests (exact McNemar, on the questions both
 runs scored) compare each run with the first; with more than one test, the
-Holm-adjusted p-values are shown next to the raw ones.
+Holm-adjusted p-values are shown next to the raw ones. Runs of the oversight
+protocols (``debate-qa``, ``consultancy``, ``blind-judge``) get a second table
+of how well their judge did (:func:`judge_table`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from debate.plots import Point, scatter_chart
 from debate.stats import Comparison
 from debate.trace import read_traces
 
-__all__ = ["Compute", "compute_chart", "holm", "paired_table", "per_debate", "run_names",
-           "run_summary", "runs_table"]
+__all__ = ["Compute", "compute_chart", "holm", "judge_table", "paired_table", "per_debate",
+           "run_names", "run_summary", "runs_table"]
 
 Compute = Literal["calls", "tokens"]
 
@@ -98,6 +100,33 @@ def runs_table(names: Sequence[str], summaries: Sequence[Summary]) -> Table:
             for name, s in zip(names, summaries, strict=True)]
     return _table("runs", ("run", "protocol", "models", "accuracy\n[95% CI]", "round-0\nvote",
                            "calls", "tokens", "cost"), rows, wrap=("run", "models"))
+
+
+def judge_table(names: Sequence[str], summaries: Sequence[Summary]) -> Table | None:
+    """One row per run of an oversight protocol: how often its judge picked the right answer.
+
+    Judgments, judge accuracy (decided for the correct answer / judgments), mean
+    probability on the correct answer, unparsed verdicts, the wins of the speakers
+    defending the correct and the incorrect answer, and the share of verified quotes
+    (debate against consultancy against a blind judge). ``None`` when no run has one.
+    """
+    rows = []
+    for name, s in zip(names, summaries, strict=True):
+        o = s.oversight
+        if o is None:
+            continue
+        speakers = o.wins.correct.total + o.wins.incorrect.total > 0
+        rows.append((name, ", ".join(o.protocols), str(o.judgments), _pct(o.accuracy.rate),
+                     _pct(o.p_correct), str(o.unparsed),
+                     _pct(o.wins.correct.rate) if speakers else "-",
+                     _pct(o.wins.incorrect.rate) if speakers else "-",
+                     _pct(o.quotes.rate) if speakers else "-"))
+    if not rows:
+        return None
+    return _table("judges (oversight protocols)",
+                  ("run", "protocol", "judg-\nments", "judge\nacc.", "mean\np(correct)",
+                   "un-\nparsed", "correct\nside\nwins", "incorrect\nside\nwins",
+                   "quotes\nverified"), rows, wrap=("run",))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -17,6 +17,9 @@ printed under each report). The *answers* of a round are its ``answer`` and
 - consensus: the share of finished debates whose last round holds answers of
   two or more agents, all parsed and equal (debates with one answering agent
   per round, e.g. critique-refine, have no consensus to measure: n/a).
+- oversight (``debate-qa``, ``consultancy``, ``blind-judge``): the judge's
+  accuracy, position bias, speakers' wins by side, quotes, private confidence
+  (:mod:`debate.oversight_metrics`); ``None`` in a summary without such traces.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pydantic import BaseModel, Field
 from debate.errors import ConfigError
 from debate.judges.majority import is_consensus, majority_vote
 from debate.models.accounting import Price, PriceTable
+from debate.oversight_metrics import OVERSIGHT_PROTOCOLS, OversightStats, OversightTally
 from debate.scoring import is_correct
 from debate.stats import wilson_interval
 from debate.trace import DebateTrace, Turn, read_traces
@@ -136,6 +140,8 @@ class Summary(BaseModel):
     """Share of debates whose last round agreed (see :data:`DEFINITIONS`)."""
     consensus_debates: int = 0
     """Debates with two or more answering agents in their last round (the rate's base)."""
+    oversight: OversightStats | None = None
+    """The judge's decisions in oversight protocols (``None``: no such debate)."""
     answers: int = 0
     """Answers (answer and revision turns) in all rounds."""
     unparsed_answers: int = 0
@@ -287,6 +293,7 @@ class Tally:
         self.models: dict[str, None] = {}
         self.per_round: dict[int, _RoundTally] = {}
         self.per_agent: dict[str, AgentStats] = {}
+        self.oversight = OversightTally()
 
     def add(self, trace: DebateTrace) -> list[ScoredRound]:
         """Count one finished debate; return its :func:`score_rounds`.
@@ -305,6 +312,8 @@ class Tally:
         if rounds and len({t.agent for t in rounds[-1]}) > 1:
             self.multi_agent += 1
             self.consensus += is_consensus(rounds[-1])
+        if trace.protocol in OVERSIGHT_PROTOCOLS:
+            self.oversight.add(trace)
         scored = score_rounds(trace, rounds)
         self._add_rounds(scored)
         for turn in trace.turns:
@@ -362,7 +371,9 @@ class Tally:
             rounds=[tally.stats(r) for r, tally in sorted(self.per_round.items())],
             agents=[replace(stats) for stats in self.per_agent.values()],
             consensus_rate=_ratio(self.consensus, self.multi_agent),
-            consensus_debates=self.multi_agent, answers=self.answers,
+            consensus_debates=self.multi_agent,
+            oversight=self.oversight.stats() if self.oversight.debates else None,
+            answers=self.answers,
             unparsed_answers=self.unparsed, fallback_answers=self.fallback,
             calls=self.calls, cached_calls=self.cached,
             prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,

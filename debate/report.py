@@ -14,6 +14,7 @@ from rich.table import Table
 
 from debate.judges.majority import majority_vote
 from debate.metrics import DEFINITIONS, Summary
+from debate.oversight_metrics import CONFIDENT, OVERSIGHT_DEFINITIONS, OversightStats, Rate
 from debate.plots import line_chart
 from debate.results import write_text_atomic
 from debate.trace import DebateTrace
@@ -111,6 +112,43 @@ def _agent_rows(summary: Summary) -> list[tuple[str, ...]]:
              str(a.right_to_wrong), str(a.wrong_to_right)) for a in summary.agents]
 
 
+def _rate(rate: Rate) -> str:
+    return _share(rate.hits, rate.total)
+
+
+def _judge_overview(o: OversightStats) -> list[tuple[str, str]]:
+    """The judge's decisions (oversight protocols); speaker rows only where there are speakers."""
+    seats = o.seat_accuracy
+    rows = [("judgments", f"{o.judgments} ({o.read} read, {o.unparsed} unparsed, "
+                          f"{o.ties} tied)"),
+            ("judge accuracy", _rate(o.accuracy)),
+            ("mean p(correct)", f"{_pct(o.p_correct)} (over {o.read} read)"),
+            ("accuracy when correct is A / B",
+             " / ".join(_rate(seats[label]) for label in ("A", "B") if label in seats))]
+    if o.wins.correct.total or o.wins.incorrect.total:
+        rows += [("correct / incorrect side wins",
+                  f"{_rate(o.wins.correct)} / {_rate(o.wins.incorrect)}"),
+                 ("quotes verified", f"{_rate(o.quotes)}; correct side "
+                  f"{_rate(o.side_quotes.correct)}, incorrect side "
+                  f"{_rate(o.side_quotes.incorrect)}")]
+    if o.both_confident.total:
+        rows.append((f"both ≥ {100 * CONFIDENT:.0f}% confident", _rate(o.both_confident)))
+    return rows
+
+
+_MODEL_HEADER = ("speaker model", "wins when correct", "wins when incorrect")
+_CONFIDENCE_HEADER = ("round", "correct side", "incorrect side", "stated", "unparsed")
+
+
+def _model_rows(o: OversightStats) -> list[tuple[str, ...]]:
+    return [(model, _rate(w.correct), _rate(w.incorrect)) for model, w in o.model_wins.items()]
+
+
+def _confidence_rows(o: OversightStats) -> list[tuple[str, ...]]:
+    return [(str(c.round), _pct(c.correct), _pct(c.incorrect), str(c.stated), str(c.unparsed))
+            for c in o.confidence]
+
+
 def _markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join(row) + " |" for row in rows])
@@ -123,12 +161,26 @@ def markdown_report(summary: Summary) -> str:
     lines += ["", "## Per round", "", f"![accuracy per round]({ACCURACY_PLOT})", ""]
     lines += _markdown_table(_ROUND_HEADER, _round_rows(summary))
     lines += ["", "## Per agent", ""] + _markdown_table(_AGENT_HEADER, _agent_rows(summary))
+    definitions = DEFINITIONS
+    if summary.oversight is not None:
+        lines += ["", "## Judge", ""] + _markdown_judge(summary.oversight)
+        definitions = DEFINITIONS | OVERSIGHT_DEFINITIONS
     if summary.failed:
         lines += ["", "## Failed debates", ""]
         lines += [f"- `{qid}`: {error}" for qid, error in summary.failed.items()]
     lines += ["", "## Definitions", ""]
-    lines += [f"- **{name}**: {text}." for name, text in DEFINITIONS.items()]
+    lines += [f"- **{name}**: {text}." for name, text in definitions.items()]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_judge(o: OversightStats) -> list[str]:
+    lines = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in _judge_overview(o)]
+    if o.model_wins:
+        lines += ["", *_markdown_table(_MODEL_HEADER, _model_rows(o))]
+    if o.confidence:
+        lines += ["", "Private confidence of winning (mean per round):", "",
+                  *_markdown_table(_CONFIDENCE_HEADER, _confidence_rows(o))]
+    return lines
 
 
 def accuracy_chart(summary: Summary) -> str:
@@ -176,6 +228,8 @@ def print_summary(summary: Summary, console: Console | None = None,
     console.print(overview)
     console.print(_table(_ROUND_HEADER, _round_rows(summary), "per round"))
     console.print(_table(_AGENT_HEADER, _agent_rows(summary), "per agent"))
+    if summary.oversight is not None:
+        _print_judge(summary.oversight, console)
     if traces is not None:
         # the first ``limit`` finished, by question id (natural order: q2 before q10)
         rows = sorted(debate_rows(islice(traces, limit)), key=lambda row: _natural(row[0]))
@@ -187,6 +241,20 @@ def print_summary(summary: Summary, console: Console | None = None,
         console.print(f"[yellow]failed[/yellow] {escape(qid)}: {escape(error)}", highlight=False)
     if summary.run:
         console.print(f"definitions of each metric: {summary.run}/report.md", highlight=False)
+
+
+def _print_judge(o: OversightStats, console: Console) -> None:
+    judge = Table(title="judge", show_header=False)
+    judge.add_column(style="bold")
+    judge.add_column()
+    for key, value in _judge_overview(o):
+        judge.add_row(key, value)
+    console.print(judge)
+    if o.model_wins:
+        console.print(_table(_MODEL_HEADER, _model_rows(o), "speaker wins per model"))
+    if o.confidence:
+        console.print(_table(_CONFIDENCE_HEADER, _confidence_rows(o),
+                             "private confidence of winning (mean)"))
 
 
 def _natural(text: str) -> list[tuple[int, int | str]]:

@@ -241,8 +241,15 @@ def compare(
     plot: Annotated[Path, Opt("--plot", help="Where to write the plot of accuracy against "
                               "compute (SVG).")] = Path("compare.svg"),
 ) -> None:
-    """Compare runs: one table, accuracy against compute (a plot), paired tests."""
-    from debate.compare import compute_chart, paired_table, run_names, run_summary, runs_table
+    """Compare runs: one table (and the judges' of oversight runs), a plot, paired tests."""
+    from debate.compare import (
+        compute_chart,
+        judge_table,
+        paired_table,
+        run_names,
+        run_summary,
+        runs_table,
+    )
     from debate.results import write_text_atomic
     from debate.stats import compare_runs
     from debate.trace import read_traces
@@ -264,6 +271,9 @@ def compare(
     except OSError as exc:
         _fail(ConfigError(f"--plot {plot}: cannot write it: {exc.strerror or exc}"))
     out.print(runs_table(names, summaries))
+    judges = judge_table(names, summaries)
+    if judges is not None:
+        out.print(judges)
     if len(runs) == 2:
         _print_pair(str(runs[0]), str(runs[1]), results[0])
     else:
