@@ -236,18 +236,19 @@ async def consultancy() -> DebateTrace:
 
 
 async def test_consultancy_wins_when_right_and_when_wrong():
-    # premise: the draw makes the consultant defend the wrong answer first, so Mira (the
-    # correct answer) is answer B in both orders: it sits at A defending Tomas, then at B
-    # defending Mira
-    assert first_correct_seat(Q1, 0) == "B"
+    # premise: the draws put Mira (the correct answer) at B in order 0 (at A in order 1),
+    # and make the consultant defend the wrong answer first: it sits at A both times,
+    # defending Tomas (order 0), then Mira (order 1)
+    assert (first_correct_seat(Q1, 0), first_correct_seat(Q1, 1)) == ("B", "B")
     stats = oversight_stats([await consultancy()])
     assert stats is not None
     # order 0: it defends A (wrong), the judge puts 0.8 on A: p(correct) 0.2, wrong, the
-    # consultant wins; order 1: it defends B (right), 0.8 on B: right, the consultant wins
+    # consultant wins; order 1: it defends A (right), 0.8 on A: right, the consultant wins
     assert (stats.judgments, stats.read, stats.accuracy.hits, stats.accuracy.total) == (2, 2, 1, 2)
     assert stats.p_correct == pytest.approx(0.5)  # (0.2 + 0.8) / 2
-    assert (stats.seat_accuracy["B"].hits, stats.seat_accuracy["B"].total) == (1, 2)
-    assert stats.seat_accuracy["A"].total == 0 and stats.seat_accuracy["A"].rate is None
+    # the correct answer was B once (judged wrong) and A once (judged right)
+    assert (stats.seat_accuracy["B"].hits, stats.seat_accuracy["B"].total) == (0, 1)
+    assert (stats.seat_accuracy["A"].hits, stats.seat_accuracy["A"].total) == (1, 1)
     assert (stats.wins.correct.hits, stats.wins.correct.total) == (1, 1)  # when right
     assert (stats.wins.incorrect.hits, stats.wins.incorrect.total) == (1, 1)  # when wrong
     # quotes: the right speech 2 of 2 found, the wrong one 1 of 3: 3/5

@@ -400,20 +400,17 @@ class ConsultancyProtocol(_Speeches[ConsultancyConfig]):
     speaker_seats = ("consultant",)
 
     def orders(self, question: Question) -> list[Order]:
-        """The consultant defends answer A in the first order, answer B in the second.
+        """Debate's orders (the correct answer is A in one, B in the other), one speaker.
 
-        It defends the correct answer in one of them and the wrong one in the other
-        (which comes first is drawn per question, as debate's seats are).
+        The consultant defends the correct answer in one order and the wrong one in
+        the other; which comes first is drawn per question, apart from the seats.
         """
-        correct, wrong = answer_pair(question, self.config.distractor_field)
-        right_first = first_correct_seat(question, self.config.assignment_seed) == "A"
+        right_first = first_correct_seat(question, self.config.assignment_seed + 1) == "A"
         orders = []
-        for i in range(2 if self.config.both_orders else 1):
-            seat = LABELS[i]
-            defends_correct = right_first if i == 0 else not right_first
-            label = seat if defends_correct else LABELS[1 - i]
-            answers = (correct, wrong) if label == "A" else (wrong, correct)
-            orders.append(Order(i, answers, label, {seat: "consultant"}))
+        for order in super().orders(question):
+            right = right_first if order.index == 0 else not right_first
+            seat = order.correct if right else LABELS[1 - LABELS.index(order.correct)]
+            orders.append(Order(order.index, order.answers, order.correct, {seat: "consultant"}))
         return orders
 
 
