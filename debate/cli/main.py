@@ -157,14 +157,16 @@ def export_cmd(
                                                     "several are merged.")],
     out_dir: Annotated[Path, Opt("--out", help="Output folder.")],
     strategy: Annotated[list[str] | None, Opt(
-        "--strategy", "-s", help="gold | consensus | revision | judge | sft | sft-critique "
-        "(repeatable; default gold).")] = None,
+        "--strategy", "-s", help="gold | consensus | revision | judge | judge-preference | "
+        "sft | sft-critique (repeatable; default gold).")] = None,
     fmt: Annotated[str, Opt("--format", "-f", help="dpo | reward | kto | sft | "
                             "sft-prompt-completion | grpo | sharegpt: conversational (messages); "
                             "add -standard for plain strings (dpo-standard, ...).")] = "dpo",
     split: Annotated[str, Opt(help="Split fractions by question id, e.g. 0.9,0.1.")] = "1.0",
     rounds: Annotated[str, Opt(help="Rounds to pair (gold, consensus), e.g. 0,1.")] = "0",
-    min_margin: Annotated[float, Opt(help="consensus: least vote-share margin.")] = 0.0,
+    min_margin: Annotated[float, Opt(help="consensus: least vote-share margin; "
+                                     "judge-preference: least judge-probability margin.")
+                          ] = 0.0,
     min_length: Annotated[int | None, Opt(help="Least characters per response.")] = None,
     max_length: Annotated[int | None, Opt(help="Most characters per response.")] = None,
     max_per_question: Annotated[int | None, Opt(help="Cap examples per question.")] = None,
