@@ -35,7 +35,8 @@ def test_every_spec_runs_from_the_cli_on_the_scripted_model(spec, tmp_path):
         assert 1 <= trace.totals.calls <= most
         assert trace.protocol == cls.name
         assert len({t.id for t in trace.turns}) == len(trace.turns)  # turn ids are unique
-    strategies = [a for s in ("gold", "consensus", "revision", "judge", "sft", "sft-critique")
+    strategies = [a for s in ("gold", "consensus", "revision", "judge", "judge-preference",
+                              "sft", "sft-critique")
                   for a in ("-s", s)]
     exported = runner.invoke(app, ["export", str(tmp_path / config.run_name()), "--out",
                                    str(tmp_path / "export"), *strategies, "-f", "kto",

@@ -349,7 +349,7 @@ async def test_judge_preference_pairs_sampled_speeches_by_the_judges_probability
     for pair in pairs:
         assert (pair.score_chosen or 0) > (pair.score_rejected or 0)
         assert pair.answer == "mira"  # the gold is the reward target
-        assert "probes" in pair.metadata.extra and "judge_probabilities" in pair.metadata.extra
+        assert "probes" in pair.metadata.extra and "judge_p_own" in pair.metadata.extra
     assert len(examples([trace], "judge-preference", {"min_margin": 0.3})) == 2
     rows = export([trace], "judge-preference", "dpo")
     assert set(rows[0]) >= {"prompt", "chosen", "rejected"}

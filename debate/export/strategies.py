@@ -13,11 +13,14 @@
 - ``sft``: final answers of debates judged correct (or, without gold, the
   consensus), as single completions.
 - ``sft-critique``: critique and review turns, role-conditioned.
-- ``judge-preference`` (Arnesen et al. 2024, self-play): speeches sampled at the
-  same point of a ``debate-qa``/``consultancy`` debate (``speech_samples`` >= 2,
-  so the same prompt), the one after which the judge put more probability on the
-  speaker's assigned answer chosen; ``margin`` is the difference
-  (``min_margin`` drops close pairs).
+- ``judge-preference``: self-play preference data (Arnesen et al. 2024) from
+  ``debate-qa`` and ``consultancy`` runs with ``speech_samples`` k >= 2: of
+  two speeches sampled at the same point of a debate (same speaker, same
+  prompt), the one after which the judge put more probability on the
+  speaker's assigned answer is chosen; every pair of a point whose judge
+  probabilities are both known and differ by at least ``min_margin``. Its
+  ``chosen_correct`` says whether the speaker defends the correct answer (so
+  the ``correct`` filter keeps the honest side's pairs).
 
 Unparseable answers are never chosen; empty completions are never used.
 Turns whose answer was read by a fallback rule (a guess from free text) are
@@ -29,6 +32,7 @@ consensus or the judge's pick, and ``metadata.answer_source`` says which.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import combinations, product
@@ -53,7 +57,7 @@ class StrategyOptions(BaseModel):
     """Rounds whose answers are paired (gold, consensus). Round 0 prompts are identical."""
     min_margin: float = 0.0
     """consensus: least vote-share difference between the majority and the runner-up;
-    judge-preference: least difference of the judge's probabilities."""
+    judge-preference: least difference of the judge's probabilities on the two speeches."""
     allow_fallback: bool = False
     """Use turns whose answer a fallback rule guessed (last number, yes/no word, option
     text) where their answer decides a label; off by default."""
@@ -227,45 +231,6 @@ def judge_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list
     return examples
 
 
-@strategy("judge-preference")
-def judge_preference_pairs(traces: Iterable[DebateTrace],
-                           options: StrategyOptions) -> list[Example]:
-    """Sampled speeches of one point: the one the judge rated higher for its side, chosen.
-
-    Every pair of samples whose judge probabilities on the speaker's assigned answer
-    are both known and differ by at least ``min_margin`` gives one example (k samples:
-    up to k(k-1)/2). Speeches that are empty or whose prompts differ are never paired.
-    """
-    examples = []
-    for trace in traces:
-        points: dict[str, list[Turn]] = {}
-        for turn in trace.turns:
-            if turn.kind == "argument" and "point" in turn.fields and turn.raw.strip() \
-                    and turn.fields.get("judge_p_own") is not None:
-                points.setdefault(turn.fields["point"], []).append(turn)
-        probes = {t.fields.get("probe_of"): t for t in trace.turns if t.step == "probe"}
-        for samples in points.values():
-            for a, b in combinations(samples, 2):
-                pa, pb = a.fields["judge_p_own"], b.fields["judge_p_own"]
-                if pa == pb or abs(pa - pb) < options.min_margin:
-                    continue
-                if prompt_key(a.messages) != prompt_key(b.messages):
-                    continue
-                chosen, rejected = (a, b) if pa > pb else (b, a)
-                example = _pair(
-                    trace, chosen, rejected, "judge-preference",
-                    (chosen.fields["judge_p_own"], rejected.fields["judge_p_own"]),
-                    _target(trace, None, "none"), seat=chosen.fields.get("seat"),
-                    side=chosen.fields.get("side"), order=chosen.fields.get("order"),
-                    samples=[chosen.fields.get("sample"), rejected.fields.get("sample")],
-                    probes=[probes[t.id].id for t in (chosen, rejected) if t.id in probes],
-                    judge_probabilities=[probes[t.id].fields.get("probabilities")
-                                         for t in (chosen, rejected) if t.id in probes])
-                example.chosen_correct = chosen.fields.get("side") == "correct"  # its side
-                examples.append(example)
-    return examples
-
-
 def _single(trace: DebateTrace, turn: Turn, name: str, label: bool,
             target: tuple[str | None, str | None], **extra: Any) -> Example:
     answer, source = target
@@ -302,4 +267,77 @@ def critique_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -
             if turn.kind in ("critique", "review") and turn.raw.strip():
                 examples.append(_single(trace, turn, "sft-critique", True, (None, None),
                                         kind=turn.kind))
+    return examples
+
+
+SELF_PLAY_PROTOCOLS = {"debate-qa", "consultancy"}
+"""Protocols whose sampled speeches (``speech_samples``) ``judge-preference`` pairs."""
+_TIE = 1e-9
+"""Judge probabilities closer than this are a tie; a margin this close to ``min_margin``
+passes (0.6 - 0.4 is 0.19999999999999996 in floating point)."""
+
+
+def _sampled_points(trace: DebateTrace) -> list[list[Turn]]:
+    """The speeches sampled at each point of a debate, each list sharing one prompt.
+
+    A sample whose prompt differs from its point's first sample is left out with a
+    warning: the pair would not be a preference between answers to one prompt.
+    """
+    points: dict[tuple[str, str], list[Turn]] = {}
+    for turn in trace.turns:
+        if turn.kind == "argument" and turn.fields.get("point") is not None:
+            points.setdefault((turn.agent, turn.fields["point"]), []).append(turn)
+    groups = []
+    for (agent, point), turns in points.items():
+        turns.sort(key=lambda t: int(t.fields.get("sample", 0)))
+        first = prompt_key(turns[0].messages)
+        same = []
+        for turn in turns:
+            if prompt_key(turn.messages) == first:
+                same.append(turn)
+            else:
+                warnings.warn(f"trace {trace.id}: {agent}'s speech {turn.id} at point {point} "
+                              f"has another prompt than {turns[0].id}; not paired",
+                              stacklevel=3)
+        groups.append(same)
+    return groups
+
+
+def _preference(trace: DebateTrace, chosen: Turn, rejected: Turn, probes: dict[str, str],
+                target: tuple[str | None, str]) -> Example:
+    """A pair of sampled speeches, scored by the judge's probability on the speaker's answer."""
+    scores = (float(chosen.fields["judge_p_own"]), float(rejected.fields["judge_p_own"]))
+    f = chosen.fields
+    return Example(
+        prompt=chosen.messages, chosen=chosen.raw, rejected=rejected.raw,
+        score_chosen=scores[0], score_rejected=scores[1], margin=scores[0] - scores[1],
+        answer=target[0], chosen_correct=f["side"] == "correct",
+        metadata=provenance(trace, [chosen, rejected], "judge-preference", target[1],
+                            judge_p_own=list(scores), seat=f["seat"], side=f["side"],
+                            defends=f.get("defends"), order=f["order"], point=f["point"],
+                            samples=[f["sample"], rejected.fields["sample"]],
+                            probes=[probes.get(chosen.id), probes.get(rejected.id)]))
+
+
+@strategy("judge-preference")
+def judge_preference_pairs(traces: Iterable[DebateTrace],
+                           options: StrategyOptions) -> list[Example]:
+    """Of speeches sampled at one point, the one the judge then favoured more (chosen)."""
+    examples = []
+    for trace in traces:
+        if trace.protocol not in SELF_PLAY_PROTOCOLS:
+            continue  # speeches carry a ``point`` only when sampled (speech_samples > 1)
+        probes = {t.fields["probe_of"]: t.id for t in trace.turns
+                  if t.step == "probe" and t.fields.get("probe_of") is not None}
+        target = _target(trace, trace.final.answer, "judge")
+        for group in _sampled_points(trace):
+            scored = [t for t in group
+                      if t.raw.strip() and t.fields.get("judge_p_own") is not None]
+            for one, two in combinations(scored, 2):
+                chosen, rejected = sorted((one, two), key=lambda t: -t.fields["judge_p_own"])
+                margin = chosen.fields["judge_p_own"] - rejected.fields["judge_p_own"]
+                if (one.raw == two.raw  # nothing to prefer between identical texts
+                        or margin <= _TIE or margin < options.min_margin - _TIE):
+                    continue
+                examples.append(_preference(trace, chosen, rejected, probes, target))
     return examples
