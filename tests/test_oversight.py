@@ -314,23 +314,25 @@ async def test_the_reading_experiments_run_with_a_weaker_judge_bound_by_role(nam
     assert summary.debates == 2 and not summary.failed
 
 
-def selfplay_model() -> ScriptedModel:
+SELFPLAY_RATING = {"strength 0": 0.3, "strength 1": 0.8, "strength 2": 0.55}
+
+
+def selfplay_reply(messages: list[Message], params: SamplingParams) -> str:
     """Sample i of a speech says 'strength i'; the judge's probe rates strength 0/1/2 at
     0.3/0.8/0.55 for the speaker's answer (the seat of the last speech in the transcript)."""
-    rating = {"strength 0": 0.3, "strength 1": 0.8, "strength 2": 0.55}
+    if is_judge(messages):
+        shown = messages[1].content
+        last = shown.rsplit("(round ", 1)[-1]
+        seat = "A" if shown.rsplit("Debater ", 1)[-1].startswith("A") else "B"
+        p = next((v for k, v in SELFPLAY_RATING.items() if k in last), 0.5)
+        p_a = p if seat == "A" else 1 - p
+        return f'{{"A": {p_a:.2f}, "B": {1 - p_a:.2f}}}'
+    sample = params.sampler.rsplit("#s", 1)[1] if "#s" in params.sampler else "0"
+    return f"strength {sample}"
 
-    def reply(messages: list[Message], params: SamplingParams) -> str:
-        if is_judge(messages):
-            shown = messages[1].content
-            last = shown.rsplit("(round ", 1)[-1]
-            seat = "A" if shown.rsplit("Debater ", 1)[-1].startswith("A") else "B"
-            p = next((v for k, v in rating.items() if k in last), 0.5)
-            p_a = p if seat == "A" else 1 - p
-            return f'{{"A": {p_a:.2f}, "B": {1 - p_a:.2f}}}'
-        sample = params.sampler.rsplit("#s", 1)[1] if "#s" in params.sampler else "0"
-        return f"strength {sample}"
 
-    return ScriptedModel(reply)
+def selfplay_model() -> ScriptedModel:
+    return ScriptedModel(selfplay_reply)
 
 
 async def test_judge_preference_pairs_sampled_speeches_by_the_judges_probability():
@@ -364,3 +366,31 @@ async def test_no_preference_pair_without_samples_or_with_an_unreadable_probe():
     assert examples([plain], "judge-preference") == []
     unreadable, _ = await run("debate-qa", scripted("no idea"), rounds=1, speech_samples=2)
     assert examples([unreadable], "judge-preference") == []
+
+
+async def test_sampled_speeches_and_probes_replay_from_the_cache(tmp_path):
+    from debate.config import ExperimentConfig
+    from debate.runner import arun_experiment
+    from debate.testing import register_script
+    from debate.trace import read_traces
+
+    register_script("selfplay", selfplay_reply)
+    config = ExperimentConfig(
+        protocol="debate-qa", models=["scripted:selfplay"], output_dir=str(tmp_path),
+        dataset={"path": "experiments/data/reading_qa.jsonl", "task": "exact"}, limit=2,
+        protocol_options={"speech_samples": 2, "rounds": 1})
+    fresh = await arun_experiment(config, progress=False)
+    run = tmp_path / config.run_name()
+    first = [t.model_dump(exclude={"started_at", "finished_at"})
+             for t in read_traces(run / "traces.jsonl")]
+    (run / "traces.jsonl").unlink()
+    again = await arun_experiment(config, progress=False)
+    assert fresh.calls == again.calls == again.cached_calls == 2 * 2 * (2 * (2 + 2) + 1)
+    assert again.requests == 0
+    replayed = [t.model_dump(exclude={"started_at", "finished_at"})
+                for t in read_traces(run / "traces.jsonl")]
+    for trace in (*first, *replayed):  # all the same but whether replies were replayed
+        trace["totals"].pop("cached_calls"), trace["totals"].pop("latency")
+        for turn in trace["turns"]:
+            turn.pop("cached"), turn.pop("latency")
+    assert sorted(replayed, key=lambda t: t["id"]) == sorted(first, key=lambda t: t["id"])
