@@ -394,3 +394,53 @@ async def test_sampled_speeches_and_probes_replay_from_the_cache(tmp_path):
         for turn in trace["turns"]:
             turn.pop("cached"), turn.pop("latency")
     assert sorted(replayed, key=lambda t: t["id"]) == sorted(first, key=lambda t: t["id"])
+
+
+def test_the_reference_judges_probabilities_come_from_the_answer_tokens_logprobs():
+    import math
+
+    from debate.agents.oversight import letter_probabilities
+    from debate.models.types import TokenLogprob
+
+    token = TokenLogprob(token="A", logprob=math.log(0.6),
+                         top={"A": math.log(0.6), " B": math.log(0.2), "The": math.log(0.1)})
+    probs, error = letter_probabilities([token])
+    assert error is None and probs == pytest.approx({"A": 0.75, "B": 0.25})  # 0.6 : 0.2
+    only_a = TokenLogprob(token="A", logprob=-0.1, top={"A": -0.1, "C": -3.0})
+    assert letter_probabilities([only_a])[0] == pytest.approx({"A": 1.0, "B": 0.0})  # B: -100
+    neither = TokenLogprob(token="The", logprob=-0.1, top={"The": -0.1, "I": -2.0})
+    assert letter_probabilities([neither])[0] is None
+    assert "no log-probabilities" in str(letter_probabilities(None)[1])
+
+
+async def test_a_logprobs_judge_asks_for_a_letter_and_reads_its_probabilities():
+    import math
+
+    from debate.models.types import Completion, TokenLogprob
+
+    class LetterJudge:
+        """Answers 'A' with P(A) 0.9 when Mira is answer A, else 0.3 (and asks for them)."""
+
+        name = "letter-judge"
+
+        def __init__(self) -> None:
+            self.params: list[SamplingParams] = []
+
+        async def generate(self, messages, params):
+            self.params.append(params)
+            p = 0.9 if "Answer A: Mira" in messages[1].content else 0.3
+            top = {"A": math.log(p), "B": math.log(1 - p)}
+            return Completion(text="A", logprobs=[TokenLogprob(token="A", logprob=top["A"],
+                                                               top=top)])
+
+    judge = LetterJudge()
+    trace = await run_debate(QUESTION, protocol="blind-judge", judge_confidence="logprobs",
+                             models={"judge": judge})
+    assert all(p.logprobs and p.top_logprobs == 5 for p in judge.params)
+    assert all("Respond with only A or B" in t.messages[1].content for t in trace.turns)
+    # p(correct): 0.9 where Mira is A, 1 - 0.3 = 0.7 where she is B: mean 0.8
+    assert sorted(j["p_correct"] for j in trace.final.details["judgments"]) == pytest.approx(
+        [0.7, 0.9])
+    assert trace.final.answer == "mira"
+    stated, _ = await run("blind-judge", scripted("A"))  # no logprobs asked: "A" states none
+    assert stated.final.answer is None

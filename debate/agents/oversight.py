@@ -17,6 +17,7 @@ far and the step.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import string
 from collections.abc import Sequence
@@ -24,14 +25,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from debate.agents.base import Agent, Parsed, View, role
-from debate.models.types import Message, SamplingParams
+from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.parsing import parse_json_object
 from debate.scoring import NO_ANSWER, Extraction, normalize_gold, normalize_text
 from debate.trace import Question, TurnKind
 
 __all__ = ["LABELS", "Consultant", "OversightBrief", "OversightJudge", "QaDebater", "Speech",
            "answer_key", "answer_pair", "check_quotes", "first_correct_seat",
-           "parse_confidence_percent", "parse_probabilities"]
+           "letter_probabilities", "parse_confidence_percent", "parse_probabilities"]
 
 LABELS = ("A", "B")
 """The two answers' labels, in the order the judge sees them; debater A defends answer A."""
@@ -74,6 +75,8 @@ class OversightBrief:
     """Whether the speaker has an opponent (debate) or argues alone (consultancy)."""
     sample: int = 0
     """Which of the speeches sampled at this point (``speech_samples``) this is."""
+    judge_confidence: Literal["stated", "logprobs"] = "stated"
+    """How the judge's probabilities are read (see :func:`letter_probabilities`)."""
 
 
 _QUOTE = re.compile(r"<quote>(.*?)</quote>", re.DOTALL | re.IGNORECASE)
@@ -154,6 +157,31 @@ def parse_probabilities(text: str) -> tuple[dict[str, float] | None, str | None]
     if total <= 0:
         return None, "both probabilities are 0"
     return {label: probs[label] / total for label in LABELS}, None
+
+
+def letter_probabilities(tokens: Sequence[TokenLogprob] | None
+                         ) -> tuple[dict[str, float] | None, str | None]:
+    """P(A) and P(B) from the answer token's log-probabilities (the reference's judge).
+
+    The first token's alternatives (``top``, with the token itself) are searched for
+    ``A`` and ``B`` (surrounding spaces ignored); one missing counts as log-probability
+    -100, and the two are normalised (a softmax over the pair). ``(None, reason)``
+    without log-probabilities or when neither letter is among them.
+    """
+    if not tokens:
+        return None, "the backend returned no log-probabilities"
+    first = tokens[0]
+    found: dict[str, float] = {}
+    for token, logprob in [*(first.top or {}).items(), (first.token, first.logprob)]:
+        label = token.strip().upper()
+        if label in LABELS:
+            found[label] = max(found.get(label, -math.inf), logprob)
+    if not found:
+        return None, "neither A nor B among the answer token's log-probabilities"
+    la, lb = found.get("A", -100.0), found.get("B", -100.0)
+    top = max(la, lb)
+    ea, eb = math.exp(la - top), math.exp(lb - top)
+    return {"A": ea / (ea + eb), "B": eb / (ea + eb)}, None
 
 
 def parse_confidence_percent(text: str) -> float | None:
@@ -328,12 +356,14 @@ class OversightJudge(Agent):
     """
 
     default_templates = {"rules": "oversight_judge", "task": "oversight_judge_task",
-                         "ask": "oversight_judge_ask", "decide": "oversight_judge_decide"}
+                         "ask": "oversight_judge_ask", "decide": "oversight_judge_decide",
+                         "letter": "oversight_judge_letter"}
     template_fields = {
         "rules": frozenset(),
         "task": frozenset({"question", "answer_a", "answer_b", "transcript"}),
         "ask": frozenset(),
         "decide": frozenset(),
+        "letter": frozenset(),
     }
 
     def kind(self, view: View) -> TurnKind:
@@ -346,7 +376,8 @@ class OversightJudge(Agent):
         transcript = _transcript(brief.transcript) if brief.transcript else "(no debate)"
         task = self.render("task", question=view.question.text, answer_a=brief.answers[0],
                            answer_b=brief.answers[1], transcript=transcript)
-        step = self.render("ask" if brief.step == "ask" else "decide")
+        step = self.render("ask" if brief.step == "ask" else
+                           "letter" if brief.judge_confidence == "logprobs" else "decide")
         rules = self.render("rules")
         system = f"{self.system_prompt}\n\n{rules}" if self.system_prompt else rules
         return [Message(role="system", content=system),
@@ -356,15 +387,25 @@ class OversightJudge(Agent):
         """The speeches and questions its transcript shows (quotes marked, so not verbatim)."""
         return _shown(view)
 
-    def parse(self, text: str, view: View) -> Parsed:
-        """Probabilities (decide, probe); a question is kept as text."""
-        if _brief(view).step == "ask":
+    def params_for(self, view: View) -> SamplingParams:
+        """With ``judge_confidence: logprobs``, verdicts ask for the top 5 log-probabilities."""
+        brief = _brief(view)
+        if brief.step == "ask" or brief.judge_confidence == "stated":
+            return self.params
+        return self.derived_params("letter", logprobs=True, top_logprobs=5)
+
+    def read(self, completion: Completion, view: View) -> Parsed:
+        """Probabilities (decide, probe), stated or from the answer token; a question as text."""
+        brief = _brief(view)
+        if brief.step == "ask":
             return Parsed()
-        probs, error = parse_probabilities(text)
+        if brief.judge_confidence == "logprobs":
+            probs, error = letter_probabilities(completion.logprobs)
+        else:
+            probs, error = parse_probabilities(completion.text)
         if probs is None:
             return Parsed(NO_ANSWER, None, {"parse_error": error, "probabilities": None})
         decision = max(LABELS, key=lambda label: probs[label])
         tie = probs["A"] == probs["B"]
         return Parsed(NO_ANSWER if tie else Extraction(decision, "field"), None,
                       {"probabilities": probs})
-

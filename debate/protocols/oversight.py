@@ -92,6 +92,11 @@ class OversightConfig(ProtocolConfig):
     """The dataset column with the wrong answer (else one of the other options is drawn)."""
     assignment_seed: int = 0
     """Seed of the per-question draw of which seat defends the correct answer first."""
+    judge_confidence: Literal["stated", "logprobs"] = "stated"
+    """``stated``: the judge writes a probability for each answer; ``logprobs`` (compat,
+    the reference's judge): it answers A or B, and the probabilities are the softmax of
+    the two letters' log-probabilities at the answer token (top 5; the backend must
+    return log-probabilities, else the verdict is unreadable)."""
 
 
 class SpeechConfig(OversightConfig):
@@ -201,6 +206,7 @@ class _Oversight(FixedRolesProtocol[OversightT]):
                    step: Step, round_: int, tag: str) -> View:
         """What the judge sees: the question, both answers, the transcript (never the passage)."""
         brief = OversightBrief(answers=order.answers, step=step,
+                               judge_confidence=self.config.judge_confidence,
                                transcript=tuple(self.shown(t, question.context or "")
                                                 for t in transcript))
         return View(question, round_, tag=tag, step=step, oversight=brief)
