@@ -24,9 +24,10 @@ seat and answer order bias cancels. One trace holds both orders: turns carry
 order, and the final answer is the answer with the higher mean probability
 (``None`` when no verdict could be read or the mean is a tie).
 
-Where this departs from the reference code (ucl-dark/llm_debate): the judge *states* probabilities
-(the reference's judge answers "Answer: A" and its probability comes from the
-answer token's logprobs); a swapped order is a second debate with the seats
+Where this departs from the reference code (ucl-dark/llm_debate): the judge
+*states* probabilities (the reference's judge answers A or B and its
+probability comes from the answer token's logprobs: ``judge_confidence:
+logprobs`` brings that back); a swapped order is a second debate with the seats
 swapped (the reference re-labels the same transcript for simultaneous
 debates); speeches are not resampled or cut to the word limit (the reference
 resamples speeches outside 70-150 words or without a quote, and cuts at 150;
