@@ -157,16 +157,15 @@ def export_cmd(
                                                     "several are merged.")],
     out_dir: Annotated[Path, Opt("--out", help="Output folder.")],
     strategy: Annotated[list[str] | None, Opt(
-        "--strategy", "-s", help="gold | consensus | revision | judge | judge-preference | "
-        "sft | sft-critique (repeatable; default gold).")] = None,
+        "--strategy", "-s", help="gold | consensus | revision | judge | judge-preference | sft | "
+        "sft-critique (repeatable; default gold).")] = None,
     fmt: Annotated[str, Opt("--format", "-f", help="dpo | reward | kto | sft | "
                             "sft-prompt-completion | grpo | sharegpt: conversational (messages); "
                             "add -standard for plain strings (dpo-standard, ...).")] = "dpo",
     split: Annotated[str, Opt(help="Split fractions by question id, e.g. 0.9,0.1.")] = "1.0",
     rounds: Annotated[str, Opt(help="Rounds to pair (gold, consensus), e.g. 0,1.")] = "0",
     min_margin: Annotated[float, Opt(help="consensus: least vote-share margin; "
-                                     "judge-preference: least judge-probability margin.")
-                          ] = 0.0,
+                                      "judge-preference: least probability difference.")] = 0.0,
     min_length: Annotated[int | None, Opt(help="Least characters per response.")] = None,
     max_length: Annotated[int | None, Opt(help="Most characters per response.")] = None,
     max_per_question: Annotated[int | None, Opt(help="Cap examples per question.")] = None,
@@ -242,8 +241,15 @@ def compare(
     plot: Annotated[Path, Opt("--plot", help="Where to write the plot of accuracy against "
                               "compute (SVG).")] = Path("compare.svg"),
 ) -> None:
-    """Compare runs: one table, accuracy against compute (a plot), paired tests."""
-    from debate.compare import compute_chart, paired_table, run_names, run_summary, runs_table
+    """Compare runs: one table (and the judges' of oversight runs), a plot, paired tests."""
+    from debate.compare import (
+        compute_chart,
+        judge_table,
+        paired_table,
+        run_names,
+        run_summary,
+        runs_table,
+    )
     from debate.results import write_text_atomic
     from debate.stats import compare_runs
     from debate.trace import read_traces
@@ -265,6 +271,9 @@ def compare(
     except OSError as exc:
         _fail(ConfigError(f"--plot {plot}: cannot write it: {exc.strerror or exc}"))
     out.print(runs_table(names, summaries))
+    judges = judge_table(names, summaries)
+    if judges is not None:
+        out.print(judges)
     if len(runs) == 2:
         _print_pair(str(runs[0]), str(runs[1]), results[0])
     else:
