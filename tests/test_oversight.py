@@ -444,3 +444,15 @@ async def test_a_logprobs_judge_asks_for_a_letter_and_reads_its_probabilities():
     assert trace.final.answer == "mira"
     stated, _ = await run("blind-judge", scripted("A"))  # no logprobs asked: "A" states none
     assert stated.final.answer is None
+
+
+async def test_a_long_speech_is_shown_cut_at_the_word_cap_and_kept_whole_in_the_trace():
+    long_speech = " ".join(f"w{i}" for i in range(200)) + " <quote>Mira baked the bread</quote>"
+    trace, _ = await run("debate-qa", scripted(speech=long_speech), rounds=1, both_orders=False,
+                         cut_at_words=150)
+    verdict = trace.turns[-1].messages[1].content
+    assert "w149 ... <TRUNCATED>" in verdict and "w150" not in verdict
+    assert "Mira baked" not in verdict  # the quote came after the cut
+    assert all(t.raw == long_speech for t in trace.turns if t.kind == "argument")
+    whole, _ = await run("debate-qa", scripted(speech=long_speech), rounds=1, both_orders=False)
+    assert "w199 <v_quote>Mira baked the bread</v_quote>" in whole.turns[-1].messages[1].content

@@ -29,9 +29,10 @@ Where this departs from the reference code (ucl-dark/llm_debate): the judge
 probability comes from the answer token's logprobs: ``judge_confidence:
 logprobs`` brings that back); a swapped order is a second debate with the seats
 swapped (the reference re-labels the same transcript for simultaneous
-debates); speeches are not resampled or cut to the word limit (the reference
-resamples speeches outside 70-150 words or without a quote, and cuts at 150;
-each speech's word and quote counts are recorded instead); quotes match with
+debates); speeches are not resampled (the reference resamples speeches
+outside 70-150 words or without a quote; each speech's word and quote counts
+are recorded instead) and are shown whole unless ``cut_at_words`` is set (the
+reference cuts at 150 words); quotes match with
 punctuation made spaces (the reference deletes ASCII punctuation). Private
 confidence is a separate call (Prasad & Nguyen ask for a bet in the speech's
 own reply), and a sampled speech is scored by the judge right after it
@@ -105,8 +106,12 @@ class SpeechConfig(OversightConfig):
 
     rounds: int = Field(3, ge=1)
     """Speeches per speaker."""
-    word_limit: int = Field(150, ge=1)
+    word_limit: int = Field(100, ge=1)
     """Words per speech, stated in the prompt (each speech's count is in its fields)."""
+    cut_at_words: int | None = Field(None, ge=1)
+    """Compat (the reference cuts at 150 words, 300 for consultants): what the opponent
+    and the judge see of a longer speech ends after this many words with
+    ``... <TRUNCATED>``; the trace keeps the whole reply. ``None``: shown whole."""
     interactive_judge: bool = False
     """The judge asks the speakers one question after every round but the last."""
     private_confidence: bool = False
@@ -125,6 +130,9 @@ class DebateQaConfig(SpeechConfig):
 
 class ConsultancyConfig(SpeechConfig):
     """Options of ``consultancy`` (defaults: Khan et al. 2024)."""
+
+    word_limit: int = Field(200, ge=1)
+    """Words per speech, stated in the prompt (the reference asks consultants for 200)."""
 
     interactive_judge: bool = True
     """The judge questions the consultant after every round but the last."""
@@ -197,10 +205,15 @@ class _Oversight(FixedRolesProtocol[OversightT]):
         return [t for t in turns if t.fields.get("order") == order.index
                 and not t.fields.get("sample") and t.step != "probe"]
 
-    @staticmethod
-    def shown(turn: Turn, passage: str) -> Speech:
-        """A turn as the transcript shows it (a speech's quotes marked against the passage)."""
-        text = check_quotes(turn.raw, passage)[0] if turn.kind == "argument" else turn.raw
+    def shown(self, turn: Turn, passage: str) -> Speech:
+        """A turn as the transcript shows it (a speech cut at ``cut_at_words``, quotes marked)."""
+        text = turn.raw
+        if turn.kind == "argument":
+            cut = getattr(self.config, "cut_at_words", None)
+            words = text.split(" ")
+            if cut is not None and len(words) > cut:
+                text = " ".join(words[:cut]) + " ... <TRUNCATED>"
+            text = check_quotes(text, passage)[0]
         return Speech(_SPEAKER_NAMES.get(turn.agent, turn.agent), turn.round, text, turn.id)
 
     def judge_view(self, question: Question, order: Order, transcript: Sequence[Turn],
