@@ -148,6 +148,9 @@ async def test_the_judge_sees_quotes_marked_verified_or_not():
     ("A: 70, B: 30", {"A": 0.7, "B": 0.3}),  # bare numbers summing to 100
     ("P(A) = 0.9", {"A": 0.9, "B": 0.1}),  # one stated, the other its complement
     ('{"A": 0.6, "B": 0.6}', {"A": 0.5, "B": 0.5}),  # scaled to sum to 1
+    ("A: .7 B: .3", {"A": 0.7, "B": 0.3}),
+    ('At first A: 0.7. Final: {"A": 0.2, "B": 0.8}', {"A": 0.2, "B": 0.8}),  # JSON first
+    ("A: 0.7\nB: 0.3\nOn reflection A: 0.4, B: 0.6", {"A": 0.4, "B": 0.6}),  # the last word
 ])
 def test_judge_probabilities_are_read(reply, expected):
     probs, error = parse_probabilities(reply)
@@ -159,6 +162,8 @@ def test_judge_probabilities_are_read(reply, expected):
     ('{"A": 1.7, "B": 0.3}', "out of range"),
     ("A: 70, B: 50", "out of range"),  # bare numbers not summing to 100
     ('{"A": 0, "B": 0}', "both probabilities are 0"),
+    ("A: 60-70%, B: 30-40%", "a range for A"),
+    ("Answer B", "no probability"),
 ])
 def test_an_unreadable_judgment_is_recorded_with_no_decision(reply, why):
     probs, error = parse_probabilities(reply)
@@ -209,8 +214,12 @@ def test_a_stated_chance_of_winning_is_read_as_a_percentage():
     assert parse_confidence_percent("85") == pytest.approx(0.85)
     assert parse_confidence_percent('{"confidence": 60}') == pytest.approx(0.6)
     assert parse_confidence_percent("I'd say 72%.") == pytest.approx(0.72)
+    assert parse_confidence_percent("80 out of 100") == pytest.approx(0.8)
+    assert parse_confidence_percent("80/100") == pytest.approx(0.8)
     assert parse_confidence_percent("very likely") is None
     assert parse_confidence_percent("250") is None
+    assert parse_confidence_percent("between 60 and 70") is None  # a range is no estimate
+    assert parse_confidence_percent("1e2") is None
 
 
 async def test_consultancy_defends_the_right_answer_in_one_order_and_the_wrong_in_the_other():

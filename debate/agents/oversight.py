@@ -112,7 +112,8 @@ def check_quotes(text: str, passage: str) -> tuple[str, int, int]:
 
 
 _PROB = re.compile(r"(?:answer\s*|p\s*\(\s*|\bprob(?:ability)?\s*(?:of\s*)?(?:answer\s*)?)?"
-                   r"\b([AB])\b\s*\)?\s*[:=]\s*(\d+(?:\.\d+)?)\s*(%?)", re.IGNORECASE)
+                   r"\b([AB])\b\s*\)?\s*[:=]\s*(\d*\.?\d+)\s*(%?)(\s*(?:-|–|to)\s*\d)?",
+                   re.IGNORECASE)
 
 
 def parse_probabilities(text: str) -> tuple[dict[str, float] | None, str | None]:
@@ -139,6 +140,8 @@ def parse_probabilities(text: str) -> tuple[dict[str, float] | None, str | None]
                     found[label] = (float(number.group(1)), bool(number.group(2)))
     if not found:
         for match in _PROB.finditer(text):
+            if match.group(4):
+                return None, f"a range for {match.group(1).upper()}, not one probability"
             found[match.group(1).upper()] = (float(match.group(2)), bool(match.group(3)))
     if not found:
         return None, "no probability for A or B in the reply"
@@ -184,16 +187,26 @@ def letter_probabilities(tokens: Sequence[TokenLogprob] | None
     return {"A": ea / (ea + eb), "B": eb / (ea + eb)}, None
 
 
+_OUT_OF_100 = re.compile(r"\s*(?:/|out\s+of)\s*100\b", re.IGNORECASE)
+
+
 def parse_confidence_percent(text: str) -> float | None:
-    """A stated chance of winning, 0-100 (``73``, ``73%``, ``{"confidence": 73}``), as 0-1."""
+    """A stated chance of winning, 0-100 (``73``, ``73%``, ``73/100``, ``{"confidence": 73}``).
+
+    Returned as 0-1; ``None`` when the reply states no number, several different ones
+    (``between 60 and 70``), or one outside 0-100.
+    """
     obj = parse_json_object(text)
     value: object = None
     if obj is not None:
         value = next((v for k, v in obj.items() if "confiden" in str(k).lower()
                       or "probab" in str(k).lower()), None)
     if value is None:
-        numbers = re.findall(r"(?<![\d.])(\d{1,3}(?:\.\d+)?)\s*%?", text)
-        value = numbers[-1] if numbers else None
+        numbers = set(re.findall(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])",
+                                 _OUT_OF_100.sub("", text)))
+        if len(numbers) != 1:
+            return None
+        value = numbers.pop()
     try:
         number = float(str(value).strip().rstrip("%"))
     except ValueError:
