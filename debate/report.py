@@ -158,9 +158,12 @@ def markdown_report(summary: Summary) -> str:
     """The summary as a markdown document, each metric defined at the end."""
     lines = [f"# Debate run {summary.run or ''}".rstrip(), "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in _overview(summary)]
-    lines += ["", "## Per round", "", f"![accuracy per round]({ACCURACY_PLOT})", ""]
-    lines += _markdown_table(_ROUND_HEADER, _round_rows(summary))
-    lines += ["", "## Per agent", ""] + _markdown_table(_AGENT_HEADER, _agent_rows(summary))
+    rounds, agents = _round_rows(summary), _agent_rows(summary)
+    if rounds or summary.oversight is None:  # oversight runs have no answer rounds
+        lines += ["", "## Per round", "", f"![accuracy per round]({ACCURACY_PLOT})", ""]
+        lines += _markdown_table(_ROUND_HEADER, rounds)
+    if agents or summary.oversight is None:
+        lines += ["", "## Per agent", ""] + _markdown_table(_AGENT_HEADER, agents)
     definitions = DEFINITIONS
     if summary.oversight is not None:
         lines += ["", "## Judge", ""] + _markdown_judge(summary.oversight)

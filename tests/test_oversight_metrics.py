@@ -149,6 +149,7 @@ async def test_the_summary_json_and_the_report_show_the_judge():
     assert data["oversight"]["accuracy"] == {"hits": 3, "total": 6, "rate": 0.5}
     assert Summary.model_validate_json(summary.model_dump_json()) == summary
     report = markdown_report(summary)
+    assert "## Per round" not in report and "## Per agent" not in report  # no answer rounds
     judge = report.split("## Judge")[1].split("## Definitions")[0]
     # the numbers of the test above, as a person reads them
     assert "| judgments | 6 (5 read, 1 unparsed, 1 tied) |" in judge
@@ -171,6 +172,7 @@ async def test_other_protocols_have_no_oversight_stats_and_are_not_counted():
     du = await run_debate(Q1, protocol="du", models=ScriptedModel("Answer: Mira"), rounds=0)
     assert summarize([du]).oversight is None and oversight_stats([du]) is None
     assert "## Judge" not in markdown_report(summarize([du]))
+    assert "## Per round" in markdown_report(summarize([du]))
     traces = await debates()
     assert summarize([du, *traces]).oversight == summarize(traces).oversight
 
