@@ -465,3 +465,29 @@ async def test_a_long_speech_is_shown_cut_at_the_word_cap_and_kept_whole_in_the_
     assert all(t.raw == long_speech for t in trace.turns if t.kind == "argument")
     whole, _ = await run("debate-qa", scripted(speech=long_speech), rounds=1, both_orders=False)
     assert "w199 <v_quote>Mira baked the bread</v_quote>" in whole.turns[-1].messages[1].content
+
+
+async def test_no_agent_sees_the_other_order_or_a_sampled_alternative():
+    """Each speech is unique (agent, round, order, sample); a turn's messages may show only
+    speeches of its own order's main line (a probe also the one sample it scores)."""
+
+    def reply(messages: list[Message], params: SamplingParams) -> str:
+        if is_judge(messages):
+            return "Why?" if "ask the speakers" in messages[-1].content else '{"A": 0.6}'
+        if "probability, from 0 to 100" in messages[-1].content:
+            return "60"
+        order = "o1" if "You argue that the answer is: Tomas" in messages[0].content else "o0"
+        turn = sum(m.role == "assistant" for m in messages)
+        return f"UNIQUE-{params.sampler}-{order}-{turn}"
+
+    trace, _ = await run("debate-qa", ScriptedModel(reply), rounds=2, speech_samples=2,
+                         interactive_judge=True, private_confidence=True)
+    speeches = {t.id: t for t in trace.turns if t.kind == "argument"}
+    for turn in trace.turns:
+        text = "\n".join(m.content for m in turn.messages)
+        for speech in speeches.values():
+            if speech.raw not in text:
+                continue
+            assert speech.fields["order"] == turn.fields["order"]
+            if speech.fields.get("sample"):  # an alternative: only its own probe sees it
+                assert turn.step == "probe" and turn.fields["probe_of"] == speech.id
