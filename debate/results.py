@@ -32,7 +32,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,7 +130,7 @@ def _csv_text(rows: Iterable[ResultRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows([_cell(value) for value in astuple(row)] for row in rows)
+    writer.writerows([_cell(getattr(row, name)) for name in COLUMNS] for row in rows)  # no deep copy
     return buffer.getvalue()
 
 
