@@ -10,13 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from debate.cards import ProtocolPreset, load_card, load_yaml, validate
 from debate.datasets import DatasetSpec
 from debate.errors import ConfigError
 from debate.models.accounting import Price
 from debate.models.middleware import Limits, RetryPolicy
+from debate.models.pool import Endpoint, PoolPolicy
 from debate.plugins import load_plugin, protocol_from_file, split_file_ref
 from debate.protocols.base import DebateProtocol, get_protocol
 
@@ -69,6 +70,13 @@ class ExperimentConfig(BaseModel):
     """Keep a response cache in the run folder (needed to resume without paying twice)."""
     limits: Limits = Field(default_factory=Limits)
     """Per-endpoint request limits."""
+    endpoints: dict[str, list[Endpoint]] = Field(default_factory=dict)
+    """Replicas of a model, by the model's spec as ``models`` names it without a URL:
+    ``{"openai:Qwen/Qwen2.5-7B-Instruct": [{url: http://a:8000/v1, max_in_flight: 128},
+    ...]}``. Their calls are spread over the replicas (an endpoint pool,
+    :mod:`debate.models.pool`); limits not given are ``limits``'."""
+    pool: PoolPolicy = Field(default_factory=PoolPolicy)
+    """How endpoint pools route calls and take failing replicas out of rotation."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     """Retry policy and per-call timeout."""
     prices: dict[str, Price] = Field(default_factory=dict)
@@ -87,6 +95,38 @@ class ExperimentConfig(BaseModel):
         if not value:
             raise ValueError("name at least one model spec")
         return value
+
+    @model_validator(mode="after")
+    def _endpoints_name_models(self) -> ExperimentConfig:
+        from debate.binding import split_bindings
+        from debate.models.spec import parse_model_spec
+
+        positional, named = split_bindings(self.models)
+        used = {*positional, *named.values()}
+        for spec, listed in self.endpoints.items():
+            parsed = parse_model_spec(spec)
+            if parsed.base_url is not None:
+                raise ValueError(f"endpoints: name the model without a URL ({parsed.backend}:"
+                                 f"{parsed.model}); its URLs are the list's")
+            if spec not in used:
+                raise ValueError(f"endpoints: {spec!r} is not one of the models "
+                                 f"({', '.join(sorted(used))})")
+            if not listed:
+                raise ValueError(f"endpoints: {spec!r} lists no endpoint")
+        return self
+
+    def endpoints_of(self, spec: str) -> list[Endpoint]:
+        """The replicas serving ``spec``, each with its limits (``limits`` fill the gaps).
+
+        ``endpoints[spec]``, else the URLs of a ``@URL,URL`` spec, else none.
+        """
+        from debate.models.spec import parse_model_spec
+
+        defaults = self.limits.model_dump()
+        if spec in self.endpoints:
+            return [Endpoint(**(defaults | e.model_dump(exclude_unset=True)))
+                    for e in self.endpoints[spec]]
+        return [Endpoint(url=url, **defaults) for url in parse_model_spec(spec).pool]
 
     def resolve_protocol(self) -> tuple[type[DebateProtocol], dict[str, Any]]:
         """The protocol class and its options (preset, then options, then shortcuts)."""

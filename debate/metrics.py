@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 from debate.errors import ConfigError
 from debate.judges.majority import is_consensus, majority_vote
 from debate.models.accounting import Price, PriceTable
+from debate.models.pool import EndpointReport
 from debate.oversight_metrics import OVERSIGHT_PROTOCOLS, OversightStats, OversightTally
 from debate.scoring import is_correct
 from debate.stats import wilson_interval
@@ -166,6 +167,9 @@ class Summary(BaseModel):
     """Seconds over every invocation of the run."""
     total_requests: int | None = None
     """Requests over every invocation of the run."""
+    endpoints: dict[str, list[EndpointReport]] = Field(default_factory=dict)
+    """Per replica of each endpoint pool, by model: calls, errors, failovers, time out of
+    rotation (this invocation; empty without pools)."""
     errors: dict[str, int] = Field(default_factory=dict)
     """Failed attempts by kind in the last invocation."""
     failed: dict[str, str] = Field(default_factory=dict)

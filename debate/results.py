@@ -130,7 +130,8 @@ def _csv_text(rows: Iterable[ResultRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows([_cell(getattr(row, name)) for name in COLUMNS] for row in rows)  # no deep copy
+    # getattr, not dataclasses.astuple: that deep-copies every row
+    writer.writerows([_cell(getattr(row, name)) for name in COLUMNS] for row in rows)
     return buffer.getvalue()
 
 

@@ -48,6 +48,7 @@ from debate.metrics import Summary, Tally, load_run_summary
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
 from debate.models.middleware import Cached, CallStats, wrap
+from debate.models.pool import EndpointPool, EndpointReport
 from debate.models.spec import create_backend, parse_model_spec
 from debate.models.types import ChatModel, SamplingParams, close_model
 from debate.protocols.base import DebateProtocol, create_protocol
@@ -138,6 +139,7 @@ class _Models:
     def __init__(self) -> None:
         self.backends: list[ChatModel] = []
         self.by_spec: dict[str, ChatModel] = {}
+        self.pools: dict[str, EndpointPool] = {}  # by the model's spec without URLs
 
     def build(self, config: ExperimentConfig, stats: CallStats) -> None:
         """Build the models ``config`` names (if one fails, those before it are kept to close)."""
@@ -145,7 +147,15 @@ class _Models:
         positional, named = split_bindings(config.models)
         for spec in dict.fromkeys([*positional, *named.values()]):
             parsed = parse_model_spec(spec)
-            backend = create_backend(parsed, **config.backend_options.get(parsed.backend, {}))
+            options = config.backend_options.get(parsed.backend, {})
+            endpoints = config.endpoints_of(spec)
+            backend: ChatModel
+            if endpoints:
+                backend = EndpointPool.create(parsed, endpoints, policy=config.pool, **options)
+                self.pools[str(parsed.model_copy(update={"base_url": None, "pool": []}))] = (
+                    backend)
+            else:
+                backend = create_backend(parsed, **options)
             self.backends.append(backend)
             self.by_spec[spec] = wrap(backend, stats=stats, limits=config.limits,
                                       retry=config.retry, prices=prices)
@@ -155,6 +165,10 @@ class _Models:
         for model in self.by_spec.values():
             assert isinstance(model, Cached)
             model.cache = cache
+
+    def endpoint_reports(self) -> dict[str, list[EndpointReport]]:
+        """Per-replica counts of every endpoint pool, by model."""
+        return {spec: pool.report() for spec, pool in self.pools.items()}
 
     async def aclose(self) -> None:
         """Close every backend built."""
@@ -318,6 +332,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             "failed": failed, "stopped": stopped[0] if stopped else None,
             "invocations": before[0] + 1, "total_wall_time": before[1] + wall,
             "total_requests": before[2] + stats.requests,
+            "endpoints": models.endpoint_reports(),
         })
         (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
         write_report(run_dir, summary)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from debate.errors import ConfigError, ModelOutputError
 from debate.memo import ByIdentity
 from debate.models.cache import call_position
+from debate.models.pool import route_key
 from debate.models.types import ChatModel, Completion, Message, SamplingParams
 from debate.parsing import parse_confidence, parse_fields
 from debate.prompts import Template, load_template
@@ -344,11 +345,13 @@ class Agent:
 
         scope = debate_scope.get()
         token = call_position.set(scope.position(turn_id) if scope else turn_id)
+        route = route_key.set(f"{scope.id}/{self.name}" if scope else "")  # a pool's affinity
         try:
             completion = await self.model.generate(messages, self.params_for(view))
         except ModelOutputError as exc:
             return turn("", error=str(exc))
         finally:
+            route_key.reset(route)
             call_position.reset(token)
         text = completion.text
         parsed = await self.aread(completion, view, messages)

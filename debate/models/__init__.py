@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         queued,
         wrap,
     )
+    from debate.models.pool import Endpoint, EndpointPool, EndpointReport, PoolPolicy, route_key
     from debate.models.spec import (
         BACKENDS,
         SPEC_FORMS,
@@ -48,6 +49,8 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "debate.models.cache": ("ResponseCache", "cache_key", "call_position"),
     "debate.models.middleware": ("Cached", "CallStats", "Limited", "Limits", "Retrying",
                                  "RetryPolicy", "queued", "wrap"),
+    "debate.models.pool": ("Endpoint", "EndpointPool", "EndpointReport", "PoolPolicy",
+                           "route_key"),
     "debate.models.spec": ("BACKENDS", "SPEC_FORMS", "Backend", "ModelSpec", "backend",
                            "create_backend", "parse_model_spec"),
     "debate.models.types": ("ChatModel", "Closeable", "Completion", "Message",
@@ -65,11 +68,15 @@ __all__ = [
     "ChatModel",
     "Closeable",
     "Completion",
+    "Endpoint",
+    "EndpointPool",
+    "EndpointReport",
     "Limited",
     "Limits",
     "Message",
     "ModelSpec",
     "Price",
+    "PoolPolicy",
     "PriceTable",
     "ResponseCache",
     "RetryPolicy",
@@ -84,5 +91,6 @@ __all__ = [
     "create_backend",
     "parse_model_spec",
     "queued",
+    "route_key",
     "wrap",
 ]

@@ -32,8 +32,9 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from aiolimiter import AsyncLimiter
 from asyncio_throttle.throttler import Throttler
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from debate.errors import RetryableError
 from debate.models.accounting import PriceTable
@@ -48,7 +49,7 @@ from debate.models.types import (
 )
 
 __all__ = ["CallStats", "Cached", "FifoSemaphore", "Limited", "Limits",
-           "RetryPolicy", "Retrying", "queued", "wrap"]
+           "RetryPolicy", "Retrying", "attempt_expired", "queued", "reserved_tokens", "wrap"]
 
 _THROTTLE_POLLERS = 8
 
@@ -124,6 +125,12 @@ class _Deadlines:
 _attempt: ContextVar[_Attempt | None] = ContextVar("debatelab_attempt", default=None)
 
 
+def attempt_expired() -> bool:
+    """True inside a timed attempt whose timeout has run out (its cancel is the timeout)."""
+    attempt = _attempt.get()
+    return attempt is not None and attempt.expired
+
+
 class queued:  # noqa: N801 - used as a function: ``with queued():``
     """Stop the current attempt's timeout while waiting for a turn; restart it after.
 
@@ -184,6 +191,9 @@ class Limits(BaseModel):
     """Most requests in flight at once to this endpoint."""
     requests_per_second: float | None = None
     """Most requests started per second."""
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    """Most tokens per minute, counted as providers reserve them when a request starts:
+    the prompt (about 4 characters a token) plus ``max_tokens``."""
 
 
 class RetryPolicy(BaseModel):
@@ -292,32 +302,48 @@ class Limited(_Layer):
             burst = max(1, round(rps * 0.1))
             self._throttler = Throttler(rate_limit=burst, period=burst / rps)
         self._pollers = asyncio.Semaphore(_THROTTLE_POLLERS)
+        tpm = limits.tokens_per_minute
+        self._tokens = AsyncLimiter(tpm, 60.0) if tpm else None
+        self._paced = self._throttler is not None or self._tokens is not None
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
-        """Wait for an in-flight permit (and a rate token), then call the inner model."""
+        """Wait for an in-flight permit (and rate and token budget), then call the inner model."""
         permits = self._in_flight
         if permits is None:
-            if self._throttler is not None:
+            if self._paced:
                 with queued():
-                    await self._rate_token()
+                    await self._pace(messages, params)
             return await self.inner.generate(messages, params)
-        if permits.free() and self._throttler is None:  # the common case: no wait at all
+        if permits.free() and not self._paced:  # the common case: no wait at all
             await permits.acquire()
         else:
             with queued():  # the wait for a turn is not part of the attempt's timeout
                 await permits.acquire()
         try:
-            if self._throttler is not None:
+            if self._paced:
                 with queued():
-                    await self._rate_token()
+                    await self._pace(messages, params)
             return await self.inner.generate(messages, params)
         finally:
             permits.release()  # also when cancelled while waiting for a rate token
 
-    async def _rate_token(self) -> None:
-        assert self._throttler is not None
-        async with self._pollers, self._throttler:
-            pass
+    async def _pace(self, messages: Sequence[Message], params: SamplingParams) -> None:
+        if self._throttler is not None:
+            async with self._pollers, self._throttler:
+                pass
+        if self._tokens is not None:
+            need = reserved_tokens(messages, params)
+            await self._tokens.acquire(min(need, self._tokens.max_rate))
+
+
+def reserved_tokens(messages: Sequence[Message], params: SamplingParams) -> int:
+    """The tokens a provider counts against a tokens-per-minute limit when a call starts.
+
+    The prompt, estimated at 4 characters a token plus 4 per message (OpenAI's rule of
+    thumb), and the completion's whole ``max_tokens``, as providers reserve it.
+    """
+    prompt = sum(len(m.content) for m in messages) // 4 + 4 * len(messages)
+    return prompt + (params.max_tokens or 0)
 
 
 class Retrying(_Layer):
@@ -463,12 +489,17 @@ def wrap(
 ) -> ChatModel:
     """Compose the standard stack ``Cached(Retrying(Limited(backend)))``.
 
+    An :class:`~debate.models.pool.EndpointPool` limits each of its replicas itself,
+    so it gets no ``Limited`` here: ``Cached(Retrying(pool))``.
+
     A backend with ``in_process = True`` gets no per-attempt timeout unless
     ``retry`` sets one explicitly (see :attr:`RetryPolicy.timeout`).
     """
     retry = retry or RetryPolicy()
     if getattr(backend, "in_process", False) and "timeout" not in retry.model_fields_set:
         retry = retry.model_copy(update={"timeout": None})
-    model: ChatModel = Limited(backend, limits or Limits())
+    model: ChatModel = backend
+    if not getattr(backend, "limits_each_endpoint", False):  # a pool limits each replica
+        model = Limited(backend, limits or Limits())
     model = Retrying(model, retry, stats)
     return Cached(model, cache, stats, prices)

@@ -5,6 +5,7 @@ Valid forms::
     openai:MODEL                      api.openai.com (key: OPENAI_API_KEY)
     openai:MODEL@http://HOST:PORT/v1  any OpenAI-compatible server
                                       (vllm serve, llama.cpp server, SGLang, Ollama)
+    openai:MODEL@URL,URL,...          replicas of one model: an endpoint pool
     anthropic:MODEL                   Anthropic (key: ANTHROPIC_API_KEY)
     vllm:MODEL                        in-process vLLM engine (debatelab[vllm], GPU)
     llamacpp:smollm2                  embedded SmolLM2-135M-Instruct (debatelab[local])
@@ -54,10 +55,14 @@ class ModelSpec(BaseModel):
     model: str
     """The model name, path or script name."""
     base_url: str | None = None
-    """The server URL (backends that take one: OpenAI-compatible, Anthropic)."""
+    """The server URL (backends that take one: OpenAI-compatible, Anthropic); a pool's first."""
+    pool: list[str] = []
+    """Every URL when the spec names several replicas (``@URL,URL``): an endpoint pool
+    (:mod:`debate.models.pool`); empty for one server."""
 
     def __str__(self) -> str:
-        return f"{self.backend}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
+        urls = ",".join(self.pool) if self.pool else self.base_url
+        return f"{self.backend}:{self.model}" + (f"@{urls}" if urls else "")
 
 
 @dataclass(frozen=True)
@@ -131,14 +136,21 @@ def parse_model_spec(spec: str) -> ModelSpec:
     if not sep:
         raise _bad(spec, "missing 'backend:' prefix")
     entry = _entry(spec, prefix)
-    base_url = None
+    base_url, pool = None, []
     model, at, url = rest.rpartition("@")
     if at and url.startswith(("http://", "https://")):
         if not entry.takes_url:
             raise _bad(spec, f"the {prefix} backend takes no @URL")
-        if not urlsplit(url).netloc:
-            raise _bad(spec, f"no host in URL {url!r}")
-        base_url = url
+        urls = [u.strip() for u in url.split(",")]
+        for item in urls:
+            if not item.startswith(("http://", "https://")):
+                raise _bad(spec, f"{item!r} in the URL list is not an http:// or https:// URL")
+            if not urlsplit(item).netloc:
+                raise _bad(spec, f"no host in URL {item!r}")
+        if len(set(urls)) < len(urls):
+            raise _bad(spec, "a URL is listed twice")
+        base_url = urls[0]
+        pool = urls if len(urls) > 1 else []
     elif at and entry.takes_url and _looks_like_address(url):
         # never let an address the user wrote fall back to the hosted API as a model name
         raise _bad(spec, f"{url!r} after '@' is not an http:// or https:// URL")
@@ -146,7 +158,7 @@ def parse_model_spec(spec: str) -> ModelSpec:
         model = rest
     if not model:
         raise _bad(spec, "empty model name")
-    return ModelSpec(backend=prefix, model=model, base_url=base_url)
+    return ModelSpec(backend=prefix, model=model, base_url=base_url, pool=pool)
 
 
 def _looks_like_address(text: str) -> bool:
@@ -162,9 +174,15 @@ def create_backend(spec: str | ModelSpec, *, api_key: SecretStr | str | None = N
     """Build the bare backend a spec names (no middleware; see :func:`debate.models.wrap`).
 
     ``options`` go to the backend's constructor (e.g. ``transport="sdk"`` for
-    OpenAI, ``n_ctx=4096`` for llamacpp, engine args for vLLM).
+    OpenAI, ``n_ctx=4096`` for llamacpp, engine args for vLLM). A spec naming
+    several URLs gives an :class:`~debate.models.pool.EndpointPool` of one backend
+    per URL, each with the default :class:`~debate.models.Limits`.
     """
     parsed = parse_model_spec(spec) if isinstance(spec, str) else spec
     if api_key is not None:
         options["api_key"] = api_key
+    if parsed.pool:  # replicas: one backend each, default limits (see EndpointPool.create)
+        from debate.models.pool import Endpoint, EndpointPool
+
+        return EndpointPool.create(parsed, [Endpoint(url=url) for url in parsed.pool], **options)
     return BACKENDS.lookup(parsed.backend).create(parsed, **options)

@@ -27,13 +27,13 @@ So with one seed, the n-th request always gets the same outcome, and the
 counts over N requests are the same on every run, whatever order concurrent
 requests arrive in. ``GET /stats`` returns those counts as JSON::
 
-    {"requests": 12, "in_flight": 0,
+    {"requests": 12, "in_flight": 0, "peak_in_flight": 4,
      "outcomes": {"ok": 10, "429": 2},
      "paths": {"/v1/chat/completions": {"ok": 10, "429": 2}, "/v1/models": {"ok": 1}}}
 
 ``requests`` and ``outcomes`` count model requests (``paths`` counts
 ``/v1/models`` too, never ``/stats``); ``in_flight`` is how many are being
-answered now.
+answered now, ``peak_in_flight`` the most at once so far.
 
 From Python (a background thread; ``server.served`` holds the same counts)::
 
@@ -162,6 +162,8 @@ class MockServer:
     """Requests by ``(path, outcome)``, ``/v1/models`` included."""
     in_flight: int = 0
     """Model requests being answered now."""
+    peak_in_flight: int = 0
+    """The most model requests answered at once so far."""
     bodies: list[dict[str, Any]] = field(default_factory=list)
     """The JSON body of every chat request, in arrival order."""
 
@@ -187,6 +189,7 @@ class MockServer:
         for (path, outcome), count in sorted(self.by_path.items()):
             paths.setdefault(path, {})[outcome] = count
         return {"requests": self.requests, "in_flight": self.in_flight,
+                "peak_in_flight": self.peak_in_flight,
                 "outcomes": dict(sorted(self.served.items())), "paths": paths}
 
     def _count(self, request: web.Request, outcome: str) -> None:
@@ -242,6 +245,7 @@ class MockServer:
                       ) -> web.StreamResponse:
         """Record the body, maybe inject a fault, else answer with ``respond(body, text)``."""
         self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             try:
                 body = await request.json()
