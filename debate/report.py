@@ -14,6 +14,7 @@ from rich.table import Table
 
 from debate.judges.majority import majority_vote
 from debate.metrics import DEFINITIONS, Summary
+from debate.models.pool import EndpointReport
 from debate.oversight_metrics import CONFIDENT, OVERSIGHT_DEFINITIONS, OversightStats, Rate
 from debate.plots import line_chart
 from debate.results import write_text_atomic
@@ -149,6 +150,20 @@ def _confidence_rows(o: OversightStats) -> list[tuple[str, ...]]:
             for c in o.confidence]
 
 
+_ENDPOINT_HEADER = ("model", "endpoint", "calls", "errors", "failovers", "taken out",
+                    "s out", "in rotation")
+
+
+def _endpoint_counts(r: EndpointReport) -> tuple[str, ...]:
+    return (str(r.calls), str(r.errors), str(r.failovers), str(r.ejections),
+            f"{r.out_of_rotation:.1f}", "yes" if r.in_rotation else "no")
+
+
+def _endpoint_rows(summary: Summary) -> list[tuple[str, ...]]:
+    return [(model, r.url, *_endpoint_counts(r))
+            for model, reports in summary.endpoints.items() for r in reports]
+
+
 def _markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join(row) + " |" for row in rows])
@@ -168,6 +183,13 @@ def markdown_report(summary: Summary) -> str:
     if summary.oversight is not None:
         lines += ["", "## Judge", ""] + _markdown_judge(summary.oversight)
         definitions = DEFINITIONS | OVERSIGHT_DEFINITIONS
+    if summary.endpoints:
+        lines += ["", "## Endpoints", ""] + _markdown_table(_ENDPOINT_HEADER,
+                                                             _endpoint_rows(summary))
+        lines += ["", "Per replica of an endpoint pool, this invocation: calls answered there; "
+                  "failed attempts there (connection errors, 5xx, timeouts, 429s); failovers: "
+                  "failed calls sent on to another replica; times taken out of rotation and "
+                  "seconds out."]
     if summary.failed:
         lines += ["", "## Failed debates", ""]
         lines += [f"- `{qid}`: {error}" for qid, error in summary.failed.items()]
@@ -233,6 +255,9 @@ def print_summary(summary: Summary, console: Console | None = None,
     console.print(_table(_AGENT_HEADER, _agent_rows(summary), "per agent"))
     if summary.oversight is not None:
         _print_judge(summary.oversight, console)
+    for model, reports in summary.endpoints.items():  # 80 columns: no model, no scheme
+        rows = [(r.url.split("://", 1)[-1], *_endpoint_counts(r)) for r in reports]
+        console.print(_table(_ENDPOINT_HEADER[1:], rows, f"endpoints of {model}"))
     if traces is not None:
         # the first ``limit`` finished, by question id (natural order: q2 before q10)
         rows = sorted(debate_rows(islice(traces, limit)), key=lambda row: _natural(row[0]))

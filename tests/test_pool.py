@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from debate import ExperimentConfig, arun_experiment
 from debate.errors import ConfigError, RetryableError
@@ -42,6 +43,7 @@ from debate.models import (
     wrap,
 )
 from debate.models.middleware import reserved_tokens
+from debate.report import print_summary
 from debate.testing.mock_server import MockServer
 from debate.trace import read_traces
 
@@ -426,3 +428,11 @@ def test_a_replica_killed_mid_run_loses_no_debate_and_pays_for_no_call_twice(
     assert sum(r.calls for r in reports.values()) == summary.calls == 40 * 9
     assert [reports[s.url].calls for s in (servers[0], servers[2])] == survivors
     assert 0 < dead.calls < 60 and sum(survivors) > 300  # its share (about 120) moved
+    # report.md and the console show the same per-endpoint counts
+    report = (Path(summary.run or "") / "report.md").read_text()
+    row = f"| openai:mock | {victim.url} | {dead.calls} | {dead.errors} | {dead.failovers} | 1 |"
+    assert "## Endpoints" in report and row in report and report.count(victim.url) == 1
+    console = Console(width=80, record=True)
+    print_summary(summary, console)
+    shown = console.export_text()
+    assert "endpoints of openai:mock" in shown and victim.url.removeprefix("http://") in shown
