@@ -1,8 +1,8 @@
 """debatelab benchmarks: one command, a table of ratios. Not part of the test run.
 
     python benchmarks/run.py            # every benchmark (about 4 minutes on 2 cores)
-    python benchmarks/run.py overhead   # any of: overhead, throughput, efficiency, reference,
-                                        # resume, limiter, memory, real-model
+    python benchmarks/run.py overhead   # any of: overhead, throughput, efficiency, pool,
+                                        # reference, resume, limiter, memory, real-model
 
 Each benchmark runs in a fresh process of its own (``--one NAME``), as a
 ``debate run`` does, so none is measured on a heap or collector state the ones
@@ -141,6 +141,35 @@ def bench_efficiency() -> None:
         report("replay: re-run of the finished experiment", f"{replay.requests} requests, "
                f"{wall / again:.0f}x faster", "0 requests, >= 10x",
                replay.requests == 0 and wall / again >= 10)
+
+
+def bench_pool() -> None:
+    # three replicas, each capped at 128 in flight, against one such server alone. 384
+    # debates make 3456 calls, 9 full waves of 384: with every call taking 1 s, no
+    # schedule beats calls / 384 seconds (with 300 debates the last wave would be part-full)
+    servers = [Server(latency=1.0) for _ in range(3)]
+    try:
+        out = tempfile.mkdtemp()
+        urls = [server.url for server in servers]
+        limits = {"max_in_flight": 128}
+        timed_run(experiment(f"openai:mock@{urls[0]}", 1, out, "warm-up"))
+        pooled = experiment("openai:mock", 384, out, "pool", concurrency=384, limits=limits,
+                            endpoints={"openai:mock": [{"url": url} for url in urls]})
+        summary, wall = timed_run(pooled)
+        ideal = max(3 * 1.0, summary.calls * 1.0 / 384)
+        calls = [r.calls for r in summary.endpoints["openai:mock"]]
+        single, alone = timed_run(experiment(f"openai:mock@{urls[1]}", 384, out, "single",
+                                             concurrency=384, limits=limits))
+    finally:
+        for server in servers:
+            server.__exit__()
+    report("pool: 384 du debates at 1 s latency on 3 replicas capped at 128: wall / ideal "
+           "for 384 in flight", f"{wall / ideal:.3f} ({wall:.1f} s vs {ideal:.1f} s; calls per "
+           f"replica {' / '.join(map(str, calls))})", "<= 1.10", wall / ideal <= 1.10)
+    speedup = (summary.calls / wall) / (single.calls / alone)
+    report("pool: throughput of 3 replicas / 1 replica (same cap each)",
+           f"{speedup:.2f}x ({summary.calls / wall:.0f} vs {single.calls / alone:.0f} calls/s)",
+           ">= 2.7x", speedup >= 2.7)
 
 
 def bench_resume() -> None:
@@ -370,7 +399,7 @@ def bench_real_model() -> None:
 
 
 BENCHMARKS = {"overhead": bench_overhead, "throughput": bench_throughput,
-              "efficiency": bench_efficiency, "reference": bench_reference,
+              "efficiency": bench_efficiency, "pool": bench_pool, "reference": bench_reference,
               "resume": bench_resume, "limiter": bench_limiter, "memory": bench_memory,
               "real-model": bench_real_model}
 
