@@ -436,3 +436,15 @@ def test_a_replica_killed_mid_run_loses_no_debate_and_pays_for_no_call_twice(
     print_summary(summary, console)
     shown = console.export_text()
     assert "endpoints of openai:mock" in shown and victim.url.removeprefix("http://") in shown
+
+
+def test_the_readmes_pool_example_is_a_valid_spec(tmp_path: Path) -> None:
+    import yaml
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+                if "endpoints:" in b]
+    cfg = ExperimentConfig(**yaml.safe_load(block), dataset=questions(tmp_path, 1))
+    a, b = cfg.endpoints_of("openai:Qwen/Qwen2.5-7B-Instruct")
+    assert (a.max_in_flight, b.max_in_flight, b.tokens_per_minute) == (128, 64, 2_000_000)
+    assert cfg.pool.cooldown == 5
