@@ -5,16 +5,31 @@ Traces are written one per line to ``traces.jsonl`` (flushed as each debate
 finishes); :func:`read_traces` tolerates a truncated last line, which is what
 a killed process leaves behind, and :class:`TraceWriter` cuts it off before
 appending.
+
+Each turn keeps the exact messages it sent, and a debate's turns send the same
+messages again and again (an agent's chat grows by two messages a round, the
+question goes to every agent). On disk (schema version 3) each distinct message
+is therefore stored once per debate: the line's ``messages`` holds
+``[role, content]`` pairs in order of first use and each turn's ``messages`` is
+a list of indices into it. :func:`trace_json` writes that form and
+:func:`parse_trace` (and so :func:`read_traces`) restores every turn's full
+messages, and reads versions 1 and 2 (messages inline) as they are. Inline, a
+debate's bytes grow with the square of its rounds; stored once, linearly: a 3-agent
+``du`` debate with GSM8K-length replies takes 0.74 of the inline bytes at 3 answer
+rounds, 0.44 at 6 and 0.28 at 10 (peer messages quote replies, which this does not
+de-duplicate: compressing does).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, Field, ValidationError
 
 from debate.errors import ConfigError
@@ -29,10 +44,12 @@ __all__ = [
     "Totals",
     "TraceWriter",
     "Turn",
+    "parse_trace",
     "read_traces",
+    "trace_json",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 log = logging.getLogger(__name__)
 
 TaskType = Literal["numeric", "choice", "yesno", "exact"]
@@ -201,6 +218,64 @@ class DebateTrace(BaseModel):
         return [by_round[r] for r in sorted(by_round)]
 
 
+def trace_json(trace: DebateTrace) -> bytes:
+    """One trace as a line of ``traces.jsonl`` (no newline): each message stored once.
+
+    See the module docstring; :func:`parse_trace` reads it back.
+    """
+    table: dict[tuple[str, str], int] = {}
+    refs: list[list[int]] = []
+    for turn in trace.turns:
+        indices = []
+        for message in turn.messages:
+            key = (message.role, message.content)
+            index = table.get(key)
+            if index is None:
+                index = table[key] = len(table)
+            indices.append(index)
+        refs.append(indices)
+    data = trace.model_dump(mode="json", exclude=_TURN_MESSAGES)
+    data["schema_version"] = SCHEMA_VERSION  # the form written, whatever the object says
+    for turn_data, indices in zip(data["turns"], refs, strict=True):
+        turn_data["messages"] = indices
+    data["messages"] = [list(key) for key in table]
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # what orjson refuses (a lone surrogate in a reply): escaped ASCII
+        return json.dumps(data).encode()
+
+
+_TURN_MESSAGES: Any = {"turns": {"__all__": {"messages"}}}
+
+
+def parse_trace(line: str | bytes) -> DebateTrace:
+    """A trace from one line of ``traces.jsonl`` (any schema version up to this one).
+
+    Raises ``ValueError`` (``pydantic.ValidationError`` included) for a line that is
+    not a trace, and :class:`~debate.errors.ConfigError` for a newer schema version.
+    """
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        data = json.loads(line)  # what orjson refuses to read: an escaped lone surrogate
+    if not isinstance(data, dict):
+        raise ValueError(f"a trace is a JSON object, not {type(data).__name__}")
+    version = data.get("schema_version", 1)
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise ConfigError(f"schema_version {version} is newer than this debatelab "
+                          f"({SCHEMA_VERSION}); upgrade it")
+    table = data.pop("messages", None)
+    if table is not None:
+        try:
+            messages = [{"role": role, "content": content} for role, content in table]
+            for turn in data.get("turns") or ():
+                turn["messages"] = [messages[i] for i in turn.get("messages") or ()]
+        except (TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"the messages table or a turn's indices are broken ({exc})"
+                             ) from exc
+    return DebateTrace.model_validate(data)
+
+
 def read_traces(path: str | Path) -> Iterator[DebateTrace]:
     """Yield the traces in a JSONL file; a truncated last line is skipped with a warning.
 
@@ -214,15 +289,14 @@ def read_traces(path: str | Path) -> Iterator[DebateTrace]:
             if not line.strip():
                 continue
             try:
-                trace = DebateTrace.model_validate_json(line)
-            except ValidationError as exc:
+                trace = parse_trace(line)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}:{number}: {exc}") from None
+            except ValueError as exc:
                 if not line.endswith(b"\n"):  # the last line, cut short by a kill
                     log.warning("%s:%d: skipping truncated last line", path, number)
                     return
                 raise ConfigError(f"{path}:{number}: not a debate trace: {exc}") from exc
-            if trace.schema_version > SCHEMA_VERSION:
-                raise ConfigError(f"{path}:{number}: schema_version {trace.schema_version} is "
-                                  f"newer than this debatelab ({SCHEMA_VERSION}); upgrade it")
             yield trace
 
 
@@ -236,11 +310,11 @@ class TraceWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _drop_partial_tail(self.path)
-        self._file = self.path.open("a", encoding="utf-8")
+        self._file = self.path.open("ab")
 
     def write(self, trace: DebateTrace) -> None:
-        """Append one trace and flush it to the OS."""
-        self._file.write(trace.model_dump_json() + "\n")
+        """Append one trace (:func:`trace_json`) and flush it to the OS."""
+        self._file.write(trace_json(trace) + b"\n")
         self._file.flush()
 
     def close(self) -> None:

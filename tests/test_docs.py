@@ -34,7 +34,9 @@ def test_the_guides_protocol_runs_from_its_file_as_the_guide_says(tmp_path):
         assert critique["saw"] == [turns[0]["id"], turns[1]["id"]]  # both first answers
         # a debater's second call continues its first chat, then reads the critique
         assert revised["messages"][:len(first["messages"])] == first["messages"]
-        assert revised["messages"][len(first["messages"])]["content"] == first["raw"]
+        # (on disk a turn's messages index the debate's table of [role, content] pairs)
+        assert trace["messages"][revised["messages"][len(first["messages"])]] == [
+            "assistant", first["raw"]]
         assert trace["final"]["method"] == "majority" and trace["final"]["answer"] is not None
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from debate import PROTOCOLS, run_debate
 from debate.cli import app
 from debate.config import load_experiment
-from debate.trace import SCHEMA_VERSION, Question, read_traces
+from debate.trace import SCHEMA_VERSION, Question, parse_trace, read_traces, trace_json
 
 SPECS = sorted(Path("experiments").glob("*.yaml"))
 runner = CliRunner()
@@ -100,7 +100,9 @@ async def test_every_protocol_runs_from_python_on_the_scripted_model(name):
     assert trace.totals.completion_tokens == 4 * len(trace.turns)  # 4 words a reply
     if method in ("majority", "single"):  # the final round's answers, counted
         assert trace.final.votes == {"7": 1.0 if name == "single" else 3.0}
-    assert json.loads(trace.model_dump_json())["schema_version"] == SCHEMA_VERSION == 2
+    line = json.loads(trace_json(trace))  # on disk: each distinct message once
+    assert line["schema_version"] == SCHEMA_VERSION == 3
+    assert parse_trace(trace_json(trace)) == trace
 
 
 @pytest.mark.parametrize(("name", "votes", "answers"), [

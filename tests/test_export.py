@@ -32,7 +32,7 @@ async def test_gold_pairs_round_zero():
     meta = found[0].metadata
     assert (meta.strategy, meta.round, meta.question_id, meta.agents) == ("gold", 0, "q1",
                                                                           ["agent-0", "agent-1"])
-    assert meta.schema_version == 2 and len(meta.config_hash) == 12
+    assert meta.schema_version == 3 and len(meta.config_hash) == 12
 
 
 async def test_gold_no_pairs_when_all_right_or_all_wrong_and_never_empty():

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from debate.errors import ConfigError
@@ -10,7 +12,9 @@ from debate.trace import (
     Question,
     TraceWriter,
     Turn,
+    parse_trace,
     read_traces,
+    trace_json,
 )
 
 
@@ -70,3 +74,68 @@ def test_newer_schema_is_refused(tmp_path):
 
 def test_missing_file_reads_as_empty(tmp_path):
     assert list(read_traces(tmp_path / "none.jsonl")) == []
+
+
+def chat_debate(agents: int = 3, rounds: int = 3, reply_words: int = 120) -> DebateTrace:
+    """A du-shaped debate: each agent's chat grows by its reply and its peers' replies."""
+    question = Message(role="user", content="Natalia sold clips to 48 friends... " * 4)
+    chats = [[question] for _ in range(agents)]
+    turns = []
+    for r in range(rounds):
+        replies = [f"agent {a} round {r}: " + "step " * reply_words + f"\\boxed{{{a}}}"
+                   for a in range(agents)]
+        for a in range(agents):
+            turns.append(Turn(id=f"r{r}/agent-{a}/answer", round=r, agent=f"agent-{a}",
+                              role="debater", messages=list(chats[a]), raw=replies[a]))
+        for a in range(agents):
+            peers = "\n".join(replies[b] for b in range(agents) if b != a)
+            chats[a] += [Message(role="assistant", content=replies[a]),
+                         Message(role="user", content=f"Other agents said:\n{peers}")]
+    return DebateTrace(id="x:q", protocol="du", question=Question(id="q", text="?"),
+                       agents=[], turns=turns, final=FinalAnswer(answer=None, method="majority"),
+                       stop_reason="max_rounds")
+
+
+def test_each_distinct_message_is_stored_once_and_every_turn_gets_its_exact_messages_back():
+    trace = chat_debate()
+    line = json.loads(trace_json(trace))
+    # the question once (all three agents were sent it), then each agent's replies and
+    # peer messages: 1 + 2 rounds x 3 agents x 2 messages
+    assert len(line["messages"]) == 1 + 2 * 3 * 2
+    assert line["messages"][0] == ["user", trace.turns[0].messages[0].content]
+    later = line["turns"][-1]["messages"]  # the last chat: question + 2 x (reply, peers)
+    assert len(later) == 5 and later[0] == 0
+    assert [line["messages"][i] for i in later] == [
+        [m.role, m.content] for m in trace.turns[-1].messages]
+    assert parse_trace(trace_json(trace)) == trace
+
+
+def test_the_bytes_of_a_debate_grow_with_its_rounds_not_with_their_square():
+    def size(rounds: int) -> tuple[int, int]:
+        trace = chat_debate(rounds=rounds)
+        return len(trace.model_dump_json()), len(trace_json(trace))
+
+    (inline3, stored3), (inline6, stored6) = size(3), size(6)
+    assert stored3 < 0.8 * inline3 and stored6 < 0.5 * inline6
+    # twice the rounds: about twice the bytes stored (inline: about four times)
+    assert stored6 < 2.3 * stored3 and inline6 > 3.5 * inline3
+
+
+def test_traces_written_inline_by_older_versions_still_read(tmp_path):
+    trace = chat_debate()
+    path = tmp_path / "traces.jsonl"
+    old = trace.model_copy(update={"schema_version": 2})
+    path.write_text(old.model_dump_json() + "\n")  # version 2: messages inline
+    with TraceWriter(path) as writer:  # and a version 3 line after it (a resumed run)
+        writer.write(trace)
+    first, second = read_traces(path)
+    assert first == old and second == trace
+
+
+def test_a_broken_message_index_is_located(tmp_path):
+    line = json.loads(trace_json(chat_debate()))
+    line["turns"][2]["messages"] = [99]
+    path = tmp_path / "traces.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    with pytest.raises(ConfigError, match=r"traces.jsonl:1: not a debate trace.*messages"):
+        list(read_traces(path))
