@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from debate.errors import ConfigError
 from debate.models.types import Message, Usage
