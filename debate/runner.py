@@ -30,7 +30,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,21 +39,21 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from debate.binding import build_agents, split_bindings
+from debate.binding import build_agents
 from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
-from debate.errors import ConfigError, TransportError, redact, register_secret
+from debate.errors import ConfigError, register_secret
 from debate.identity import Fingerprint, changes, fingerprint
 from debate.metrics import Summary, Tally, load_run_summary
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
-from debate.models.middleware import Cached, CallStats, wrap
-from debate.models.pool import EndpointPool, EndpointReport
-from debate.models.spec import create_backend, parse_model_spec
-from debate.models.types import ChatModel, SamplingParams, close_model
+from debate.models.middleware import CallStats, wrap
+from debate.models.spec import create_backend
+from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
 from debate.report import write_report
 from debate.results import ResultRow, result_row, write_results
+from debate.shard import Models, agents_for, close_all, run_questions
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
 if TYPE_CHECKING:
@@ -125,54 +125,7 @@ async def run_debate(
         proto.check_questions([question])
         return await proto.run(question, agents, graph_config=graph_config)
     finally:
-        await _close_all(built.values())
-
-
-async def _close_all(models: Iterable[ChatModel]) -> None:
-    """Close every model (all of them, even when one fails; then its error is raised)."""
-    await asyncio.gather(*(close_model(model) for model in models))
-
-
-class _Models:
-    """One wrapped model per distinct spec: agents on one endpoint share its limits."""
-
-    def __init__(self) -> None:
-        self.backends: list[ChatModel] = []
-        self.by_spec: dict[str, ChatModel] = {}
-        self.pools: dict[str, EndpointPool] = {}  # by the model's spec without URLs
-
-    def build(self, config: ExperimentConfig, stats: CallStats) -> None:
-        """Build the models ``config`` names (if one fails, those before it are kept to close)."""
-        prices = PriceTable(config.prices)
-        positional, named = split_bindings(config.models)
-        for spec in dict.fromkeys([*positional, *named.values()]):
-            parsed = parse_model_spec(spec)
-            options = config.backend_options.get(parsed.backend, {})
-            endpoints = config.endpoints_of(spec)
-            backend: ChatModel
-            if endpoints:
-                backend = EndpointPool.create(parsed, endpoints, policy=config.pool, **options)
-                self.pools[str(parsed.model_copy(update={"base_url": None, "pool": []}))] = (
-                    backend)
-            else:
-                backend = create_backend(parsed, **options)
-            self.backends.append(backend)
-            self.by_spec[spec] = wrap(backend, stats=stats, limits=config.limits,
-                                      retry=config.retry, prices=prices)
-
-    def use_cache(self, cache: ResponseCache | None) -> None:
-        """Give every model the run's response cache (made once the run folder exists)."""
-        for model in self.by_spec.values():
-            assert isinstance(model, Cached)
-            model.cache = cache
-
-    def endpoint_reports(self) -> dict[str, list[EndpointReport]]:
-        """Per-replica counts of every endpoint pool, by model."""
-        return {spec: pool.report() for spec, pool in self.pools.items()}
-
-    async def aclose(self) -> None:
-        """Close every backend built."""
-        await _close_all(self.backends)
+        await close_all(built.values())
 
 
 _SECRET_NAME = re.compile(r"(^|_)(key|token|secret|password|authorization|credentials?)$", re.I)
@@ -246,22 +199,16 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     protocol.check_questions(questions)
     fp = fingerprint(config, protocol)
     stats = CallStats()
-    models = _Models()
+    models = Models()
     cache: ResponseCache | None = None
     failed: dict[str, str] = {}
-    stopped: list[str] = []
+    stopped: str | None = None
     lock = _RunLock()
     try:
         try:
             # models and agents before the run folder: a missing key or a bad card leaves no folder
             models.build(config, stats)
-            params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
-            positional, named = split_bindings(config.models)
-            agents = build_agents(protocol, [models.by_spec[spec] for spec in positional],
-                                  config.roles, params, config.seed,
-                                  named_models={k: models.by_spec[spec]
-                                                for k, spec in named.items()},
-                                  strict_parsing=config.strict_parsing)
+            agents = agents_for(config, protocol, models)
             from debate.protocols.executor import langgraph_reason, settled_runtime
 
             # once for every debate (a bad value stops here)
@@ -288,36 +235,23 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                            TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
                            console=console, disable=not progress)
             task = bar.add_task("debates", total=len(questions), completed=len(rows), info="")
-            pending = iter(todo)
-            identity = fp.identity[:8]
 
-            async def worker(writer: TraceWriter) -> None:
-                for question in pending:
-                    if stopped:
-                        return
-                    try:
-                        trace = await protocol.run(question, agents,
-                                                   trace_id=f"{identity}:{question.id}",
-                                                   graph_config=graph_config)
-                    except TransportError as exc:  # fatal, or still failing after every retry
-                        stopped.append(redact(str(exc)))
-                        return
-                    except Exception as exc:  # a debate that cannot finish must not end the run
-                        failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
-                        continue
+            with bar, TraceWriter(traces_path) as writer, settled_runtime(runtime):
+                def finished_one(trace: DebateTrace) -> None:
                     writer.write(trace)
                     scored = tally.add(trace)
-                    if question.id not in rows:
-                        rows[question.id] = result_row(trace, prices, scored)
+                    if trace.question.id not in rows:
+                        rows[trace.question.id] = result_row(trace, prices, scored)
                     elapsed = max(time.perf_counter() - start, 1e-9)
                     acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
                     bar.update(task, advance=1, info=(
                         f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
                         f"{stats.calls / elapsed:.1f} calls/s"))
 
-            with bar, TraceWriter(traces_path) as writer, settled_runtime(runtime):
-                await asyncio.gather(*(worker(writer) for _ in range(min(config.concurrency,
-                                                                         max(len(todo), 1)))))
+                stopped = await run_questions(protocol, agents, todo, identity=fp.identity[:8],
+                                              concurrency=config.concurrency,
+                                              on_trace=finished_one, failed=failed,
+                                              graph_config=graph_config)
         finally:
             try:
                 await models.aclose()
@@ -329,7 +263,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         summary = tally.summary().model_copy(update={
             "run": str(run_dir), "questions": len(questions), "wall_time": wall,
             "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
-            "failed": failed, "stopped": stopped[0] if stopped else None,
+            "failed": failed, "stopped": stopped,
             "invocations": before[0] + 1, "total_wall_time": before[1] + wall,
             "total_requests": before[2] + stats.requests,
             "endpoints": models.endpoint_reports(),

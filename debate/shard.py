@@ -1,0 +1,128 @@
+"""What one process runs: an experiment's models and agents, and its debates, concurrently.
+
+:func:`debate.runner.arun_experiment` runs all of a run's questions through
+these pieces in its own process; with ``executor: ray`` each Ray actor runs its
+shard of the questions through the very same ones (:mod:`debate.distributed`),
+so a debate is computed the same way wherever it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from debate.binding import build_agents, split_bindings
+from debate.errors import TransportError, redact
+from debate.models.accounting import PriceTable
+from debate.models.cache import ResponseCache
+from debate.models.middleware import Cached, CallStats, wrap
+from debate.models.pool import EndpointPool, EndpointReport
+from debate.models.spec import create_backend, parse_model_spec
+from debate.models.types import ChatModel, SamplingParams, close_model
+from debate.protocols.base import DebateProtocol
+from debate.trace import DebateTrace, Question
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+    from debate.agents.base import Agent
+    from debate.config import ExperimentConfig
+
+__all__ = ["Models", "agents_for", "close_all", "run_questions"]
+
+
+async def close_all(models: Iterable[ChatModel]) -> None:
+    """Close every model (all of them, even when one fails; then its error is raised)."""
+    await asyncio.gather(*(close_model(model) for model in models))
+
+
+class Models:
+    """One wrapped model per distinct spec: agents on one endpoint share its limits."""
+
+    def __init__(self) -> None:
+        self.backends: list[ChatModel] = []
+        self.by_spec: dict[str, ChatModel] = {}
+        self.pools: dict[str, EndpointPool] = {}  # by the model's spec without URLs
+
+    def build(self, config: ExperimentConfig, stats: CallStats) -> None:
+        """Build the models ``config`` names (if one fails, those before it are kept to close)."""
+        prices = PriceTable(config.prices)
+        positional, named = split_bindings(config.models)
+        for spec in dict.fromkeys([*positional, *named.values()]):
+            parsed = parse_model_spec(spec)
+            options = config.backend_options.get(parsed.backend, {})
+            endpoints = config.endpoints_of(spec)
+            backend: ChatModel
+            if endpoints:
+                backend = EndpointPool.create(parsed, endpoints, policy=config.pool, **options)
+                self.pools[str(parsed.model_copy(update={"base_url": None, "pool": []}))] = (
+                    backend)
+            else:
+                backend = create_backend(parsed, **options)
+            self.backends.append(backend)
+            self.by_spec[spec] = wrap(backend, stats=stats, limits=config.limits,
+                                      retry=config.retry, prices=prices)
+
+    def use_cache(self, cache: ResponseCache | None) -> None:
+        """Give every model the run's response cache (made once the run folder exists)."""
+        for model in self.by_spec.values():
+            assert isinstance(model, Cached)
+            model.cache = cache
+
+    def endpoint_reports(self) -> dict[str, list[EndpointReport]]:
+        """Per-replica counts of every endpoint pool, by model."""
+        return {spec: pool.report() for spec, pool in self.pools.items()}
+
+    async def aclose(self) -> None:
+        """Close every backend built."""
+        await close_all(self.backends)
+
+
+def agents_for(config: ExperimentConfig, protocol: DebateProtocol, models: Models) -> list[Agent]:
+    """The agents ``config`` binds to ``protocol``'s seats, on ``models``."""
+    params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
+    positional, named = split_bindings(config.models)
+    return build_agents(protocol, [models.by_spec[spec] for spec in positional],
+                        config.roles, params, config.seed,
+                        named_models={k: models.by_spec[spec] for k, spec in named.items()},
+                        strict_parsing=config.strict_parsing)
+
+
+async def run_questions(
+    protocol: DebateProtocol,
+    agents: Sequence[Agent],
+    questions: Sequence[Question],
+    *,
+    identity: str,
+    concurrency: int,
+    on_trace: Callable[[DebateTrace], None],
+    failed: dict[str, str],
+    graph_config: RunnableConfig | None = None,
+) -> str | None:
+    """Debate every question, ``concurrency`` at a time; each finished trace to ``on_trace``.
+
+    A debate that cannot finish is recorded in ``failed`` (question id -> error) and
+    the others go on; a transport error retries could not fix stops every debate and
+    is returned (``None`` when none did). ``identity`` prefixes the trace ids.
+    """
+    pending = iter(questions)
+    stopped: list[str] = []
+
+    async def worker() -> None:
+        for question in pending:
+            if stopped:
+                return
+            try:
+                trace = await protocol.run(question, agents, trace_id=f"{identity}:{question.id}",
+                                           graph_config=graph_config)
+            except TransportError as exc:  # fatal, or still failing after every retry
+                stopped.append(redact(str(exc)))
+                return
+            except Exception as exc:  # a debate that cannot finish must not end the run
+                failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
+                continue
+            on_trace(trace)
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(questions), 1)))))
+    return stopped[0] if stopped else None
