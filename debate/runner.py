@@ -53,7 +53,7 @@ from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
 from debate.report import write_report
 from debate.results import ResultRow, result_row, write_results
-from debate.shard import Models, agents_for, close_all, run_questions
+from debate.shard import Models, agents_for, close_all, run_cache, run_questions
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                     rows[qid] = result_row(finished, prices, tally.add(finished))
             todo = [q for q in questions if q.id not in rows]
 
-            cache = ResponseCache(run_dir / "cache.sqlite") if config.cache else None
+            cache = run_cache(run_dir) if config.cache else None
             models.use_cache(cache)
             start = time.perf_counter()
             bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),

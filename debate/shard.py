@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from debate.binding import build_agents, split_bindings
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from debate.agents.base import Agent
     from debate.config import ExperimentConfig
 
-__all__ = ["Models", "agents_for", "close_all", "run_questions"]
+__all__ = ["Models", "agents_for", "close_all", "run_cache", "run_questions"]
 
 
 async def close_all(models: Iterable[ChatModel]) -> None:
@@ -87,6 +88,17 @@ def agents_for(config: ExperimentConfig, protocol: DebateProtocol, models: Model
                         config.roles, params, config.seed,
                         named_models={k: models.by_spec[spec] for k, spec in named.items()},
                         strict_parsing=config.strict_parsing)
+
+
+def run_cache(run_dir: Path, name: str = "cache.sqlite") -> ResponseCache:
+    """The run folder's response cache ``name``, reading its other ``cache*.sqlite`` too.
+
+    Each process of a run writes its own file (``cache.sqlite``, or one per Ray shard);
+    a call one of them paid for is replayed by whichever process makes it next time,
+    so a run resumed with another executor or shard count pays for no call twice.
+    """
+    others = sorted(p for p in run_dir.glob("cache*.sqlite") if p.name != name)
+    return ResponseCache(run_dir / name, fallbacks=others)
 
 
 async def run_questions(

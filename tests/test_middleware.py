@@ -306,6 +306,26 @@ async def test_a_returned_completion_replays_at_once_from_a_second_cache(tmp_pat
     first.cache.close()
 
 
+async def test_a_call_another_process_paid_for_replays_from_its_file_never_written(tmp_path):
+    """A Ray shard (or a resume with another shard count) reads the run's other caches."""
+    with ResponseCache(tmp_path / "cache-shard-0.sqlite") as shard:
+        await Cached(ScriptedModel("paid by shard 0"), shard, CallStats()).generate(
+            MSGS, SamplingParams(slot="a"))
+    (tmp_path / "empty.sqlite").write_bytes(b"")  # not a cache: warned about, skipped
+    with ResponseCache(tmp_path / "cache.sqlite", fallbacks=[
+            tmp_path / "cache-shard-0.sqlite", tmp_path / "empty.sqlite"]) as cache:
+        model = Cached(ScriptedModel("paid here"), cache, CallStats())
+        replay = await model.generate(MSGS, SamplingParams(slot="a"))
+        fresh = await model.generate(MSGS, SamplingParams(slot="b"))
+        assert (replay.text, replay.cached) == ("paid by shard 0", True)
+        assert (fresh.text, fresh.cached) == ("paid here", False)
+    # new replies go to the cache's own file only
+    with ResponseCache(tmp_path / "cache-shard-0.sqlite") as shard:
+        assert len(shard) == 1
+    with ResponseCache(tmp_path / "cache.sqlite") as own:
+        assert len(own) == 1
+
+
 async def test_a_call_never_stored_costs_no_query_unless_the_file_is_shared(tmp_path):
     """The keys stored are read at open: a miss (every call of a fresh run) asks the file
     nothing; entries present at open and added since are found. A cache opened with

@@ -36,6 +36,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -50,6 +51,8 @@ from debate.memo import ByIdentity
 from debate.models.types import Completion, Message, SamplingParams
 
 __all__ = ["ResponseCache", "cache_key", "call_position"]
+
+log = logging.getLogger(__name__)
 
 call_position: ContextVar[str] = ContextVar("debatelab_call_position", default="")
 """Where the call being made sits: ``debate id/turn id#ordinal`` (empty outside a debate).
@@ -106,11 +109,14 @@ class ResponseCache:
         commit_every: the shortest time between two commits while puts keep coming;
             a put waits at most this long for its commit. ``0`` commits every
             iteration of the event loop that made a put.
+        fallbacks: other cache files, read (never written) when this one has no entry:
+            the caches other processes of the same run filled (Ray shards, or a run
+            resumed with another executor or shard count). Their keys are read at open.
 
     """
 
     def __init__(self, path: str | Path, *, timeout: float = 5.0, shared: bool = False,
-                 commit_every: float = 0.002) -> None:
+                 commit_every: float = 0.002, fallbacks: Sequence[str | Path] = ()) -> None:
         if commit_every < 0:
             raise ValueError(f"commit_every must be >= 0, got {commit_every}")
         self.path = Path(path)
@@ -128,6 +134,23 @@ class ResponseCache:
         if not shared:
             self._present = {hash(key) for (key,) in self._db.execute(
                 "SELECT key FROM calls")}
+        self._fallbacks: list[tuple[sqlite3.Connection, set[int]]] = []
+        for other in fallbacks:
+            self._open_fallback(Path(other))
+
+    def _open_fallback(self, path: Path) -> None:
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                 check_same_thread=False)
+            keys = {hash(key) for (key,) in db.execute("SELECT key FROM calls")}
+        except sqlite3.Error as exc:  # not a cache (yet): nothing to read there
+            log.warning("response cache %s: cannot read %s (%s); its calls are not replayed",
+                        self.path, path, exc)
+            return
+        if keys:
+            self._fallbacks.append((db, keys))
+        else:
+            db.close()
 
     def _connect(self, timeout: float) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
@@ -140,16 +163,28 @@ class ResponseCache:
         """The stored completion (marked ``cached``), or ``None``."""
         stored = self._unwritten.get(key) or self._committing.get(key)
         if stored is None:
-            if self._present is not None and hash(key) not in self._present:
-                return None  # never stored: no need to ask the file
-            row = self._db.execute("SELECT completion FROM calls WHERE key = ?",
-                                   (key,)).fetchone()
+            row = None
+            if self._present is None or hash(key) in self._present:  # else: never stored here
+                row = self._db.execute("SELECT completion FROM calls WHERE key = ?",
+                                       (key,)).fetchone()
+            if row is None and self._fallbacks:
+                row = self._from_fallbacks(key)
             if row is None:
                 return None
             stored = row[0]
         completion = Completion.model_validate_json(stored)
         completion.cached = True
         return completion
+
+    def _from_fallbacks(self, key: str) -> tuple[str] | None:
+        hashed = hash(key)
+        for db, keys in self._fallbacks:
+            if hashed in keys:
+                row: tuple[str] | None = db.execute(
+                    "SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    return row
+        return None
 
     async def put(self, key: str, completion: Completion) -> None:
         """Store a completion under ``key``; return once it is committed.
@@ -249,6 +284,9 @@ class ResponseCache:
                 self._thread = None
             self._writer.close()
             self._db.close()
+            for db, _ in self._fallbacks:
+                db.close()
+            self._fallbacks = []
 
     def __enter__(self) -> Self:
         return self
