@@ -8,12 +8,13 @@ Relative paths in a YAML spec are resolved against the spec's folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from debate.cards import ProtocolPreset, load_card, load_yaml, validate
 from debate.datasets import DatasetSpec
+from debate.distributed import RayOptions
 from debate.errors import ConfigError
 from debate.models.accounting import Price
 from debate.models.middleware import Limits, RetryPolicy
@@ -77,6 +78,11 @@ class ExperimentConfig(BaseModel):
     :mod:`debate.models.pool`); limits not given are ``limits``'."""
     pool: PoolPolicy = Field(default_factory=PoolPolicy)
     """How endpoint pools route calls and take failing replicas out of rotation."""
+    executor: Literal["local", "ray"] = "local"
+    """Where the debates run: in this process, or sharded over Ray actors
+    (:mod:`debate.distributed`; ``pip install 'debatelab[ray]'``)."""
+    ray: RayOptions = Field(default_factory=RayOptions)
+    """The cluster, shards and CPUs of a Ray run."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     """Retry policy and per-call timeout."""
     prices: dict[str, Price] = Field(default_factory=dict)

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["EXECUTION_ONLY", "Fingerprint", "changes", "fingerprint"]
 
 EXECUTION_ONLY = frozenset({"name", "limit", "concurrency", "output_dir", "limits", "retry",
-                            "prices", "cache", "backend_options", "endpoints", "pool"})
+                            "prices", "cache", "backend_options", "endpoints", "pool",
+                            "executor", "ray"})
 """Config fields that change how a run executes, not what it computes."""
 _COVERED = frozenset({"plugins", "protocol", "protocol_options", "agents", "rounds", "models",
                       "roles", "dataset", "seed", "temperature", "max_tokens", "strict_parsing"})

@@ -48,6 +48,7 @@ from debate.metrics import Summary, Tally, load_run_summary
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
 from debate.models.middleware import CallStats, wrap
+from debate.models.pool import EndpointReport
 from debate.models.spec import create_backend
 from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
@@ -203,12 +204,17 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     cache: ResponseCache | None = None
     failed: dict[str, str] = {}
     stopped: str | None = None
+    endpoints: dict[str, list[EndpointReport]] = {}
     lock = _RunLock()
     try:
         try:
             # models and agents before the run folder: a missing key or a bad card leaves no folder
             models.build(config, stats)
             agents = agents_for(config, protocol, models)
+            if config.executor == "ray":
+                from debate.distributed import check_ray_config, run_on_ray
+
+                check_ray_config(config, graph_config)
             from debate.protocols.executor import langgraph_reason, settled_runtime
 
             # once for every debate (a bad value stops here)
@@ -228,7 +234,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                     rows[qid] = result_row(finished, prices, tally.add(finished))
             todo = [q for q in questions if q.id not in rows]
 
-            cache = run_cache(run_dir) if config.cache else None
+            # a Ray driver makes no call: each shard has its cache file
+            cache = run_cache(run_dir) if config.cache and config.executor == "local" else None
             models.use_cache(cache)
             start = time.perf_counter()
             bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
@@ -248,10 +255,17 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                         f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
                         f"{stats.calls / elapsed:.1f} calls/s"))
 
-                stopped = await run_questions(protocol, agents, todo, identity=fp.identity[:8],
-                                              concurrency=config.concurrency,
-                                              on_trace=finished_one, failed=failed,
-                                              graph_config=graph_config)
+                if config.executor == "ray":
+                    outcome = await run_on_ray(config, todo, run_dir=run_dir,
+                                               identity=fp.identity[:8], on_trace=finished_one,
+                                               failed=failed, stats=stats)
+                    stopped, endpoints = outcome.stopped, outcome.endpoints
+                else:
+                    stopped = await run_questions(
+                        protocol, agents, todo, identity=fp.identity[:8],
+                        concurrency=config.concurrency, on_trace=finished_one, failed=failed,
+                        graph_config=graph_config)
+                    endpoints = models.endpoint_reports()
         finally:
             try:
                 await models.aclose()
@@ -266,7 +280,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             "failed": failed, "stopped": stopped,
             "invocations": before[0] + 1, "total_wall_time": before[1] + wall,
             "total_requests": before[2] + stats.requests,
-            "endpoints": models.endpoint_reports(),
+            "endpoints": endpoints,
         })
         (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
         write_report(run_dir, summary)

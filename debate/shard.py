@@ -90,15 +90,18 @@ def agents_for(config: ExperimentConfig, protocol: DebateProtocol, models: Model
                         strict_parsing=config.strict_parsing)
 
 
-def run_cache(run_dir: Path, name: str = "cache.sqlite") -> ResponseCache:
+def run_cache(run_dir: Path, name: str = "cache.sqlite", *, shared: bool = False
+              ) -> ResponseCache:
     """The run folder's response cache ``name``, reading its other ``cache*.sqlite`` too.
 
     Each process of a run writes its own file (``cache.sqlite``, or one per Ray shard);
     a call one of them paid for is replayed by whichever process makes it next time,
     so a run resumed with another executor or shard count pays for no call twice.
+    ``shared``: another process may still be adding to ``name`` (see
+    :class:`~debate.models.cache.ResponseCache`).
     """
     others = sorted(p for p in run_dir.glob("cache*.sqlite") if p.name != name)
-    return ResponseCache(run_dir / name, fallbacks=others)
+    return ResponseCache(run_dir / name, fallbacks=others, shared=shared)
 
 
 async def run_questions(

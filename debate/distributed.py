@@ -1,0 +1,348 @@
+"""Ray: one experiment's debates sharded over many processes and machines.
+
+With ``executor: ray`` in an experiment spec (or ``debate run --ray [ADDRESS]``;
+``pip install -e ".[ray]"``) the questions still to debate are split into
+shards by a stable hash of their id (:func:`shard_of`), and each shard runs in
+a Ray async actor (``ray.num_cpus`` CPUs each) through the very runner one
+process uses (:mod:`debate.shard`): its own models and endpoint pools, its own
+limits, and its own response cache file in the run folder
+(``cache-shard-K.sqlite``, which also reads the run's other cache files). Each
+finished trace goes back to the driver, the run's only writer: it appends
+``traces.jsonl``, shows the progress and writes the summary, as a local run does.
+
+Nothing is lost and nothing is paid twice when something dies:
+
+- an actor that dies (a node lost, ``ray.kill``) is replaced, up to
+  ``ray.max_restarts`` times per shard, by one that debates what its shard has
+  not sent back yet; calls the dead one paid for are replayed from its cache
+  file (a reply is committed there before anyone sees it);
+- a killed driver takes its actors with it; re-running the command skips the
+  debates in ``traces.jsonl`` and every shard replays its cache.
+
+Limits (``limits``, ``endpoints``) and ``concurrency`` apply per shard: with 4
+shards on one endpoint capped at 64 in flight, up to 256 calls reach it. The run
+folder must be on storage every node sees (the shards' cache files live there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from debate.errors import ConfigError, MissingDependencyError
+from debate.models.middleware import CallStats
+from debate.models.pool import EndpointReport
+from debate.trace import DebateTrace, Question, parse_trace, trace_json
+
+__all__ = ["RayOptions", "ShardRunner", "actor_name", "run_on_ray", "shard_of"]
+
+NAMESPACE = "debatelab"
+
+
+class RayOptions(BaseModel):
+    """How a run is spread over Ray (``executor: ray``)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    address: str | None = None
+    """The cluster to join (``auto``, ``ray://HOST:10001``...); ``None``: ``RAY_ADDRESS``
+    if set, else a Ray started on this machine for the run."""
+    shards: int | None = Field(default=None, ge=1)
+    """Actors (each one shard of the questions); ``None``: the cluster's CPUs divided by
+    ``num_cpus``."""
+    num_cpus: float = Field(default=1.0, gt=0)
+    """CPUs Ray reserves for each actor."""
+    max_restarts: int = Field(default=3, ge=0)
+    """Times a shard whose actor died is started again before its debates count as failed."""
+
+
+def shard_of(question_id: str, shards: int) -> int:
+    """The shard of a question: a stable hash of its id (the same on every machine and run)."""
+    digest = hashlib.sha256(question_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
+def actor_name(identity: str, shard: int, incarnation: int) -> str:
+    """The Ray actor name of a shard's ``incarnation``-th actor (namespace ``debatelab``)."""
+    return f"{identity}-shard-{shard}-{incarnation}"
+
+
+@dataclass
+class _Report:
+    """What :meth:`ShardRunner.take` hands the driver."""
+
+    traces: list[bytes]
+    done: bool
+    stats: dict[str, Any]
+    failed: dict[str, str]
+    stopped: str | None
+    endpoints: dict[str, list[dict[str, Any]]]
+    error: str | None
+
+
+class ShardRunner:
+    """One shard's debates in one process (a Ray actor; plain Python otherwise).
+
+    ``start`` begins debating in the background; ``take`` returns what has finished
+    since the last ``take`` (waiting up to ``wait`` seconds for something).
+    """
+
+    def __init__(self, config: dict[str, Any], shard: int, run_dir: str,
+                 identity: str) -> None:
+        from debate.config import ExperimentConfig
+
+        self.config = ExperimentConfig.model_validate(config)
+        self.shard = shard
+        self.run_dir = Path(run_dir)
+        self.identity = identity
+        self.stats = CallStats()
+        self.failed: dict[str, str] = {}
+        self.stopped: str | None = None
+        self.error: str | None = None
+        self.endpoints: dict[str, list[EndpointReport]] = {}
+        self._out: list[bytes] = []
+        self._done = False
+        self._ready: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, questions: list[dict[str, Any]]) -> None:
+        """Debate these questions (in the background)."""
+        self._ready = asyncio.Event()
+        try:
+            parsed = [Question.model_validate(q) for q in questions]
+        except ValueError as exc:  # never raised to the driver: reported by take()
+            self.error = f"shard {self.shard}: {exc}"
+            self._done = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run(parsed))
+
+    async def _run(self, questions: Sequence[Question]) -> None:
+        from debate.runner import batch_gc
+        from debate.shard import Models, agents_for, run_cache, run_questions
+
+        models = Models()
+        cache = None
+        try:
+            proto_cls, options = self.config.resolve_protocol()
+            protocol = proto_cls(**options)
+            models.build(self.config, self.stats)
+            agents = agents_for(self.config, protocol, models)
+            if self.config.cache:  # shared: the actor of a killed driver may linger a moment
+                cache = run_cache(self.run_dir, f"cache-shard-{self.shard}.sqlite", shared=True)
+            models.use_cache(cache)
+            with batch_gc():  # this process is the shard's alone
+                self.stopped = await run_questions(
+                    protocol, agents, questions, identity=self.identity,
+                    concurrency=self.config.concurrency, on_trace=self._emit,
+                    failed=self.failed)
+            self.endpoints = models.endpoint_reports()
+        except Exception as exc:  # the driver reports it; the run stops there
+            self.error = f"shard {self.shard}: {type(exc).__name__}: {exc}"
+        finally:
+            try:
+                await models.aclose()
+            finally:
+                if cache is not None:
+                    cache.close()
+                self._done = True
+                self._wake()
+
+    def _emit(self, trace: DebateTrace) -> None:
+        self._out.append(trace_json(trace))
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._ready is not None:
+            self._ready.set()
+
+    async def take(self, wait: float = 1.0) -> _Report:
+        """The traces finished since the last call (waits up to ``wait`` s for one)."""
+        if not self._out and not self._done and self._ready is not None:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), wait)
+            except TimeoutError:
+                pass
+        out, self._out = self._out, []
+        return _Report(out, self._done, asdict(self.stats), dict(self.failed), self.stopped,
+                       {m: [r.model_dump() for r in rs] for m, rs in self.endpoints.items()},
+                       self.error)
+
+
+@dataclass
+class _Shard:
+    """The driver's view of one shard."""
+
+    index: int
+    remaining: dict[str, Question]
+    incarnation: int = 0
+    handle: Any = None
+    base: CallStats = field(default_factory=CallStats)  # counts of dead incarnations
+    last: CallStats = field(default_factory=CallStats)  # the live one's latest counts
+    endpoints: dict[str, list[EndpointReport]] = field(default_factory=dict)
+
+
+@dataclass
+class RayOutcome:
+    """What a Ray run leaves beside its traces."""
+
+    stopped: str | None
+    endpoints: dict[str, list[EndpointReport]]
+    shards: int
+
+
+async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Path,
+                     identity: str, on_trace: Callable[[DebateTrace], None],
+                     failed: dict[str, str], stats: CallStats) -> RayOutcome:
+    """Debate ``questions`` on Ray shards; each finished trace to ``on_trace`` (here).
+
+    ``stats`` is kept up to date with the sum over every shard's calls; debates that
+    could not finish go to ``failed``. See the module docstring.
+    """
+    ray = _import_ray()
+    options: RayOptions = config.ray
+    if not ray.is_initialized():
+        ray.init(address=options.address, namespace=NAMESPACE, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    cpus = float(ray.cluster_resources().get("CPU", 0))
+    if options.num_cpus > cpus:
+        raise ConfigError(f"ray.num_cpus is {options.num_cpus}, but the cluster has {cpus:g} "
+                          "CPUs: no actor could ever start")
+    count = options.shards or max(1, int(cpus // options.num_cpus))
+    _kill_leftovers(ray, identity)
+    shards = [_Shard(k, {}) for k in range(count)]
+    for question in questions:
+        shards[shard_of(question.id, count)].remaining[question.id] = question
+    actor = ray.remote(num_cpus=options.num_cpus, max_restarts=0,
+                       max_concurrency=16)(ShardRunner)
+    payload = config.model_dump(mode="json")
+    pending: dict[asyncio.Future[Any], _Shard] = {}
+    stopped: str | None = None
+
+    def launch(shard: _Shard) -> None:
+        shard.handle = actor.options(name=actor_name(identity, shard.index, shard.incarnation),
+                                     namespace=NAMESPACE).remote(
+            payload, shard.index, str(run_dir), identity)
+        shard.handle.start.remote([q.model_dump(mode="json")
+                                   for q in shard.remaining.values()])
+        ask(shard)
+
+    def ask(shard: _Shard) -> None:
+        pending[asyncio.wrap_future(shard.handle.take.remote().future())] = shard
+
+    try:
+        for shard in shards:
+            if shard.remaining:
+                launch(shard)
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                shard = pending.pop(future)
+                try:
+                    report: _Report = future.result()
+                except ray.exceptions.RayActorError as exc:  # the actor (or its node) died
+                    shard.base = _add(shard.base, shard.last)
+                    shard.last = CallStats()
+                    if shard.incarnation >= options.max_restarts:
+                        for qid in shard.remaining:
+                            failed[qid] = (f"shard {shard.index}: its actor died "
+                                           f"{shard.incarnation + 1} times ({exc})")
+                        continue
+                    shard.incarnation += 1
+                    launch(shard)
+                    continue
+                for line in report.traces:
+                    trace = parse_trace(line)
+                    shard.remaining.pop(trace.question.id, None)
+                    on_trace(trace)
+                shard.last = CallStats(**report.stats)
+                _total(shards, stats)
+                if report.error is not None or report.stopped is not None:
+                    stopped = stopped or report.error or report.stopped
+                if not report.done:
+                    ask(shard)
+                    continue
+                failed.update(report.failed)
+                shard.endpoints = {m: [EndpointReport(**r) for r in rs]
+                                   for m, rs in report.endpoints.items()}
+                ray.kill(shard.handle)  # its CPUs go to a shard still waiting for them
+                shard.handle = None
+    finally:
+        for future in pending:
+            future.cancel()
+        for shard in shards:
+            if shard.handle is not None:
+                ray.kill(shard.handle)
+    _total(shards, stats)
+    return RayOutcome(stopped, _merge_endpoints(shards), count)
+
+
+def _kill_leftovers(ray: Any, identity: str) -> None:
+    """Kill this run's actors a killed driver left on a cluster that outlived it."""
+    for actor in ray.util.list_named_actors(all_namespaces=True):
+        if actor["namespace"] == NAMESPACE and actor["name"].startswith(f"{identity}-shard-"):
+            try:
+                ray.kill(ray.get_actor(actor["name"], namespace=NAMESPACE))
+            except ValueError:  # gone meanwhile
+                pass
+
+
+def _add(a: CallStats, b: CallStats) -> CallStats:
+    total = CallStats()
+    for f in fields(CallStats):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, dict):
+            setattr(total, f.name, {k: x.get(k, 0) + y.get(k, 0) for k in {*x, *y}})
+        else:
+            setattr(total, f.name, x + y)
+    return total
+
+
+def _total(shards: Sequence[_Shard], stats: CallStats) -> None:
+    """Set ``stats`` to the sum over every shard (dead incarnations included)."""
+    total = CallStats()
+    for shard in shards:
+        total = _add(total, _add(shard.base, shard.last))
+    for f in fields(CallStats):
+        setattr(stats, f.name, getattr(total, f.name))
+
+
+def _merge_endpoints(shards: Sequence[_Shard]) -> dict[str, list[EndpointReport]]:
+    """Each pool's replicas, summed over the shards (in rotation: in every shard)."""
+    merged: dict[str, dict[str, EndpointReport]] = {}
+    for shard in shards:
+        for model, reports in shard.endpoints.items():
+            by_url = merged.setdefault(model, {})
+            for r in reports:
+                seen = by_url.get(r.url)
+                by_url[r.url] = r.model_copy() if seen is None else seen.model_copy(update={
+                    "calls": seen.calls + r.calls, "errors": seen.errors + r.errors,
+                    "failovers": seen.failovers + r.failovers,
+                    "ejections": seen.ejections + r.ejections,
+                    "out_of_rotation": seen.out_of_rotation + r.out_of_rotation,
+                    "in_rotation": seen.in_rotation and r.in_rotation})
+    return {model: list(by_url.values()) for model, by_url in merged.items()}
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise MissingDependencyError(
+            "executor 'ray' needs Ray: pip install 'debatelab[ray]'") from None
+    return ray
+
+
+def check_ray_config(config: Any, graph_config: Any) -> None:
+    """Refuse what a Ray run cannot do, before anything starts."""
+    if graph_config is not None:
+        raise ConfigError("graph_config (LangGraph callbacks) cannot travel to Ray actors; "
+                          "run without executor 'ray' to trace debates")
+    _import_ray()
+

@@ -1,0 +1,156 @@
+"""The Ray executor (debate/distributed.py) in local mode, against a local mock server.
+
+A Ray run computes what a local run computes (same trace ids, answers and call
+counts); an actor killed mid-run is replaced and its shard finishes; a killed
+driver loses no finished debate, and the re-run pays for no call twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from debate import ExperimentConfig, arun_experiment
+from debate.distributed import actor_name, shard_of
+from debate.testing.mock_server import MockServer
+from debate.trace import read_traces
+
+if os.environ.get("CI") == "true":
+    import ray  # CI installs the dev extra, which has Ray: fail, never skip, there
+else:
+    ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Any:
+    """One local Ray (2 CPUs) for the module; its GCS address for other processes."""
+    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                       configure_logging=False, namespace="debatelab")
+    try:
+        yield context.address_info["gcs_address"]
+    finally:
+        ray.shutdown()
+
+
+def questions(tmp_path: Path, n: int) -> str:
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + 0?",
+                                        "answer": i}) + "\n" for i in range(n)))
+    return str(path)
+
+
+def config(tmp_path: Path, url: str, n: int, name: str, **kw: Any) -> ExperimentConfig:
+    base: dict[str, Any] = {"protocol": "du", "rounds": 2, "models": [f"openai:mock@{url}"],
+                            "dataset": questions(tmp_path, n), "output_dir": str(tmp_path),
+                            "name": name, "concurrency": 4, "temperature": None}
+    return ExperimentConfig(**(base | kw))
+
+
+def outcome(run: str | None) -> dict[str, Any]:
+    return {t.id: (t.final.answer, [turn.answer for turn in t.turns], t.totals.calls)
+            for t in read_traces(Path(run or "") / "traces.jsonl")}
+
+
+def bodies(server: MockServer) -> Counter[str]:
+    return Counter(json.dumps(body, sort_keys=True) for body in server.bodies)
+
+
+def test_shards_are_a_stable_hash_of_the_id() -> None:
+    assert [shard_of(f"q{i}", 3) for i in range(6)] == [shard_of(f"q{i}", 3) for i in range(6)]
+    sizes = Counter(shard_of(f"q{i}", 4) for i in range(400))
+    assert len(sizes) == 4 and min(sizes.values()) > 60  # about even
+
+
+def test_a_ray_run_computes_what_a_local_run_computes(cluster: str, tmp_path: Path) -> None:
+    with MockServer(latency=0.01) as server:
+        local = asyncio.run(arun_experiment(config(tmp_path, server.url, 24, "local"),
+                                            progress=False))
+        sharded = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 24, "ray", executor="ray", ray={"shards": 3}),
+            progress=False))
+    assert outcome(sharded.run) == outcome(local.run) and len(outcome(local.run)) == 24
+    for key in ("debates", "calls", "requests", "accuracy", "prompt_tokens", "completion_tokens"):
+        assert getattr(sharded, key) == getattr(local, key), key
+    run = Path(sharded.run or "")
+    assert sorted(p.name for p in run.glob("cache*.sqlite")) == [
+        "cache-shard-0.sqlite", "cache-shard-1.sqlite", "cache-shard-2.sqlite"]
+    # resumed with another executor or shard count, every call replays from the shards' files
+    (run / "traces.jsonl").unlink()
+    again = asyncio.run(arun_experiment(
+        config(tmp_path, server.url, 24, "ray", executor="ray", ray={"shards": 2}),
+        progress=False))
+    assert again.requests == 0 and again.debates == 24
+    (run / "traces.jsonl").unlink()
+    here = asyncio.run(arun_experiment(config(tmp_path, server.url, 24, "ray"), progress=False))
+    assert here.requests == 0 and outcome(here.run) == outcome(local.run)
+
+
+def test_an_actor_killed_mid_run_is_replaced_and_its_shard_finishes(
+        cluster: str, tmp_path: Path) -> None:
+    cfg = config(tmp_path, "URL", 40, "killed", executor="ray", ray={"shards": 2})
+    killed: list[int] = []
+    with MockServer(latency=0.05) as server:
+        cfg = cfg.model_copy(update={"models": [f"openai:mock@{server.url}"]})
+        victim = actor_name(cfg.identity()[:8], 0, 0)
+
+        def kill() -> None:
+            server.wait_for_requests(60)
+            ray.kill(ray.get_actor(victim, namespace="debatelab"))
+            killed.append(server.served["ok"])
+
+        killer = threading.Thread(target=kill)
+        killer.start()
+        summary = asyncio.run(arun_experiment(cfg, progress=False))
+        killer.join()
+        served = bodies(server)
+    assert killed and killed[0] < 40 * 9 / 2  # shard 0 was far from done
+    assert summary.debates == 40 and not summary.failed and summary.stopped is None
+    assert sorted(outcome(summary.run)) == sorted(f"{cfg.identity()[:8]}:q{i}" for i in range(40))
+    # every call made once, but those the dead actor had in flight (4 debates x 3 agents)
+    assert len(served) == 40 * 9
+    assert sum(served.values()) - len(served) <= 12
+
+
+def test_a_killed_driver_loses_no_debate_and_the_rerun_pays_for_no_call_twice(
+        cluster: str, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    with MockServer(latency=0.05) as server:
+        cfg = config(tmp_path, server.url, 60, "driver", executor="ray",
+                     ray={"shards": 2, "address": cluster})
+        spec.write_text(json.dumps(cfg.model_dump(mode="json", exclude_defaults=True)))
+        driver = subprocess.Popen([sys.executable, "-m", "debate.cli.main", "run", str(spec),
+                                   "--no-progress"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        traces = tmp_path / "driver" / "traces.jsonl"
+        deadline = time.monotonic() + 120
+        while (not traces.exists() or traces.read_bytes().count(b"\n") < 10) and (
+                time.monotonic() < deadline):
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(30)
+        finished = traces.read_bytes().count(b"\n")
+        assert 10 <= finished < 60
+        # its actors die with it (Ray kills what a dead driver owned): the server goes quiet
+        quiet, last = 0, -1
+        while quiet < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = server.requests
+            quiet, last = (quiet + 1, now) if now == last else (0, now)
+        summary = asyncio.run(arun_experiment(cfg, progress=False))
+        served = bodies(server)
+    assert summary.debates == 60 and not summary.failed
+    ids = [t.question.id for t in read_traces(traces)]
+    assert sorted(ids) == sorted(f"q{i}" for i in range(60))  # none lost, none twice
+    assert len(served) == 60 * 9
+    assert sum(served.values()) - len(served) <= 2 * 4 * 3  # only what was in flight
