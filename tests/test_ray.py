@@ -154,3 +154,23 @@ def test_a_killed_driver_loses_no_debate_and_the_rerun_pays_for_no_call_twice(
     assert sorted(ids) == sorted(f"q{i}" for i in range(60))  # none lost, none twice
     assert len(served) == 60 * 9
     assert sum(served.values()) - len(served) <= 2 * 4 * 3  # only what was in flight
+
+
+def test_the_cli_runs_a_spec_on_ray(cluster: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from debate.cli.main import app
+
+    with MockServer() as server:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(json.dumps(config(tmp_path, server.url, 6, "cli").model_dump(
+            mode="json", exclude_defaults=True)))
+        for args in (["run", str(spec), "--ray"], ["run", "--ray", str(spec), "--name", "b"],
+                     ["run", str(spec), "--ray-address", cluster, "--name", "c"]):
+            result = CliRunner().invoke(app, [*args, "--no-progress"])
+            assert result.exit_code == 0, result.output
+        stored = json.loads((tmp_path / "c" / "config.json").read_text())["config"]
+    assert stored["executor"] == "ray" and stored["ray"]["address"] == cluster
+    for name in ("cli", "b", "c"):
+        assert sorted((tmp_path / name).glob("cache-shard-*.sqlite"))
+        assert len(outcome(str(tmp_path / name))) == 6

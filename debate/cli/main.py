@@ -62,6 +62,11 @@ def run(
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
     force: Annotated[bool, Opt("--force", help="Continue a run folder although the experiment "
                                 "changed (recorded in its config.json).")] = False,
+    ray: Annotated[bool, Opt("--ray", help="Shard the debates over Ray actors (pip install "
+                             "'debatelab[ray]').")] = False,
+    ray_address: Annotated[str | None, Opt("--ray-address", help="The Ray cluster to join "
+                                           "(implies --ray; default: the spec's ray.address, "
+                                           "RAY_ADDRESS, else a local Ray).")] = None,
 ) -> None:
     """Run (or resume) a debate experiment and print its summary."""
     from debate.cards import validate
@@ -77,10 +82,14 @@ def run(
     }
     if dataset is not None or task is not None:
         overrides["dataset"] = {"path": dataset, "task": task}
+    if ray or ray_address:
+        overrides["executor"] = "ray"
     try:
         if config is not None:
-            if "dataset" in overrides or plugin:
+            if "dataset" in overrides or plugin or ray_address:
                 spec = load_experiment(config)
+                if ray_address:
+                    overrides["ray"] = spec.ray.model_copy(update={"address": ray_address})
                 if "dataset" in overrides:
                     base = spec.dataset.model_dump(exclude_none=True)
                     if dataset is not None:  # a file named here replaces a Hub source
@@ -94,6 +103,8 @@ def run(
             if dataset is None:
                 raise typer.BadParameter("give an experiment spec or --dataset")
             overrides["plugins"] = plugin
+            if ray_address:
+                overrides["ray"] = {"address": ray_address}
             cfg = validate(ExperimentConfig, {k: v for k, v in overrides.items()
                                               if v is not None}, "command line")
         with batch_gc():  # the collector tuned for this run only, restored after
