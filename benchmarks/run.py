@@ -2,7 +2,7 @@
 
     python benchmarks/run.py            # every benchmark (about 4 minutes on 2 cores)
     python benchmarks/run.py overhead   # any of: overhead, throughput, efficiency, pool,
-                                        # reference, resume, limiter, memory, real-model
+                                        # reference, ray, resume, limiter, memory, real-model
 
 Each benchmark runs in a fresh process of its own (``--one NAME``), as a
 ``debate run`` does, so none is measured on a heap or collector state the ones
@@ -170,6 +170,44 @@ def bench_pool() -> None:
     report("pool: throughput of 3 replicas / 1 replica (same cap each)",
            f"{speedup:.2f}x ({summary.calls / wall:.0f} vs {single.calls / alone:.0f} calls/s)",
            ">= 2.7x", speedup >= 2.7)
+
+
+def bench_ray() -> None:
+    # CPU-bound work (a zero-latency scripted model): 2 Ray actors against 1 process, on the
+    # 2 cores of this machine; the driver (parsing, writing, scoring every trace) shares them
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        out = tempfile.mkdtemp()
+        model = "scripted:first-number"  # built in: the actors' processes know it too
+        timed_run(experiment(model, 1, out, "warm-up", executor="ray", ray={"shards": 2}))
+        n = 6000
+        _, alone = timed_run(experiment(model, n, out, "one-process", concurrency=64))
+        summary, sharded = timed_run(experiment(model, n, out, "two-actors", concurrency=64,
+                                                executor="ray", ray={"shards": 2}))
+    finally:
+        ray.shutdown()
+    report(f"ray: {n} du debates, zero-latency scripted model: 1 process / 2 actors (wall)",
+           f"{alone / sharded:.2f}x ({alone:.1f} s vs {sharded:.1f} s, actor start included)",
+           "> 1x (2x is the ceiling: the driver shares the 2 cores)",
+           alone / sharded > 1.0 and summary.debates == n)
+    # what the driver does per finished debate: read its line, parse, append, score
+    from debate.metrics import Tally
+    from debate.trace import TraceWriter, parse_trace
+
+    lines = (Path(out) / "two-actors" / "traces.jsonl").read_bytes().splitlines()
+    tally = Tally()
+    start = time.process_time()
+    with TraceWriter(Path(out) / "rewrite.jsonl") as writer:
+        for line in lines:
+            trace = parse_trace(line)
+            writer.write(trace)
+            tally.add(trace)
+    rate = len(lines) / (time.process_time() - start)
+    report("ray driver: traces parsed, written and scored per CPU second (du 3x3)",
+           f"{rate:.0f} debates/s ({sum(map(len, lines)) / len(lines) / 1024:.1f} KB each)",
+           ">= 2000 debates/s", rate >= 2000)
 
 
 def bench_resume() -> None:
@@ -400,7 +438,7 @@ def bench_real_model() -> None:
 
 BENCHMARKS = {"overhead": bench_overhead, "throughput": bench_throughput,
               "efficiency": bench_efficiency, "pool": bench_pool, "reference": bench_reference,
-              "resume": bench_resume, "limiter": bench_limiter, "memory": bench_memory,
+              "ray": bench_ray, "resume": bench_resume, "limiter": bench_limiter, "memory": bench_memory,
               "real-model": bench_real_model}
 
 

@@ -198,9 +198,11 @@ class RayOutcome:
 
 
 async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Path,
-                     identity: str, on_trace: Callable[[DebateTrace], None],
+                     identity: str, on_trace: Callable[[DebateTrace, bytes], None],
                      failed: dict[str, str], stats: CallStats) -> RayOutcome:
     """Debate ``questions`` on Ray shards; each finished trace to ``on_trace`` (here).
+
+    ``on_trace`` gets the trace and the line the shard encoded it as (to write as is).
 
     ``stats`` is kept up to date with the sum over every shard's calls; debates that
     could not finish go to ``failed``. See the module docstring.
@@ -260,7 +262,7 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
                 for line in report.traces:
                     trace = parse_trace(line)
                     shard.remaining.pop(trace.question.id, None)
-                    on_trace(trace)
+                    on_trace(trace, line)
                 shard.last = CallStats(**report.stats)
                 _total(shards, stats)
                 if report.error is not None or report.stopped is not None:

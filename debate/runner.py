@@ -244,8 +244,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             task = bar.add_task("debates", total=len(questions), completed=len(rows), info="")
 
             with bar, TraceWriter(traces_path) as writer, settled_runtime(runtime):
-                def finished_one(trace: DebateTrace) -> None:
-                    writer.write(trace)
+                def finished_one(trace: DebateTrace, line: bytes | None = None) -> None:
+                    writer.write(trace, line)
                     scored = tally.add(trace)
                     if trace.question.id not in rows:
                         rows[trace.question.id] = result_row(trace, prices, scored)

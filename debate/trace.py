@@ -312,9 +312,12 @@ class TraceWriter:
         _drop_partial_tail(self.path)
         self._file = self.path.open("ab")
 
-    def write(self, trace: DebateTrace) -> None:
-        """Append one trace (:func:`trace_json`) and flush it to the OS."""
-        self._file.write(trace_json(trace) + b"\n")
+    def write(self, trace: DebateTrace, line: bytes | None = None) -> None:
+        """Append one trace (:func:`trace_json`) and flush it to the OS.
+
+        ``line``: the trace already encoded by :func:`trace_json` (as a Ray shard sends it).
+        """
+        self._file.write((trace_json(trace) if line is None else line) + b"\n")
         self._file.flush()
 
     def close(self) -> None:
