@@ -202,7 +202,7 @@ def bench_ray() -> None:
     with TraceWriter(Path(out) / "rewrite.jsonl") as writer:
         for line in lines:
             trace = parse_trace(line)
-            writer.write(trace)
+            writer.write(trace, line)  # as the driver does: the shard's line, as it came
             tally.add(trace)
     rate = len(lines) / (time.process_time() - start)
     report("ray driver: traces parsed, written and scored per CPU second (du 3x3)",
