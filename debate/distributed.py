@@ -223,7 +223,7 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
         shards[shard_of(question.id, count)].remaining[question.id] = question
     actor = ray.remote(num_cpus=options.num_cpus, max_restarts=0,
                        max_concurrency=16)(ShardRunner)
-    payload = config.model_dump(mode="json")
+    payload = _portable(config)
     pending: dict[asyncio.Future[Any], _Shard] = {}
     stopped: str | None = None
 
@@ -283,6 +283,33 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
                 ray.kill(shard.handle)
     _total(shards, stats)
     return RayOutcome(stopped, _merge_endpoints(shards), count)
+
+
+def _portable(config: Any) -> dict[str, Any]:
+    """The config as JSON, its relative file paths made absolute.
+
+    An actor on another node has another working folder: preset cards, protocol files,
+    plug-ins and role cards must be named so that it finds them (on shared storage).
+    """
+    from debate.binding import split_bindings
+    from debate.plugins import split_file_ref
+
+    def absolute(value: str) -> str:
+        path = Path(value)
+        return str(path.resolve()) if not path.is_absolute() and path.exists() else value
+
+    data: dict[str, Any] = config.model_dump(mode="json")
+    split = split_file_ref(data["protocol"])
+    data["protocol"] = (f"{absolute(split[0])}:{split[1]}" if split
+                        else absolute(data["protocol"]))
+    data["plugins"] = [absolute(p) for p in data["plugins"]]
+    roles = []
+    for role in data["roles"]:
+        positional, named = split_bindings([role])
+        roles.extend([f"{k}={absolute(v)}" for k, v in named.items()] or
+                     [absolute(positional[0])])
+    data["roles"] = roles
+    return data
 
 
 def _kill_leftovers(ray: Any, identity: str) -> None:

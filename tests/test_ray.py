@@ -174,3 +174,22 @@ def test_the_cli_runs_a_spec_on_ray(cluster: str, tmp_path: Path) -> None:
     for name in ("cli", "b", "c"):
         assert sorted((tmp_path / name).glob("cache-shard-*.sqlite"))
         assert len(outcome(str(tmp_path / name))) == 6
+
+
+def test_actors_elsewhere_get_absolute_card_and_plugin_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from debate.distributed import _portable
+
+    (tmp_path / "cards").mkdir()
+    for name in ("preset.yaml", "critic.yaml", "mine.py"):
+        (tmp_path / "cards" / name).write_text("")
+    monkeypatch.chdir(tmp_path)
+    cfg = ExperimentConfig.model_construct(
+        **ExperimentConfig(dataset=questions(tmp_path, 1)).__dict__
+        | {"protocol": "cards/preset.yaml", "plugins": ["cards/mine.py", "some.module"],
+           "roles": ["cards/critic.yaml", "judge=cards/critic.yaml", "cards/missing.yaml"]})
+    data = _portable(cfg)
+    card = str(tmp_path / "cards" / "critic.yaml")
+    assert data["protocol"] == str(tmp_path / "cards" / "preset.yaml")
+    assert data["plugins"] == [str(tmp_path / "cards" / "mine.py"), "some.module"]
+    assert data["roles"] == [card, f"judge={card}", "cards/missing.yaml"]
