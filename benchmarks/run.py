@@ -438,8 +438,8 @@ def bench_real_model() -> None:
 
 BENCHMARKS = {"overhead": bench_overhead, "throughput": bench_throughput,
               "efficiency": bench_efficiency, "pool": bench_pool, "reference": bench_reference,
-              "ray": bench_ray, "resume": bench_resume, "limiter": bench_limiter, "memory": bench_memory,
-              "real-model": bench_real_model}
+              "ray": bench_ray, "resume": bench_resume, "limiter": bench_limiter,
+              "memory": bench_memory, "real-model": bench_real_model}
 
 
 def run_one(name: str, results: Path) -> None:

@@ -124,7 +124,7 @@ class ShardRunner:
 
     async def _run(self, questions: Sequence[Question]) -> None:
         from debate.runner import batch_gc
-        from debate.shard import Models, agents_for, run_cache, run_questions
+        from debate.shard import Models, agents_for, close_run, run_cache, run_questions
 
         models = Models()
         cache = None
@@ -146,10 +146,8 @@ class ShardRunner:
             self.error = f"shard {self.shard}: {type(exc).__name__}: {exc}"
         finally:
             try:
-                await models.aclose()
+                await close_run(models, cache)
             finally:
-                if cache is not None:
-                    cache.close()
                 self._done = True
                 self._wake()
 

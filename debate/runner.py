@@ -54,7 +54,7 @@ from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
 from debate.report import write_report
 from debate.results import ResultRow, result_row, write_results
-from debate.shard import Models, agents_for, close_all, run_cache, run_questions
+from debate.shard import Models, agents_for, close_all, close_run, run_cache, run_questions
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
 if TYPE_CHECKING:
@@ -267,11 +267,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                         graph_config=graph_config)
                     endpoints = models.endpoint_reports()
         finally:
-            try:
-                await models.aclose()
-            finally:
-                if cache is not None:
-                    cache.close()
+            await close_run(models, cache)
         wall = time.perf_counter() - start
         before = _previous_totals(run_dir / "summary.json")
         summary = tally.summary().model_copy(update={

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from debate.agents.base import Agent
     from debate.config import ExperimentConfig
 
-__all__ = ["Models", "agents_for", "close_all", "run_cache", "run_questions"]
+__all__ = ["Models", "agents_for", "close_all", "close_run", "run_cache", "run_questions"]
 
 
 async def close_all(models: Iterable[ChatModel]) -> None:
@@ -78,6 +78,15 @@ class Models:
     async def aclose(self) -> None:
         """Close every backend built."""
         await close_all(self.backends)
+
+
+async def close_run(models: Models, cache: ResponseCache | None) -> None:
+    """Close the models, then the cache (also when closing a model fails)."""
+    try:
+        await models.aclose()
+    finally:
+        if cache is not None:
+            cache.close()
 
 
 def agents_for(config: ExperimentConfig, protocol: DebateProtocol, models: Models) -> list[Agent]:
