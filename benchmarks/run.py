@@ -325,6 +325,8 @@ def bench_reference() -> None:
     with Server(latency=0.1) as server:
         sample = 5
         sequential = reference_sequential(server.url, sample) * 500 / sample
+        # one debate first, as in `efficiency`: importing LangGraph is not a debate's cost
+        timed_run(experiment(f"openai:mock@{server.url}", 1, tempfile.mkdtemp(), "warm-up"))
         gathers: list[float] = []
         ours_runs: list[float] = []
         for attempt in range(3):
