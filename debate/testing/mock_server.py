@@ -28,6 +28,7 @@ counts over N requests are the same on every run, whatever order concurrent
 requests arrive in. ``GET /stats`` returns those counts as JSON::
 
     {"requests": 12, "in_flight": 0, "peak_in_flight": 4,
+     "batches": {"submitted": 0, "items_answered": 0},
      "outcomes": {"ok": 10, "429": 2},
      "paths": {"/v1/chat/completions": {"ok": 10, "429": 2}, "/v1/models": {"ok": 1}}}
 
@@ -64,6 +65,7 @@ from typing import Any
 
 from aiohttp import web
 
+from debate.testing.mock_batches import BatchSettings, BatchStore
 from debate.testing.scripted import first_number_reply
 
 __all__ = ["FaultRates", "MockServer", "first_number_policy"]
@@ -166,6 +168,9 @@ class MockServer:
     """The most model requests answered at once so far."""
     bodies: list[dict[str, Any]] = field(default_factory=list)
     """The JSON body of every chat request, in arrival order."""
+    batches: BatchSettings = field(default_factory=BatchSettings)
+    """How batch requests behave (OpenAI Batches, Anthropic Message Batches):
+    :mod:`debate.testing.mock_batches`."""
 
     def __post_init__(self) -> None:
         self._queue: deque[int | str] = deque(self.faults)
@@ -177,6 +182,7 @@ class MockServer:
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
         self._hanging: set[asyncio.Task[Any]] = set()
+        self.batch_store = BatchStore(self.batches, self._batch_answer)
 
     @property
     def url(self) -> str:
@@ -189,7 +195,7 @@ class MockServer:
         for (path, outcome), count in sorted(self.by_path.items()):
             paths.setdefault(path, {})[outcome] = count
         return {"requests": self.requests, "in_flight": self.in_flight,
-                "peak_in_flight": self.peak_in_flight,
+                "peak_in_flight": self.peak_in_flight, "batches": self.batch_store.stats(),
                 "outcomes": dict(sorted(self.served.items())), "paths": paths}
 
     def _count(self, request: web.Request, outcome: str) -> None:
@@ -268,6 +274,10 @@ class MockServer:
         finally:
             self.in_flight -= 1
 
+    def _batch_answer(self, api: str, body: dict[str, Any]) -> dict[str, Any]:
+        text = self.policy(body.get("messages", []))
+        return self._chat_body(body, text) if api == "openai" else self._messages_body(body, text)
+
     def _chat_body(self, body: dict[str, Any], text: str) -> dict[str, Any]:
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
         choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
@@ -313,6 +323,7 @@ class MockServer:
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/stats", self._stats)
+        self.batch_store.add_routes(app)
         return app
 
     async def _serve(self) -> None:
@@ -424,6 +435,12 @@ def parser() -> argparse.ArgumentParser:
         cli.add_argument(*options, dest=name, type=float, default=0.0, metavar="RATE",
                          help=f"share of requests that get {what}")
     cli.add_argument("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
+    cli.add_argument("--batch-delay", type=float, default=0.0, metavar="SECONDS",
+                     help="seconds until a batch (OpenAI Batches, Anthropic Message Batches) ends")
+    cli.add_argument("--batch-failures", type=float, default=0.0, metavar="RATE",
+                     help="share of batch items that fail")
+    cli.add_argument("--batch-expired", type=float, default=0.0, metavar="RATE",
+                     help="share of batch items left unprocessed (the batch expires)")
     return cli
 
 
@@ -433,11 +450,13 @@ def main(argv: list[str] | None = None) -> None:
     args = cli.parse_args(argv)
     try:
         rates = FaultRates(seed=args.seed, **{name: getattr(args, name) for name in _FAULTS})
+        batches = BatchSettings(delay=args.batch_delay, failure_rate=args.batch_failures,
+                                expire_rate=args.batch_expired, seed=args.seed)
     except ValueError as exc:
         cli.error(str(exc))
     server = MockServer(latency=args.latency, jitter=args.jitter, per_token=args.per_token,
                         retry_after=args.retry_after, host=args.host, port=args.port,
-                        rates=rates)
+                        rates=rates, batches=batches)
     asyncio.run(serve(server))
 
 
