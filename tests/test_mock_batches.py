@@ -7,8 +7,8 @@ ends after its delay; failed and expired items are reported as each API does.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from typing import Any
 
 import anthropic
@@ -34,7 +34,7 @@ async def test_an_openai_batch_ends_after_its_delay_with_every_reply_in_the_outp
                                                 endpoint="/v1/chat/completions",
                                                 completion_window="24h")
             assert batch.status == "in_progress" and batch.output_file_id is None
-            time.sleep(0.35)
+            await asyncio.sleep(0.35)
             batch = await client.batches.retrieve(batch.id)
             assert batch.status == "completed" and batch.error_file_id is None
             assert batch.request_counts is not None and batch.request_counts.completed == 5
@@ -81,7 +81,7 @@ async def test_an_anthropic_message_batch_ends_and_streams_its_results():
                                                                "content": f"What is {i}?"}]}}
                 for i in range(8)])
             assert batch.processing_status == "in_progress" and batch.results_url is None
-            time.sleep(0.25)
+            await asyncio.sleep(0.25)
             batch = await client.messages.batches.retrieve(batch.id)
             assert batch.processing_status == "ended" and batch.results_url
             results = [r async for r in await client.messages.batches.results(batch.id)]
