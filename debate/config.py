@@ -17,6 +17,7 @@ from debate.datasets import DatasetSpec
 from debate.distributed import RayOptions
 from debate.errors import ConfigError
 from debate.models.accounting import Price
+from debate.models.batch import BatchPolicy
 from debate.models.middleware import Limits, RetryPolicy
 from debate.models.pool import Endpoint, PoolPolicy
 from debate.plugins import load_plugin, protocol_from_file, split_file_ref
@@ -78,6 +79,11 @@ class ExperimentConfig(BaseModel):
     :mod:`debate.models.pool`); limits not given are ``limits``'."""
     pool: PoolPolicy = Field(default_factory=PoolPolicy)
     """How endpoint pools route calls and take failing replicas out of rotation."""
+    batch: bool = False
+    """Send the calls of ``openai:`` models through the provider's Batch API, one batch
+    per step of every unfinished debate, at the batch price (:mod:`debate.models.batch`)."""
+    batch_options: BatchPolicy = Field(default_factory=BatchPolicy)
+    """When a batch is submitted, how it is polled, and its price as a share."""
     executor: Literal["local", "ray"] = "local"
     """Where the debates run: in this process, or sharded over Ray actors
     (:mod:`debate.distributed`; ``pip install 'debatelab[ray]'``)."""

@@ -43,7 +43,7 @@ __all__ = ["EXECUTION_ONLY", "Fingerprint", "changes", "fingerprint"]
 
 EXECUTION_ONLY = frozenset({"name", "limit", "concurrency", "output_dir", "limits", "retry",
                             "prices", "cache", "backend_options", "endpoints", "pool",
-                            "executor", "ray"})
+                            "executor", "ray", "batch", "batch_options"})
 """Config fields that change how a run executes, not what it computes."""
 _COVERED = frozenset({"plugins", "protocol", "protocol_options", "agents", "rounds", "models",
                       "roles", "dataset", "seed", "temperature", "max_tokens", "strict_parsing"})

@@ -167,6 +167,8 @@ class Summary(BaseModel):
     """Seconds over every invocation of the run."""
     total_requests: int | None = None
     """Requests over every invocation of the run."""
+    batches: int | None = None
+    """Batches submitted to a Batch API in the last invocation (``None``: no batch run)."""
     endpoints: dict[str, list[EndpointReport]] = Field(default_factory=dict)
     """Per replica of each endpoint pool, by model: calls, errors, failovers, time out of
     rotation (this invocation; empty without pools)."""
@@ -325,7 +327,7 @@ class Tally:
             self.cached += turn.cached
             self.prompt_tokens += turn.usage.prompt_tokens
             self.completion_tokens += turn.usage.completion_tokens
-            turn_cost = self.prices.cost(turn.model, turn.usage)
+            turn_cost = self.prices.cost(turn.model, turn.usage, turn.batch)
             if turn_cost is None:
                 self.cost_known = False
             else:
@@ -399,8 +401,10 @@ def run_prices(run_dir: str | Path) -> PriceTable:
     if not config_path.exists():
         return PriceTable()
     stored = json.loads(config_path.read_text(encoding="utf-8")).get("config", {})
+    discount = (stored.get("batch_options") or {}).get("discount", 0.5)
     return PriceTable({name: Price.model_validate(price)
-                       for name, price in (stored.get("prices") or {}).items()})
+                       for name, price in (stored.get("prices") or {}).items()},
+                      batch_discount=discount)
 
 
 def load_run_summary(run_dir: str | Path) -> Summary:

@@ -89,7 +89,7 @@ def result_row(trace: DebateTrace, prices: PriceTable | None = None,
     answers = [answer for r in scored for answer in r.answers]
     cost: float | None = 0.0
     for turn in trace.turns:
-        turn_cost = prices.cost(turn.model, turn.usage)
+        turn_cost = prices.cost(turn.model, turn.usage, turn.batch)
         cost = None if cost is None or turn_cost is None else cost + turn_cost
     return ResultRow(
         id=trace.question.id, protocol=trace.protocol,

@@ -205,6 +205,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     failed: dict[str, str] = {}
     stopped: str | None = None
     endpoints: dict[str, list[EndpointReport]] = {}
+    batches: int | None = None
     lock = _RunLock()
     try:
         try:
@@ -225,7 +226,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             _record_run(run_dir, config, fp, force, console)
             traces_path = run_dir / "traces.jsonl"
             wanted = {q.id for q in questions}
-            prices = PriceTable(config.prices)
+            prices = PriceTable(config.prices, batch_discount=config.batch_options.discount)
             tally = Tally(prices)
             rows: dict[str, ResultRow] = {}  # question id -> the row of the debate counted
             for finished in read_traces(traces_path):  # one pass: what to skip, its metrics
@@ -261,11 +262,15 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                                                failed=failed, stats=stats)
                     stopped, endpoints = outcome.stopped, outcome.endpoints
                 else:
+                    # a batch carries one step of every unfinished debate: all of them at once
+                    concurrency = max(config.concurrency, len(todo)) if config.batch else (
+                        config.concurrency)
                     stopped = await run_questions(
                         protocol, agents, todo, identity=fp.identity[:8],
-                        concurrency=config.concurrency, on_trace=finished_one, failed=failed,
+                        concurrency=concurrency, on_trace=finished_one, failed=failed,
                         graph_config=graph_config)
                     endpoints = models.endpoint_reports()
+                    batches = models.batches() if config.batch else None
         finally:
             await close_run(models, cache)
         wall = time.perf_counter() - start
@@ -276,7 +281,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             "failed": failed, "stopped": stopped,
             "invocations": before[0] + 1, "total_wall_time": before[1] + wall,
             "total_requests": before[2] + stats.requests,
-            "endpoints": endpoints,
+            "endpoints": endpoints, "batches": batches,
         })
         (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
         write_report(run_dir, summary)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from debate.binding import build_agents, split_bindings
-from debate.errors import TransportError, redact
+from debate.errors import ConfigError, TransportError, redact
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
 from debate.models.middleware import Cached, CallStats, wrap
 from debate.models.pool import EndpointPool, EndpointReport
-from debate.models.spec import create_backend, parse_model_spec
+from debate.models.spec import ModelSpec, create_backend, parse_model_spec
 from debate.models.types import ChatModel, SamplingParams, close_model
 from debate.protocols.base import DebateProtocol
 from debate.trace import DebateTrace, Question
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from debate.agents.base import Agent
     from debate.config import ExperimentConfig
+    from debate.models.batch import BatchingModel
 
 __all__ = ["Models", "agents_for", "close_all", "close_run", "run_cache", "run_questions"]
 
@@ -45,17 +46,20 @@ class Models:
         self.backends: list[ChatModel] = []
         self.by_spec: dict[str, ChatModel] = {}
         self.pools: dict[str, EndpointPool] = {}  # by the model's spec without URLs
+        self.batching: list[BatchingModel] = []
 
     def build(self, config: ExperimentConfig, stats: CallStats) -> None:
         """Build the models ``config`` names (if one fails, those before it are kept to close)."""
-        prices = PriceTable(config.prices)
+        prices = PriceTable(config.prices, batch_discount=config.batch_options.discount)
         positional, named = split_bindings(config.models)
         for spec in dict.fromkeys([*positional, *named.values()]):
             parsed = parse_model_spec(spec)
             options = config.backend_options.get(parsed.backend, {})
             endpoints = config.endpoints_of(spec)
             backend: ChatModel
-            if endpoints:
+            if config.batch:
+                backend = self._batching(spec, parsed, options, config)
+            elif endpoints:
                 backend = EndpointPool.create(parsed, endpoints, policy=config.pool, **options)
                 self.pools[str(parsed.model_copy(update={"base_url": None, "pool": []}))] = (
                     backend)
@@ -64,6 +68,21 @@ class Models:
             self.backends.append(backend)
             self.by_spec[spec] = wrap(backend, stats=stats, limits=config.limits,
                                       retry=config.retry, prices=prices)
+
+    def _batching(self, spec: str, parsed: ModelSpec, options: dict[str, Any],
+                  config: ExperimentConfig) -> ChatModel:
+        from debate.models.batch import openai_batching
+
+        if parsed.backend != "openai" or parsed.pool or config.endpoints_of(spec):
+            raise ConfigError(f"batch: true sends openai: models (one URL each) through the "
+                              f"Batch API; {spec} is not one")
+        batching = openai_batching(create_backend(parsed, **options), config.batch_options)
+        self.batching.append(batching)
+        return batching
+
+    def batches(self) -> int:
+        """Batches the batching models submitted so far."""
+        return sum(b.batches_submitted for b in self.batching)
 
     def use_cache(self, cache: ResponseCache | None) -> None:
         """Give every model the run's response cache (made once the run folder exists)."""

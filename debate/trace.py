@@ -127,6 +127,8 @@ class Turn(BaseModel):
     """Why generation stopped."""
     cached: bool = False
     """True when the completion was replayed from the response cache."""
+    batch: bool = False
+    """True when the call went through a Batch API (priced at the batch rate)."""
     error: str | None = None
     """Why the model's output could not be used, when it could not."""
     fields: dict[str, Any] = Field(default_factory=dict)

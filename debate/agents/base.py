@@ -365,6 +365,7 @@ class Agent:
             answer_rule=found.rule, confidence=parsed.confidence, fields=fields,
             usage=completion.usage, latency=completion.latency,
             finish_reason=completion.finish_reason, cached=completion.cached,
+            batch=completion.batch,
             logprobs=(None if completion.logprobs is None
                       else [lp.logprob for lp in completion.logprobs]),
             error=(None if text.strip()

@@ -62,6 +62,9 @@ def run(
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
     force: Annotated[bool, Opt("--force", help="Continue a run folder although the experiment "
                                 "changed (recorded in its config.json).")] = False,
+    batch: Annotated[bool, Opt("--batch", help="Send the calls through the provider's Batch "
+                               "API (openai: models), one batch per debate step, at the "
+                               "batch price.")] = False,
     ray: Annotated[bool, Opt("--ray", help="Shard the debates over Ray actors (pip install "
                              "'debatelab[ray]').")] = False,
     ray_address: Annotated[str | None, Opt("--ray-address", help="The Ray cluster to join "
@@ -84,6 +87,8 @@ def run(
         overrides["dataset"] = {"path": dataset, "task": task}
     if ray or ray_address:
         overrides["executor"] = "ray"
+    if batch:
+        overrides["batch"] = True
     try:
         if config is not None:
             if "dataset" in overrides or plugin or ray_address:

@@ -38,8 +38,11 @@ class PriceTable:
     Each model name is resolved once; change prices through ``overrides``.
     """
 
-    def __init__(self, overrides: dict[str, Price] | None = None) -> None:
+    def __init__(self, overrides: dict[str, Price] | None = None, *,
+                 batch_discount: float = 0.5) -> None:
         self.prices = {**DEFAULT_PRICES, **(overrides or {})}
+        self.batch_discount = batch_discount
+        """A Batch API call's price as a share of the synchronous one (OpenAI, Anthropic: 0.5)."""
         self._resolved: dict[str, Price | None] = {}
 
     def price(self, model: str) -> Price | None:
@@ -58,12 +61,16 @@ class PriceTable:
         candidates = [k for k in self.prices if name.startswith(k + "-")]
         return self.prices[max(candidates, key=len)] if candidates else None
 
-    def cost(self, model: str, usage: Usage) -> float | None:
-        """Dollars for one call's usage, or ``None`` when the price is unknown."""
+    def cost(self, model: str, usage: Usage, batch: bool = False) -> float | None:
+        """Dollars for one call's usage, or ``None`` when the price is unknown.
+
+        ``batch``: the call went through a Batch API (``batch_discount`` of the price).
+        """
         price = self.price(model)
         if price is None:
             return None
-        return (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1e6
+        dollars = (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1e6
+        return dollars * self.batch_discount if batch else dollars
 
 
 def _runs_locally(model: str) -> bool:

@@ -470,7 +470,7 @@ class Cached(_Layer):
         stats = self.stats
         stats.prompt_tokens += completion.usage.prompt_tokens
         stats.completion_tokens += completion.usage.completion_tokens
-        cost = self.prices.cost(self.name, completion.usage)
+        cost = self.prices.cost(self.name, completion.usage, completion.batch)
         if cost is None:
             stats.unpriced_calls += 1
         else:
@@ -490,16 +490,19 @@ def wrap(
     """Compose the standard stack ``Cached(Retrying(Limited(backend)))``.
 
     An :class:`~debate.models.pool.EndpointPool` limits each of its replicas itself,
-    so it gets no ``Limited`` here: ``Cached(Retrying(pool))``.
+    so it gets no ``Limited`` here: ``Cached(Retrying(pool))``. A batching model
+    (:mod:`debate.models.batch`) gets no ``Limited`` and no timeout.
 
     A backend with ``in_process = True`` gets no per-attempt timeout unless
     ``retry`` sets one explicitly (see :attr:`RetryPolicy.timeout`).
     """
     retry = retry or RetryPolicy()
-    if getattr(backend, "in_process", False) and "timeout" not in retry.model_fields_set:
+    batched = getattr(backend, "batched", False)  # a batch may take hours: no timeout, no cap
+    untimed = getattr(backend, "in_process", False) or batched
+    if untimed and "timeout" not in retry.model_fields_set:
         retry = retry.model_copy(update={"timeout": None})
     model: ChatModel = backend
-    if not getattr(backend, "limits_each_endpoint", False):  # a pool limits each replica
+    if not (getattr(backend, "limits_each_endpoint", False) or batched):  # a pool: per replica
         model = Limited(backend, limits or Limits())
     model = Retrying(model, retry, stats)
     return Cached(model, cache, stats, prices)

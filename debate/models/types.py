@@ -139,6 +139,8 @@ class Completion(BaseModel):
     """Per-token log-probabilities, when requested and available."""
     cached: bool = False
     """True when this completion was replayed from the response cache."""
+    batch: bool = False
+    """True when the call went through a Batch API (priced at the batch rate)."""
 
 
 @runtime_checkable

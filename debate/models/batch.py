@@ -1,0 +1,278 @@
+"""Batch APIs: the calls of many debates' next step sent as one batch, at the batch price.
+
+OpenAI's Batch API (and any OpenAI-compatible server with ``/v1/batches``)
+answers a JSONL file of requests within 24 hours at half the price. A debate is
+multi-turn, so a batch carries one *step* of many debates: every unfinished
+debate advances to its next model calls, those calls go out as one batch, the
+replies come back, and the debates advance again.
+
+:class:`BatchingModel` does this in the model layer, so every protocol works
+unchanged. Its ``generate`` only queues the call; once no new call has come for
+:attr:`BatchPolicy.window` seconds (every debate is waiting on a reply) the
+queued calls are submitted as one batch (split at ``max_items``), polled with
+backoff, and each caller gets its reply, or a :class:`~debate.errors.RetryableError`
+for an item that failed or expired, which the retry layer sends again (into the
+next batch). A call's ``custom_id`` is a hash of its request and its position in
+the debate, the same on every run.
+
+:func:`debate.models.wrap` gives a batching model no in-flight cap and no
+per-attempt timeout (a batch may take hours); its completions are marked
+``batch``, and a run prices them at :attr:`BatchPolicy.discount` of the
+synchronous price.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from debate.errors import RetryableError, classify_status
+from debate.models.cache import call_position
+from debate.models.types import Closeable, Completion, Message, SamplingParams
+
+__all__ = ["BatchPolicy", "BatchingModel", "OpenAIBatches"]
+
+log = logging.getLogger(__name__)
+
+
+class BatchPolicy(BaseModel):
+    """How calls are gathered into batches and how batches are watched."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    window: float = Field(default=0.2, gt=0)
+    """Seconds without a new call after which the queued calls are submitted."""
+    max_items: int = Field(default=50_000, ge=1)
+    """Most requests in one batch (OpenAI's limit is 50 000; larger steps are split)."""
+    poll_initial: float = Field(default=1.0, gt=0)
+    """Seconds before a batch's state is first read; the wait grows 1.5x to ``poll_max``."""
+    poll_max: float = Field(default=60.0, gt=0)
+    """Longest wait between two reads of a batch's state."""
+    discount: float = Field(default=0.5, ge=0)
+    """The batch price as a share of the synchronous one (OpenAI and Anthropic: half)."""
+
+
+Outcome = dict[str, Any] | RetryableError
+"""A batch item's response body, or why it has none."""
+
+
+class OpenAIBatches:
+    """OpenAI's Files + Batches endpoints at one base URL (aiohttp; opened on first use)."""
+
+    def __init__(self, base_url: str, api_key: SecretStr | None, endpoint: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.endpoint = endpoint  # names the model and URL in errors
+        self._session: Any = None
+
+    def _open(self) -> Any:
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            headers = ({"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
+                       if self.api_key is not None else {})
+            self._session = aiohttp.ClientSession(headers=headers)
+        return self._session
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        async with self._open().request(method, self.base_url + path, **kwargs) as response:
+            raw = await response.read()
+            if response.status >= 400:
+                raise classify_status(response.status, raw[:500].decode("utf-8", "replace"),
+                                      endpoint=self.endpoint)
+            data: dict[str, Any] = json.loads(raw)
+            return data
+
+    async def _text(self, path: str) -> str:
+        async with self._open().get(self.base_url + path) as response:
+            raw = await response.read()
+            if response.status >= 400:
+                raise classify_status(response.status, raw[:500].decode("utf-8", "replace"),
+                                      endpoint=self.endpoint)
+            return str(raw, "utf-8")
+
+    async def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
+        """Upload the requests and create the batch; its id."""
+        import aiohttp
+
+        lines = b"".join(orjson.dumps({"custom_id": custom_id, "method": "POST",
+                                       "url": "/v1/chat/completions", "body": body}) + b"\n"
+                         for custom_id, body in items)
+        form = aiohttp.FormData()
+        form.add_field("purpose", "batch")
+        form.add_field("file", lines, filename="requests.jsonl",
+                       content_type="application/jsonl")
+        upload = await self._json("POST", "/files", data=form)
+        batch = await self._json("POST", "/batches", json={
+            "input_file_id": upload["id"], "endpoint": "/v1/chat/completions",
+            "completion_window": "24h"})
+        return str(batch["id"])
+
+    async def state(self, batch_id: str) -> tuple[bool, dict[str, Any]]:
+        """(whether the batch has ended, the batch object)."""
+        batch = await self._json("GET", f"/batches/{batch_id}")
+        return batch["status"] in ("completed", "failed", "expired", "cancelled"), batch
+
+    async def results(self, batch: dict[str, Any]) -> dict[str, Outcome]:
+        """Each item's response body, or the error it ended with, by ``custom_id``."""
+        outcomes: dict[str, Outcome] = {}
+        for key in ("output_file_id", "error_file_id"):
+            if not batch.get(key):
+                continue
+            for line in (await self._text(f"/files/{batch[key]}/content")).splitlines():
+                if line.strip():
+                    item = json.loads(line)
+                    outcomes[str(item["custom_id"])] = self._outcome(item)
+        return outcomes
+
+    def _outcome(self, item: dict[str, Any]) -> Outcome:
+        response, error = item.get("response"), item.get("error")
+        if response and response.get("status_code") == 200:
+            return dict(response["body"])
+        if response:
+            status = int(response.get("status_code") or 500)
+            return RetryableError(f"batch item failed with HTTP {status}: "
+                                  f"{str(response.get('body'))[:300]}", endpoint=self.endpoint,
+                                  status=status if status >= 500 or status == 429 else 500)
+        code = (error or {}).get("code", "unknown")
+        return RetryableError(f"batch item not processed ({code})", endpoint=self.endpoint)
+
+    async def aclose(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+class BatchingModel(Closeable):
+    """A :class:`ChatModel` whose calls go out in batches (see the module docstring).
+
+    Args:
+        name: the model's name, as the synchronous backend names it (the cache key
+            is the same, so a synchronous re-run replays a batch run and the reverse).
+        body: ``(messages, params) -> request body`` of one call.
+        parse: ``response body -> Completion``.
+        client: the provider's batch endpoints (:class:`OpenAIBatches`).
+        policy: when to submit and how to poll.
+
+    """
+
+    batched = True
+    """Tells :func:`debate.models.wrap`: no in-flight cap, no per-attempt timeout, batch
+    prices."""
+
+    def __init__(self, name: str, body: Callable[[Sequence[Message], SamplingParams],
+                                                 dict[str, Any]],
+                 parse: Callable[[dict[str, Any]], Completion], client: OpenAIBatches,
+                 policy: BatchPolicy | None = None) -> None:
+        self.name = name
+        self.policy = policy or BatchPolicy()
+        self._body = body
+        self._parse = parse
+        self._client = client
+        self._queued: dict[str, tuple[dict[str, Any], list[asyncio.Future[Completion]]]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self.batches_submitted = 0
+        """Batches sent to the provider so far."""
+        self.items_submitted = 0
+        """Requests in them."""
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Queue the call for the next batch; return its reply once that batch has ended."""
+        body = self._body(messages, params)
+        custom_id = hashlib.sha256(orjson.dumps([body, call_position.get()])).hexdigest()
+        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        queued = self._queued.get(custom_id)
+        if queued is None:
+            self._queued[custom_id] = (body, [future])
+        else:  # the same request from the same place: one item, both callers answered
+            queued[1].append(future)
+        self._arm()
+        return await future
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._timer is not None:
+            self._timer.cancel()
+        if len(self._queued) >= self.policy.max_items:
+            self._timer = None
+            self._submit()
+        else:
+            self._timer = loop.call_later(self.policy.window, self._submit)
+
+    def _submit(self) -> None:
+        self._timer = None
+        queued, self._queued = self._queued, {}
+        if not queued:
+            return
+        task = asyncio.get_running_loop().create_task(self._run(queued))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run(self, queued: dict[str, tuple[dict[str, Any], list[asyncio.Future[Completion]]]]
+                   ) -> None:
+        try:
+            batch_id = await self._client.submit([(cid, body) for cid, (body, _) in queued.items()])
+            self.batches_submitted += 1
+            self.items_submitted += len(queued)
+            log.info("%s: batch %s submitted (%d requests)", self.name, batch_id, len(queued))
+            delay = self.policy.poll_initial
+            while True:
+                await asyncio.sleep(delay)
+                ended, batch = await self._client.state(batch_id)
+                if ended:
+                    break
+                delay = min(delay * 1.5, self.policy.poll_max)
+            outcomes = await self._client.results(batch)
+        except Exception as exc:  # the whole batch failed: every caller retries
+            error = exc if isinstance(exc, RetryableError) else RetryableError(
+                f"batch failed: {type(exc).__name__}: {exc}", endpoint=self.name)
+            outcomes = dict.fromkeys(queued, error)
+        for custom_id, (_, futures) in queued.items():
+            outcome = outcomes.get(custom_id) or RetryableError(
+                "batch item missing from the batch's results", endpoint=self.name)
+            for future in futures:
+                if future.done():  # its caller was cancelled
+                    continue
+                if isinstance(outcome, RetryableError):
+                    future.set_exception(outcome)
+                else:
+                    try:
+                        future.set_result(self._parse(outcome))
+                    except RetryableError as exc:
+                        future.set_exception(exc)
+
+    async def aclose(self) -> None:
+        """Stop watching batches (their callers are cancelled) and close the client."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+        await self._client.aclose()
+
+
+def openai_batching(model: Any, policy: BatchPolicy | None = None) -> BatchingModel:
+    """Batch the calls of an :class:`~debate.models.openai_backend.OpenAIModel`."""
+    from debate.models.openai_backend import parse_response, request_body
+
+    def body(messages: Sequence[Message], params: SamplingParams) -> dict[str, Any]:
+        return {**request_body(model.model, messages, params, model.structured),
+                **model.extra_body}
+
+    def parse(data: dict[str, Any]) -> Completion:
+        completion = parse_response(data, endpoint=model.endpoint, latency=0.0)
+        completion.batch = True  # priced at the batch rate
+        return completion
+
+    return BatchingModel(model.name, body, parse,
+                         OpenAIBatches(model.base_url, model.api_key, model.endpoint), policy)

@@ -1,0 +1,79 @@
+"""Batch runs (debate/models/batch.py) against the mock server's Batch API.
+
+A batch run computes what a synchronous run computes (same trace ids, answers
+and call counts), one batch per step of every unfinished debate, at half the
+price; failed and expired items are sent again in the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from debate import ExperimentConfig, arun_experiment
+from debate.errors import ConfigError
+from debate.testing.mock_batches import BatchSettings
+from debate.testing.mock_server import MockServer
+from debate.trace import read_traces
+
+FAST = {"window": 0.05, "poll_initial": 0.02, "poll_max": 0.05}
+PRICES = {"mock": {"input": 1.0, "output": 2.0}}
+
+
+def config(tmp_path: Path, url: str, n: int, name: str, **kw: Any) -> ExperimentConfig:
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + 0?",
+                                        "answer": i}) + "\n" for i in range(n)))
+    base: dict[str, Any] = {"protocol": "du", "models": [f"openai:mock@{url}"],
+                            "dataset": str(path), "output_dir": str(tmp_path), "name": name,
+                            "temperature": None, "prices": PRICES}
+    return ExperimentConfig(**(base | kw))
+
+
+def outcome(run: str | None) -> dict[str, Any]:
+    return {t.id: (t.final.answer, [(turn.id, turn.answer) for turn in t.turns], t.totals.calls)
+            for t in read_traces(Path(run or "") / "traces.jsonl")}
+
+
+# du: 3 answer rounds; peer-review: solve, one review after the other (2 peers), revise
+@pytest.mark.parametrize(("protocol", "steps"), [("du", 3), ("peer-review", 4)])
+def test_a_batch_run_computes_what_a_synchronous_run_does_one_batch_per_step(
+        tmp_path: Path, protocol: str, steps: int) -> None:
+    with MockServer() as server:
+        sync = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 12, "sync", protocol=protocol), progress=False))
+        synchronous_requests = server.requests
+        batch = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 12, "batch", protocol=protocol, batch=True,
+                   batch_options=FAST), progress=False))
+        assert server.requests == synchronous_requests  # nothing went the synchronous way
+        answered = server.stats()["batches"]["items_answered"]
+    assert outcome(batch.run) == outcome(sync.run) and len(outcome(sync.run)) == 12
+    assert batch.batches == steps and sync.batches is None
+    assert answered == batch.requests == sync.requests == batch.calls
+    assert sync.cost is not None and batch.cost == pytest.approx(sync.cost / 2)
+
+
+def test_failed_and_expired_items_go_again_in_the_next_batch(tmp_path: Path) -> None:
+    settings = BatchSettings(failure_rate=0.2, expire_rate=0.1, seed=5)
+    with MockServer(batches=settings) as server:
+        sync = asyncio.run(arun_experiment(config(tmp_path, server.url, 10, "sync"),
+                                           progress=False))
+        batch = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 10, "batch", batch=True, batch_options=FAST,
+                   retry={"initial_delay": 0.01}), progress=False))
+    assert outcome(batch.run) == outcome(sync.run) and not batch.failed
+    assert batch.batches is not None and batch.batches > 3  # the retries' batches
+    assert batch.retries > 0 and batch.errors
+
+
+def test_batch_needs_an_openai_model(tmp_path: Path) -> None:
+    cfg = config(tmp_path, "http://127.0.0.1:9/v1", 1, "x", models=["scripted:echo"],
+                 batch=True)
+    with pytest.raises(ConfigError, match="batch: true"):
+        asyncio.run(arun_experiment(cfg, progress=False))
+    assert not (tmp_path / "x").exists()
