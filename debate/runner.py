@@ -238,6 +238,10 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             # a Ray driver makes no call: each shard has its cache file
             cache = run_cache(run_dir) if config.cache and config.executor == "local" else None
             models.use_cache(cache)
+            if config.batch:  # batches already submitted (by a killed run) are waited for
+                from debate.models.batch import BatchJournal
+
+                models.use_journal(BatchJournal(run_dir / "batches.jsonl"))
             start = time.perf_counter()
             bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
                            TimeElapsedColumn(), TextColumn("{task.fields[info]}"),

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from debate.agents.base import Agent
     from debate.config import ExperimentConfig
-    from debate.models.batch import BatchingModel
+    from debate.models.batch import BatchingModel, BatchJournal
 
 __all__ = ["Models", "agents_for", "close_all", "close_run", "run_cache", "run_questions"]
 
@@ -71,18 +71,24 @@ class Models:
 
     def _batching(self, spec: str, parsed: ModelSpec, options: dict[str, Any],
                   config: ExperimentConfig) -> ChatModel:
-        from debate.models.batch import openai_batching
+        from debate.models.batch import batching
 
-        if parsed.backend != "openai" or parsed.pool or config.endpoints_of(spec):
-            raise ConfigError(f"batch: true sends openai: models (one URL each) through the "
-                              f"Batch API; {spec} is not one")
-        batching = openai_batching(create_backend(parsed, **options), config.batch_options)
-        self.batching.append(batching)
-        return batching
+        if parsed.backend not in ("openai", "anthropic") or parsed.pool or (
+                config.endpoints_of(spec)):
+            raise ConfigError(f"batch: true sends openai: and anthropic: models (one URL each) "
+                              f"through their Batch APIs; {spec} is not one")
+        model = batching(create_backend(parsed, **options), config.batch_options)
+        self.batching.append(model)
+        return model
 
     def batches(self) -> int:
         """Batches the batching models submitted so far."""
         return sum(b.batches_submitted for b in self.batching)
+
+    def use_journal(self, journal: BatchJournal) -> None:
+        """Give every batching model the run's batch journal (once the run folder exists)."""
+        for model in self.batching:
+            model.journal = journal
 
     def use_cache(self, cache: ResponseCache | None) -> None:
         """Give every model the run's response cache (made once the run folder exists)."""

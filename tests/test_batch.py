@@ -77,3 +77,65 @@ def test_batch_needs_an_openai_model(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="batch: true"):
         asyncio.run(arun_experiment(cfg, progress=False))
     assert not (tmp_path / "x").exists()
+
+
+def test_an_anthropic_batch_run_computes_what_a_synchronous_run_does(tmp_path: Path) -> None:
+    with MockServer() as server:
+        model = f"anthropic:mock@{server.url.removesuffix('/v1')}"
+        sync = asyncio.run(arun_experiment(config(tmp_path, server.url, 8, "sync",
+                                                  models=[model]), progress=False))
+        batch = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 8, "batch", models=[model], batch=True,
+                   batch_options=FAST), progress=False))
+        answered = server.stats()["batches"]["items_answered"]
+    assert outcome(batch.run) == outcome(sync.run) and len(outcome(sync.run)) == 8
+    assert batch.batches == 3 and answered == batch.calls == 8 * 9
+
+
+def test_with_retry_sync_failed_items_are_called_at_once_at_the_full_price(
+        tmp_path: Path) -> None:
+    with MockServer(batches=BatchSettings(failure_rate=0.25, seed=2)) as server:
+        batch = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 10, "batch", batch=True,
+                   batch_options=FAST | {"retry": "sync"}, retry={"initial_delay": 0.01}),
+            progress=False))
+        synchronous = server.requests
+    assert batch.debates == 10 and not batch.failed
+    assert batch.batches == 3 and synchronous > 0  # no batch for the retries
+    turns = [t for trace in read_traces(Path(batch.run or "") / "traces.jsonl")
+             for t in trace.turns]
+    assert sum(not t.batch for t in turns) == synchronous  # priced in full
+    assert sum(t.batch for t in turns) + synchronous == 10 * 9
+
+
+def test_a_run_killed_while_a_batch_is_pending_waits_for_that_batch_on_the_rerun(
+        tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with MockServer(batches=BatchSettings(delay=1.5)) as server:
+        cfg = config(tmp_path, server.url, 12, "killed", batch=True,
+                     batch_options=FAST | {"poll_initial": 0.1})
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(json.dumps(cfg.model_dump(mode="json", exclude_defaults=True)))
+        run = subprocess.Popen([sys.executable, "-m", "debate.cli.main", "run", str(spec),
+                                "--no-progress"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while server.stats()["batches"]["submitted"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        journal = tmp_path / "killed" / "batches.jsonl"
+        while not journal.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        run.send_signal(signal.SIGKILL)  # the first step's batch is still in progress
+        run.wait(30)
+        assert server.stats()["batches"] == {"submitted": 1, "items_answered": 0}
+        summary = asyncio.run(arun_experiment(cfg, progress=False))
+        stats = server.stats()["batches"]
+    assert summary.debates == 12 and not summary.failed
+    # the pending batch was collected, not sent again: 3 batches for 3 steps in all
+    assert stats == {"submitted": 3, "items_answered": 12 * 9}
+    assert summary.batches == 2 and server.requests == 0
+    assert len(journal.read_text().splitlines()) == 3

@@ -103,6 +103,8 @@ class AnthropicModel(Closeable):
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             key = self.api_key.get_secret_value() if self.api_key is not None else None
+            if key is None and self.base_url is not None:
+                key = "EMPTY"  # a local server that wants no key: the SDK insists on one
             self._client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url,
                                                     max_retries=0, timeout=None)
             self._loop = loop
@@ -123,13 +125,13 @@ class AnthropicModel(Closeable):
             return {}
         return wanted
 
-    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
-        """Send one Messages-API request (system messages go to ``system``)."""
-        url = self.base_url or ANTHROPIC_URL
-        check_request(url, self.endpoint)
-        import anthropic
+    def request(self, messages: Sequence[Message], params: SamplingParams
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One call's Messages-API fields: (the SDK's typed ones, the sampling ones).
 
-        client = self._get_client()
+        System messages go to ``system``. The request body is both merged (a batch
+        request's ``params``); the SDK takes the second as ``extra_body``.
+        """
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         kwargs: dict[str, Any] = {
             "model": self.model,
@@ -141,7 +143,16 @@ class AnthropicModel(Closeable):
             kwargs["system"] = system
         if params.stop:
             kwargs["stop_sequences"] = list(params.stop)
-        sampling = self._sampling(params)
+        return kwargs, self._sampling(params)
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Send one Messages-API request (system messages go to ``system``)."""
+        url = self.base_url or ANTHROPIC_URL
+        check_request(url, self.endpoint)
+        import anthropic
+
+        client = self._get_client()
+        kwargs, sampling = self.request(messages, params)
         if sampling:
             kwargs["extra_body"] = sampling
         start = time.perf_counter()
@@ -162,6 +173,18 @@ class AnthropicModel(Closeable):
             latency=time.perf_counter() - start,
             model=response.model,
             logprobs=None,
+        )
+
+    def completion(self, message: dict[str, Any]) -> Completion:
+        """A :class:`Completion` from a Messages-API response body (a batch result's)."""
+        usage = message.get("usage") or {}
+        return Completion(
+            text="".join(block.get("text", "") for block in message.get("content") or ()
+                         if isinstance(block, dict)),
+            finish_reason=message.get("stop_reason"),
+            usage=Usage(prompt_tokens=usage.get("input_tokens") or 0,
+                        completion_tokens=usage.get("output_tokens") or 0),
+            model=message.get("model") or "",
         )
 
     async def aclose(self) -> None:

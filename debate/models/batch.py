@@ -27,17 +27,27 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from debate.errors import RetryableError, classify_status
 from debate.models.cache import call_position
-from debate.models.types import Closeable, Completion, Message, SamplingParams
+from debate.models.types import (
+    ChatModel,
+    Closeable,
+    Completion,
+    Message,
+    SamplingParams,
+    close_model,
+)
 
-__all__ = ["BatchPolicy", "BatchingModel", "OpenAIBatches"]
+__all__ = ["AnthropicBatches", "BatchAPI", "BatchJournal", "BatchPolicy", "BatchingModel",
+           "OpenAIBatches", "batching"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +67,9 @@ class BatchPolicy(BaseModel):
     """Longest wait between two reads of a batch's state."""
     discount: float = Field(default=0.5, ge=0)
     """The batch price as a share of the synchronous one (OpenAI and Anthropic: half)."""
+    retry: Literal["batch", "sync"] = "batch"
+    """Where a failed or expired item goes again: into the next batch, or a synchronous
+    call at the full price (sooner)."""
 
 
 Outcome = dict[str, Any] | RetryableError
@@ -151,6 +164,100 @@ class OpenAIBatches:
         self._session = None
 
 
+class BatchAPI(Protocol):
+    """A provider's batch endpoints, as :class:`BatchingModel` uses them."""
+
+    async def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
+        """Create a batch of ``(custom_id, request body)``; its id."""
+        ...
+
+    async def state(self, batch_id: str) -> tuple[bool, dict[str, Any]]:
+        """(whether the batch has ended, the batch object)."""
+        ...
+
+    async def results(self, batch: dict[str, Any]) -> dict[str, Outcome]:
+        """Each item's response body, or the error it ended with, by ``custom_id``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        ...
+
+
+class AnthropicBatches(OpenAIBatches):
+    """Anthropic's Message Batches endpoints (``/v1/messages/batches``)."""
+
+    def _open(self) -> Any:
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            headers = {"anthropic-version": "2023-06-01"}
+            if self.api_key is not None:
+                headers["x-api-key"] = self.api_key.get_secret_value()
+            self._session = aiohttp.ClientSession(headers=headers)
+        return self._session
+
+    async def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
+        """Create the batch (the requests go in its body); its id."""
+        batch = await self._json("POST", "/v1/messages/batches", json={
+            "requests": [{"custom_id": custom_id, "params": body} for custom_id, body in items]})
+        return str(batch["id"])
+
+    async def state(self, batch_id: str) -> tuple[bool, dict[str, Any]]:
+        """(whether the batch has ended, the batch object)."""
+        batch = await self._json("GET", f"/v1/messages/batches/{batch_id}")
+        return batch["processing_status"] == "ended", batch
+
+    async def results(self, batch: dict[str, Any]) -> dict[str, Outcome]:
+        """Each item's message, or the error it ended with, by ``custom_id``."""
+        outcomes: dict[str, Outcome] = {}
+        for line in (await self._text(f"/v1/messages/batches/{batch['id']}/results")
+                     ).splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            result = item.get("result") or {}
+            if result.get("type") == "succeeded":
+                outcomes[str(item["custom_id"])] = dict(result["message"])
+            else:
+                detail = str(result.get("error") or "")[:300]
+                outcomes[str(item["custom_id"])] = RetryableError(
+                    f"batch item {result.get('type', 'missing')} {detail}".rstrip(),
+                    endpoint=self.endpoint)
+        return outcomes
+
+
+class BatchJournal:
+    """The batches a run submitted, appended to ``batches.jsonl`` in its folder.
+
+    One line per batch, written as soon as it is submitted: ``{"batch", "model",
+    "items": [custom_id...], "at"}``. A re-run reads it back: a call whose
+    ``custom_id`` is in a batch it lists waits for that batch's results instead of
+    going into a new batch, so a killed run pays for none of its pending calls again.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.known: dict[str, dict[str, str]] = {}  # model -> custom_id -> batch id
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                    model, batch = str(entry["model"]), str(entry["batch"])
+                    self.known.setdefault(model, {}).update(
+                        dict.fromkeys(map(str, entry["items"]), batch))
+                except (ValueError, KeyError, TypeError):  # a line cut short by a kill
+                    log.warning("%s: skipping an unreadable line", self.path)
+
+    def record(self, model: str, batch_id: str, custom_ids: Sequence[str]) -> None:
+        """Append one submitted batch (flushed before anyone waits on it)."""
+        line = json.dumps({"batch": batch_id, "model": model, "items": list(custom_ids),
+                           "at": time.time()})
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        self.known.setdefault(model, {}).update(dict.fromkeys(custom_ids, batch_id))
+
+
 class BatchingModel(Closeable):
     """A :class:`ChatModel` whose calls go out in batches (see the module docstring).
 
@@ -170,26 +277,40 @@ class BatchingModel(Closeable):
 
     def __init__(self, name: str, body: Callable[[Sequence[Message], SamplingParams],
                                                  dict[str, Any]],
-                 parse: Callable[[dict[str, Any]], Completion], client: OpenAIBatches,
-                 policy: BatchPolicy | None = None) -> None:
+                 parse: Callable[[dict[str, Any]], Completion], client: BatchAPI,
+                 policy: BatchPolicy | None = None, *, direct: ChatModel | None = None,
+                 journal: BatchJournal | None = None) -> None:
         self.name = name
         self.policy = policy or BatchPolicy()
+        self.journal = journal
         self._body = body
         self._parse = parse
         self._client = client
+        self._direct = direct  # the synchronous backend, for retries with retry="sync"
         self._queued: dict[str, tuple[dict[str, Any], list[asyncio.Future[Completion]]]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._watched: dict[str, dict[str, list[asyncio.Future[Completion]]]] = {}
+        self._ended: dict[str, dict[str, Outcome]] = {}  # batch id -> its items' outcomes
+        self._spent: set[str] = set()  # items whose batch answered with an error
         self.batches_submitted = 0
-        """Batches sent to the provider so far."""
+        """Batches sent to the provider by this process."""
         self.items_submitted = 0
         """Requests in them."""
+        self.items_done = 0
+        """Items answered from batches (this process's or a killed run's)."""
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Queue the call for the next batch; return its reply once that batch has ended."""
         body = self._body(messages, params)
         custom_id = hashlib.sha256(orjson.dumps([body, call_position.get()])).hexdigest()
+        if custom_id in self._spent and self.policy.retry == "sync" and self._direct is not None:
+            return await self._direct.generate(messages, params)  # full price, no wait
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        pending = self.journal.known.get(self.name, {}).get(custom_id) if self.journal else None
+        if pending is not None and custom_id not in self._spent:  # sent by a killed run
+            self._attach(pending, custom_id, future)
+            return await future
         queued = self._queued.get(custom_id)
         if queued is None:
             self._queued[custom_id] = (body, [future])
@@ -221,9 +342,35 @@ class BatchingModel(Closeable):
                    ) -> None:
         try:
             batch_id = await self._client.submit([(cid, body) for cid, (body, _) in queued.items()])
-            self.batches_submitted += 1
-            self.items_submitted += len(queued)
-            log.info("%s: batch %s submitted (%d requests)", self.name, batch_id, len(queued))
+        except Exception as exc:  # nothing was sent: every caller retries
+            self._settle({cid: futures for cid, (_, futures) in queued.items()},
+                         dict.fromkeys(queued, _retryable(exc, self.name)))
+            return
+        self.batches_submitted += 1
+        self.items_submitted += len(queued)
+        if self.journal is not None:
+            self.journal.record(self.name, batch_id, list(queued))
+        log.info("%s: batch %s submitted (%d requests)", self.name, batch_id, len(queued))
+        self._watched[batch_id] = {cid: futures for cid, (_, futures) in queued.items()}
+        await self._watch(batch_id)
+
+    def _attach(self, batch_id: str, custom_id: str, future: asyncio.Future[Completion]) -> None:
+        """Wait for an item of a batch submitted before (by a killed run)."""
+        ended = self._ended.get(batch_id)
+        if ended is not None:
+            self._settle({custom_id: [future]}, ended)
+            return
+        watched = self._watched.get(batch_id)
+        if watched is None:
+            watched = self._watched[batch_id] = {}
+            task = asyncio.get_running_loop().create_task(self._watch(batch_id))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        watched.setdefault(custom_id, []).append(future)
+
+    async def _watch(self, batch_id: str) -> None:
+        """Poll a batch until it ends; answer everyone waiting on it."""
+        try:
             delay = self.policy.poll_initial
             while True:
                 await asyncio.sleep(delay)
@@ -232,23 +379,32 @@ class BatchingModel(Closeable):
                     break
                 delay = min(delay * 1.5, self.policy.poll_max)
             outcomes = await self._client.results(batch)
-        except Exception as exc:  # the whole batch failed: every caller retries
-            error = exc if isinstance(exc, RetryableError) else RetryableError(
-                f"batch failed: {type(exc).__name__}: {exc}", endpoint=self.name)
-            outcomes = dict.fromkeys(queued, error)
-        for custom_id, (_, futures) in queued.items():
+            self._ended[batch_id] = outcomes
+        except Exception as exc:  # could not learn the outcome: every caller retries
+            outcomes = dict.fromkeys(self._watched.get(batch_id, {}), _retryable(exc, self.name))
+        self._settle(self._watched.pop(batch_id, {}), outcomes)
+
+    def _settle(self, waiting: dict[str, list[asyncio.Future[Completion]]],
+                outcomes: dict[str, Outcome]) -> None:
+        for custom_id, futures in waiting.items():
             outcome = outcomes.get(custom_id) or RetryableError(
                 "batch item missing from the batch's results", endpoint=self.name)
+            if not isinstance(outcome, RetryableError):
+                try:
+                    completion = self._parse(outcome)
+                except RetryableError as exc:
+                    outcome = exc
+            if isinstance(outcome, RetryableError):
+                self._spent.add(custom_id)  # its retry goes to a new batch (or sync)
+            else:
+                self.items_done += 1
             for future in futures:
                 if future.done():  # its caller was cancelled
                     continue
                 if isinstance(outcome, RetryableError):
                     future.set_exception(outcome)
                 else:
-                    try:
-                        future.set_result(self._parse(outcome))
-                    except RetryableError as exc:
-                        future.set_exception(exc)
+                    future.set_result(completion.model_copy())
 
     async def aclose(self) -> None:
         """Stop watching batches (their callers are cancelled) and close the client."""
@@ -259,9 +415,43 @@ class BatchingModel(Closeable):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
         await self._client.aclose()
+        if self._direct is not None:
+            await close_model(self._direct)
 
 
-def openai_batching(model: Any, policy: BatchPolicy | None = None) -> BatchingModel:
+def _retryable(exc: Exception, name: str) -> RetryableError:
+    if isinstance(exc, RetryableError):
+        return exc
+    return RetryableError(f"batch failed: {type(exc).__name__}: {exc}", endpoint=name)
+
+
+def batching(model: Any, policy: BatchPolicy | None = None,
+             journal: BatchJournal | None = None) -> BatchingModel:
+    """Batch the calls of an OpenAI or Anthropic backend.
+
+    ``model`` also makes the retries of failed items when ``policy.retry`` is ``sync``.
+    """
+    from debate.models.anthropic_backend import ANTHROPIC_URL, AnthropicModel
+
+    if isinstance(model, AnthropicModel):
+        def params(messages: Sequence[Message], sampling: SamplingParams) -> dict[str, Any]:
+            typed, extra = model.request(messages, sampling)
+            return {**typed, **extra}
+
+        def message(data: dict[str, Any]) -> Completion:
+            completion = model.completion(data)
+            completion.batch = True
+            return completion
+
+        client = AnthropicBatches(model.base_url or ANTHROPIC_URL, model.api_key,
+                                  model.endpoint)
+        return BatchingModel(model.name, params, message, client, policy, direct=model,
+                             journal=journal)
+    return _openai_batching(model, policy, journal)
+
+
+def _openai_batching(model: Any, policy: BatchPolicy | None,
+                     journal: BatchJournal | None) -> BatchingModel:
     """Batch the calls of an :class:`~debate.models.openai_backend.OpenAIModel`."""
     from debate.models.openai_backend import parse_response, request_body
 
@@ -275,4 +465,5 @@ def openai_batching(model: Any, policy: BatchPolicy | None = None) -> BatchingMo
         return completion
 
     return BatchingModel(model.name, body, parse,
-                         OpenAIBatches(model.base_url, model.api_key, model.endpoint), policy)
+                         OpenAIBatches(model.base_url, model.api_key, model.endpoint), policy,
+                         direct=model, journal=journal)
