@@ -249,32 +249,48 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             task = bar.add_task("debates", total=len(questions), completed=len(rows), info="")
 
             with bar, TraceWriter(traces_path) as writer, settled_runtime(runtime):
+                def info() -> str:
+                    acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
+                    if config.batch:
+                        return f"{acc} · " + models.batch_progress(
+                            stats, config.batch_options.discount)
+                    elapsed = max(time.perf_counter() - start, 1e-9)
+                    return (f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
+                            f"{stats.calls / elapsed:.1f} calls/s")
+
                 def finished_one(trace: DebateTrace, line: bytes | None = None) -> None:
                     writer.write(trace, line)
                     scored = tally.add(trace)
                     if trace.question.id not in rows:
                         rows[trace.question.id] = result_row(trace, prices, scored)
-                    elapsed = max(time.perf_counter() - start, 1e-9)
-                    acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
-                    bar.update(task, advance=1, info=(
-                        f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
-                        f"{stats.calls / elapsed:.1f} calls/s"))
+                    bar.update(task, advance=1, info=info())
 
-                if config.executor == "ray":
-                    outcome = await run_on_ray(config, todo, run_dir=run_dir,
-                                               identity=fp.identity[:8], on_trace=finished_one,
-                                               failed=failed, stats=stats)
-                    stopped, endpoints = outcome.stopped, outcome.endpoints
-                else:
-                    # a batch carries one step of every unfinished debate: all of them at once
-                    concurrency = max(config.concurrency, len(todo)) if config.batch else (
-                        config.concurrency)
-                    stopped = await run_questions(
-                        protocol, agents, todo, identity=fp.identity[:8],
-                        concurrency=concurrency, on_trace=finished_one, failed=failed,
-                        graph_config=graph_config)
-                    endpoints = models.endpoint_reports()
-                    batches = models.batches() if config.batch else None
+                async def tick() -> None:  # a batch run finishes debates only at its end
+                    while True:
+                        await asyncio.sleep(0.5)
+                        bar.update(task, info=info())
+
+                ticker = asyncio.ensure_future(tick()) if config.batch and progress else None
+
+                try:
+                    if config.executor == "ray":
+                        outcome = await run_on_ray(config, todo, run_dir=run_dir,
+                                                   identity=fp.identity[:8], on_trace=finished_one,
+                                                   failed=failed, stats=stats)
+                        stopped, endpoints = outcome.stopped, outcome.endpoints
+                    else:
+                        # a batch carries one step of every unfinished debate: all of them at once
+                        concurrency = max(config.concurrency, len(todo)) if config.batch else (
+                            config.concurrency)
+                        stopped = await run_questions(
+                            protocol, agents, todo, identity=fp.identity[:8],
+                            concurrency=concurrency, on_trace=finished_one, failed=failed,
+                            graph_config=graph_config)
+                        endpoints = models.endpoint_reports()
+                        batches = models.batches() if config.batch else None
+                finally:
+                    if ticker is not None:
+                        ticker.cancel()
         finally:
             await close_run(models, cache)
         wall = time.perf_counter() - start

@@ -85,6 +85,13 @@ class Models:
         """Batches the batching models submitted so far."""
         return sum(b.batches_submitted for b in self.batching)
 
+    def batch_progress(self, stats: CallStats, discount: float) -> str:
+        """Batches pending, items answered and the money saved so far, for the progress bar."""
+        pending = sum(b.pending_batches for b in self.batching)
+        done = sum(b.items_done for b in self.batching)
+        saved = stats.batch_cost * (1 / discount - 1) if discount else 0.0
+        return f"{pending} batches pending · {done} items done · saved ${saved:.2f}"
+
     def use_journal(self, journal: BatchJournal) -> None:
         """Give every batching model the run's batch journal (once the run folder exists)."""
         for model in self.batching:

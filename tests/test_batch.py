@@ -139,3 +139,21 @@ def test_a_run_killed_while_a_batch_is_pending_waits_for_that_batch_on_the_rerun
     assert stats == {"submitted": 3, "items_answered": 12 * 9}
     assert summary.batches == 2 and server.requests == 0
     assert len(journal.read_text().splitlines()) == 3
+
+
+def test_progress_shows_batches_pending_items_done_and_the_money_saved(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    shown = io.StringIO()
+    console = Console(file=shown, force_terminal=True, width=150)
+    with MockServer(batches=BatchSettings(delay=0.6)) as server:
+        summary = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 4, "progress", batch=True, batch_options=FAST,
+                   prices={"mock": {"input": 5000.0, "output": 10000.0}}),
+            progress=True, console=console))
+    text = shown.getvalue()
+    assert "1 batches pending · 0 items done" in text  # while the first step waits
+    assert summary.cost is not None and summary.cost > 1
+    assert f"saved ${summary.cost:.2f}" in text  # at half price, the saving is the cost

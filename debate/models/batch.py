@@ -300,6 +300,11 @@ class BatchingModel(Closeable):
         self.items_done = 0
         """Items answered from batches (this process's or a killed run's)."""
 
+    @property
+    def pending_batches(self) -> int:
+        """Batches being waited for now."""
+        return len(self._watched)
+
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Queue the call for the next batch; return its reply once that batch has ended."""
         body = self._body(messages, params)

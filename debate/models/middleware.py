@@ -176,6 +176,8 @@ class CallStats:
     """Dollars spent on calls whose model has a known price."""
     unpriced_calls: int = 0
     """Paid calls whose model has no price in the table."""
+    batch_cost: float = 0.0
+    """Dollars of the calls made through a Batch API (at the batch price; part of ``cost``)."""
     errors: dict[str, int] = field(default_factory=dict)
     """Failed attempts by kind (``HTTP 429``, ``timeout``...)."""
 
@@ -475,6 +477,8 @@ class Cached(_Layer):
             stats.unpriced_calls += 1
         else:
             stats.cost += cost
+            if completion.batch:
+                stats.batch_cost += cost
         return completion
 
 
