@@ -2,7 +2,8 @@
 
     python benchmarks/run.py            # every benchmark (about 4 minutes on 2 cores)
     python benchmarks/run.py overhead   # any of: overhead, throughput, efficiency, pool,
-                                        # reference, ray, resume, limiter, memory, real-model
+                                        # reference, ray, batch, resume, limiter, memory,
+                                        # real-model
 
 Each benchmark runs in a fresh process of its own (``--one NAME``), as a
 ``debate run`` does, so none is measured on a heap or collector state the ones
@@ -208,6 +209,27 @@ def bench_ray() -> None:
     report("ray driver: traces parsed, written and scored per CPU second (du 3x3)",
            f"{rate:.0f} debates/s ({sum(map(len, lines)) / len(lines) / 1024:.1f} KB each)",
            ">= 2000 debates/s", rate >= 2000)
+
+
+def bench_batch() -> None:
+    # 1 000 du debates on "gpt-4o-mini" (the mock server, priced as OpenAI lists it):
+    # synchronous calls, then the same experiment through the Batch API
+    with Server() as server:
+        out = tempfile.mkdtemp()
+        model = f"openai:gpt-4o-mini@{server.url}"
+        sync, sync_wall = timed_run(experiment(model, 1000, out, "sync"))
+        fast = {"window": 0.1, "poll_initial": 0.05, "poll_max": 0.2}
+        batch, batch_wall = timed_run(experiment(model, 1000, out, "batch", batch=True,
+                                                 batch_options=fast))
+    same = (batch.calls == sync.calls and batch.accuracy == sync.accuracy)
+    report("batch: 1 000 du debates, requests in batches / batches (3 steps)",
+           f"{batch.requests} / {batch.batches} ({sync.requests} synchronous requests)",
+           "all, 3", same and batch.requests == sync.requests and batch.batches == 3)
+    assert sync.cost is not None and batch.cost is not None
+    report("batch: cost of the batch run / the synchronous run (gpt-4o-mini prices)",
+           f"{batch.cost / sync.cost:.2f} (${batch.cost:.4f} vs ${sync.cost:.4f}; "
+           f"{batch_wall:.1f} s vs {sync_wall:.1f} s against the mock)", "0.50",
+           abs(batch.cost / sync.cost - 0.5) < 1e-9)
 
 
 def bench_resume() -> None:
@@ -440,8 +462,8 @@ def bench_real_model() -> None:
 
 BENCHMARKS = {"overhead": bench_overhead, "throughput": bench_throughput,
               "efficiency": bench_efficiency, "pool": bench_pool, "reference": bench_reference,
-              "ray": bench_ray, "resume": bench_resume, "limiter": bench_limiter,
-              "memory": bench_memory, "real-model": bench_real_model}
+              "ray": bench_ray, "batch": bench_batch, "resume": bench_resume,
+              "limiter": bench_limiter, "memory": bench_memory, "real-model": bench_real_model}
 
 
 def run_one(name: str, results: Path) -> None:

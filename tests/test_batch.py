@@ -157,3 +157,34 @@ def test_progress_shows_batches_pending_items_done_and_the_money_saved(tmp_path:
     assert "1 batches pending · 0 items done" in text  # while the first step waits
     assert summary.cost is not None and summary.cost > 1
     assert f"saved ${summary.cost:.2f}" in text  # at half price, the saving is the cost
+
+
+async def test_a_batch_refused_as_a_whole_is_fatal_not_retried_forever() -> None:
+    from debate.errors import FatalTransportError
+    from debate.models import CallStats, Completion, Message, SamplingParams, wrap
+    from debate.models.batch import BatchingModel, BatchPolicy
+
+    class Refusing:
+        submitted = 0
+
+        async def submit(self, items: Any) -> str:
+            Refusing.submitted += 1
+            raise FatalTransportError("HTTP 413: file too large", endpoint="openai:m", status=413)
+
+        async def state(self, batch_id: str) -> Any:
+            raise AssertionError("never reached")
+
+        async def results(self, batch: Any) -> Any:
+            raise AssertionError("never reached")
+
+        async def aclose(self) -> None:
+            pass
+
+    model = BatchingModel("openai:m", lambda m, p: {"messages": [x.content for x in m]},
+                          lambda data: Completion(text=""), Refusing(),
+                          BatchPolicy(window=0.01))
+    stats = CallStats()
+    with pytest.raises(FatalTransportError, match="413"):
+        await wrap(model, stats=stats).generate([Message(role="user", content="hi")],
+                                                SamplingParams())
+    assert Refusing.submitted == 1 and stats.requests == 1

@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from debate.errors import RetryableError, classify_status
+from debate.errors import RetryableError, TransportError, classify_status
 from debate.models.cache import call_position
 from debate.models.types import (
     ChatModel,
@@ -72,7 +72,7 @@ class BatchPolicy(BaseModel):
     call at the full price (sooner)."""
 
 
-Outcome = dict[str, Any] | RetryableError
+Outcome = dict[str, Any] | TransportError
 """A batch item's response body, or why it has none."""
 
 
@@ -394,19 +394,19 @@ class BatchingModel(Closeable):
         for custom_id, futures in waiting.items():
             outcome = outcomes.get(custom_id) or RetryableError(
                 "batch item missing from the batch's results", endpoint=self.name)
-            if not isinstance(outcome, RetryableError):
+            if not isinstance(outcome, TransportError):
                 try:
                     completion = self._parse(outcome)
                 except RetryableError as exc:
                     outcome = exc
-            if isinstance(outcome, RetryableError):
+            if isinstance(outcome, TransportError):
                 self._spent.add(custom_id)  # its retry goes to a new batch (or sync)
             else:
                 self.items_done += 1
             for future in futures:
                 if future.done():  # its caller was cancelled
                     continue
-                if isinstance(outcome, RetryableError):
+                if isinstance(outcome, TransportError):
                     future.set_exception(outcome)
                 else:
                     future.set_result(completion.model_copy())
@@ -424,8 +424,12 @@ class BatchingModel(Closeable):
             await close_model(self._direct)
 
 
-def _retryable(exc: Exception, name: str) -> RetryableError:
-    if isinstance(exc, RetryableError):
+def _retryable(exc: Exception, name: str) -> TransportError:
+    """What the callers of a batch that failed as a whole get.
+
+    A transport error as it is (a fatal one stops the run), anything else retryable.
+    """
+    if isinstance(exc, TransportError):
         return exc
     return RetryableError(f"batch failed: {type(exc).__name__}: {exc}", endpoint=name)
 
