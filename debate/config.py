@@ -125,6 +125,9 @@ class ExperimentConfig(BaseModel):
                                  f"({', '.join(sorted(used))})")
             if not listed:
                 raise ValueError(f"endpoints: {spec!r} lists no endpoint")
+        if self.batch and self.executor == "ray":
+            raise ValueError("batch: true runs in one process (one batch per step of every "
+                             "debate); use executor: local with it")
         return self
 
     def endpoints_of(self, spec: str) -> list[Endpoint]:

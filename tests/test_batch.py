@@ -188,3 +188,8 @@ async def test_a_batch_refused_as_a_whole_is_fatal_not_retried_forever() -> None
         await wrap(model, stats=stats).generate([Message(role="user", content="hi")],
                                                 SamplingParams())
     assert Refusing.submitted == 1 and stats.requests == 1
+
+
+def test_batch_with_ray_is_refused_at_load(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="batch: true runs in one process"):
+        config(tmp_path, "http://127.0.0.1:9/v1", 1, "x", batch=True, executor="ray")
