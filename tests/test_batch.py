@@ -193,3 +193,36 @@ async def test_a_batch_refused_as_a_whole_is_fatal_not_retried_forever() -> None
 def test_batch_with_ray_is_refused_at_load(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="batch: true runs in one process"):
         config(tmp_path, "http://127.0.0.1:9/v1", 1, "x", batch=True, executor="ray")
+
+
+async def test_a_batch_that_cannot_be_read_for_a_while_is_polled_through_not_sent_again() -> None:
+    from debate.errors import RetryableError
+    from debate.models import CallStats, Completion, Message, SamplingParams, wrap
+    from debate.models.batch import BatchingModel, BatchPolicy
+
+    class Flaky:
+        submitted, reads, items = 0, 0, [""]
+
+        async def submit(self, items: Any) -> str:
+            Flaky.submitted += 1
+            Flaky.items = [custom_id for custom_id, _ in items]
+            return "b1"
+
+        async def state(self, batch_id: str) -> Any:
+            Flaky.reads += 1
+            if Flaky.reads <= 2:  # a 503 and a lost connection while it runs
+                raise RetryableError("HTTP 503", endpoint="openai:m", status=503)
+            return True, {"id": batch_id}
+
+        async def results(self, batch: Any) -> Any:
+            return {Flaky.items[0]: {"text": "paid once"}}
+
+        async def aclose(self) -> None:
+            pass
+
+    model = BatchingModel("openai:m", lambda m, p: {"messages": [x.content for x in m]},
+                          lambda data: Completion(text=data["text"]), Flaky(),
+                          BatchPolicy(window=0.01, poll_initial=0.01, poll_max=0.02))
+    reply = await wrap(model, stats=CallStats()).generate([Message(role="user", content="hi")],
+                                                          SamplingParams())
+    assert reply.text == "paid once" and Flaky.submitted == 1 and Flaky.reads == 3

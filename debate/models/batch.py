@@ -374,19 +374,28 @@ class BatchingModel(Closeable):
         watched.setdefault(custom_id, []).append(future)
 
     async def _watch(self, batch_id: str) -> None:
-        """Poll a batch until it ends; answer everyone waiting on it."""
-        try:
-            delay = self.policy.poll_initial
-            while True:
-                await asyncio.sleep(delay)
+        """Poll a batch until it ends; answer everyone waiting on it.
+
+        A transient failure to read the batch (a 5xx, a lost connection) is polled
+        through: the batch was paid for, so its items are never sent again for that.
+        """
+        delay = self.policy.poll_initial
+        outcomes: dict[str, Outcome] | None = None
+        while outcomes is None:
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, self.policy.poll_max)
+            try:
                 ended, batch = await self._client.state(batch_id)
                 if ended:
-                    break
-                delay = min(delay * 1.5, self.policy.poll_max)
-            outcomes = await self._client.results(batch)
+                    outcomes = await self._client.results(batch)
+            except RetryableError as exc:
+                log.warning("%s: batch %s: %s; polling on", self.name, batch_id, exc)
+            except Exception as exc:  # cannot be read (a fatal error): its callers get it
+                outcomes = dict.fromkeys(self._watched.get(batch_id, {}),
+                                         _retryable(exc, self.name))
+                break
+        else:
             self._ended[batch_id] = outcomes
-        except Exception as exc:  # could not learn the outcome: every caller retries
-            outcomes = dict.fromkeys(self._watched.get(batch_id, {}), _retryable(exc, self.name))
         self._settle(self._watched.pop(batch_id, {}), outcomes)
 
     def _settle(self, waiting: dict[str, list[asyncio.Future[Completion]]],
