@@ -297,6 +297,23 @@ def bench_memory() -> None:
            f"{peaks[1]:.0f} MB", "< 500 MB, flat", peaks[1] < 500 and peaks[1] < peaks[0] * 1.2)
 
 
+# the prompts of Du et al.'s reference code (gsm/gen_gsm.py), as both loops below send them
+FIRST = ("Can you solve the following math problem? {} Explain your reasoning. Your final answer "
+         "should be a single numerical number, in the form \\boxed{{answer}}, at the end of your "
+         "response.")
+AFTER = ("\n\n Using the solutions from other agents as additional information, can you provide "
+         "your answer to the math problem? \n The original math problem is {}. Your final answer "
+         "should be a single numerical number, in the form \\boxed{{answer}}, at the end of your "
+         "response.")
+
+
+def peers_message(question: str, replies: list[str]) -> str:
+    """The reference code's debate message: the other agents' solutions, then the ask."""
+    return ("These are the solutions to the problem from other agents: "
+            + "".join(f"\n\n One agent solution: ```{r}```" for r in replies)
+            + AFTER.format(question))
+
+
 def reference_sequential(url: str, debates: int) -> float:
     """Seconds for ``debates`` du debates the way the reference code runs them: blocking calls."""
     import openai
@@ -304,14 +321,15 @@ def reference_sequential(url: str, debates: int) -> float:
     client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
     start = time.perf_counter()
     for d in range(debates):
-        contexts = [[{"role": "user", "content": f"What is {d} + 0?"}] for _ in range(3)]
+        question = f"What is {d} + 0?"
+        contexts = [[{"role": "user", "content": FIRST.format(question)}] for _ in range(3)]
         for _round in range(3):
             for context in contexts:
                 reply = client.chat.completions.create(model="m", messages=context)
                 context.append({"role": "assistant", "content": reply.choices[0].message.content})
             for i, context in enumerate(contexts):
-                peers = "\n".join(c[-1]["content"] for j, c in enumerate(contexts) if j != i)
-                context.append({"role": "user", "content": peers})
+                others = [c[-1]["content"] for j, c in enumerate(contexts) if j != i]
+                context.append({"role": "user", "content": peers_message(question, others)})
     return time.perf_counter() - start
 
 
@@ -328,13 +346,14 @@ async def hand_written_gather(url: str, debates: int, in_flight: int) -> float:
                 return str((await r.json())["choices"][0]["message"]["content"])
 
         async def debate(d: int) -> None:
-            contexts = [[{"role": "user", "content": f"What is {d} + 0?"}] for _ in range(3)]
+            question = f"What is {d} + 0?"
+            contexts = [[{"role": "user", "content": FIRST.format(question)}] for _ in range(3)]
             for _round in range(3):
                 replies = await asyncio.gather(*(call(c) for c in contexts))
                 for i, context in enumerate(contexts):
                     context.append({"role": "assistant", "content": replies[i]})
-                    peers = "\n".join(r for j, r in enumerate(replies) if j != i)
-                    context.append({"role": "user", "content": peers})
+                    others = [r for j, r in enumerate(replies) if j != i]
+                    context.append({"role": "user", "content": peers_message(question, others)})
 
         start = time.perf_counter()
         await asyncio.gather(*(debate(d) for d in range(debates)))
