@@ -448,3 +448,20 @@ def test_the_readmes_pool_example_is_a_valid_spec(tmp_path: Path) -> None:
     a, b = cfg.endpoints_of("openai:Qwen/Qwen2.5-7B-Instruct")
     assert (a.max_in_flight, b.max_in_flight, b.tokens_per_minute) == (128, 64, 2_000_000)
     assert cfg.pool.cooldown == 5
+
+
+async def test_while_the_only_probe_is_out_other_calls_wait_a_cooldown_not_spin() -> None:
+    a = Replica("a", latency=0.3)
+    pool = pool_of(a, failures=1, cooldown=0.2)
+    a.fail = down(503)
+    with pytest.raises(RetryableError):
+        await call(pool, "x")  # a is out
+    await asyncio.sleep(0.25)
+    a.fail = None
+    probe = asyncio.ensure_future(call(pool, "probe"))  # slow: 0.3 s
+    await asyncio.sleep(0.01)
+    with pytest.raises(RetryableError, match="out of rotation") as caught:
+        await call(pool, "y")
+    assert caught.value.retry_after == pytest.approx(0.2)  # not 0: no retry storm
+    assert await probe == "a"
+    assert await call(pool, "y") == "a"  # back in rotation

@@ -247,8 +247,9 @@ class EndpointPool(Closeable):
         key = route_key.get() or (messages[0].content if messages else "")
         now = time.monotonic()
         member = self._choose(key, now)
-        if member is None:
-            wait = min(m.reopen_at for m in self._members) - now
+        if member is None:  # wait for the next probe (or, with every probe out, a cooldown)
+            due = [m.reopen_at for m in self._members if not m.probing]
+            wait = min(due) - now if due else self.policy.cooldown
             raise RetryableError("every endpoint of the pool is out of rotation",
                                  endpoint=self.name, retry_after=max(wait, 0.0))
         member.load += 1
