@@ -80,6 +80,9 @@ def _overview(summary: Summary) -> list[tuple[str, str]]:
     if summary.requests is not None:
         rows.append(("requests sent", f"{summary.requests} ({summary.retries} retries, last "
                      "invocation)" + over.format(summary.total_requests or 0)))
+    if summary.batches is not None:
+        rows.append(("batches", f"{summary.batches} submitted (last invocation; calls at the "
+                     "batch price)"))
     if summary.errors:
         rows.append(("failed attempts", ", ".join(f"{k}: {v}" for k, v in summary.errors.items())))
     if summary.failed:

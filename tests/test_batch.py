@@ -56,6 +56,7 @@ def test_a_batch_run_computes_what_a_synchronous_run_does_one_batch_per_step(
     assert batch.batches == steps and sync.batches is None
     assert answered == batch.requests == sync.requests == batch.calls
     assert sync.cost is not None and batch.cost == pytest.approx(sync.cost / 2)
+    assert f"| batches | {steps} submitted" in (Path(batch.run or "") / "report.md").read_text()
 
 
 def test_failed_and_expired_items_go_again_in_the_next_batch(tmp_path: Path) -> None:
