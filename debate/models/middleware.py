@@ -49,14 +49,15 @@ from debate.models.types import (
 )
 
 __all__ = ["CallStats", "Cached", "FifoSemaphore", "Limited", "Limits",
-           "RetryPolicy", "Retrying", "attempt_expired", "queued", "reserved_tokens", "wrap"]
+           "RetryPolicy", "Retrying", "attempt_expired", "queued", "reserved_tokens",
+           "retry_at_once", "wrap"]
 
 _THROTTLE_POLLERS = 8
 
 class _Attempt:
     """One timed attempt: the task running it and whether its time ran out."""
 
-    __slots__ = ("clock", "done", "expired", "generation", "task")
+    __slots__ = ("at_once", "clock", "done", "expired", "generation", "task")
 
     def __init__(self, clock: _Deadlines, task: asyncio.Task[object]) -> None:
         self.clock = clock
@@ -64,6 +65,15 @@ class _Attempt:
         self.generation = 0  # bumped when its clock stops: its queued deadline is void
         self.done = False
         self.expired = False
+        self.at_once = False  # its retry need not back off (see retry_at_once)
+
+
+class _AttemptTimeout(TimeoutError):
+    """An attempt's timeout ran out; ``at_once``: retry without backing off."""
+
+    def __init__(self, at_once: bool) -> None:
+        super().__init__()
+        self.at_once = at_once
 
 
 class _Deadlines:
@@ -129,6 +139,17 @@ def attempt_expired() -> bool:
     """True inside a timed attempt whose timeout has run out (its cancel is the timeout)."""
     attempt = _attempt.get()
     return attempt is not None and attempt.expired
+
+
+def retry_at_once() -> None:
+    """Let the current timed attempt, which timed out, be retried without a backoff.
+
+    An endpoint pool calls this when a hung replica's timeout sends the call on to
+    another replica: waiting would only delay a call the next replica can serve now.
+    """
+    attempt = _attempt.get()
+    if attempt is not None:
+        attempt.at_once = True
 
 
 class queued:  # noqa: N801 - used as a function: ``with queued():``
@@ -376,7 +397,7 @@ class Retrying(_Layer):
             if attempt.expired:
                 attempt.expired = False  # our cancel is taken back once
                 if attempt.task.uncancel() <= cancelling:  # and it was the only one
-                    raise TimeoutError from None
+                    raise _AttemptTimeout(attempt.at_once) from None
             raise
         finally:
             attempt.done = True
@@ -397,9 +418,10 @@ class Retrying(_Layer):
                 if policy.timeout is None:
                     return await self.inner.generate(messages, params)
                 return await self._timed(messages, params)
-            except TimeoutError:
+            except TimeoutError as exc:
                 self.stats.record_error("timeout")
-                error = RetryableError(f"no reply within {policy.timeout}s", endpoint=self.name)
+                error = RetryableError(f"no reply within {policy.timeout}s", endpoint=self.name,
+                                       retry_after=0.0 if getattr(exc, "at_once", False) else None)
             except RetryableError as exc:
                 self.stats.record_error(f"HTTP {exc.status}" if exc.status else "connection")
                 error = exc

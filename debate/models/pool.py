@@ -22,11 +22,18 @@ Routing, per call:
    (the conversation stays pinned where it was).
 3. **Health.** A replica that fails ``failures`` calls in a row with a
    connection error, a 5xx or a timeout is taken out of rotation (a circuit
-   breaker). The failed call is retried at once on another replica (through
-   :class:`~debate.models.middleware.Retrying`, so every attempt is counted
-   once); after ``cooldown`` seconds one call probes the replica (half-open):
-   success puts it back, failure takes it out for twice as long (up to
-   ``max_cooldown``). With every replica out, a call waits for the first probe.
+   breaker). A failed call is sent on at once to a replica it has not tried,
+   preferring those whose last call did not fail; a hop is part of the same
+   attempt (the next replica gets a fresh timeout), so dead replicas cannot
+   use up a call's retries. Only when every replica in rotation has failed the
+   call does :class:`~debate.models.middleware.Retrying` back off and retry.
+   A 429 (busy, not down) is sent on the same way but counts nothing against
+   the replica's health. After ``cooldown`` seconds one call probes an ejected
+   replica (half-open): its success puts the replica back, its failure keeps it
+   out for twice as long (up to ``max_cooldown``); calls that were sent there
+   before it went out change nothing. With every replica out, calls wait for a
+   probe (the wait is neither an attempt nor part of its timeout) and give up
+   after ``outage`` seconds without any replica in rotation.
 
 :meth:`EndpointPool.report` gives per-replica calls, errors, failovers, times
 taken out and seconds out of rotation (``summary.json``'s ``endpoints``).
@@ -43,7 +50,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from debate.errors import ConfigError, RetryableError
-from debate.models.middleware import Limited, Limits, attempt_expired
+from debate.models.middleware import Limited, Limits, attempt_expired, queued, retry_at_once
 from debate.models.types import (
     ChatModel,
     Closeable,
@@ -86,8 +93,11 @@ class PoolPolicy(BaseModel):
     """Seconds out of rotation before a probe call; doubled after a failed probe."""
     max_cooldown: float = Field(default=60.0, gt=0)
     """Upper bound on the cooldown."""
+    outage: float = Field(default=300.0, gt=0)
+    """Seconds calls wait while every replica is out of rotation before they give up
+    (the run then stops, keeping every finished debate, and resumes on a re-run)."""
     pins: int = Field(default=100_000, ge=1)
-    """Conversations remembered for affinity (the oldest are forgotten first)."""
+    """Conversations remembered for affinity (the least recently used are forgotten first)."""
 
 
 class EndpointReport(BaseModel):
@@ -109,35 +119,68 @@ class EndpointReport(BaseModel):
     """Whether it was in rotation when the run ended."""
 
 
+_probe: ContextVar[bool] = ContextVar("debatelab_pool_probe", default=False)
+"""Whether the running call is its replica's half-open probe (see :class:`_Gate`)."""
+
+
+class _Ejected(Exception):
+    """A call queued for a replica's slot while the replica was taken out."""
+
+
+class _Gate:
+    """The backend of one replica, behind its limits: turns away calls that queued for a
+    slot while the replica was taken out of rotation, so they go elsewhere."""
+
+    __slots__ = ("backend", "member", "name")
+
+    def __init__(self, backend: ChatModel, member: _Member) -> None:
+        self.backend = backend
+        self.member = member
+        self.name = backend.name
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        if self.member.open_since is not None and not _probe.get():
+            raise _Ejected
+        return await self.backend.generate(messages, params)
+
+    async def aclose(self) -> None:
+        await close_model(self.backend)
+
+
 class _Member:
     """One replica: its limited model, its load and its health."""
 
-    __slots__ = ("capacity", "cooldown", "failures", "model", "open_since", "probing",
-                 "report", "reopen_at", "load")
+    __slots__ = ("capacity", "cooldown", "failures", "load", "model", "open_since", "probing",
+                 "reopen_at", "report", "suspect_until")
 
-    def __init__(self, model: ChatModel, url: str, capacity: int | None,
-                 cooldown: float) -> None:
-        self.model = model
-        self.capacity = capacity
+    def __init__(self, backend: ChatModel, url: str, limits: Limits, cooldown: float) -> None:
+        self.model: ChatModel = Limited(_Gate(backend, self), limits)
+        self.capacity = limits.max_in_flight
         self.load = 0  # calls sent here and not yet finished (queued for a permit included)
         self.failures = 0  # in a row
         self.open_since: float | None = None  # out of rotation since (monotonic), or None
         self.reopen_at = 0.0
-        self.probing = False
+        self.probing = False  # a probe call is in flight
+        self.suspect_until = 0.0  # its last call failed: new work goes elsewhere until then
         self.cooldown = cooldown
         self.report = EndpointReport(url=url)
 
     def ratio(self) -> float:
         return self.load / self.capacity if self.capacity else float(self.load)
 
+    def rank(self, now: float) -> tuple[bool, float]:
+        """Replicas whose last call failed within a cooldown come last; then by load."""
+        return (self.failures > 0 and now < self.suspect_until, self.ratio())
+
 
 class EndpointPool(Closeable):
     """Several replicas of one model behind one :class:`ChatModel` (see the module).
 
     Args:
-        members: ``(url, model)`` per replica: each model is a backend for that URL,
-            already wrapped in its :class:`~debate.models.middleware.Limited`.
-        capacities: each replica's ``max_in_flight`` (``None``: uncapped).
+        members: ``(url, backend)`` per replica: a backend for that URL.
+        limits: each replica's limits (its in-flight cap, rate and token budget); the
+            pool puts each backend behind its own
+            :class:`~debate.models.middleware.Limited`.
         policy: routing and health settings.
 
     Build one with :meth:`create` (or a multi-URL spec in
@@ -150,7 +193,7 @@ class EndpointPool(Closeable):
     """Tells :func:`debate.models.wrap` that the limits are inside, per replica."""
 
     def __init__(self, members: Sequence[tuple[str, ChatModel]],
-                 capacities: Sequence[int | None], policy: PoolPolicy | None = None) -> None:
+                 limits: Sequence[Limits], policy: PoolPolicy | None = None) -> None:
         if not members:
             raise ConfigError("an endpoint pool needs at least one endpoint")
         names = {model.name for _, model in members}
@@ -158,10 +201,11 @@ class EndpointPool(Closeable):
             raise ConfigError(f"an endpoint pool serves one model, not {sorted(names)}")
         self.policy = policy or PoolPolicy()
         self.name = members[0][1].name
-        self._members = [_Member(model, url, cap, self.policy.cooldown)
-                         for (url, model), cap in zip(members, capacities, strict=True)]
+        self._members = [_Member(model, url, lim, self.policy.cooldown)
+                         for (url, model), lim in zip(members, limits, strict=True)]
         self._pins: dict[str, _Member] = {}
-        self._turn = 0  # round-robin start among equally loaded replicas
+        self._turn = 0  # round-robin start among equally ranked replicas
+        self._changed = asyncio.Event()  # set (and replaced) when a replica comes back or a probe fails
 
     @classmethod
     def create(cls, spec: Any, endpoints: Sequence[Endpoint], *,
@@ -177,36 +221,41 @@ class EndpointPool(Closeable):
             raise ConfigError(f"{spec}: an endpoint is listed twice in {urls}")
         members: list[tuple[str, ChatModel]] = []
         for endpoint in endpoints:  # a backend opens nothing before its first call
-            backend = create_backend(spec.model_copy(update={"base_url": endpoint.url,
-                                                             "pool": []}), **options)
-            members.append((endpoint.url, Limited(backend, endpoint)))
-        return cls(members, [e.max_in_flight for e in endpoints], policy)
+            members.append((endpoint.url, create_backend(
+                spec.model_copy(update={"base_url": endpoint.url, "pool": []}), **options)))
+        return cls(members, endpoints, policy)
 
     # routing
 
-    def _choose(self, key: str, now: float) -> _Member | None:
-        """The replica for the next call of conversation ``key`` (``None``: all out)."""
+    def _choose(self, key: str, now: float, tried: set[_Member]) -> tuple[_Member, bool] | None:
+        """The replica for the next call of conversation ``key`` and whether the call is
+        its probe; ``None`` when every replica is out of rotation or tried by this call."""
         pinned = self._pins.get(key) if self.policy.affinity else None
-        if pinned is not None and pinned.open_since is None and not self._saturated(pinned):
-            return pinned
+        if pinned is not None and (pinned.open_since is not None or pinned in tried):
+            pinned = None  # out of rotation, or it failed this call: the conversation moves
+        if pinned is not None and not self._saturated(pinned):
+            self._pins[key] = self._pins.pop(key)  # recently used: forgotten last
+            return pinned, False
         for member in self._members:  # a replica whose cooldown is over gets one probe
-            if member.open_since is not None and not member.probing and now >= member.reopen_at:
+            if (member.open_since is not None and not member.probing
+                    and now >= member.reopen_at and member not in tried):
                 member.probing = True
-                return member
+                return member, True
         best: _Member | None = None
         count = len(self._members)
         start, self._turn = self._turn, (self._turn + 1) % count
         for i in range(count):
             member = self._members[(start + i) % count]
-            if member.open_since is None and (best is None or member.ratio() < best.ratio()):
+            if (member.open_since is None and member not in tried
+                    and (best is None or member.rank(now) < best.rank(now))):
                 best = member
         if best is None:
             return None
-        if pinned is not None and pinned.open_since is None and best.ratio() >= pinned.ratio():
-            return pinned  # saturated, but no one has more room
-        if self.policy.affinity and (pinned is None or pinned.open_since is not None):
+        if pinned is not None:  # saturated: overflow only to a replica with more room
+            return (pinned if best.rank(now) >= pinned.rank(now) else best), False
+        if self.policy.affinity:
             self._pin(key, best)
-        return best
+        return best, False
 
     def _saturated(self, member: _Member) -> bool:
         return member.capacity is not None and (
@@ -217,81 +266,115 @@ class EndpointPool(Closeable):
         pins.pop(key, None)
         pins[key] = member
         if len(pins) > self.policy.pins:
-            del pins[next(iter(pins))]  # the oldest conversation
+            del pins[next(iter(pins))]  # the least recently used conversation
 
     # health
 
-    def _failed(self, member: _Member, now: float) -> None:
+    def _failed(self, member: _Member, now: float, probe: bool) -> None:
         member.report.errors += 1
         member.failures += 1
-        if member.probing:  # the probe failed: out again, for longer
+        member.suspect_until = now + self.policy.cooldown
+        if probe:  # the probe failed: out again, for longer
             member.probing = False
             member.cooldown = min(member.cooldown * 2, self.policy.max_cooldown)
             member.reopen_at = now + member.cooldown
+            self._change()
         elif member.open_since is None and member.failures >= self.policy.failures:
             member.open_since = now
             member.reopen_at = now + member.cooldown
             member.report.ejections += 1
 
-    def _succeeded(self, member: _Member, now: float) -> None:
-        member.report.calls += 1
-        member.failures = 0
-        if member.open_since is not None:  # a probe (or a call from before) came back
+    def _back(self, member: _Member, now: float) -> None:
+        """A probe came back: the replica is in rotation again."""
+        member.probing = False
+        if member.open_since is not None:
             member.report.out_of_rotation += now - member.open_since
             member.open_since = None
-            member.probing = False
             member.cooldown = self.policy.cooldown
+        self._change()
+
+    def _change(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _wait_for_rotation(self, now: float) -> None:
+        """Wait, with every replica out, until a probe is due or one's outcome is known."""
+        since = max(m.open_since or now for m in self._members)  # the last one went out
+        left = since + self.policy.outage - now
+        if left <= 0:
+            raise RetryableError(
+                f"every endpoint of the pool has been out of rotation for {now - since:.0f}s "
+                f"({', '.join(m.report.url for m in self._members)})", endpoint=self.name)
+        due = [m.reopen_at - now for m in self._members if not m.probing]
+        wait = min(min(due, default=left), left)
+        changed = self._changed
+        with queued():  # not part of the attempt's timeout
+            try:
+                await asyncio.wait_for(changed.wait(), max(wait, 0.0))
+            except TimeoutError:
+                pass
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Send the call to the replica :meth:`_choose` picks (see the module)."""
         key = route_key.get() or (messages[0].content if messages else "")
-        now = time.monotonic()
-        member = self._choose(key, now)
-        if member is None:  # wait for the next probe (or, with every probe out, a cooldown)
-            due = [m.reopen_at for m in self._members if not m.probing]
-            wait = min(due) - now if due else self.policy.cooldown
-            raise RetryableError("every endpoint of the pool is out of rotation",
-                                 endpoint=self.name, retry_after=max(wait, 0.0))
-        member.load += 1
-        try:
-            completion = await member.model.generate(messages, params)
-        except RetryableError as exc:
-            if exc.status is not None and exc.status < 500:  # 429, 408, 409: busy, not down
-                member.report.errors += 1
-                member.probing = False
+        tried: set[_Member] = set()
+        error: RetryableError | None = None  # the last failure of this call
+        sent_from: _Member | None = None  # the replica it last failed on
+        while True:
+            now = time.monotonic()
+            choice = self._choose(key, now, tried)
+            if choice is None:
+                if any(m.open_since is None for m in self._members):
+                    if error is not None:
+                        raise error  # every replica in rotation failed it: Retrying backs off
+                else:
+                    await self._wait_for_rotation(now)
+                tried.clear()
+                continue
+            member, probe = choice
+            if sent_from is not None:
+                sent_from.report.failovers += 1
+                sent_from = None
+                with queued():  # the next replica gets the attempt's whole timeout
+                    pass
+            member.load += 1
+            token = _probe.set(probe)
+            try:
+                completion = await member.model.generate(messages, params)
+            except _Ejected:  # it went out while this call waited for a slot there
+                tried.add(member)
+                continue
+            except RetryableError as exc:
+                if exc.status is not None and exc.status < 500:  # 429, 408, 409: busy, not down
+                    member.report.errors += 1
+                    if probe:
+                        self._back(member, time.monotonic())  # it answered: it is up
+                else:
+                    self._failed(member, time.monotonic(), probe)
+                tried.add(member)
+                error, sent_from = exc, member
+                continue
+            except asyncio.CancelledError:
+                if attempt_expired():  # the attempt's timeout: a hung replica
+                    self._failed(member, time.monotonic(), probe)
+                    if self.policy.affinity and self._pins.get(key) is member:
+                        del self._pins[key]  # the retry starts elsewhere
+                    retry_at_once()
+                elif probe:
+                    member.probing = False
                 raise
-            self._failed(member, time.monotonic())
-            other = self._fail_over(key, member)
-            if other is None:
+            except BaseException:
+                if probe:
+                    member.probing = False
                 raise
-            member.report.failovers += 1
-            raise RetryableError(f"{exc.args[0] if exc.args else exc} (sent on to {other})",
-                                 endpoint=exc.endpoint, status=exc.status,
-                                 retry_after=0.0) from exc
-        except asyncio.CancelledError:
-            if attempt_expired():  # the attempt's timeout: a hung replica
-                self._failed(member, time.monotonic())
-                self._fail_over(key, member)
-            else:
-                member.probing = False
-            raise
-        except BaseException:
-            member.probing = False
-            raise
-        finally:
-            member.load -= 1
-        self._succeeded(member, time.monotonic())
-        return completion
-
-    def _fail_over(self, key: str, failed: _Member) -> str | None:
-        """Re-pin ``key`` to another replica in rotation; its URL, or ``None`` if none."""
-        others = [m for m in self._members if m is not failed and m.open_since is None]
-        if not others:
-            return None
-        best = min(others, key=_Member.ratio)
-        if self.policy.affinity:
-            self._pin(key, best)
-        return best.report.url
+            finally:
+                member.load -= 1
+                _probe.reset(token)
+            member.report.calls += 1
+            member.failures = 0
+            if probe:
+                self._back(member, time.monotonic())
+            return completion
 
     def report(self) -> list[EndpointReport]:
         """Per-replica counts so far (seconds out of rotation up to now)."""
@@ -308,4 +391,3 @@ class EndpointPool(Closeable):
     async def aclose(self) -> None:
         """Close every replica's backend."""
         await asyncio.gather(*(close_model(m.model) for m in self._members))
-
