@@ -193,20 +193,32 @@ def bench_ray() -> None:
            f"{alone / sharded:.2f}x ({alone:.1f} s vs {sharded:.1f} s, actor start included)",
            "> 1x (2x is the ceiling: the driver shares the 2 cores)",
            alone / sharded > 1.0 and summary.debates == n)
-    # what the driver does per finished debate: read its line, parse, append, score
+    # what the driver does per finished debate: receive its line from an actor (a pickled
+    # batch, as Ray moves it), parse, append, score, make its results row, tick the bar
+    import pickle
+
+    from rich.progress import Progress
+
     from debate.metrics import Tally
+    from debate.models.accounting import PriceTable
+    from debate.results import result_row
     from debate.trace import TraceWriter, parse_trace
 
     lines = (Path(out) / "two-actors" / "traces.jsonl").read_bytes().splitlines()
-    tally = Tally()
+    prices = PriceTable()
+    tally = Tally(prices)
+    rows = {}
     start = time.process_time()
-    with TraceWriter(Path(out) / "rewrite.jsonl") as writer:
-        for line in lines:
-            trace = parse_trace(line)
-            writer.write(trace, line)  # as the driver does: the shard's line, as it came
-            tally.add(trace)
+    with TraceWriter(Path(out) / "rewrite.jsonl") as writer, Progress(disable=True) as bar:
+        task = bar.add_task("debates", total=len(lines))
+        for first in range(0, len(lines), 50):
+            for line in pickle.loads(pickle.dumps(lines[first:first + 50])):
+                trace = parse_trace(line)
+                writer.write(trace, line)  # as the driver does: the shard's line, as it came
+                rows[trace.question.id] = result_row(trace, prices, tally.add(trace))
+                bar.update(task, advance=1)
     rate = len(lines) / (time.process_time() - start)
-    report("ray driver: traces parsed, written and scored per CPU second (du 3x3)",
+    report("ray driver: traces received, parsed, written, scored and tabled per CPU second",
            f"{rate:.0f} debates/s ({sum(map(len, lines)) / len(lines) / 1024:.1f} KB each)",
            ">= 2000 debates/s", rate >= 2000)
 

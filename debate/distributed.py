@@ -68,9 +68,18 @@ def shard_of(question_id: str, shards: int) -> int:
     return int.from_bytes(digest[:8], "big") % shards
 
 
-def actor_name(identity: str, shard: int, incarnation: int) -> str:
-    """The Ray actor name of a shard's ``incarnation``-th actor (namespace ``debatelab``)."""
-    return f"{identity}-shard-{shard}-{incarnation}"
+def actor_name(identity: str, run_dir: str | Path, shard: int, incarnation: int) -> str:
+    """The Ray actor name of a shard's ``incarnation``-th actor (namespace ``debatelab``).
+
+    It names the run folder too (a hash of its absolute path): the same experiment run
+    into two folders on one cluster is two runs, and neither touches the other's actors.
+    """
+    return f"{_run_key(identity, run_dir)}-shard-{shard}-{incarnation}"
+
+
+def _run_key(identity: str, run_dir: str | Path) -> str:
+    folder = hashlib.sha256(str(Path(run_dir).resolve()).encode("utf-8")).hexdigest()[:8]
+    return f"{identity}-{folder}"
 
 
 @dataclass
@@ -105,8 +114,9 @@ class ShardRunner:
         self.failed: dict[str, str] = {}
         self.stopped: str | None = None
         self.error: str | None = None
-        self.endpoints: dict[str, list[EndpointReport]] = {}
         self._out: list[bytes] = []
+        self._models: Any = None
+        self._halted = False
         self._done = False
         self._ready: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -126,7 +136,7 @@ class ShardRunner:
         from debate.runner import batch_gc
         from debate.shard import Models, agents_for, close_run, run_cache, run_questions
 
-        models = Models()
+        models = self._models = Models()
         cache = None
         try:
             proto_cls, options = self.config.resolve_protocol()
@@ -140,8 +150,7 @@ class ShardRunner:
                 self.stopped = await run_questions(
                     protocol, agents, questions, identity=self.identity,
                     concurrency=self.config.concurrency, on_trace=self._emit,
-                    failed=self.failed)
-            self.endpoints = models.endpoint_reports()
+                    failed=self.failed, halted=lambda: self._halted)
         except Exception as exc:  # the driver reports it; the run stops there
             self.error = f"shard {self.shard}: {type(exc).__name__}: {exc}"
         finally:
@@ -150,6 +159,10 @@ class ShardRunner:
             finally:
                 self._done = True
                 self._wake()
+
+    async def halt(self) -> None:
+        """Start no more debates (another shard stopped the run); finish those under way."""
+        self._halted = True
 
     def _emit(self, trace: DebateTrace) -> None:
         self._out.append(trace_json(trace))
@@ -168,8 +181,9 @@ class ShardRunner:
             except TimeoutError:
                 pass
         out, self._out = self._out, []
+        endpoints = self._models.endpoint_reports() if self._models is not None else {}
         return _Report(out, self._done, asdict(self.stats), dict(self.failed), self.stopped,
-                       {m: [r.model_dump() for r in rs] for m, rs in self.endpoints.items()},
+                       {m: [r.model_dump() for r in rs] for m, rs in endpoints.items()},
                        self.error)
 
 
@@ -183,7 +197,8 @@ class _Shard:
     handle: Any = None
     base: CallStats = field(default_factory=CallStats)  # counts of dead incarnations
     last: CallStats = field(default_factory=CallStats)  # the live one's latest counts
-    endpoints: dict[str, list[EndpointReport]] = field(default_factory=dict)
+    endpoints: list[dict[str, list[EndpointReport]]] = field(
+        default_factory=lambda: [{}])  # per incarnation: the latest report of each
 
 
 @dataclass
@@ -207,15 +222,32 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
     """
     ray = _import_ray()
     options: RayOptions = config.ray
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:  # and shut down at the end: a caller who started Ray keeps it
         ray.init(address=options.address, namespace=NAMESPACE, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
+    try:
+        return await _run_shards(ray, options, config, questions, run_dir=run_dir,
+                                 identity=identity, on_trace=on_trace, failed=failed,
+                                 stats=stats)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+async def _run_shards(ray: Any, options: RayOptions, config: Any,
+                      questions: Sequence[Question], *, run_dir: Path, identity: str,
+                      on_trace: Callable[[DebateTrace, bytes], None], failed: dict[str, str],
+                      stats: CallStats) -> RayOutcome:
     cpus = float(ray.cluster_resources().get("CPU", 0))
-    if options.num_cpus > cpus:
-        raise ConfigError(f"ray.num_cpus is {options.num_cpus}, but the cluster has {cpus:g} "
-                          "CPUs: no actor could ever start")
+    largest = max((float(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes()
+                   if n.get("Alive", True)), default=cpus)
+    if options.num_cpus > largest:
+        raise ConfigError(f"ray.num_cpus is {options.num_cpus}, but the largest node of the "
+                          f"cluster has {largest:g} CPUs: no actor could ever start")
     count = options.shards or max(1, int(cpus // options.num_cpus))
-    _kill_leftovers(ray, identity)
+    folder = str(Path(run_dir).resolve())  # noqa: ASYNC240 - once; an actor has its own cwd
+    _kill_leftovers(ray, _run_key(identity, folder))
     shards = [_Shard(k, {}) for k in range(count)]
     for question in questions:
         shards[shard_of(question.id, count)].remaining[question.id] = question
@@ -226,15 +258,20 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
     stopped: str | None = None
 
     def launch(shard: _Shard) -> None:
-        shard.handle = actor.options(name=actor_name(identity, shard.index, shard.incarnation),
-                                     namespace=NAMESPACE).remote(
-            payload, shard.index, str(run_dir), identity)
+        shard.handle = actor.options(
+            name=actor_name(identity, folder, shard.index, shard.incarnation),
+            namespace=NAMESPACE).remote(payload, shard.index, folder, identity)
         shard.handle.start.remote([q.model_dump(mode="json")
                                    for q in shard.remaining.values()])
         ask(shard)
 
     def ask(shard: _Shard) -> None:
         pending[asyncio.wrap_future(shard.handle.take.remote().future())] = shard
+
+    def halt_all() -> None:  # one shard stopped the run: the others start nothing new
+        for other in shards:
+            if other.handle is not None:
+                other.handle.halt.remote()
 
     try:
         for shard in shards:
@@ -246,15 +283,20 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
                 shard = pending.pop(future)
                 try:
                     report: _Report = future.result()
-                except ray.exceptions.RayActorError as exc:  # the actor (or its node) died
+                except ray.exceptions.RayActorError as exc:  # died, or unreachable
+                    _kill(ray, shard.handle)  # an unreachable one must not return beside its heir
+                    shard.handle = None
                     shard.base = _add(shard.base, shard.last)
                     shard.last = CallStats()
+                    if stopped is not None:  # the run stopped: what is left stays to do
+                        continue
                     if shard.incarnation >= options.max_restarts:
                         for qid in shard.remaining:
                             failed[qid] = (f"shard {shard.index}: its actor died "
                                            f"{shard.incarnation + 1} times ({exc})")
                         continue
                     shard.incarnation += 1
+                    shard.endpoints.append({})
                     launch(shard)
                     continue
                 for line in report.traces:
@@ -262,25 +304,34 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
                     shard.remaining.pop(trace.question.id, None)
                     on_trace(trace, line)
                 shard.last = CallStats(**report.stats)
+                shard.endpoints[-1] = {m: [EndpointReport(**r) for r in rs]
+                                       for m, rs in report.endpoints.items()}
                 _total(shards, stats)
-                if report.error is not None or report.stopped is not None:
-                    stopped = stopped or report.error or report.stopped
+                if (report.error is not None or report.stopped is not None) and stopped is None:
+                    stopped = report.error or report.stopped
+                    halt_all()
                 if not report.done:
                     ask(shard)
                     continue
                 failed.update(report.failed)
-                shard.endpoints = {m: [EndpointReport(**r) for r in rs]
-                                   for m, rs in report.endpoints.items()}
-                ray.kill(shard.handle)  # its CPUs go to a shard still waiting for them
+                _kill(ray, shard.handle)  # its CPUs go to a shard still waiting for them
                 shard.handle = None
     finally:
         for future in pending:
             future.cancel()
         for shard in shards:
             if shard.handle is not None:
-                ray.kill(shard.handle)
+                _kill(ray, shard.handle)
     _total(shards, stats)
     return RayOutcome(stopped, _merge_endpoints(shards), count)
+
+
+def _kill(ray: Any, handle: Any) -> None:
+    """Kill an actor for good (Ray must not restart it); one already gone is fine."""
+    try:
+        ray.kill(handle, no_restart=True)
+    except Exception:  # noqa: BLE001 - gone, or its node is: nothing left to stop
+        pass
 
 
 def _portable(config: Any) -> dict[str, Any]:
@@ -310,12 +361,12 @@ def _portable(config: Any) -> dict[str, Any]:
     return data
 
 
-def _kill_leftovers(ray: Any, identity: str) -> None:
+def _kill_leftovers(ray: Any, run_key: str) -> None:
     """Kill this run's actors a killed driver left on a cluster that outlived it."""
     for actor in ray.util.list_named_actors(all_namespaces=True):
-        if actor["namespace"] == NAMESPACE and actor["name"].startswith(f"{identity}-shard-"):
+        if actor["namespace"] == NAMESPACE and actor["name"].startswith(f"{run_key}-shard-"):
             try:
-                ray.kill(ray.get_actor(actor["name"], namespace=NAMESPACE))
+                _kill(ray, ray.get_actor(actor["name"], namespace=NAMESPACE))
             except ValueError:  # gone meanwhile
                 pass
 
@@ -341,19 +392,25 @@ def _total(shards: Sequence[_Shard], stats: CallStats) -> None:
 
 
 def _merge_endpoints(shards: Sequence[_Shard]) -> dict[str, list[EndpointReport]]:
-    """Each pool's replicas, summed over the shards (in rotation: in every shard)."""
+    """Each pool's replicas over every shard and every actor a shard had.
+
+    Counts add up; seconds out of rotation are the longest any one actor saw (each
+    actor judges a replica's health on its own, over the same wall time); a replica is
+    in rotation at the end unless an actor's last report saw it out.
+    """
     merged: dict[str, dict[str, EndpointReport]] = {}
     for shard in shards:
-        for model, reports in shard.endpoints.items():
-            by_url = merged.setdefault(model, {})
-            for r in reports:
-                seen = by_url.get(r.url)
-                by_url[r.url] = r.model_copy() if seen is None else seen.model_copy(update={
-                    "calls": seen.calls + r.calls, "errors": seen.errors + r.errors,
-                    "failovers": seen.failovers + r.failovers,
-                    "ejections": seen.ejections + r.ejections,
-                    "out_of_rotation": seen.out_of_rotation + r.out_of_rotation,
-                    "in_rotation": seen.in_rotation and r.in_rotation})
+        for incarnation in shard.endpoints:
+            for model, reports in incarnation.items():
+                by_url = merged.setdefault(model, {})
+                for r in reports:
+                    seen = by_url.get(r.url)
+                    by_url[r.url] = r.model_copy() if seen is None else seen.model_copy(update={
+                        "calls": seen.calls + r.calls, "errors": seen.errors + r.errors,
+                        "failovers": seen.failovers + r.failovers,
+                        "ejections": seen.ejections + r.ejections,
+                        "out_of_rotation": max(seen.out_of_rotation, r.out_of_rotation),
+                        "in_rotation": seen.in_rotation and r.in_rotation})
     return {model: list(by_url.values()) for model, by_url in merged.items()}
 
 

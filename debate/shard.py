@@ -61,8 +61,8 @@ class Models:
                 backend = self._batching(spec, parsed, options, config)
             elif endpoints:
                 backend = EndpointPool.create(parsed, endpoints, policy=config.pool, **options)
-                self.pools[str(parsed.model_copy(update={"base_url": None, "pool": []}))] = (
-                    backend)
+                name = str(parsed.model_copy(update={"base_url": None, "pool": []}))
+                self.pools[name if name not in self.pools else spec] = backend  # 2 of 1 model
             else:
                 backend = create_backend(parsed, **options)
             self.backends.append(backend)
@@ -155,19 +155,21 @@ async def run_questions(
     on_trace: Callable[[DebateTrace], None],
     failed: dict[str, str],
     graph_config: RunnableConfig | None = None,
+    halted: Callable[[], bool] | None = None,
 ) -> str | None:
     """Debate every question, ``concurrency`` at a time; each finished trace to ``on_trace``.
 
     A debate that cannot finish is recorded in ``failed`` (question id -> error) and
     the others go on; a transport error retries could not fix stops every debate and
-    is returned (``None`` when none did). ``identity`` prefixes the trace ids.
+    is returned (``None`` when none did). ``identity`` prefixes the trace ids. Once
+    ``halted()`` is true no new debate starts (those under way finish).
     """
     pending = iter(questions)
     stopped: list[str] = []
 
     async def worker() -> None:
         for question in pending:
-            if stopped:
+            if stopped or (halted is not None and halted()):
                 return
             try:
                 trace = await protocol.run(question, agents, trace_id=f"{identity}:{question.id}",

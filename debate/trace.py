@@ -15,9 +15,9 @@ a list of indices into it. :func:`trace_json` writes that form and
 :func:`parse_trace` (and so :func:`read_traces`) restores every turn's full
 messages, and reads versions 1 and 2 (messages inline) as they are. Inline, a
 debate's bytes grow with the square of its rounds; stored once, linearly: a 3-agent
-``du`` debate with GSM8K-length replies takes 0.74 of the inline bytes at 3 answer
-rounds, 0.44 at 6 and 0.28 at 10 (peer messages quote replies, which this does not
-de-duplicate: compressing does).
+``du`` debate with GSM8K-length replies takes 0.72 of the inline bytes at 3 answer
+rounds and 0.49 at 5 (``benchmarks/trace_bytes.py``; peer messages quote replies,
+which this does not de-duplicate: compressing does).
 """
 
 from __future__ import annotations
@@ -271,11 +271,19 @@ def parse_trace(line: str | bytes) -> DebateTrace:
         try:
             messages = [{"role": role, "content": content} for role, content in table]
             for turn in data.get("turns") or ():
-                turn["messages"] = [messages[i] for i in turn.get("messages") or ()]
-        except (TypeError, ValueError, IndexError) as exc:
+                turn["messages"] = [messages[_index(i, len(messages))]
+                                    for i in turn.get("messages") or ()]
+        except (AttributeError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"the messages table or a turn's indices are broken ({exc})"
                              ) from exc
     return DebateTrace.model_validate(data)
+
+
+def _index(value: object, size: int) -> int:
+    """A message index as written: an int in ``range(size)`` (not a bool, not negative)."""
+    if type(value) is not int or not 0 <= value < size:
+        raise IndexError(f"message index {value!r} is not in 0..{size - 1}")
+    return value
 
 
 def read_traces(path: str | Path) -> Iterator[DebateTrace]:

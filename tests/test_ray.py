@@ -102,7 +102,8 @@ def test_an_actor_killed_mid_run_is_replaced_and_its_shard_finishes(
     killed: list[int] = []
     with MockServer(latency=0.05) as server:
         cfg = cfg.model_copy(update={"models": [f"openai:mock@{server.url}"]})
-        victim = actor_name(cfg.identity()[:8], 0, 0)
+        run_dir = Path(cfg.output_dir) / cfg.run_name(cfg.identity())
+        victim = actor_name(cfg.identity()[:8], run_dir, 0, 0)
 
         def kill() -> None:
             server.wait_for_requests(60)
@@ -193,3 +194,51 @@ def test_actors_elsewhere_get_absolute_card_and_plugin_paths(
     assert data["protocol"] == str(tmp_path / "cards" / "preset.yaml")
     assert data["plugins"] == [str(tmp_path / "cards" / "mine.py"), "some.module"]
     assert data["roles"] == [card, f"judge={card}", "cards/missing.yaml"]
+
+
+def test_a_relative_output_dir_keeps_the_shard_caches_in_the_run_folder(
+        cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the actors' working folder is another one
+    with MockServer() as server:
+        cfg = config(tmp_path, server.url, 6, "relative", executor="ray", ray={"shards": 2},
+                     output_dir="out")
+        summary = asyncio.run(arun_experiment(cfg, progress=False))
+    run_dir = Path(summary.run or "")
+    assert run_dir.resolve().parent == (tmp_path / "out").resolve()
+    assert sorted(p.name for p in run_dir.glob("cache-shard-*.sqlite")) == [
+        "cache-shard-0.sqlite", "cache-shard-1.sqlite"]
+
+
+def test_one_shard_stopping_the_run_stops_the_others_from_starting_debates(
+        cluster: str, tmp_path: Path) -> None:
+    with MockServer(latency=0.02, faults=["ok"] * 20 + [401]) as server:
+        cfg = config(tmp_path, server.url, 40, "halt", executor="ray", ray={"shards": 2},
+                     concurrency=1)
+        summary = asyncio.run(arun_experiment(cfg, progress=False))
+        served = server.served["ok"]
+    assert summary.stopped is not None and "401" in summary.stopped
+    # the other shard finished the debate it had started, and began no other:
+    # without the halt it would have debated its ~20 questions (~180 calls)
+    assert served < 20 + 2 * 9 + 9
+    assert summary.debates < 8
+
+
+def test_actor_names_differ_between_run_folders_of_one_experiment(tmp_path: Path) -> None:
+    assert actor_name("abc", tmp_path / "a", 0, 0) != actor_name("abc", tmp_path / "b", 0, 0)
+    assert actor_name("abc", tmp_path / "a", 0, 0) == actor_name("abc", tmp_path / "a", 0, 0)
+
+
+def test_endpoint_reports_count_every_actor_and_take_the_longest_time_out() -> None:
+    from debate.distributed import _merge_endpoints, _Shard
+    from debate.models import EndpointReport
+
+    def rep(calls: int, out: float, up: bool = True) -> dict[str, list[EndpointReport]]:
+        return {"openai:m": [EndpointReport(url="http://a/v1", calls=calls, errors=1,
+                                            out_of_rotation=out, in_rotation=up)]}
+
+    first, second = _Shard(0, {}), _Shard(1, {})
+    first.endpoints = [rep(5, 2.0), rep(7, 3.0)]  # an actor that died, then its heir
+    second.endpoints = [rep(11, 4.0, up=False)]
+    (merged,) = _merge_endpoints([first, second])["openai:m"]
+    assert (merged.calls, merged.errors, merged.out_of_rotation) == (23, 3, 4.0)
+    assert not merged.in_rotation

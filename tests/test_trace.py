@@ -132,9 +132,15 @@ def test_traces_written_inline_by_older_versions_still_read(tmp_path):
     assert first == old and second == trace
 
 
-def test_a_broken_message_index_is_located(tmp_path):
+@pytest.mark.parametrize("broken", [
+    {"turns": [1]},  # a turn that is not an object
+    {"index": 99}, {"index": -1}, {"index": True}, {"index": 1.0}])
+def test_a_broken_message_index_is_located(tmp_path, broken):
     line = json.loads(trace_json(chat_debate()))
-    line["turns"][2]["messages"] = [99]
+    if "turns" in broken:
+        line["turns"] = broken["turns"]
+    else:
+        line["turns"][2]["messages"] = [broken["index"]]
     path = tmp_path / "traces.jsonl"
     path.write_text(json.dumps(line) + "\n")
     with pytest.raises(ConfigError, match=r"traces.jsonl:1: not a debate trace.*messages"):

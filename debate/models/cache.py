@@ -180,8 +180,13 @@ class ResponseCache:
         hashed = hash(key)
         for db, keys in self._fallbacks:
             if hashed in keys:
-                row: tuple[str] | None = db.execute(
-                    "SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
+                try:
+                    row: tuple[str] | None = db.execute(
+                        "SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
+                except sqlite3.Error as exc:  # another process's file: a miss, never a crash
+                    log.warning("response cache %s: cannot read a fallback (%s); "
+                                "this call is made again", self.path, exc)
+                    continue
                 if row is not None:
                     return row
         return None

@@ -128,8 +128,11 @@ class _Ejected(Exception):
 
 
 class _Gate:
-    """The backend of one replica, behind its limits: turns away calls that queued for a
-    slot while the replica was taken out of rotation, so they go elsewhere."""
+    """The backend of one replica, behind its limits.
+
+    It turns away calls that queued for a slot while the replica was taken out of
+    rotation, so that they go elsewhere.
+    """
 
     __slots__ = ("backend", "member", "name")
 
@@ -205,7 +208,7 @@ class EndpointPool(Closeable):
                          for (url, model), lim in zip(members, limits, strict=True)]
         self._pins: dict[str, _Member] = {}
         self._turn = 0  # round-robin start among equally ranked replicas
-        self._changed = asyncio.Event()  # set (and replaced) when a replica comes back or a probe fails
+        self._changed = asyncio.Event()  # set and replaced: a replica is back, or a probe failed
 
     @classmethod
     def create(cls, spec: Any, endpoints: Sequence[Endpoint], *,
@@ -228,8 +231,10 @@ class EndpointPool(Closeable):
     # routing
 
     def _choose(self, key: str, now: float, tried: set[_Member]) -> tuple[_Member, bool] | None:
-        """The replica for the next call of conversation ``key`` and whether the call is
-        its probe; ``None`` when every replica is out of rotation or tried by this call."""
+        """The replica for the next call of ``key``, and whether that call is its probe.
+
+        ``None`` when every replica is out of rotation or already tried by this call.
+        """
         pinned = self._pins.get(key) if self.policy.affinity else None
         if pinned is not None and (pinned.open_since is not None or pinned in tried):
             pinned = None  # out of rotation, or it failed this call: the conversation moves

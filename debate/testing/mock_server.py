@@ -141,7 +141,8 @@ class MockServer:
             ``per_token`` adds that much per completion word).
         policy: messages -> reply text.
         faults: statuses (int) or ``"hang"``, ``"malformed"``, ``"truncated"``, ``"dropped"``
-            for the next requests, in order (before any random fault).
+            for the next requests, in order (before any random fault); ``"ok"`` serves
+            one normally (``["ok"] * 20 + [401]``: the 21st request is refused).
         rates: random faults by rate (see the module docstring).
         retry_after: the ``Retry-After`` a 429 carries.
 
@@ -204,7 +205,8 @@ class MockServer:
 
     def _fault(self) -> int | str | None:
         if self._queue:
-            return self._queue.popleft()
+            queued = self._queue.popleft()
+            return None if queued == "ok" else queued
         draw = self._random.random()
         for outcome, rate in self._slices:
             if draw < rate:
