@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -150,7 +151,7 @@ class ShardRunner:
                 self.stopped = await run_questions(
                     protocol, agents, questions, identity=self.identity,
                     concurrency=self.config.concurrency, on_trace=self._emit,
-                    failed=self.failed, halted=lambda: self._halted)
+                    failed=self.failed, halted=lambda: self._halted, on_stop=self._stop)
         except Exception as exc:  # the driver reports it; the run stops there
             self.error = f"shard {self.shard}: {type(exc).__name__}: {exc}"
         finally:
@@ -159,6 +160,10 @@ class ShardRunner:
             finally:
                 self._done = True
                 self._wake()
+
+    def _stop(self, reason: str) -> None:  # the driver hears of it at the next take()
+        self.stopped = reason
+        self._wake()
 
     async def halt(self) -> None:
         """Start no more debates (another shard stopped the run); finish those under way."""
@@ -199,6 +204,8 @@ class _Shard:
     last: CallStats = field(default_factory=CallStats)  # the live one's latest counts
     endpoints: list[dict[str, list[EndpointReport]]] = field(
         default_factory=lambda: [{}])  # per incarnation: the latest report of each
+    reported_at: float = 0.0  # when the driver last heard from it (monotonic)
+    unreachable: int = 0  # reports missed in a row because its actor could not be reached
 
 
 @dataclass
@@ -265,8 +272,8 @@ async def _run_shards(ray: Any, options: RayOptions, config: Any,
                                    for q in shard.remaining.values()])
         ask(shard)
 
-    def ask(shard: _Shard) -> None:
-        pending[asyncio.wrap_future(shard.handle.take.remote().future())] = shard
+    def ask(shard: _Shard, delay: float = 0.0) -> None:
+        pending[asyncio.ensure_future(_take(shard.handle, delay))] = shard
 
     def halt_all() -> None:  # one shard stopped the run: the others start nothing new
         for other in shards:
@@ -284,6 +291,11 @@ async def _run_shards(ray: Any, options: RayOptions, config: Any,
                 try:
                     report: _Report = future.result()
                 except ray.exceptions.RayActorError as exc:  # died, or unreachable
+                    if (isinstance(exc, _unavailable(ray)) and shard.unreachable < _PATIENCE
+                            and stopped is None):  # a network blip: ask again
+                        shard.unreachable += 1
+                        ask(shard, delay=shard.unreachable)
+                        continue
                     _kill(ray, shard.handle)  # an unreachable one must not return beside its heir
                     shard.handle = None
                     shard.base = _add(shard.base, shard.last)
@@ -304,6 +316,8 @@ async def _run_shards(ray: Any, options: RayOptions, config: Any,
                     shard.remaining.pop(trace.question.id, None)
                     on_trace(trace, line)
                 shard.last = CallStats(**report.stats)
+                shard.unreachable = 0
+                shard.reported_at = time.monotonic()
                 shard.endpoints[-1] = {m: [EndpointReport(**r) for r in rs]
                                        for m, rs in report.endpoints.items()}
                 _total(shards, stats)
@@ -324,6 +338,29 @@ async def _run_shards(ray: Any, options: RayOptions, config: Any,
                 _kill(ray, shard.handle)
     _total(shards, stats)
     return RayOutcome(stopped, _merge_endpoints(shards), count)
+
+
+async def _take(handle: Any, delay: float) -> _Report:
+    """The shard's next report (asked for after ``delay`` seconds)."""
+    if delay:
+        await asyncio.sleep(delay)
+    report: _Report = await asyncio.wrap_future(handle.take.remote().future())
+    return report
+
+
+class _Never(Exception):
+    """Matches no error (a Ray without ``ActorUnavailableError``)."""
+
+
+_PATIENCE = 3
+"""Times in a row an unreachable actor is asked again (1, 2, 3 s apart) before it is
+taken for dead and replaced."""
+
+
+def _unavailable(ray: Any) -> type[BaseException]:
+    """Ray's error for an actor it cannot reach for now (none in older Rays)."""
+    error: type[BaseException] = getattr(ray.exceptions, "ActorUnavailableError", _Never)
+    return error
 
 
 def _kill(ray: Any, handle: Any) -> None:
@@ -394,24 +431,38 @@ def _total(shards: Sequence[_Shard], stats: CallStats) -> None:
 def _merge_endpoints(shards: Sequence[_Shard]) -> dict[str, list[EndpointReport]]:
     """Each pool's replicas over every shard and every actor a shard had.
 
-    Counts add up; seconds out of rotation are the longest any one actor saw (each
-    actor judges a replica's health on its own, over the same wall time); a replica is
-    in rotation at the end unless an actor's last report saw it out.
+    Counts add up. Seconds out of rotation add up over one shard's actors (one after
+    the other) and are the longest of the shards (each judges a replica's health on
+    its own, over the same wall time). Whether a replica is in rotation at the end is
+    what the shard that reported last saw.
     """
-    merged: dict[str, dict[str, EndpointReport]] = {}
+    per_shard: list[tuple[float, dict[str, dict[str, EndpointReport]]]] = []
     for shard in shards:
+        mine: dict[str, dict[str, EndpointReport]] = {}
         for incarnation in shard.endpoints:
             for model, reports in incarnation.items():
-                by_url = merged.setdefault(model, {})
+                by_url = mine.setdefault(model, {})
                 for r in reports:
                     seen = by_url.get(r.url)
-                    by_url[r.url] = r.model_copy() if seen is None else seen.model_copy(update={
-                        "calls": seen.calls + r.calls, "errors": seen.errors + r.errors,
-                        "failovers": seen.failovers + r.failovers,
-                        "ejections": seen.ejections + r.ejections,
-                        "out_of_rotation": max(seen.out_of_rotation, r.out_of_rotation),
-                        "in_rotation": seen.in_rotation and r.in_rotation})
+                    by_url[r.url] = r.model_copy() if seen is None else r.model_copy(update={
+                        **_counts(seen, r),
+                        "out_of_rotation": seen.out_of_rotation + r.out_of_rotation})
+        per_shard.append((shard.reported_at, mine))
+    merged: dict[str, dict[str, EndpointReport]] = {}
+    for _, mine in sorted(per_shard, key=lambda pair: pair[0]):  # the last report last
+        for model, by_url in mine.items():
+            into = merged.setdefault(model, {})
+            for url, r in by_url.items():
+                seen = into.get(url)
+                into[url] = r.model_copy() if seen is None else r.model_copy(update={
+                    **_counts(seen, r),
+                    "out_of_rotation": max(seen.out_of_rotation, r.out_of_rotation)})
     return {model: list(by_url.values()) for model, by_url in merged.items()}
+
+
+def _counts(a: EndpointReport, b: EndpointReport) -> dict[str, int]:
+    return {"calls": a.calls + b.calls, "errors": a.errors + b.errors,
+            "failovers": a.failovers + b.failovers, "ejections": a.ejections + b.ejections}
 
 
 def _import_ray() -> Any:

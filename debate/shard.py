@@ -62,7 +62,11 @@ class Models:
             elif endpoints:
                 backend = EndpointPool.create(parsed, endpoints, policy=config.pool, **options)
                 name = str(parsed.model_copy(update={"base_url": None, "pool": []}))
-                self.pools[name if name not in self.pools else spec] = backend  # 2 of 1 model
+                key, n = name, 1
+                while key in self.pools:  # another pool of the same model
+                    n += 1
+                    key = f"{name} ({n})"
+                self.pools[key] = backend
             else:
                 backend = create_backend(parsed, **options)
             self.backends.append(backend)
@@ -156,13 +160,15 @@ async def run_questions(
     failed: dict[str, str],
     graph_config: RunnableConfig | None = None,
     halted: Callable[[], bool] | None = None,
+    on_stop: Callable[[str], None] | None = None,
 ) -> str | None:
     """Debate every question, ``concurrency`` at a time; each finished trace to ``on_trace``.
 
     A debate that cannot finish is recorded in ``failed`` (question id -> error) and
     the others go on; a transport error retries could not fix stops every debate and
     is returned (``None`` when none did). ``identity`` prefixes the trace ids. Once
-    ``halted()`` is true no new debate starts (those under way finish).
+    ``halted()`` is true no new debate starts (those under way finish); ``on_stop``
+    hears of a stop as soon as it happens (before the debates under way finish).
     """
     pending = iter(questions)
     stopped: list[str] = []
@@ -176,6 +182,8 @@ async def run_questions(
                                            graph_config=graph_config)
             except TransportError as exc:  # fatal, or still failing after every retry
                 stopped.append(redact(str(exc)))
+                if on_stop is not None and len(stopped) == 1:
+                    on_stop(stopped[0])
                 return
             except Exception as exc:  # a debate that cannot finish must not end the run
                 failed[question.id] = redact(f"{type(exc).__name__}: {exc}")

@@ -556,3 +556,78 @@ def test_the_readmes_pool_example_is_a_valid_spec(tmp_path: Path) -> None:
     a, b = cfg.endpoints_of("openai:Qwen/Qwen2.5-7B-Instruct")
     assert (a.max_in_flight, b.max_in_flight, b.tokens_per_minute) == (128, 64, 2_000_000)
     assert cfg.pool.cooldown == 5
+
+
+async def test_a_probe_that_is_cancelled_hands_the_probe_to_a_waiting_call_at_once() -> None:
+    a = Controlled("a")
+    pool = pool_of(a, failures=1, cooldown=0.05, outage=3.0)  # type: ignore[arg-type]
+    probe = asyncio.ensure_future(call(pool, "x"))
+    await asyncio.sleep(0.01)
+    a.pending[0].set_exception(down(503))  # a is out: the call waits, then probes it
+    await asyncio.sleep(0.1)
+    assert len(a.pending) == 2
+    waiting = asyncio.ensure_future(call(pool, "w"))
+    await asyncio.sleep(0.01)
+    probe.cancel()  # its debate was cancelled: the waiting call is the next probe
+    start = time.monotonic()
+    while len(a.pending) < 3 and time.monotonic() - start < 2.0:
+        await asyncio.sleep(0.01)
+    assert time.monotonic() - start < 0.5  # not the outage's 3 s
+    a.pending[2].set_result(None)
+    assert await waiting == "a"
+
+
+async def test_a_call_from_before_an_ejection_has_no_say_after_the_probe() -> None:
+    a, b = Controlled("a"), Replica("b")
+    pool = pool_of(a, b, failures=1, cooldown=0.05)  # type: ignore[arg-type]
+    old = [asyncio.ensure_future(call(pool, "x")) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    a.pending[0].set_exception(down(503))  # a is out; old[1] is still in flight there
+    assert await old[0] == "b"
+    await asyncio.sleep(0.06)
+    probe = asyncio.ensure_future(call(pool, "p"))
+    await asyncio.sleep(0.01)
+    a.pending[2].set_result(None)
+    assert await probe == "a"  # back in rotation
+    a.pending[1].set_exception(down(503))  # the call from before it went out fails now
+    assert await old[1] == "b"
+    report = {r.url: r for r in pool.report()}["http://a/v1"]
+    assert report.in_rotation and report.ejections == 1 and report.errors == 2
+
+
+async def test_a_replica_a_probe_brings_back_starts_with_a_clean_slate() -> None:
+    a, b = Replica("a"), Replica("b")
+    pool = pool_of(a, b, failures=3, cooldown=0.05)
+    assert [await call(pool, k) for k in ("x", "y", "w")] == ["a", "b", "a"]
+    a.fail = down(503)
+    assert await call(pool, "x") == "b"  # failures 1, 2 ...
+    await asyncio.sleep(0.06)  # (past a's suspect time, so w still starts on a)
+    assert await call(pool, "w") == "b"
+    await asyncio.sleep(0.06)
+    pool._pin("v", pool._members[0])
+    assert await call(pool, "v") == "b"  # ... 3: out
+    assert not {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+    await asyncio.sleep(0.06)
+    a.fail = down(429)  # the probe is answered, busy: a is up
+    assert await call(pool, "p") == "b"
+    assert {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+    a.fail = down(503)
+    pool._pin("u", pool._members[0])
+    assert await call(pool, "u") == "b"  # one failure is not three
+    assert {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+
+
+def test_two_pools_of_one_model_are_reported_apart(tmp_path: Path) -> None:
+    from debate.shard import Models
+
+    ab, cd = "http://127.0.0.1:9/v1,http://127.0.0.2:9/v1", ["http://127.0.0.3:9/v1",
+                                                            "http://127.0.0.4:9/v1"]
+    cfg = config(tmp_path, f"openai:m@{ab}", 1, models=[f"openai:m@{ab}", "openai:m"],
+                 endpoints={"openai:m": [{"url": url} for url in cd]})
+    models = Models()
+    models.build(cfg, CallStats())
+    reports = models.endpoint_reports()
+    assert len(reports) == 2
+    assert sorted(r.url for rs in reports.values() for r in rs) == [
+        *ab.split(","), *cd]
+    asyncio.run(models.aclose())

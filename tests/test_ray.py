@@ -239,6 +239,10 @@ def test_endpoint_reports_count_every_actor_and_take_the_longest_time_out() -> N
     first, second = _Shard(0, {}), _Shard(1, {})
     first.endpoints = [rep(5, 2.0), rep(7, 3.0)]  # an actor that died, then its heir
     second.endpoints = [rep(11, 4.0, up=False)]
+    first.reported_at, second.reported_at = 2.0, 1.0  # the first shard reported last
     (merged,) = _merge_endpoints([first, second])["openai:m"]
-    assert (merged.calls, merged.errors, merged.out_of_rotation) == (23, 3, 4.0)
-    assert not merged.in_rotation
+    # one shard's actors one after the other (2 + 3 s), the longest of the shards (5 > 4)
+    assert (merged.calls, merged.errors, merged.out_of_rotation) == (23, 3, 5.0)
+    assert merged.in_rotation  # as the last report saw it
+    second.reported_at = 3.0
+    assert not _merge_endpoints([first, second])["openai:m"][0].in_rotation

@@ -33,7 +33,9 @@ Routing, per call:
    out for twice as long (up to ``max_cooldown``); calls that were sent there
    before it went out change nothing. With every replica out, calls wait for a
    probe (the wait is neither an attempt nor part of its timeout) and give up
-   after ``outage`` seconds without any replica in rotation.
+   after ``outage`` seconds without any replica in rotation. A probe waits for
+   a free slot like any call: keep a ``retry.timeout`` on a pool, or calls hung
+   on a dead replica hold its slots and no probe ever reaches it.
 
 :meth:`EndpointPool.report` gives per-replica calls, errors, failovers, times
 taken out and seconds out of rotation (``summary.json``'s ``endpoints``).
@@ -153,8 +155,8 @@ class _Gate:
 class _Member:
     """One replica: its limited model, its load and its health."""
 
-    __slots__ = ("capacity", "cooldown", "failures", "load", "model", "open_since", "probing",
-                 "reopen_at", "report", "suspect_until")
+    __slots__ = ("capacity", "cooldown", "epoch", "failures", "load", "model", "open_since",
+                 "probing", "reopen_at", "report", "suspect_until")
 
     def __init__(self, backend: ChatModel, url: str, limits: Limits, cooldown: float) -> None:
         self.model: ChatModel = Limited(_Gate(backend, self), limits)
@@ -165,6 +167,7 @@ class _Member:
         self.reopen_at = 0.0
         self.probing = False  # a probe call is in flight
         self.suspect_until = 0.0  # its last call failed: new work goes elsewhere until then
+        self.epoch = 0  # ejections so far: a call sent in an earlier epoch has no say
         self.cooldown = cooldown
         self.report = EndpointReport(url=url)
 
@@ -275,8 +278,10 @@ class EndpointPool(Closeable):
 
     # health
 
-    def _failed(self, member: _Member, now: float, probe: bool) -> None:
+    def _failed(self, member: _Member, now: float, probe: bool, epoch: int) -> None:
         member.report.errors += 1
+        if not probe and epoch != member.epoch:
+            return  # sent before it went out: its failure is old news
         member.failures += 1
         member.suspect_until = now + self.policy.cooldown
         if probe:  # the probe failed: out again, for longer
@@ -288,10 +293,13 @@ class EndpointPool(Closeable):
             member.open_since = now
             member.reopen_at = now + member.cooldown
             member.report.ejections += 1
+            member.epoch += 1
 
     def _back(self, member: _Member, now: float) -> None:
-        """A probe came back: the replica is in rotation again."""
+        """A probe came back: the replica is in rotation again, with a clean slate."""
         member.probing = False
+        member.failures = 0
+        member.suspect_until = 0.0
         if member.open_since is not None:
             member.report.out_of_rotation += now - member.open_since
             member.open_since = None
@@ -343,6 +351,7 @@ class EndpointPool(Closeable):
                 with queued():  # the next replica gets the attempt's whole timeout
                     pass
             member.load += 1
+            epoch = member.epoch
             token = _probe.set(probe)
             try:
                 completion = await member.model.generate(messages, params)
@@ -355,30 +364,32 @@ class EndpointPool(Closeable):
                     if probe:
                         self._back(member, time.monotonic())  # it answered: it is up
                 else:
-                    self._failed(member, time.monotonic(), probe)
+                    self._failed(member, time.monotonic(), probe, epoch)
                 tried.add(member)
                 error, sent_from = exc, member
                 continue
             except asyncio.CancelledError:
                 if attempt_expired():  # the attempt's timeout: a hung replica
-                    self._failed(member, time.monotonic(), probe)
+                    self._failed(member, time.monotonic(), probe, epoch)
                     if self.policy.affinity and self._pins.get(key) is member:
                         del self._pins[key]  # the retry starts elsewhere
                     retry_at_once()
-                elif probe:
+                elif probe:  # cancelled: the probe is owed to the next call
                     member.probing = False
+                    self._change()
                 raise
-            except BaseException:
+            except BaseException:  # a fatal answer (401...) or a bug: the replica is up
                 if probe:
-                    member.probing = False
+                    self._back(member, time.monotonic())
                 raise
             finally:
                 member.load -= 1
                 _probe.reset(token)
             member.report.calls += 1
-            member.failures = 0
             if probe:
                 self._back(member, time.monotonic())
+            elif epoch == member.epoch:
+                member.failures = 0
             return completion
 
     def report(self) -> list[EndpointReport]:
