@@ -326,21 +326,24 @@ async def test_a_call_another_process_paid_for_replays_from_its_file_never_writt
         assert len(own) == 1
 
 
-async def test_a_fallback_cache_that_cannot_be_read_is_a_miss_not_a_crash(tmp_path):
+async def test_a_fallback_cache_that_cannot_be_read_is_a_miss_not_a_crash(tmp_path, caplog):
     import sqlite3
 
     with ResponseCache(tmp_path / "cache-shard-0.sqlite") as shard:
-        await Cached(ScriptedModel("paid by shard 0"), shard, CallStats()).generate(
-            MSGS, SamplingParams(slot="a"))
+        for slot in ("a", "b"):
+            await Cached(ScriptedModel("paid by shard 0"), shard, CallStats()).generate(
+                MSGS, SamplingParams(slot=slot))
     with ResponseCache(tmp_path / "cache.sqlite",
                        fallbacks=[tmp_path / "cache-shard-0.sqlite"]) as cache:
         other = sqlite3.connect(tmp_path / "cache-shard-0.sqlite")
         other.execute("DROP TABLE calls")  # the file changed under us (another process, NFS)
         other.commit()
         other.close()
-        reply = await Cached(ScriptedModel("paid here"), cache, CallStats()).generate(
-            MSGS, SamplingParams(slot="a"))
-        assert (reply.text, reply.cached) == ("paid here", False)
+        model = Cached(ScriptedModel("paid here"), cache, CallStats())
+        for slot in ("a", "b"):
+            reply = await model.generate(MSGS, SamplingParams(slot=slot))
+            assert (reply.text, reply.cached) == ("paid here", False)
+    assert sum("cannot read a fallback" in r.message for r in caplog.records) == 1  # once
 
 
 async def test_a_call_never_stored_costs_no_query_unless_the_file_is_shared(tmp_path):

@@ -184,9 +184,11 @@ class ResponseCache:
                     row: tuple[str] | None = db.execute(
                         "SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
                 except sqlite3.Error as exc:  # another process's file: a miss, never a crash
-                    log.warning("response cache %s: cannot read a fallback (%s); "
-                                "this call is made again", self.path, exc)
-                    continue
+                    log.warning("response cache %s: cannot read a fallback any more (%s); "
+                                "its calls are made again", self.path, exc)
+                    self._fallbacks = [f for f in self._fallbacks if f[0] is not db]
+                    db.close()
+                    return self._from_fallbacks(key)
                 if row is not None:
                     return row
         return None
