@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from debate.errors import ConfigError
 from debate.models.types import Message, Usage
@@ -58,8 +59,15 @@ TurnKind = Literal[
     "question", "confidence"]
 
 
+_FLOATS = ConfigDict(ser_json_inf_nan="strings")
+"""NaN and infinity stay floats in ``model_dump`` (not ``None``) and are written as
+strings (see :func:`trace_json`)."""
+
+
 class Question(BaseModel):
     """One item of a dataset."""
+
+    model_config = _FLOATS
 
     id: str
     """Unique id within the dataset."""
@@ -82,6 +90,8 @@ class Question(BaseModel):
 
 class Turn(BaseModel):
     """One agent action: the exact prompt, the raw reply and what was parsed from it."""
+
+    model_config = _FLOATS
 
     id: str
     """Unique within the debate, e.g. ``r1/agent-0/answer``."""
@@ -155,6 +165,8 @@ class AgentInfo(BaseModel):
 class FinalAnswer(BaseModel):
     """The debate's answer and how it was reached."""
 
+    model_config = _FLOATS
+
     answer: str | None
     """The final answer; ``None`` when no agent gave a parseable one."""
     method: str
@@ -190,6 +202,8 @@ class Totals(BaseModel):
 
 class DebateTrace(BaseModel):
     """Everything that happened in one debate."""
+
+    model_config = _FLOATS
 
     schema_version: int = SCHEMA_VERSION
     """Version of this schema; readers check it."""
@@ -241,6 +255,8 @@ def trace_json(trace: DebateTrace) -> bytes:
     for turn_data, indices in zip(data["turns"], refs, strict=True):
         turn_data["messages"] = indices
     data["messages"] = [list(key) for key in table]
+    if not _finite(trace):  # JSON has no NaN or infinity: write them as strings
+        data = _spelled(data)
     try:
         return orjson.dumps(data)
     except TypeError:  # what orjson refuses (a lone surrogate in a reply): escaped ASCII
@@ -248,6 +264,50 @@ def trace_json(trace: DebateTrace) -> bytes:
 
 
 _TURN_MESSAGES: Any = {"turns": {"__all__": {"messages"}}}
+
+
+def _finite(trace: DebateTrace) -> bool:
+    """Whether every float in the trace is finite (the common case, checked cheaply).
+
+    A sum of floats is finite only if each is (a huge finite sum overflowing to
+    infinity only sends a trace down the slow path, which is exact).
+    """
+    for turn in trace.turns:
+        if not math.isfinite(turn.latency + (turn.confidence or 0.0)):
+            return False
+        if turn.logprobs and not math.isfinite(sum(turn.logprobs)):
+            return False
+        if turn.fields and not _all_finite(turn.fields):
+            return False
+    final = trace.final
+    return (math.isfinite(trace.totals.latency + sum(final.votes.values()))
+            and _all_finite(final.details) and _all_finite(trace.protocol_config)
+            and _all_finite(trace.question.metadata))
+
+
+def _all_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_all_finite(v) for v in value)
+    return True
+
+
+def _spelled(value: Any) -> Any:
+    """``value`` with each NaN or infinity as the string ``NaN``, ``Infinity`` or ``-Infinity``.
+
+    That is valid JSON, which the trace's float fields read back as floats; orjson
+    would write ``null``, and a trace with a ``null`` logprob could not be read.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _spelled(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_spelled(v) for v in value]
+    return value
 
 
 def parse_trace(line: str | bytes) -> DebateTrace:

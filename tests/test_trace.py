@@ -145,3 +145,25 @@ def test_a_broken_message_index_is_located(tmp_path, broken):
     path.write_text(json.dumps(line) + "\n")
     with pytest.raises(ConfigError, match=r"traces.jsonl:1: not a debate trace.*messages"):
         list(read_traces(path))
+
+
+def test_nan_and_infinity_survive_the_trace_file(tmp_path):
+    """JSON has no NaN or infinity (orjson writes null, which a float list refuses):
+    a -inf logprob, as some servers return, must not make a run's traces unreadable."""
+    import math
+
+    trace = chat_debate()
+    first = trace.turns[0].model_copy(update={
+        "logprobs": [-math.inf, -0.5], "confidence": math.nan,
+        "fields": {"uncertainty": math.inf, "nested": [1.0, -math.inf]}})
+    trace = trace.model_copy(update={"turns": [first, *trace.turns[1:]]})
+    line = trace_json(trace)
+    json.loads(line)  # standard JSON: no NaN tokens
+    path = tmp_path / "traces.jsonl"
+    path.write_bytes(line + b"\n")
+    (back,) = read_traces(path)
+    turn = back.turns[0]
+    assert turn.logprobs == [-math.inf, -0.5] and math.isnan(turn.confidence)
+    # untyped fields keep the spelling (a float field reads it back as a float)
+    assert turn.fields == {"uncertainty": "Infinity", "nested": [1.0, "-Infinity"]}
+    assert back.turns[1:] == trace.turns[1:]
