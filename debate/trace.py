@@ -256,7 +256,7 @@ def trace_json(trace: DebateTrace) -> bytes:
         turn_data["messages"] = indices
     data["messages"] = [list(key) for key in table]
     if not _finite(trace):  # JSON has no NaN or infinity: write them as strings
-        data = _spelled(data)
+        data = spell_non_finite(data)
     try:
         return orjson.dumps(data)
     except TypeError:  # what orjson refuses (a lone surrogate in a reply): escaped ASCII
@@ -295,7 +295,7 @@ def _all_finite(value: object) -> bool:
     return True
 
 
-def _spelled(value: Any) -> Any:
+def spell_non_finite(value: Any) -> Any:
     """``value`` with each NaN or infinity as the string ``NaN``, ``Infinity`` or ``-Infinity``.
 
     That is valid JSON, which the trace's float fields read back as floats; orjson
@@ -304,9 +304,9 @@ def _spelled(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):
-        return {k: _spelled(v) for k, v in value.items()}
+        return {k: spell_non_finite(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_spelled(v) for v in value]
+        return [spell_non_finite(v) for v in value]
     return value
 
 

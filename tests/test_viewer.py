@@ -76,6 +76,16 @@ def test_json_for_html_cannot_end_its_script_element_and_round_trips():
     assert json.loads(text) == value
 
 
+def test_nan_and_infinity_reach_the_page_as_strings_not_a_crash():
+    from debate.viewer import pack
+
+    value = {"logprobs": [float("-inf"), -0.5], "confidence": float("nan")}
+    assert json.loads(json_for_html(value)) == {"logprobs": ["-Infinity", -0.5],
+                                                "confidence": "NaN"}
+    packed = json.loads(gzip.decompress(base64.b64decode(pack(value))))
+    assert packed["logprobs"] == ["-Infinity", -0.5]
+
+
 def test_page_numbers_equal_summary_json_and_turns_give_back_the_trace(tmp_path):
     run = make_run(tmp_path)
     html = build_viewer([run], tmp_path / "view.html").read_text()

@@ -26,6 +26,7 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
+from debate.trace import spell_non_finite
 from debate.viewer.data import ViewerData, viewer_data
 
 __all__ = ["build_viewer", "json_for_html", "pack", "render_viewer"]
@@ -41,8 +42,7 @@ def json_for_html(value: Any) -> str:
     ``\u`` escapes; they can only occur inside JSON strings, where the escape
     means the same character, so ``JSON.parse`` gives back ``value`` exactly.
     """
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False).translate(_HTML_UNSAFE)
+    return _json(value).translate(_HTML_UNSAFE)
 
 
 def pack(value: Any) -> str:
@@ -51,8 +51,20 @@ def pack(value: Any) -> str:
     The page unpacks it with ``DecompressionStream``; base64 holds no character that
     could end a ``<script>`` element.
     """
-    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    raw = _json(value)
     return base64.b64encode(gzip.compress(raw.encode("utf-8"), 6, mtime=0)).decode("ascii")
+
+
+def _json(value: Any) -> str:
+    """Compact JSON; a NaN or an infinity (a ``-inf`` logprob) spelled as a string.
+
+    The trace file has them so, and ``JSON.parse`` knows no NaN.
+    """
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(spell_non_finite(value), ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False)
 
 
 def _asset(name: str) -> str:
