@@ -242,6 +242,12 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 from debate.models.batch import BatchJournal
 
                 models.use_journal(BatchJournal(run_dir / "batches.jsonl"))
+            elif todo and (run_dir / "batches.jsonl").exists():
+                console.print(
+                    f"[yellow]warning:[/yellow] {run_dir / 'batches.jsonl'} lists batches an "
+                    "earlier batch run submitted; calls of theirs not yet in the cache are "
+                    "paid for again by this synchronous run. Re-run with --batch (batch: "
+                    "true) to collect them instead.")
             start = time.perf_counter()
             bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
                            TimeElapsedColumn(), TextColumn("{task.fields[info]}"),

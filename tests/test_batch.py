@@ -227,3 +227,23 @@ async def test_a_batch_that_cannot_be_read_for_a_while_is_polled_through_not_sen
     reply = await wrap(model, stats=CallStats()).generate([Message(role="user", content="hi")],
                                                           SamplingParams())
     assert reply.text == "paid once" and Flaky.submitted == 1 and Flaky.reads == 3
+
+
+def test_a_synchronous_rerun_of_a_batch_runs_folder_warns_that_it_pays_again(
+        tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    with MockServer() as server:
+        cfg = config(tmp_path, server.url, 2, "switch")
+        first = asyncio.run(arun_experiment(cfg, progress=False))
+        run = Path(first.run or "")
+        (run / "traces.jsonl").unlink()  # as if killed before any debate finished
+        (run / "batches.jsonl").write_text(json.dumps(
+            {"batch": "batch_1", "model": "openai:mock", "items": ["x"], "at": 0}) + "\n")
+        out = io.StringIO()
+        asyncio.run(arun_experiment(cfg, progress=False,
+                                    console=Console(file=out, width=200)))
+    said = " ".join(out.getvalue().split())
+    assert "paid for again by this synchronous run" in said and "--batch" in said

@@ -27,6 +27,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,7 +36,13 @@ from typing import Any, Literal, Protocol
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from debate.errors import RetryableError, TransportError, classify_status
+from debate.errors import (
+    FatalTransportError,
+    RetryableError,
+    TransportError,
+    classify_status,
+    connection_error,
+)
 from debate.models.cache import call_position
 from debate.models.types import (
     ChatModel,
@@ -59,8 +66,12 @@ class BatchPolicy(BaseModel):
 
     window: float = Field(default=0.2, gt=0)
     """Seconds without a new call after which the queued calls are submitted."""
-    max_items: int = Field(default=50_000, ge=1)
-    """Most requests in one batch (OpenAI's limit is 50 000; larger steps are split)."""
+    max_items: int | None = Field(default=None, ge=1)
+    """Most requests in one batch; ``None``: the provider's limit (OpenAI 50 000,
+    Anthropic 100 000). Larger steps are split."""
+    max_bytes: int | None = Field(default=None, ge=1)
+    """Most bytes of requests in one batch; ``None``: a little under the provider's
+    limit (OpenAI's 200 MB input file, Anthropic's 256 MB request)."""
     poll_initial: float = Field(default=1.0, gt=0)
     """Seconds before a batch's state is first read; the wait grows 1.5x to ``poll_max``."""
     poll_max: float = Field(default=60.0, gt=0)
@@ -76,8 +87,31 @@ Outcome = dict[str, Any] | TransportError
 """A batch item's response body, or why it has none."""
 
 
+def _TIMEOUT() -> Any:  # noqa: N802 - a constant, made when aiohttp is imported
+    """No limit on a whole request (a results file may be large), but on its silences."""
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=None, sock_connect=60, sock_read=300)
+
+
+def _item_error(error: TransportError) -> TransportError:
+    """A failed item's error; a retryable one goes into the very next batch.
+
+    No backoff: the retry then travels with the other debates' next step.
+    """
+    if isinstance(error, RetryableError):
+        return RetryableError(str(error.args[0]) if error.args else str(error),
+                              endpoint=error.endpoint, status=error.status, retry_after=0.0)
+    return error
+
+
 class OpenAIBatches:
     """OpenAI's Files + Batches endpoints at one base URL (aiohttp; opened on first use)."""
+
+    max_items = 50_000
+    """The most requests a batch may hold."""
+    max_bytes = 190 * 1024 * 1024
+    """The most bytes of requests a batch may hold (the input file's limit is 200 MB)."""
 
     def __init__(self, base_url: str, api_key: SecretStr | None, endpoint: str) -> None:
         self.base_url = base_url.rstrip("/")
@@ -91,25 +125,44 @@ class OpenAIBatches:
         if self._session is None or self._session.closed:
             headers = ({"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
                        if self.api_key is not None else {})
-            self._session = aiohttp.ClientSession(headers=headers)
+            self._session = aiohttp.ClientSession(headers=headers, timeout=_TIMEOUT())
         return self._session
 
+    async def _request(self, method: str, path: str, **kwargs: Any) -> bytes:
+        """The body of a successful reply; a transport error otherwise.
+
+        A lost connection or a timeout (a large results file) is a
+        :class:`RetryableError`, as a failed model call is: a batch being read is
+        polled on, never sent again.
+        """
+        import aiohttp
+
+        url = self.base_url + path
+        try:
+            async with self._open().request(method, url, **kwargs) as response:
+                raw: bytes = await response.read()
+                status: int = response.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise connection_error(url, exc, endpoint=self.endpoint) from exc
+        if status >= 400:
+            raise classify_status(status, raw[:500].decode("utf-8", "replace"),
+                                  endpoint=self.endpoint)
+        return raw
+
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        async with self._open().request(method, self.base_url + path, **kwargs) as response:
-            raw = await response.read()
-            if response.status >= 400:
-                raise classify_status(response.status, raw[:500].decode("utf-8", "replace"),
-                                      endpoint=self.endpoint)
-            data: dict[str, Any] = json.loads(raw)
-            return data
+        raw = await self._request(method, path, **kwargs)
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise RetryableError(f"unreadable reply from {self.base_url + path} ({exc})",
+                                 endpoint=self.endpoint) from exc
+        if not isinstance(data, dict):
+            raise RetryableError(f"unexpected reply from {self.base_url + path}",
+                                 endpoint=self.endpoint)
+        return data
 
     async def _text(self, path: str) -> str:
-        async with self._open().get(self.base_url + path) as response:
-            raw = await response.read()
-            if response.status >= 400:
-                raise classify_status(response.status, raw[:500].decode("utf-8", "replace"),
-                                      endpoint=self.endpoint)
-            return str(raw, "utf-8")
+        return str(await self._request("GET", path), "utf-8", "replace")
 
     async def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
         """Upload the requests and create the batch; its id."""
@@ -149,13 +202,24 @@ class OpenAIBatches:
         response, error = item.get("response"), item.get("error")
         if response and response.get("status_code") == 200:
             return dict(response["body"])
-        if response:
+        if response:  # as the same request would have failed synchronously (400: fatal)
             status = int(response.get("status_code") or 500)
-            return RetryableError(f"batch item failed with HTTP {status}: "
-                                  f"{str(response.get('body'))[:300]}", endpoint=self.endpoint,
-                                  status=status if status >= 500 or status == 429 else 500)
+            return _item_error(classify_status(
+                status, f"batch item failed with HTTP {status}: "
+                f"{str(response.get('body'))[:300]}", endpoint=self.endpoint))
         code = (error or {}).get("code", "unknown")
-        return RetryableError(f"batch item not processed ({code})", endpoint=self.endpoint)
+        return RetryableError(f"batch item not processed ({code})", endpoint=self.endpoint,
+                              retry_after=0.0)
+
+    def failure(self, batch: dict[str, Any]) -> str:
+        """Why a batch ended without some of its items (empty when it completed)."""
+        status = str(batch.get("status", ""))
+        if status == "completed":
+            return ""
+        errors = (batch.get("errors") or {}).get("data") or []
+        reasons = "; ".join(str(e.get("message") or e.get("code")) for e in errors[:3]
+                            if isinstance(e, dict))
+        return f"{status}: {reasons}" if reasons else status
 
     async def aclose(self) -> None:
         """Close the HTTP session."""
@@ -179,6 +243,10 @@ class BatchAPI(Protocol):
         """Each item's response body, or the error it ended with, by ``custom_id``."""
         ...
 
+    def failure(self, batch: dict[str, Any]) -> str:
+        """Why a batch ended without some of its items (empty when it completed)."""
+        ...
+
     async def aclose(self) -> None:
         """Close the connections."""
         ...
@@ -187,6 +255,9 @@ class BatchAPI(Protocol):
 class AnthropicBatches(OpenAIBatches):
     """Anthropic's Message Batches endpoints (``/v1/messages/batches``)."""
 
+    max_items = 100_000
+    max_bytes = 245 * 1024 * 1024  # the request's limit is 256 MB
+
     def _open(self) -> Any:
         import aiohttp
 
@@ -194,7 +265,7 @@ class AnthropicBatches(OpenAIBatches):
             headers = {"anthropic-version": "2023-06-01"}
             if self.api_key is not None:
                 headers["x-api-key"] = self.api_key.get_secret_value()
-            self._session = aiohttp.ClientSession(headers=headers)
+            self._session = aiohttp.ClientSession(headers=headers, timeout=_TIMEOUT())
         return self._session
 
     async def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
@@ -219,12 +290,22 @@ class AnthropicBatches(OpenAIBatches):
             result = item.get("result") or {}
             if result.get("type") == "succeeded":
                 outcomes[str(item["custom_id"])] = dict(result["message"])
-            else:
-                detail = str(result.get("error") or "")[:300]
+                continue
+            detail = str(result.get("error") or "")[:300]
+            text = f"batch item {result.get('type', 'missing')} {detail}".rstrip()
+            if "invalid_request_error" in detail:  # as the request would fail synchronously
+                outcomes[str(item["custom_id"])] = FatalTransportError(
+                    text, endpoint=self.endpoint, status=400)
+            else:  # errored on the server's side, expired or canceled: sent again
                 outcomes[str(item["custom_id"])] = RetryableError(
-                    f"batch item {result.get('type', 'missing')} {detail}".rstrip(),
-                    endpoint=self.endpoint)
+                    text, endpoint=self.endpoint, retry_after=0.0)
         return outcomes
+
+    def failure(self, batch: dict[str, Any]) -> str:
+        """Why a batch ended without some of its items (its request counts)."""
+        counts = batch.get("request_counts") or {}
+        return ", ".join(f"{counts[k]} {k}" for k in ("errored", "canceled", "expired")
+                         if counts.get(k))
 
 
 class BatchJournal:
@@ -240,7 +321,11 @@ class BatchJournal:
         self.path = Path(path)
         self.known: dict[str, dict[str, str]] = {}  # model -> custom_id -> batch id
         if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            text = self.path.read_text(encoding="utf-8")
+            if text and not text.endswith("\n"):  # a line cut short: the next starts anew
+                with self.path.open("a", encoding="utf-8") as f:
+                    f.write("\n")
+            for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                     model, batch = str(entry["model"]), str(entry["batch"])
@@ -252,9 +337,11 @@ class BatchJournal:
     def record(self, model: str, batch_id: str, custom_ids: Sequence[str]) -> None:
         """Append one submitted batch (flushed before anyone waits on it)."""
         line = json.dumps({"batch": batch_id, "model": model, "items": list(custom_ids),
-                           "at": time.time()})
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(line + "\n")
+                           "at": time.time()}) + "\n"
+        with self.path.open("a", encoding="utf-8") as f:  # one write, on disk before we go on
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
         self.known.setdefault(model, {}).update(dict.fromkeys(custom_ids, batch_id))
 
 
@@ -287,7 +374,13 @@ class BatchingModel(Closeable):
         self._parse = parse
         self._client = client
         self._direct = direct  # the synchronous backend, for retries with retry="sync"
-        self._queued: dict[str, tuple[dict[str, Any], list[asyncio.Future[Completion]]]] = {}
+        self._queued: dict[str, _Item] = {}
+        self._queued_bytes = 0
+        self.max_items: int = self.policy.max_items or int(getattr(client, "max_items", 50_000))
+        """Most requests in one batch (the policy's, else the provider's)."""
+        self.max_bytes: int = self.policy.max_bytes or int(getattr(client, "max_bytes",
+                                                                   190 * 1024**2))
+        """Most bytes of requests in one batch."""
         self._timer: asyncio.TimerHandle | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._watched: dict[str, dict[str, list[asyncio.Future[Completion]]]] = {}
@@ -308,7 +401,8 @@ class BatchingModel(Closeable):
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Queue the call for the next batch; return its reply once that batch has ended."""
         body = self._body(messages, params)
-        custom_id = hashlib.sha256(orjson.dumps([body, call_position.get()])).hexdigest()
+        encoded = orjson.dumps([body, call_position.get()])
+        custom_id = hashlib.sha256(encoded).hexdigest()
         if custom_id in self._spent and self.policy.retry == "sync" and self._direct is not None:
             return await self._direct.generate(messages, params)  # full price, no wait
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
@@ -318,36 +412,37 @@ class BatchingModel(Closeable):
             return await future
         queued = self._queued.get(custom_id)
         if queued is None:
+            size = len(encoded) + _LINE_OVERHEAD
+            if (len(self._queued) + 1 > self.max_items
+                    or self._queued_bytes + size > self.max_bytes):
+                self._submit()  # full: this call starts the next batch
             self._queued[custom_id] = (body, [future])
+            self._queued_bytes += size
         else:  # the same request from the same place: one item, both callers answered
             queued[1].append(future)
         self._arm()
         return await future
 
     def _arm(self) -> None:
-        loop = asyncio.get_running_loop()
         if self._timer is not None:
             self._timer.cancel()
-        if len(self._queued) >= self.policy.max_items:
-            self._timer = None
-            self._submit()
-        else:
-            self._timer = loop.call_later(self.policy.window, self._submit)
+        self._timer = asyncio.get_running_loop().call_later(self.policy.window, self._submit)
 
     def _submit(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         self._timer = None
-        queued, self._queued = self._queued, {}
+        queued, self._queued, self._queued_bytes = self._queued, {}, 0
         if not queued:
             return
         task = asyncio.get_running_loop().create_task(self._run(queued))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _run(self, queued: dict[str, tuple[dict[str, Any], list[asyncio.Future[Completion]]]]
-                   ) -> None:
+    async def _run(self, queued: dict[str, _Item]) -> None:
         try:
             batch_id = await self._client.submit([(cid, body) for cid, (body, _) in queued.items()])
-        except Exception as exc:  # nothing was sent: every caller retries
+        except Exception as exc:  # refused, or no reply: every caller retries
             self._settle({cid: futures for cid, (_, futures) in queued.items()},
                          dict.fromkeys(queued, _retryable(exc, self.name)))
             return
@@ -381,6 +476,7 @@ class BatchingModel(Closeable):
         """
         delay = self.policy.poll_initial
         outcomes: dict[str, Outcome] | None = None
+        missing: Outcome | None = None
         while outcomes is None:
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, self.policy.poll_max)
@@ -388,34 +484,48 @@ class BatchingModel(Closeable):
                 ended, batch = await self._client.state(batch_id)
                 if ended:
                     outcomes = await self._client.results(batch)
-            except RetryableError as exc:
-                log.warning("%s: batch %s: %s; polling on", self.name, batch_id, exc)
-            except Exception as exc:  # cannot be read (a fatal error): its callers get it
-                outcomes = dict.fromkeys(self._watched.get(batch_id, {}),
-                                         _retryable(exc, self.name))
+                    failure = getattr(self._client, "failure", None)  # optional
+                    why = failure(batch) if failure is not None else ""
+                    missing = RetryableError(
+                        f"batch {batch_id} ended without this item" + (f" ({why})" if why
+                                                                       else ""),
+                        endpoint=self.name, retry_after=0.0)
+            except FatalTransportError as exc:
+                if exc.status == 404:  # gone (deleted, archived): its items go out again
+                    log.warning("%s: batch %s no longer exists (%s); its items are sent "
+                                "again", self.name, batch_id, exc)
+                    lost = RetryableError(f"batch {batch_id} no longer exists ({exc})",
+                                          endpoint=self.name, retry_after=0.0)
+                    outcomes = dict.fromkeys(self._watched.get(batch_id, {}), lost)
+                else:  # refused (401, 403): its callers get it, and the run stops
+                    outcomes = dict.fromkeys(self._watched.get(batch_id, {}), exc)
                 break
+            except Exception as exc:  # a lost connection, a reply it cannot read: poll on
+                log.warning("%s: batch %s: %s; polling on", self.name, batch_id, exc)
         else:
             self._ended[batch_id] = outcomes
-        self._settle(self._watched.pop(batch_id, {}), outcomes)
+        self._settle(self._watched.pop(batch_id, {}), outcomes, missing)
 
     def _settle(self, waiting: dict[str, list[asyncio.Future[Completion]]],
-                outcomes: dict[str, Outcome]) -> None:
+                outcomes: dict[str, Outcome], missing: Outcome | None = None) -> None:
         for custom_id, futures in waiting.items():
-            outcome = outcomes.get(custom_id) or RetryableError(
-                "batch item missing from the batch's results", endpoint=self.name)
-            if not isinstance(outcome, TransportError):
+            outcome: Outcome | Exception | None = outcomes.get(custom_id) or missing
+            if outcome is None:
+                outcome = RetryableError("batch item missing from the batch's results",
+                                         endpoint=self.name, retry_after=0.0)
+            if isinstance(outcome, dict):
                 try:
                     completion = self._parse(outcome)
-                except RetryableError as exc:
+                except Exception as exc:  # what the same reply would raise synchronously
                     outcome = exc
             if isinstance(outcome, TransportError):
                 self._spent.add(custom_id)  # its retry goes to a new batch (or sync)
-            else:
+            elif not isinstance(outcome, Exception):
                 self.items_done += 1
             for future in futures:
                 if future.done():  # its caller was cancelled
                     continue
-                if isinstance(outcome, TransportError):
+                if isinstance(outcome, Exception):
                     future.set_exception(outcome)
                 else:
                     future.set_result(completion.model_copy())
@@ -431,6 +541,13 @@ class BatchingModel(Closeable):
         await self._client.aclose()
         if self._direct is not None:
             await close_model(self._direct)
+
+
+_Item = tuple[dict[str, Any], list[asyncio.Future[Completion]]]
+"""A queued request: its body and the callers waiting for its reply."""
+
+_LINE_OVERHEAD = 200
+"""Bytes a request takes in a batch beyond its body (its id, method, URL, JSON)."""
 
 
 def _retryable(exc: Exception, name: str) -> TransportError:

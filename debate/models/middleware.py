@@ -517,15 +517,16 @@ def wrap(
 
     An :class:`~debate.models.pool.EndpointPool` limits each of its replicas itself,
     so it gets no ``Limited`` here: ``Cached(Retrying(pool))``. A batching model
-    (:mod:`debate.models.batch`) gets no ``Limited`` and no timeout.
+    (:mod:`debate.models.batch`) gets no ``Limited`` and no timeout, even one ``retry``
+    sets (it is for synchronous calls; a batch is watched until it ends).
 
     A backend with ``in_process = True`` gets no per-attempt timeout unless
     ``retry`` sets one explicitly (see :attr:`RetryPolicy.timeout`).
     """
     retry = retry or RetryPolicy()
     batched = getattr(backend, "batched", False)  # a batch may take hours: no timeout, no cap
-    untimed = getattr(backend, "in_process", False) or batched
-    if untimed and "timeout" not in retry.model_fields_set:
+    if batched or (getattr(backend, "in_process", False)
+                   and "timeout" not in retry.model_fields_set):
         retry = retry.model_copy(update={"timeout": None})
     model: ChatModel = backend
     if not (getattr(backend, "limits_each_endpoint", False) or batched):  # a pool: per replica
