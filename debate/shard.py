@@ -81,7 +81,8 @@ class Models:
                 config.endpoints_of(spec)):
             raise ConfigError(f"batch: true sends openai: and anthropic: models (one URL each) "
                               f"through their Batch APIs; {spec} is not one")
-        model = batching(create_backend(parsed, **options), config.batch_options)
+        model = batching(create_backend(parsed, **options), config.batch_options,
+                         limits=config.limits, timeout=config.retry.timeout)
         self.batching.append(model)
         return model
 

@@ -247,3 +247,18 @@ def test_a_synchronous_rerun_of_a_batch_runs_folder_warns_that_it_pays_again(
                                     console=Console(file=out, width=200)))
     said = " ".join(out.getvalue().split())
     assert "paid for again by this synchronous run" in said and "--batch" in said
+
+
+@pytest.mark.timeout(60)  # without the timeout the hung call never returns
+def test_synchronous_retries_keep_the_runs_in_flight_cap_and_timeout(tmp_path: Path) -> None:
+    # every batch item fails, so every call is retried synchronously (retry: sync)
+    with MockServer(latency=0.05, batches=BatchSettings(failure_rate=1.0, seed=1),
+                    faults=["hang"]) as server:  # and the first synchronous call hangs
+        summary = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 6, "sync-retries", batch=True,
+                   batch_options=FAST | {"retry": "sync"}, limits={"max_in_flight": 2},
+                   retry={"initial_delay": 0.01, "timeout": 0.5}), progress=False))
+        peak = server.peak_in_flight
+    assert summary.debates == 6 and not summary.failed
+    assert summary.errors.get("timeout") == 1  # the hung call was given up and made again
+    assert peak <= 2 + 1  # the run's cap (and the hung call the server still holds), not 18

@@ -44,6 +44,7 @@ from debate.errors import (
     connection_error,
 )
 from debate.models.cache import call_position
+from debate.models.middleware import Limits
 from debate.models.types import (
     ChatModel,
     Closeable,
@@ -561,12 +562,19 @@ def _retryable(exc: Exception, name: str) -> TransportError:
 
 
 def batching(model: Any, policy: BatchPolicy | None = None,
-             journal: BatchJournal | None = None) -> BatchingModel:
+             journal: BatchJournal | None = None, *, limits: Limits | None = None,
+             timeout: float | None = None) -> BatchingModel:
     """Batch the calls of an OpenAI or Anthropic backend.
 
-    ``model`` also makes the retries of failed items when ``policy.retry`` is ``sync``.
+    ``model`` also makes the retries of failed items when ``policy.retry`` is ``sync``,
+    under ``limits`` (the run's in-flight cap and rates) and ``timeout`` per call.
     """
     from debate.models.anthropic_backend import ANTHROPIC_URL, AnthropicModel
+    from debate.models.middleware import Limited
+
+    direct: ChatModel = _Timed(model, timeout) if timeout is not None else model
+    if limits is not None:
+        direct = Limited(direct, limits)
 
     if isinstance(model, AnthropicModel):
         def params(messages: Sequence[Message], sampling: SamplingParams) -> dict[str, Any]:
@@ -580,13 +588,32 @@ def batching(model: Any, policy: BatchPolicy | None = None,
 
         client = AnthropicBatches(model.base_url or ANTHROPIC_URL, model.api_key,
                                   model.endpoint)
-        return BatchingModel(model.name, params, message, client, policy, direct=model,
+        return BatchingModel(model.name, params, message, client, policy, direct=direct,
                              journal=journal)
-    return _openai_batching(model, policy, journal)
+    return _openai_batching(model, policy, journal, direct)
 
 
-def _openai_batching(model: Any, policy: BatchPolicy | None,
-                     journal: BatchJournal | None) -> BatchingModel:
+class _Timed:
+    """A synchronous call that gives up after ``timeout`` seconds.
+
+    Its ``TimeoutError`` is counted and retried by the retry layer, as any timeout;
+    the wait for a slot (``Limited``, outside this) is not timed.
+    """
+
+    def __init__(self, model: ChatModel, timeout: float) -> None:
+        self.model = model
+        self.name = model.name
+        self.timeout = timeout
+
+    async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        return await asyncio.wait_for(self.model.generate(messages, params), self.timeout)
+
+    async def aclose(self) -> None:
+        await close_model(self.model)
+
+
+def _openai_batching(model: Any, policy: BatchPolicy | None, journal: BatchJournal | None,
+                     direct: ChatModel) -> BatchingModel:
     """Batch the calls of an :class:`~debate.models.openai_backend.OpenAIModel`."""
     from debate.models.openai_backend import parse_response, request_body
 
@@ -601,4 +628,4 @@ def _openai_batching(model: Any, policy: BatchPolicy | None,
 
     return BatchingModel(model.name, body, parse,
                          OpenAIBatches(model.base_url, model.api_key, model.endpoint), policy,
-                         direct=model, journal=journal)
+                         direct=direct, journal=journal)
