@@ -253,3 +253,74 @@ def test_anthropic_items_refused_as_invalid_are_not_sent_again() -> None:
     outcomes = asyncio.run(refused())
     assert isinstance(outcomes["a"], FatalTransportError)
     assert isinstance(outcomes["b"], RetryableError) and outcomes["b"].retry_after == 0.0
+
+
+class TwoSteps(Client):
+    """A fake OpenAI-style API: upload, then create; batches can be found by their file."""
+
+    two_steps = True
+
+    def __init__(self, lose_create_reply: bool = False) -> None:
+        super().__init__()
+        self.files: dict[str, list[Any]] = {}
+        self.made: dict[str, str] = {}  # input file -> batch id
+        self.lose_create_reply = lose_create_reply
+
+    async def upload(self, items: Any) -> str:
+        name = f"file-{len(self.files) + 1}"
+        self.files[name] = list(items)
+        return name
+
+    async def submit(self, items: Any) -> str:  # both steps in one, as OpenAIBatches does
+        return await self.create(await self.upload(items))
+
+    async def create(self, input_file: str) -> str:
+        batch_id = await Client.submit(self, self.files[input_file])
+        self.made[input_file] = batch_id
+        if self.lose_create_reply:  # made, but the reply never arrives
+            self.lose_create_reply = False
+            raise RetryableError("connection reset", endpoint="openai:m")
+        return batch_id
+
+    async def find(self, input_file: str) -> str | None:
+        return self.made.get(input_file)
+
+
+def test_a_lost_reply_to_creating_a_batch_does_not_make_a_second_one(tmp_path: Path) -> None:
+    async def main() -> TwoSteps:
+        client = TwoSteps(lose_create_reply=True)
+        model = BatchingModel("openai:m", body, parse, client, FAST,
+                              journal=BatchJournal(tmp_path / "batches.jsonl"))
+        reply = await wrap(model, stats=CallStats(),
+                           retry=RetryPolicy(initial_delay=0.01)).generate(HI, SamplingParams())
+        assert reply.text == "reply from b1"
+        return client
+
+    assert len(asyncio.run(main()).submissions) == 1
+
+
+def test_a_run_killed_between_making_a_batch_and_recording_it_adopts_it(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "batches.jsonl"
+
+    async def killed() -> TwoSteps:  # uploads and creates; dies before it records
+        client = TwoSteps()
+        model = BatchingModel("openai:m", body, parse, client, FAST,
+                              journal=BatchJournal(journal))
+        model.journal.record = lambda *a, **k: None  # type: ignore[union-attr, method-assign]
+        task = asyncio.ensure_future(model.generate(HI, SamplingParams()))
+        while not client.made:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        return client
+
+    async def rerun(client: TwoSteps) -> Completion:
+        model = BatchingModel("openai:m", body, parse, client, FAST,
+                              journal=BatchJournal(journal))
+        return await model.generate(HI, SamplingParams())
+
+    client = asyncio.run(killed())
+    assert '"intent"' in journal.read_text() and '"batch"' not in journal.read_text()
+    assert asyncio.run(rerun(client)).text == "reply from b1"
+    assert len(client.submissions) == 1  # the killed run's batch, found and waited for
+    assert '"batch": "b1"' in journal.read_text()  # and recorded now

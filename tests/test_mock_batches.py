@@ -109,3 +109,19 @@ async def test_a_cancelled_batch_answers_nothing():
 def test_bad_batch_settings_are_refused(rates: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         BatchSettings(**rates)
+
+
+async def test_a_batch_is_found_by_its_input_file_in_the_listing() -> None:
+    from debate.models.batch import OpenAIBatches
+
+    with MockServer() as server:
+        client = OpenAIBatches(server.url, None, "openai:mock")
+        try:
+            files = []
+            for n in range(3):
+                files.append(await client.upload([(f"c{n}", {"model": "mock", "messages": [
+                    {"role": "user", "content": f"What is {n} + 0?"}]})]))
+            made = [await client.create(f) for f in files[:2]]  # the third never became one
+            assert [await client.find(f) for f in files] == [*made, None]
+        finally:
+            await client.aclose()

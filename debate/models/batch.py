@@ -111,6 +111,9 @@ class OpenAIBatches:
 
     max_items = 50_000
     """The most requests a batch may hold."""
+    two_steps = True
+    """Requests are uploaded (:meth:`upload`), then made a batch (:meth:`create`), and the
+    batch of a file can be found (:meth:`find`): a kill between the two loses nothing."""
     max_bytes = 190 * 1024 * 1024
     """The most bytes of requests a batch may hold (the input file's limit is 200 MB)."""
 
@@ -167,6 +170,10 @@ class OpenAIBatches:
 
     async def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
         """Upload the requests and create the batch; its id."""
+        return await self.create(await self.upload(items))
+
+    async def upload(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
+        """Upload the requests as a batch input file; its id."""
         import aiohttp
 
         lines = b"".join(orjson.dumps({"custom_id": custom_id, "method": "POST",
@@ -177,10 +184,31 @@ class OpenAIBatches:
         form.add_field("file", lines, filename="requests.jsonl",
                        content_type="application/jsonl")
         upload = await self._json("POST", "/files", data=form)
+        return str(upload["id"])
+
+    async def create(self, input_file_id: str) -> str:
+        """Create the batch of an uploaded input file; its id."""
         batch = await self._json("POST", "/batches", json={
-            "input_file_id": upload["id"], "endpoint": "/v1/chat/completions",
+            "input_file_id": input_file_id, "endpoint": "/v1/chat/completions",
             "completion_window": "24h"})
         return str(batch["id"])
+
+    async def find(self, input_file_id: str, pages: int = 10) -> str | None:
+        """The batch made of ``input_file_id``, or ``None`` if none was created.
+
+        The newest batches are searched, ``pages`` x 100 of them.
+        """
+        after: str | None = None
+        for _ in range(pages):
+            query = "?limit=100" + (f"&after={after}" if after else "")
+            listing = await self._json("GET", "/batches" + query)
+            for batch in listing.get("data") or []:
+                if batch.get("input_file_id") == input_file_id:
+                    return str(batch["id"])
+            after = listing.get("last_id")
+            if not listing.get("has_more") or not after:
+                break
+        return None
 
     async def state(self, batch_id: str) -> tuple[bool, dict[str, Any]]:
         """(whether the batch has ended, the batch object)."""
@@ -258,6 +286,7 @@ class AnthropicBatches(OpenAIBatches):
 
     max_items = 100_000
     max_bytes = 245 * 1024 * 1024  # the request's limit is 256 MB
+    two_steps = False  # one request makes the batch
 
     def _open(self) -> Any:
         import aiohttp
@@ -313,14 +342,19 @@ class BatchJournal:
     """The batches a run submitted, appended to ``batches.jsonl`` in its folder.
 
     One line per batch, written as soon as it is submitted: ``{"batch", "model",
-    "items": [custom_id...], "at"}``. A re-run reads it back: a call whose
+    "items": [custom_id...], "file", "at"}``. A re-run reads it back: a call whose
     ``custom_id`` is in a batch it lists waits for that batch's results instead of
     going into a new batch, so a killed run pays for none of its pending calls again.
+    Where a batch is made in two steps (OpenAI: upload a file, then create the batch),
+    an ``{"intent": file, ...}`` line comes between them: a run killed after the
+    upload asks the provider on its re-run whether the batch was made (and waits for
+    it) before sending the requests again.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.known: dict[str, dict[str, str]] = {}  # model -> custom_id -> batch id
+        self.intents: dict[str, dict[str, list[str]]] = {}  # model -> input file -> ids
         if self.path.exists():
             text = self.path.read_text(encoding="utf-8")
             if text and not text.endswith("\n"):  # a line cut short: the next starts anew
@@ -329,20 +363,40 @@ class BatchJournal:
             for line in text.splitlines():
                 try:
                     entry = json.loads(line)
-                    model, batch = str(entry["model"]), str(entry["batch"])
+                    model, items = str(entry["model"]), list(map(str, entry["items"]))
+                    if "intent" in entry:  # an input file about to become a batch
+                        self.intents.setdefault(model, {})[str(entry["intent"])] = items
+                        continue
                     self.known.setdefault(model, {}).update(
-                        dict.fromkeys(map(str, entry["items"]), batch))
+                        dict.fromkeys(items, str(entry["batch"])))
+                    if entry.get("file"):
+                        self.intents.get(model, {}).pop(str(entry["file"]), None)
                 except (ValueError, KeyError, TypeError):  # a line cut short by a kill
                     log.warning("%s: skipping an unreadable line", self.path)
 
-    def record(self, model: str, batch_id: str, custom_ids: Sequence[str]) -> None:
-        """Append one submitted batch (flushed before anyone waits on it)."""
-        line = json.dumps({"batch": batch_id, "model": model, "items": list(custom_ids),
-                           "at": time.time()}) + "\n"
+    def _append(self, entry: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as f:  # one write, on disk before we go on
-            f.write(line)
+            f.write(json.dumps(entry) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+    def intend(self, model: str, input_file: str, custom_ids: Sequence[str]) -> None:
+        """Append an uploaded input file about to be made a batch.
+
+        If the process dies before :meth:`record`, a re-run asks the provider whether
+        the batch was made.
+        """
+        self._append({"intent": input_file, "model": model, "items": list(custom_ids),
+                      "at": time.time()})
+        self.intents.setdefault(model, {})[input_file] = list(custom_ids)
+
+    def record(self, model: str, batch_id: str, custom_ids: Sequence[str],
+               input_file: str | None = None) -> None:
+        """Append one submitted batch (on disk before anyone waits on it)."""
+        self._append({"batch": batch_id, "model": model, "items": list(custom_ids),
+                      "file": input_file, "at": time.time()})
+        if input_file is not None:
+            self.intents.get(model, {}).pop(input_file, None)
         self.known.setdefault(model, {}).update(dict.fromkeys(custom_ids, batch_id))
 
 
@@ -387,6 +441,8 @@ class BatchingModel(Closeable):
         self._watched: dict[str, dict[str, list[asyncio.Future[Completion]]]] = {}
         self._ended: dict[str, dict[str, Outcome]] = {}  # batch id -> its items' outcomes
         self._spent: set[str] = set()  # items whose batch answered with an error
+        self._intended: dict[str, str] | None = None  # custom_id -> input file (a killed run's)
+        self._finding: dict[str, asyncio.Task[str | None]] = {}  # input file -> its batch
         self.batches_submitted = 0
         """Batches sent to the provider by this process."""
         self.items_submitted = 0
@@ -408,6 +464,10 @@ class BatchingModel(Closeable):
             return await self._direct.generate(messages, params)  # full price, no wait
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         pending = self.journal.known.get(self.name, {}).get(custom_id) if self.journal else None
+        if pending is None and self.journal is not None and custom_id not in self._spent:
+            input_file = self._intent_of(custom_id)
+            if input_file is not None:  # a killed run uploaded it: was the batch made?
+                pending = await self._batch_of(input_file)
         if pending is not None and custom_id not in self._spent:  # sent by a killed run
             self._attach(pending, custom_id, future)
             return await future
@@ -441,19 +501,89 @@ class BatchingModel(Closeable):
         task.add_done_callback(self._running.discard)
 
     async def _run(self, queued: dict[str, _Item]) -> None:
+        items = [(cid, body) for cid, (body, _) in queued.items()]
+        two_steps = getattr(self._client, "two_steps", False)
+        input_file: str | None = None
         try:
-            batch_id = await self._client.submit([(cid, body) for cid, (body, _) in queued.items()])
+            if two_steps and self.journal is not None:  # upload, journal, then create
+                input_file = str(await self._client.upload(items))  # type: ignore[attr-defined]
+                self.journal.intend(self.name, input_file, list(queued))
+                batch_id = await self._create(input_file)
+            else:
+                batch_id = await self._client.submit(items)
         except Exception as exc:  # refused, or no reply: every caller retries
+            if input_file is not None:
+                self.journal.intents.get(self.name, {}).pop(input_file, None)  # type: ignore[union-attr]
             self._settle({cid: futures for cid, (_, futures) in queued.items()},
                          dict.fromkeys(queued, _retryable(exc, self.name)))
             return
         self.batches_submitted += 1
         self.items_submitted += len(queued)
         if self.journal is not None:
-            self.journal.record(self.name, batch_id, list(queued))
+            self.journal.record(self.name, batch_id, list(queued), input_file)
         log.info("%s: batch %s submitted (%d requests)", self.name, batch_id, len(queued))
         self._watched[batch_id] = {cid: futures for cid, (_, futures) in queued.items()}
         await self._watch(batch_id)
+
+    async def _create(self, input_file: str) -> str:
+        """Make the batch of an uploaded file.
+
+        If the reply is lost, the provider is asked whether the batch was made before
+        anyone sends its requests again.
+        """
+        try:
+            return str(await self._client.create(input_file))  # type: ignore[attr-defined]
+        except RetryableError:
+            found = await self._find(input_file)
+            if found is None:
+                raise
+            return found
+
+    def _intent_of(self, custom_id: str) -> str | None:
+        """The input file a killed run uploaded this request in, without a batch recorded."""
+        if self._intended is None:
+            assert self.journal is not None
+            self._intended = {cid: input_file for input_file, ids
+                              in self.journal.intents.get(self.name, {}).items()
+                              for cid in ids}
+        return self._intended.get(custom_id)
+
+    async def _batch_of(self, input_file: str) -> str | None:
+        """The batch a killed run made of ``input_file`` (asked once per file), or ``None``."""
+        task = self._finding.get(input_file)
+        if task is None:
+            task = self._finding[input_file] = asyncio.ensure_future(self._adopt(input_file))
+        return await asyncio.shield(task)
+
+    async def _adopt(self, input_file: str) -> str | None:
+        assert self.journal is not None
+        ids = self.journal.intents.get(self.name, {}).get(input_file, [])
+        batch_id = await self._find(input_file)
+        if batch_id is None:  # never made: its requests go into a new batch
+            self.journal.intents.get(self.name, {}).pop(input_file, None)
+            log.info("%s: %s never became a batch; its %d requests are sent", self.name,
+                     input_file, len(ids))
+        else:
+            log.info("%s: batch %s (of %s, made by a killed run) is waited for",
+                     self.name, batch_id, input_file)
+            self.journal.record(self.name, batch_id, ids, input_file)
+        return batch_id
+
+    async def _find(self, input_file: str) -> str | None:
+        """The batch made of ``input_file`` according to the provider (3 tries)."""
+        if not getattr(self._client, "two_steps", False):
+            return None
+        find = self._client.find  # type: ignore[attr-defined]
+        for attempt in range(3):
+            try:
+                found: str | None = await find(input_file)
+                return found
+            except RetryableError as exc:
+                log.warning("%s: cannot list batches (%s)", self.name, exc)
+                await asyncio.sleep(self.policy.poll_initial * (attempt + 1))
+        log.warning("%s: could not tell whether %s became a batch; its requests are sent "
+                    "again", self.name, input_file)
+        return None
 
     def _attach(self, batch_id: str, custom_id: str, future: asyncio.Future[Completion]) -> None:
         """Wait for an item of a batch submitted before (by a killed run)."""

@@ -93,6 +93,7 @@ class BatchStore:
         app.router.add_post("/v1/files", self._upload)
         app.router.add_get("/v1/files/{id}/content", self._content)
         app.router.add_post("/v1/batches", self._create_openai)
+        app.router.add_get("/v1/batches", self._list_openai)
         app.router.add_get("/v1/batches/{id}", self._get_openai)
         app.router.add_post("/v1/batches/{id}/cancel", self._cancel_openai)
         app.router.add_post("/v1/messages/batches", self._create_anthropic)
@@ -145,6 +146,22 @@ class BatchStore:
                        input_file_id=body["input_file_id"])
         self.batches[batch.id] = batch
         return web.json_response(self._openai_view(batch))
+
+    async def _list_openai(self, request: web.Request) -> web.Response:
+        """The OpenAI batches, newest first (``limit``, ``after`` as OpenAI pages them)."""
+        batches = sorted((b for b in self.batches.values() if b.api == "openai"),
+                         key=lambda b: (b.created, b.id), reverse=True)
+        after = request.query.get("after")
+        if after is not None:
+            ids = [b.id for b in batches]
+            batches = batches[ids.index(after) + 1:] if after in ids else []
+        limit = int(request.query.get("limit", "20"))
+        page = batches[:limit]
+        for batch in page:
+            self._settle(batch)
+        return web.json_response({"object": "list", "data": [self._openai_view(b) for b in page],
+                                  "has_more": len(batches) > limit,
+                                  "last_id": page[-1].id if page else None})
 
     async def _get_openai(self, request: web.Request) -> web.Response:
         batch = self._find(request, "openai")
