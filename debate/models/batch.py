@@ -95,17 +95,6 @@ def _TIMEOUT() -> Any:  # noqa: N802 - a constant, made when aiohttp is imported
     return aiohttp.ClientTimeout(total=None, sock_connect=60, sock_read=300)
 
 
-def _item_error(error: TransportError) -> TransportError:
-    """A failed item's error; a retryable one goes into the very next batch.
-
-    No backoff: the retry then travels with the other debates' next step.
-    """
-    if isinstance(error, RetryableError):
-        return RetryableError(str(error.args[0]) if error.args else str(error),
-                              endpoint=error.endpoint, status=error.status, retry_after=0.0)
-    return error
-
-
 class OpenAIBatches:
     """OpenAI's Files + Batches endpoints at one base URL (aiohttp; opened on first use)."""
 
@@ -233,9 +222,9 @@ class OpenAIBatches:
             return dict(response["body"])
         if response:  # as the same request would have failed synchronously (400: fatal)
             status = int(response.get("status_code") or 500)
-            return _item_error(classify_status(
+            return classify_status(  # retryable: into the very next batch, no backoff
                 status, f"batch item failed with HTTP {status}: "
-                f"{str(response.get('body'))[:300]}", endpoint=self.endpoint))
+                f"{str(response.get('body'))[:300]}", endpoint=self.endpoint, retry_after=0.0)
         code = (error or {}).get("code", "unknown")
         return RetryableError(f"batch item not processed ({code})", endpoint=self.endpoint,
                               retry_after=0.0)
@@ -370,7 +359,7 @@ class BatchJournal:
                     self.known.setdefault(model, {}).update(
                         dict.fromkeys(items, str(entry["batch"])))
                     if entry.get("file"):
-                        self.intents.get(model, {}).pop(str(entry["file"]), None)
+                        self.forget(model, str(entry["file"]))
                 except (ValueError, KeyError, TypeError):  # a line cut short by a kill
                     log.warning("%s: skipping an unreadable line", self.path)
 
@@ -390,13 +379,17 @@ class BatchJournal:
                       "at": time.time()})
         self.intents.setdefault(model, {})[input_file] = list(custom_ids)
 
+    def forget(self, model: str, input_file: str) -> None:
+        """Drop an intent: its batch was recorded, or it never became one."""
+        self.intents.get(model, {}).pop(input_file, None)
+
     def record(self, model: str, batch_id: str, custom_ids: Sequence[str],
                input_file: str | None = None) -> None:
         """Append one submitted batch (on disk before anyone waits on it)."""
         self._append({"batch": batch_id, "model": model, "items": list(custom_ids),
                       "file": input_file, "at": time.time()})
         if input_file is not None:
-            self.intents.get(model, {}).pop(input_file, None)
+            self.forget(model, input_file)
         self.known.setdefault(model, {}).update(dict.fromkeys(custom_ids, batch_id))
 
 
@@ -513,7 +506,7 @@ class BatchingModel(Closeable):
                 batch_id = await self._client.submit(items)
         except Exception as exc:  # refused, or no reply: every caller retries
             if input_file is not None:
-                self.journal.intents.get(self.name, {}).pop(input_file, None)  # type: ignore[union-attr]
+                self.journal.forget(self.name, input_file)  # type: ignore[union-attr]
             self._settle({cid: futures for cid, (_, futures) in queued.items()},
                          dict.fromkeys(queued, _retryable(exc, self.name)))
             return
@@ -560,7 +553,7 @@ class BatchingModel(Closeable):
         ids = self.journal.intents.get(self.name, {}).get(input_file, [])
         batch_id = await self._find(input_file)
         if batch_id is None:  # never made: its requests go into a new batch
-            self.journal.intents.get(self.name, {}).pop(input_file, None)
+            self.journal.forget(self.name, input_file)
             log.info("%s: %s never became a batch; its %d requests are sent", self.name,
                      input_file, len(ids))
         else:
