@@ -22,6 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from run import Server, experiment, hand_written_gather, timed_run  # noqa: E402
 
+from debate.runner import batch_gc  # noqa: E402
+
 CALLS = 500 * 9
 
 
@@ -29,7 +31,8 @@ def main() -> None:
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
             for _ in range(2)] if "--hogs" in sys.argv else []
     try:
-        with Server(latency=0.1) as server:
+        # the collector tuned as `debate run` and benchmarks/run.py tune it
+        with batch_gc(), Server(latency=0.1) as server:
             model = f"openai:mock@{server.url}"
             timed_run(experiment(model, 1, tempfile.mkdtemp(), "warm-up"))
             _, one = timed_run(experiment(model, 1, tempfile.mkdtemp(), "one"))
