@@ -1,18 +1,20 @@
 """Where the reference workload's time goes: debatelab against the hand-written loop.
 
-    python benchmarks/client_cpu.py [--hogs]
+    python benchmarks/client_cpu.py [--hogs] [--cpus N]
 
 500 du debates (3 agents, 3 answers) against the mock server at 100 ms, 256
 calls in flight, as ``run.py reference``; each side three times in turn, with
-its wall time and the client process's CPU per call (the mock server runs in
-its own process). One debate first, and the fixed cost of a run (config, run
-folder, summary, report, results.csv, plot) from a 1-debate run. ``--hogs``
-runs two busy loops beside it, a crude stand-in for a slower machine.
+its wall time, the client process's CPU per call and the mock server's (it
+runs in its own process). One debate first, and the fixed cost of a run
+(config, run folder, summary, report, results.csv, plot) from a 1-debate run.
+``--cpus N`` gives the client and the server N CPUs in all (``run.py``'s
+``limit_cpus``: a slower machine); ``--hogs`` runs two busy loops beside them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,14 +22,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import Server, experiment, hand_written_gather, timed_run  # noqa: E402
+from run import Server, experiment, hand_written_gather, limit_cpus, timed_run  # noqa: E402
 
 from debate.runner import batch_gc  # noqa: E402
 
 CALLS = 500 * 9
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
+    if "--cpus" in sys.argv:
+        print(f"limited to {limit_cpus(float(sys.argv[sys.argv.index('--cpus') + 1]))}")
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
             for _ in range(2)] if "--hogs" in sys.argv else []
     try:
@@ -40,15 +50,18 @@ def main() -> None:
             print(f"1 debate: ours {one:.3f} s, gather {gather_one:.3f} s "
                   f"(3 rounds at 100 ms: 0.3 s)")
             print(f"ideal for 500 at 256 in flight: {CALLS / 256 * 0.1:.2f} s")
+            pid = server.process.pid
             for attempt in range(3):
-                cpu = time.process_time()
+                cpu, served = time.process_time(), process_cpu(pid)
                 _, ours = timed_run(experiment(model, 500, tempfile.mkdtemp(), f"r{attempt}"))
-                ours_cpu = time.process_time() - cpu
-                cpu = time.process_time()
+                ours_cpu, ours_server = time.process_time() - cpu, process_cpu(pid) - served
+                cpu, served = time.process_time(), process_cpu(pid)
                 gather = asyncio.run(hand_written_gather(server.url, 500, 256))
-                gather_cpu = time.process_time() - cpu
-                print(f"ours {ours:.2f} s, {ours_cpu / CALLS * 1000:.3f} ms CPU a call | "
-                      f"gather {gather:.2f} s, {gather_cpu / CALLS * 1000:.3f} ms CPU a call")
+                gather_cpu, gather_server = time.process_time() - cpu, process_cpu(pid) - served
+                print(f"ours {ours:.2f} s, CPU a call {ours_cpu / CALLS * 1000:.3f} ms "
+                      f"(server {ours_server / CALLS * 1000:.3f}) | gather {gather:.2f} s, "
+                      f"{gather_cpu / CALLS * 1000:.3f} ms (server "
+                      f"{gather_server / CALLS * 1000:.3f})")
     finally:
         for hog in hogs:
             hog.kill()

@@ -4,6 +4,7 @@
     python benchmarks/run.py overhead   # any of: overhead, throughput, efficiency, pool,
                                         # reference, ray, batch, resume, limiter, memory,
                                         # real-model
+    python benchmarks/run.py --cpus 1 reference  # a slower machine: see limit_cpus
 
 Each benchmark runs in a fresh process of its own (``--one NAME``), as a
 ``debate run`` does, so none is measured on a heap or collector state the ones
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -505,11 +507,48 @@ def run_one(name: str, results: Path) -> None:
         out.writelines(json.dumps(row) + "\n" for row in RESULTS)
 
 
+CGROUP_PERIOD_US = 5000  # short periods: a throttled process waits at most ~5 ms at a time
+
+
+def limit_cpus(cpus: float) -> str:
+    """Give this process and all it starts ``cpus`` CPUs of time in all (a Linux cgroup).
+
+    A stand-in for a slower machine that can be brought back at will: the client, its
+    threads and the mock server together get ``cpus`` CPU-seconds per second, spread
+    over the cores as the scheduler likes (``1`` on this 2-core VM: about what 2 cores
+    at half the speed give). CPU time per call is not changed, only how much of it
+    there is, so ``overhead`` and ``limiter`` read the same. Needs root and the cgroup
+    CPU controller (v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``); returns what it set.
+    """
+    quota = max(1000, round(cpus * CGROUP_PERIOD_US))
+    root = Path("/sys/fs/cgroup")
+    try:
+        if (root / "cgroup.controllers").exists():  # cgroup v2
+            group = root / "debatelab-bench"
+            group.mkdir(exist_ok=True)
+            (group / "cpu.max").write_text(f"{quota} {CGROUP_PERIOD_US}\n")
+        else:  # cgroup v1
+            group = root / "cpu" / "debatelab-bench"
+            group.mkdir(exist_ok=True)
+            (group / "cpu.cfs_period_us").write_text(f"{CGROUP_PERIOD_US}\n")
+            (group / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+        (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    except OSError as exc:
+        sys.exit(f"--cpus needs root and a writable cgroup CPU controller under {root} ({exc})")
+    return f"{quota / CGROUP_PERIOD_US:g} CPUs ({quota} us per {CGROUP_PERIOD_US} us, {group})"
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--one"]:
         run_one(sys.argv[2], Path(sys.argv[3]))
         return
-    chosen = sys.argv[1:] or list(BENCHMARKS)
+    args = sys.argv[1:]
+    if args[:1] == ["--cpus"]:
+        if len(args) < 2:
+            sys.exit("--cpus takes a number of CPUs, e.g. --cpus 1")
+        print(f"limited to {limit_cpus(float(args[1]))}", flush=True)
+        args = args[2:]
+    chosen = args or list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
         sys.exit(f"unknown benchmark {', '.join(unknown)}; pick from {', '.join(BENCHMARKS)}")
