@@ -3,7 +3,8 @@
     python benchmarks/client_cpu.py [--hogs] [--cpus N]
 
 500 du debates (3 agents, 3 answers) against the mock server at 100 ms, 256
-calls in flight, as ``run.py reference``; each side three times in turn, with
+calls in flight, as ``run.py reference``; debatelab, debatelab with its
+response cache off, and the hand-written gather loop, three times in turn, with
 its wall time, the client process's CPU per call and the mock server's (it
 runs in its own process). One debate first, and the fixed cost of a run
 (config, run folder, summary, report, results.csv, plot) from a 1-debate run.
@@ -51,17 +52,21 @@ def main() -> None:
                   f"(3 rounds at 100 ms: 0.3 s)")
             print(f"ideal for 500 at 256 in flight: {CALLS / 256 * 0.1:.2f} s")
             pid = server.process.pid
+            sides = {  # in turn, so a slow or fast spell of the VM falls on each
+                "ours": lambda n: timed_run(experiment(model, 500, tempfile.mkdtemp(), n))[1],
+                "ours, cache off": lambda n: timed_run(experiment(
+                    model, 500, tempfile.mkdtemp(), n, cache=False))[1],
+                "gather": lambda n: asyncio.run(hand_written_gather(server.url, 500, 256)),
+            }
             for attempt in range(3):
-                cpu, served = time.process_time(), process_cpu(pid)
-                _, ours = timed_run(experiment(model, 500, tempfile.mkdtemp(), f"r{attempt}"))
-                ours_cpu, ours_server = time.process_time() - cpu, process_cpu(pid) - served
-                cpu, served = time.process_time(), process_cpu(pid)
-                gather = asyncio.run(hand_written_gather(server.url, 500, 256))
-                gather_cpu, gather_server = time.process_time() - cpu, process_cpu(pid) - served
-                print(f"ours {ours:.2f} s, CPU a call {ours_cpu / CALLS * 1000:.3f} ms "
-                      f"(server {ours_server / CALLS * 1000:.3f}) | gather {gather:.2f} s, "
-                      f"{gather_cpu / CALLS * 1000:.3f} ms (server "
-                      f"{gather_server / CALLS * 1000:.3f})")
+                shown = []
+                for name, side in sides.items():
+                    cpu, served = time.process_time(), process_cpu(pid)
+                    wall = side(f"r{attempt}")
+                    client, server_cpu = time.process_time() - cpu, process_cpu(pid) - served
+                    shown.append(f"{name} {wall:.2f} s, CPU a call {client / CALLS * 1000:.3f} "
+                                 f"ms (server {server_cpu / CALLS * 1000:.3f})")
+                print(" | ".join(shown), flush=True)
     finally:
         for hog in hogs:
             hog.kill()

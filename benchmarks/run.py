@@ -529,6 +529,8 @@ def limit_cpus(cpus: float) -> str:
         if (root / "cgroup.controllers").exists():  # cgroup v2
             group = root / "debatelab-bench"
             group.mkdir(exist_ok=True)
+            if not (group / "cpu.max").exists():  # the CPU controller is off for children
+                (root / "cgroup.subtree_control").write_text("+cpu\n")
             (group / "cpu.max").write_text(f"{quota} {CGROUP_PERIOD_US}\n")
         else:  # cgroup v1
             group = root / "cpu" / "debatelab-bench"
