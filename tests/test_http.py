@@ -2,7 +2,9 @@
 with exactly the bytes a test gives it."""
 
 import asyncio
+import gc
 import json
+import weakref
 
 import pytest
 
@@ -168,6 +170,22 @@ async def test_closing_the_pool_closes_its_connections():
         await pool.aclose()
         await asyncio.sleep(0.05)
         assert server.closed_by_client == 1 and pool.closed
+
+
+async def test_a_closed_connection_is_freed_without_the_cycle_collector():
+    async with Canned(reply()) as server:
+        pool = HttpPool(server.url)
+        await pool.post("/x", b"{}")
+        (connection,) = pool._idle
+        gone = weakref.ref(connection)
+        del connection
+        gc.disable()
+        try:
+            await pool.aclose()
+            await asyncio.sleep(0.05)  # connection_lost runs
+            assert gone() is None
+        finally:
+            gc.enable()
 
 
 def test_auto_picks_lean_for_plain_http_only():

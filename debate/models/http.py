@@ -37,7 +37,9 @@ class _Connection(asyncio.Protocol):
     """One keep-alive connection; one request at a time."""
 
     def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        """Points back at this connection: dropped when the connection is lost, so a
+        closed connection is freed at once rather than by the cycle collector."""
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[tuple[int, str | None, bytes, bool]] | None = None
         self.body: list[bytes] = []
@@ -54,6 +56,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received = True
+        if self.parser is None:  # lost already
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -67,13 +71,14 @@ class _Connection(asyncio.Protocol):
         self.lost = True
         if self.headers_done and not self.framed and exc is None:
             self.on_message_complete()  # an HTTP/1.0-style body ends with the connection
-            return
-        reason = "the server closed the connection" + (
-            " before replying" if not self.received else " in the middle of its reply")
-        error = ConnectionResetError(reason)
-        if exc is not None:
-            error.__cause__ = exc
-        self._fail(error)
+        else:
+            reason = "the server closed the connection" + (
+                " before replying" if not self.received else " in the middle of its reply")
+            error = ConnectionResetError(reason)
+            if exc is not None:
+                error.__cause__ = exc
+            self._fail(error)
+        self.parser = None
 
     # httptools callbacks
 
@@ -93,9 +98,10 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         waiter, self.waiter = self.waiter, None
         body, self.body = b"".join(self.body), []
-        if waiter is not None and not waiter.done():
-            waiter.set_result((self.parser.get_status_code(), self.retry_after, body,
-                               self.parser.should_keep_alive()))
+        parser = self.parser
+        if waiter is not None and not waiter.done() and parser is not None:
+            waiter.set_result((parser.get_status_code(), self.retry_after, body,
+                               parser.should_keep_alive()))
 
     # ours
 
