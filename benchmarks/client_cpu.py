@@ -8,12 +8,13 @@ response cache off, and the hand-written gather loop, three times in turn, with
 its wall time, the client process's CPU per call and the mock server's (it
 runs in its own process). One debate first, and the fixed cost of a run
 (config, run folder, summary, report, results.csv, plot) from a 1-debate run.
-``--cpus N`` gives the client and the server N CPUs in all (``run.py``'s
-``limit_cpus``: a slower machine); ``--hogs`` runs two busy loops beside them.
+``--cpus N`` runs it as on 2 cores at N/2 of this machine's speed each
+(``run.py``'s ``limit_cpus``); ``--hogs`` runs two busy loops beside it.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import subprocess
@@ -37,10 +38,14 @@ def process_cpu(pid: int) -> float:
 
 
 def main() -> None:
-    if "--cpus" in sys.argv:
-        print(f"limited to {limit_cpus(float(sys.argv[sys.argv.index('--cpus') + 1]))}")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cpus", type=float, help="N CPUs in all (run.py's limit_cpus)")
+    parser.add_argument("--hogs", action="store_true", help="two busy loops beside the run")
+    args = parser.parse_args()
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(2)] if "--hogs" in sys.argv else []
+            for _ in range(2)] if args.hogs else []  # started first: outside any --cpus limit
+    if args.cpus is not None:
+        print(f"limited to {limit_cpus(args.cpus)}")
     try:
         # the collector tuned as `debate run` and benchmarks/run.py tune it
         with batch_gc(), Server(latency=0.1) as server:

@@ -15,6 +15,8 @@ process too, so it never competes with the client for the interpreter lock.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
 import os
 import resource
@@ -51,6 +53,8 @@ class Server:
             [sys.executable, "-m", "debate.testing.mock_server", "--port", "0",
              "--latency", str(latency)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True)
+        if os.environ.get(SERVER_CGROUP):  # --cpus: the server gets a slow core of its own
+            Path(os.environ[SERVER_CGROUP]).write_text(f"{self.process.pid}\n")
         assert self.process.stdout is not None
         line = self.process.stdout.readline()  # {"url": ...} once it listens
         if not line:
@@ -510,37 +514,68 @@ def run_one(name: str, results: Path) -> None:
         out.writelines(json.dumps(row) + "\n" for row in RESULTS)
 
 
-CGROUP_PERIOD_US = 5000  # short periods: a throttled process waits at most ~5 ms at a time
+CGROUP_PERIOD_US = 10_000  # a throttled process waits at most about half of this at a time
+SERVER_CGROUP = "DEBATELAB_BENCH_SERVER_CGROUP"  # where Server puts the mock servers
 
 
 def limit_cpus(cpus: float) -> str:
-    """Give this process and all it starts ``cpus`` CPUs of time in all (a Linux cgroup).
+    """Run as on a machine whose 2 cores have ``cpus / 2`` of this one's speed each.
 
-    A stand-in for a slower machine that can be brought back at will: the client, its
-    threads and the mock server together get ``cpus`` CPU-seconds per second, spread
-    over the cores as the scheduler likes (``1`` on this 2-core VM: about what 2 cores
-    at half the speed give). CPU time per call is not changed, only how much of it
-    there is, so ``overhead`` and ``limiter`` read the same. Needs root and the cgroup
-    CPU controller (v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``); returns what it set.
+    A slower machine that can be brought back at will, made of two Linux cgroups:
+    one for this process and everything it starts (the client, its threads, the
+    ``--one`` processes), one for the mock servers (:class:`Server` moves each there),
+    each allowed ``cpus / 2`` CPU-seconds per second. So ``--cpus 1`` on this 2-core VM
+    is two cores at half the speed, the client on one and the server on the other,
+    except that the client's threads share its half. A quota changes how much CPU
+    there is, not what a call costs: ``overhead`` and ``limiter`` (CPU time) read the
+    same under it. Needs root and the cgroup CPU controller (v2 ``cpu.max`` or v1
+    ``cpu.cfs_quota_us``); the groups are removed at exit. Returns what it set.
     """
-    quota = max(1000, round(cpus * CGROUP_PERIOD_US))
-    root = Path("/sys/fs/cgroup")
+    if not 0 < cpus <= (os.cpu_count() or 1):
+        sys.exit(f"--cpus takes a number of CPUs above 0 and at most {os.cpu_count()}, "
+                 f"not {cpus}")
+    quota = max(1000, round(cpus / 2 * CGROUP_PERIOD_US))
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    root = Path("/sys/fs/cgroup") if v2 else Path("/sys/fs/cgroup/cpu")
+    base = root / f"debatelab-bench-{os.getpid()}"
+    groups = [base / "client", base / "server"]
+    step = f"making {base}"
     try:
-        if (root / "cgroup.controllers").exists():  # cgroup v2
-            group = root / "debatelab-bench"
-            group.mkdir(exist_ok=True)
-            if not (group / "cpu.max").exists():  # the CPU controller is off for children
+        base.mkdir()
+        if v2:
+            step = f"turning on the CPU controller under {root} and {base}"
+            if "cpu" not in (root / "cgroup.subtree_control").read_text().split():
                 (root / "cgroup.subtree_control").write_text("+cpu\n")
-            (group / "cpu.max").write_text(f"{quota} {CGROUP_PERIOD_US}\n")
-        else:  # cgroup v1
-            group = root / "cpu" / "debatelab-bench"
-            group.mkdir(exist_ok=True)
-            (group / "cpu.cfs_period_us").write_text(f"{CGROUP_PERIOD_US}\n")
-            (group / "cpu.cfs_quota_us").write_text(f"{quota}\n")
-        (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
+            (base / "cgroup.subtree_control").write_text("+cpu\n")
+        for group in groups:
+            step = f"setting the quota of {group}"
+            group.mkdir()
+            if v2:
+                (group / "cpu.max").write_text(f"{quota} {CGROUP_PERIOD_US}\n")
+            else:
+                (group / "cpu.cfs_period_us").write_text(f"{CGROUP_PERIOD_US}\n")
+                (group / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+        step = f"moving this process into {groups[0]}"
+        (groups[0] / "cgroup.procs").write_text(f"{os.getpid()}\n")
     except OSError as exc:
-        sys.exit(f"--cpus needs root and a writable cgroup CPU controller under {root} ({exc})")
-    return f"{quota / CGROUP_PERIOD_US:g} CPUs ({quota} us per {CGROUP_PERIOD_US} us, {group})"
+        _remove_groups(root, base, groups)
+        sys.exit(f"--cpus needs root and the cgroup CPU controller; failed {step}: {exc}")
+    os.environ[SERVER_CGROUP] = str(groups[1] / "cgroup.procs")
+    atexit.register(_remove_groups, root, base, groups)
+    return (f"{cpus:g} CPUs: client and mock server {quota} us per {CGROUP_PERIOD_US} us "
+            f"each ({base})")
+
+
+def _remove_groups(root: Path, base: Path, groups: list[Path]) -> None:
+    """Move this process back to the root group and remove the (empty) groups."""
+    with contextlib.suppress(OSError):
+        (root / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    for group in [*groups, base]:
+        try:
+            if group.exists():
+                group.rmdir()
+        except OSError as exc:
+            print(f"could not remove {group}: {exc}", file=sys.stderr)
 
 
 def main() -> None:
@@ -549,9 +584,11 @@ def main() -> None:
         return
     args = sys.argv[1:]
     if args[:1] == ["--cpus"]:
-        if len(args) < 2:
+        try:
+            cpus = float(args[1])
+        except (IndexError, ValueError):
             sys.exit("--cpus takes a number of CPUs, e.g. --cpus 1")
-        print(f"limited to {limit_cpus(float(args[1]))}", flush=True)
+        print(f"limited to {limit_cpus(cpus)}", flush=True)
         args = args[2:]
     chosen = args or list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
