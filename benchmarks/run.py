@@ -1,10 +1,11 @@
 """debatelab benchmarks: one command, a table of ratios. Not part of the test run.
 
-    python benchmarks/run.py            # every benchmark (about 4 minutes on 2 cores)
+    python benchmarks/run.py            # every benchmark (about 12 minutes on 2 cores,
+                                        # 8 of them real-model)
     python benchmarks/run.py overhead   # any of: overhead, throughput, efficiency, pool,
                                         # reference, ray, batch, resume, limiter, memory,
                                         # real-model
-    python benchmarks/run.py --cpus 1 reference  # a slower machine: see limit_cpus
+    python benchmarks/run.py --cpus 1 reference  # on a slower machine: see limit_cpus
 
 Each benchmark runs in a fresh process of its own (``--one NAME``), as a
 ``debate run`` does, so none is measured on a heap or collector state the ones
@@ -591,6 +592,9 @@ def main() -> None:
         print(f"limited to {limit_cpus(cpus)}", flush=True)
         args = args[2:]
     chosen = args or list(BENCHMARKS)
+    if os.environ.get(SERVER_CGROUP) and "ray" in chosen:
+        print("note: under --cpus the Ray actors share the client's CPUs with the driver, "
+              "so `ray` measures no parallel speed-up", flush=True)
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
         sys.exit(f"unknown benchmark {', '.join(unknown)}; pick from {', '.join(BENCHMARKS)}")
