@@ -311,13 +311,14 @@ def bench_memory() -> None:
     register_script("zero", lambda m, p: "\\boxed{1}")
     out = tempfile.mkdtemp()
     peaks = []
-    for n in (2000, 10_000):
+    sizes = (2000, 10_000)
+    for n in sizes:
         cfg = experiment("scripted:zero", n, out, f"memory-{n}", concurrency=64, cache=False)
         asyncio.run(arun_experiment(cfg, progress=False))
         peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     # "flat": no trace is kept in memory (a du trace is 6 KB or more); what a run keeps by
     # design is the dataset and one results row a question, about 2 KB (benchmarks/README.md)
-    per_debate = (peaks[1] - peaks[0]) * 1024 / 8000
+    per_debate = (peaks[1] - peaks[0]) * 1024 / (sizes[1] - sizes[0])
     report("memory: peak RSS after 2 000 and 10 000 debates", f"{peaks[0]:.0f} MB, "
            f"{peaks[1]:.0f} MB ({per_debate:.1f} KB a debate)",
            "< 500 MB, flat (< 4 KB a debate)", peaks[1] < 500 and per_debate < 4)

@@ -99,7 +99,8 @@ class _Connection(asyncio.Protocol):
         waiter, self.waiter = self.waiter, None
         body, self.body = b"".join(self.body), []
         parser = self.parser
-        if waiter is not None and not waiter.done() and parser is not None:
+        assert parser is not None  # called by the parser, or by connection_lost before it drops it
+        if waiter is not None and not waiter.done():
             waiter.set_result((parser.get_status_code(), self.retry_after, body,
                                parser.should_keep_alive()))
 
