@@ -31,7 +31,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -55,7 +55,7 @@ from debate.models.types import (
 )
 
 __all__ = ["AnthropicBatches", "BatchAPI", "BatchJournal", "BatchPolicy", "BatchingModel",
-           "OpenAIBatches", "batching"]
+           "OpenAIBatches", "TwoStepBatchAPI", "batching"]
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +270,26 @@ class BatchAPI(Protocol):
         ...
 
 
+class TwoStepBatchAPI(BatchAPI, Protocol):
+    """Batch endpoints that upload the requests first and make the batch after.
+
+    OpenAI's Files + Batches: :class:`BatchingModel` journals the upload in between,
+    so a kill or a lost reply between the two steps never pays for a batch twice.
+    """
+
+    async def upload(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
+        """Upload ``(custom_id, request body)`` as an input file; its id."""
+        ...
+
+    async def create(self, input_file_id: str) -> str:
+        """Make the batch of an uploaded input file; its id."""
+        ...
+
+    async def find(self, input_file_id: str) -> str | None:
+        """The batch made of ``input_file_id``, or ``None`` if none was."""
+        ...
+
+
 class AnthropicBatches(OpenAIBatches):
     """Anthropic's Message Batches endpoints (``/v1/messages/batches``)."""
 
@@ -424,11 +444,15 @@ class BatchingModel(Closeable):
         self._direct = direct  # the synchronous backend, for retries with retry="sync"
         self._queued: dict[str, _Item] = {}
         self._queued_bytes = 0
-        self.max_items: int = self.policy.max_items or int(getattr(client, "max_items", 50_000))
+        self.max_items: int = self.policy.max_items or int(
+            getattr(client, "max_items", OpenAIBatches.max_items))
         """Most requests in one batch (the policy's, else the provider's)."""
-        self.max_bytes: int = self.policy.max_bytes or int(getattr(client, "max_bytes",
-                                                                   190 * 1024**2))
+        self.max_bytes: int = self.policy.max_bytes or int(
+            getattr(client, "max_bytes", OpenAIBatches.max_bytes))
         """Most bytes of requests in one batch."""
+        self._two_steps: TwoStepBatchAPI | None = (
+            cast(TwoStepBatchAPI, client) if getattr(client, "two_steps", False) else None)
+        """The client again, when it makes a batch in two steps (else ``None``)."""
         self._timer: asyncio.TimerHandle | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._watched: dict[str, dict[str, list[asyncio.Future[Completion]]]] = {}
@@ -495,18 +519,18 @@ class BatchingModel(Closeable):
 
     async def _run(self, queued: dict[str, _Item]) -> None:
         items = [(cid, body) for cid, (body, _) in queued.items()]
-        two_steps = getattr(self._client, "two_steps", False)
+        journal, two_steps = self.journal, self._two_steps
         input_file: str | None = None
         try:
-            if two_steps and self.journal is not None:  # upload, journal, then create
-                input_file = str(await self._client.upload(items))  # type: ignore[attr-defined]
-                self.journal.intend(self.name, input_file, list(queued))
-                batch_id = await self._create(input_file)
+            if two_steps is not None and journal is not None:  # upload, journal, then create
+                input_file = str(await two_steps.upload(items))
+                journal.intend(self.name, input_file, list(queued))
+                batch_id = await self._create(two_steps, input_file)
             else:
                 batch_id = await self._client.submit(items)
         except Exception as exc:  # refused, or no reply: every caller retries
-            if input_file is not None:
-                self.journal.forget(self.name, input_file)  # type: ignore[union-attr]
+            if input_file is not None and journal is not None:
+                journal.forget(self.name, input_file)
             self._settle({cid: futures for cid, (_, futures) in queued.items()},
                          dict.fromkeys(queued, _retryable(exc, self.name)))
             return
@@ -518,14 +542,14 @@ class BatchingModel(Closeable):
         self._watched[batch_id] = {cid: futures for cid, (_, futures) in queued.items()}
         await self._watch(batch_id)
 
-    async def _create(self, input_file: str) -> str:
+    async def _create(self, client: TwoStepBatchAPI, input_file: str) -> str:
         """Make the batch of an uploaded file.
 
         If the reply is lost, the provider is asked whether the batch was made before
         anyone sends its requests again.
         """
         try:
-            return str(await self._client.create(input_file))  # type: ignore[attr-defined]
+            return str(await client.create(input_file))
         except RetryableError:
             found = await self._find(input_file)
             if found is None:
@@ -564,9 +588,9 @@ class BatchingModel(Closeable):
 
     async def _find(self, input_file: str) -> str | None:
         """The batch made of ``input_file`` according to the provider (3 tries)."""
-        if not getattr(self._client, "two_steps", False):
+        if self._two_steps is None:
             return None
-        find = self._client.find  # type: ignore[attr-defined]
+        find = self._two_steps.find
         for attempt in range(3):
             try:
                 found: str | None = await find(input_file)
