@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, get_args
+from typing import TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,10 +24,11 @@ def config_argument(cls: type, bound: type[M]) -> type[M] | None:
     return None
 
 
-def validation_errors(exc: ValidationError) -> str:
-    """A pydantic error as ``field: message`` lines joined by ``; `` (no URLs, no input dumps)."""
-    parts: list[str] = []
-    for error in exc.errors():
-        where: Any = ".".join(str(x) for x in error["loc"]) or "options"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+def validation_errors(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """A pydantic error as ``field: message`` lines joined by ``; `` (no URLs, no input dumps).
+
+    With ``model``, an unknown key's message suggests the nearest valid one.
+    """
+    from debate.settings import error_lines
+
+    return "; ".join(error_lines(exc, model))

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from debate.agents.base import PARSERS, Agent, get_role
 from debate.errors import ConfigError, TemplateError
 from debate.models.types import ChatModel, SamplingParams
 from debate.prompts import Template
+from debate.settings import Settings, error_lines
 
 __all__ = ["ProtocolPreset", "RoleCard", "load_card", "load_role_card", "load_yaml", "validate"]
 
@@ -26,18 +27,55 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def load_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
-    """The data in a YAML file and its node tree (for line numbers)."""
+    """The data in a YAML file and its node tree (for line numbers).
+
+    A file that is not UTF-8, invalid YAML or a mapping that repeats a key is a
+    :class:`ConfigError` naming the file and line (YAML itself would keep the last
+    value of a repeated key without a word).
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          "save it as UTF-8") from exc
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            return None, None
+        _refuse_repeated_keys(path, node)
+        loader = yaml.SafeLoader("")
+        try:
+            return loader.construct_document(node), node
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
+def _refuse_repeated_keys(path: Path, node: yaml.Node) -> None:
+    """A :class:`ConfigError` at the second of two equal keys in one mapping, anywhere."""
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in current.value:
+                todo.append(value)
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = int(key.start_mark.line) + 1
+                if (key.tag, key.value) in first:
+                    raise ConfigError(f"{path}:{line}: duplicate key {key.value!r} (first at "
+                                      f"line {first[key.tag, key.value]}); YAML would keep only "
+                                      "the last: remove one")
+                first[key.tag, key.value] = line
+        elif isinstance(current, yaml.SequenceNode):
+            todo.extend(current.value)
 
 
 def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -60,16 +98,14 @@ def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
 
 
 def validate(model: type[M], data: Any, where: str, node: yaml.Node | None = None) -> M:
-    """``model.model_validate(data)``, errors rewritten as ``where:line: field: message``."""
+    """``model.model_validate(data)``, errors rewritten as ``where:line: field: message``.
+
+    An unknown key's message suggests the nearest valid one (:func:`debate.settings.error_lines`).
+    """
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            line = _line(node, loc)
-            field = ".".join(str(p) for p in loc) or "(top level)"
-            lines.append(f"{where}{f':{line}' if line else ''}: {field}: {error['msg']}")
+        lines = error_lines(exc, model, lambda loc: _line(node, loc), where)
         raise ConfigError("\n".join(lines)) from exc
 
 
@@ -79,10 +115,8 @@ def load_card(path: str | Path, model: type[M]) -> M:
     return validate(model, data, str(path), node)
 
 
-class RoleCard(BaseModel):
+class RoleCard(Settings):
     """A role declared in YAML: a built-in role with its own prompts."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     name: str
     """The role's name (recorded in traces as the agent's ``card``)."""
@@ -143,10 +177,8 @@ def load_role_card(path: str | Path) -> RoleCard:
     return card
 
 
-class ProtocolPreset(BaseModel):
+class ProtocolPreset(Settings):
     """A protocol with the options that reproduce one paper's setup."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     protocol: str
     """The registered protocol name."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from debate.cards import ProtocolPreset, load_card, load_yaml, validate
 from debate.datasets import DatasetSpec
@@ -22,13 +22,12 @@ from debate.models.middleware import Limits, RetryPolicy
 from debate.models.pool import Endpoint, PoolPolicy
 from debate.plugins import load_plugin, protocol_from_file, split_file_ref
 from debate.protocols.base import DebateProtocol, get_protocol
+from debate.settings import Settings
 
 __all__ = ["ExperimentConfig", "load_experiment"]
 
-class ExperimentConfig(BaseModel):
+class ExperimentConfig(Settings):
     """One debate experiment."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     name: str | None = None
     """Run name: results go to ``<output_dir>/<name>/``. Default: derived from the config."""
@@ -40,9 +39,9 @@ class ExperimentConfig(BaseModel):
     protocols, roles, judges, formats or scripted models (see :mod:`debate.plugins`)."""
     protocol_options: dict[str, Any] = Field(default_factory=dict)
     """Options over the protocol's (or preset's) defaults."""
-    agents: int | None = None
+    agents: int | None = Field(None, ge=1)
     """Shortcut for ``protocol_options.agents``."""
-    rounds: int | None = None
+    rounds: int | None = Field(None, ge=0)
     """Shortcut for ``protocol_options.rounds``."""
     models: list[str] = Field(default_factory=lambda: ["llamacpp:smollm2"])
     """Model specs: one for every agent, one per agent, or ``KEY=spec`` bound to the agent
@@ -56,9 +55,9 @@ class ExperimentConfig(BaseModel):
     """Use only the first ``limit`` questions."""
     concurrency: int = Field(8, ge=1)
     """Debates run at the same time."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Base sampling seed; agent i samples with ``seed + i``."""
-    temperature: float | None = 0.7
+    temperature: float | None = Field(0.7, ge=0)
     """Sampling temperature of every agent (``None``: the backend's default)."""
     max_tokens: int = Field(512, ge=1)
     """Completion token limit per call."""
@@ -101,6 +100,14 @@ class ExperimentConfig(BaseModel):
     def _dataset_path(cls, value: Any) -> Any:
         return {"path": value} if isinstance(value, str | Path) else value
 
+    @field_validator("name")
+    @classmethod
+    def _one_folder_name(cls, value: str | None) -> str | None:
+        if value is not None and (value in ("", ".", "..") or any(c in value for c in "/\\\0")):
+            raise ValueError(f"{value!r} is not a folder name: a run name is one path component "
+                             "(no '/', '\\', '.' or '..'); put runs elsewhere with --out")
+        return value
+
     @field_validator("models")
     @classmethod
     def _models_nonempty(cls, value: list[str]) -> list[str]:
@@ -125,6 +132,10 @@ class ExperimentConfig(BaseModel):
                                  f"({', '.join(sorted(used))})")
             if not listed:
                 raise ValueError(f"endpoints: {spec!r} lists no endpoint")
+        if self.batch and not self.cache:
+            raise ValueError("batch: true needs cache: true (--batch without --no-cache): "
+                             "without the response cache, a re-run would pay again for every "
+                             "call a finished batch answered")
         if self.batch and self.executor == "ray":
             raise ValueError("batch: true runs in one process (one batch per step of every "
                              "debate); use executor: local with it")

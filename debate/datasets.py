@@ -21,10 +21,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+from pydantic import PrivateAttr, model_validator
 
 from debate.errors import DatasetError, MissingDependencyError
 from debate.scoring import normalize_gold, strip_choice_labels
+from debate.settings import Settings
 from debate.trace import Question, TaskType
 
 __all__ = [
@@ -32,10 +33,8 @@ __all__ = [
 ]
 
 
-class FieldMap(BaseModel):
+class FieldMap(Settings):
     """Which column holds each part of a question (an unknown key is an error)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     question: str = "question"
     """The question text (required)."""
@@ -49,10 +48,8 @@ class FieldMap(BaseModel):
     """A passage that comes with the question."""
 
 
-class DatasetSpec(BaseModel):
+class DatasetSpec(Settings):
     """A dataset as an experiment config names it: a local ``path`` or a Hub name (``hub``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     path: str | None = None
     """A ``.jsonl``, ``.json`` or ``.csv`` file, or a folder saved by HF ``datasets``."""

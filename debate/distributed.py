@@ -34,11 +34,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from debate.errors import ConfigError, MissingDependencyError
 from debate.models.middleware import CallStats
 from debate.models.pool import EndpointReport
+from debate.settings import Settings
 from debate.trace import DebateTrace, Question, parse_trace, trace_json
 
 __all__ = ["RayOptions", "ShardRunner", "actor_name", "run_on_ray", "shard_of"]
@@ -46,10 +47,8 @@ __all__ = ["RayOptions", "ShardRunner", "actor_name", "run_on_ray", "shard_of"]
 NAMESPACE = "debatelab"
 
 
-class RayOptions(BaseModel):
+class RayOptions(Settings):
     """How a run is spread over Ray (``executor: ray``)."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     address: str | None = None
     """The cluster to join (``auto``, ``ray://HOST:10001``...); ``None``: ``RAY_ADDRESS``

@@ -117,7 +117,7 @@ async def test_wrong_number_of_agents_is_a_clear_error():
         await DuProtocol().run(Q, debaters)
     with pytest.raises(ConfigError, match="rounds"):
         DuProtocol(rounds=-1)
-    with pytest.raises(ConfigError, match="Extra inputs"):
+    with pytest.raises(ConfigError, match="round: unknown key; did you mean 'rounds'"):
         DuProtocol(round=2)
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
-
 from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
 from debate.parsing import parse_confidence, parse_fields
+from debate.settings import Settings
 from debate.trace import Turn, TurnKind
 
 __all__ = ["RECONCILE_SCHEMA", "ConvincingSample", "Reconciler"]
@@ -31,7 +30,7 @@ RECONCILE_SCHEMA: dict[str, Any] = {
 
 
 
-class ConvincingSample(BaseModel):
+class ConvincingSample(Settings):
     """A human explanation that once made an agent correct its answer."""
 
     question: str

@@ -18,13 +18,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, cast
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 from typing_extensions import TypeVar
 
 from debate._generic import config_argument, validation_errors
 from debate.agents.base import Agent
 from debate.errors import ConfigError
 from debate.registry import Registry
+from debate.settings import Settings
 from debate.trace import FinalAnswer, Question, Turn
 
 __all__ = ["JUDGES", "Decision", "Judge", "JudgeConfig", "create_judge", "get_judge", "judge"]
@@ -38,10 +39,10 @@ class Decision:
     turns: list[Turn] = field(default_factory=list)
 
 
-class JudgeConfig(BaseModel):
+class JudgeConfig(Settings):
     """Base of judge options (none): unknown options are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True)
 
 
 ConfigT = TypeVar("ConfigT", bound=JudgeConfig, covariant=True, default=JudgeConfig)
@@ -71,16 +72,11 @@ class Judge(ABC, Generic[ConfigT]):
             cls.config_class = named
 
     def __init__(self, **options: Any) -> None:
-        fields = self.config_class.model_fields
-        unknown = sorted(set(options) - set(fields))
-        if unknown:
-            raise ConfigError(f"judge {self.name!r} has no option(s) {unknown}; its options: "
-                              f"{sorted(fields) or 'none'}")
         try:
             self.config = cast(ConfigT, self.config_class.model_validate(options))
         except ValidationError as exc:
             raise ConfigError(f"judge {self.name!r}: invalid option(s): "
-                              f"{validation_errors(exc)}") from None
+                              f"{validation_errors(exc, self.config_class)}") from None
 
     def max_calls(self) -> int:
         """Most model calls one decision makes (0 for aggregators, 1 for model judges)."""

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import Field
 
 from debate.errors import ConfigError
 from debate.models.types import Usage
+from debate.settings import Settings
 
 __all__ = ["DEFAULT_PRICES", "Price", "PriceTable"]
 
 
-class Price(BaseModel):
+class Price(Settings):
     """Dollars per million tokens."""
 
-    input: float
+    input: float = Field(ge=0)
     """Dollars per million prompt tokens."""
-    output: float
+    output: float = Field(ge=0)
     """Dollars per million completion tokens."""
 
 

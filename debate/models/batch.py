@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from debate.errors import (
     FatalTransportError,
@@ -53,6 +53,7 @@ from debate.models.types import (
     SamplingParams,
     close_model,
 )
+from debate.settings import Settings
 
 __all__ = ["AnthropicBatches", "BatchAPI", "BatchJournal", "BatchPolicy", "BatchingModel",
            "OpenAIBatches", "TwoStepBatchAPI", "batching"]
@@ -60,10 +61,8 @@ __all__ = ["AnthropicBatches", "BatchAPI", "BatchJournal", "BatchPolicy", "Batch
 log = logging.getLogger(__name__)
 
 
-class BatchPolicy(BaseModel):
+class BatchPolicy(Settings):
     """How calls are gathered into batches and how batches are watched."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     window: float = Field(default=0.2, gt=0)
     """Seconds without a new call after which the queued calls are submitted."""
@@ -77,7 +76,7 @@ class BatchPolicy(BaseModel):
     """Seconds before a batch's state is first read; the wait grows 1.5x to ``poll_max``."""
     poll_max: float = Field(default=60.0, gt=0)
     """Longest wait between two reads of a batch's state."""
-    discount: float = Field(default=0.5, ge=0)
+    discount: float = Field(default=0.5, ge=0, le=1)
     """The batch price as a share of the synchronous one (OpenAI and Anthropic: half)."""
     retry: Literal["batch", "sync"] = "batch"
     """Where a failed or expired item goes again: into the next batch, or a synchronous

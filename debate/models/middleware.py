@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
 from asyncio_throttle.throttler import Throttler
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from debate.errors import RetryableError
 from debate.models.accounting import PriceTable
@@ -47,6 +47,7 @@ from debate.models.types import (
     SamplingParams,
     close_model,
 )
+from debate.settings import Settings
 
 __all__ = ["CallStats", "Cached", "FifoSemaphore", "Limited", "Limits",
            "RetryPolicy", "Retrying", "attempt_expired", "queued", "reserved_tokens",
@@ -207,32 +208,32 @@ class CallStats:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
 
-class Limits(BaseModel):
+class Limits(Settings):
     """Per-endpoint request limits. ``None`` means unlimited."""
 
-    max_in_flight: int | None = 64
+    max_in_flight: int | None = Field(default=64, ge=1)
     """Most requests in flight at once to this endpoint."""
-    requests_per_second: float | None = None
+    requests_per_second: float | None = Field(default=None, gt=0)
     """Most requests started per second."""
     tokens_per_minute: int | None = Field(default=None, ge=1)
     """Most tokens per minute, counted as providers reserve them when a request starts:
     the prompt (about 4 characters a token) plus ``max_tokens``."""
 
 
-class RetryPolicy(BaseModel):
+class RetryPolicy(Settings):
     """How transient failures are retried. Input errors (4xx) never are."""
 
-    max_attempts: int = 6
+    max_attempts: int = Field(default=6, ge=1)
     """Attempts in all, the first included."""
-    initial_delay: float = 1.0
+    initial_delay: float = Field(default=1.0, ge=0)
     """Seconds before the first retry."""
-    max_delay: float = 60.0
+    max_delay: float = Field(default=60.0, ge=0)
     """Upper bound on one backoff (and on an honoured ``Retry-After``)."""
-    multiplier: float = 2.0
+    multiplier: float = Field(default=2.0, ge=1)
     """Backoff growth per attempt."""
-    jitter: float = 0.5
+    jitter: float = Field(default=0.5, ge=0, le=1)
     """Each delay is scaled by a uniform factor in ``[1 - jitter, 1]``."""
-    timeout: float | None = 120.0
+    timeout: float | None = Field(default=120.0, gt=0)
     """Seconds one attempt may take before it counts as a retryable timeout, counted
     from when it leaves debatelab's queues (see :func:`queued`). In-process backends
     (the embedded model, in-process vLLM) have no timeout unless this is set

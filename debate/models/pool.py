@@ -49,7 +49,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from debate.errors import ConfigError, RetryableError
 from debate.models.middleware import Limited, Limits, attempt_expired, queued, retry_at_once
@@ -61,6 +61,7 @@ from debate.models.types import (
     SamplingParams,
     close_model,
 )
+from debate.settings import Settings
 
 __all__ = ["Endpoint", "EndpointPool", "EndpointReport", "PoolPolicy", "route_key"]
 
@@ -73,16 +74,12 @@ debate: the call's first message stands in."""
 class Endpoint(Limits):
     """One replica of a pool and its limits (unset limits: the run's ``limits``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     url: str
     """The replica's base URL, ``http(s)://HOST:PORT/v1``."""
 
 
-class PoolPolicy(BaseModel):
+class PoolPolicy(Settings):
     """How a pool routes calls and takes failing replicas out of rotation."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     affinity: bool = True
     """Keep each conversation (an agent in a debate) on one replica while it is healthy."""

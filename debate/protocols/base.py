@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypedDict, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from typing_extensions import TypeVar
 
 from debate._generic import config_argument
@@ -28,6 +28,7 @@ from debate.errors import ConfigError
 from debate.judges.base import Judge, create_judge
 from debate.registry import Registry
 from debate.scoring import is_correct
+from debate.settings import Settings, error_lines
 from debate.trace import AgentInfo, DebateTrace, FinalAnswer, Question, Totals, Turn
 
 if TYPE_CHECKING:
@@ -57,10 +58,10 @@ __all__ = [
 T = TypeVar("T")
 
 
-class ProtocolConfig(BaseModel):
+class ProtocolConfig(Settings):
     """Base of protocol configs: unknown options are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True)
 
 
 class JudgedConfig(ProtocolConfig):
@@ -164,7 +165,9 @@ class DebateProtocol(ABC, Generic[ConfigT]):
         try:
             self.config = cast(ConfigT, self.config_class.model_validate({**base, **options}))
         except ValidationError as exc:
-            raise ConfigError(f"protocol {self.name!r}: invalid options: {exc}") from exc
+            lines = error_lines(exc, self.config_class)
+            raise ConfigError(f"protocol {self.name!r}: invalid option(s): " + "; ".join(lines)
+                              ) from None
         self._compiled: Any = None
         self._lean: LeanGraph | None | bool = False  # False: not looked at yet
         self.judge: Judge[Any] | None = None

@@ -56,7 +56,7 @@ class SelfConsistencyConfig(ProtocolConfig):
     match_run: str | None = None
     """Compute-matched to a finished run folder (e.g. ``runs/du-arithmetic``): as many
     samples as its debates made calls on average, rounded to the nearest integer."""
-    matched_mean_calls: float | None = None
+    matched_mean_calls: float | None = Field(default=None, gt=0)
     """Set by ``match_run``: the mean calls per debate of that run (do not set by hand)."""
 
 

@@ -1,0 +1,109 @@
+"""The base of every settings model, and validation errors a user can act on.
+
+Every model that reads settings a user writes (an experiment spec, a card, a
+protocol's or judge's options, limits, retries, prices, pools, batches, Ray)
+derives from :class:`Settings`, so one rule holds for all of them (pinned by
+``tests/test_settings_rules.py``):
+
+- an unknown key is an error, and the error suggests the nearest valid key
+  (``retry.timout: unknown key; did you mean 'timeout'?``);
+- a number is finite (no NaN, no infinity) and every numeric field declares
+  its range (``ge``/``gt``/``le``/``lt``);
+
+:func:`error_lines` turns a pydantic ``ValidationError`` into one line per
+fault, ``field.path: message``, with that suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+__all__ = ["Settings", "error_lines", "keys_at", "suggest"]
+
+
+class Settings(BaseModel):
+    """A model of user-written settings: unknown keys and non-finite numbers are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True)
+
+
+def _members(tp: Any) -> list[Any]:
+    """The types a ``Union``/``Optional``/``Annotated`` annotation stands for."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(tp)[0])
+    if origin is Union or origin is types.UnionType:
+        return [m for arg in typing.get_args(tp) for m in _members(arg) if m is not type(None)]
+    return [tp]
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _step(tp: Any, key: int | str) -> Any:
+    """The annotation one step (a field name, a dict key, a list index) below ``tp``."""
+    members = _members(tp)
+    models = [m for m in members if _is_model(m)]
+    for model in models:
+        field = model.model_fields.get(str(key))
+        if field is not None:
+            return field.annotation
+    if any(getattr(m, "__name__", None) == key for m in members):  # a union member's tag
+        return next(m for m in members if getattr(m, "__name__", None) == key)
+    for member in members:
+        origin, args = typing.get_origin(member), typing.get_args(member)
+        if origin is dict and len(args) == 2:
+            return args[1]
+        if origin in (list, tuple, Sequence, set, frozenset) and args:
+            return args[0]
+    return None
+
+
+def keys_at(model: type[BaseModel], path: Sequence[int | str]) -> list[str]:
+    """The valid keys of the settings model found at ``path`` under ``model`` (or none)."""
+    tp: Any = model
+    for key in path:
+        tp = _step(tp, key)
+        if tp is None:
+            return []
+    models = [m for m in _members(tp) if _is_model(m)]
+    return sorted({name for m in models for name in m.model_fields}) if models else []
+
+
+def suggest(key: str, valid: Sequence[str]) -> str:
+    """``did you mean 'x'?`` for the nearest valid key, else the valid keys listed."""
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6) or [
+        v for v in valid if len(key) >= 3 and (v.startswith(key) or key.startswith(v))][:1]
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"valid keys: {', '.join(valid)}" if valid else "no keys are valid here"
+
+
+def error_lines(exc: ValidationError, model: type[BaseModel] | None = None,
+                line_of: Callable[[tuple[int | str, ...]], int | None] | None = None,
+                where: str = "") -> list[str]:
+    """One ``where[:line]: field.path: message`` line per fault in ``exc``.
+
+    An unknown key reads ``unknown key; did you mean 'x'?`` (the nearest key of
+    ``model`` at that place). ``line_of`` maps a field path to a line of the source
+    file, when there is one.
+    """
+    lines: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        message = error["msg"]
+        if error["type"] == "extra_forbidden" and loc:
+            valid = keys_at(model, loc[:-1]) if model is not None else []
+            message = f"unknown key; {suggest(str(loc[-1]), valid)}"
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        line = line_of(loc) if line_of is not None else None
+        place = f"{where}{f':{line}' if line else ''}"
+        lines.append(f"{place}: {field}: {message}" if place else f"{field}: {message}")
+    return lines
