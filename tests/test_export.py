@@ -266,7 +266,7 @@ def test_without_datasets_the_default_export_is_jsonl_and_parquet(tmp_path, monk
                           strategies=["sft"], fractions=[1.0])
     assert counts == {"train": 4}
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "README.md", "train.jsonl", "train.parquet"]
+        "README.md", "debatelab-export.json", "train.jsonl", "train.parquet"]
     from debate.errors import MissingDependencyError
 
     with pytest.raises(MissingDependencyError, match=r"debatelab\[export\].*datasets"):
@@ -288,6 +288,17 @@ def test_a_failing_writer_leaves_no_half_export_and_keeps_the_previous_one(tmp_p
     monkeypatch.setattr("debate.export.writers.dataset_card", broken)
     with pytest.raises(OSError, match="disk full"):
         write_export(ROWS[:2], out, fmt="sft-prompt-completion", strategies=["sft"],
-                     fractions=[1.0], writers=("jsonl",))
+                     fractions=[1.0], writers=("jsonl",), overwrite=True)
     assert (out / "train.jsonl").read_text() == before  # the previous export, untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
+
+
+def test_the_export_folder_has_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    out = tmp_path / "out"
+    write_export(ROWS, out, fmt="sft-prompt-completion", strategies=["sft"], fractions=[1.0],
+                 writers=("jsonl",))
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not a temporary folder's 0700

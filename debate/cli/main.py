@@ -196,15 +196,24 @@ def export_cmd(
     writer: Annotated[str | None, Opt(help="Writers: jsonl,parquet,hf (default: JSONL, plus "
                                       "Parquet and HF when pyarrow / datasets are installed).")
                       ] = None,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Replace an earlier export in --out "
+                                   "(only a folder whose debatelab-export.json lists every "
+                                   "file in it; never a run folder or other files).")] = False,
 ) -> None:
-    """Turn debate traces into a training dataset (TRL, LLaMA-Factory) with a dataset card."""
+    """Turn debate traces into a training dataset (TRL, LLaMA-Factory) with a dataset card.
+
+    --out must be new, empty, or (with --overwrite) an earlier export; anything else is
+    refused before a trace is read, so an export never deletes what it did not write.
+    """
     from debate.export import canonical_format, examples, format_rows, write_export
+    from debate.export.writers import check_export_target
     from debate.trace import read_traces
 
     strategy = strategy or ["gold"]
     fmt = canonical_format(fmt)
     try:
         files = _trace_files(runs)
+        check_export_target(out_dir, sources=files, overwrite=overwrite)
         traces = [t for f in files for t in read_traces(f)]
         found = examples(traces, strategy,
                          options={"rounds": [int(r) for r in rounds.split(",")],
@@ -218,7 +227,7 @@ def export_cmd(
                               fractions=_floats(split), seed=seed,
                               writers=None if writer is None else
                               tuple(w for w in writer.split(",") if w),
-                              sources=[str(f) for f in files])
+                              sources=[str(f) for f in files], overwrite=overwrite)
     except DebateError as exc:
         _fail(exc)
     out.print(f"{len(traces)} debates -> {len(rows)} rows ({fmt}): "

@@ -6,6 +6,14 @@ writer ``datasets`` (``pip install debatelab[export]`` brings both). By default
 every writer whose package is installed runs. An export is written into a
 temporary folder next to ``out_dir`` and moved into place when complete, so a
 failing writer never leaves half an export.
+
+An export replaces its whole folder, so it never deletes what it did not write:
+beside the dataset card it writes a manifest (:data:`MANIFEST`: format,
+strategies, sources, counts and the files it wrote), and
+:func:`check_export_target` lets it write only into a new or empty folder, or,
+with ``overwrite``, over an earlier export holding nothing but the files its
+manifest lists. Run folders, plain files, the current folder and folders holding
+the sources are refused, each with a ``ConfigError`` that names the path.
 """
 
 from __future__ import annotations
@@ -16,17 +24,27 @@ import json
 import random
 import shutil
 import tempfile
+import uuid
 from collections import Counter
-from pathlib import Path
+from collections.abc import Iterable
+from contextlib import suppress
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from debate.errors import ConfigError, MissingDependencyError
 
-__all__ = ["SPLIT_NAMES", "default_writers", "split_by_question", "write_export"]
+__all__ = ["MANIFEST", "SPLIT_NAMES", "check_export_target", "default_writers",
+           "split_by_question", "write_export"]
 
 Row = dict[str, Any]
 SPLIT_NAMES = {1: ["train"], 2: ["train", "test"], 3: ["train", "validation", "test"]}
 WRITERS = ("jsonl", "parquet", "hf")
+MANIFEST = "debatelab-export.json"
+"""The file beside the dataset card that marks a folder as an export and lists its files."""
+MANIFEST_VERSION = 1
+CARD = "README.md"
+RUN_MARKERS = ("traces.jsonl", "config.json", "cache.sqlite", "summary.json", "results.csv")
+NEW_FOLDER = "choose a new output folder (e.g. exports/NAME)"
 
 
 def default_writers() -> tuple[str, ...]:
@@ -69,35 +87,157 @@ def _need(package: str, what: str) -> Any:
 
 def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: list[str],
                  fractions: list[float], seed: int = 0, writers: tuple[str, ...] | None = None,
-                 sources: list[str] | None = None) -> dict[str, int]:
-    """Write the splits of ``rows`` with ``writers`` and a dataset card; counts per split.
+                 sources: list[str] | None = None, overwrite: bool = False) -> dict[str, int]:
+    """Write the splits of ``rows``, a dataset card and a manifest; counts per split.
 
-    ``writers=None``: :func:`default_writers`. The folder appears complete or not at all.
+    ``writers=None``: :func:`default_writers`. ``out_dir`` must be new, an empty
+    folder, or (``overwrite=True``) an earlier export: :func:`check_export_target`
+    refuses anything else before a row is written, and again just before the swap.
+    The folder appears complete or not at all; an earlier export stays whole until
+    the new one is complete, and then only the files its manifest lists are deleted.
     """
     writers = default_writers() if writers is None else writers
     unknown = set(writers) - set(WRITERS)
     if unknown:
         raise ConfigError(f"unknown writer(s) {sorted(unknown)}; choose from {list(WRITERS)}")
+    check_export_target(out_dir, sources=sources or [], overwrite=overwrite)
     if "parquet" in writers:
         _need("pyarrow.parquet", "Parquet")
     if "hf" in writers:
         _need("datasets", "HF datasets")
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}"
+    staging.mkdir()  # not mkdtemp: its 0700 would become the export's mode
     try:
         counts = _write(rows, staging, fmt, strategies, fractions, seed, writers, sources or [])
-        if out.exists():  # the previous export goes only once the new one is complete
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(old / out.name)
-            staging.rename(out)
-            shutil.rmtree(old)
-        else:
-            staging.rename(out)
+        # the folder may have changed while the export was written: decide again
+        earlier = check_export_target(out_dir, sources=sources or [], overwrite=overwrite)
+        _swap_in(staging, out, earlier)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return counts
+
+
+def check_export_target(out_dir: str | Path, *, sources: Iterable[str | Path] = (),
+                        overwrite: bool = False) -> frozenset[str]:
+    """Refuse an ``out_dir`` an export may not replace; else the files it would replace.
+
+    Allowed: a path that does not exist, an empty folder, and (only with
+    ``overwrite``) an earlier export -- a folder with the dataset card and a
+    :data:`MANIFEST` listing every file in it. Refused with a ``ConfigError`` naming
+    the path: a link, a plain file, the current folder or one holding it, a folder
+    holding one of ``sources``, a run folder (even with ``overwrite``), any other
+    folder with something in it, and an earlier export holding a file it did not
+    write. Cheap (no rows are read), so callers check before the slow work.
+    """
+    given = str(out_dir)
+    path = Path(out_dir)
+    out = path.resolve()
+    cwd = Path.cwd().resolve()
+    if path.is_symlink():
+        raise ConfigError(f"--out {given} is a link; an export replaces its output folder "
+                          f"and will not replace a link: {NEW_FOLDER}")
+    if out == cwd or out in cwd.parents:
+        raise ConfigError(f"--out {given} is the current folder ({cwd}) or holds it; an "
+                          f"export replaces its whole output folder: {NEW_FOLDER}")
+    run_files = [name for name in RUN_MARKERS if path.is_dir() and (path / name).exists()]
+    if run_files:
+        raise ConfigError(f"--out {given} is a run folder ({', '.join(run_files)}); an export "
+                          f"never replaces one, not even with --overwrite: {NEW_FOLDER}")
+    for source in sources:
+        src = Path(source).resolve()
+        if src == out or out in src.parents:
+            raise ConfigError(f"--out {given} is or holds the traces being exported "
+                              f"({source}); an export replaces its whole output folder: "
+                              f"{NEW_FOLDER}")
+    if not path.exists():
+        return frozenset()
+    if not path.is_dir():
+        raise ConfigError(f"--out {given} is a file, not an export folder; an export never "
+                          f"replaces a file: {NEW_FOLDER}")
+    if not any(path.iterdir()):
+        return frozenset()  # an empty folder: nothing to lose
+    listed = _manifest_files(path)
+    if listed is None:
+        raise ConfigError(f"--out {given} exists and is not an earlier debatelab export (no "
+                          f"{MANIFEST} beside its {CARD}); an export replaces its whole "
+                          f"output folder, so it writes only into a new or empty one: "
+                          f"{NEW_FOLDER}, or empty this one")
+    files, folders, others = _tree(path)
+    unknown = [f for f in files if f not in listed | {MANIFEST}] + others
+    known_folders = {str(d) for f in [*listed, *unknown] for d in PurePosixPath(f).parents}
+    unknown += [d for d in folders if d not in known_folders]  # e.g. an empty one added
+    if unknown:
+        more = f" (and {len(unknown) - 3} more)" if len(unknown) > 3 else ""
+        raise ConfigError(f"--out {given} is an earlier export but holds "
+                          f"{', '.join(unknown[:3])}{more}, which the export did not write; "
+                          f"move it out, or {NEW_FOLDER}")
+    if not overwrite:
+        raise ConfigError(f"--out {given} exists; pass --overwrite to replace this earlier "
+                          f"export (overwrite=True in Python), or {NEW_FOLDER}")
+    return frozenset(files)
+
+
+def _manifest_files(folder: Path) -> frozenset[str] | None:
+    """The files an earlier export's manifest lists; None if ``folder`` is not an export."""
+    if not (folder / CARD).is_file() or not (folder / MANIFEST).is_file():
+        return None
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("debatelab_export") != MANIFEST_VERSION:
+        return None
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        return None
+    if not all(isinstance(f, str) and f and not PurePosixPath(f).is_absolute()
+               and ".." not in PurePosixPath(f).parts for f in files):
+        return None
+    return frozenset(files)
+
+
+def _tree(folder: Path) -> tuple[list[str], list[str], list[str]]:
+    """Relative paths under ``folder``: its plain files, its folders, and anything else."""
+    files: list[str] = []
+    folders: list[str] = []
+    others: list[str] = []
+    for entry in sorted(folder.rglob("*")):
+        name = entry.relative_to(folder).as_posix()
+        if entry.is_symlink():
+            others.append(f"{name} (a link)")
+        elif entry.is_file():
+            files.append(name)
+        elif entry.is_dir():
+            folders.append(name)
+        else:
+            others.append(name)
+    return files, folders, others
+
+
+def _swap_in(staging: Path, out: Path, earlier: frozenset[str]) -> None:
+    """Move ``staging`` to ``out``; delete only the ``earlier`` export's files, once replaced."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    old = aside / out.name
+    out.rename(old)
+    try:
+        staging.rename(out)
+    except BaseException:
+        old.rename(out)  # the earlier export goes back, whole
+        aside.rmdir()
+        raise
+    for name in earlier:
+        (old / name).unlink()
+    folders = sorted((d for d in old.rglob("*") if d.is_dir()), key=lambda d: len(d.parts),
+                     reverse=True)
+    with suppress(OSError):  # anything unexpected is left aside, never deleted
+        for folder in [*folders, old, aside]:
+            folder.rmdir()
 
 
 def _write(rows: list[Row], out: Path, fmt: str, strategies: list[str], fractions: list[float],
@@ -126,10 +266,16 @@ def _write(rows: list[Row], out: Path, fmt: str, strategies: list[str], fraction
                                                   "chosen": "chosen", "rejected": "rejected"}}
                 for name in splits}
         (out / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-    (out / "README.md").write_text(
+    (out / CARD).write_text(
         dataset_card(all_splits, fmt=fmt, strategies=strategies, writers=writers,
                      sources=sources), encoding="utf-8")
-    return {name: len(split_rows) for name, split_rows in all_splits.items()}
+    counts = {name: len(split_rows) for name, split_rows in all_splits.items()}
+    manifest = {"debatelab_export": MANIFEST_VERSION, "format": fmt, "strategies": strategies,
+                "writers": list(writers), "sources": sources, "counts": counts,
+                "files": sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                                if p.is_file())}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return counts
 
 
 def dataset_card(splits: dict[str, list[Row]], *, fmt: str, strategies: list[str],
