@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from debate.agents.base import PARSERS, Agent, get_role
 from debate.errors import ConfigError, TemplateError
 from debate.models.types import ChatModel, SamplingParams
-from debate.prompts import Template
+from debate.prompts import Template, template_file
 from debate.settings import Settings, error_lines
 
 __all__ = ["ProtocolPreset", "RoleCard", "load_card", "load_role_card", "load_yaml", "validate"]
@@ -154,7 +154,7 @@ class RoleCard(Settings):
         for key, value in self.templates.items():
             file = here / value
             if value.endswith((".md", ".txt")) and file.is_file():
-                templates[key] = Template(file.read_text(encoding="utf-8").strip("\n"), str(file))
+                templates[key] = template_file(file)
             else:
                 templates[key] = Template(value, f"{self.source or self.name}:templates.{key}")
         parser = PARSERS.lookup(self.parser) if self.parser else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from debate.cards import ProtocolPreset, load_card, load_yaml, validate
 from debate.datasets import DatasetSpec
@@ -108,6 +108,15 @@ class ExperimentConfig(Settings):
                              "(no '/', '\\', '.' or '..'); put runs elsewhere with --out")
         return value
 
+    @field_validator("batch")
+    @classmethod
+    def _batch_keeps_the_cache(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("cache") is False:
+            raise ValueError("true needs cache: true (--batch without --no-cache): "
+                             "without the response cache, a re-run would pay again for every "
+                             "call a finished batch answered")
+        return value
+
     @field_validator("models")
     @classmethod
     def _models_nonempty(cls, value: list[str]) -> list[str]:
@@ -132,10 +141,6 @@ class ExperimentConfig(Settings):
                                  f"({', '.join(sorted(used))})")
             if not listed:
                 raise ValueError(f"endpoints: {spec!r} lists no endpoint")
-        if self.batch and not self.cache:
-            raise ValueError("batch: true needs cache: true (--batch without --no-cache): "
-                             "without the response cache, a re-run would pay again for every "
-                             "call a finished batch answered")
         if self.batch and self.executor == "ray":
             raise ValueError("batch: true runs in one process (one batch per step of every "
                              "debate); use executor: local with it")

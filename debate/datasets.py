@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -65,6 +66,10 @@ class DatasetSpec(Settings):
     """Answer type; ``None`` infers: choices -> ``choice``, numeric golds -> ``numeric``."""
     fields: FieldMap = FieldMap()
     """Column mapping."""
+    partial_gold: bool = False
+    """Let some questions lack a gold answer while others have one (those run unscored,
+    counted in a warning). Off: a missing or NaN gold is an error naming its row. A
+    dataset without any gold runs unscored either way."""
     _loaded: Any = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -140,12 +145,19 @@ def _rows(source: Any) -> tuple[str, Iterator[tuple[str, Row]]]:
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
     if path.is_dir():
+        if not any((path / marker).is_file() for marker in _SAVED_MARKERS):
+            raise DatasetError(f"{path}: a folder, but not a dataset saved by HF datasets (no "
+                               f"{' or '.join(_SAVED_MARKERS)} in it); give a .jsonl, .json or "
+                               ".csv file, or the folder `save_to_disk` wrote")
         try:
             import datasets
         except ImportError as exc:
             raise MissingDependencyError(f"{path} is a folder: loading a saved HF dataset needs "
                                          "`pip install datasets`") from exc
-        loaded = datasets.load_from_disk(str(path))
+        try:
+            loaded = datasets.load_from_disk(str(path))
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{path}: cannot load the saved HF dataset: {exc}") from exc
         if isinstance(loaded, datasets.DatasetDict):
             split = "test" if "test" in loaded else next(iter(loaded))
             loaded = loaded[split]
@@ -160,11 +172,15 @@ def _rows(source: Any) -> tuple[str, Iterator[tuple[str, Row]]]:
     raise DatasetError(f"{path}: unsupported file type {suffix!r} (use .jsonl, .json or .csv)")
 
 
+_SAVED_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
+"""Files a folder written by HF ``datasets``' ``save_to_disk`` holds (one of them)."""
+
+
 def _jsonl(path: Path) -> Iterator[tuple[str, Row]]:
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
+            try:  # a byte-order mark (as some editors write) is not part of the first row
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 raise _not_utf8(f"{path}:{number}", exc) from exc
             if not line.strip():
@@ -207,7 +223,7 @@ def _json_array(path: Path, text: str) -> Iterator[tuple[str, Row]]:
 
 def _text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8-sig")  # spreadsheets write a byte-order mark
     except UnicodeDecodeError as exc:
         raise _not_utf8(str(path), exc) from exc
 
@@ -259,14 +275,24 @@ def _infer_task(rows: list[tuple[str, Row, list[str] | None]], fields: FieldMap)
 
 
 def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
-                 fields: FieldMap | None = None, limit: int | None = None) -> list[Question]:
-    """Read questions from ``source``; see the module docstring for what is accepted."""
+                 fields: FieldMap | None = None, limit: int | None = None,
+                 partial_gold: bool = False) -> list[Question]:
+    """Read questions from ``source``; see the module docstring for what is accepted.
+
+    A source without a question is an error, and so is a row without a gold answer
+    (or with NaN) when other rows have one, unless ``partial_gold``.
+    """
     fields = fields or FieldMap()
     name, rows = _rows(source)
     raw: list[tuple[str, Row, list[str] | None]] = []
     for where, row in rows:
         raw.append((where, row, _choices(row, fields, where)))
+    if not raw:
+        where = str(source) if isinstance(source, str | Path) else name
+        raise DatasetError(f"{where}: no questions in it (0 rows read); is it the right file?")
     _check_mapped_columns(name, raw, fields)
+    if not partial_gold:
+        _check_gold_everywhere(raw, fields)
     task = task or _infer_task(raw, fields)
     questions: list[Question] = []
     seen: dict[str, str] = {}
@@ -281,6 +307,29 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
                       f"answer in {fields.answer!r} ({shown}); they run but are not scored",
                       DatasetWarning, stacklevel=2)
     return questions
+
+
+def _missing(value: Any) -> bool:
+    """No gold: absent, empty or blank text, or a float NaN (a spreadsheet's empty cell)."""
+    return (value is None or (isinstance(value, str) and not value.strip())
+            or (isinstance(value, float) and math.isnan(value)))
+
+
+def _check_gold_everywhere(raw: list[tuple[str, Row, list[str] | None]],
+                           fields: FieldMap) -> None:
+    """A dataset with gold answers has one in every row (none at all: it runs unscored)."""
+    labeled = next((where for where, row, _ in raw if not _missing(row.get(fields.answer))),
+                   None)
+    if labeled is None:
+        return
+    for where, row, _ in raw:
+        value = row.get(fields.answer)
+        if _missing(value):
+            what = "is NaN" if isinstance(value, float) else "is missing or empty"
+            raise DatasetError(
+                f"{where}: field {fields.answer!r} {what}, but other rows have a gold answer "
+                f"(e.g. {labeled}); give this row one, or set dataset.partial_gold: true to run "
+                "rows without one unscored")
 
 
 class DatasetWarning(UserWarning):
@@ -305,10 +354,17 @@ def _check_mapped_columns(name: str, raw: list[tuple[str, Row, list[str] | None]
 def _question(name: str, index: int, where: str, row: Row, choices: list[str] | None,
               task: TaskType, fields: FieldMap, seen: dict[str, str]) -> Question:
     text = row.get(fields.question)
-    if text is None or not str(text).strip():
+    if text is None or (isinstance(text, str) and not text.strip()):
         raise DatasetError(f"{where}: field {fields.question!r} is missing or empty "
                            f"(columns: {sorted(row)}); map it with fields.question")
-    qid = str(row[fields.id]) if row.get(fields.id) not in (None, "") else f"{name}-{index}"
+    if not isinstance(text, str):
+        raise DatasetError(f"{where}: field {fields.question!r} must be text, not "
+                           f"{type(text).__name__} ({str(text)[:40]!r})")
+    raw_id = row.get(fields.id)
+    if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, str | int)):
+        raise DatasetError(f"{where}: field {fields.id!r} must be text or an integer, not "
+                           f"{type(raw_id).__name__} ({str(raw_id)[:40]!r})")
+    qid = str(raw_id) if raw_id not in (None, "") else f"{name}-{index}"
     if qid in seen:
         raise DatasetError(f"{where}: duplicate id {qid!r} (first at {seen[qid]})")
     seen[qid] = where
@@ -316,7 +372,7 @@ def _question(name: str, index: int, where: str, row: Row, choices: list[str] | 
         raise DatasetError(f"{where}: a multiple-choice question needs choices "
                            f"(field {fields.choices!r})")
     gold = None
-    if row.get(fields.answer) not in (None, ""):
+    if not _missing(row.get(fields.answer)):
         try:
             gold = normalize_gold(row[fields.answer], task, choices)
         except ValueError as exc:

@@ -24,7 +24,6 @@ printed under each report). The *answers* of a round are its ``answer`` and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from debate.errors import ConfigError
+from debate.files import SUMMARY_FIX, read_json_model, read_run_record
 from debate.judges.majority import is_consensus, majority_vote
 from debate.models.accounting import Price, PriceTable
 from debate.models.pool import EndpointReport
@@ -397,10 +397,10 @@ def summarize(traces: Iterable[DebateTrace], prices: PriceTable | None = None) -
 
 def run_prices(run_dir: str | Path) -> PriceTable:
     """The price table a run folder's ``config.json`` recorded (empty without one)."""
-    config_path = Path(run_dir) / "config.json"
-    if not config_path.exists():
+    record = read_run_record(run_dir)
+    if record is None:
         return PriceTable()
-    stored = json.loads(config_path.read_text(encoding="utf-8")).get("config", {})
+    stored = record.config
     discount = (stored.get("batch_options") or {}).get("discount", 0.5)
     return PriceTable({name: Price.model_validate(price)
                        for name, price in (stored.get("prices") or {}).items()},
@@ -417,7 +417,7 @@ def load_run_summary(run_dir: str | Path) -> Summary:
     previous_path = run_dir / "summary.json"
     keep: dict[str, Any] = {"run": str(run_dir)}
     if previous_path.exists():
-        previous = Summary.model_validate_json(previous_path.read_text(encoding="utf-8"))
+        previous = read_json_model(previous_path, Summary, "run summary", SUMMARY_FIX)
         keep |= {k: getattr(previous, k) for k in
                  ("questions", "wall_time", "requests", "retries", "errors", "failed", "stopped",
                   "invocations", "total_wall_time", "total_requests")}

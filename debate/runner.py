@@ -37,12 +37,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from debate.binding import build_agents
 from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
 from debate.errors import ConfigError, register_secret
+from debate.files import read_json_model, read_run_record
 from debate.identity import Fingerprint, changes, fingerprint
 from debate.metrics import Summary, Tally, load_run_summary
 from debate.models.accounting import PriceTable
@@ -53,7 +55,7 @@ from debate.models.spec import create_backend
 from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
 from debate.report import write_report
-from debate.results import ResultRow, result_row, write_results
+from debate.results import ResultRow, result_row, write_results, write_text_atomic
 from debate.shard import Models, agents_for, close_all, close_run, run_cache, run_questions
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
@@ -157,11 +159,11 @@ def _record_run(run_dir: Path, config: ExperimentConfig, fp: Fingerprint, force:
     """Write ``config.json``; refuse (or, with ``force``, record) a change of experiment."""
     path = run_dir / "config.json"
     forced: list[dict[str, Any]] = []
-    if path.exists():
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        forced = stored.get("forced", [])
-        if stored.get("identity") != fp.identity:
-            changed = changes(stored.get("fingerprint"), fp.components)
+    stored = read_run_record(run_dir)
+    if stored is not None:
+        forced = stored.forced
+        if stored.identity != fp.identity:
+            changed = changes(stored.fingerprint, fp.components)
             listed = "\n".join(f"  - {line}" for line in changed)
             if not force:
                 raise ConfigError(
@@ -170,13 +172,13 @@ def _record_run(run_dir: Path, config: ExperimentConfig, fp: Fingerprint, force:
                     "--force (its finished debates stay as they were made).")
             console.print(f"[yellow]--force:[/yellow] continuing {run_dir} with a changed "
                           f"experiment:\n{listed}", highlight=False)
-            forced.append({"at": datetime.now(UTC).isoformat(), "from": stored.get("identity"),
+            forced.append({"at": datetime.now(UTC).isoformat(), "from": stored.identity,
                            "to": fp.identity, "changed": changed})
     record: dict[str, Any] = {"identity": fp.identity, "fingerprint": fp.components,
                               "config": _without_secrets(config.model_dump(mode="json"))}
     if forced:
         record["forced"] = forced
-    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    write_text_atomic(path, json.dumps(record, indent=2))  # a kill never leaves half of it
 
 
 async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
@@ -196,7 +198,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     proto_cls, options = config.resolve_protocol()
     protocol = proto_cls(**options)
     questions = load_dataset(config.dataset.source(), task=config.dataset.task,
-                             fields=config.dataset.fields, limit=config.limit)
+                             fields=config.dataset.fields, limit=config.limit,
+                             partial_gold=config.dataset.partial_gold)
     protocol.check_questions(questions)
     fp = fingerprint(config, protocol)
     stats = CallStats()
@@ -300,7 +303,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         finally:
             await close_run(models, cache)
         wall = time.perf_counter() - start
-        before = _previous_totals(run_dir / "summary.json")
+        before = _previous_totals(run_dir / "summary.json", console)
         summary = tally.summary().model_copy(update={
             "run": str(run_dir), "questions": len(questions), "wall_time": wall,
             "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
@@ -356,13 +359,15 @@ class _RunLock:
             self._file = None
 
 
-def _previous_totals(path: Path) -> tuple[int, float, int]:
+def _previous_totals(path: Path, console: Console) -> tuple[int, float, int]:
     """(invocations, seconds, requests) of the run's earlier invocations, from its summary."""
     if not path.exists():
         return 0, 0.0, 0
     try:
-        previous = Summary.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValueError:  # unreadable: start the count again rather than fail the run
+        previous = read_json_model(path, Summary, "run summary", "it is written anew")
+    except ConfigError as exc:  # the debates are done: count again rather than fail the run
+        console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}; the totals of earlier "
+                      "invocations start again from this one", highlight=False)
         return 0, 0.0, 0
     if previous.invocations is None:  # written before totals were kept: its last invocation
         return 1, previous.wall_time or 0.0, previous.requests or 0

@@ -98,7 +98,7 @@ def error_lines(exc: ValidationError, model: type[BaseModel] | None = None,
     lines: list[str] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden" and loc:
             valid = keys_at(model, loc[:-1]) if model is not None else []
             message = f"unknown key; {suggest(str(loc[-1]), valid)}"

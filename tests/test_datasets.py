@@ -129,15 +129,18 @@ def test_a_mapped_column_no_row_has_is_a_located_error(tmp_path):
     assert load_dataset(path, fields=FieldMap(question="q", answer="gold"))[0].gold == "2"
 
 
-def test_rows_without_gold_are_counted_and_named_in_one_warning(tmp_path):
+def test_rows_without_gold_are_an_error_unless_partial_gold_then_named_in_a_warning(tmp_path):
     from debate.datasets import DatasetWarning
 
     path = tmp_path / "d.jsonl"
     path.write_text('{"id": "a", "question": "1+1?", "answer": "2"}\n'
                     '{"id": "b", "question": "2+2?", "answer": ""}\n'
                     '{"id": "c", "question": "3+3?"}\n')
+    with pytest.raises(DatasetError, match=r"d.jsonl:2: field 'answer' is missing or empty, but "
+                                           r"other rows have a gold answer \(e.g. .*d.jsonl:1\)"):
+        load_dataset(path, task="numeric")
     with pytest.warns(DatasetWarning, match=r"2 of 3 questions have no gold .*\(b, c\)"):
-        questions = load_dataset(path, task="numeric")
+        questions = load_dataset(path, task="numeric", partial_gold=True)
     assert [q.gold for q in questions] == ["2", None, None]
 
 

@@ -32,8 +32,16 @@ Opt = typer.Option
 
 
 def _fail(exc: Exception) -> NoReturn:
-    """One clear line (or block) on stderr, no traceback, exit code 2."""
-    typer.secho(f"error: {redact(str(exc))}", err=True, fg=typer.colors.RED)
+    """One clear line (or block) on stderr, no traceback, exit code 2.
+
+    A file-system error names its file (``runs/x: Not a directory``), whichever file
+    a command was reading or writing when it failed.
+    """
+    text = str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, DebateError) and exc.filename:
+        names = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f)
+        text = f"{names}: {exc.strerror or exc}"
+    typer.secho(f"error: {redact(text)}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2) from None
 
 
@@ -114,7 +122,7 @@ def run(
                                               if v is not None}, "command line")
         with batch_gc():  # the collector tuned for this run only, restored after
             summary = run_experiment(cfg, progress=not no_progress, force=force)
-    except DebateError as exc:
+    except (DebateError, OSError) as exc:
         _fail(exc)
     except KeyboardInterrupt:
         typer.secho("interrupted: finished debates are kept; re-run the same command to resume.",
@@ -153,8 +161,19 @@ def _traces(run_dir: str | None) -> Iterator[DebateTrace] | None:
     return read_traces(Path(run_dir) / "traces.jsonl")
 
 
-def _floats(text: str | None) -> list[float]:
-    return [float(x) for x in text.split(",")] if text else []
+def _numbers(text: str, option: str, kind: type[int] | type[float]) -> list[Any]:
+    """A comma-separated list of numbers given to ``option``; anything else names it."""
+    import math
+
+    try:
+        values = [kind(x) for x in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(math.isfinite(v) and v >= 0 for v in values):
+        noun = "whole numbers" if kind is int else "numbers"
+        raise ConfigError(f"{option} {text!r}: give comma-separated {noun} of at least 0, "
+                          "e.g. " + ("0,1" if kind is int else "0.9,0.1"))
+    return values
 
 
 def _trace_files(sources: list[Path]) -> list[Path]:
@@ -210,13 +229,15 @@ def export_cmd(
     from debate.trace import read_traces
 
     strategy = strategy or ["gold"]
-    fmt = canonical_format(fmt)
     try:
+        fmt = canonical_format(fmt)
+        round_numbers = _numbers(rounds, "--rounds", int)
+        fractions = _numbers(split, "--split", float)
         files = _trace_files(runs)
         check_export_target(out_dir, sources=files, overwrite=overwrite)
         traces = [t for f in files for t in read_traces(f)]
         found = examples(traces, strategy,
-                         options={"rounds": [int(r) for r in rounds.split(",")],
+                         options={"rounds": round_numbers,
                                   "min_margin": min_margin, "allow_fallback": allow_fallback},
                          filters={"min_length": min_length, "max_length": max_length,
                                   "max_per_question": max_per_question, "balance": balance,
@@ -224,11 +245,11 @@ def export_cmd(
                                   "dedupe": not no_dedupe, "seed": seed})
         rows = format_rows(found, fmt, dedupe=not no_dedupe)
         counts = write_export(rows, out_dir, fmt=fmt, strategies=list(strategy),
-                              fractions=_floats(split), seed=seed,
+                              fractions=fractions, seed=seed,
                               writers=None if writer is None else
                               tuple(w for w in writer.split(",") if w),
                               sources=[str(f) for f in files], overwrite=overwrite)
-    except DebateError as exc:
+    except (DebateError, OSError) as exc:
         _fail(exc)
     out.print(f"{len(traces)} debates -> {len(rows)} rows ({fmt}): "
               + ", ".join(f"{name} {n}" for name, n in counts.items()) + f"\nwritten to {out_dir}")
@@ -247,7 +268,7 @@ def report(
     try:
         summary = load_run_summary(run_dir)
         write_text_atomic(run_dir / ACCURACY_PLOT, accuracy_chart(summary))
-    except DebateError as exc:
+    except (DebateError, OSError) as exc:
         _fail(exc)
     if json:
         out.print_json(summary.model_dump_json())
@@ -288,11 +309,12 @@ def compare(
         files = _trace_files(runs)
         summaries = [run_summary(run) for run in runs]
         results = [compare_runs(read_traces(files[0]), read_traces(f)) for f in files[1:]]
-        plot.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(plot, compute_chart(names, summaries, "calls" if x == "calls"
-                                              else "tokens"))
-    except DebateError as exc:
+        chart = compute_chart(names, summaries, "calls" if x == "calls" else "tokens")
+    except (DebateError, OSError) as exc:
         _fail(exc)
+    try:
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(plot, chart)
     except OSError as exc:
         _fail(ConfigError(f"--plot {plot}: cannot write it: {exc.strerror or exc}"))
     out.print(runs_table(names, summaries))
@@ -343,7 +365,7 @@ def view(
         out_file = run_dirs[0] / "view.html" if len(run_dirs) == 1 else Path("view.html")
     try:
         path = build_viewer(run_dirs, out_file)
-    except DebateError as exc:
+    except (DebateError, OSError) as exc:
         _fail(exc)
     out.print(str(path), markup=False, highlight=False, soft_wrap=True)
     if open_it:
@@ -373,7 +395,7 @@ def roles(
                     fields = ", ".join(sorted(cls.template_fields.get(key, ()))) or "(none)"
                     table.add_row(key, fields, f"{default}.md")
                 out.print(table)
-    except DebateError as exc:
+    except (DebateError, OSError) as exc:
         _fail(exc)
 
 
@@ -402,7 +424,7 @@ def protocols(
                 out.print(cls().mermaid(), markup=False, highlight=False)
         for plugin, error in PROTOCOLS.plugin_errors.items():
             err.print(f"plug-in {plugin!r} failed to load: {error}", markup=False)
-    except DebateError as exc:
+    except (DebateError, OSError) as exc:
         _fail(exc)
 
 

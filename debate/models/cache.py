@@ -46,7 +46,7 @@ from typing import Self
 
 import orjson
 
-from debate.errors import DebateError
+from debate.errors import ConfigError, DebateError
 from debate.memo import ByIdentity
 from debate.models.types import Completion, Message, SamplingParams
 
@@ -121,9 +121,7 @@ class ResponseCache:
             raise ValueError(f"commit_every must be >= 0, got {commit_every}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = self._connect(timeout)  # lookups, on the caller's thread
-        self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, completion TEXT)")
-        self._writer = self._connect(timeout)  # commits, on the writer thread only
+        self._db, self._writer = self._open(timeout)
         self._thread: concurrent.futures.ThreadPoolExecutor | None = None  # made at first commit
         self._unwritten: dict[str, str] = {}  # put, not yet handed to the writer
         self._committing: dict[str, str] = {}  # handed to the writer, not yet committed
@@ -132,11 +130,39 @@ class ResponseCache:
         self.commit_every = commit_every
         self._last_commit = float("-inf")  # time.monotonic() of the last commit started
         if not shared:
-            self._present = {hash(key) for (key,) in self._db.execute(
-                "SELECT key FROM calls")}
+            self._present = self._keys()
         self._fallbacks: list[tuple[sqlite3.Connection, set[int]]] = []
         for other in fallbacks:
             self._open_fallback(Path(other))
+
+    def _open(self, timeout: float) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        """(the lookup connection, the writer's); a damaged file is a located error."""
+        opened: list[sqlite3.Connection] = []
+        try:
+            opened.append(self._connect(timeout))  # lookups, on the caller's thread
+            opened[0].execute("CREATE TABLE IF NOT EXISTS calls "
+                              "(key TEXT PRIMARY KEY, completion TEXT)")
+            opened[0].execute("SELECT key, completion FROM calls LIMIT 1").fetchall()
+            opened.append(self._connect(timeout))  # commits, on the writer thread only
+        except sqlite3.DatabaseError as exc:
+            for db in opened:
+                db.close()
+            raise self._damaged(exc) from exc
+        return opened[0], opened[1]
+
+    def _keys(self) -> set[int]:
+        try:
+            return {hash(key) for (key,) in self._db.execute("SELECT key FROM calls")}
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            self._writer.close()
+            raise self._damaged(exc) from exc
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> ConfigError:
+        return ConfigError(
+            f"{self.path}: damaged response cache ({exc}); move it away (with any "
+            f"{self.path.name}-wal and -shm beside it) and re-run: finished debates are kept in "
+            "traces.jsonl, and only the calls of unfinished ones are paid for again")
 
     def _open_fallback(self, path: Path) -> None:
         try:

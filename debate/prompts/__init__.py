@@ -18,7 +18,7 @@ from pathlib import Path
 
 from debate.errors import TemplateError
 
-__all__ = ["Template", "load_template"]
+__all__ = ["Template", "load_template", "template_file"]
 
 _FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -62,12 +62,24 @@ class Template:
         return f"Template({self.name!r}, fields={sorted(self.fields)})"
 
 
+def template_file(path: Path) -> Template:
+    """The template in a UTF-8 text file; a file that cannot be read is a located error."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise TemplateError(f"{path}: cannot read the template: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save "
+                            "it as UTF-8") from exc
+    return Template(text.strip("\n"), str(path))
+
+
 @cache
 def load_template(name: str) -> Template:
     """A built-in template by name (``du_initial``) or a template file by path."""
     path = Path(name)
     if path.suffix in (".md", ".txt") and path.exists():
-        return Template(path.read_text(encoding="utf-8").strip("\n"), str(path))
+        return template_file(path)
     resource = resources.files(__name__).joinpath(f"{name}.md")
     if not resource.is_file():
         raise TemplateError(f"no built-in template {name!r} and no file {name!r}")

@@ -15,13 +15,13 @@ answer's correctness and change; nothing is recomputed another way.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from debate.errors import ConfigError
+from debate.files import damaged, read_run_record
 from debate.metrics import DEFINITIONS, ScoredAnswer, Summary, load_run_summary, score_rounds
 from debate.trace import DebateTrace, Turn, read_traces
 
@@ -62,11 +62,10 @@ class ViewerData:
 
 def _run_record(run_dir: Path, summary: Summary) -> dict[str, Any]:
     config: dict[str, Any] | None = None
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        stored = json.loads(config_path.read_text(encoding="utf-8"))
-        config = {"identity": stored.get("identity"), "config": stored.get("config"),
-                  "forced": stored.get("forced")}
+    stored = read_run_record(run_dir)
+    if stored is not None:
+        config = {"identity": stored.identity, "config": stored.config,
+                  "forced": stored.forced or None}
     return {"name": run_dir.name, "path": str(run_dir), "summary": summary.model_dump(mode="json")
             | {"vote_accuracy": summary.vote_accuracy, "unfinished": summary.unfinished},
             "config": config, "protocol_config": None}
@@ -173,8 +172,14 @@ def _traces(run_dir: Path) -> Iterator[DebateTrace]:
     listed: set[str] | None = None
     csv_path = run_dir / "results.csv"
     if csv_path.exists():
-        with csv_path.open(encoding="utf-8", newline="") as file:
-            listed = {row["id"] for row in csv.DictReader(file)}
+        try:
+            with csv_path.open(encoding="utf-8", newline="") as file:
+                listed = {row["id"] for row in csv.DictReader(file)}
+        except (UnicodeDecodeError, csv.Error, KeyError) as exc:
+            detail = f"no column {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise damaged(csv_path, "results table", detail, "move it away: the page then "
+                          "shows every debate in traces.jsonl, and a re-run of the run's "
+                          "command writes it anew") from exc
     seen: set[str] = set()
     for trace in read_traces(run_dir / "traces.jsonl"):
         qid = trace.question.id
