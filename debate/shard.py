@@ -9,6 +9,7 @@ so a debate is computed the same way wherever it runs.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,18 +58,26 @@ class Models:
             options = config.backend_options.get(parsed.backend, {})
             endpoints = config.endpoints_of(spec)
             backend: ChatModel
-            if config.batch:
-                backend = self._batching(spec, parsed, options, config)
-            elif endpoints:
-                backend = EndpointPool.create(parsed, endpoints, policy=config.pool, **options)
-                name = str(parsed.model_copy(update={"base_url": None, "pool": []}))
-                key, n = name, 1
-                while key in self.pools:  # another pool of the same model
-                    n += 1
-                    key = f"{name} ({n})"
-                self.pools[key] = backend
-            else:
-                backend = create_backend(parsed, **options)
+            try:
+                if config.batch:
+                    backend = self._batching(spec, parsed, options, config)
+                elif endpoints:
+                    backend = EndpointPool.create(parsed, endpoints, policy=config.pool,
+                                                  **options)
+                    name = str(parsed.model_copy(update={"base_url": None, "pool": []}))
+                    key, n = name, 1
+                    while key in self.pools:  # another pool of the same model
+                        n += 1
+                        key = f"{name} ({n})"
+                    self.pools[key] = backend
+                else:
+                    backend = create_backend(parsed, **options)
+            except TypeError as exc:  # a misspelt constructor option
+                unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+                if unknown is None:
+                    raise
+                raise ConfigError(f"backend_options.{parsed.backend}.{unknown[1]}: not an option "
+                                  f"of the {parsed.backend} backend ({exc})") from None
             self.backends.append(backend)
             self.by_spec[spec] = wrap(backend, stats=stats, limits=config.limits,
                                       retry=config.retry, prices=prices)
