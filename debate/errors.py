@@ -14,10 +14,19 @@ the *model's* (recorded in the trace, never fatal) and the *transport's*
     ├── ModelOutputError       unparseable / empty / refused output (recorded)
     └── TransportError         a backend call failed
         ├── RetryableError     429, 5xx, timeouts, dropped connections
+        │   ├── UnreachableError    never connected: refused, host not found, TLS failure
+        │   └── MalformedReplyError an answer that is not the JSON expected
         └── FatalTransportError 401/403/404/400…: retrying cannot help
 
 A run stops on :class:`FatalTransportError` (with the endpoint and status in
-the message) and keeps every debate that finished before it.
+the message), on an endpoint that refuses every connection before it has ever
+answered (:mod:`debate.models.reach`), and on a retryable error still failing
+after every retry; it keeps every debate that finished before it.
+
+Secrets never reach a text a person or a file sees: :func:`redact` removes every
+registered key (:func:`register_secret`), whatever its length, text shaped like a
+key, and the password of any URL (``http://user:***@host/v1``,
+:func:`hide_password`).
 """
 
 from __future__ import annotations
@@ -25,44 +34,107 @@ from __future__ import annotations
 import errno
 import re
 from collections.abc import Iterator
+from typing import ClassVar
 
 __all__ = [
     "ConfigError",
     "DatasetError",
     "DebateError",
     "FatalTransportError",
+    "MalformedReplyError",
     "MissingDependencyError",
     "ModelOutputError",
     "RetryableError",
     "SpecError",
     "TemplateError",
     "TransportError",
+    "UnreachableError",
     "connection_error",
+    "hide_password",
     "redact",
     "register_secret",
+    "register_url_password",
 ]
 
 
 _SECRETS: set[str] = set()
-_KEY_SHAPES = re.compile(r"(?i)(bearer\s+|x-api-key:?\s*|api[_-]?key[\"']?\s*[:=]\s*[\"']?)"
-                         r"[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{8,}")
+_LONG_SECRET = 8
+"""Secrets this long or longer are removed wherever they occur; shorter ones only as a
+whole token (see :func:`redact`)."""
+_KEY_SHAPES = re.compile(r"(?i)(bearer\s+|basic\s+|x-api-key:?\s*|"
+                         r"api[_-]?key[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._~+/=-]{8,}"
+                         r"|\bsk-[A-Za-z0-9_-]{8,}")
+"""Text shaped like a credential: an ``Authorization`` header's value (a bearer token, a
+``Basic`` user and password), an ``api_key`` field, an ``sk-`` key."""
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*):[^\s/?#]*@")
+"""The password of a URL's userinfo, up to the last ``@`` before the path."""
 
 
 def register_secret(value: str) -> None:
-    """Remember a configured secret (an API key) so :func:`redact` removes it from texts."""
-    if len(value) >= 8:
+    """Remember a configured secret (an API key, a password) so :func:`redact` removes it.
+
+    Every non-empty value counts, however short (a 7-character key once reached
+    ``summary.json``); see :func:`redact` for how short ones are matched.
+    """
+    if value.strip():
         _SECRETS.add(value)
 
 
+def register_url_password(url: str) -> None:
+    """Register the password in ``url``'s userinfo, if any, as a secret (see :func:`redact`).
+
+    As written, percent-decoded, and as the ``Basic`` token a server may echo back.
+    """
+    from base64 import b64encode
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    raw = parts.netloc.rpartition("@")[0].partition(":")[2] if "@" in parts.netloc else ""
+    if not raw:
+        return
+    user, password = unquote(parts.username or ""), unquote(raw)
+    for value in (raw, password, b64encode(f"{user}:{password}".encode()).decode()):
+        register_secret(value)
+
+
+def hide_password(url: str) -> str:
+    """``url`` with the password of its userinfo shown as ``***``: ``http://user:***@host/v1``.
+
+    The form every URL a person or a file sees takes (specs, endpoints, error texts,
+    ``config.json``); the real URL is kept only where requests are sent from.
+    """
+    return _URL_PASSWORD.sub(r"\1:***@", url)
+
+
+def _short_secret(secret: str) -> re.Pattern[str]:
+    """``secret`` as a whole token: not part of a longer run of letters and digits."""
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])")
+
+
 def redact(text: str) -> str:
-    """``text`` without any registered secret or anything shaped like an API key.
+    """``text`` without any registered secret, anything shaped like a key, or a URL password.
 
     Error texts pass through this before they are stored (summary, report, traces)
     or printed: a server that echoes the key in an error body must not leak it.
+
+    A registered secret of 8 characters or more is removed wherever it occurs. A
+    shorter one only where it stands as a whole token (not inside a longer run of
+    letters and digits): a 3-character key such as ``abc`` must go from ``Bearer abc``
+    or ``"key": "abc"``, but not turn ``abcdef`` or ``fabcon`` into nonsense. A key
+    that short still replaces a word or number equal to it; that is the price of never
+    showing it, and ``[redacted]`` says where it happened.
     """
-    for secret in _SECRETS:
-        if secret in text:
+    for secret in sorted(_SECRETS, key=len, reverse=True):  # a longer one that holds a shorter
+        if secret not in text:
+            continue
+        if len(secret) >= _LONG_SECRET:
             text = text.replace(secret, "[redacted]")
+        else:
+            text = _short_secret(secret).sub("[redacted]", text)
+    text = _URL_PASSWORD.sub(r"\1:***@", text)
     return _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
 
 
@@ -104,6 +176,9 @@ class TransportError(DebateError):
 
     """
 
+    category: ClassVar[str] = "connection"
+    """How :attr:`kind` counts an error without an HTTP status."""
+
     def __init__(
         self,
         message: str,
@@ -113,9 +188,14 @@ class TransportError(DebateError):
         retry_after: float | None = None,
     ) -> None:
         super().__init__(redact(message))
-        self.endpoint = endpoint
+        self.endpoint = redact(endpoint)
         self.status = status
         self.retry_after = retry_after
+
+    @property
+    def kind(self) -> str:
+        """What ``CallStats.errors`` counts it as: ``HTTP 429``, ``malformed``, ``connection``."""
+        return f"HTTP {self.status}" if self.status is not None else self.category
 
     def __str__(self) -> str:
         where = f" [{self.endpoint}]" if self.endpoint else ""
@@ -125,6 +205,30 @@ class TransportError(DebateError):
 
 class RetryableError(TransportError):
     """A transient failure: rate limited, server error, timeout, lost connection."""
+
+
+class UnreachableError(RetryableError):
+    """The connection was never made: refused, host not found, TLS handshake failed.
+
+    Attributes:
+        url: the address tried (its password hidden).
+        reason: why, in words (``connection refused``).
+        hint: what to check (``is the server running?``).
+
+    """
+
+    def __init__(self, message: str, *, endpoint: str = "", url: str = "", reason: str = "",
+                 hint: str = "is the server running?") -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.url = hide_password(url)
+        self.reason = reason
+        self.hint = hint
+
+
+class MalformedReplyError(RetryableError):
+    """The server answered, but its body is not JSON, or not the shape the API promises."""
+
+    category = "malformed"
 
 
 class FatalTransportError(TransportError):
@@ -201,13 +305,25 @@ def _failure(exc: BaseException) -> tuple[bool, str]:
     return False, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _hint(reason: str) -> str:
+    """What to check when a connection was never made for ``reason``."""
+    if reason == "host name not found":
+        return "is the host name right?"
+    if reason.startswith(("certificate", "TLS")):
+        return "is the URL's scheme (http/https) right, and its certificate trusted?"
+    return "is the server running?"
+
+
 def connection_error(url: str, exc: BaseException, *, endpoint: str) -> RetryableError:
     """A :class:`RetryableError` naming ``url`` and saying in words why the request failed.
 
     ``cannot connect to http://127.0.0.1:9/v1 (connection refused)`` rather than an
     HTTP library's exception repr; the text is redacted like every transport error.
+    A connection never made is an :class:`UnreachableError`.
     """
+    url = hide_password(url)
     never_connected, reason = _failure(exc)
     if never_connected:
-        return RetryableError(f"cannot connect to {url} ({reason})", endpoint=endpoint)
+        return UnreachableError(f"cannot connect to {url} ({reason})", endpoint=endpoint,
+                                url=url, reason=reason, hint=_hint(reason))
     return RetryableError(f"request to {url} failed ({reason})", endpoint=endpoint)

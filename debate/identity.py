@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,8 +83,9 @@ def _agent(agent: Agent) -> dict[str, Any]:
 
 
 def _without_url(spec: str) -> str:
-    head, at, url = spec.rpartition("@")
-    return head if at and url.startswith(("http://", "https://")) else spec
+    """``spec`` up to its ``@http(s)://`` URL (the first: a URL's ``user:pass@`` follows it)."""
+    at = re.search(r"@(?=https?://)", spec, re.IGNORECASE)
+    return spec[:at.start()] if at else spec
 
 
 def fingerprint(config: ExperimentConfig, protocol: DebateProtocol | None = None

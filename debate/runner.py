@@ -43,7 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from debate.binding import build_agents
 from debate.config import ExperimentConfig
 from debate.datasets import load_dataset
-from debate.errors import ConfigError, register_secret
+from debate.errors import ConfigError, hide_password, register_secret
 from debate.files import read_json_model, read_run_record
 from debate.identity import Fingerprint, changes, fingerprint
 from debate.metrics import Summary, Tally, load_run_summary
@@ -135,8 +135,9 @@ _SECRET_NAME = re.compile(r"(^|_)(key|token|secret|password|authorization|creden
 
 
 def _without_secrets(data: Any) -> Any:
-    """``data`` with the value of every secret-named key (``api_key``, ``token``...) redacted.
+    """``data`` with every secret-named key's value (``api_key``, ``token``...) redacted.
 
+    The password of every URL in it is shown as ``***`` too (``http://user:***@host``).
     Each such value is also registered with :func:`debate.errors.register_secret`, so an
     error text that quotes it is redacted too.
     """
@@ -151,6 +152,8 @@ def _without_secrets(data: Any) -> Any:
         return cleaned
     if isinstance(data, list):
         return [_without_secrets(item) for item in data]
+    if isinstance(data, str):
+        return hide_password(data)
     return data
 
 
@@ -304,7 +307,11 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             await close_run(models, cache)
         wall = time.perf_counter() - start
         before = _previous_totals(run_dir / "summary.json", console)
-        summary = tally.summary().model_copy(update={
+        summary = tally.summary()
+        summary = summary.model_copy(update={
+            # what ran, also when no debate finished (a run stopped as it started)
+            "protocol": summary.protocol or protocol.name,
+            "models": summary.models or list(dict.fromkeys(a.model.name for a in agents)),
             "run": str(run_dir), "questions": len(questions), "wall_time": wall,
             "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
             "failed": failed, "stopped": stopped,

@@ -124,17 +124,20 @@ async def test_connection_close_is_honoured():
     assert server.connections == 2
 
 
-@pytest.mark.parametrize(("step", "words"), [
-    ("close", "the server closed the connection before replying"),
-    ((reply()[:40], True), "the server closed the connection in the middle of its reply"),
-    (b"HTTX/9 banana\r\n\r\n", "malformed HTTP response"),
+@pytest.mark.parametrize(("step", "words", "kind"), [
+    ("close", "request to {url} failed (ConnectionResetError: the server closed the "
+     "connection before replying)", "connection"),
+    ((reply()[:40], True), "request to {url} failed (ConnectionResetError: the server closed "
+     "the connection in the middle of its reply)", "connection"),
+    (b"HTTX/9 banana\r\n\r\n", "malformed reply from {url}: not an HTTP response", "malformed"),
 ])
-async def test_a_failed_reply_is_a_retryable_error_naming_the_url(step, words):
+async def test_a_failed_reply_is_a_retryable_error_naming_the_url(step, words, kind):
     async with Canned(step) as server:
         async with OpenAIModel("m", base_url=server.url, transport="lean") as model:
             with pytest.raises(RetryableError) as info:
                 await model.generate(MSGS, SamplingParams())
-    assert f"request to {server.url} failed" in str(info.value) and words in str(info.value)
+    assert words.format(url=server.url) in str(info.value)
+    assert info.value.kind == kind  # how the run's error counts file it
 
 
 async def test_status_and_retry_after_reach_the_retry_layer():

@@ -149,9 +149,9 @@ async def test_a_closed_port_is_named_in_words(transport):
     async with model:
         with pytest.raises(RetryableError) as info:
             await run_debate("What is 1 + 1?", models=model, rounds=0, agents=1)
-    text = str(info.value)
-    assert text == (f"gave up after 2 attempts: cannot connect to {url} (connection refused) "
-                    f"[openai:m@{url}]")
+    text = str(info.value)  # it never answered: given up after a few tries (models.reach)
+    assert text.startswith(f"cannot connect to {url} (connection refused): 2 attempts over ")
+    assert text.endswith(f"; is the server running? [openai:m@{url}]")
     assert "ConnectionKey" not in text
 
 

@@ -167,3 +167,76 @@ def test_the_model_layer_imports_the_testing_helpers_only_for_a_scripted_spec():
 def test_scripted_backend_takes_no_options():
     with pytest.raises(ConfigError, match=r"scripted:echo takes no backend options, got \['x'\]"):
         create_backend("scripted:echo", x=1)
+
+
+# --- URLs are checked in full when a spec is parsed ---------------------------------------
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("http://h:8o8o/v1", "port '8o8o' in URL 'http://h:8o8o/v1' is not a number from 1 to 65535"),
+    ("http://h:99999/v1",
+     "port '99999' in URL 'http://h:99999/v1' is not a number from 1 to 65535"),
+    ("http://h:0/v1", "port '0' in URL 'http://h:0/v1' is not a number from 1 to 65535"),
+    ("http://[::1/v1", "'http://[::1/v1' is not a URL (Invalid IPv6 URL)"),
+    ("http:///v1", "no host in URL 'http:///v1'"),
+    ("http://:8000/v1", "no host in URL 'http://:8000/v1'"),
+    ("http://my host/v1", "'my host' in URL 'http://my host/v1' is not a host name or IP address"),
+    ("ftp://h/v1", "'ftp://h/v1' after '@' is not an http:// or https:// URL"),
+    ("http://a:8000/v1,ftp://b/v1", "'ftp://b/v1' is not an http:// or https:// URL"),
+    ("http://me:s3cr3t@h:8o8o/v1",
+     "port '8o8o' in URL 'http://me:***@h:8o8o/v1' is not a number from 1 to 65535"),
+])
+def test_a_bad_url_is_a_spec_error_naming_the_spec_and_the_fault(url, why):
+    spec = f"openai:m@{url}"
+    with pytest.raises(SpecError) as info:
+        parse_model_spec(spec)
+    message = str(info.value)
+    assert message.startswith(f"invalid model spec {spec.replace(':s3cr3t@', ':***@')!r}: {why}.")
+    assert "s3cr3t" not in message
+
+
+def test_a_bracketed_host_must_be_an_ipv6_address():
+    # the standard library refuses it itself since 3.11.4, in its own words
+    with pytest.raises(SpecError, match=r"zz::1.*(is not a URL|is not an IPv6 address)"):
+        parse_model_spec("openai:m@http://[zz::1]/v1")
+
+
+@pytest.mark.parametrize(("url", "port"), [
+    ("http://[::1]:8000/v1", 8000), ("HTTPS://Example.com/v1", None), ("http://h:/v1", None),
+    ("http://me:s3cr3t@127.0.0.1:65535/v1", 65535), ("http://my_host.local:1/v1", 1),
+])
+def test_good_urls_parse(url, port):
+    from urllib.parse import urlsplit
+
+    spec = parse_model_spec(f"openai:m@{url}")
+    assert spec.model == "m" and spec.base_url == url and urlsplit(url).port == port
+
+
+def test_a_model_name_with_an_at_sign_keeps_it_before_a_url_with_a_password():
+    spec = parse_model_spec("openai:org@model@http://me:pw@h/v1,http://h2/v1")
+    assert (spec.model, spec.pool) == ("org@model", ["http://me:pw@h/v1", "http://h2/v1"])
+    assert str(spec) == "openai:org@model@http://me:***@h/v1,http://h2/v1"
+
+
+def test_a_bad_url_in_a_configs_endpoints_is_refused_when_the_config_loads():
+    from pydantic import ValidationError
+
+    from debate import ExperimentConfig
+
+    with pytest.raises(ValidationError, match="port '99999' in URL"):
+        ExperimentConfig(models=["openai:m"], dataset="experiments/data/arithmetic.jsonl",
+                         endpoints={"openai:m": [{"url": "http://h:99999/v1"}]})
+
+
+def test_debate_run_with_a_bad_url_exits_2_before_making_anything(tmp_path):
+    from typer.testing import CliRunner
+
+    from debate.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--dataset", "experiments/data/arithmetic.jsonl",
+                                      "--model", "openai:m@http://[::1/v1", "--out",
+                                      str(tmp_path), "--name", "run"])
+    assert result.exit_code == 2, result.output
+    assert "invalid model spec 'openai:m@http://[::1/v1': 'http://[::1/v1' is not a URL" in (
+        " ".join(result.output.split()))
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()

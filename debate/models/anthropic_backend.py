@@ -16,6 +16,7 @@ layer retries instead.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -25,11 +26,14 @@ from typing import Any
 from pydantic import SecretStr
 
 from debate.errors import (
+    MalformedReplyError,
     MissingDependencyError,
     classify_status,
     connection_error,
+    hide_password,
     parse_retry_after,
     register_secret,
+    register_url_password,
 )
 from debate.models.guard import check_request
 from debate.models.types import Closeable, Completion, Message, SamplingParams, Usage
@@ -85,7 +89,9 @@ class AnthropicModel(Closeable):
                  base_url: str | None = None, sampling: bool | None = None) -> None:
         self.model = model
         self.name = f"anthropic:{model}"
-        self.endpoint = f"{self.name}@{base_url}" if base_url else self.name
+        self.endpoint = f"{self.name}@{hide_password(base_url)}" if base_url else self.name
+        if base_url:
+            register_url_password(base_url)
         self.api_key = api_key if isinstance(api_key, SecretStr | None) else SecretStr(api_key)
         if self.api_key is not None:
             register_secret(self.api_key.get_secret_value())
@@ -164,16 +170,22 @@ class AnthropicModel(Closeable):
                                   retry_after=retry_after) from exc
         except anthropic.APIConnectionError as exc:
             raise connection_error(url, exc, endpoint=self.endpoint) from exc
-        text = "".join(getattr(block, "text", "") for block in response.content)
-        return Completion(
-            text=text,
-            finish_reason=response.stop_reason,
-            usage=Usage(prompt_tokens=response.usage.input_tokens,
-                        completion_tokens=response.usage.output_tokens),
-            latency=time.perf_counter() - start,
-            model=response.model,
-            logprobs=None,
-        )
+        except (anthropic.APIResponseValidationError, json.JSONDecodeError) as exc:
+            raise MalformedReplyError(f"malformed reply from {hide_password(url)}: {exc}"[:300],
+                                      endpoint=self.endpoint) from exc
+        try:
+            return Completion(
+                text="".join(getattr(block, "text", "") for block in response.content),
+                finish_reason=response.stop_reason,
+                usage=Usage(prompt_tokens=response.usage.input_tokens,
+                            completion_tokens=response.usage.output_tokens),
+                latency=time.perf_counter() - start,
+                model=response.model,
+                logprobs=None,
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise MalformedReplyError(f"malformed reply from {hide_password(url)}: not a "
+                                      f"message ({exc!r})"[:300], endpoint=self.endpoint) from exc
 
     def completion(self, message: dict[str, Any]) -> Completion:
         """A :class:`Completion` from a Messages-API response body (a batch result's)."""

@@ -15,8 +15,9 @@ machine. ``aiohttp`` spends about 0.3 ms of CPU per request there; this
 client about 0.13 ms (``benchmarks/README.md``).
 
 Failures are ``OSError`` (``ConnectionError`` when the server closed the
-connection or sent a malformed response), which the backend words with
-:func:`debate.errors.connection_error`. A request on a reused connection that
+connection, :class:`MalformedResponse` when what it sent is not HTTP), which the
+backend words with :func:`debate.errors.connection_error` (or counts as a
+malformed reply). A request on a reused connection that
 the server had closed while it was idle (no byte of a response came back) is
 sent once more on a new connection, as every keep-alive client does.
 """
@@ -30,7 +31,11 @@ from urllib.parse import urlsplit
 
 import httptools
 
-__all__ = ["HttpPool"]
+__all__ = ["HttpPool", "MalformedResponse"]
+
+
+class MalformedResponse(ConnectionError):
+    """The server answered with bytes that are not an HTTP response."""
 
 
 class _Connection(asyncio.Protocol):
@@ -61,7 +66,7 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(ConnectionError(f"malformed HTTP response ({exc})"))
+            self._fail(MalformedResponse(f"not an HTTP response ({exc})"))
             self.close()
 
     def eof_received(self) -> bool:

@@ -8,7 +8,9 @@ composed explicitly and reads from the outside in::
 - ``Cached``  replays a stored completion (no limits, no cost) and merges
   identical calls (same content and position) in flight at the same time;
 - ``Retrying`` applies a per-attempt timeout and retries transient failures
-  with exponential backoff and jitter, honouring ``Retry-After``. Waiting in
+  with exponential backoff and jitter, honouring ``Retry-After``; an endpoint
+  that refuses every connection before it has ever answered is given up within
+  seconds (:mod:`debate.models.reach`). Waiting in
   a queue (``Limited``'s cap, an embedded model's free slot) is not timed:
   code that waits for its turn does it inside :func:`queued`;
 - ``Limited`` caps requests in flight per endpoint and, behind that cap,
@@ -36,9 +38,11 @@ from aiolimiter import AsyncLimiter
 from asyncio_throttle.throttler import Throttler
 from pydantic import Field
 
-from debate.errors import RetryableError
+from debate.errors import RetryableError, TransportError, UnreachableError
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache, cache_key, call_position
+from debate.models.fifo import FifoSemaphore
+from debate.models.reach import Reach
 from debate.models.types import (
     ChatModel,
     Closeable,
@@ -201,7 +205,8 @@ class CallStats:
     batch_cost: float = 0.0
     """Dollars of the calls made through a Batch API (at the batch price; part of ``cost``)."""
     errors: dict[str, int] = field(default_factory=dict)
-    """Failed attempts by kind (``HTTP 429``, ``timeout``...)."""
+    """Failed attempts by kind: ``HTTP 429``..., ``timeout``, ``connection`` (no reply),
+    ``malformed`` (a reply that is not the JSON expected)."""
 
     def record_error(self, kind: str) -> None:
         """Count one failed attempt of the given kind."""
@@ -225,6 +230,11 @@ class RetryPolicy(Settings):
 
     max_attempts: int = Field(default=6, ge=1)
     """Attempts in all, the first included."""
+    connect_attempts: int = Field(default=3, ge=1)
+    """Tries of an endpoint that has never answered in this run and refuses the
+    connection (refused, host not found, TLS failure) before the run stops, about 2 s
+    (:mod:`debate.models.reach`); once it has answered, connection failures are retried
+    up to ``max_attempts`` like others. At most ``max_attempts`` are made."""
     initial_delay: float = Field(default=1.0, ge=0)
     """Seconds before the first retry."""
     max_delay: float = Field(default=60.0, ge=0)
@@ -246,54 +256,6 @@ class RetryPolicy(Settings):
             return min(retry_after, self.max_delay)
         base = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
         return base * (1.0 - self.jitter * random.random())
-
-
-class FifoSemaphore:
-    """A first-come, first-served counting semaphore with O(1) hand-over.
-
-    ``asyncio.Semaphore`` scans its waiters for one not yet woken on every
-    release; with hundreds of calls queued and many finishing per loop
-    iteration that scan showed in profiles. Here a release hands its permit
-    straight to the oldest waiter. (Named ``Slots`` before; "slot" now means only a
-    sampler's place in the cache key and an embedded model's decoding slot.)
-    """
-
-    def __init__(self, size: int) -> None:
-        self._free = size
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release()
-
-    def free(self) -> bool:
-        """True when a permit can be taken at once."""
-        return self._free > 0 and not self._waiters
-
-    async def acquire(self) -> None:
-        """Take a permit, waiting in arrival order while none is free."""
-        if self._free > 0 and not self._waiters:
-            self._free -= 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():  # handed a permit, then cancelled
-                self.release()
-            raise
-
-    def release(self) -> None:
-        """Give a permit back (to the oldest waiter, if any)."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():  # skip waiters that were cancelled
-                waiter.set_result(None)
-                return
-        self._free += 1
 
 
 Slots = FifoSemaphore
@@ -381,6 +343,8 @@ class Retrying(_Layer):
         self.name = inner.name
         self.policy = policy
         self.stats = stats
+        self.reach = Reach(min(policy.connect_attempts, policy.max_attempts))
+        """Whether the endpoint has answered yet (until then, refusals fail fast)."""
         self._deadlines: _Deadlines | None = None
 
     async def _timed(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
@@ -407,25 +371,48 @@ class Retrying(_Layer):
                 attempt.task.uncancel()
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
-        """Call the inner model, retrying transient failures; re-raise the last one."""
-        policy = self.policy
+        """Call the inner model, retrying transient failures; re-raise the last one.
+
+        Refused connections of an endpoint that has never answered take turns and are
+        given up within seconds (:class:`~debate.models.reach.Reach`).
+        """
+        policy, reach = self.policy, self.reach
         attempt = 0
+        turn = False  # this attempt is the refused endpoint's next try (see Reach)
         while True:
             attempt += 1
             self.stats.requests += 1
             if attempt > 1:
                 self.stats.retries += 1
             try:
-                if policy.timeout is None:
-                    return await self.inner.generate(messages, params)
-                return await self._timed(messages, params)
+                try:
+                    if policy.timeout is None:
+                        completion = await self.inner.generate(messages, params)
+                    else:
+                        completion = await self._timed(messages, params)
+                finally:
+                    if turn:
+                        reach.release()
+                reach.answered = True
+                return completion
             except TimeoutError as exc:
                 self.stats.record_error("timeout")
                 error = RetryableError(f"no reply within {policy.timeout}s", endpoint=self.name,
                                        retry_after=0.0 if getattr(exc, "at_once", False) else None)
-            except RetryableError as exc:
-                self.stats.record_error(f"HTTP {exc.status}" if exc.status else "connection")
+            except UnreachableError as exc:
+                self.stats.record_error(exc.kind)
+                if not reach.answered:
+                    turn = await reach.refused(exc, lambda n: policy.delay(n, None), turn)
+                    continue
                 error = exc
+            except RetryableError as exc:
+                reach.answered = True  # a status, a malformed body, a broken connection
+                self.stats.record_error(exc.kind)
+                error = exc
+            except TransportError:
+                reach.answered = True
+                raise
+            turn = False
             if attempt >= policy.max_attempts:
                 reason = error.args[0] if error.args else str(error)  # no endpoint/status twice
                 raise RetryableError(

@@ -13,8 +13,14 @@ default) picks ``lean`` for a plain ``http://`` URL and ``aiohttp`` otherwise:
   retry is ours, visible and counted once). Costs 2-3 ms of CPU per call,
   mostly re-validating the whole message history.
 
-Both map failures to :class:`RetryableError` / :class:`FatalTransportError`; a
-request that never got an HTTP reply says so in words, naming the URL.
+All map failures to :class:`RetryableError` / :class:`FatalTransportError`; a
+request that never got an HTTP reply says so in words, naming the URL (a connection
+never made is an :class:`~debate.errors.UnreachableError`), and a reply that is not
+the JSON the API promises is a :class:`~debate.errors.MalformedReplyError`
+(``malformed`` in the error counts). A user and password in the URL
+(``http://user:pass@host``) are sent as HTTP basic auth, instead of the key (one
+``Authorization`` header holds one), and the password is shown nowhere: names and
+messages carry ``http://user:***@host``.
 
 The session (or client) opens on the first call and belongs to the model:
 close it with ``await model.aclose()`` or ``async with model:`` before the
@@ -34,14 +40,16 @@ import orjson
 from pydantic import SecretStr
 
 from debate.errors import (
-    RetryableError,
+    MalformedReplyError,
     classify_status,
     connection_error,
+    hide_password,
     parse_retry_after,
     register_secret,
+    register_url_password,
 )
 from debate.models.guard import check_request
-from debate.models.http import HttpPool
+from debate.models.http import HttpPool, MalformedResponse
 from debate.models.types import Closeable, Completion, Message, SamplingParams, TokenLogprob, Usage
 
 __all__ = [
@@ -100,13 +108,20 @@ def request_body(model: str, messages: Sequence[Message], params: SamplingParams
 
 
 def parse_response(data: dict[str, Any], *, endpoint: str, latency: float) -> Completion:
-    """A :class:`Completion` from a chat-completions JSON response."""
+    """A :class:`Completion` from a chat-completions JSON response.
+
+    Raises :class:`MalformedReplyError` when ``data`` is not that shape.
+    """
     try:
-        choice = data["choices"][0]
-        text = choice["message"].get("content") or ""
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise RetryableError(f"malformed response: no choices[0].message ({exc!r})",
-                             endpoint=endpoint) from exc
+        return _parse(data, latency)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        raise MalformedReplyError(f"malformed reply: not a chat completion ({exc!r})"[:300],
+                                  endpoint=endpoint) from exc
+
+
+def _parse(data: dict[str, Any], latency: float) -> Completion:
+    choice = data["choices"][0]
+    text = choice["message"].get("content") or ""
     usage = data.get("usage") or {}
     logprobs = None
     content = (choice.get("logprobs") or {}).get("content")
@@ -165,15 +180,19 @@ class OpenAIModel(Closeable):
         self.model = model
         self.name = f"openai:{model}"
         self.base_url = (base_url or OPENAI_URL).rstrip("/")
-        self.endpoint = f"{self.name}@{self.base_url}" if base_url else self.name
+        """Where requests go (with any password in it: shown nowhere, see ``url``)."""
+        self.url = hide_password(self.base_url)
+        """The base URL as messages show it (a password as ``***``)."""
+        register_url_password(self.base_url)
+        self.endpoint = f"{self.name}@{self.url}" if base_url else self.name
         self.api_key = api_key if isinstance(api_key, SecretStr | None) else SecretStr(api_key)
         if self.api_key is not None:
             register_secret(self.api_key.get_secret_value())
         if transport == "auto":
             transport = "lean" if _plain_http(self.base_url) else "aiohttp"
         elif transport == "lean" and not _plain_http(self.base_url):
-            raise ValueError(f"transport 'lean' speaks plain http:// only, not {self.base_url}: "
-                             "use 'aiohttp' (or 'auto')")
+            raise ValueError(f"transport 'lean' speaks plain http:// only (no user:password), "
+                             f"not {self.url}: use 'aiohttp' (or 'auto')")
         self.transport: Literal["lean", "aiohttp", "sdk"] = transport
         self.structured = structured
         self.extra_body = extra_body or {}
@@ -195,7 +214,8 @@ class OpenAIModel(Closeable):
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
-        if self.api_key is not None:
+        # a URL's user:password is the Authorization (basic auth): one header holds one
+        if self.api_key is not None and urlsplit(self.base_url).username is None:
             headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
         return headers
 
@@ -213,6 +233,9 @@ class OpenAIModel(Closeable):
         start = time.perf_counter()
         try:
             status, retry_after, raw = await pool.post("/chat/completions", _encode(body))
+        except MalformedResponse as exc:
+            raise MalformedReplyError(f"malformed reply from {self.url}: {exc}",
+                                      endpoint=self.endpoint) from exc
         except OSError as exc:
             raise connection_error(self.base_url, exc, endpoint=self.endpoint) from exc
         return self._completion(status, retry_after, raw, start)
@@ -226,8 +249,8 @@ class OpenAIModel(Closeable):
         try:
             data = _decode(raw)
         except ValueError as exc:
-            raise RetryableError(f"malformed JSON body ({len(raw)} bytes)",
-                                 endpoint=self.endpoint) from exc
+            raise MalformedReplyError(f"malformed reply from {self.url}: not JSON "
+                                      f"({len(raw)} bytes)", endpoint=self.endpoint) from exc
         return parse_response(data, endpoint=self.endpoint, latency=time.perf_counter() - start)
 
     async def _generate_aiohttp(self, body: dict[str, Any]) -> Completion:
@@ -266,11 +289,12 @@ class OpenAIModel(Closeable):
                                   retry_after=retry_after) from exc
         except openai.APIConnectionError as exc:
             raise connection_error(self.base_url, exc, endpoint=self.endpoint) from exc
-        except openai.APIResponseValidationError as exc:
-            raise RetryableError(f"malformed response from {self.base_url}: {exc}",
-                                 endpoint=self.endpoint) from exc
-        return parse_response(response.model_dump(), endpoint=self.endpoint,
-                              latency=time.perf_counter() - start)
+        except (openai.APIResponseValidationError, json.JSONDecodeError) as exc:
+            raise MalformedReplyError(f"malformed reply from {self.url}: {exc}"[:300],
+                                      endpoint=self.endpoint) from exc
+        # the SDK hands back JSON that is not an object as it is
+        data = response.model_dump(warnings=False) if hasattr(response, "model_dump") else response
+        return parse_response(data, endpoint=self.endpoint, latency=time.perf_counter() - start)
 
     async def aclose(self) -> None:
         """Close the HTTP session or client (the next call opens a new one)."""

@@ -36,6 +36,13 @@ Routing, per call:
    after ``outage`` seconds without any replica in rotation. A probe waits for
    a free slot like any call: keep a ``retry.timeout`` on a pool, or calls hung
    on a dead replica hold its slots and no probe ever reaches it.
+4. **Nothing answers.** Until some replica has answered in this run, a replica
+   that refuses the connection (refused, host not found, TLS failure) is not taken
+   out: with no replica known to work there is nowhere better to send the call, and
+   an outage wait would only hide a wrong address. A call every replica refused
+   fails with one :class:`~debate.errors.UnreachableError` naming them all, which
+   :class:`~debate.models.middleware.Retrying` gives up within seconds, as for one
+   endpoint (:mod:`debate.models.reach`). Once one has answered, the rules above hold.
 
 :meth:`EndpointPool.report` gives per-replica calls, errors, failovers, times
 taken out and seconds out of rotation (``summary.json``'s ``endpoints``).
@@ -49,9 +56,15 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from debate.errors import ConfigError, RetryableError
+from debate.errors import (
+    ConfigError,
+    RetryableError,
+    TransportError,
+    UnreachableError,
+    hide_password,
+)
 from debate.models.middleware import Limited, Limits, attempt_expired, queued, retry_at_once
 from debate.models.types import (
     ChatModel,
@@ -76,6 +89,16 @@ class Endpoint(Limits):
 
     url: str
     """The replica's base URL, ``http(s)://HOST:PORT/v1``."""
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, url: str) -> str:
+        from debate.models.spec import url_problem
+
+        problem = url_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
+        return url
 
 
 class PoolPolicy(Settings):
@@ -166,7 +189,7 @@ class _Member:
         self.suspect_until = 0.0  # its last call failed: new work goes elsewhere until then
         self.epoch = 0  # ejections so far: a call sent in an earlier epoch has no say
         self.cooldown = cooldown
-        self.report = EndpointReport(url=url)
+        self.report = EndpointReport(url=hide_password(url))
 
     def ratio(self) -> float:
         return self.load / self.capacity if self.capacity else float(self.load)
@@ -209,6 +232,7 @@ class EndpointPool(Closeable):
         self._pins: dict[str, _Member] = {}
         self._turn = 0  # round-robin start among equally ranked replicas
         self._changed = asyncio.Event()  # set and replaced: a replica is back, or a probe failed
+        self._answered = False  # some replica has answered: refusals take replicas out
 
     @classmethod
     def create(cls, spec: Any, endpoints: Sequence[Endpoint], *,
@@ -221,7 +245,8 @@ class EndpointPool(Closeable):
 
         urls = [e.url for e in endpoints]
         if len(set(urls)) < len(urls):
-            raise ConfigError(f"{spec}: an endpoint is listed twice in {urls}")
+            raise ConfigError(f"{spec}: an endpoint is listed twice in "
+                              f"{[hide_password(url) for url in urls]}")
         members: list[tuple[str, ChatModel]] = []
         for endpoint in endpoints:  # a backend opens nothing before its first call
             members.append((endpoint.url, create_backend(
@@ -275,7 +300,8 @@ class EndpointPool(Closeable):
 
     # health
 
-    def _failed(self, member: _Member, now: float, probe: bool, epoch: int) -> None:
+    def _failed(self, member: _Member, now: float, probe: bool, epoch: int,
+                eject: bool = True) -> None:
         member.report.errors += 1
         if not probe and epoch != member.epoch:
             return  # sent before it went out: its failure is old news
@@ -286,7 +312,7 @@ class EndpointPool(Closeable):
             member.cooldown = min(member.cooldown * 2, self.policy.max_cooldown)
             member.reopen_at = now + member.cooldown
             self._change()
-        elif member.open_since is None and member.failures >= self.policy.failures:
+        elif eject and member.open_since is None and member.failures >= self.policy.failures:
             member.open_since = now
             member.reopen_at = now + member.cooldown
             member.report.ejections += 1
@@ -329,12 +355,15 @@ class EndpointPool(Closeable):
         key = route_key.get() or (messages[0].content if messages else "")
         tried: set[_Member] = set()
         error: RetryableError | None = None  # the last failure of this call
+        refused: list[UnreachableError] = []  # its replicas that never connected
         sent_from: _Member | None = None  # the replica it last failed on
         while True:
             now = time.monotonic()
             choice = self._choose(key, now, tried)
             if choice is None:
                 if any(m.open_since is None for m in self._members):
+                    if error is not None and not self._answered and refused:
+                        raise self._unreachable(refused)  # nothing answers: Retrying decides
                     if error is not None:
                         raise error  # every replica in rotation failed it: Retrying backs off
                 else:
@@ -356,12 +385,18 @@ class EndpointPool(Closeable):
                 tried.add(member)
                 continue
             except RetryableError as exc:
+                never = isinstance(exc, UnreachableError)
+                if isinstance(exc, UnreachableError):
+                    refused.append(exc)
+                else:
+                    self._answered = True
                 if exc.status is not None and exc.status < 500:  # 429, 408, 409: busy, not down
                     member.report.errors += 1
                     if probe:
                         self._back(member, time.monotonic())  # it answered: it is up
                 else:
-                    self._failed(member, time.monotonic(), probe, epoch)
+                    self._failed(member, time.monotonic(), probe, epoch,
+                                 eject=self._answered or not never)
                 tried.add(member)
                 error, sent_from = exc, member
                 continue
@@ -375,7 +410,8 @@ class EndpointPool(Closeable):
                     member.probing = False
                     self._change()
                 raise
-            except BaseException:  # a fatal answer (401...) or a bug: the replica is up
+            except BaseException as exc:  # a fatal answer (401...) or a bug: the replica is up
+                self._answered = self._answered or isinstance(exc, TransportError)
                 if probe:
                     self._back(member, time.monotonic())
                 raise
@@ -383,11 +419,23 @@ class EndpointPool(Closeable):
                 member.load -= 1
                 _probe.reset(token)
             member.report.calls += 1
+            self._answered = True
             if probe:
                 self._back(member, time.monotonic())
             elif epoch == member.epoch:
                 member.failures = 0
             return completion
+
+    def _unreachable(self, refused: Sequence[UnreachableError]) -> UnreachableError:
+        """One error for a call that no replica connected to (each replica named once)."""
+        if len(refused) == 1:
+            return refused[0]
+        seen = {e.url: e for e in refused}
+        listed = ", ".join(f"{url} ({e.reason})" for url, e in seen.items())
+        return UnreachableError(
+            f"cannot connect to any endpoint of the pool: {listed}", endpoint=self.name,
+            url=",".join(seen), reason="; ".join(e.reason for e in seen.values()),
+            hint="are the servers running?")
 
     def report(self) -> list[EndpointReport]:
         """Per-replica counts so far (seconds out of rotation up to now)."""

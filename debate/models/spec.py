@@ -13,6 +13,11 @@ Valid forms::
     scripted:NAME                     deterministic fake (tests, examples)
     PREFIX:MODEL                      a plug-in backend (entry-point group debatelab.backends)
 
+A URL is checked in full when the spec is parsed (scheme ``http``/``https``, a
+host, a port from 1 to 65535): a typo fails before a run starts, naming the spec
+and what is wrong. A password in a URL (``http://user:pass@host/v1``) is shown
+as ``***`` wherever the spec is (its ``str``, errors) and redacted from error texts.
+
 The prefix names a backend in :data:`BACKENDS`. Built-in backends register
 themselves when their prefix is first used (``scripted`` from
 :mod:`debate.testing`, which this module never imports); a package adds a
@@ -29,6 +34,7 @@ instead of unknown.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,12 +43,12 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
 
-from debate.errors import ConfigError, SpecError
+from debate.errors import ConfigError, SpecError, hide_password, register_url_password
 from debate.models.types import ChatModel
 from debate.registry import Registry
 
 __all__ = ["BACKENDS", "SPEC_FORMS", "Backend", "ModelSpec", "backend", "create_backend",
-           "parse_model_spec"]
+           "parse_model_spec", "url_problem"]
 
 SPEC_FORMS = __doc__.split("Valid forms::", 1)[1].split("\n\n", 2)[1] if __doc__ else ""
 
@@ -61,8 +67,9 @@ class ModelSpec(BaseModel):
     (:mod:`debate.models.pool`); empty for one server."""
 
     def __str__(self) -> str:
+        """The spec as written, with any password in its URLs shown as ``***``."""
         urls = ",".join(self.pool) if self.pool else self.base_url
-        return f"{self.backend}:{self.model}" + (f"@{urls}" if urls else "")
+        return f"{self.backend}:{self.model}" + (f"@{hide_password(urls)}" if urls else "")
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,42 @@ def backend(name: str, *, takes_url: bool = False, local: bool = False) -> Calla
 
 
 def _bad(spec: str, why: str) -> SpecError:
-    return SpecError(f"invalid model spec {spec!r}: {why}. Valid forms:\n{SPEC_FORMS}")
+    return SpecError(f"invalid model spec {hide_password(spec)!r}: {why}. "
+                     f"Valid forms:\n{SPEC_FORMS}")
+
+
+_AT_URL = re.compile(r"@(?=https?://)", re.IGNORECASE)
+_HOST = re.compile(r"[\w.-]+")  # a name or an IPv4 address (IPv6 comes in brackets)
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a server URL, in words, or ``None`` for a usable one.
+
+    It must be ``http://`` or ``https://``, name a host (a name, an IPv4 address or
+    a bracketed IPv6 one) and, if it has a port, a number from 1 to 65535.
+    """
+    shown = hide_password(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed '[' of an IPv6 address
+        return f"{shown!r} is not a URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{shown!r} is not an http:// or https:// URL"
+    host = parts.hostname
+    if not host:
+        return f"no host in URL {shown!r}"
+    hostport = parts.netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return f"{host!r} in URL {shown!r} is not an IPv6 address"
+    elif not _HOST.fullmatch(host):
+        return f"{host!r} in URL {shown!r} is not a host name or IP address"
+    port = hostport.rpartition("]")[2].partition(":")[2]
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        return f"port {port!r} in URL {shown!r} is not a number from 1 to 65535"
+    return None
 
 
 def _entry(spec: str, prefix: str) -> Backend:
@@ -138,15 +180,18 @@ def parse_model_spec(spec: str) -> ModelSpec:
     entry = _entry(spec, prefix)
     base_url, pool = None, []
     model, at, url = rest.rpartition("@")
-    if at and url.startswith(("http://", "https://")):
+    first = _AT_URL.search(rest)  # the URL's own '@' (user:password@host) comes after it
+    if first is not None:
+        model, at, url = rest[:first.start()], "@", rest[first.end():]
+    if at and url.lower().startswith(("http://", "https://")):
         if not entry.takes_url:
             raise _bad(spec, f"the {prefix} backend takes no @URL")
         urls = [u.strip() for u in url.split(",")]
         for item in urls:
-            if not item.startswith(("http://", "https://")):
-                raise _bad(spec, f"{item!r} in the URL list is not an http:// or https:// URL")
-            if not urlsplit(item).netloc:
-                raise _bad(spec, f"no host in URL {item!r}")
+            problem = url_problem(item)
+            if problem is not None:
+                raise _bad(spec, problem)
+            register_url_password(item)
         if len(set(urls)) < len(urls):
             raise _bad(spec, "a URL is listed twice")
         base_url = urls[0]
