@@ -5,7 +5,7 @@ traceback / silent / hang.
     python scripts/bad_input_census.py --code /tmp/old  # another checkout's debate/ package
 
 Each case (``tests/test_bad_input.py``'s ``CASES``) runs in a fresh folder, as a
-subprocess (``python -m debate.cli.main``) with ``--code`` first on PYTHONPATH, so a
+subprocess (``debate`` as ``python -c``) with ``--code`` first on PYTHONPATH, so a
 hang is a timeout and a traceback is what a user would see. Classes:
 
 - located: exit code 2 and the output names the file or option (the case's pattern);
@@ -36,7 +36,8 @@ def invoke(argv: tuple[str, ...], cwd: Path, code: Path, timeout: float
     env = {**os.environ, "PYTHONPATH": str(code), "DEBATELAB_BLOCK_HOSTED": "1",
            "COLUMNS": "200", "NO_COLOR": "1"}
     try:
-        return subprocess.run([sys.executable, "-m", "debate.cli.main", *argv], cwd=cwd,
+        return subprocess.run([sys.executable, "-c", "from debate.cli import main; main()",
+                               *argv], cwd=cwd,
                               env=env, capture_output=True, text=True, timeout=timeout,
                               check=False)
     except subprocess.TimeoutExpired:

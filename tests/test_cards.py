@@ -32,7 +32,8 @@ def test_validation_errors_name_file_line_and_field(tmp_path):
     with pytest.raises(ConfigError, match=r"exp.yaml:4: limits.max_in_flight"):
         load_experiment(spec)
     spec.write_text("protocol: du\ndataset: d.jsonl\nunknown_key: 1\n")
-    with pytest.raises(ConfigError, match=r"exp.yaml:3: unknown_key: unknown key; valid keys: agents, "):
+    with pytest.raises(ConfigError, match=r"exp.yaml:3: unknown_key: unknown key; valid keys: "
+                                          r"agents, "):
         load_experiment(spec)
 
 
