@@ -132,15 +132,72 @@ def test_a_run_killed_while_a_batch_is_pending_waits_for_that_batch_on_the_rerun
             time.sleep(0.02)
         run.send_signal(signal.SIGKILL)  # the first step's batch is still in progress
         run.wait(30)
-        assert server.stats()["batches"] == {"submitted": 1, "items_answered": 0}
+        assert server.stats()["batches"] == {"submitted": 1, "items_received": 12 * 3,
+                                             "items_answered": 0}
         summary = asyncio.run(arun_experiment(cfg, progress=False))
         stats = server.stats()["batches"]
     assert summary.debates == 12 and not summary.failed
     # the pending batch was collected, not sent again: 3 batches for 3 steps in all
-    assert stats == {"submitted": 3, "items_answered": 12 * 9}
+    assert stats == {"submitted": 3, "items_received": 12 * 9, "items_answered": 12 * 9}
     assert summary.batches == 2 and server.requests == 0
     batches = [line for line in journal.read_text().splitlines() if '"batch"' in line]
     assert len(batches) == 3  # beside each, the line of its upload ("intent")
+
+
+def model_of(provider: str, url: str) -> str:
+    return f"openai:mock@{url}" if provider == "openai" else (
+        f"anthropic:mock@{url.removesuffix('/v1')}")
+
+
+# issue 26: a lost create reply made Anthropic runs send the same items in a second batch
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("fault", ["dropped", "error", "unavailable"])
+def test_a_create_request_without_a_reply_pays_for_no_item_twice(
+        tmp_path: Path, provider: str, fault: str) -> None:
+    # dropped, error: the first step's batch is made, its id never arrives (the batch
+    # still runs when the client looks for it); unavailable: a 503, no batch made
+    with MockServer(batches=BatchSettings(delay=0.3, create_faults=[fault])) as server:
+        summary = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 6, "lost", models=[model_of(provider, server.url)],
+                   batch=True, batch_options=FAST, retry={"initial_delay": 0.01}),
+            progress=False))
+        stats, received = server.stats()["batches"], server.batch_store.received
+    assert summary.debates == 6 and not summary.failed
+    assert stats["submitted"] == summary.batches == 3  # one batch a step (du: 3 rounds)
+    assert stats["items_received"] == 6 * 9 and max(received.values()) == 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_run_killed_during_the_create_request_waits_for_that_batch_on_the_rerun(
+        tmp_path: Path, provider: str) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with MockServer(batches=BatchSettings(delay=0.5, create_faults=["hang"])) as server:
+        cfg = config(tmp_path, server.url, 12, "killed", models=[model_of(provider, server.url)],
+                     batch=True, batch_options=FAST | {"poll_initial": 0.1})
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(json.dumps(cfg.model_dump(mode="json", exclude_defaults=True)))
+        run = subprocess.Popen([sys.executable, "-m", "debate.cli.main", "run", str(spec),
+                                "--no-progress"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while server.stats()["batches"]["submitted"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        run.send_signal(signal.SIGKILL)  # the batch is made; its create reply is held back
+        run.wait(30)
+        summary = asyncio.run(arun_experiment(cfg, progress=False))
+        stats, received = server.stats()["batches"], server.batch_store.received
+    assert summary.debates == 12 and not summary.failed
+    # the killed run's batch was found and collected: 3 batches for 3 steps, no item twice
+    assert stats == {"submitted": 3, "items_received": 12 * 9, "items_answered": 12 * 9}
+    assert max(received.values()) == 1 and summary.batches == 2
+    lines = [json.loads(line) for line in
+             (tmp_path / "killed" / "batches.jsonl").read_text().splitlines()]
+    assert "batch" not in lines[0] and len(lines[0]["items"]) == 12 * 3  # the intent, first
+    assert lines[1]["intent"] == lines[0]["intent"]  # then its batch, found by the re-run
 
 
 def test_progress_shows_batches_pending_items_done_and_the_money_saved(tmp_path: Path) -> None:
@@ -169,9 +226,15 @@ async def test_a_batch_refused_as_a_whole_is_fatal_not_retried_forever() -> None
     class Refusing:
         submitted = 0
 
-        async def submit(self, items: Any) -> str:
+        async def prepare(self, items: Any) -> str:
+            return "file-1"
+
+        async def create(self, key: str, items: Any) -> str:
             Refusing.submitted += 1
             raise FatalTransportError("HTTP 413: file too large", endpoint="openai:m", status=413)
+
+        async def find(self, intent: Any, journaled: Any) -> Any:
+            raise AssertionError("a refused batch was never made: nothing to look for")
 
         async def state(self, batch_id: str) -> Any:
             raise AssertionError("never reached")
@@ -205,10 +268,16 @@ async def test_a_batch_that_cannot_be_read_for_a_while_is_polled_through_not_sen
     class Flaky:
         submitted, reads, items = 0, 0, [""]
 
-        async def submit(self, items: Any) -> str:
+        async def prepare(self, items: Any) -> str:
+            return "file-1"
+
+        async def create(self, key: str, items: Any) -> str:
             Flaky.submitted += 1
             Flaky.items = [custom_id for custom_id, _ in items]
             return "b1"
+
+        async def find(self, intent: Any, journaled: Any) -> Any:
+            raise AssertionError("create answered: nothing to look for")
 
         async def state(self, batch_id: str) -> Any:
             Flaky.reads += 1

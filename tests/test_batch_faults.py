@@ -1,7 +1,8 @@
 """Batch runs when things go wrong: lost connections, huge steps, torn journals,
 refused items, failed and vanished batches (debate/models/batch.py).
 
-A review of issue 16 found each of these; every test failed before its fix.
+A review of issue 16 found each of these; every test failed before its fix. Issue 26
+(a batch paid for twice when its create reply was lost) added the lookups at the end.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import pytest
 
 from debate.errors import RetryableError
 from debate.models import CallStats, Completion, Message, SamplingParams, wrap
-from debate.models.batch import BatchingModel, BatchJournal, BatchPolicy, OpenAIBatches
+from debate.models.batch import (
+    BatchingModel,
+    BatchJournal,
+    BatchPolicy,
+    Intent,
+    Lookup,
+    OpenAIBatches,
+)
 from debate.models.middleware import RetryPolicy
 from debate.models.types import Usage
 
@@ -29,7 +37,7 @@ def body(messages: Any, params: Any) -> dict[str, Any]:
 
 
 class Client:
-    """A fake Batch API: records submissions; ``state`` can raise on chosen reads."""
+    """A fake Batch API: records the batches created; ``state`` can raise on chosen reads."""
 
     def __init__(self, raise_on_reads: dict[int, BaseException] | None = None,
                  ready_after: int = 1) -> None:
@@ -38,9 +46,15 @@ class Client:
         self.raise_on_reads = raise_on_reads or {}
         self.ready_after = ready_after
 
-    async def submit(self, items: Any) -> str:
+    async def prepare(self, items: Any) -> str:
+        return f"intent-{len(self.submissions) + 1}"
+
+    async def create(self, key: str, items: Any) -> str:
         self.submissions.append(list(items))
         return f"b{len(self.submissions)}"
+
+    async def find(self, intent: Intent, journaled: Any) -> Lookup:
+        return Lookup()  # nothing made but what create answered for
 
     async def state(self, batch_id: str) -> Any:
         self.reads += 1
@@ -258,39 +272,36 @@ def test_anthropic_items_refused_as_invalid_are_not_sent_again() -> None:
 class TwoSteps(Client):
     """A fake OpenAI-style API: upload, then create; batches can be found by their file."""
 
-    two_steps = True
-
     def __init__(self, lose_create_reply: bool = False) -> None:
         super().__init__()
         self.files: dict[str, list[Any]] = {}
         self.made: dict[str, str] = {}  # input file -> batch id
         self.lose_create_reply = lose_create_reply
 
-    async def upload(self, items: Any) -> str:
+    async def prepare(self, items: Any) -> str:
         name = f"file-{len(self.files) + 1}"
         self.files[name] = list(items)
         return name
 
-    async def submit(self, items: Any) -> str:  # both steps in one, as OpenAIBatches does
-        return await self.create(await self.upload(items))
-
-    async def create(self, input_file: str) -> str:
-        batch_id = await Client.submit(self, self.files[input_file])
-        self.made[input_file] = batch_id
+    async def create(self, key: str, items: Any) -> str:
+        batch_id = await Client.create(self, key, self.files[key])
+        self.made[key] = batch_id
         if self.lose_create_reply:  # made, but the reply never arrives
             self.lose_create_reply = False
             raise RetryableError("connection reset", endpoint="openai:m")
         return batch_id
 
-    async def find(self, input_file: str) -> str | None:
-        return self.made.get(input_file)
+    async def find(self, intent: Intent, journaled: Any) -> Lookup:
+        return Lookup(self.made.get(intent.key))
 
 
-def test_a_lost_reply_to_creating_a_batch_does_not_make_a_second_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("journaled", [True, False])  # without a run folder: in memory
+def test_a_lost_reply_to_creating_a_batch_does_not_make_a_second_one(
+        tmp_path: Path, journaled: bool) -> None:
     async def main() -> TwoSteps:
         client = TwoSteps(lose_create_reply=True)
-        model = BatchingModel("openai:m", body, parse, client, FAST,
-                              journal=BatchJournal(tmp_path / "batches.jsonl"))
+        model = BatchingModel("openai:m", body, parse, client, FAST, journal=BatchJournal(
+            tmp_path / "batches.jsonl") if journaled else None)
         reply = await wrap(model, stats=CallStats(),
                            retry=RetryPolicy(initial_delay=0.01)).generate(HI, SamplingParams())
         assert reply.text == "reply from b1"
@@ -307,7 +318,7 @@ def test_a_run_killed_between_making_a_batch_and_recording_it_adopts_it(
         client = TwoSteps()
         model = BatchingModel("openai:m", body, parse, client, FAST,
                               journal=BatchJournal(journal))
-        model.journal.record = lambda *a, **k: None  # type: ignore[union-attr, method-assign]
+        model.journal.record = lambda *a, **k: None  # type: ignore[method-assign]
         task = asyncio.ensure_future(model.generate(HI, SamplingParams()))
         while not client.made:
             await asyncio.sleep(0.005)
@@ -324,3 +335,90 @@ def test_a_run_killed_between_making_a_batch_and_recording_it_adopts_it(
     assert asyncio.run(rerun(client)).text == "reply from b1"
     assert len(client.submissions) == 1  # the killed run's batch, found and waited for
     assert '"batch": "b1"' in journal.read_text()  # and recorded now
+
+
+def test_the_intent_is_on_disk_before_the_create_request_is_sent(tmp_path: Path) -> None:
+    journal = tmp_path / "batches.jsonl"
+    seen: list[list[str]] = []
+
+    class Watching(Client):
+        async def create(self, key: str, items: Any) -> str:
+            seen.append([line for line in journal.read_text().splitlines() if key in line])
+            return await super().create(key, items)
+
+    async def main() -> None:
+        model = BatchingModel("anthropic:m", body, parse, Watching(), FAST,
+                              journal=BatchJournal(journal))
+        await model.generate(HI, SamplingParams())
+
+    asyncio.run(main())
+    (intent,) = map(json.loads, seen[0])  # fsynced: a kill now still leaves it
+    assert "batch" not in intent and len(intent["items"]) == 1
+
+
+class Lost(Client):
+    """Every create's reply is lost; ``find`` answers from ``lookups``, in order."""
+
+    def __init__(self, *lookups: Lookup | Exception) -> None:
+        super().__init__()
+        self.lookups = list(lookups)
+        self.finds = 0
+
+    async def create(self, key: str, items: Any) -> str:
+        await super().create(key, items)
+        raise RetryableError("connection reset", endpoint="anthropic:m")
+
+    async def find(self, intent: Intent, journaled: Any) -> Lookup:
+        self.finds += 1
+        answer = self.lookups.pop(0) if len(self.lookups) > 1 else self.lookups[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_a_batch_that_may_be_ours_is_waited_for_not_paid_for_again() -> None:
+    async def main() -> Lost:
+        client = Lost(Lookup(None, ("b1",)), Lookup(None, ("b1",)), Lookup("b1"))
+        model = BatchingModel("anthropic:m", body, parse, client, FAST)
+        reply = await wrap(model, stats=CallStats(),
+                           retry=RetryPolicy(initial_delay=0.01)).generate(HI, SamplingParams())
+        assert reply.text == "reply from b1"
+        return client
+
+    client = asyncio.run(main())
+    assert len(client.submissions) == 1 and client.finds == 3  # asked until it had ended
+
+
+def test_when_no_batch_can_be_listed_the_items_are_held_back_not_sent_again() -> None:
+    async def main() -> tuple[Lost, BaseException]:
+        client = Lost(RetryableError("HTTP 503", endpoint="anthropic:m", status=503))
+        model = BatchingModel("anthropic:m", body, parse, client, FAST)
+        try:
+            await wrap(model, stats=CallStats(), retry=RetryPolicy(
+                initial_delay=0.01, max_attempts=3)).generate(HI, SamplingParams())
+        except RetryableError as exc:
+            return client, exc
+        raise AssertionError("answered without a batch")
+
+    client, exc = asyncio.run(main())
+    assert len(client.submissions) == 1  # each retry asked again; none created again
+    assert client.finds > 3 and "not sent again" in str(exc)
+
+
+def test_a_batch_never_made_is_sent_once_more() -> None:
+    async def main() -> Lost:
+        client = Lost(Lookup())  # the first create failed; no batch of it is listed
+
+        async def create_once(key: str, items: Any) -> str:
+            if not client.submissions:
+                return await Lost.create(client, key, items)
+            return await Client.create(client, key, items)
+
+        client.create = create_once  # type: ignore[method-assign]
+        model = BatchingModel("anthropic:m", body, parse, client, FAST)
+        reply = await wrap(model, stats=CallStats(),
+                           retry=RetryPolicy(initial_delay=0.01)).generate(HI, SamplingParams())
+        assert reply.text == "reply from b2"
+        return client
+
+    assert len(asyncio.run(main()).submissions) == 2

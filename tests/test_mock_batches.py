@@ -1,14 +1,16 @@
 """The mock server's batch endpoints, driven by the official SDKs (so their shapes are real).
 
 OpenAI: upload a JSONL file, create a batch, poll it, download the output and error
-files. Anthropic: create a message batch, poll it, stream its results. A batch
-ends after its delay; failed and expired items are reported as each API does.
+files. Anthropic: create a message batch, list the batches, poll it, stream its
+results. A batch ends after its delay; failed and expired items are reported as
+each API does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import anthropic
@@ -44,7 +46,8 @@ async def test_an_openai_batch_ends_after_its_delay_with_every_reply_in_the_outp
     assert [x["custom_id"] for x in lines] == [f"c{i}" for i in range(5)]
     assert [x["response"]["body"]["choices"][0]["message"]["content"] for x in lines] == [
         f"The answer is \\boxed{{{i}}}." for i in range(5)]
-    assert server.stats()["batches"] == {"submitted": 1, "items_answered": 5}
+    assert server.stats()["batches"] == {"submitted": 1, "items_received": 5,
+                                         "items_answered": 5}
     assert server.requests == 0  # batch items are not synchronous requests
 
 
@@ -111,17 +114,70 @@ def test_bad_batch_settings_are_refused(rates: dict[str, float]) -> None:
         BatchSettings(**rates)
 
 
-async def test_a_batch_is_found_by_its_input_file_in_the_listing() -> None:
-    from debate.models.batch import OpenAIBatches
+def request(n: int) -> tuple[str, dict[str, Any]]:
+    return f"c{n}", {"model": "mock", "max_tokens": 16,
+                     "messages": [{"role": "user", "content": f"What is {n} + 0?"}]}
+
+
+async def test_an_openai_batch_is_found_by_its_input_file_in_the_listing() -> None:
+    from debate.models.batch import Intent, Lookup, OpenAIBatches
 
     with MockServer() as server:
         client = OpenAIBatches(server.url, None, "openai:mock")
         try:
-            files = []
-            for n in range(3):
-                files.append(await client.upload([(f"c{n}", {"model": "mock", "messages": [
-                    {"role": "user", "content": f"What is {n} + 0?"}]})]))
+            since = time.time()
+            files = [await client.prepare([request(n)]) for n in range(3)]
             made = [await client.create(f) for f in files[:2]]  # the third never became one
-            assert [await client.find(f) for f in files] == [*made, None]
+            found = [await client.find(Intent(f, (f"c{n}",), since))
+                     for n, f in enumerate(files)]
         finally:
             await client.aclose()
+    assert found == [Lookup(made[0]), Lookup(made[1]), Lookup()]
+
+
+async def test_anthropic_batches_are_listed_newest_first_page_by_page_as_the_sdk_reads_them():
+    with MockServer() as server:
+        async with anthropic.AsyncAnthropic(base_url=server.url.removesuffix("/v1"),
+                                            api_key="x", max_retries=0) as client:
+            made = [(await client.messages.batches.create(requests=[
+                {"custom_id": f"a{i}", "params": request(i)[1]}])).id for i in range(5)]
+            first = await client.messages.batches.list(limit=2)
+            listed = [batch.id async for batch in first]  # the SDK follows after_id
+    assert first.has_more and first.last_id == made[3] and first.first_id == made[4]
+    assert listed == made[::-1]
+    assert server.stats()["batches"]["items_received"] == 5
+
+
+async def test_an_anthropic_batch_is_found_by_exactly_its_custom_ids() -> None:
+    from debate.models.batch import AnthropicBatches, Intent, Lookup
+
+    with MockServer(batches=BatchSettings(delay=0.3)) as server:
+        client = AnthropicBatches(server.url.removesuffix("/v1"), None, "anthropic:mock")
+        downloads: list[str] = []
+        download = client._text
+
+        async def text(path: str) -> str:
+            downloads.append(path.split("/")[-2])
+            return await download(path)
+
+        client._text = text  # type: ignore[method-assign]
+        try:
+            since = time.time()
+            ours = Intent("intent_ours", ("c0", "c1"), since)
+            other = await client.create("x", [request(5), request(6)])  # as many, not ours
+            mine = await client.create("y", [request(0), request(1)])
+            running = await client.find(ours, ())
+            await asyncio.sleep(0.35)  # both have ended: their results tell them apart
+            found = await client.find(ours, ())
+            never = await client.find(Intent("intent_lost", ("c7", "c8"), since), ())
+            journaled = await client.find(ours, {mine})  # a run's own batches are not it
+            late = await client.find(Intent("intent_late", ("c0", "c1"), time.time() + 600), ())
+            _, batch = await client.state(mine)
+            results = await client.results(batch)  # read once, by find
+        finally:
+            await client.aclose()
+    assert running == Lookup(None, (mine, other))  # still running: cannot be told apart
+    assert found == Lookup(mine)
+    assert never == journaled == late == Lookup()
+    assert set(results) == {"c0", "c1"}
+    assert downloads.count(mine) == 1  # its results, read to tell, are its answers

@@ -15,6 +15,13 @@ for an item that failed or expired, which the retry layer sends again (into the
 next batch). A call's ``custom_id`` is a hash of its request and its position in
 the debate, the same on every run.
 
+Every provider's batch is made the same way: its requests are prepared, an intent
+naming them is journaled (:class:`BatchJournal`), the batch is created, and the
+batch is journaled. If the create request raises (a lost reply, a timeout, a 5xx)
+or the run is killed between the two lines, the provider's batches are searched
+for it (how, for each provider: :mod:`debate.models.batch_clients`) before any of
+its requests is sent again: a batch is never paid for twice.
+
 :func:`debate.models.wrap` gives a batching model no in-flight cap and no
 per-attempt timeout (a batch may take hours); its completions are marked
 ``batch``, and a run prices them at :attr:`BatchPolicy.discount` of the
@@ -29,19 +36,21 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal
 
 import orjson
-from pydantic import Field, SecretStr
+from pydantic import Field
 
-from debate.errors import (
-    FatalTransportError,
-    RetryableError,
-    TransportError,
-    classify_status,
-    connection_error,
+from debate.errors import FatalTransportError, RetryableError, TransportError
+from debate.models.batch_clients import (
+    AnthropicBatches,
+    BatchAPI,
+    Intent,
+    Lookup,
+    OpenAIBatches,
+    Outcome,
 )
 from debate.models.cache import call_position
 from debate.models.middleware import Limits
@@ -56,7 +65,7 @@ from debate.models.types import (
 from debate.settings import Settings
 
 __all__ = ["AnthropicBatches", "BatchAPI", "BatchJournal", "BatchPolicy", "BatchingModel",
-           "OpenAIBatches", "TwoStepBatchAPI", "batching"]
+           "Intent", "Lookup", "OpenAIBatches", "batching"]
 
 log = logging.getLogger(__name__)
 
@@ -83,333 +92,97 @@ class BatchPolicy(Settings):
     call at the full price (sooner)."""
 
 
-Outcome = dict[str, Any] | TransportError
-"""A batch item's response body, or why it has none."""
-
-
-def _TIMEOUT() -> Any:  # noqa: N802 - a constant, made when aiohttp is imported
-    """No limit on a whole request (a results file may be large), but on its silences."""
-    import aiohttp
-
-    return aiohttp.ClientTimeout(total=None, sock_connect=60, sock_read=300)
-
-
-class OpenAIBatches:
-    """OpenAI's Files + Batches endpoints at one base URL (aiohttp; opened on first use)."""
-
-    max_items = 50_000
-    """The most requests a batch may hold."""
-    two_steps = True
-    """Requests are uploaded (:meth:`upload`), then made a batch (:meth:`create`), and the
-    batch of a file can be found (:meth:`find`): a kill between the two loses nothing."""
-    max_bytes = 190 * 1024 * 1024
-    """The most bytes of requests a batch may hold (the input file's limit is 200 MB)."""
-
-    def __init__(self, base_url: str, api_key: SecretStr | None, endpoint: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.endpoint = endpoint  # names the model and URL in errors
-        self._session: Any = None
-
-    def _open(self) -> Any:
-        import aiohttp
-
-        if self._session is None or self._session.closed:
-            headers = ({"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
-                       if self.api_key is not None else {})
-            self._session = aiohttp.ClientSession(headers=headers, timeout=_TIMEOUT())
-        return self._session
-
-    async def _request(self, method: str, path: str, **kwargs: Any) -> bytes:
-        """The body of a successful reply; a transport error otherwise.
-
-        A lost connection or a timeout (a large results file) is a
-        :class:`RetryableError`, as a failed model call is: a batch being read is
-        polled on, never sent again.
-        """
-        import aiohttp
-
-        url = self.base_url + path
-        try:
-            async with self._open().request(method, url, **kwargs) as response:
-                raw: bytes = await response.read()
-                status: int = response.status
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise connection_error(url, exc, endpoint=self.endpoint) from exc
-        if status >= 400:
-            raise classify_status(status, raw[:500].decode("utf-8", "replace"),
-                                  endpoint=self.endpoint)
-        return raw
-
-    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        raw = await self._request(method, path, **kwargs)
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise RetryableError(f"unreadable reply from {self.base_url + path} ({exc})",
-                                 endpoint=self.endpoint) from exc
-        if not isinstance(data, dict):
-            raise RetryableError(f"unexpected reply from {self.base_url + path}",
-                                 endpoint=self.endpoint)
-        return data
-
-    async def _text(self, path: str) -> str:
-        return str(await self._request("GET", path), "utf-8", "replace")
-
-    async def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
-        """Upload the requests and create the batch; its id."""
-        return await self.create(await self.upload(items))
-
-    async def upload(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
-        """Upload the requests as a batch input file; its id."""
-        import aiohttp
-
-        lines = b"".join(orjson.dumps({"custom_id": custom_id, "method": "POST",
-                                       "url": "/v1/chat/completions", "body": body}) + b"\n"
-                         for custom_id, body in items)
-        form = aiohttp.FormData()
-        form.add_field("purpose", "batch")
-        form.add_field("file", lines, filename="requests.jsonl",
-                       content_type="application/jsonl")
-        upload = await self._json("POST", "/files", data=form)
-        return str(upload["id"])
-
-    async def create(self, input_file_id: str) -> str:
-        """Create the batch of an uploaded input file; its id."""
-        batch = await self._json("POST", "/batches", json={
-            "input_file_id": input_file_id, "endpoint": "/v1/chat/completions",
-            "completion_window": "24h"})
-        return str(batch["id"])
-
-    async def find(self, input_file_id: str, pages: int = 10) -> str | None:
-        """The batch made of ``input_file_id``, or ``None`` if none was created.
-
-        The newest batches are searched, ``pages`` x 100 of them.
-        """
-        after: str | None = None
-        for _ in range(pages):
-            query = "?limit=100" + (f"&after={after}" if after else "")
-            listing = await self._json("GET", "/batches" + query)
-            for batch in listing.get("data") or []:
-                if batch.get("input_file_id") == input_file_id:
-                    return str(batch["id"])
-            after = listing.get("last_id")
-            if not listing.get("has_more") or not after:
-                break
-        return None
-
-    async def state(self, batch_id: str) -> tuple[bool, dict[str, Any]]:
-        """(whether the batch has ended, the batch object)."""
-        batch = await self._json("GET", f"/batches/{batch_id}")
-        return batch["status"] in ("completed", "failed", "expired", "cancelled"), batch
-
-    async def results(self, batch: dict[str, Any]) -> dict[str, Outcome]:
-        """Each item's response body, or the error it ended with, by ``custom_id``."""
-        outcomes: dict[str, Outcome] = {}
-        for key in ("output_file_id", "error_file_id"):
-            if not batch.get(key):
-                continue
-            for line in (await self._text(f"/files/{batch[key]}/content")).splitlines():
-                if line.strip():
-                    item = json.loads(line)
-                    outcomes[str(item["custom_id"])] = self._outcome(item)
-        return outcomes
-
-    def _outcome(self, item: dict[str, Any]) -> Outcome:
-        response, error = item.get("response"), item.get("error")
-        if response and response.get("status_code") == 200:
-            return dict(response["body"])
-        if response:  # as the same request would have failed synchronously (400: fatal)
-            status = int(response.get("status_code") or 500)
-            return classify_status(  # retryable: into the very next batch, no backoff
-                status, f"batch item failed with HTTP {status}: "
-                f"{str(response.get('body'))[:300]}", endpoint=self.endpoint, retry_after=0.0)
-        code = (error or {}).get("code", "unknown")
-        return RetryableError(f"batch item not processed ({code})", endpoint=self.endpoint,
-                              retry_after=0.0)
-
-    def failure(self, batch: dict[str, Any]) -> str:
-        """Why a batch ended without some of its items (empty when it completed)."""
-        status = str(batch.get("status", ""))
-        if status == "completed":
-            return ""
-        errors = (batch.get("errors") or {}).get("data") or []
-        reasons = "; ".join(str(e.get("message") or e.get("code")) for e in errors[:3]
-                            if isinstance(e, dict))
-        return f"{status}: {reasons}" if reasons else status
-
-    async def aclose(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
-
-
-class BatchAPI(Protocol):
-    """A provider's batch endpoints, as :class:`BatchingModel` uses them."""
-
-    async def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
-        """Create a batch of ``(custom_id, request body)``; its id."""
-        ...
-
-    async def state(self, batch_id: str) -> tuple[bool, dict[str, Any]]:
-        """(whether the batch has ended, the batch object)."""
-        ...
-
-    async def results(self, batch: dict[str, Any]) -> dict[str, Outcome]:
-        """Each item's response body, or the error it ended with, by ``custom_id``."""
-        ...
-
-    def failure(self, batch: dict[str, Any]) -> str:
-        """Why a batch ended without some of its items (empty when it completed)."""
-        ...
-
-    async def aclose(self) -> None:
-        """Close the connections."""
-        ...
-
-
-class TwoStepBatchAPI(BatchAPI, Protocol):
-    """Batch endpoints that upload the requests first and make the batch after.
-
-    OpenAI's Files + Batches: :class:`BatchingModel` journals the upload in between,
-    so a kill or a lost reply between the two steps never pays for a batch twice.
-    """
-
-    async def upload(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
-        """Upload ``(custom_id, request body)`` as an input file; its id."""
-        ...
-
-    async def create(self, input_file_id: str) -> str:
-        """Make the batch of an uploaded input file; its id."""
-        ...
-
-    async def find(self, input_file_id: str) -> str | None:
-        """The batch made of ``input_file_id``, or ``None`` if none was."""
-        ...
-
-
-class AnthropicBatches(OpenAIBatches):
-    """Anthropic's Message Batches endpoints (``/v1/messages/batches``)."""
-
-    max_items = 100_000
-    max_bytes = 245 * 1024 * 1024  # the request's limit is 256 MB
-    two_steps = False  # one request makes the batch
-
-    def _open(self) -> Any:
-        import aiohttp
-
-        if self._session is None or self._session.closed:
-            headers = {"anthropic-version": "2023-06-01"}
-            if self.api_key is not None:
-                headers["x-api-key"] = self.api_key.get_secret_value()
-            self._session = aiohttp.ClientSession(headers=headers, timeout=_TIMEOUT())
-        return self._session
-
-    async def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
-        """Create the batch (the requests go in its body); its id."""
-        batch = await self._json("POST", "/v1/messages/batches", json={
-            "requests": [{"custom_id": custom_id, "params": body} for custom_id, body in items]})
-        return str(batch["id"])
-
-    async def state(self, batch_id: str) -> tuple[bool, dict[str, Any]]:
-        """(whether the batch has ended, the batch object)."""
-        batch = await self._json("GET", f"/v1/messages/batches/{batch_id}")
-        return batch["processing_status"] == "ended", batch
-
-    async def results(self, batch: dict[str, Any]) -> dict[str, Outcome]:
-        """Each item's message, or the error it ended with, by ``custom_id``."""
-        outcomes: dict[str, Outcome] = {}
-        for line in (await self._text(f"/v1/messages/batches/{batch['id']}/results")
-                     ).splitlines():
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            result = item.get("result") or {}
-            if result.get("type") == "succeeded":
-                outcomes[str(item["custom_id"])] = dict(result["message"])
-                continue
-            detail = str(result.get("error") or "")[:300]
-            text = f"batch item {result.get('type', 'missing')} {detail}".rstrip()
-            if "invalid_request_error" in detail:  # as the request would fail synchronously
-                outcomes[str(item["custom_id"])] = FatalTransportError(
-                    text, endpoint=self.endpoint, status=400)
-            else:  # errored on the server's side, expired or canceled: sent again
-                outcomes[str(item["custom_id"])] = RetryableError(
-                    text, endpoint=self.endpoint, retry_after=0.0)
-        return outcomes
-
-    def failure(self, batch: dict[str, Any]) -> str:
-        """Why a batch ended without some of its items (its request counts)."""
-        counts = batch.get("request_counts") or {}
-        return ", ".join(f"{counts[k]} {k}" for k in ("errored", "canceled", "expired")
-                         if counts.get(k))
-
-
 class BatchJournal:
     """The batches a run submitted, appended to ``batches.jsonl`` in its folder.
 
     One line per batch, written as soon as it is submitted: ``{"batch", "model",
-    "items": [custom_id...], "file", "at"}``. A re-run reads it back: a call whose
+    "items": [custom_id...], "intent", "at"}``. A re-run reads it back: a call whose
     ``custom_id`` is in a batch it lists waits for that batch's results instead of
     going into a new batch, so a killed run pays for none of its pending calls again.
-    Where a batch is made in two steps (OpenAI: upload a file, then create the batch),
-    an ``{"intent": file, ...}`` line comes between them: a run killed after the
-    upload asks the provider on its re-run whether the batch was made (and waits for
-    it) before sending the requests again.
+    Before each batch is created, an ``{"intent": key, "model", "items", "at"}`` line
+    names its requests (the key: OpenAI's uploaded input file, else a local id); the
+    batch's line settles it. A call in an intent left unsettled (the create request got
+    no reply, or the run was killed during it) asks the provider whether that batch
+    was made (:meth:`~debate.models.batch_clients.BatchAPI.find`), and waits for it,
+    before its request is ever sent again.
+
+    With no ``path`` it is kept in memory only: a lost reply is still recovered from,
+    a kill is not.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path is not None else None
         self.known: dict[str, dict[str, str]] = {}  # model -> custom_id -> batch id
-        self.intents: dict[str, dict[str, list[str]]] = {}  # model -> input file -> ids
-        if self.path.exists():
-            text = self.path.read_text(encoding="utf-8")
-            if text and not text.endswith("\n"):  # a line cut short: the next starts anew
-                with self.path.open("a", encoding="utf-8") as f:
-                    f.write("\n")
-            for line in text.splitlines():
-                try:
-                    entry = json.loads(line)
-                    model, items = str(entry["model"]), list(map(str, entry["items"]))
-                    if "intent" in entry:  # an input file about to become a batch
-                        self.intents.setdefault(model, {})[str(entry["intent"])] = items
-                        continue
-                    self.known.setdefault(model, {}).update(
-                        dict.fromkeys(items, str(entry["batch"])))
-                    if entry.get("file"):
-                        self.forget(model, str(entry["file"]))
-                except (ValueError, KeyError, TypeError):  # a line cut short by a kill
-                    log.warning("%s: skipping an unreadable line", self.path)
+        self.batches: set[str] = set()
+        """Every batch journaled (any model's): none of them is an intent's unsettled batch."""
+        self.intents: dict[str, dict[str, Intent]] = {}  # model -> key -> unsettled intent
+        self._intended: dict[str, dict[str, str]] = {}  # model -> custom_id -> intent key
+        if self.path is None or not self.path.exists():
+            return
+        text = self.path.read_text(encoding="utf-8")
+        if text and not text.endswith("\n"):  # a line cut short: the next starts anew
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write("\n")
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+                model, items = str(entry["model"]), tuple(map(str, entry["items"]))
+                if "batch" not in entry:  # an intent: its batch about to be created
+                    self._intend(model, Intent(str(entry["intent"]), items,
+                                               float(entry.get("at") or 0.0)))
+                    continue
+                self._know(model, str(entry["batch"]), items)
+                settled = entry.get("intent") or entry.get("file")  # "file": older journals
+                if settled:
+                    self.forget(model, str(settled))
+            except (ValueError, KeyError, TypeError):  # a line cut short by a kill
+                log.warning("%s: skipping an unreadable line", self.path)
 
     def _append(self, entry: dict[str, Any]) -> None:
+        if self.path is None:
+            return
         with self.path.open("a", encoding="utf-8") as f:  # one write, on disk before we go on
             f.write(json.dumps(entry) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
-    def intend(self, model: str, input_file: str, custom_ids: Sequence[str]) -> None:
-        """Append an uploaded input file about to be made a batch.
+    def _intend(self, model: str, intent: Intent) -> None:
+        self.intents.setdefault(model, {})[intent.key] = intent
+        self._intended.setdefault(model, {}).update(dict.fromkeys(intent.items, intent.key))
 
-        If the process dies before :meth:`record`, a re-run asks the provider whether
-        the batch was made.
-        """
-        self._append({"intent": input_file, "model": model, "items": list(custom_ids),
-                      "at": time.time()})
-        self.intents.setdefault(model, {})[input_file] = list(custom_ids)
+    def _know(self, model: str, batch_id: str, custom_ids: Sequence[str]) -> None:
+        self.known.setdefault(model, {}).update(dict.fromkeys(custom_ids, batch_id))
+        self.batches.add(batch_id)
 
-    def forget(self, model: str, input_file: str) -> None:
-        """Drop an intent: its batch was recorded, or it never became one."""
-        self.intents.get(model, {}).pop(input_file, None)
+    def intend(self, model: str, intent: Intent) -> None:
+        """Append a batch about to be created (on disk before the create request is sent)."""
+        self._append({"intent": intent.key, "model": model, "items": list(intent.items),
+                      "at": intent.at})
+        self._intend(model, intent)
+
+    def intent_of(self, model: str, custom_id: str) -> Intent | None:
+        """The unsettled intent whose requests include ``custom_id``, if any."""
+        key = self._intended.get(model, {}).get(custom_id)
+        return None if key is None else self.intents[model][key]
+
+    def forget(self, model: str, key: str) -> None:
+        """Settle an intent: its batch was recorded, or it never became one."""
+        intent = self.intents.get(model, {}).pop(key, None)
+        if intent is None:
+            return
+        intended = self._intended[model]
+        for custom_id in intent.items:
+            if intended.get(custom_id) == key:
+                del intended[custom_id]
 
     def record(self, model: str, batch_id: str, custom_ids: Sequence[str],
-               input_file: str | None = None) -> None:
-        """Append one submitted batch (on disk before anyone waits on it)."""
+               intent: str | None = None) -> None:
+        """Append one submitted batch (on disk before anyone waits on it) and settle its intent."""
         self._append({"batch": batch_id, "model": model, "items": list(custom_ids),
-                      "file": input_file, "at": time.time()})
-        if input_file is not None:
-            self.forget(model, input_file)
-        self.known.setdefault(model, {}).update(dict.fromkeys(custom_ids, batch_id))
+                      "intent": intent, "at": time.time()})
+        if intent is not None:
+            self.forget(model, intent)
+        self._know(model, batch_id, custom_ids)
 
 
 class BatchingModel(Closeable):
@@ -420,8 +193,11 @@ class BatchingModel(Closeable):
             is the same, so a synchronous re-run replays a batch run and the reverse).
         body: ``(messages, params) -> request body`` of one call.
         parse: ``response body -> Completion``.
-        client: the provider's batch endpoints (:class:`OpenAIBatches`).
+        client: the provider's batch endpoints (:class:`OpenAIBatches`,
+            :class:`AnthropicBatches`).
         policy: when to submit and how to poll.
+        direct: the synchronous backend, for retries with ``policy.retry == "sync"``.
+        journal: the run's :class:`BatchJournal`; by default one kept in memory.
 
     """
 
@@ -436,7 +212,8 @@ class BatchingModel(Closeable):
                  journal: BatchJournal | None = None) -> None:
         self.name = name
         self.policy = policy or BatchPolicy()
-        self.journal = journal
+        self.journal: BatchJournal = journal if journal is not None else BatchJournal(None)
+        """Where batches and intents are written down (replaced by the run's)."""
         self._body = body
         self._parse = parse
         self._client = client
@@ -449,16 +226,12 @@ class BatchingModel(Closeable):
         self.max_bytes: int = self.policy.max_bytes or int(
             getattr(client, "max_bytes", OpenAIBatches.max_bytes))
         """Most bytes of requests in one batch."""
-        self._two_steps: TwoStepBatchAPI | None = (
-            cast(TwoStepBatchAPI, client) if getattr(client, "two_steps", False) else None)
-        """The client again, when it makes a batch in two steps (else ``None``)."""
         self._timer: asyncio.TimerHandle | None = None
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Future[Any]] = set()
         self._watched: dict[str, dict[str, list[asyncio.Future[Completion]]]] = {}
         self._ended: dict[str, dict[str, Outcome]] = {}  # batch id -> its items' outcomes
         self._spent: set[str] = set()  # items whose batch answered with an error
-        self._intended: dict[str, str] | None = None  # custom_id -> input file (a killed run's)
-        self._finding: dict[str, asyncio.Task[str | None]] = {}  # input file -> its batch
+        self._lookups: dict[str, asyncio.Task[str | None]] = {}  # intent key -> its lookup
         self.batches_submitted = 0
         """Batches sent to the provider by this process."""
         self.items_submitted = 0
@@ -479,14 +252,14 @@ class BatchingModel(Closeable):
         if custom_id in self._spent and self.policy.retry == "sync" and self._direct is not None:
             return await self._direct.generate(messages, params)  # full price, no wait
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
-        pending = self.journal.known.get(self.name, {}).get(custom_id) if self.journal else None
-        if pending is None and self.journal is not None and custom_id not in self._spent:
-            input_file = self._intent_of(custom_id)
-            if input_file is not None:  # a killed run uploaded it: was the batch made?
-                pending = await self._batch_of(input_file)
-        if pending is not None and custom_id not in self._spent:  # sent by a killed run
-            self._attach(pending, custom_id, future)
-            return await future
+        if custom_id not in self._spent:
+            pending = self.journal.known.get(self.name, {}).get(custom_id)
+            intent = self.journal.intent_of(self.name, custom_id) if pending is None else None
+            if intent is not None:  # its batch may have been made: never pay twice
+                pending = await self._resolve(intent)
+            if pending is not None:  # sent before (by a killed run, or a lost reply)
+                self._attach(pending, {custom_id: [future]})
+                return await future
         queued = self._queued.get(custom_id)
         if queued is None:
             size = len(encoded) + _LINE_OVERHEAD
@@ -512,108 +285,118 @@ class BatchingModel(Closeable):
         queued, self._queued, self._queued_bytes = self._queued, {}, 0
         if not queued:
             return
-        task = asyncio.get_running_loop().create_task(self._run(queued))
+        self._start(self._run(queued))
+
+    def _start(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``work`` in the background until it ends or :meth:`aclose` cancels it."""
+        task = asyncio.get_running_loop().create_task(work)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+        return task
 
     async def _run(self, queued: dict[str, _Item]) -> None:
+        """Make one batch of ``queued`` (prepare, intent, create, record); hand it to a watcher."""
         items = [(cid, body) for cid, (body, _) in queued.items()]
-        journal, two_steps = self.journal, self._two_steps
-        input_file: str | None = None
+        waiting = {cid: futures for cid, (_, futures) in queued.items()}
         try:
-            if two_steps is not None and journal is not None:  # upload, journal, then create
-                input_file = str(await two_steps.upload(items))
-                journal.intend(self.name, input_file, list(queued))
-                batch_id = await self._create(two_steps, input_file)
-            else:
-                batch_id = await self._client.submit(items)
-        except Exception as exc:  # refused, or no reply: every caller retries
-            if input_file is not None and journal is not None:
-                journal.forget(self.name, input_file)
-            self._settle({cid: futures for cid, (_, futures) in queued.items()},
-                         dict.fromkeys(queued, _retryable(exc, self.name)))
+            key = await self._client.prepare(items)
+        except Exception as exc:  # nothing was made: every caller retries
+            self._settle(waiting, dict.fromkeys(queued, _retryable(exc, self.name)))
             return
+        intent = Intent(key, tuple(queued), time.time())
+        self.journal.intend(self.name, intent)  # on disk before the batch can exist
+        try:
+            batch_id = await self._client.create(key, items)
+        except FatalTransportError as exc:  # refused (400, 401, 413): no batch was made
+            self.journal.forget(self.name, key)
+            self._settle(waiting, dict.fromkeys(queued, exc))
+            return
+        except Exception as exc:  # no reply, or a 5xx: the batch may exist all the same
+            log.warning("%s: no batch id for %d requests (%s); asking whether it was made",
+                        self.name, len(queued), exc)
+            try:
+                found = await self._resolve(intent)
+            except Exception as undecided:  # cannot tell: held back, not sent again
+                self._fail(waiting, _retryable(undecided, self.name))
+                return
+            if found is None:  # never made: every caller retries
+                self._settle(waiting, dict.fromkeys(queued, _retryable(exc, self.name)))
+                return
+            batch_id = found
+        else:
+            self.journal.record(self.name, batch_id, list(queued), key)
         self.batches_submitted += 1
         self.items_submitted += len(queued)
-        if self.journal is not None:
-            self.journal.record(self.name, batch_id, list(queued), input_file)
         log.info("%s: batch %s submitted (%d requests)", self.name, batch_id, len(queued))
-        self._watched[batch_id] = {cid: futures for cid, (_, futures) in queued.items()}
-        await self._watch(batch_id)
+        self._attach(batch_id, waiting)
 
-    async def _create(self, client: TwoStepBatchAPI, input_file: str) -> str:
-        """Make the batch of an uploaded file.
+    async def _resolve(self, intent: Intent) -> str | None:
+        """The batch made of an unsettled ``intent``, or ``None`` if none was.
 
-        If the reply is lost, the provider is asked whether the batch was made before
-        anyone sends its requests again.
+        One lookup per intent, however many callers ask.
         """
-        try:
-            return str(await client.create(input_file))
-        except RetryableError:
-            found = await self._find(input_file)
-            if found is None:
-                raise
-            return found
-
-    def _intent_of(self, custom_id: str) -> str | None:
-        """The input file a killed run uploaded this request in, without a batch recorded."""
-        if self._intended is None:
-            assert self.journal is not None
-            self._intended = {cid: input_file for input_file, ids
-                              in self.journal.intents.get(self.name, {}).items()
-                              for cid in ids}
-        return self._intended.get(custom_id)
-
-    async def _batch_of(self, input_file: str) -> str | None:
-        """The batch a killed run made of ``input_file`` (asked once per file), or ``None``."""
-        task = self._finding.get(input_file)
+        task = self._lookups.get(intent.key)
         if task is None:
-            task = self._finding[input_file] = asyncio.ensure_future(self._adopt(input_file))
+            task = self._lookups[intent.key] = self._start(self._lookup(intent))
+
+            def done(task: asyncio.Task[str | None]) -> None:
+                self._lookups.pop(intent.key, None)  # a failed lookup is made again
+                if not task.cancelled():
+                    task.exception()  # retrieved, even if every caller went away
+
+            task.add_done_callback(done)
         return await asyncio.shield(task)
 
-    async def _adopt(self, input_file: str) -> str | None:
-        assert self.journal is not None
-        ids = self.journal.intents.get(self.name, {}).get(input_file, [])
-        batch_id = await self._find(input_file)
-        if batch_id is None:  # never made: its requests go into a new batch
-            self.journal.forget(self.name, input_file)
-            log.info("%s: %s never became a batch; its %d requests are sent", self.name,
-                     input_file, len(ids))
-        else:
-            log.info("%s: batch %s (of %s, made by a killed run) is waited for",
-                     self.name, batch_id, input_file)
-            self.journal.record(self.name, batch_id, ids, input_file)
-        return batch_id
+    async def _lookup(self, intent: Intent) -> str | None:
+        """Ask the provider until it can tell whether ``intent`` became a batch; settle it.
 
-    async def _find(self, input_file: str) -> str | None:
-        """The batch made of ``input_file`` according to the provider (3 tries)."""
-        if self._two_steps is None:
-            return None
-        find = self._two_steps.find
-        for attempt in range(3):
+        A batch that may be the intent's but still runs is waited for (polled with the
+        policy's backoff), never paid for again. A provider that cannot be asked
+        (:data:`_LOOKUP_TRIES` retryable failures in a row) gives a
+        :class:`RetryableError`: the intent stays, and a retried call asks again.
+        """
+        delay, failures = self.policy.poll_initial, 0
+        while True:
             try:
-                found: str | None = await find(input_file)
-                return found
+                found = await self._client.find(intent, self.journal.batches)
             except RetryableError as exc:
+                failures += 1
+                if failures >= _LOOKUP_TRIES:
+                    raise RetryableError(
+                        f"cannot tell whether the batch of {len(intent.items)} requests "
+                        f"({intent.key}) was made ({exc}); they are not sent again until "
+                        "it can be told", endpoint=self.name) from exc
                 log.warning("%s: cannot list batches (%s)", self.name, exc)
-                await asyncio.sleep(self.policy.poll_initial * (attempt + 1))
-        log.warning("%s: could not tell whether %s became a batch; its requests are sent "
-                    "again", self.name, input_file)
-        return None
+            else:
+                failures = 0
+                if found.batch is not None:
+                    log.info("%s: batch %s (of %s) found and waited for", self.name,
+                             found.batch, intent.key)
+                    self.journal.record(self.name, found.batch, intent.items, intent.key)
+                    return found.batch
+                if not found.undecided:
+                    log.info("%s: %s never became a batch; its %d requests are sent",
+                             self.name, intent.key, len(intent.items))
+                    self.journal.forget(self.name, intent.key)
+                    return None
+                log.info("%s: batches %s may be the one of %s; waiting for them to end",
+                         self.name, ", ".join(found.undecided), intent.key)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, self.policy.poll_max)
 
-    def _attach(self, batch_id: str, custom_id: str, future: asyncio.Future[Completion]) -> None:
-        """Wait for an item of a batch submitted before (by a killed run)."""
+    def _attach(self, batch_id: str,
+                waiting: dict[str, list[asyncio.Future[Completion]]]) -> None:
+        """Answer ``waiting`` from batch ``batch_id`` (watched once, however many wait)."""
         ended = self._ended.get(batch_id)
         if ended is not None:
-            self._settle({custom_id: [future]}, ended)
+            self._settle(waiting, ended)
             return
         watched = self._watched.get(batch_id)
         if watched is None:
             watched = self._watched[batch_id] = {}
-            task = asyncio.get_running_loop().create_task(self._watch(batch_id))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-        watched.setdefault(custom_id, []).append(future)
+            self._start(self._watch(batch_id))
+        for custom_id, futures in waiting.items():
+            watched.setdefault(custom_id, []).extend(futures)
 
     async def _watch(self, batch_id: str) -> None:
         """Poll a batch until it ends; answer everyone waiting on it.
@@ -652,6 +435,14 @@ class BatchingModel(Closeable):
         else:
             self._ended[batch_id] = outcomes
         self._settle(self._watched.pop(batch_id, {}), outcomes, missing)
+
+    def _fail(self, waiting: dict[str, list[asyncio.Future[Completion]]],
+              exc: Exception) -> None:
+        """Fail every caller with ``exc``, their items unspent (a retry asks about them again)."""
+        for futures in waiting.values():
+            for future in futures:
+                if not future.done():
+                    future.set_exception(exc)
 
     def _settle(self, waiting: dict[str, list[asyncio.Future[Completion]]],
                 outcomes: dict[str, Outcome], missing: Outcome | None = None) -> None:
@@ -695,6 +486,9 @@ _Item = tuple[dict[str, Any], list[asyncio.Future[Completion]]]
 
 _LINE_OVERHEAD = 200
 """Bytes a request takes in a batch beyond its body (its id, method, URL, JSON)."""
+
+_LOOKUP_TRIES = 3
+"""Failures in a row to list the provider's batches before a lookup gives up for now."""
 
 
 def _retryable(exc: Exception, name: str) -> TransportError:

@@ -9,23 +9,35 @@ Enough of both APIs for a batch client to run its whole path locally:
   output file has ``{"id", "custom_id", "response": {"status_code": 200, "body"},
   "error": null}`` lines, the error file the failed items (``status_code`` 500) and
   the expired ones (``"response": null, "error": {"code": "batch_expired"}``).
-- Anthropic: ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}``,
-  ``POST /v1/messages/batches/{id}/cancel``, ``GET /v1/messages/batches/{id}/results``
-  (``{"custom_id", "result": {"type": "succeeded" | "errored" | "expired" |
-  "canceled", ...}}`` lines).
+- Anthropic: ``POST /v1/messages/batches``, ``GET /v1/messages/batches`` (newest
+  first, paged as Anthropic pages it: ``limit`` 1-1000, default 20, ``after_id`` /
+  ``before_id``; ``{"data", "has_more", "first_id", "last_id"}``; a batch shows its
+  ``created_at`` and ``request_counts``, never its ``custom_id`` values),
+  ``GET /v1/messages/batches/{id}``, ``POST /v1/messages/batches/{id}/cancel``,
+  ``GET /v1/messages/batches/{id}/results`` (once it has ended: ``{"custom_id",
+  "result": {"type": "succeeded" | "errored" | "expired" | "canceled", ...}}`` lines).
 
 A batch ends :attr:`BatchSettings.delay` seconds after it was created (its state is
 worked out when it is next read, so nothing runs in the background); then each
 item is answered by the server's policy, or fails (``failure_rate``) or is left
 unprocessed because the batch expired (``expire_rate``), drawn from a generator
 seeded with ``seed``, in item order: the same outcomes on every run.
+
+Creating a batch can be made to fail (:attr:`BatchSettings.create_faults`, both
+APIs, in order): ``dropped`` makes the batch and closes the connection before the
+reply, ``error`` makes it and answers 500, ``hang`` makes it and holds the reply
+until the client goes away (to kill a client during the request), ``unavailable``
+answers 503 without making one. :attr:`BatchStore.received` counts each
+``custom_id`` received in a batch, so a test sees an item paid for twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,11 +62,23 @@ class BatchSettings:
     """Share of items the batch did not reach before it expired (then the batch is
     ``expired``; OpenAI: ``batch_expired`` in the error file; Anthropic: ``expired``)."""
     seed: int = 0
+    create_faults: list[str] = field(default_factory=list)
+    """What the next create requests get, in order (then a normal reply):
+    ``dropped``, ``error``, ``hang`` (the batch made in all three) or ``unavailable``
+    (none made); see the module docstring."""
 
     def __post_init__(self) -> None:
         for name in ("failure_rate", "expire_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"BatchSettings.{name} must be between 0 and 1")
+        unknown = set(self.create_faults) - set(CREATE_FAULTS)
+        if unknown:
+            raise ValueError(f"BatchSettings.create_faults: unknown {sorted(unknown)} "
+                             f"(known: {', '.join(CREATE_FAULTS)})")
+
+
+CREATE_FAULTS = ("dropped", "error", "hang", "unavailable")
+"""What a create request can be made to get (:attr:`BatchSettings.create_faults`)."""
 
 
 @dataclass
@@ -81,12 +105,19 @@ class BatchStore:
         self.batches: dict[str, _Batch] = {}
         self.items_answered = 0
         """Batch items the policy answered (each is a model call paid at the batch price)."""
+        self.received: Counter[str] = Counter()
+        """Each ``custom_id`` received in a batch, how many times (both APIs)."""
         self._random = random.Random(settings.seed)
         self._next = 0
+        self._create_faults = deque(settings.create_faults)
 
     def stats(self) -> dict[str, int]:
-        """Batches made and items answered (``GET /stats``'s ``batches``)."""
-        return {"submitted": len(self.batches), "items_answered": self.items_answered}
+        """Batches made, items received in them and items answered.
+
+        ``GET /stats`` returns them as ``batches``.
+        """
+        return {"submitted": len(self.batches), "items_received": self.received.total(),
+                "items_answered": self.items_answered}
 
     def add_routes(self, app: web.Application) -> None:
         """Add the OpenAI and Anthropic batch routes to ``app``."""
@@ -97,6 +128,7 @@ class BatchStore:
         app.router.add_get("/v1/batches/{id}", self._get_openai)
         app.router.add_post("/v1/batches/{id}/cancel", self._cancel_openai)
         app.router.add_post("/v1/messages/batches", self._create_anthropic)
+        app.router.add_get("/v1/messages/batches", self._list_anthropic)
         app.router.add_get("/v1/messages/batches/{id}", self._get_anthropic)
         app.router.add_post("/v1/messages/batches/{id}/cancel", self._cancel_anthropic)
         app.router.add_get("/v1/messages/batches/{id}/results", self._results_anthropic)
@@ -142,10 +174,13 @@ class BatchStore:
             items.append((str(request_line["custom_id"]), request_line["body"]))
         if len({custom_id for custom_id, _ in items}) < len(items):
             return _error(400, "custom_id values must be unique within a batch")
+        fault = self._create_faults.popleft() if self._create_faults else None
+        if fault == "unavailable":
+            return _error(503, "injected: overloaded, no batch made")
         batch = _Batch(self._id("batch_"), "openai", items, time.time(),
                        input_file_id=body["input_file_id"])
-        self.batches[batch.id] = batch
-        return web.json_response(self._openai_view(batch))
+        self._add(batch)
+        return await self._reply(request, fault, self._openai_view(batch))
 
     async def _list_openai(self, request: web.Request) -> web.Response:
         """The OpenAI batches, newest first (``limit``, ``after`` as OpenAI pages them)."""
@@ -199,9 +234,39 @@ class BatchStore:
         items = [(str(r["custom_id"]), r["params"]) for r in requests]
         if len({custom_id for custom_id, _ in items}) < len(items):
             return _error(400, "custom_id values must be unique within a batch")
+        fault = self._create_faults.popleft() if self._create_faults else None
+        if fault == "unavailable":
+            return _error(503, "injected: overloaded, no batch made")
         batch = _Batch(self._id("msgbatch_"), "anthropic", items, time.time())
-        self.batches[batch.id] = batch
-        return web.json_response(self._anthropic_view(batch, request))
+        self._add(batch)
+        return await self._reply(request, fault, self._anthropic_view(batch, request))
+
+    async def _list_anthropic(self, request: web.Request) -> web.Response:
+        """The Anthropic batches, newest first (``limit``, ``after_id``, ``before_id``)."""
+        batches = sorted((b for b in self.batches.values() if b.api == "anthropic"),
+                         key=lambda b: (b.created, b.id), reverse=True)
+        ids = [b.id for b in batches]
+        after, before = request.query.get("after_id"), request.query.get("before_id")
+        try:
+            limit = int(request.query.get("limit", "20"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 1000:
+            return _error(400, "limit: an integer from 1 to 1000")
+        if after is not None:
+            rest = batches[ids.index(after) + 1:] if after in ids else []
+            page, has_more = rest[:limit], len(rest) > limit
+        elif before is not None:
+            rest = batches[:ids.index(before)] if before in ids else []
+            page, has_more = rest[-limit:], len(rest) > limit
+        else:
+            page, has_more = batches[:limit], len(batches) > limit
+        for batch in page:
+            self._settle(batch)
+        return web.json_response({"data": [self._anthropic_view(b, request) for b in page],
+                                  "has_more": has_more,
+                                  "first_id": page[0].id if page else None,
+                                  "last_id": page[-1].id if page else None})
 
     async def _get_anthropic(self, request: web.Request) -> web.Response:
         batch = self._find(request, "anthropic")
@@ -245,6 +310,26 @@ class BatchStore:
                                 if ended else None)}
 
     # both
+
+    def _add(self, batch: _Batch) -> None:
+        self.batches[batch.id] = batch
+        self.received.update(custom_id for custom_id, _ in batch.items)
+
+    async def _reply(self, request: web.Request, fault: str | None,
+                     view: dict[str, Any]) -> web.Response:
+        """The created batch's reply, or the fault injected in its place."""
+        transport = request.transport
+        if fault == "hang":  # until the client goes away: no event says so, its socket does
+            while transport is not None and not transport.is_closing():  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+            fault = "dropped"
+        if fault == "dropped":
+            if transport is not None:
+                transport.abort()
+            return web.Response(status=500)  # never reaches the client
+        if fault == "error":
+            return _error(500, "injected: the batch was made, the reply failed")
+        return web.json_response(view)
 
     def _find(self, request: web.Request, api: str) -> _Batch | None:
         batch = self.batches.get(request.match_info["id"])
@@ -316,7 +401,10 @@ def _jsonl(lines: list[dict[str, Any]]) -> bytes:
 
 
 def _iso(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    """RFC 3339 in UTC with microseconds, as Anthropic writes ``created_at``."""
+    whole = int(seconds)
+    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+            + f".{int((seconds - whole) * 1e6):06d}Z")
 
 
 def _error(status: int, message: str) -> web.Response:
