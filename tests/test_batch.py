@@ -168,6 +168,23 @@ def test_a_create_request_without_a_reply_pays_for_no_item_twice(
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_batch_listed_late_after_a_lost_create_reply_is_not_made_twice(
+        tmp_path: Path, provider: str) -> None:
+    # the first listing after the lost reply does not show the batch yet: "none was made"
+    # is believed only when a second listing, a poll later, agrees
+    settings = BatchSettings(delay=0.3, create_faults=["dropped"], list_lag=1)
+    with MockServer(batches=settings) as server:
+        summary = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 4, "late", models=[model_of(provider, server.url)],
+                   batch=True, batch_options=FAST, retry={"initial_delay": 0.01}),
+            progress=False))
+        stats, received = server.stats()["batches"], server.batch_store.received
+    assert summary.debates == 4 and not summary.failed
+    assert stats["submitted"] == summary.batches == 3
+    assert stats["items_received"] == 4 * 9 and max(received.values()) == 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_a_run_killed_during_the_create_request_waits_for_that_batch_on_the_rerun(
         tmp_path: Path, provider: str) -> None:
     import signal

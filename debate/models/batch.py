@@ -351,11 +351,13 @@ class BatchingModel(Closeable):
         """Ask the provider until it can tell whether ``intent`` became a batch; settle it.
 
         A batch that may be the intent's but still runs is waited for (polled with the
-        policy's backoff), never paid for again. A provider that cannot be asked
+        policy's backoff), never paid for again. "None was made" is believed only when two
+        listings a poll apart say so: a list that shows a just-made batch late must not
+        lead to paying for it twice. A provider that cannot be asked
         (:data:`_LOOKUP_TRIES` retryable failures in a row) gives a
         :class:`RetryableError`: the intent stays, and a retried call asks again.
         """
-        delay, failures = self.policy.poll_initial, 0
+        delay, failures, absent = self.policy.poll_initial, 0, 0
         while True:
             try:
                 found = await self._client.find(intent, self.journal.batches)
@@ -375,12 +377,16 @@ class BatchingModel(Closeable):
                     self.journal.record(self.name, found.batch, intent.items, intent.key)
                     return found.batch
                 if not found.undecided:
-                    log.info("%s: %s never became a batch; its %d requests are sent",
-                             self.name, intent.key, len(intent.items))
-                    self.journal.forget(self.name, intent.key)
-                    return None
-                log.info("%s: batches %s may be the one of %s; waiting for them to end",
-                         self.name, ", ".join(found.undecided), intent.key)
+                    absent += 1
+                    if absent >= _ABSENT_LISTINGS:
+                        log.info("%s: %s never became a batch; its %d requests are sent",
+                                 self.name, intent.key, len(intent.items))
+                        self.journal.forget(self.name, intent.key)
+                        return None
+                else:
+                    absent = 0
+                    log.info("%s: batches %s may be the one of %s; waiting for them to end",
+                             self.name, ", ".join(found.undecided), intent.key)
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, self.policy.poll_max)
 
@@ -489,6 +495,8 @@ _LINE_OVERHEAD = 200
 
 _LOOKUP_TRIES = 3
 """Failures in a row to list the provider's batches before a lookup gives up for now."""
+_ABSENT_LISTINGS = 2
+"""Listings in a row, a poll apart, without the intent's batch before it counts as never made."""
 
 
 def _retryable(exc: Exception, name: str) -> TransportError:

@@ -66,6 +66,9 @@ class BatchSettings:
     """What the next create requests get, in order (then a normal reply):
     ``dropped``, ``error``, ``hang`` (the batch made in all three) or ``unavailable``
     (none made); see the module docstring."""
+    list_lag: int = 0
+    """The next ``list_lag`` listings of batches (either API) leave out the newest batch, as
+    a list that shows a just-made batch late would."""
 
     def __post_init__(self) -> None:
         for name in ("failure_rate", "expire_rate"):
@@ -110,6 +113,7 @@ class BatchStore:
         self._random = random.Random(settings.seed)
         self._next = 0
         self._create_faults = deque(settings.create_faults)
+        self._list_lag = settings.list_lag
 
     def stats(self) -> dict[str, int]:
         """Batches made, items received in them and items answered.
@@ -184,8 +188,8 @@ class BatchStore:
 
     async def _list_openai(self, request: web.Request) -> web.Response:
         """The OpenAI batches, newest first (``limit``, ``after`` as OpenAI pages them)."""
-        batches = sorted((b for b in self.batches.values() if b.api == "openai"),
-                         key=lambda b: (b.created, b.id), reverse=True)
+        batches = self._lagging(sorted((b for b in self.batches.values() if b.api == "openai"),
+                                       key=lambda b: (b.created, b.id), reverse=True))
         after = request.query.get("after")
         if after is not None:
             ids = [b.id for b in batches]
@@ -197,6 +201,13 @@ class BatchStore:
         return web.json_response({"object": "list", "data": [self._openai_view(b) for b in page],
                                   "has_more": len(batches) > limit,
                                   "last_id": page[-1].id if page else None})
+
+    def _lagging(self, newest_first: list[_Batch]) -> list[_Batch]:
+        """The batches a listing shows: without the newest while ``list_lag`` lasts."""
+        if self._list_lag > 0 and newest_first:
+            self._list_lag -= 1
+            return newest_first[1:]
+        return newest_first
 
     async def _get_openai(self, request: web.Request) -> web.Response:
         batch = self._find(request, "openai")
@@ -243,8 +254,9 @@ class BatchStore:
 
     async def _list_anthropic(self, request: web.Request) -> web.Response:
         """The Anthropic batches, newest first (``limit``, ``after_id``, ``before_id``)."""
-        batches = sorted((b for b in self.batches.values() if b.api == "anthropic"),
-                         key=lambda b: (b.created, b.id), reverse=True)
+        batches = self._lagging(sorted(
+            (b for b in self.batches.values() if b.api == "anthropic"),
+            key=lambda b: (b.created, b.id), reverse=True))
         ids = [b.id for b in batches]
         after, before = request.query.get("after_id"), request.query.get("before_id")
         try:
