@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from debate.agents.base import PARSERS, Agent, get_role
 from debate.errors import ConfigError, TemplateError
+from debate.files import read_utf8
 from debate.models.types import ChatModel, SamplingParams
 from debate.prompts import Template, template_file
 from debate.settings import Settings, error_lines
@@ -34,13 +35,7 @@ def load_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
     value of a repeated key without a word).
     """
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                          "save it as UTF-8") from exc
+    text = read_utf8(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is None:

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from debate.errors import ConfigError
 
-__all__ = ["RunRecord", "damaged", "read_json_model", "read_json_object", "read_run_record"]
+__all__ = ["RunRecord", "damaged", "read_json_model", "read_json_object", "read_run_record",
+           "read_utf8"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,15 +29,25 @@ def damaged(path: str | Path, what: str, detail: str, fix: str) -> ConfigError:
     return ConfigError(f"{path}: damaged {what} ({detail}); {fix}")
 
 
+def read_utf8(path: str | Path, error: type[ConfigError] = ConfigError,
+              fix: str = "save it as UTF-8") -> str:
+    """The text in ``path``; a file that cannot be read or is not UTF-8 is ``error``.
+
+    The message names the file (and the byte that is not UTF-8), then ``fix``.
+    """
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}"
+                    ) from exc
+
+
 def read_json_object(path: str | Path, what: str, fix: str) -> dict[str, Any]:
     """The JSON object in ``path``; damage is a :func:`damaged` error with ``fix``."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise damaged(path, what, f"not UTF-8 at byte {exc.start}", fix) from exc
+    text = read_utf8(path, fix=f"a damaged {what}: {fix}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

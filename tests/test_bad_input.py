@@ -268,8 +268,9 @@ DAMAGED = [
             r"run summary \(debates: ", {"runs/r/summary.json": '{"debates": "many"}'}),
     damaged("report-corrupt-traces", ("report", "runs/r"), r"runs/r/traces.jsonl:1: not a debate "
             r"trace", {"runs/r/traces.jsonl": first_line_broken}),
-    damaged("view-corrupt-summary", ("view", "runs/r"), r"runs/r/summary.json: damaged run "
-            r"summary", {"runs/r/summary.json": b"\x00\xff"}),
+    damaged("view-corrupt-summary", ("view", "runs/r"), r"runs/r/summary.json: not UTF-8 text "
+            r"\(invalid start byte at byte 1\); a damaged run summary: move it away",
+            {"runs/r/summary.json": b"\x00\xff"}),
     damaged("view-corrupt-config", ("view", "runs/r"), r"runs/r/config.json: damaged run record",
             {"runs/r/config.json": "nul"}),
     damaged("view-results-not-utf8", ("view", "runs/r"), r"runs/r/results.csv",

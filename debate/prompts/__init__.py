@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from debate.errors import TemplateError
+from debate.files import read_utf8
 
 __all__ = ["Template", "load_template", "template_file"]
 
@@ -64,14 +65,7 @@ class Template:
 
 def template_file(path: Path) -> Template:
     """The template in a UTF-8 text file; a file that cannot be read is a located error."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise TemplateError(f"{path}: cannot read the template: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise TemplateError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save "
-                            "it as UTF-8") from exc
-    return Template(text.strip("\n"), str(path))
+    return Template(read_utf8(path, TemplateError).strip("\n"), str(path))
 
 
 @cache
