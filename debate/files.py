@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from debate.errors import ConfigError
 
-__all__ = ["RunRecord", "damaged", "read_json_model", "read_json_object", "read_run_record",
-           "read_utf8"]
+__all__ = ["RunRecord", "check_output_file", "damaged", "read_json_model", "read_json_object",
+           "read_run_record", "read_utf8"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -97,3 +97,25 @@ def read_run_record(run_dir: str | Path) -> RunRecord | None:
     if not path.exists():
         return None
     return read_json_model(path, RunRecord, "run record", CONFIG_FIX)
+
+
+def check_output_file(path: str | Path, markers: tuple[str, ...], option: str) -> None:
+    """Refuse to replace a file debatelab did not write (a :class:`ConfigError` naming it).
+
+    ``path`` may be new, or a file whose first 4 KB hold one of ``markers`` (what
+    debatelab writes into such files: the viewer's generator tag, the plots'
+    ``data-generator``). A folder, a run's own file or anything else is refused.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder; name a file")
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot read it: {exc.strerror or exc}") from exc
+    if path.is_symlink() or not any(marker.encode() in head for marker in markers):
+        raise ConfigError(f"{option} {path}: exists and was not written by debatelab; it is "
+                          "never replaced: name a new file, or move this one away")

@@ -20,11 +20,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-__all__ = ["Point", "line_chart", "scatter_chart"]
+__all__ = ["SVG_MARKERS", "Point", "line_chart", "scatter_chart"]
 
 WIDTH, HEIGHT = 560, 320
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 56, 52
 """Margins around the plotting area (the legend is a row above it, under the title)."""
+SVG_MARKERS = ('data-generator="debatelab"',
+               '<svg xmlns="http://www.w3.org/2000/svg" width="560" height="320" viewBox="0 0 560 '
+               '320" font-family="sans-serif" font-size="12"><title>')
+"""What marks an SVG file debatelab wrote (the second: the start of those written before the
+first was added), so a command may replace it (:func:`debate.files.check_output_file`)."""
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -67,7 +72,8 @@ class _Frame:
         self.y0, self.y1 = y_range
         self.svg = ET.Element("svg", {
             "xmlns": "http://www.w3.org/2000/svg", "width": str(WIDTH), "height": str(HEIGHT),
-            "viewBox": f"0 0 {WIDTH} {HEIGHT}", "font-family": "sans-serif", "font-size": "12"})
+            "viewBox": f"0 0 {WIDTH} {HEIGHT}", "font-family": "sans-serif", "font-size": "12",
+            "data-generator": "debatelab"})
         ET.SubElement(self.svg, "title").text = _text(title)
         ET.SubElement(self.svg, "rect", width=str(WIDTH), height=str(HEIGHT), fill="white")
         self.text(WIDTH / 2, 22, title, anchor="middle", size="15")

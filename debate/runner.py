@@ -56,6 +56,7 @@ from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
 from debate.report import write_report
 from debate.results import ResultRow, result_row, write_results, write_text_atomic
+from debate.settings import check_settings
 from debate.shard import Models, agents_for, close_all, close_run, run_cache, run_questions
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
@@ -198,6 +199,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     call in :func:`batch_gc` to tune it for the run.
     """
     console = console or Console(stderr=True)
+    check_settings(config)  # what model_copy(update=...) or model_construct let through
     proto_cls, options = config.resolve_protocol()
     protocol = proto_cls(**options)
     questions = load_dataset(config.dataset.source(), task=config.dataset.task,

@@ -9,6 +9,10 @@ derives from :class:`Settings`, so one rule holds for all of them (pinned by
   (``retry.timout: unknown key; did you mean 'timeout'?``);
 - a number is finite (no NaN, no infinity) and every numeric field declares
   its range (``ge``/``gt``/``le``/``lt``);
+- the rules hold in Python too: an assignment is validated (``config.name =
+  "../x"`` is refused), and a run checks its whole config again when it starts
+  (:func:`check_settings`), which catches what ``model_copy(update=...)`` or
+  ``model_construct`` let through.
 
 :func:`error_lines` turns a pydantic ``ValidationError`` into one line per
 fault, ``field.path: message``, with that suggestion.
@@ -24,13 +28,14 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["Settings", "error_lines", "keys_at", "suggest"]
+__all__ = ["Settings", "check_settings", "error_lines", "keys_at", "suggest"]
 
 
 class Settings(BaseModel):
     """A model of user-written settings: unknown keys and non-finite numbers are errors."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True,
+                              validate_assignment=True)
 
 
 def _members(tp: Any) -> list[Any]:
@@ -107,3 +112,13 @@ def error_lines(exc: ValidationError, model: type[BaseModel] | None = None,
         place = f"{where}{f':{line}' if line else ''}"
         lines.append(f"{place}: {field}: {message}" if place else f"{field}: {message}")
     return lines
+
+
+def check_settings(settings: BaseModel, where: str = "config") -> None:
+    """Validate ``settings`` again from its data; a fault is a ``ConfigError`` naming it."""
+    from debate.errors import ConfigError
+
+    try:
+        type(settings).model_validate(settings.model_dump(round_trip=True, warnings=False))
+    except ValidationError as exc:
+        raise ConfigError("\n".join(error_lines(exc, type(settings), where=where))) from None

@@ -3,7 +3,7 @@ import sqlite3
 
 import pytest
 
-from debate.errors import DebateError, FatalTransportError, RetryableError
+from debate.errors import ConfigError, DebateError, FatalTransportError, RetryableError
 from debate.models import (
     CallStats,
     Completion,
@@ -344,6 +344,42 @@ async def test_a_fallback_cache_that_cannot_be_read_is_a_miss_not_a_crash(tmp_pa
             reply = await model.generate(MSGS, SamplingParams(slot=slot))
             assert (reply.text, reply.cached) == ("paid here", False)
     assert sum("cannot read a fallback" in r.message for r in caplog.records) == 1  # once
+
+
+async def test_a_damaged_cache_entry_is_a_warned_miss_and_is_replaced(tmp_path, caplog):
+    import sqlite3
+
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        await Cached(ScriptedModel("first"), cache, CallStats()).generate(MSGS, SamplingParams())
+    db = sqlite3.connect(tmp_path / "cache.sqlite")
+    db.execute("UPDATE calls SET completion = '{garbage'")
+    db.commit()
+    db.close()
+    for expected in (("again", False), ("again", True)):  # made again once, then replayed
+        with ResponseCache(tmp_path / "cache.sqlite") as cache:
+            reply = await Cached(ScriptedModel("again"), cache, CallStats()).generate(
+                MSGS, SamplingParams())
+        assert (reply.text, reply.cached) == expected
+    assert sum("cache.sqlite: the entry of a call is damaged" in r.getMessage()
+               for r in caplog.records) == 1
+
+
+def test_a_file_that_is_not_a_cache_is_refused_unchanged(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "cache.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE notes (text)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match=r"cache.sqlite: damaged response cache \(a SQLite "
+                                          r"database of other tables \(notes\), not a cache\)"):
+        ResponseCache(path)
+    assert path.read_bytes() == before
+    path.write_bytes(b"not sqlite at all" * 20)
+    with pytest.raises(ConfigError, match=r"file is not a database\); move it away"):
+        ResponseCache(path)
 
 
 async def test_a_call_never_stored_costs_no_query_unless_the_file_is_shared(tmp_path):

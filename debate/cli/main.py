@@ -296,6 +296,8 @@ def compare(
         run_summary,
         runs_table,
     )
+    from debate.files import check_output_file
+    from debate.plots import SVG_MARKERS
     from debate.results import write_text_atomic
     from debate.stats import compare_runs
     from debate.trace import read_traces
@@ -306,6 +308,7 @@ def compare(
         raise typer.BadParameter(f"{x!r}: use calls or tokens", param_hint="--x")
     names = run_names(runs)
     try:
+        check_output_file(plot, SVG_MARKERS, "--plot")
         files = _trace_files(runs)
         summaries = [run_summary(run) for run in runs]
         results = [compare_runs(read_traces(files[0]), read_traces(f)) for f in files[1:]]

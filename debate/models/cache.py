@@ -139,6 +139,7 @@ class ResponseCache:
         """(the lookup connection, the writer's); a damaged file is a located error."""
         opened: list[sqlite3.Connection] = []
         try:
+            self._refuse_foreign()
             opened.append(self._connect(timeout))  # lookups, on the caller's thread
             opened[0].execute("CREATE TABLE IF NOT EXISTS calls "
                               "(key TEXT PRIMARY KEY, completion TEXT)")
@@ -149,6 +150,20 @@ class ResponseCache:
                 db.close()
             raise self._damaged(exc) from exc
         return opened[0], opened[1]
+
+    def _refuse_foreign(self) -> None:
+        """Look (read-only) before writing: a file that is not a cache is never changed."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {name for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            db.close()
+        if tables and "calls" not in tables:  # someone else's database
+            raise sqlite3.DatabaseError(f"a SQLite database of other tables "
+                                        f"({', '.join(sorted(tables)[:3])}), not a cache")
 
     def _keys(self) -> set[int]:
         try:
@@ -198,7 +213,12 @@ class ResponseCache:
             if row is None:
                 return None
             stored = row[0]
-        completion = Completion.model_validate_json(stored)
+        try:
+            completion = Completion.model_validate_json(stored)
+        except ValueError as exc:  # one damaged entry: that call is made again, and replaces it
+            log.warning("response cache %s: the entry of a call is damaged (%s); the call is "
+                        "made again", self.path, str(exc).splitlines()[0])
+            return None
         completion.cached = True
         return completion
 

@@ -95,12 +95,22 @@ def render_viewer(data: ViewerData, title: str = "debate view") -> str:
 def build_viewer(run_dirs: Sequence[Path], out: Path) -> Path:
     """Write the viewer of ``run_dirs`` (run folders) to ``out``; return ``out``.
 
-    Raises :class:`debate.errors.ConfigError` naming a folder without ``traces.jsonl``.
+    Raises :class:`debate.errors.ConfigError` naming a folder without ``traces.jsonl``,
+    or an ``out`` that exists and is not a page ``debate view`` wrote (never replaced).
+    The page is written whole or not at all.
     """
+    from debate.files import check_output_file
+    from debate.results import write_text_atomic
+
+    out = Path(out)
+    check_output_file(out, (GENERATOR,), "--out")
     run_dirs = [Path(run_dir) for run_dir in run_dirs]
     data = viewer_data(run_dirs)
     title = "debate view: " + ", ".join(run_dir.name for run_dir in run_dirs)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_viewer(data, title), encoding="utf-8")
+    write_text_atomic(out, render_viewer(data, title))
     return out
+
+
+GENERATOR = '<meta name="generator" content="debatelab debate view">'
+"""The tag every page ``debate view`` writes carries (and the check for replacing one)."""
