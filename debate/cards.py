@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from debate.agents.base import PARSERS, Agent, get_role
 from debate.errors import ConfigError, TemplateError
 from debate.files import read_utf8
 from debate.models.types import ChatModel, SamplingParams
 from debate.prompts import Template, template_file
-from debate.settings import Settings, error_lines
+from debate.settings import Settings, validated
 
 __all__ = ["ProtocolPreset", "RoleCard", "load_card", "load_role_card", "load_yaml", "validate"]
 
@@ -97,11 +97,7 @@ def validate(model: type[M], data: Any, where: str, node: yaml.Node | None = Non
 
     An unknown key's message suggests the nearest valid one (:func:`debate.settings.error_lines`).
     """
-    try:
-        return model.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        lines = error_lines(exc, model, lambda loc: _line(node, loc), where)
-        raise ConfigError("\n".join(lines)) from exc
+    return validated(model, data, where, lambda loc: _line(node, loc))
 
 
 def load_card(path: str | Path, model: type[M]) -> M:

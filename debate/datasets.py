@@ -279,8 +279,8 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
                  partial_gold: bool = False) -> list[Question]:
     """Read questions from ``source``; see the module docstring for what is accepted.
 
-    A source without a question is an error, and so is a row without a gold answer
-    (or with NaN) when other rows have one, unless ``partial_gold``.
+    A source without a question is an error, and so is a NaN, list or object gold, or
+    a row without a gold answer when other rows have one (unless ``partial_gold``).
     """
     fields = fields or FieldMap()
     name, rows = _rows(source)
@@ -291,8 +291,7 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
         where = str(source) if isinstance(source, str | Path) else name
         raise DatasetError(f"{where}: no questions in it (0 rows read); is it the right file?")
     _check_mapped_columns(name, raw, fields)
-    if not partial_gold:
-        _check_gold_everywhere(raw, fields)
+    _check_gold(raw, fields, partial_gold)
     task = task or _infer_task(raw, fields)
     questions: list[Question] = []
     seen: dict[str, str] = {}
@@ -310,26 +309,41 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
 
 
 def _missing(value: Any) -> bool:
-    """No gold: absent, empty or blank text, or a float NaN (a spreadsheet's empty cell)."""
-    return (value is None or (isinstance(value, str) and not value.strip())
-            or (isinstance(value, float) and math.isnan(value)))
+    """No gold: absent, or empty or blank text."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _check_gold_everywhere(raw: list[tuple[str, Row, list[str] | None]],
-                           fields: FieldMap) -> None:
-    """A dataset with gold answers has one in every row (none at all: it runs unscored)."""
+def _check_gold(raw: list[tuple[str, Row, list[str] | None]], fields: FieldMap,
+                partial: bool) -> None:
+    """Every gold is a text or a number (never NaN); a labelled dataset has one in every row.
+
+    A dataset without any gold runs unscored, with a warning naming its columns.
+    """
+    for where, row, _ in raw:
+        value = row.get(fields.answer)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DatasetError(f"{where}: field {fields.answer!r} is {value} (NaN or infinite), "
+                               "not a gold answer; give the answer, or leave it empty")
+        if value is not None and (isinstance(value, list | dict)
+                                  or not isinstance(value, str | int | float)):
+            raise DatasetError(f"{where}: field {fields.answer!r} must be text, a number or a "
+                               f"boolean, not {type(value).__name__} ({str(value)[:40]!r})")
     labeled = next((where for where, row, _ in raw if not _missing(row.get(fields.answer))),
                    None)
     if labeled is None:
+        columns = sorted({key for _, row, _ in raw for key in row})
+        warnings.warn(f"no question has a gold answer in {fields.answer!r} (columns: {columns});"
+                      " the run is unscored (map the gold's column with fields.answer)",
+                      DatasetWarning, stacklevel=3)
+        return
+    if partial:
         return
     for where, row, _ in raw:
-        value = row.get(fields.answer)
-        if _missing(value):
-            what = "is NaN" if isinstance(value, float) else "is missing or empty"
+        if _missing(row.get(fields.answer)):
             raise DatasetError(
-                f"{where}: field {fields.answer!r} {what}, but other rows have a gold answer "
-                f"(e.g. {labeled}); give this row one, or set dataset.partial_gold: true to run "
-                "rows without one unscored")
+                f"{where}: field {fields.answer!r} is missing or empty, but other rows have a "
+                f"gold answer (e.g. {labeled}); give this row one, or set dataset.partial_gold: "
+                "true to run rows without one unscored")
 
 
 class DatasetWarning(UserWarning):

@@ -66,8 +66,12 @@ _KEY_SHAPES = re.compile(r"(?i)(bearer\s+|basic\s+|x-api-key:?\s*|"
                          r"|\bsk-[A-Za-z0-9_-]{8,}")
 """Text shaped like a credential: an ``Authorization`` header's value (a bearer token, a
 ``Basic`` user and password), an ``api_key`` field, an ``sk-`` key."""
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*):[^\s/?#]*@")
-"""The password of a URL's userinfo, up to the last ``@`` before the path."""
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*):\S*@")
+"""The password of a URL's userinfo: from the user's ``:`` to the last ``@`` of the URL,
+whatever lies between (an ``@``, ``/``, ``?`` or ``#`` that should have been percent-encoded
+included: such a URL may not parse, and its error must not show the password). When in
+doubt it hides more: a URL without a password but with an ``@`` in its path loses the part
+between its port and that ``@`` from view."""
 
 
 def register_secret(value: str) -> None:
@@ -86,16 +90,14 @@ def register_url_password(url: str) -> None:
     As written, percent-decoded, and as the ``Basic`` token a server may echo back.
     """
     from base64 import b64encode
-    from urllib.parse import unquote, urlsplit
+    from urllib.parse import unquote
 
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return
-    raw = parts.netloc.rpartition("@")[0].partition(":")[2] if "@" in parts.netloc else ""
+    found = _URL_PASSWORD.search(url)
+    raw = found.group(0)[len(found.group(1)) + 1:-1] if found else ""
     if not raw:
         return
-    user, password = unquote(parts.username or ""), unquote(raw)
+    user = unquote(found.group(1).partition("://")[2]) if found else ""
+    password = unquote(raw)
     for value in (raw, password, b64encode(f"{user}:{password}".encode()).decode()):
         register_secret(value)
 

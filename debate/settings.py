@@ -24,11 +24,14 @@ import difflib
 import types
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["Settings", "check_settings", "error_lines", "keys_at", "suggest"]
+from debate.errors import ConfigError
+
+__all__ = ["Settings", "check_options", "check_settings", "error_lines", "keys_at", "suggest",
+           "validated"]
 
 
 class Settings(BaseModel):
@@ -114,11 +117,42 @@ def error_lines(exc: ValidationError, model: type[BaseModel] | None = None,
     return lines
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Any, where: str,
+              line_of: Callable[[tuple[int | str, ...]], int | None] | None = None) -> M:
+    """``model`` made from ``data``; its faults are one ``ConfigError``, a line each."""
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise ConfigError("\n".join(error_lines(exc, model, line_of, where))) from exc
+
+
 def check_settings(settings: BaseModel, where: str = "config") -> None:
     """Validate ``settings`` again from its data; a fault is a ``ConfigError`` naming it."""
-    from debate.errors import ConfigError
-
     try:
         type(settings).model_validate(settings.model_dump(round_trip=True, warnings=False))
     except ValidationError as exc:
         raise ConfigError("\n".join(error_lines(exc, type(settings), where=where))) from None
+
+
+def check_options(factory: Callable[..., Any], options: dict[str, Any], where: str) -> None:
+    """Refuse ``options`` that ``factory`` does not take, naming ``where.KEY`` and the nearest.
+
+    For free-form option dicts handed to a registered factory (a relevance scorer, a
+    plug-in's constructor); a factory that takes ``**kwargs`` accepts any key.
+    """
+    import inspect
+
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: its own error will do
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    valid = sorted(p.name for p in parameters
+                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    for key in options:
+        if key not in valid:
+            raise ConfigError(f"{where}.{key}: unknown key; {suggest(key, valid)}")

@@ -113,6 +113,13 @@ def test_a_torn_journal_line_does_not_swallow_the_next_batch(tmp_path: Path) -> 
     assert known.get("c") == "b3", "batch b3 lost: its items would be paid again"
 
 
+def test_bytes_that_are_not_utf8_spoil_only_their_journal_line(tmp_path: Path) -> None:
+    path = tmp_path / "batches.jsonl"
+    path.write_bytes(b'\xff\xfe x\n' + json.dumps(
+        {"batch": "b1", "model": "openai:m", "items": ["a"]}).encode() + b"\n")
+    assert BatchJournal(path).known["openai:m"] == {"a": "b1"}
+
+
 # (5) No split by bytes: one submit carries > 200 MB (OpenAI's input-file limit), which
 #     the provider refuses (HTTP 400/413 -> fatal -> the run stops).
 def test_a_step_larger_than_200_mb_is_split() -> None:

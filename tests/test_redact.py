@@ -100,3 +100,18 @@ def test_no_secret_reaches_a_file_or_the_output_of_a_run_that_fails_on_it(
 
 def _found(pattern: str, text: str) -> bool:
     return re.search(pattern, text) is not None
+
+
+@pytest.mark.parametrize("password", ["pa/ss", "p#w", "p?w", "p@ss"])
+def test_a_password_with_characters_that_should_be_escaped_is_never_shown(tmp_path, password):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"question": "1+1?", "answer": 2}\n')
+    url = f"http://me:{password}@127.0.0.1:9/v1"
+    assert password not in hide_password(url) and "me:***@" in hide_password(url)
+    result = CliRunner().invoke(app, ["run", "--dataset", str(data), "--model", f"openai:m@{url}",
+                                      "--agents", "1", "--rounds", "0", "--no-progress",
+                                      "--out", str(tmp_path / "runs")])
+    assert result.exit_code != 0 and password not in result.output, result.output
+    for file in (tmp_path / "runs").rglob("*") if (tmp_path / "runs").exists() else ():
+        if file.is_file():
+            assert password.encode() not in file.read_bytes(), file

@@ -35,7 +35,10 @@ def settings_models() -> list[type[BaseModel]]:
     """Every model reachable from what users write: specs, cards, protocol and judge options."""
     import debate.judges  # noqa: F401 - registers the built-in judges
 
+    from debate.export import Filters, StrategyOptions
+
     roots = [ExperimentConfig, RoleCard, ProtocolPreset, JudgeConfig, *_subclasses(JudgeConfig),
+             Filters, StrategyOptions,
              *(get_protocol(name).config_class for name in PROTOCOLS.names())]
     seen: dict[type[BaseModel], None] = {}
     todo = list(roots)
@@ -77,7 +80,8 @@ def test_every_number_in_a_settings_model_has_its_range(model):
 def test_the_walk_reaches_the_nested_settings():
     names = {m.__qualname__ for m in MODELS}
     assert {"Limits", "RetryPolicy", "Price", "PoolPolicy", "Endpoint", "BatchPolicy",
-            "RayOptions", "DatasetSpec", "FieldMap", "DuConfig", "LLMJudgeConfig"} <= names
+            "RayOptions", "DatasetSpec", "FieldMap", "DuConfig", "LLMJudgeConfig", "Filters",
+            "StrategyOptions"} <= names
 
 
 @pytest.mark.parametrize(("data", "message"), [

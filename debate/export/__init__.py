@@ -13,7 +13,7 @@ format entry point names a ``Format`` or a row-builder function).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from debate.export.examples import Example, Provenance
 from debate.export.filters import Filters, apply_filters
@@ -26,6 +26,7 @@ from debate.export.formats import (
 )
 from debate.export.strategies import STRATEGIES, StrategyOptions, strategy
 from debate.export.writers import split_by_question, write_export
+from debate.settings import validated
 from debate.trace import DebateTrace
 
 __all__ = [
@@ -48,13 +49,23 @@ __all__ = [
 ]
 
 
+S = TypeVar("S", StrategyOptions, Filters)
+
+
+def _settings(model: type[S], given: S | dict[str, Any] | None) -> S:
+    """``given`` as ``model``; a bad key or value is a :class:`ConfigError` naming it."""
+    if isinstance(given, model):
+        return given
+    return validated(model, given or {}, "export")
+
+
 def examples(traces: Iterable[DebateTrace], strategy: str | list[str] = "gold",
              options: StrategyOptions | dict[str, Any] | None = None,
              filters: Filters | dict[str, Any] | None = None) -> list[Example]:
     """The filtered examples of one or more strategies."""
     traces = list(traces)
-    opts = options if isinstance(options, StrategyOptions) else StrategyOptions(**(options or {}))
-    filt = filters if isinstance(filters, Filters) else Filters(**(filters or {}))
+    opts = _settings(StrategyOptions, options)
+    filt = _settings(Filters, filters)
     names = [strategy] if isinstance(strategy, str) else list(strategy)
     found: list[Example] = []
     for name in names:
@@ -68,7 +79,7 @@ def export(traces: Iterable[DebateTrace], strategy: str | list[str] = "gold",
            filters: Filters | dict[str, Any] | None = None,
            as_dataset: bool = False) -> Any:
     """Rows of ``format`` from ``traces`` (a list of dicts, or a ``datasets.Dataset``)."""
-    filt = filters if isinstance(filters, Filters) else Filters(**(filters or {}))
+    filt = _settings(Filters, filters)
     rows = format_rows(examples(traces, strategy, options, filt), format, filt.dedupe)
     if not as_dataset:
         return rows

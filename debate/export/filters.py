@@ -9,29 +9,30 @@ import json
 import random
 from collections import defaultdict
 
-from pydantic import BaseModel
+from pydantic import Field
 
 from debate.export.examples import Example, prompt_key
+from debate.settings import Settings
 
 __all__ = ["Filters", "apply_filters"]
 
 
-class Filters(BaseModel):
+class Filters(Settings):
     """Which examples to keep."""
 
     correct: bool = False
     """Drop examples whose chosen (or single) response is known to be wrong (needs gold)."""
-    min_length: int | None = None
+    min_length: int | None = Field(None, ge=0)
     """Least characters of every response (chosen, rejected or completion)."""
-    max_length: int | None = None
+    max_length: int | None = Field(None, ge=0)
     """Most characters of every response."""
     dedupe: bool = True
     """Keep one example per identical (prompt, chosen, rejected / completion)."""
-    max_per_question: int | None = None
+    max_per_question: int | None = Field(None, ge=1)
     """At most this many examples per question (sampled with the seed)."""
     balance: bool = False
     """Single completions: as many desirable as undesirable (sampled with the seed)."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Seed of every sampling step."""
 
 

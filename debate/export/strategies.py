@@ -36,13 +36,14 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import combinations, product
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from debate.export.examples import Example, prompt_key, provenance
 from debate.registry import Registry
 from debate.scoring import is_correct
+from debate.settings import Settings
 from debate.trace import DebateTrace, Turn
 
 __all__ = ["STRATEGIES", "StrategyOptions", "strategy"]
@@ -50,12 +51,12 @@ __all__ = ["STRATEGIES", "StrategyOptions", "strategy"]
 JUDGED_METHODS = {"moderator", "judge", "llm-judge", "sr-dcr"}
 
 
-class StrategyOptions(BaseModel):
+class StrategyOptions(Settings):
     """Options that strategies read (each ignores the ones it does not use)."""
 
-    rounds: list[int] = Field(default_factory=lambda: [0])
+    rounds: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0], min_length=1)
     """Rounds whose answers are paired (gold, consensus). Round 0 prompts are identical."""
-    min_margin: float = 0.0
+    min_margin: float = Field(0.0, ge=0, le=1)
     """consensus: least vote-share difference between the majority and the runner-up;
     judge-preference: least difference of the judge's probabilities on the two speeches."""
     allow_fallback: bool = False

@@ -119,11 +119,12 @@ class BatchJournal:
         self._intended: dict[str, dict[str, str]] = {}  # model -> custom_id -> intent key
         if self.path is None or not self.path.exists():
             return
-        text = self.path.read_text(encoding="utf-8")
+        # bytes that are not UTF-8 spoil only their line (skipped below), never the journal
+        text = self.path.read_bytes().decode("utf-8", errors="replace")
         if text and not text.endswith("\n"):  # a line cut short: the next starts anew
             with self.path.open("a", encoding="utf-8") as f:
                 f.write("\n")
-        for line in text.splitlines():
+        for number, line in enumerate(text.splitlines(), start=1):
             try:
                 entry = json.loads(line)
                 model, items = str(entry["model"]), tuple(map(str, entry["items"]))
@@ -136,7 +137,7 @@ class BatchJournal:
                 if settled:
                     self.forget(model, str(settled))
             except (ValueError, KeyError, TypeError):  # a line cut short by a kill
-                log.warning("%s: skipping an unreadable line", self.path)
+                log.warning("%s:%d: skipping an unreadable line", self.path, number)
 
     def _append(self, entry: dict[str, Any]) -> None:
         if self.path is None:

@@ -50,6 +50,7 @@ from debate.protocols.base import (
     gather_round,
     protocol,
 )
+from debate.settings import check_options
 from debate.trace import Turn
 from debate.uncertainty import RELEVANCE, RelevanceScorer, UncertaintyMetric
 
@@ -124,6 +125,8 @@ class DuProtocol(GroupProtocol[DuConfig]):
         """TokenSAR's relevance scorer, built once: a missing extra fails here, at the start."""
         if metric == "token-sar":
             factory = RELEVANCE.lookup(self.config.relevance)
+            check_options(factory, self.config.relevance_options, "protocol_options."
+                          "relevance_options")
             self._relevance = factory(**self.config.relevance_options)
 
     def max_calls(self) -> int:
