@@ -55,7 +55,7 @@ class ExperimentConfig(Settings):
     """Use only the first ``limit`` questions."""
     concurrency: int = Field(8, ge=1)
     """Debates run at the same time."""
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
     """Base sampling seed; agent i samples with ``seed + i``."""
     temperature: float | None = Field(0.7, ge=0)
     """Sampling temperature of every agent (``None``: the backend's default)."""

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from debate.errors import ConfigError, MissingDependencyError
+from debate.files import damaged
 from debate.metrics import ScoredRound, run_prices, score_rounds
 from debate.models.accounting import PriceTable
 from debate.trace import DebateTrace, read_traces
@@ -182,7 +183,13 @@ def load_results(run_dir: str | Path) -> pandas.DataFrame:
         raise ConfigError(f"{path}: no such run folder or results.csv")
     elif isinstance(source, Path):
         _warn_if_stale(source)
-    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    try:
+        frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError, EmptyDataError
+        raise damaged(source if isinstance(source, Path) else path, "results table",
+                      str(exc).strip().splitlines()[0] if str(exc).strip() else "empty",
+                      "move it away: this then reads traces.jsonl, and a re-run of the "
+                      "run's command writes it anew") from exc
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ConfigError(f"{path}: not a results.csv (no column {', '.join(missing)})")

@@ -26,12 +26,12 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
 
 from debate.errors import ConfigError
 
-__all__ = ["Settings", "check_options", "check_settings", "error_lines", "keys_at", "suggest",
-           "validated"]
+__all__ = ["Settings", "check_options", "check_settings", "error_lines", "keys_at", "not_below",
+           "suggest", "validated"]
 
 
 class Settings(BaseModel):
@@ -127,6 +127,21 @@ def validated(model: type[M], data: Any, where: str,
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
         raise ConfigError("\n".join(error_lines(exc, model, line_of, where))) from exc
+
+
+def not_below(low_field: str) -> Any:
+    """A validator for ``field_validator(NAME)``: NAME is at least ``low_field``.
+
+    ``low_field`` is declared before NAME, e.g. a maximum wait and its initial one.
+    """
+
+    def check(cls: type, value: Any, info: ValidationInfo) -> Any:
+        low = info.data.get(low_field)
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"must be at least {low_field} ({low})")
+        return value
+
+    return classmethod(check)
 
 
 def check_settings(settings: BaseModel, where: str = "config") -> None:

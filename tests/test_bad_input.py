@@ -79,6 +79,18 @@ def first_line_broken(text: bytes) -> bytes:
     return b'{"oops\n' + text
 
 
+def sqlite_of_other_tables(_: bytes) -> bytes:
+    import sqlite3
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = sqlite3.connect(Path(folder) / "x.sqlite")
+        db.execute("CREATE TABLE notes (text)")
+        db.commit()
+        db.close()
+        return (Path(folder) / "x.sqlite").read_bytes()
+
+
 DATASETS = [
     data("malformed-json", GOOD + "{oops\n", "d.jsonl", r"d.jsonl:2: invalid JSON"),
     data("not-an-object", GOOD + "[1, 2]\n", "d.jsonl", r"d.jsonl:2: expected a JSON object"),
@@ -109,7 +121,13 @@ DATASETS = [
     data("csv-header-only", "question,answer\n", "d.csv", r"d.csv: no questions in it"),
     data("json-empty-array", "[]", "d.json", r"d.json: no questions in it"),
     data("nan-gold", GOOD + '{"id": "b", "question": "x", "answer": NaN}\n', "d.jsonl",
-         r"d.jsonl:2: field 'answer' is NaN"),
+         r"d.jsonl:2: field 'answer' is nan \(NaN or infinite\), not a gold answer"),
+    data("every-gold-nan", '{"question": "x", "answer": NaN}\n', "d.jsonl",
+         r"d.jsonl:1: field 'answer' is nan", "--task", "numeric"),
+    data("gold-a-list", '{"question": "x", "answer": [1, 2]}\n', "d.jsonl",
+         r"d.jsonl:1: field 'answer' must be text, a number or a boolean, not list"),
+    data("gold-an-object", '{"question": "x", "answer": {"a": 1}}\n', "d.jsonl",
+         r"d.jsonl:1: field 'answer' must be text, a number or a boolean, not dict"),
     data("missing-gold", GOOD + '{"id": "b", "question": "x"}\n', "d.jsonl",
          r"d.jsonl:2: field 'answer' is missing or empty, but other rows have a gold answer"),
     data("empty-gold-csv", "question,answer\n1+1?,2\n2+2?,\n", "d.csv",
@@ -159,6 +177,11 @@ FLAG_CASES = [
     flags("port-out-of-range", ("--model", "openai:m@http://127.0.0.1:99999/v1"), r"99999"),
     flags("url-unclosed-ipv6", ("--model", "openai:m@http://[::1/v1"), r"\[::1/v1"),
     flags("url-no-host", ("--model", "openai:m@http:///v1"), r"http:///v1"),
+    flags("url-with-a-newline", ("--model", "openai:m@http://127.0.0.1:9\n/v1"),
+          r"holds a space or a control character"),
+    flags("url-password-with-slash", ("--model", "openai:m@http://me:pa/ss@127.0.0.1:9/v1"),
+          r"http://me:\*\*\*@127.0.0.1:9/v1"),
+    flags("seed-too-large", ("--seed", "99999999999999999999999"), r"seed"),
     flags("url-bad-scheme", ("--model", "openai:m@ftp://host/v1"), r"ftp://host/v1"),
     flags("missing-plugin", ("--plugin", "nope.py"), r"plug-in nope.py: no such file"),
     flags("plugin-syntax-error", ("--plugin", "p.py"), r"p.py.*line 1", **{"p.py": "def (:\n"}),
@@ -219,6 +242,13 @@ SPECS = [
          r"should be greater than 0"),
     spec("infinite-saturation", "pool: {saturation: .inf}\n", r"pool.saturation: Input should be "
          r"a finite number"),
+    spec("poll-max-below-initial", "batch_options: {poll_initial: 5, poll_max: 1}\n",
+         r"s.yaml:6: batch_options.poll_max: must be at least poll_initial \(5.0\)"),
+    spec("cooldown-above-max", "pool: {cooldown: 90}\n", r"pool.max_cooldown: must be at least "
+         r"cooldown \(90.0\)"),
+    spec("relevance-option-typo", "protocol_options: {uncertainty: token-sar, relevance_options: "
+         "{modle: x}}\n", r"protocol_options.relevance_options.modle: unknown key; did you mean "
+         r"'model'"),
     spec("discount-above-one", "batch_options: {discount: 2}\n", r"batch_options.discount: Input "
          r"should be less than or equal to 1"),
     spec("spec-batch-without-cache", "batch: true\ncache: false\n", r"s.yaml:6: batch: true needs "
@@ -273,6 +303,9 @@ DAMAGED = [
             {"runs/r/summary.json": b"\x00\xff"}),
     damaged("view-corrupt-config", ("view", "runs/r"), r"runs/r/config.json: damaged run record",
             {"runs/r/config.json": "nul"}),
+    damaged("resume-foreign-database", GOOD_RUN, r"runs/r/cache.sqlite: damaged response cache "
+            r"\(a SQLite database of other tables \(notes\), not a cache\)",
+            {"runs/r/cache.sqlite": sqlite_of_other_tables}),
     damaged("view-results-not-utf8", ("view", "runs/r"), r"runs/r/results.csv",
             {"runs/r/results.csv": b"id\n\xff\n"}),
     damaged("compare-corrupt-summary", ("compare", "runs/r", "runs/r", "--plot", "c.svg"),
@@ -299,7 +332,33 @@ COMMANDS = [
             r"nope", {}),
     damaged("export-unknown-writer", ("export", "runs/r", "--out", "data", "--writer", "xml"),
             r"unknown writer", {}),
-    damaged("export-into-the-run", ("export", "runs/r", "--out", "runs/r"), r"runs/r", {}),
+    damaged("export-into-the-run", ("export", "runs/r", "--out", "runs/r"), r"--out runs/r", {}),
+    damaged("export-into-a-user-folder", ("export", "runs/r", "--out", "mine"), r"--out mine",
+            {"mine/notes.txt": "mine"}),
+    damaged("export-onto-a-file", ("export", "runs/r", "--out", "notes.txt"), r"--out notes.txt",
+            {"notes.txt": "mine"}),
+    damaged("export-into-the-cwd", ("export", "runs/r", "--out", "."), r"--out \.", {}),
+    Case("export-over-an-earlier-export", ("export", "runs/r", "--out", "data"),
+         r"--out data.*--overwrite", prepare=(GOOD_RUN, ("export", "runs/r", "--out", "data"))),
+    damaged("export-negative-cap", ("export", "runs/r", "--out", "data", "--max-per-question",
+                                    "-1"), r"export: max_per_question: Input should be greater",
+            {}),
+    damaged("export-nan-margin", ("export", "runs/r", "--out", "data", "--min-margin", "nan"),
+            r"export: min_margin: Input should be a finite number", {}),
+    damaged("export-negative-length", ("export", "runs/r", "--out", "data", "--max-length",
+                                       "-1"), r"export: max_length: Input should be greater", {}),
+    damaged("view-onto-the-traces", ("view", "runs/r", "--out", "runs/r/traces.jsonl"),
+            r"--out runs/r/traces.jsonl: exists and was not written by debatelab", {}),
+    damaged("view-onto-a-user-file", ("view", "runs/r", "--out", "notes.html"),
+            r"--out notes.html: exists and was not written by debatelab",
+            {"notes.html": "<html>mine</html>"}),
+    damaged("view-onto-a-folder", ("view", "runs/r", "--out", "runs"), r"--out runs: is a folder",
+            {}),
+    damaged("compare-plot-onto-the-summary", ("compare", "runs/r", "runs/r", "--plot",
+                                              "runs/r/summary.json"),
+            r"--plot runs/r/summary.json: exists and was not written by debatelab", {}),
+    damaged("compare-plot-onto-a-user-file", ("compare", "runs/r", "runs/r", "--plot", "a.svg"),
+            r"--plot a.svg: exists and was not written by debatelab", {"a.svg": "<svg/>"}),
     Case("export-no-run", ("export", "runs/nope", "--out", "data"), r"runs/nope: no traces"),
     Case("report-no-run", ("report", "runs/nope"), r"runs/nope: no traces.jsonl"),
     Case("view-no-run", ("view", "runs/nope"), r"runs/nope"),
@@ -332,7 +391,7 @@ def set_up(case: Case, root: Path) -> None:
 def test_case_ids_are_unique():
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
-    assert len(CASES) >= 100
+    assert len(CASES) == 149  # the number README.md states
 
 
 @pytest.mark.timeout(120)

@@ -212,3 +212,12 @@ def test_load_results_without_pandas_says_how_to_install_it(monkeypatch, tmp_pat
 def test_a_run_with_no_finished_debate_has_the_header_only(tmp_path):
     write_results(tmp_path / "results.csv", [])
     assert (tmp_path / "results.csv").read_text() == ",".join(COLUMNS) + "\n"
+
+
+@pytest.mark.parametrize("content", [b"id,correct\n\xff\xfe\n", b"", b'id,"broken\n'])
+def test_a_damaged_results_csv_is_a_located_error(tmp_path, content):
+    pytest.importorskip("pandas")
+    (tmp_path / "results.csv").write_bytes(content)
+    with pytest.raises(ConfigError, match=r"results.csv: damaged results table \(.*\); move it "
+                                          r"away"):
+        load_results(tmp_path)

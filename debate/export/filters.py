@@ -32,7 +32,7 @@ class Filters(Settings):
     """At most this many examples per question (sampled with the seed)."""
     balance: bool = False
     """Single completions: as many desirable as undesirable (sampled with the seed)."""
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
     """Seed of every sampling step."""
 
 

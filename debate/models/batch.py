@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from debate.errors import FatalTransportError, RetryableError, TransportError
 from debate.models.batch_clients import (
@@ -62,7 +62,7 @@ from debate.models.types import (
     SamplingParams,
     close_model,
 )
-from debate.settings import Settings
+from debate.settings import Settings, not_below
 
 __all__ = ["AnthropicBatches", "BatchAPI", "BatchJournal", "BatchPolicy", "BatchingModel",
            "Intent", "Lookup", "OpenAIBatches", "batching"]
@@ -90,6 +90,8 @@ class BatchPolicy(Settings):
     retry: Literal["batch", "sync"] = "batch"
     """Where a failed or expired item goes again: into the next batch, or a synchronous
     call at the full price (sooner)."""
+
+    _poll_max = field_validator("poll_max")(not_below("poll_initial"))
 
 
 class BatchJournal:

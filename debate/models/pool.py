@@ -74,7 +74,7 @@ from debate.models.types import (
     SamplingParams,
     close_model,
 )
-from debate.settings import Settings
+from debate.settings import Settings, not_below
 
 __all__ = ["Endpoint", "EndpointPool", "EndpointReport", "PoolPolicy", "route_key"]
 
@@ -115,6 +115,7 @@ class PoolPolicy(Settings):
     """Seconds out of rotation before a probe call; doubled after a failed probe."""
     max_cooldown: float = Field(default=60.0, gt=0)
     """Upper bound on the cooldown."""
+    _max_cooldown = field_validator("max_cooldown")(not_below("cooldown"))
     outage: float = Field(default=300.0, gt=0)
     """Seconds calls wait while every replica is out of rotation before they give up
     (the run then stops, keeping every finished debate, and resumes on a re-run)."""

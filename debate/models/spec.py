@@ -139,6 +139,8 @@ def url_problem(url: str) -> str | None:
     a bracketed IPv6 one) and, if it has a port, a number from 1 to 65535.
     """
     shown = hide_password(url)
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"URL {shown!r} holds a space or a control character"
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # an unclosed '[' of an IPv6 address

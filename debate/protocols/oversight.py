@@ -92,7 +92,7 @@ class OversightConfig(ProtocolConfig):
     """Run each question twice with the sides swapped (each answer defended from each seat)."""
     distractor_field: str = "distractor"
     """The dataset column with the wrong answer (else one of the other options is drawn)."""
-    assignment_seed: int = Field(default=0, ge=0)
+    assignment_seed: int = Field(default=0, ge=0, le=2**63 - 1)
     """Seed of the per-question draw of which seat defends the correct answer first."""
     judge_confidence: Literal["stated", "logprobs"] = "stated"
     """``stated``: the judge writes a probability for each answer; ``logprobs`` (compat,
