@@ -118,7 +118,7 @@ def test_a_run_killed_while_a_batch_is_pending_waits_for_that_batch_on_the_rerun
 
     with MockServer(batches=BatchSettings(delay=1.5)) as server:
         cfg = config(tmp_path, server.url, 12, "killed", batch=True,
-                     batch_options=FAST | {"poll_initial": 0.1})
+                     batch_options=FAST | {"poll_initial": 0.1, "poll_max": 0.1})
         spec = tmp_path / "spec.yaml"
         spec.write_text(json.dumps(cfg.model_dump(mode="json", exclude_defaults=True)))
         run = subprocess.Popen([sys.executable, "-m", "debate.cli.main", "run", str(spec),
@@ -194,7 +194,7 @@ def test_a_run_killed_during_the_create_request_waits_for_that_batch_on_the_reru
 
     with MockServer(batches=BatchSettings(delay=0.5, create_faults=["hang"])) as server:
         cfg = config(tmp_path, server.url, 12, "killed", models=[model_of(provider, server.url)],
-                     batch=True, batch_options=FAST | {"poll_initial": 0.1})
+                     batch=True, batch_options=FAST | {"poll_initial": 0.1, "poll_max": 0.1})
         spec = tmp_path / "spec.yaml"
         spec.write_text(json.dumps(cfg.model_dump(mode="json", exclude_defaults=True)))
         run = subprocess.Popen([sys.executable, "-m", "debate.cli.main", "run", str(spec),

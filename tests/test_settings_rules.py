@@ -34,7 +34,6 @@ def _subclasses(cls):
 def settings_models() -> list[type[BaseModel]]:
     """Every model reachable from what users write: specs, cards, protocol and judge options."""
     import debate.judges  # noqa: F401 - registers the built-in judges
-
     from debate.export import Filters, StrategyOptions
 
     roots = [ExperimentConfig, RoleCard, ProtocolPreset, JudgeConfig, *_subclasses(JudgeConfig),

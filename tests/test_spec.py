@@ -180,7 +180,7 @@ def test_scripted_backend_takes_no_options():
     ("http://[::1/v1", "'http://[::1/v1' is not a URL (Invalid IPv6 URL)"),
     ("http:///v1", "no host in URL 'http:///v1'"),
     ("http://:8000/v1", "no host in URL 'http://:8000/v1'"),
-    ("http://my host/v1", "'my host' in URL 'http://my host/v1' is not a host name or IP address"),
+    ("http://my host/v1", "URL 'http://my host/v1' holds a space or a control character"),
     ("ftp://h/v1", "'ftp://h/v1' after '@' is not an http:// or https:// URL"),
     ("http://a:8000/v1,ftp://b/v1", "'ftp://b/v1' is not an http:// or https:// URL"),
     ("http://me:s3cr3t@h:8o8o/v1",
