@@ -6,6 +6,8 @@ from typing import TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from debate.settings import error_lines
+
 __all__ = ["config_argument", "validation_errors"]
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,6 +31,4 @@ def validation_errors(exc: ValidationError, model: type[BaseModel] | None = None
 
     With ``model``, an unknown key's message suggests the nearest valid one.
     """
-    from debate.settings import error_lines
-
     return "; ".join(error_lines(exc, model))

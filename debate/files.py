@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from debate.errors import ConfigError
+from debate.settings import error_lines
 
 __all__ = ["RunRecord", "check_output_file", "damaged", "read_json_model", "read_json_object",
            "read_run_record", "read_utf8"]
@@ -65,10 +66,8 @@ def read_json_model(path: str | Path, model: type[M], what: str, fix: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
         more = f" and {exc.error_count() - 1} more" if exc.error_count() > 1 else ""
-        raise damaged(path, what, f"{field}: {first['msg']}{more}", fix) from exc
+        raise damaged(path, what, error_lines(exc, model)[0] + more, fix) from exc
 
 
 class RunRecord(BaseModel):
