@@ -15,13 +15,19 @@ the *model's* (recorded in the trace, never fatal) and the *transport's*
     └── TransportError         a backend call failed
         ├── RetryableError     429, 5xx, timeouts, dropped connections
         │   ├── UnreachableError    never connected: refused, host not found, TLS failure
+        │   ├── OutageError         every endpoint of a pool out of rotation too long
         │   └── MalformedReplyError an answer that is not the JSON expected
         └── FatalTransportError 401/403/404/400…: retrying cannot help
 
-A run stops on :class:`FatalTransportError` (with the endpoint and status in
-the message), on an endpoint that refuses every connection before it has ever
-answered (:mod:`debate.models.reach`), and on a retryable error still failing
-after every retry; it keeps every debate that finished before it.
+A failed call fails its *debate* or stops the *run*, as :func:`stops_run`
+decides. A run stops on what would fail every call: a refused key, account or
+model (HTTP 401, 402, 403, 404, or a refusal without a status such as the
+hosted-API guard), an endpoint that refuses connections
+(:mod:`debate.models.reach`), a pool with every endpoint out past its outage
+limit. Everything else (HTTP 500 or a timeout still failing after every
+retry, a 400 for a prompt too long for the context) is the question's: that
+debate is recorded as failed and the others go on. Either way every finished
+debate is kept.
 
 Secrets never reach a text a person or a file sees: :func:`redact` removes every
 registered key (:func:`register_secret`), whatever its length, text shaped like a
@@ -44,6 +50,7 @@ __all__ = [
     "MalformedReplyError",
     "MissingDependencyError",
     "ModelOutputError",
+    "OutageError",
     "RetryableError",
     "SpecError",
     "TemplateError",
@@ -54,6 +61,7 @@ __all__ = [
     "redact",
     "register_secret",
     "register_url_password",
+    "stops_run",
 ]
 
 
@@ -227,6 +235,10 @@ class UnreachableError(RetryableError):
         self.hint = hint
 
 
+class OutageError(RetryableError):
+    """Every endpoint of a pool has been out of rotation for longer than its outage limit."""
+
+
 class MalformedReplyError(RetryableError):
     """The server answered, but its body is not JSON, or not the shape the API promises."""
 
@@ -244,6 +256,29 @@ def classify_status(
     retryable = status in (408, 409, 429) or status >= 500
     cls = RetryableError if retryable else FatalTransportError
     return cls(message, endpoint=endpoint, status=status, retry_after=retry_after)
+
+
+RUN_STATUSES = frozenset({401, 402, 403, 404})
+"""HTTP statuses about the key, the account or the model, not the prompt: every call gets them."""
+
+
+def stops_run(exc: BaseException) -> bool:
+    """Whether a failed call stops the whole run, rather than failing its debate only.
+
+    True for what every other call would meet too: a status of :data:`RUN_STATUSES`,
+    a fatal refusal without a status (the hosted-API guard), a connection never made
+    (:class:`UnreachableError`, once retries end) and a pool outage
+    (:class:`OutageError`), also when wrapped in the error retries give up with.
+    A 400 (a prompt over the context window, a request the server rejects), and a
+    500, 429 or timeout still failing after every retry, belong to one call's
+    question: ``False``.
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, UnreachableError | OutageError):
+            return True
+        if isinstance(cause, FatalTransportError):
+            return cause.status is None or cause.status in RUN_STATUSES
+    return False
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from debate.binding import build_agents, split_bindings
-from debate.errors import ConfigError, TransportError, redact
+from debate.errors import ConfigError, TransportError, redact, stops_run
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
 from debate.models.middleware import Cached, CallStats, wrap
@@ -175,10 +175,12 @@ async def run_questions(
     """Debate every question, ``concurrency`` at a time; each finished trace to ``on_trace``.
 
     A debate that cannot finish is recorded in ``failed`` (question id -> error) and
-    the others go on; a transport error retries could not fix stops every debate and
-    is returned (``None`` when none did). ``identity`` prefixes the trace ids. Once
-    ``halted()`` is true no new debate starts (those under way finish); ``on_stop``
-    hears of a stop as soon as it happens (before the debates under way finish).
+    the others go on, also when one of its calls failed after every retry; a transport
+    error that :func:`~debate.errors.stops_run` (a refused key, an unknown model, an
+    endpoint down) stops every debate and is returned (``None`` when none did).
+    ``identity`` prefixes the trace ids. Once ``halted()`` is true no new debate starts
+    (those under way finish); ``on_stop`` hears of a stop as soon as it happens
+    (before the debates under way finish).
     """
     pending = iter(questions)
     stopped: list[str] = []
@@ -190,11 +192,14 @@ async def run_questions(
             try:
                 trace = await protocol.run(question, agents, trace_id=f"{identity}:{question.id}",
                                            graph_config=graph_config)
-            except TransportError as exc:  # fatal, or still failing after every retry
-                stopped.append(redact(str(exc)))
-                if on_stop is not None and len(stopped) == 1:
-                    on_stop(stopped[0])
-                return
+            except TransportError as exc:
+                if stops_run(exc):  # every call would fail the same way: the run's error
+                    stopped.append(redact(str(exc)))
+                    if on_stop is not None and len(stopped) == 1:
+                        on_stop(stopped[0])
+                    return
+                failed[question.id] = redact(f"{type(exc).__name__}: {exc}")  # this one's
+                continue
             except Exception as exc:  # a debate that cannot finish must not end the run
                 failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
                 continue

@@ -60,6 +60,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from debate.errors import (
     ConfigError,
+    OutageError,
     RetryableError,
     TransportError,
     UnreachableError,
@@ -339,7 +340,7 @@ class EndpointPool(Closeable):
         since = max(m.open_since or now for m in self._members)  # the last one went out
         left = since + self.policy.outage - now
         if left <= 0:
-            raise RetryableError(
+            raise OutageError(
                 f"every endpoint of the pool has been out of rotation for {now - since:.0f}s "
                 f"({', '.join(m.report.url for m in self._members)})", endpoint=self.name)
         due = [m.reopen_at - now for m in self._members if not m.probing]
