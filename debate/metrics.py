@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from debate.errors import ConfigError
 from debate.files import SUMMARY_FIX, read_json_model, read_run_record
@@ -47,6 +47,9 @@ __all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "ScoredAnswer", "ScoredRou
 DEFINITIONS: dict[str, str] = {
     "final accuracy": "final answers equal to the gold answer / finished debates with a gold "
                       "answer; [95% Wilson interval]; unfinished questions are listed, not scored",
+    "counting failed as wrong": "final answers equal to the gold answer / (finished + failed "
+                                "debates with a gold answer): the accuracy had every debate "
+                                "that failed finished wrong",
     "round-0 majority vote": "accuracy of the majority vote over the initial answers (what "
                              "voting without debate gives)",
     "majority acc.": "accuracy of the majority vote over the round's answers (answer and "
@@ -176,6 +179,8 @@ class Summary(BaseModel):
     """Failed attempts by kind in the last invocation."""
     failed: dict[str, str] = Field(default_factory=dict)
     """Question id -> error, for debates that could not finish (re-run to retry)."""
+    failed_scored: int = 0
+    """Failed debates (in ``failed``) of questions with a gold answer."""
     stopped: str | None = None
     """Why the run stopped early, when it did."""
 
@@ -183,6 +188,16 @@ class Summary(BaseModel):
     def vote_accuracy(self) -> float | None:
         """Accuracy of the round-0 majority vote: voting without debate."""
         return self.rounds[0].majority_accuracy if self.rounds else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def accuracy_bound(self) -> float | None:
+        """Final accuracy counting every failed debate as wrong (``None``: nothing scored).
+
+        ``correct / (scored + failed_scored)``: what ``accuracy`` would be at worst had
+        the failed debates finished; equal to it when none failed.
+        """
+        return _ratio(self.correct, self.scored + self.failed_scored)
 
     @property
     def unfinished(self) -> int:
@@ -419,6 +434,6 @@ def load_run_summary(run_dir: str | Path) -> Summary:
     if previous_path.exists():
         previous = read_json_model(previous_path, Summary, "run summary", SUMMARY_FIX)
         keep |= {k: getattr(previous, k) for k in
-                 ("questions", "wall_time", "requests", "retries", "errors", "failed", "stopped",
-                  "invocations", "total_wall_time", "total_requests")}
+                 ("questions", "wall_time", "requests", "retries", "errors", "failed",
+                  "failed_scored", "stopped", "invocations", "total_wall_time", "total_requests")}
     return summary.model_copy(update=keep)

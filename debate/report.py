@@ -47,6 +47,15 @@ def _accuracy(summary: Summary) -> str:
     return text + ")"
 
 
+def _bound(summary: Summary) -> list[tuple[str, str]]:
+    """The accuracy counting failed debates as wrong, when some failed (a row, else none)."""
+    if not summary.failed:
+        return []
+    total = summary.scored + summary.failed_scored
+    return [("counting failed as wrong", f"{_pct(summary.accuracy_bound)} ({summary.correct}/"
+             f"{total}: {summary.failed_scored} failed debates with gold counted wrong)")]
+
+
 def _finished(summary: Summary) -> str:
     if summary.questions is None:
         return f"{summary.debates} ({summary.scored} with gold)"
@@ -63,6 +72,7 @@ def _overview(summary: Summary) -> list[tuple[str, str]]:
         ("models", ", ".join(summary.models) or "-"),
         ("debates", _finished(summary)),
         ("final accuracy", _accuracy(summary)),
+        *_bound(summary),
         ("round-0 majority vote", _pct(summary.vote_accuracy)),
         ("consensus rate", f"{_pct(summary.consensus_rate)} (of {summary.consensus_debates})"),
         ("unparsed answers", _share(summary.unparsed_answers, summary.answers)),

@@ -19,7 +19,15 @@ and answer changes as the summary) from the debate's trace:
 ``flips_right_to_wrong``      answers that were correct in the agent's previous round, not now
 ``flips_wrong_to_right``      answers that were wrong in the agent's previous round, right now
 ``unparsed``                  answers (every round) from which no answer could be read
+``status``                    ``finished``, or ``failed``: the debate could not finish
+``error``                     why a failed debate failed (empty for a finished one)
 ============================  ===============================================================
+
+A failed debate (a call that failed after every retry, a reply that broke a
+protocol step) has a row too: no answer, ``correct`` ``false`` when the question
+has a gold answer, so the mean of ``correct`` is the bound that counts every
+failed debate as wrong; the accuracy over finished debates is its mean over the
+rows whose ``status`` is ``finished``. A re-run retries it.
 
 :func:`load_results` reads the file back as a pandas DataFrame with typed columns.
 """
@@ -40,13 +48,13 @@ from debate.errors import ConfigError, MissingDependencyError
 from debate.files import damaged
 from debate.metrics import ScoredRound, run_prices, score_rounds
 from debate.models.accounting import PriceTable
-from debate.trace import DebateTrace, read_traces
+from debate.trace import DebateTrace, Question, read_traces
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["COLUMNS", "ResultRow", "load_results", "result_row", "result_rows", "write_results",
-           "write_text_atomic"]
+__all__ = ["COLUMNS", "ResultRow", "failed_row", "load_results", "result_row", "result_rows",
+           "write_results", "write_text_atomic"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,8 @@ class ResultRow:
     flips_right_to_wrong: int
     flips_wrong_to_right: int
     unparsed: int
+    status: str = "finished"
+    error: str | None = None
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
@@ -105,6 +115,18 @@ def result_row(trace: DebateTrace, prices: PriceTable | None = None,
         flips_right_to_wrong=sum(a.right_to_wrong for a in answers),
         flips_wrong_to_right=sum(a.wrong_to_right for a in answers),
         unparsed=sum(a.turn.answer is None for a in answers))
+
+
+def failed_row(question: Question, protocol: str, models: Iterable[str], error: str
+               ) -> ResultRow:
+    """The row of a debate that could not finish: no answer, counted wrong when scored."""
+    return ResultRow(
+        id=question.id, protocol=protocol, models=tuple(dict.fromkeys(models)),
+        gold=question.gold, final_answer=None,
+        correct=None if question.gold is None else False,
+        round0_majority=None, round0_correct=None, rounds=0, calls=0, tokens=0, cost=None,
+        stop_reason="failed", flips_right_to_wrong=0, flips_wrong_to_right=0, unparsed=0,
+        status="failed", error=error)
 
 
 def result_rows(traces: Iterable[DebateTrace],
@@ -190,6 +212,8 @@ def load_results(run_dir: str | Path) -> pandas.DataFrame:
                       str(exc).strip().splitlines()[0] if str(exc).strip() else "empty",
                       "move it away: this then reads traces.jsonl, and a re-run of the "
                       "run's command writes it anew") from exc
+    if "status" not in frame.columns:  # written before failed debates had rows
+        frame["status"], frame["error"] = "finished", ""
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ConfigError(f"{path}: not a results.csv (no column {', '.join(missing)})")

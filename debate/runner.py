@@ -6,14 +6,18 @@ A run lives in ``<output_dir>/<name>/``::
     traces.jsonl    one finished debate per line, flushed as each finishes
     cache.sqlite    every model response, keyed by call (and sampler: the agent)
     summary.json    metrics; report.md the same for people, with accuracy.svg
-    results.csv     one row per debate summary.json counts (resumes included), at the end
+    results.csv     one row per debate summary.json counts (resumes included), and one
+                    per failed debate, at the end
 
 Re-running the same command skips finished debates and replays the cached
 calls of unfinished ones, so a killed run loses nothing and pays for nothing
-twice. A transport error that retries cannot fix (bad key, unknown model, an
-endpoint still down after every retry) stops the run with one message naming
-the endpoint and status, and keeps what finished; a debate that fails
-otherwise is listed in the summary and retried on the next run.
+twice. A failure every call would meet (a refused key, an unknown model, an
+endpoint that cannot be reached; :func:`debate.errors.stops_run`) stops the run
+with one message naming the endpoint and status, and keeps what finished. A
+debate that fails otherwise (a call still failing after every retry, a prompt
+over the context window, a reply that breaks a protocol step) fails alone: the
+others go on, it is listed with its error in the summary and ``results.csv``,
+the summary's ``accuracy_bound`` counts it as wrong, and the next run retries it.
 
 What a runner builds it closes: models made from spec strings (their HTTP
 sessions) and the run's response cache are closed when the run ends, however
@@ -55,7 +59,7 @@ from debate.models.spec import create_backend
 from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
 from debate.report import write_report
-from debate.results import ResultRow, result_row, write_results, write_text_atomic
+from debate.results import ResultRow, failed_row, result_row, write_results, write_text_atomic
 from debate.settings import check_settings
 from debate.shard import Models, agents_for, close_all, close_run, run_cache, run_questions
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
@@ -310,13 +314,18 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         wall = time.perf_counter() - start
         before = _previous_totals(run_dir / "summary.json", console)
         summary = tally.summary()
+        run_models = summary.models or list(dict.fromkeys(a.model.name for a in agents))
+        by_id = {q.id: q for q in questions}
+        for qid, error in failed.items():  # a row each, counted wrong where scored
+            rows[qid] = failed_row(by_id[qid], protocol.name, run_models, error)
         summary = summary.model_copy(update={
             # what ran, also when no debate finished (a run stopped as it started)
             "protocol": summary.protocol or protocol.name,
-            "models": summary.models or list(dict.fromkeys(a.model.name for a in agents)),
+            "models": run_models,
             "run": str(run_dir), "questions": len(questions), "wall_time": wall,
             "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
             "failed": failed, "stopped": stopped,
+            "failed_scored": sum(by_id[qid].gold is not None for qid in failed),
             "invocations": before[0] + 1, "total_wall_time": before[1] + wall,
             "total_requests": before[2] + stats.requests,
             "endpoints": endpoints, "batches": batches,

@@ -34,11 +34,11 @@ SCRIPT = {
 # every debate: 6 calls x (10 + 2) tokens = 72; $ (6 x 10 x 1 + 6 x 2 x 2) / 1e6 = 84e-6
 EXPECTED = [
     ["q1", "du", "fixed:m", "4", "4", "true", "4", "true", "1", "6", "72", "8.4e-05",
-     "max_rounds", "1", "2", "1"],
+     "max_rounds", "1", "2", "1", "finished", ""],
     ["q2", "du", "fixed:m", "6", "7", "false", "6", "true", "1", "6", "72", "8.4e-05",
-     "max_rounds", "2", "0", "0"],
+     "max_rounds", "2", "0", "0", "finished", ""],
     ["q3", "du", "fixed:m", "", "", "", "", "", "1", "6", "72", "8.4e-05",
-     "max_rounds", "0", "0", "6"],
+     "max_rounds", "0", "0", "6", "finished", ""],
 ]
 
 
@@ -63,7 +63,7 @@ async def test_every_cell_of_results_csv_by_hand(tmp_path):
     assert header == list(COLUMNS) == [
         "id", "protocol", "models", "gold", "final_answer", "correct", "round0_majority",
         "round0_correct", "rounds", "calls", "tokens", "cost", "stop_reason",
-        "flips_right_to_wrong", "flips_wrong_to_right", "unparsed"]
+        "flips_right_to_wrong", "flips_wrong_to_right", "unparsed", "status", "error"]
     assert rows == EXPECTED
     # the same flips the summary counts: round 1 has 3 right->wrong and 2 wrong->right
     from debate.metrics import summarize
@@ -115,7 +115,7 @@ def resume_script(messages, params):
 async def test_results_csv_holds_the_debates_the_summary_counts_once_per_question(
         tmp_path, restored_registries):
     # q1 and q2 (3 + 3, gold 6): round 0 6, 7, 7 -> vote 7 (wrong); round 1 6, 6, 6 ->
-    # final 6 (right); agent-1 and agent-2 7->6: two wrong->right. q3 fails: no row.
+    # final 6 (right); agent-1 and agent-2 7->6: two wrong->right. q3 fails: a failed row.
     register_script("results-resume", resume_script)
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {a} + {a}?",
@@ -138,7 +138,10 @@ async def test_results_csv_holds_the_debates_the_summary_counts_once_per_questio
     await arun_experiment(config(3), progress=False)  # resumes: q2 runs, q3 fails
     header, *rows = read_csv(run / "results.csv")
     cells = [dict(zip(header, row, strict=True)) for row in rows]
-    assert [c["id"] for c in cells] == ["q1", "q2"]
+    assert [c["id"] for c in cells] == ["q1", "q2", "q3"]
+    failed = cells.pop()
+    assert (failed["status"], failed["correct"], failed["final_answer"], failed["error"]) == (
+        "failed", "false", "", "ValueError: broken on q3")
     for c in cells:
         assert (c["final_answer"], c["correct"], c["round0_majority"], c["round0_correct"],
                 c["flips_right_to_wrong"], c["flips_wrong_to_right"], c["calls"],
@@ -221,3 +224,30 @@ def test_a_damaged_results_csv_is_a_located_error(tmp_path, content):
     with pytest.raises(ConfigError, match=r"results.csv: damaged results table \(.*\); move it "
                                           r"away"):
         load_results(tmp_path)
+
+
+def test_a_failed_debate_is_a_row_counted_wrong_where_it_has_gold(tmp_path):
+    from debate.results import failed_row
+
+    rows = [failed_row(Question(id="q9", text="?", gold="3"), "du", ["m:a", "m:b", "m:a"],
+                       "RetryableError: gave up after 6 attempts (HTTP 500)"),
+            failed_row(Question(id="q10", text="?"), "du", ["m:a"], "ValueError: x")]
+    write_results(tmp_path / "results.csv", rows)
+    _, with_gold, without = read_csv(tmp_path / "results.csv")
+    assert with_gold == ["q9", "du", "m:a;m:b", "3", "", "false", "", "", "0", "0", "0", "",
+                         "failed", "0", "0", "0", "failed",
+                         "RetryableError: gave up after 6 attempts (HTTP 500)"]
+    assert without[5] == "" and without[-2:] == ["failed", "ValueError: x"]  # not scored
+    frame = load_results(tmp_path)
+    assert frame["status"].tolist() == ["failed", "failed"]
+    assert frame["correct"].isna().tolist() == [False, True]
+
+
+async def test_a_results_csv_written_before_failed_rows_reads_as_finished(tmp_path):
+    traces = await scripted_traces()
+    write_results(tmp_path / "results.csv", result_rows(traces, PRICES))
+    lines = (tmp_path / "results.csv").read_text().splitlines()
+    old = [line.rsplit(",", 2)[0] for line in lines]  # without status and error
+    (tmp_path / "results.csv").write_text("\n".join(old) + "\n")
+    frame = load_results(tmp_path)
+    assert frame["status"].tolist() == ["finished"] * 3 and frame["error"].isna().all()

@@ -144,6 +144,9 @@ class MockServer:
             for the next requests, in order (before any random fault); ``"ok"`` serves
             one normally (``["ok"] * 20 + [401]``: the 21st request is refused).
         rates: random faults by rate (see the module docstring).
+        prompt_faults: messages -> a fault for that request (or ``None``), decided before
+            the queue and the rates: a prompt the server always fails
+            (``lambda m: 500 if "poison" in str(m) else None``).
         retry_after: the ``Retry-After`` a 429 carries.
 
     """
@@ -154,6 +157,7 @@ class MockServer:
     policy: Policy = first_number_policy
     faults: Iterable[int | str] = ()
     rates: FaultRates = field(default_factory=FaultRates)
+    prompt_faults: Callable[[list[dict[str, Any]]], int | str | None] | None = None
     retry_after: float = 0.0
     host: str = "127.0.0.1"
     port: int = 0
@@ -203,7 +207,11 @@ class MockServer:
         self.served[outcome] += 1
         self.by_path[request.path, outcome] += 1
 
-    def _fault(self) -> int | str | None:
+    def _fault(self, body: dict[str, Any]) -> int | str | None:
+        if self.prompt_faults is not None:
+            chosen = self.prompt_faults(body.get("messages", []))
+            if chosen is not None:
+                return chosen
         if self._queue:
             queued = self._queue.popleft()
             return None if queued == "ok" else queued
@@ -214,9 +222,10 @@ class MockServer:
             draw -= rate
         return None
 
-    async def _faulty(self, request: web.Request) -> web.StreamResponse | None:
+    async def _faulty(self, request: web.Request, body: dict[str, Any]
+                      ) -> web.StreamResponse | None:
         self.requests += 1
-        fault = self._fault()
+        fault = self._fault(body)
         if fault is None:
             return None
         self._count(request, str(fault))
@@ -262,7 +271,7 @@ class MockServer:
                 return web.json_response({"error": {"message": "the body is not JSON"}},
                                          status=400)
             self.bodies.append(body)
-            fault = await self._faulty(request)
+            fault = await self._faulty(request, body)
             if fault is not None:
                 return fault
             text = self.policy(body.get("messages", []))
