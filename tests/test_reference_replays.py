@@ -178,3 +178,9 @@ def test_replies_split_into_other_messages_are_a_grouping_mismatch():
     apart = [Sighting("a", "user", 0), Sighting("b", "user", 1)]
     assert [kind for kind, _ in compare_layouts(together, apart)] == ["grouping"]
     assert compare_layouts(together, together) == []
+
+
+def test_a_role_is_compared_even_when_the_order_differs_too():
+    recorded = [Sighting("a", "assistant", 0), Sighting("b", "user", 1)]
+    replayed = [Sighting("b", "user", 0), Sighting("a", "user", 1)]
+    assert [kind for kind, _ in compare_layouts(recorded, replayed)] == ["role", "order"]

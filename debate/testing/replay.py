@@ -212,9 +212,12 @@ def compare_layouts(recorded: Sequence[Sighting],
             found.append(("repeated", f"{key} recorded {_times(r)}, replayed {_times(p)}"))
     keep = theirs & ours
     a, b = _common(recorded, keep), _common(replayed, keep)
-    for x, y in zip(a, b, strict=True):
-        if x.reply == y.reply and x.role != y.role:
-            found.append(("role", f"{x.reply} sent as {y.role}, recorded as {x.role}"))
+    for key in keep:
+        roles_a = [s.role for s in a if s.reply == key]
+        roles_b = [s.role for s in b if s.reply == key]
+        for x, y in zip(roles_a, roles_b, strict=True):
+            if x != y:
+                found.append(("role", f"{key} sent as {y}, recorded as {x}"))
     order_a, order_b = [s.reply for s in a], [s.reply for s in b]
     if order_a != order_b:
         found.append(("order", f"recorded {', '.join(order_a)}; replayed {', '.join(order_b)}"))
