@@ -19,18 +19,21 @@ import json
 import math
 import warnings
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import PrivateAttr, model_validator
 
 from debate.errors import DatasetError, MissingDependencyError
+from debate.numbers import NumericTolerance
 from debate.scoring import normalize_gold, strip_choice_labels
 from debate.settings import Settings
 from debate.trace import Question, TaskType
 
 __all__ = [
-    "DatasetSpec", "DatasetWarning", "FieldMap", "content_hash", "load_dataset", "rows_hash",
+    "DatasetSpec", "DatasetWarning", "FieldMap", "LoadedDataset", "content_hash", "infer_task",
+    "load_dataset", "read_dataset", "rows_hash",
 ]
 
 
@@ -63,7 +66,12 @@ class DatasetSpec(Settings):
     revision: str | None = None
     """A Hub revision (branch, tag or commit) to pin the data to."""
     task: TaskType | None = None
-    """Answer type; ``None`` infers: choices -> ``choice``, numeric golds -> ``numeric``."""
+    """Answer type; ``None`` infers it (:func:`infer_task`): choices -> ``choice``, boolean
+    or yes/no golds -> ``yesno``, numeric golds -> ``numeric``, else ``exact``; the
+    summary says which and why."""
+    numeric_tolerance: NumericTolerance | None = None
+    """How far a numeric answer may be from its gold (``{relative: 0.01}``,
+    ``{absolute: 0.5}``); default none: numbers are compared exactly."""
     fields: FieldMap = FieldMap()
     """Column mapping."""
     partial_gold: bool = False
@@ -261,26 +269,68 @@ def _choices(row: Row, fields: FieldMap, where: str) -> list[str] | None:
     return strip_choice_labels([str(v) for v in value])
 
 
-def _infer_task(rows: list[tuple[str, Row, list[str] | None]], fields: FieldMap) -> TaskType:
+_YESNO_GOLDS = frozenset({"yes", "no", "true", "false"})
+
+
+def infer_task(rows: list[tuple[str, Row, list[str] | None]], fields: FieldMap
+               ) -> tuple[TaskType, str]:
+    """The task a dataset's rows imply, and why, in words (for the run's summary).
+
+    Choices make ``choice``; golds that are all booleans (StrategyQA's ``true``/``false``)
+    or all yes/no words make ``yesno``; golds that all hold a number make ``numeric``;
+    anything else is ``exact``.
+    """
     if any(choices for _, _, choices in rows):
-        return "choice"
-    golds = [row.get(fields.answer) for _, row, _ in rows if row.get(fields.answer) not in
-             (None, "")]
+        return "choice", "the questions have choices"
+    golds = [row.get(fields.answer) for _, row, _ in rows if not _missing(row.get(fields.answer))]
+    if not golds:
+        return "exact", "no question has a gold answer"
+    if all(isinstance(gold, bool) for gold in golds):
+        return "yesno", "every gold answer is a boolean (true/false)"
+    if all(isinstance(gold, str) and gold.strip().lower() in _YESNO_GOLDS for gold in golds):
+        return "yesno", "every gold answer is yes or no"
     try:
         for gold in golds:
+            if isinstance(gold, bool):
+                raise ValueError("a boolean is not a number")
             normalize_gold(gold, "numeric")
     except ValueError:
-        return "exact"
-    return "numeric" if golds else "exact"
+        return "exact", "not every gold answer is a number, yes/no or a boolean"
+    return "numeric", "every gold answer is a number"
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """Questions read from a source, with the task they are scored as and why."""
+
+    questions: list[Question]
+    task: TaskType
+    task_source: str
+    """``given``, or ``inferred: <why>`` (see :func:`infer_task`)."""
 
 
 def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
                  fields: FieldMap | None = None, limit: int | None = None,
-                 partial_gold: bool = False) -> list[Question]:
+                 partial_gold: bool = False,
+                 numeric_tolerance: NumericTolerance | None = None) -> list[Question]:
     """Read questions from ``source``; see the module docstring for what is accepted.
 
     A source without a question is an error, and so is a NaN, list or object gold, or
     a row without a gold answer when other rows have one (unless ``partial_gold``).
+    ``task=None`` infers it (:func:`infer_task`; :func:`read_dataset` also says how).
+    """
+    return read_dataset(source, task=task, fields=fields, limit=limit,
+                        partial_gold=partial_gold, numeric_tolerance=numeric_tolerance).questions
+
+
+def read_dataset(source: str | Path | Any, *, task: TaskType | None = None,
+                 fields: FieldMap | None = None, limit: int | None = None,
+                 partial_gold: bool = False,
+                 numeric_tolerance: NumericTolerance | None = None) -> LoadedDataset:
+    """:func:`load_dataset`, with the task the questions are scored as and where it came from.
+
+    ``numeric_tolerance``: how far a numeric answer may be from its gold (carried by
+    every question, so a trace is scored the same wherever it is read).
     """
     fields = fields or FieldMap()
     name, rows = _rows(source)
@@ -292,11 +342,17 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
         raise DatasetError(f"{where}: no questions in it (0 rows read); is it the right file?")
     _check_mapped_columns(name, raw, fields)
     _check_gold(raw, fields, partial_gold)
-    task = task or _infer_task(raw, fields)
+    task_source = "given"
+    if task is None:
+        task, why = infer_task(raw, fields)
+        task_source = f"inferred: {why}"
     questions: list[Question] = []
     seen: dict[str, str] = {}
     for index, (where, row, choices) in enumerate(raw):
-        questions.append(_question(name, index, where, row, choices, task, fields, seen))
+        question = _question(name, index, where, row, choices, task, fields, seen)
+        if numeric_tolerance is not None and task == "numeric":
+            question.numeric_tolerance = numeric_tolerance
+        questions.append(question)
         if limit is not None and len(questions) >= limit:
             break
     unlabeled = [q.id for q in questions if q.gold is None]
@@ -304,8 +360,8 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
         shown = ", ".join(unlabeled[:5]) + (", ..." if len(unlabeled) > 5 else "")
         warnings.warn(f"{name}: {len(unlabeled)} of {len(questions)} questions have no gold "
                       f"answer in {fields.answer!r} ({shown}); they run but are not scored",
-                      DatasetWarning, stacklevel=2)
-    return questions
+                      DatasetWarning, stacklevel=3)
+    return LoadedDataset(questions, task, task_source)
 
 
 def _missing(value: Any) -> bool:

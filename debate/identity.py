@@ -9,7 +9,8 @@ components a person can read when they differ:
   text of every prompt template it uses (built-in or from a card);
 - ``models``: the model specs (without the URL they are served from);
 - ``sampling``: seed, temperature, max_tokens, strict_parsing;
-- ``dataset``: the SHA-256 of the dataset's content, its task and field mapping;
+- ``dataset``: the SHA-256 of the dataset's content, its task and field mapping, and
+  its numeric tolerance when one is set;
 - ``settings``: any other config field that changes what is computed;
 - ``code`` (only with plug-ins): the SHA-256 of each plug-in file's source
   (:mod:`debate.plugins`).
@@ -82,6 +83,15 @@ def _agent(agent: Agent) -> dict[str, Any]:
     }
 
 
+def _dataset(config: ExperimentConfig, data: dict[str, Any]) -> dict[str, Any]:
+    """The data's hash, task and field mapping; its numeric tolerance only when one is set."""
+    component = {"sha256": config.dataset.content_hash(), "task": data["dataset"]["task"],
+                 "fields": data["dataset"]["fields"]}
+    if config.dataset.numeric_tolerance is not None:  # else identities stay as they were
+        component["numeric_tolerance"] = data["dataset"]["numeric_tolerance"]
+    return component
+
+
 def _without_url(spec: str) -> str:
     """``spec`` up to its ``@http(s)://`` URL (the first: a URL's ``user:pass@`` follows it)."""
     at = re.search(r"@(?=https?://)", spec, re.IGNORECASE)
@@ -106,8 +116,7 @@ def fingerprint(config: ExperimentConfig, protocol: DebateProtocol | None = None
                    "named": {k: _without_url(m) for k, m in sorted(named.items())}},
         "sampling": {k: data[k] for k in ("seed", "temperature", "max_tokens",
                                           "strict_parsing")},
-        "dataset": {"sha256": config.dataset.content_hash(), "task": data["dataset"]["task"],
-                    "fields": data["dataset"]["fields"]},
+        "dataset": _dataset(config, data),
         "settings": {k: v for k, v in sorted(data.items())
                      if k not in EXECUTION_ONLY and k not in _COVERED},
     }

@@ -47,6 +47,9 @@ __all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "ScoredAnswer", "ScoredRou
 DEFINITIONS: dict[str, str] = {
     "final accuracy": "final answers equal to the gold answer / finished debates with a gold "
                       "answer; [95% Wilson interval]; unfinished questions are listed, not scored",
+    "task": "how answers are read and scored (numeric: by exact value, unless "
+            "dataset.numeric_tolerance; choice; yesno; exact: normalized text), from "
+            "dataset.task or inferred from the gold answers (the row says which, and why)",
     "counting failed as wrong": "final answers equal to the gold answer / (finished + failed "
                                 "debates with a gold answer): the accuracy had every debate "
                                 "that failed finished wrong",
@@ -128,6 +131,10 @@ class Summary(BaseModel):
     models: list[str] = Field(default_factory=list)
     questions: int | None = None
     """Questions in the run (``None`` when only traces were summarized)."""
+    task: str | None = None
+    """How answers were read and scored: ``numeric``, ``choice``, ``yesno`` or ``exact``."""
+    task_source: str | None = None
+    """Where ``task`` came from: ``given`` (``dataset.task``), or ``inferred: <why>``."""
     debates: int = 0
     """Debates finished (in the trace file)."""
     scored: int = 0
@@ -286,11 +293,11 @@ def score_rounds(trace: DebateTrace,
         vote = majority_vote(turns).answer
         before = {a.turn.agent: a for a in previous}
         single = len(turns) == 1 and len(previous) == 1  # one solution per round
-        answers = [ScoredAnswer(turn, is_correct(turn.answer, q.gold, q.task),
+        answers = [ScoredAnswer(turn, is_correct(turn.answer, q.gold, q.task, q.numeric_tolerance),
                                 previous[0] if single else before.get(turn.agent))
                    for turn in turns]
         scored_rounds.append(ScoredRound(turns[0].round, answers, vote,
-                                         is_correct(vote, q.gold, q.task)))
+                                         is_correct(vote, q.gold, q.task, q.numeric_tolerance)))
         previous = answers
     return scored_rounds
 
@@ -434,6 +441,7 @@ def load_run_summary(run_dir: str | Path) -> Summary:
     if previous_path.exists():
         previous = read_json_model(previous_path, Summary, "run summary", SUMMARY_FIX)
         keep |= {k: getattr(previous, k) for k in
-                 ("questions", "wall_time", "requests", "retries", "errors", "failed",
-                  "failed_scored", "stopped", "invocations", "total_wall_time", "total_requests")}
+                 ("questions", "task", "task_source", "wall_time", "requests", "retries",
+                  "errors", "failed", "failed_scored", "stopped", "invocations",
+                  "total_wall_time", "total_requests")}
     return summary.model_copy(update=keep)

@@ -47,6 +47,16 @@ def _accuracy(summary: Summary) -> str:
     return text + ")"
 
 
+def _task(summary: Summary) -> list[tuple[str, str]]:
+    """How answers were scored, and whether that was given or inferred (why), when known."""
+    if summary.task is None:
+        return []
+    source = summary.task_source or "given"
+    if source.startswith("inferred"):
+        source += "; set dataset.task to choose another"
+    return [("task", f"{summary.task} ({source})")]
+
+
 def _bound(summary: Summary) -> list[tuple[str, str]]:
     """The accuracy counting failed debates as wrong, when some failed (a row, else none)."""
     if not summary.failed:
@@ -71,6 +81,7 @@ def _overview(summary: Summary) -> list[tuple[str, str]]:
         ("protocol", summary.protocol or "-"),
         ("models", ", ".join(summary.models) or "-"),
         ("debates", _finished(summary)),
+        *_task(summary),
         ("final accuracy", _accuracy(summary)),
         *_bound(summary),
         ("round-0 majority vote", _pct(summary.vote_accuracy)),

@@ -46,7 +46,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from debate.binding import build_agents
 from debate.config import ExperimentConfig
-from debate.datasets import load_dataset
+from debate.datasets import read_dataset
 from debate.errors import ConfigError, hide_password, register_secret
 from debate.files import read_json_model, read_run_record
 from debate.identity import Fingerprint, changes, fingerprint
@@ -206,9 +206,11 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     check_settings(config)  # what model_copy(update=...) or model_construct let through
     proto_cls, options = config.resolve_protocol()
     protocol = proto_cls(**options)
-    questions = load_dataset(config.dataset.source(), task=config.dataset.task,
-                             fields=config.dataset.fields, limit=config.limit,
-                             partial_gold=config.dataset.partial_gold)
+    dataset = read_dataset(config.dataset.source(), task=config.dataset.task,
+                           fields=config.dataset.fields, limit=config.limit,
+                           partial_gold=config.dataset.partial_gold,
+                           numeric_tolerance=config.dataset.numeric_tolerance)
+    questions = dataset.questions
     protocol.check_questions(questions)
     fp = fingerprint(config, protocol)
     stats = CallStats()
@@ -326,6 +328,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             "requests": stats.requests, "retries": stats.retries, "errors": stats.errors,
             "failed": failed, "stopped": stopped,
             "failed_scored": sum(by_id[qid].gold is not None for qid in failed),
+            "task": dataset.task, "task_source": dataset.task_source,
             "invocations": before[0] + 1, "total_wall_time": before[1] + wall,
             "total_requests": before[2] + stats.requests,
             "endpoints": endpoints, "batches": batches,

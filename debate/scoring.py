@@ -16,16 +16,24 @@ yesno       ``\boxed{yes}``, "answer is no", a field    the last yes/no/true/fal
 exact       ``\boxed{...}``, "answer: ...", a field       none: no explicit answer is unparsed
 ==========  ==========================================  ===========================
 
+A reply that holds the asked form (a box, a JSON ``answer`` field, a line that
+starts with ``Answer:``) is read there and only there: when that form holds
+no answer the reply is unparsed, and no fallback runs over the rest of it
+(``{"answer": "eighteen", "confidence": 0.9}`` is unparsed, never 0.9). A
+number that states a confidence ("90% confident", "confidence: 0.9") is never
+an answer, and a choice naming two options ("(A) and (B) both fit") is none.
+
 Choice letters go as far as the question's choices (A-R for 18 options; any
 letter when the choices are unknown). Yes/no is never read from words such
 as "correct" or "wrong". Extractors return ``Extraction(None)`` when there
 is no answer; ``None`` is never correct (the Du et al. reference counted
-unparseable answers as correct; we do not).
+unparseable answers as correct; we do not). Numbers are compared exactly
+(:mod:`debate.numbers`: ``70001`` is not ``70000``; ``0.5`` is ``1/2``) unless
+the question carries a :class:`~debate.numbers.NumericTolerance`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from collections.abc import Sequence
@@ -33,6 +41,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from debate.numbers import NumericTolerance, canonical_number, numbers_match, parse_number
+from debate.parsing import parse_json_object
 from debate.trace import TaskType
 
 __all__ = ["EXPLICIT_RULES", "FALLBACK_RULES", "Extraction", "answer_instruction", "count_numbers",
@@ -64,7 +74,7 @@ class Extraction:
 
 NO_ANSWER = Extraction(None)
 
-_NUM = r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?%?|-?\.\d+"
+_NUM = r"-?[$€£¥₹]?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?%?|-?\.\d+"
 _NUM_RE = re.compile(_NUM)
 _HASHES_RE = re.compile(r"####\s*(" + _NUM + ")")
 _LABEL = r"\b(?:final\s+)?answer\b\**\s*(?:is\b|[:=])\s*[:=]?\s*\**\s*"
@@ -77,6 +87,17 @@ _YESNO_WORD = re.compile(r"\b(yes|no|true|false)\b")
 # the word must end the answer ("the answer is no longer obvious" states none)
 _YESNO_ANSWER = re.compile(_LABEL + r"(yes|no|true|false)\b(?!\s+[a-z])")
 _EXACT_ANSWER = re.compile(_LABEL + r"(.+)", re.IGNORECASE)
+_ANSWER_LINE = re.compile(r"^[ \t]*(?:[-*>#]+[ \t]+)?\**[ \t]*(?:final[ \t]+)?answer[ \t]*\**"
+                          r"[ \t]*[:=][ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
+"""A line that starts with the answer's label ("Answer: ...", "**Final answer**: ...")."""
+_JSON_ANSWER = re.compile(r"[\"'](?:final[ _])?answer[\"']\s*:", re.IGNORECASE)
+_ANSWER_KEY = re.compile(r"(?:final[ _])?answer", re.IGNORECASE)
+_CONFIDENCE = re.compile(
+    rf"\b(?:confidence|certainty)\b[\"']?\s*(?:level|score|rating)?\s*(?:is|of|at|[:=(])?\s*"
+    rf"(?:about|around|roughly|~)?\s*(?:{_NUM})(?:\s*(?:/\s*\d+|percent))?"
+    rf"|(?:{_NUM})\s*(?:percent|/\s*\d+)?\s*(?:confident|confidence|certain|certainty|sure)\b",
+    re.IGNORECASE)
+"""A number that states a confidence ("90% confident", "confidence: 0.9"): never an answer."""
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 INSTRUCTIONS: dict[str, str] = {
@@ -114,35 +135,12 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-def _to_number(token: str) -> float | None:
-    if token.isascii() and token.isdigit():  # the common case: a plain integer
-        return float(token)
-    token = token.replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
-    token = token.rstrip("%")  # "50%" reads as 50, as GSM8K golds write it
-    try:
-        if "/" in token:
-            num, den = token.split("/", 1)
-            value = float(num) / float(den)
-        else:
-            value = float(token)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value
-
-
-def format_number(value: float) -> str:
-    """Canonical text of a number: ``12.0`` -> ``12``, ``0.5`` -> ``0.5``."""
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(round(value, 9))
-
-
 def _number(tokens: list[str], rule: str) -> Extraction:
     """The last of ``tokens`` as a canonical number."""
     for token in tokens[-1:]:
-        value = _to_number(token)
+        value = parse_number(token)
         if value is not None:
-            return Extraction(format_number(value), rule)
+            return Extraction(canonical_number(value), rule)
     return NO_ANSWER
 
 
@@ -154,16 +152,13 @@ def count_numbers(text: str) -> int:
 def _numeric_in(content: str, rule: str) -> Extraction:
     """The last number in an answer span (a boxed expression or an answer field)."""
     content = content.replace("\\$", "").replace("\\%", "%").replace("\\!", "")
-    content = _FRAC_RE.sub(r"\1/\2", content)
+    content = _FRAC_RE.sub(r"\1/\2", _CONFIDENCE.sub(" ", content))
     return _number(_NUM_RE.findall(content.replace("{,}", ",")), rule)
 
 
 def _numeric(text: str) -> Extraction:
-    boxed = last_boxed(text)
-    if boxed is not None:
-        found = _numeric_in(boxed, "boxed")
-        if found.answer is not None:
-            return found
+    """A reply without the asked form: ``#### 42``, "the answer is 42", else the last number."""
+    text = _CONFIDENCE.sub(" ", text)
     for regex, rule in ((_HASHES_RE, "hashes"), (_ANSWER_IS_RE, "answer-line")):
         found = _number([m.group(1) for m in regex.finditer(text)], rule)
         if found.answer is not None:
@@ -173,12 +168,12 @@ def _numeric(text: str) -> Extraction:
 
 @lru_cache(maxsize=64)
 def _letter_patterns(letters: str) -> tuple[re.Pattern[str], ...]:
-    """(answer-line, whole-span, line-start, parenthesised, option-word) patterns.
+    """(answer-line, whole-span, leading, line-start, parenthesised, option-word, two) patterns.
 
     Letters in free text are capitals only ("the answer is a cat" names no
     option), "I" followed by a lower-case word is the pronoun, and a letter
     followed by "and"/"or" or by more letters is a list, not an answer
-    ("I cannot answer: A and B both fit").
+    ("I cannot answer: A and B both fit"); ``two`` finds such a list.
     """
     cls = f"[{letters}]"
     letter = (rf"(?!I\s+[a-z])({cls})(?![A-Za-z])"
@@ -186,14 +181,22 @@ def _letter_patterns(letters: str) -> tuple[re.Pattern[str], ...]:
     return (
         re.compile(rf"(?i:{_LABEL})\(?{letter}\)?"),
         re.compile(rf"\(?({cls})\)?(?:[\).:].*)?", re.DOTALL | re.IGNORECASE),
+        re.compile(rf"^\s*\**\s*\(?{letter}"),
         re.compile(rf"^\s*\(?({cls})[\).:]", re.MULTILINE),
         re.compile(rf"\(({cls})\)"),
         re.compile(rf"(?i:\b(?:option|choice)\b)\s*(?i:is\b)?\s*\(?{letter}"),
+        re.compile(rf"(?<![A-Za-z])\(?({cls})\)?\s*(?:,|/|&|\band/or\b|\band\b|\bor\b)\s*"
+                   rf"\(?({cls})\)?(?![A-Za-z])"),
     )
 
 
 def _letters(choices: Sequence[str] | None) -> str:
     return string.ascii_uppercase[:len(choices)] if choices else string.ascii_uppercase
+
+
+def _names_two(text: str, two: re.Pattern[str]) -> bool:
+    """Whether ``text`` names two different options as one ("(A) and (B)", "A or C", "B, D")."""
+    return any(a != b for a, b in two.findall(text))
 
 
 def _choice_text(text: str, choices: Sequence[str] | None, rule: str) -> Extraction:
@@ -207,11 +210,14 @@ def _choice_text(text: str, choices: Sequence[str] | None, rule: str) -> Extract
 
 def _choice_in(content: str, choices: Sequence[str] | None, rule: str) -> Extraction:
     """A choice given in an answer span: a letter, or the text of exactly one option."""
-    answer_line, whole, line_start, parenthesised, option = _letter_patterns(_letters(choices))
+    answer_line, whole, leading, line_start, parenthesised, option, two = _letter_patterns(
+        _letters(choices))
+    if _names_two(content, two):
+        return NO_ANSWER
     match = whole.fullmatch(content.strip())
     if match:
         return Extraction(match.group(1).upper(), rule)
-    for pattern in (answer_line, line_start, parenthesised, option):
+    for pattern in (answer_line, leading, line_start, parenthesised, option):
         found = pattern.findall(content)
         if found:
             return Extraction(str(found[-1]).upper(), rule)
@@ -219,15 +225,18 @@ def _choice_in(content: str, choices: Sequence[str] | None, rule: str) -> Extrac
 
 
 def _choice(text: str, choices: Sequence[str] | None) -> Extraction:
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return _choice_in(boxed, choices, "boxed")
-    answer_line, _, line_start, parenthesised, option = _letter_patterns(_letters(choices))
-    for pattern, rule in ((answer_line, "answer-line"), (line_start, "letter"),
-                          (parenthesised, "letter"), (option, "letter")):
+    """A reply without the asked form: "the answer is (B)", else a letter or an option's text."""
+    answer_line, _, _, line_start, parenthesised, option, two = _letter_patterns(
+        _letters(choices))
+    found = answer_line.findall(text)
+    if found:
+        return Extraction(str(found[-1]).upper(), "answer-line")
+    if _names_two(text, two):  # "(A) and (B) both fit": no answer, not the last letter
+        return NO_ANSWER
+    for pattern in (line_start, parenthesised, option):
         found = pattern.findall(text)
         if found:
-            return Extraction(str(found[-1]).upper(), rule)
+            return Extraction(str(found[-1]).upper(), "letter")
     return _choice_text(text, choices, "choice-text")
 
 
@@ -242,9 +251,7 @@ def _yesno_in(content: str, rule: str) -> Extraction:
 
 
 def _yesno(text: str) -> Extraction:
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return _yesno_in(boxed, "boxed")
+    """A reply without the asked form: "the answer is no", else the last yes/no word."""
     lowered = text.lower()
     stated = _YESNO_ANSWER.findall(lowered)
     if stated:
@@ -267,17 +274,67 @@ def _exact_in(content: str, rule: str) -> Extraction:
 
 
 def _exact(text: str) -> Extraction:
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return _exact_in(boxed, "boxed")
+    """A reply without the asked form: the last "the answer is ...", else none."""
     stated = _EXACT_ANSWER.findall(text)
     return _exact_in(stated[-1], "answer-line") if stated else NO_ANSWER
 
 
+def asked_form(text: str) -> tuple[str, str] | None:
+    r"""The span of the reply's answer in an asked form, and its rule; ``None`` without one.
+
+    The last ``\boxed{}``; else the ``answer`` field of the reply's JSON object;
+    else the last line that starts with ``Answer:`` (or the next line, when that
+    one holds nothing after the label).
+    """
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed, "boxed"
+    if _JSON_ANSWER.search(text):
+        obj = parse_json_object(text)
+        for key, value in (obj or {}).items():
+            if _ANSWER_KEY.fullmatch(str(key).strip()):
+                return ("" if value is None else str(value)), "field"
+    lines = list(_ANSWER_LINE.finditer(text))
+    if lines:
+        last = lines[-1]
+        content = last.group(1).strip(" \t*")
+        if not content:
+            content = next((line.strip() for line in text[last.end():].splitlines()
+                            if line.strip()), "")
+        return content, "answer-line"
+    return None
+
+
+def _span(content: str, task: TaskType, choices: Sequence[str] | None, rule: str
+          ) -> Extraction:
+    """The answer in an answer span (a box's inside, a field's value, an answer line)."""
+    content = content.strip()
+    inner = last_boxed(content)
+    if inner is not None:
+        content = inner
+    if not content:
+        return NO_ANSWER
+    if task == "numeric":
+        return _numeric_in(content, rule)
+    if task == "choice":
+        return _choice_in(content, choices, rule)
+    if task == "yesno":
+        return _yesno_in(content, rule)
+    return _exact_in(content, rule)
+
+
 def extract(text: str, task: TaskType, choices: Sequence[str] | None = None) -> Extraction:
-    """The answer in a model's reply and the rule that found it."""
+    """The answer in a model's reply and the rule that found it.
+
+    When the reply holds an asked form (:func:`asked_form`) the answer is read
+    there alone (none there: unparsed); otherwise the task's explicit phrases,
+    then its fallbacks, read the whole reply.
+    """
     if not text or not text.strip():
         return NO_ANSWER
+    asked = asked_form(text)
+    if asked is not None:
+        return _span(asked[0], task, choices, asked[1])
     if task == "numeric":
         return _numeric(text)
     if task == "choice":
@@ -295,19 +352,7 @@ def extract_field(value: object, task: TaskType,
     holds no answer of the task's type the result is no answer (rule ``None``):
     the rest of the reply is not scanned for one.
     """
-    content = str(value).strip() if value is not None else ""
-    if not content:
-        return NO_ANSWER
-    inner = last_boxed(content)
-    if inner is not None:
-        content = inner
-    if task == "numeric":
-        return _numeric_in(content, "field")
-    if task == "choice":
-        return _choice_in(content, choices, "field")
-    if task == "yesno":
-        return _yesno_in(content, "field")
-    return _exact_in(content, "field")
+    return NO_ANSWER if value is None else _span(str(value), task, choices, "field")
 
 
 def extract_answer(text: str, task: TaskType, choices: Sequence[str] | None = None) -> str | None:
@@ -370,15 +415,16 @@ def normalize_gold(gold: object, task: TaskType, choices: Sequence[str] | None =
 
 
 def is_correct(answer: str | None, gold: str | None, task: TaskType,
-               rel_tol: float = 1e-4, abs_tol: float = 1e-6) -> bool | None:
-    """Whether ``answer`` matches ``gold``; ``None`` without gold; never True for ``None``."""
+               tolerance: NumericTolerance | None = None) -> bool | None:
+    """Whether ``answer`` matches ``gold``; ``None`` without gold; never True for ``None``.
+
+    Numbers compare by exact value (``70001`` is not ``70000``, ``0.5`` is ``1/2``),
+    or within ``tolerance`` when given; other tasks compare normalized texts.
+    """
     if gold is None:
         return None
     if answer is None:
         return False
     if task == "numeric":
-        a, g = _to_number(answer), _to_number(gold)
-        if a is None or g is None:
-            return False
-        return math.isclose(a, g, rel_tol=rel_tol, abs_tol=abs_tol)
+        return numbers_match(answer, gold, tolerance)
     return answer == gold

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from debate.errors import ConfigError
 from debate.models.types import Message, Usage
+from debate.numbers import NumericTolerance
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -86,6 +87,10 @@ class Question(BaseModel):
     """A passage that comes with the question (reading comprehension, SR-DCR)."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Anything else the dataset row carried."""
+    numeric_tolerance: NumericTolerance | None = Field(default=None,
+                                                       exclude_if=lambda value: value is None)
+    """How far a numeric answer may be from ``gold`` and count (``None``: exactly; see
+    :mod:`debate.numbers`). Written only when set."""
 
 
 class Turn(BaseModel):

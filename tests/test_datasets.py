@@ -229,3 +229,64 @@ def test_a_dataset_is_a_path_or_a_hub_name():
     with pytest.raises(ValueError, match="go with `hub`"):
         DatasetSpec(path="a.jsonl", split="test")
     assert DatasetSpec(hub="openai/gsm8k", config="main").label == "gsm8k-main"
+
+
+@pytest.mark.parametrize(("golds", "task", "why"), [
+    ([True, False, False], "yesno", "every gold answer is a boolean (true/false)"),  # StrategyQA
+    (["Yes", "no", "NO"], "yesno", "every gold answer is yes or no"),
+    (["yes", "no", "maybe"], "exact", "not every gold answer is a number, yes/no or a boolean"),
+    ([18, "1,000", "#### 7"], "numeric", "every gold answer is a number"),
+    ([1, 0, True], "exact", "not every gold answer is a number, yes/no or a boolean"),
+])
+def test_the_task_is_inferred_from_the_golds_and_says_why(tmp_path, golds, task, why):
+    from debate.datasets import read_dataset
+
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps({"question": f"q{i}?", "answer": g}) + "\n"
+                            for i, g in enumerate(golds)))
+    loaded = read_dataset(path)
+    assert (loaded.task, loaded.task_source) == (task, f"inferred: {why}")
+    if task == "yesno":
+        assert [q.gold for q in loaded.questions] == [
+            "yes" if str(g).lower() in ("true", "yes") else "no" for g in golds]
+    assert read_dataset(path, task="exact").task_source == "given"
+
+
+async def test_boolean_golds_score_boxed_yes_no_answers_and_the_summary_says_so(tmp_path):
+    from debate import ExperimentConfig, arun_experiment
+
+    path = tmp_path / "strategyqa.jsonl"
+    path.write_text("".join(json.dumps({"id": f"s{i}", "question": f"Is {i} odd?",
+                                        "answer": False}) + "\n" for i in range(4)))
+    config = ExperimentConfig(protocol="single", models=["scripted:reply=\\boxed{no}"],
+                              dataset=str(path), output_dir=str(tmp_path), name="run")
+    summary = await arun_experiment(config, progress=False)
+    assert summary.accuracy == 1.0  # before: task exact, gold "false", 0% without a word
+    assert summary.task == "yesno"
+    assert summary.task_source == "inferred: every gold answer is a boolean (true/false)"
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "yesno (inferred: every gold answer is a boolean (true/false); set dataset.task" \
+        in report
+
+
+async def test_a_numeric_tolerance_travels_with_each_question_and_scores_the_run(tmp_path):
+    from debate import ExperimentConfig, arun_experiment, load_run_summary
+    from debate.trace import read_traces
+
+    path = tmp_path / "measures.jsonl"
+    path.write_text(json.dumps({"id": "m", "question": "g?", "answer": "9.81"}) + "\n")
+
+    def run(name, **dataset):
+        config = ExperimentConfig(protocol="single", models=["scripted:reply=\\boxed{9.8}"],
+                                  dataset={"path": str(path), **dataset},
+                                  output_dir=str(tmp_path), name=name)
+        return arun_experiment(config, progress=False)
+
+    assert (await run("exact")).accuracy == 0.0  # 9.8 is not 9.81
+    summary = await run("tolerant", numeric_tolerance={"absolute": 0.05})
+    assert summary.accuracy == 1.0
+    (trace,) = read_traces(tmp_path / "tolerant" / "traces.jsonl")
+    assert trace.question.numeric_tolerance.absolute == 0.05
+    assert load_run_summary(tmp_path / "tolerant").accuracy == 1.0  # read back the same
+    line = (tmp_path / "exact" / "traces.jsonl").read_text()
+    assert "numeric_tolerance" not in line  # written only when set

@@ -140,7 +140,7 @@ def test_answer_fields(value, task, expected):
 
 @pytest.mark.parametrize(("answer", "gold", "task", "expected"), [
     ("18", "18", "numeric", True),
-    ("18.00001", "18", "numeric", True),
+    ("18.00001", "18", "numeric", False),  # an integer gold is compared exactly
     ("18.1", "18", "numeric", False),
     ("1234", "1234", "numeric", True),
     (None, "18", "numeric", False),  # unparseable is never correct
@@ -197,3 +197,111 @@ def test_the_last_answer_line_wins_in_fields_too():
     found, confidence = answer_confidence_parser(text, q)
     assert (found.answer, confidence) == ("14", 0.7)
     assert extract(text, "numeric").answer == "14"
+
+
+
+# GSM8K's test golds reach 100,000 and more: a relative tolerance let answers off by
+# one (or by up to 10) pass. An integer gold is compared exactly, a decimal gold at
+# its own value, however it is written.
+@pytest.mark.parametrize(("answer_text", "gold", "expected"), [
+    ("\\boxed{70001}", "70000", False),
+    ("\\boxed{10001}", "10000", False),
+    ("\\boxed{9999}", "10000", False),
+    ("\\boxed{100010}", "100000", False),
+    ("\\boxed{70000}", "70000", True),
+    ("\\boxed{70,000}", "70000", True),
+    ("The answer is $70,000.", "70000", True),
+    ("\\boxed{\\$1,234.50}", "1234.5", True),
+    ("Answer: 18 dollars", "18", True),
+    ("\\boxed{18 \\text{ apples}}", "18", True),
+    ("\\boxed{€5}", "5", True),
+    ("\\boxed{12.0}", "12", True),
+    ("\\boxed{12.01}", "12", False),
+    ("\\boxed{0.5}", "1/2", True),
+    ("\\boxed{0.50}", "0.5", True),
+    ("\\boxed{\\frac{1}{2}}", "0.5", True),
+    ("\\boxed{.5}", "0.5", True),
+    ("\\boxed{0.3333}", "0.33", False),
+    ("\\boxed{0.33}", "0.3333", False),
+    ("\\boxed{1/3}", "0.33", False),
+    ("\\boxed{2/6}", "1/3", True),
+    ("\\boxed{-3}", "3", False),
+    ("\\boxed{50%}", "50", True),
+    ("#### 1,000,000", "1000000", True),
+    ("#### 999999", "1000000", False),
+])
+def test_numbers_are_compared_exactly(answer_text, gold, expected):
+    answer = extract_answer(answer_text, "numeric")
+    assert is_correct(answer, normalize_gold(gold, "numeric"), "numeric") is expected
+
+
+def test_a_tolerance_is_asked_for_and_is_absolute_or_relative():
+    from debate.numbers import NumericTolerance
+
+    relative, absolute = NumericTolerance(relative=0.01), NumericTolerance(absolute=0.005)
+    assert is_correct("0.3333", "0.33", "numeric", relative) is True
+    assert is_correct("0.34", "0.33", "numeric", relative) is False
+    assert is_correct("101", "100", "numeric", relative) is True
+    assert is_correct("102", "100", "numeric", relative) is False
+    assert is_correct("0.334", "0.33", "numeric", absolute) is True
+    assert is_correct("0.336", "0.33", "numeric", absolute) is False
+    with pytest.raises(ValueError, match="give absolute, relative or both"):
+        NumericTolerance()
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        NumericTolerance(relative=5)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("12", "12"), ("12.50", "12.5"), ("-0.75", "-0.75"), ("1/3", "1/3"), ("4/6", "2/3"),
+    ("-2/8", "-0.25"), ("$1,234", "1234"), ("0.000", "0"), ("-.5", "-0.5"), ("3/1", "3"),
+])
+def test_every_number_has_one_text(value, text):
+    from debate.numbers import canonical_number, parse_number
+
+    assert canonical_number(parse_number(value)) == text
+
+
+# The asked form, present but holding no answer, is no answer: nothing else is read.
+@pytest.mark.parametrize(("text", "task", "expected"), [
+    ('{"answer": "eighteen", "confidence": 0.9}', "numeric", (None, None)),
+    ('{"answer": 18, "confidence": 0.9}', "numeric", ("18", "field")),
+    ('I think 18.\n{"answer": null}', "numeric", (None, None)),
+    ("We have 3 + 4 = 7.\n\\boxed{seven}", "numeric", (None, None)),
+    ("3 + 4 = 7\nAnswer: seven", "numeric", (None, None)),
+    ("3 + 4 = 7\nAnswer:\n7", "numeric", ("7", "answer-line")),
+    ("So 7.\n**Final Answer:** seven", "numeric", (None, None)),
+    ("Paris is in France (B).\nAnswer: none of them", "choice", (None, None)),
+    ("It is yes.\nAnswer: unclear", "yesno", (None, None)),
+    ('{"answer": "Paris"}', "exact", ("paris", "field")),
+    ('{"Answer": "(C)"}', "choice", ("C", "field")),
+])
+def test_an_asked_form_without_an_answer_is_unparsed(text, task, expected):
+    found = extract(text, task, CHOICES if task == "choice" else None)
+    assert (found.answer, found.rule) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("It is 18. I am 90% confident.", "18"),
+    ("18 apples. Confidence: 0.9", "18"),
+    ("The total is 18 (confidence 0.85)", "18"),
+    ("18, with 75% certainty", "18"),
+    ("Confidence level: 8/10. The total is 18", "18"),
+    ('{"reasoning": "3 times 6 is 18", "confidence": 0.9}', "18"),
+    ("I am 90% sure.", None),
+    ("Answer: 18 (confidence: 0.9)", "18"),
+])
+def test_a_stated_confidence_is_never_the_answer(text, expected):
+    assert extract_answer(text, "numeric") == expected
+
+
+@pytest.mark.parametrize("text", [
+    "(A) and (B) both fit.", "A and B both fit.", "Either (A) or (C).", "A or C, I think",
+    "(B), (D)", "Answer: (A) and (B)", "\\boxed{(A) and (B)}", "\\boxed{A or B}",
+    '{"answer": "A and C"}',
+])
+def test_a_reply_naming_two_options_is_unparsed(text):
+    assert extract(text, "choice", CHOICES).answer is None
+
+
+def test_one_option_named_twice_is_still_one():
+    assert extract_answer("(B), yes (B)", "choice", CHOICES) == "B"

@@ -103,7 +103,7 @@ def _labelled(turn: Turn, options: StrategyOptions) -> bool:
 
 def _correct(trace: DebateTrace, turn: Turn) -> bool | None:
     q = trace.question
-    return is_correct(turn.answer, q.gold, q.task)
+    return is_correct(turn.answer, q.gold, q.task, q.numeric_tolerance)
 
 
 def _pair(trace: DebateTrace, chosen: Turn, rejected: Turn, name: str,
@@ -192,8 +192,9 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
             if not (_labelled(first, options) and _labelled(last, options)):
                 continue
             if q.gold is not None:
-                improved = (not is_correct(first.answer, q.gold, q.task)
-                            and bool(is_correct(last.answer, q.gold, q.task)))
+                tolerance = q.numeric_tolerance
+                improved = (not is_correct(first.answer, q.gold, q.task, tolerance)
+                            and bool(is_correct(last.answer, q.gold, q.task, tolerance)))
             else:
                 improved = (last.answer is not None and first.answer != first_major
                             and last.answer == last_major)
