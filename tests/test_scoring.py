@@ -305,3 +305,16 @@ def test_a_reply_naming_two_options_is_unparsed(text):
 
 def test_one_option_named_twice_is_still_one():
     assert extract_answer("(B), yes (B)", "choice", CHOICES) == "B"
+
+
+async def test_du_never_takes_a_stated_confidence_for_the_final_answer():
+    """du's default parser on the issue's reply: the asked field holds no number."""
+    from debate import run_debate
+    from debate.testing import ScriptedModel
+    from debate.trace import Question
+
+    model = ScriptedModel('{"answer": "eighteen", "confidence": 0.9}')
+    trace = await run_debate(Question(id="q", text="What is 9 + 9?", task="numeric", gold="18"),
+                             protocol="du", models=model, rounds=1)
+    assert [turn.answer for turn in trace.turns] == [None] * 6  # before: "0.9" each
+    assert trace.final.answer is None and trace.correct is False
