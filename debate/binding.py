@@ -11,6 +11,10 @@ items to the agent called KEY or to every agent whose role is KEY::
 An agent's name wins over its role; agents no key names take the unnamed
 items: one item for all of them, or exactly one each, in order. A role's
 former name (``challenger`` for ``context-critic``) still binds it.
+
+``sampling:`` blocks (:mod:`debate.sampling`) are keyed the same way:
+:func:`bind_sampling` gives each agent its parameters, and a key that names no
+agent and no role is an error naming its place.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from debate.cards import load_role_card
 from debate.errors import ConfigError
 from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol
+from debate.sampling import Sampling, SamplingLayer
+from debate.settings import suggest
 
-__all__ = ["bind", "build_agents", "split_bindings"]
+__all__ = ["bind", "bind_sampling", "build_agents", "split_bindings"]
 
 T = TypeVar("T")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
@@ -69,11 +75,49 @@ def bind(names: Sequence[str], roles: Sequence[str], positional: Sequence[T],
     return bound
 
 
+def bind_sampling(names: Sequence[str], roles: Sequence[str], base: SamplingParams,
+                  layers: Sequence[SamplingLayer]) -> list[SamplingParams]:
+    """Each agent's sampling parameters: ``base`` with the ``sampling:`` layers' values.
+
+    Layers apply in order (a preset's, then the experiment's); within a layer an
+    agent takes its role's values, then its own name's. An agent no key names keeps
+    ``base`` itself. A key naming no agent and no role is a ``ConfigError`` naming
+    ``where.KEY`` and the nearest name.
+    """
+    current = [_checked(names, roles, layer, where) for where, layer in layers]
+    params: list[SamplingParams] = []
+    for name, role_name in zip(names, roles, strict=True):
+        update: dict[str, object] = {}
+        for layer in current:
+            for key in (role_name, name):
+                if key in layer:
+                    update.update(layer[key].values())
+        params.append(base.model_copy(update=update) if update else base)
+    return params
+
+
+def _checked(names: Sequence[str], roles: Sequence[str], layer: Mapping[str, Sampling],
+             where: str) -> dict[str, Sampling]:
+    """``layer`` under current role names; a key naming no agent or role is an error."""
+    known = [*names, *dict.fromkeys(r for r in roles if r not in names)]
+    current: dict[str, Sampling] = {}
+    for key, item in layer.items():
+        name = key if key in names else ROLES.aliases.get(key, key)
+        if name not in names and name not in roles:
+            hint = suggest(key, known)
+            if not hint.startswith("did you mean"):
+                hint = f"agents: {', '.join(names)}; roles: {', '.join(dict.fromkeys(roles))}"
+            raise ConfigError(f"{where}.{key}: no seat or role named {key!r} ({hint})")
+        current[name] = item
+    return current
+
+
 def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
                  roles: Sequence[str] = (), params: SamplingParams | None = None,
                  seed: int | None = None, *,
                  named_models: Mapping[str, ChatModel] | None = None,
-                 strict_parsing: bool = False) -> list[Agent]:
+                 strict_parsing: bool = False,
+                 sampling: Sequence[SamplingLayer] = ()) -> list[Agent]:
     """The protocol's agents, with models and role cards bound by position, name or role.
 
     ``models`` apply by position (one for all, or one per agent left unnamed);
@@ -84,6 +128,8 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
     samples with ``seed + i`` when ``seed`` is set, so agents with identical prompts
     draw different, reproducible samples. With ``strict_parsing`` agents keep only
     explicitly given answers (a fallback-parsed answer counts as unparsed).
+    ``sampling``: ``(where, {key: Sampling})`` layers over ``params`` per agent or role
+    (:func:`bind_sampling`).
     """
     names = protocol.agent_names()
     role_names = [protocol.agent_role(i) for i in range(len(names))]
@@ -92,9 +138,10 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
     card_list, card_map = split_bindings(roles)
     per_card = bind(names, role_names, card_list, _current(card_map, names), "role card",
                     required=False)
-    base = params or SamplingParams()
+    per_params = bind_sampling(names, role_names, params or SamplingParams(), sampling)
     agents = []
-    for i, (name, model, card) in enumerate(zip(names, per_model, per_card, strict=True)):
+    for i, (name, model, card, base) in enumerate(zip(names, per_model, per_card, per_params,
+                                                      strict=True)):
         assert model is not None  # bind() fills every agent when required
         agent_params = base if seed is None else base.model_copy(update={"seed": seed + i})
         if card is not None:

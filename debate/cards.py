@@ -20,6 +20,7 @@ from debate.errors import ConfigError, TemplateError
 from debate.files import read_utf8
 from debate.models.types import ChatModel, SamplingParams
 from debate.prompts import Template, template_file
+from debate.sampling import Sampling
 from debate.settings import Settings, validated
 
 __all__ = ["ProtocolPreset", "RoleCard", "load_card", "load_role_card", "load_yaml", "validate"]
@@ -179,3 +180,7 @@ class ProtocolPreset(Settings):
     """The paper it follows."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Protocol options over the protocol's defaults."""
+    sampling: dict[str, Sampling] = Field(default_factory=dict)
+    """The paper's sampling per agent or role (``{qa-judge: {temperature: 0}}``), over the
+    experiment's run-wide values; the experiment's own ``sampling:`` goes over these
+    (see :mod:`debate.sampling`)."""

@@ -20,8 +20,10 @@ from debate.models.accounting import Price
 from debate.models.batch import BatchPolicy
 from debate.models.middleware import Limits, RetryPolicy
 from debate.models.pool import Endpoint, PoolPolicy
+from debate.models.types import SamplingParams
 from debate.plugins import load_plugin, protocol_from_file, split_file_ref
 from debate.protocols.base import DebateProtocol, get_protocol
+from debate.sampling import Sampling, SamplingLayer
 from debate.settings import Settings
 
 __all__ = ["ExperimentConfig", "load_experiment"]
@@ -58,9 +60,15 @@ class ExperimentConfig(Settings):
     seed: int = Field(0, ge=0, le=2**63 - 1)
     """Base sampling seed; agent i samples with ``seed + i``."""
     temperature: float | None = Field(0.7, ge=0)
-    """Sampling temperature of every agent (``None``: the backend's default)."""
+    """Sampling temperature of every agent ``sampling`` leaves alone (``None``: the
+    backend's default)."""
     max_tokens: int = Field(512, ge=1)
-    """Completion token limit per call."""
+    """Completion token limit per call, for every agent ``sampling`` leaves alone."""
+    sampling: dict[str, Sampling] = Field(default_factory=dict)
+    """Sampling per agent or role over ``temperature`` and ``max_tokens``, keyed like
+    ``models`` (an agent's name wins over its role): ``{qa-judge: {temperature: 0},
+    qa-debater: {temperature: 0.4, max_tokens: 300}}``. Goes over a preset's
+    ``sampling``; see :mod:`debate.sampling`."""
     strict_parsing: bool = False
     """Count only answers given in the asked form (``\\boxed{}``, an "Answer:" line, a JSON
     field); an answer found by a fallback (last number, yes/no word, option text) counts
@@ -159,13 +167,33 @@ class ExperimentConfig(Settings):
                     for e in self.endpoints[spec]]
         return [Endpoint(url=url, **defaults) for url in parse_model_spec(spec).pool]
 
+    def preset(self) -> ProtocolPreset | None:
+        """The preset card ``protocol`` names, if it names one."""
+        if self.protocol.endswith((".yaml", ".yml")):
+            return load_card(self.protocol, ProtocolPreset)
+        return None
+
+    def sampling_params(self) -> SamplingParams:
+        """The run-wide sampling parameters (before ``sampling`` and seeds)."""
+        return SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens)
+
+    def sampling_layers(self) -> list[SamplingLayer]:
+        """The ``sampling`` blocks over the run-wide values: the preset's, then this spec's."""
+        preset = self.preset()
+        layers: list[SamplingLayer] = []
+        if preset is not None and preset.sampling:
+            layers.append((f"{self.protocol}: sampling", preset.sampling))
+        if self.sampling:
+            layers.append(("sampling", self.sampling))
+        return layers
+
     def resolve_protocol(self) -> tuple[type[DebateProtocol], dict[str, Any]]:
         """The protocol class and its options (preset, then options, then shortcuts)."""
         self.load_plugins()
         options: dict[str, Any] = {}
         name = self.protocol
-        if name.endswith((".yaml", ".yml")):
-            preset = load_card(name, ProtocolPreset)
+        preset = self.preset()
+        if preset is not None:
             name, options = preset.protocol, dict(preset.options)
         cls = protocol_from_file(name) if split_file_ref(name) else get_protocol(name)
         options.update(self.protocol_options)

@@ -8,7 +8,10 @@ components a person can read when they differ:
 - ``agents``: for each agent its role, role card, system prompt, parser and the
   text of every prompt template it uses (built-in or from a card);
 - ``models``: the model specs (without the URL they are served from);
-- ``sampling``: seed, temperature, max_tokens, strict_parsing;
+- ``sampling``: seed, temperature, max_tokens, strict_parsing, and under
+  ``agents`` the resolved temperature and max_tokens of each agent whose values
+  a ``sampling:`` block (the preset's or the spec's) changes: only those, so an
+  experiment without ``sampling:`` keeps the identity it had before there was one;
 - ``dataset``: the SHA-256 of the dataset's content, its task and field mapping, and
   its numeric tolerance when one is set;
 - ``settings``: any other config field that changes what is computed;
@@ -33,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from debate.agents.base import Agent
-from debate.binding import build_agents, split_bindings
+from debate.binding import bind_sampling, build_agents, split_bindings
 from debate.models.types import Completion, Message, SamplingParams
 from debate.plugins import plugin_digest
 from debate.protocols.base import DebateProtocol
@@ -48,7 +51,8 @@ EXECUTION_ONLY = frozenset({"name", "limit", "concurrency", "output_dir", "limit
                             "executor", "ray", "batch", "batch_options"})
 """Config fields that change how a run executes, not what it computes."""
 _COVERED = frozenset({"plugins", "protocol", "protocol_options", "agents", "rounds", "models",
-                      "roles", "dataset", "seed", "temperature", "max_tokens", "strict_parsing"})
+                      "roles", "dataset", "seed", "temperature", "max_tokens", "strict_parsing",
+                      "sampling"})
 
 
 class Fingerprint(BaseModel):
@@ -114,8 +118,7 @@ def fingerprint(config: ExperimentConfig, protocol: DebateProtocol | None = None
         "agents": {a.name: _agent(a) for a in agents},
         "models": {"positional": [_without_url(m) for m in positional],
                    "named": {k: _without_url(m) for k, m in sorted(named.items())}},
-        "sampling": {k: data[k] for k in ("seed", "temperature", "max_tokens",
-                                          "strict_parsing")},
+        "sampling": _sampling(config, protocol, data),
         "dataset": _dataset(config, data),
         "settings": {k: v for k, v in sorted(data.items())
                      if k not in EXECUTION_ONLY and k not in _COVERED},
@@ -125,6 +128,22 @@ def fingerprint(config: ExperimentConfig, protocol: DebateProtocol | None = None
     blob = json.dumps(components, sort_keys=True, separators=(",", ":"))
     return Fingerprint(components=components,
                        identity=hashlib.sha256(blob.encode()).hexdigest()[:12])
+
+
+def _sampling(config: ExperimentConfig, protocol: DebateProtocol, data: dict[str, Any]
+              ) -> dict[str, Any]:
+    """The run-wide sampling values, and each agent's where ``sampling:`` changes them."""
+    component = {k: data[k] for k in ("seed", "temperature", "max_tokens", "strict_parsing")}
+    names = protocol.agent_names()
+    roles = [protocol.agent_role(i) for i in range(len(names))]
+    base = config.sampling_params()
+    changed = {name: {"temperature": p.temperature, "max_tokens": p.max_tokens}
+               for name, p in zip(names, bind_sampling(names, roles, base,
+                                                       config.sampling_layers()), strict=True)
+               if (p.temperature, p.max_tokens) != (base.temperature, base.max_tokens)}
+    if changed:  # only then, so identities without per-agent sampling stay as they were
+        component["agents"] = changed
+    return component
 
 
 def _walk(old: Any, new: Any, where: str, found: list[str]) -> None:

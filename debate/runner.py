@@ -60,7 +60,8 @@ from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
 from debate.report import write_report
 from debate.results import ResultRow, failed_row, result_row, write_results, write_text_atomic
-from debate.settings import check_settings
+from debate.sampling import Sampling
+from debate.settings import check_settings, validated
 from debate.shard import Models, agents_for, close_all, close_run, run_cache, run_questions
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
@@ -79,6 +80,7 @@ async def run_debate(
         "llamacpp:smollm2"),
     roles: Sequence[str] = (),
     params: SamplingParams | None = None,
+    sampling: Mapping[str, Sampling | Mapping[str, Any]] | None = None,
     seed: int | None = 0,
     strict_parsing: bool = False,
     graph_config: RunnableConfig | None = None,
@@ -99,6 +101,9 @@ async def run_debate(
             mapping from agent name or role to model (``{"debater": m, "judge": j}``).
         roles: role card paths, once or per agent.
         params: sampling parameters of every agent.
+        sampling: sampling per agent name or role over ``params``
+            (``{"judge": {"temperature": 0}, "debater": Sampling(temperature=0.7)}``;
+            see :mod:`debate.sampling`); a key naming no agent or role is an error.
         seed: base seed (agent i uses ``seed + i``); ``None`` leaves seeds unset.
         strict_parsing: count only explicitly given answers (a boxed answer, "Answer:",
             a JSON field); a fallback-parsed answer becomes ``None``.
@@ -109,6 +114,8 @@ async def run_debate(
     """
     if isinstance(question, str):
         question = Question(id="question", text=question)
+    layers = [("sampling", {key: validated(Sampling, item, f"sampling.{key}")
+                            for key, item in (sampling or {}).items()})]
     proto = protocol if isinstance(protocol, DebateProtocol) else create_protocol(protocol,
                                                                                  **options)
     stats = CallStats()
@@ -125,11 +132,11 @@ async def run_debate(
         if isinstance(models, Mapping):
             agents = build_agents(proto, [], roles, params, seed,
                                   named_models={key: model(m) for key, m in models.items()},
-                                  strict_parsing=strict_parsing)
+                                  strict_parsing=strict_parsing, sampling=layers)
         else:
             listed = [models] if isinstance(models, str | ChatModel) else list(models)
             agents = build_agents(proto, [model(m) for m in listed], roles, params, seed,
-                                  strict_parsing=strict_parsing)
+                                  strict_parsing=strict_parsing, sampling=layers)
         proto.check_questions([question])
         return await proto.run(question, agents, graph_config=graph_config)
     finally:

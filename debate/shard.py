@@ -136,13 +136,18 @@ async def close_run(models: Models, cache: ResponseCache | None) -> None:
 
 
 def agents_for(config: ExperimentConfig, protocol: DebateProtocol, models: Models) -> list[Agent]:
-    """The agents ``config`` binds to ``protocol``'s seats, on ``models``."""
-    params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
+    """The agents ``config`` binds to ``protocol``'s seats, on ``models``.
+
+    Each samples with the run-wide ``temperature``/``max_tokens`` under the preset's
+    and the spec's ``sampling`` for its name or role (:mod:`debate.sampling`).
+    """
+    params: SamplingParams = config.sampling_params()
     positional, named = split_bindings(config.models)
     return build_agents(protocol, [models.by_spec[spec] for spec in positional],
                         config.roles, params, config.seed,
                         named_models={k: models.by_spec[spec] for k, spec in named.items()},
-                        strict_parsing=config.strict_parsing)
+                        strict_parsing=config.strict_parsing,
+                        sampling=config.sampling_layers())
 
 
 def run_cache(run_dir: Path, name: str = "cache.sqlite", *, shared: bool = False
