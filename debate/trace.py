@@ -18,6 +18,12 @@ debate's bytes grow with the square of its rounds; stored once, linearly: a 3-ag
 ``du`` debate with GSM8K-length replies takes 0.72 of the inline bytes at 3 answer
 rounds and 0.49 at 5 (``benchmarks/trace_bytes.py``; peer messages quote replies,
 which this does not de-duplicate: compressing does).
+
+A turn also records the sampling parameters its call asked for
+(:class:`Sampled`, written without the values left at their defaults). Fields
+added since version 3 are optional, so every earlier line still reads (a turn
+written before ``sampling`` was recorded has ``sampling=None``), and a reader of
+version 3 that predates a field ignores it.
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from debate.errors import ConfigError
-from debate.models.types import Message, Usage
+from debate.memo import ByIdentity
+from debate.models.types import Message, SamplingParams, Usage
 from debate.numbers import NumericTolerance
 
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
     "DebateTrace",
     "FinalAnswer",
     "Question",
+    "Sampled",
     "Totals",
     "TraceWriter",
     "Turn",
@@ -93,6 +101,53 @@ class Question(BaseModel):
     :mod:`debate.numbers`). Written only when set."""
 
 
+class Sampled(BaseModel):
+    """The sampling parameters one call asked for, as a turn records them.
+
+    What the agent passed to its model (with a role's per-call changes: SR-DCR's
+    short answer budget, a judge's logprobs); a backend that lacks a parameter
+    (Anthropic's seed) ignores it. Written without the values left at their
+    defaults, so ``{}`` is a call with none set.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float | None = None
+    """Sampling temperature (``None``: the backend's default)."""
+    top_p: float | None = None
+    """Nucleus sampling mass (``None``: the backend's default)."""
+    max_tokens: int | None = None
+    """Completion token limit (``None``: the backend's default)."""
+    seed: int | None = None
+    """Sampling seed."""
+    stop: tuple[str, ...] = ()
+    """Stop sequences."""
+    logprobs: bool = False
+    """Whether per-token log-probabilities were asked for."""
+    top_logprobs: int | None = None
+    """Alternatives per position asked for, with ``logprobs``."""
+    structured: bool = False
+    """Whether the reply was asked to follow a JSON schema (the role's, fixed by its code)."""
+
+    @classmethod
+    def of(cls, params: SamplingParams) -> Sampled:
+        """What ``params`` asks of a backend (not the cache-only ``sampler``)."""
+        return cls(temperature=params.temperature, top_p=params.top_p,
+                   max_tokens=params.max_tokens, seed=params.seed, stop=params.stop,
+                   logprobs=params.logprobs, top_logprobs=params.top_logprobs,
+                   structured=params.json_schema is not None)
+
+    @model_serializer(mode="wrap")
+    def _set_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)  # every default is None, False or empty
+        return {k: v for k, v in data.items()
+                if not (v is None or v is False or (isinstance(v, tuple | list) and not v))}
+
+
+sampled: ByIdentity[SamplingParams, Sampled] = ByIdentity(Sampled.of, size=1024)
+"""``Sampled.of(params)``, once per (frozen) params object: agents reuse theirs."""
+
+
 class Turn(BaseModel):
     """One agent action: the exact prompt, the raw reply and what was parsed from it."""
 
@@ -138,6 +193,9 @@ class Turn(BaseModel):
     """Seconds the call took (0 when replayed from the cache)."""
     model: str = ""
     """The model spec name that produced the turn."""
+    sampling: Sampled | None = None
+    """The sampling parameters the call asked for (``None`` in traces written before they
+    were recorded)."""
     finish_reason: str | None = None
     """Why generation stopped."""
     cached: bool = False

@@ -25,7 +25,7 @@ from debate.parsing import parse_confidence, parse_fields
 from debate.prompts import Template, load_template
 from debate.registry import Registry
 from debate.scoring import NO_ANSWER, Extraction, answer_instruction, extract, extract_field
-from debate.trace import Question, Turn, TurnKind
+from debate.trace import Question, Turn, TurnKind, sampled
 from debate.uncertainty import RelevanceScorer, UncertaintyMetric
 
 if TYPE_CHECKING:
@@ -337,17 +337,18 @@ class Agent:
         messages = self.messages(view)
         kind = self.kind(view)
         turn_id = f"r{view.round}/{self.name}/{kind}" + (f"/{view.tag}" if view.tag else "")
+        params = self.params_for(view)
 
         def turn(raw: str, **outcome: Any) -> Turn:  # built once: no validated assignments
             return Turn(id=turn_id, round=view.round, agent=self.name, role=self.role, kind=kind,
                         step=view.step, messages=messages, saw=self.shown(view, messages),
-                        model=self.model.name, raw=raw, **outcome)
+                        model=self.model.name, sampling=sampled(params), raw=raw, **outcome)
 
         scope = debate_scope.get()
         token = call_position.set(scope.position(turn_id) if scope else turn_id)
         route = route_key.set(f"{scope.id}/{self.name}" if scope else "")  # a pool's affinity
         try:
-            completion = await self.model.generate(messages, self.params_for(view))
+            completion = await self.model.generate(messages, params)
         except ModelOutputError as exc:
             return turn("", error=str(exc))
         finally:
