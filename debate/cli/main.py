@@ -62,8 +62,12 @@ def run(
     agents: Annotated[int | None, Opt(help="Number of agents.")] = None,
     rounds: Annotated[int | None, Opt(help="Debate rounds after the initial answers.")] = None,
     seed: Annotated[int | None, Opt(help="Base sampling seed.")] = None,
-    temperature: Annotated[float | None, Opt(help="Sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, Opt(help="Completion token limit per call.")] = None,
+    temperature: Annotated[list[str] | None, Opt(
+        help="Sampling temperature: a number for every agent, or KEY=NUMBER for the agent "
+             "or role KEY (judge=0); repeatable.")] = None,
+    max_tokens: Annotated[list[str] | None, Opt(
+        "--max-tokens", help="Completion token limit per call: a number for every agent, or "
+                             "KEY=NUMBER for the agent or role KEY; repeatable.")] = None,
     name: Annotated[str | None, Opt(help="Run name (folder under --out).")] = None,
     out_dir: Annotated[str | None, Opt("--out", help="Folder for run folders.")] = None,
     no_cache: Annotated[bool, Opt("--no-cache", help="No response cache.")] = False,
@@ -88,9 +92,9 @@ def run(
     overrides: dict[str, Any] = {
         "protocol": protocol, "models": model or None, "limit": limit,
         "concurrency": concurrency, "agents": agents, "rounds": rounds, "seed": seed,
-        "temperature": temperature, "max_tokens": max_tokens, "name": name,
-        "output_dir": out_dir, "cache": False if no_cache else None,
+        "name": name, "output_dir": out_dir, "cache": False if no_cache else None,
     }
+    per_key: dict[str, dict[str, Any]] = {}
     if dataset is not None or task is not None:
         overrides["dataset"] = {"path": dataset, "task": task}
     if ray or ray_address:
@@ -98,7 +102,14 @@ def run(
     if batch:
         overrides["batch"] = True
     try:
+        for option, field, kind, items in (("--temperature", "temperature", float, temperature),
+                                           ("--max-tokens", "max_tokens", int, max_tokens)):
+            overrides[field] = _sampling_option(items or [], option, field, kind, per_key)
         if config is not None:
+            if per_key:  # over the spec's own sampling, value by value
+                from debate.sampling import merge_sampling
+
+                overrides["sampling"] = merge_sampling(load_experiment(config).sampling, per_key)
             if "dataset" in overrides or plugin or ray_address:
                 spec = load_experiment(config)
                 if ray_address:
@@ -116,6 +127,7 @@ def run(
             if dataset is None:
                 raise typer.BadParameter("give an experiment spec or --dataset")
             overrides["plugins"] = plugin
+            overrides["sampling"] = per_key or None
             if ray_address:
                 overrides["ray"] = {"address": ray_address}
             cfg = validate(ExperimentConfig, {k: v for k, v in overrides.items()
@@ -143,6 +155,36 @@ def run(
     for file, what in RUN_FILES.items():
         if (Path(str(summary.run)) / file).exists():
             out.print(f"  {file}: {what}", markup=False, highlight=False)
+
+
+def _sampling_option(items: list[str], option: str, field: str, kind: type[int] | type[float],
+                     per_key: dict[str, dict[str, Any]]) -> Any:
+    """The run-wide value of ``--temperature``/``--max-tokens`` (``None``: not given).
+
+    ``KEY=NUMBER`` items go to ``per_key[KEY][field]`` (the ``sampling:`` block), a
+    plain number is the run-wide value; anything else is a ``ConfigError`` naming
+    ``option``.
+    """
+    from debate.binding import split_bindings
+
+    run_wide: Any = None
+    for item in items:
+        positional, named = split_bindings([item])
+        key, text = next(iter(named.items())) if named else (None, positional[0])
+        try:
+            value = kind(text)
+        except ValueError:
+            noun = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{option} {item!r}: give {noun} for every agent, or KEY=VALUE "
+                              "for the agent or role KEY (judge=0)") from None
+        if key is not None:
+            per_key.setdefault(key, {})[field] = value
+        elif run_wide is not None:
+            raise ConfigError(f"{option}: {run_wide} and {item!r} are both run-wide values; give "
+                              "one, and KEY=VALUE for agents or roles")
+        else:
+            run_wide = value
+    return run_wide
 
 
 def _unload_embedded_models() -> None:
