@@ -319,8 +319,7 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
     a row without a gold answer when other rows have one (unless ``partial_gold``).
     ``task=None`` infers it (:func:`infer_task`; :func:`read_dataset` also says how).
     """
-    return read_dataset(source, task=task, fields=fields, limit=limit,
-                        partial_gold=partial_gold, numeric_tolerance=numeric_tolerance).questions
+    return _read(source, task, fields, limit, partial_gold, numeric_tolerance).questions
 
 
 def read_dataset(source: str | Path | Any, *, task: TaskType | None = None,
@@ -332,6 +331,13 @@ def read_dataset(source: str | Path | Any, *, task: TaskType | None = None,
     ``numeric_tolerance``: how far a numeric answer may be from its gold (carried by
     every question, so a trace is scored the same wherever it is read).
     """
+    return _read(source, task, fields, limit, partial_gold, numeric_tolerance)
+
+
+def _read(source: str | Path | Any, task: TaskType | None, fields: FieldMap | None,
+          limit: int | None, partial_gold: bool, numeric_tolerance: NumericTolerance | None
+          ) -> LoadedDataset:
+    """Both public readers' work, one frame below them (warnings point at their caller)."""
     fields = fields or FieldMap()
     name, rows = _rows(source)
     raw: list[tuple[str, Row, list[str] | None]] = []
@@ -360,7 +366,7 @@ def read_dataset(source: str | Path | Any, *, task: TaskType | None = None,
         shown = ", ".join(unlabeled[:5]) + (", ..." if len(unlabeled) > 5 else "")
         warnings.warn(f"{name}: {len(unlabeled)} of {len(questions)} questions have no gold "
                       f"answer in {fields.answer!r} ({shown}); they run but are not scored",
-                      DatasetWarning, stacklevel=3)
+                      DatasetWarning, stacklevel=4)
     return LoadedDataset(questions, task, task_source)
 
 
@@ -390,7 +396,7 @@ def _check_gold(raw: list[tuple[str, Row, list[str] | None]], fields: FieldMap,
         columns = sorted({key for _, row, _ in raw for key in row})
         warnings.warn(f"no question has a gold answer in {fields.answer!r} (columns: {columns});"
                       " the run is unscored (map the gold's column with fields.answer)",
-                      DatasetWarning, stacklevel=3)
+                      DatasetWarning, stacklevel=4)
         return
     if partial:
         return
