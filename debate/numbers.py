@@ -85,5 +85,7 @@ def numbers_match(answer: str, gold: str, tolerance: NumericTolerance | None = N
         return False
     if tolerance is None:
         return a == g
-    allowed = max(Fraction(tolerance.absolute or 0), Fraction(tolerance.relative or 0) * abs(g))
+    # Fraction("0.3"), not Fraction(0.3): the value as written, not its binary neighbour
+    allowed = max(Fraction(str(tolerance.absolute or 0)),
+                  Fraction(str(tolerance.relative or 0)) * abs(g))
     return abs(a - g) <= allowed

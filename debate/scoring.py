@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -74,7 +74,8 @@ class Extraction:
 
 NO_ANSWER = Extraction(None)
 
-_NUM = r"-?[$€£¥₹]?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?%?|-?\.\d+"
+_NUM = (r"-?[$€£¥₹]?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+\b)?(?:/\d+)?%?"
+        r"|-?\.\d+")
 _NUM_RE = re.compile(_NUM)
 _HASHES_RE = re.compile(r"####\s*(" + _NUM + ")")
 _LABEL = r"\b(?:final\s+)?answer\b\**\s*(?:is\b|[:=])\s*[:=]?\s*\**\s*"
@@ -93,11 +94,13 @@ _ANSWER_LINE = re.compile(r"^[ \t]*(?:[-*>#]+[ \t]+)?\**[ \t]*(?:final[ \t]+)?an
 _JSON_ANSWER = re.compile(r"[\"'](?:final[ _])?answer[\"']\s*:", re.IGNORECASE)
 _ANSWER_KEY = re.compile(r"(?:final[ _])?answer", re.IGNORECASE)
 _CONFIDENCE = re.compile(
-    rf"\b(?:confidence|certainty)\b[\"']?\s*(?:level|score|rating)?\s*(?:is|of|at|[:=(])?\s*"
-    rf"(?:about|around|roughly|~)?\s*(?:{_NUM})(?:\s*(?:/\s*\d+|percent))?"
-    rf"|(?:{_NUM})\s*(?:percent|/\s*\d+)?\s*(?:confident|confidence|certain|certainty|sure)\b",
+    r"\b(?:confidence|certainty)\b[\"']?[ \t]*(?:level|score|rating)?[ \t]*(?:is|of|at|[:=(])?"
+    r"[ \t]*(?:about|around|roughly|~)?[ \t]*\d+(?:\.\d+)?(?:[ \t]*(?:%|/[ \t]*\d+|percent))?"
+    r"|\b\d+(?:\.\d+)?[ \t]*(?:%|percent)[ \t]*(?:confident|confidence|certain|certainty|sure)\b",
     re.IGNORECASE)
 """A number that states a confidence ("90% confident", "confidence: 0.9"): never an answer."""
+_CONFIDENCE_WORDS = ("confiden", "certain", "sure")
+"""A cheap test before :data:`_CONFIDENCE` (which is tried at every digit otherwise)."""
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 INSTRUCTIONS: dict[str, str] = {
@@ -118,6 +121,12 @@ def answer_instruction(task: TaskType) -> str:
 
 def last_boxed(text: str) -> str | None:
     r"""The content of the last ``\boxed{...}`` (nested braces allowed)."""
+    found = _last_boxed_at(text)
+    return None if found is None else found[0]
+
+
+def _last_boxed_at(text: str) -> tuple[str, int] | None:
+    """The last box's content and where it ends."""
     start = text.rfind("\\boxed")
     while start != -1:
         i = text.find("{", start)
@@ -129,15 +138,15 @@ def last_boxed(text: str) -> str | None:
                 elif text[j] == "}":
                     depth -= 1
                     if depth == 0:
-                        return text[i + 1:j].strip()
+                        return text[i + 1:j].strip(), j + 1
                 j += 1
         start = text.rfind("\\boxed", 0, start)
     return None
 
 
-def _number(tokens: list[str], rule: str) -> Extraction:
-    """The last of ``tokens`` as a canonical number."""
-    for token in tokens[-1:]:
+def _number(tokens: list[str], rule: str, first: bool = False) -> Extraction:
+    """The last (or ``first``) of ``tokens`` as a canonical number."""
+    for token in tokens[:1] if first else tokens[-1:]:
         value = parse_number(token)
         if value is not None:
             return Extraction(canonical_number(value), rule)
@@ -149,21 +158,51 @@ def count_numbers(text: str) -> int:
     return len(_NUM_RE.findall(text.replace("{,}", ",")))
 
 
+def _without_confidence(text: str) -> str:
+    """``text`` with every stated confidence blanked (same length: positions stay)."""
+    lowered = text.lower()
+    if not any(word in lowered for word in _CONFIDENCE_WORDS):
+        return text
+    return _CONFIDENCE.sub(lambda m: " " * len(m.group()), text)
+
+
 def _numeric_in(content: str, rule: str) -> Extraction:
-    """The last number in an answer span (a boxed expression or an answer field)."""
+    r"""The number of an answer span: the first after an answer's label, else the last.
+
+    "Answer: 18 (step 3)" is 18; a box or a field holding a computation ends with its
+    result (``\boxed{2 + 16 = 18}``).
+    """
     content = content.replace("\\$", "").replace("\\%", "%").replace("\\!", "")
-    content = _FRAC_RE.sub(r"\1/\2", _CONFIDENCE.sub(" ", content))
-    return _number(_NUM_RE.findall(content.replace("{,}", ",")), rule)
+    content = _FRAC_RE.sub(r"\1/\2", _without_confidence(content))
+    return _number(_NUM_RE.findall(content.replace("{,}", ",")), rule,
+                   first=rule == "answer-line")
+
+
+def _numeric_stated(text: str) -> Extraction:
+    """``#### 42`` or "the answer is 42" in free text, else none."""
+    if "####" in text:
+        found = _number([m.group(1) for m in _HASHES_RE.finditer(text)], "hashes")
+        if found.answer is not None:
+            return found
+    if "answer" in text.lower():  # the label's regex is slow to try at every word
+        return _number([m.group(1) for m in _ANSWER_IS_RE.finditer(text)], "answer-line")
+    return NO_ANSWER
+
+
+def _last_number(text: str) -> Extraction:
+    """The last number in ``text`` (read from its end: no number is 64 characters long)."""
+    tail = text[-512:]
+    matches = list(_NUM_RE.finditer(tail))
+    if len(tail) < len(text) and not (matches and matches[-1].start() > 64):
+        matches = list(_NUM_RE.finditer(text))
+    return _number([matches[-1].group()], "last-number") if matches else NO_ANSWER
 
 
 def _numeric(text: str) -> Extraction:
     """A reply without the asked form: ``#### 42``, "the answer is 42", else the last number."""
-    text = _CONFIDENCE.sub(" ", text)
-    for regex, rule in ((_HASHES_RE, "hashes"), (_ANSWER_IS_RE, "answer-line")):
-        found = _number([m.group(1) for m in regex.finditer(text)], rule)
-        if found.answer is not None:
-            return found
-    return _number(_NUM_RE.findall(text), "last-number")
+    text = _without_confidence(text)
+    found = _numeric_stated(text)
+    return found if found.answer is not None else _last_number(text)
 
 
 @lru_cache(maxsize=64)
@@ -194,9 +233,9 @@ def _letters(choices: Sequence[str] | None) -> str:
     return string.ascii_uppercase[:len(choices)] if choices else string.ascii_uppercase
 
 
-def _names_two(text: str, two: re.Pattern[str]) -> bool:
-    """Whether ``text`` names two different options as one ("(A) and (B)", "A or C", "B, D")."""
-    return any(a != b for a, b in two.findall(text))
+def _in_pair(text: str, at: int, two: re.Pattern[str]) -> bool:
+    """Whether position ``at`` lies in two options named as one ("(A) and (B)", "A or C")."""
+    return any(m.group(1) != m.group(2) and m.start() <= at < m.end() for m in two.finditer(text))
 
 
 def _choice_text(text: str, choices: Sequence[str] | None, rule: str) -> Extraction:
@@ -212,7 +251,8 @@ def _choice_in(content: str, choices: Sequence[str] | None, rule: str) -> Extrac
     """A choice given in an answer span: a letter, or the text of exactly one option."""
     answer_line, whole, leading, line_start, parenthesised, option, two = _letter_patterns(
         _letters(choices))
-    if _names_two(content, two):
+    pair = two.match(content.strip(" \t*"))
+    if pair and pair.group(1) != pair.group(2):  # "A and B", "(A) or (C)": two, not one
         return NO_ANSWER
     match = whole.fullmatch(content.strip())
     if match:
@@ -226,18 +266,24 @@ def _choice_in(content: str, choices: Sequence[str] | None, rule: str) -> Extrac
 
 def _choice(text: str, choices: Sequence[str] | None) -> Extraction:
     """A reply without the asked form: "the answer is (B)", else a letter or an option's text."""
-    answer_line, _, _, line_start, parenthesised, option, two = _letter_patterns(
-        _letters(choices))
-    found = answer_line.findall(text)
-    if found:
-        return Extraction(str(found[-1]).upper(), "answer-line")
-    if _names_two(text, two):  # "(A) and (B) both fit": no answer, not the last letter
-        return NO_ANSWER
+    _, _, _, line_start, parenthesised, option, two = _letter_patterns(_letters(choices))
+    stated = _choice_stated(text, choices)
+    if stated.answer is not None:
+        return stated
     for pattern in (line_start, parenthesised, option):
-        found = pattern.findall(text)
-        if found:
-            return Extraction(str(found[-1]).upper(), "letter")
+        matches = list(pattern.finditer(text))
+        if matches:  # "(A) and (B) both fit": two options, no answer
+            last = matches[-1]
+            if _in_pair(text, last.start(1), two):
+                return NO_ANSWER
+            return Extraction(last.group(1).upper(), "letter")
     return _choice_text(text, choices, "choice-text")
+
+
+def _choice_stated(text: str, choices: Sequence[str] | None) -> Extraction:
+    """"The answer is (B)" in free text, else none."""
+    found = _letter_patterns(_letters(choices))[0].findall(text)
+    return Extraction(str(found[-1]).upper(), "answer-line") if found else NO_ANSWER
 
 
 def _yesno_word(word: str, rule: str) -> Extraction:
@@ -250,13 +296,18 @@ def _yesno_in(content: str, rule: str) -> Extraction:
     return _yesno_word(found.group(1), rule) if found else NO_ANSWER
 
 
+def _yesno_stated(text: str) -> Extraction:
+    """"The answer is no" in free text, else none."""
+    stated = _YESNO_ANSWER.findall(text.lower())
+    return _yesno_word(stated[-1], "answer-line") if stated else NO_ANSWER
+
+
 def _yesno(text: str) -> Extraction:
     """A reply without the asked form: "the answer is no", else the last yes/no word."""
-    lowered = text.lower()
-    stated = _YESNO_ANSWER.findall(lowered)
-    if stated:
-        return _yesno_word(stated[-1], "answer-line")
-    words = _YESNO_WORD.findall(lowered)
+    stated = _yesno_stated(text)
+    if stated.answer is not None:
+        return stated
+    words = _YESNO_WORD.findall(text.lower())
     return _yesno_word(words[-1], "keyword") if words else NO_ANSWER
 
 
@@ -269,7 +320,7 @@ def normalize_text(text: str) -> str:
 
 
 def _exact_in(content: str, rule: str) -> Extraction:
-    normalized = normalize_text(content.replace("\\text", ""))
+    normalized = normalize_text(_without_confidence(content.replace("\\text", "")))
     return Extraction(normalized, rule) if normalized else NO_ANSWER
 
 
@@ -282,27 +333,39 @@ def _exact(text: str) -> Extraction:
 def asked_form(text: str) -> tuple[str, str] | None:
     r"""The span of the reply's answer in an asked form, and its rule; ``None`` without one.
 
-    The last ``\boxed{}``; else the ``answer`` field of the reply's JSON object;
-    else the last line that starts with ``Answer:`` (or the next line, when that
-    one holds nothing after the label).
+    Of the last ``\boxed{}``, the ``answer`` field of the reply's JSON object and the
+    last line that starts with ``Answer:``, the one that ends last. A label alone on
+    its line takes the next line when that is the reply's last; followed by more
+    lines it is a heading, not an answer.
     """
-    boxed = last_boxed(text)
+    found = _asked(text)
+    return None if found is None else (found[0], found[1])
+
+
+def _asked(text: str) -> tuple[str, str, int] | None:
+    """:func:`asked_form`, with where the form ends."""
+    forms: list[tuple[str, str, int]] = []
+    boxed = _last_boxed_at(text)
     if boxed is not None:
-        return boxed, "boxed"
-    if _JSON_ANSWER.search(text):
+        forms.append((boxed[0], "boxed", boxed[1]))
+    keys = list(_JSON_ANSWER.finditer(text))
+    if keys:
         obj = parse_json_object(text)
         for key, value in (obj or {}).items():
             if _ANSWER_KEY.fullmatch(str(key).strip()):
-                return ("" if value is None else str(value)), "field"
+                forms.append(("" if value is None else str(value), "field", keys[-1].end()))
+                break
     lines = list(_ANSWER_LINE.finditer(text))
     if lines:
         last = lines[-1]
-        content = last.group(1).strip(" \t*")
+        content, end = last.group(1).strip(" \t*"), last.end()
         if not content:
-            content = next((line.strip() for line in text[last.end():].splitlines()
-                            if line.strip()), "")
-        return content, "answer-line"
-    return None
+            rest = [line.strip() for line in text[end:].splitlines() if line.strip()]
+            content = rest[0] if len(rest) == 1 else ""
+            end = len(text) if len(rest) == 1 else -1
+        if end >= 0:
+            forms.append((content, "answer-line", end))
+    return max(forms, key=lambda form: form[2]) if forms else None
 
 
 def _span(content: str, task: TaskType, choices: Sequence[str] | None, rule: str
@@ -323,17 +386,34 @@ def _span(content: str, task: TaskType, choices: Sequence[str] | None, rule: str
     return _exact_in(content, rule)
 
 
+_STATED: dict[str, Callable[[str, Sequence[str] | None], Extraction]] = {
+    "numeric": lambda text, _: _numeric_stated(_without_confidence(text)),
+    "choice": lambda text, choices: _choice_stated(text, choices),
+    "yesno": lambda text, _: _yesno_stated(text),
+    "exact": lambda text, _: _exact(text),
+}
+"""Each task's answer stated in free text ("the answer is 42", ``#### 42``), else none."""
+
+
 def extract(text: str, task: TaskType, choices: Sequence[str] | None = None) -> Extraction:
     """The answer in a model's reply and the rule that found it.
 
     When the reply holds an asked form (:func:`asked_form`) the answer is read
-    there alone (none there: unparsed); otherwise the task's explicit phrases,
-    then its fallbacks, read the whole reply.
+    there alone, unless an answer is stated after it ("Answer: let me think. ...
+    The final answer is 14."): none there is unparsed, never a fallback's guess.
+    Without an asked form, the task's stated answer, then its fallbacks, read the
+    whole reply.
     """
     if not text or not text.strip():
         return NO_ANSWER
-    asked = asked_form(text)
+    if task == "numeric":
+        text = text.replace("\u2212", "-")  # a typeset minus sign
+    asked = _asked(text)
     if asked is not None:
+        if asked[2] < len(text):  # an answer stated after the form corrects it
+            stated = _STATED[task](text[asked[2]:], choices)
+            if stated.answer is not None:
+                return stated
         return _span(asked[0], task, choices, asked[1])
     if task == "numeric":
         return _numeric(text)

@@ -245,6 +245,10 @@ def test_a_tolerance_is_asked_for_and_is_absolute_or_relative():
     assert is_correct("102", "100", "numeric", relative) is False
     assert is_correct("0.334", "0.33", "numeric", absolute) is True
     assert is_correct("0.336", "0.33", "numeric", absolute) is False
+    # at the boundary, as written (a float's 0.3 is a little below 0.3)
+    assert is_correct("1.3", "1", "numeric", NumericTolerance(absolute=0.3)) is True
+    assert is_correct("103", "100", "numeric", NumericTolerance(relative=0.03)) is True
+    assert normalize_gold(1e-05, "numeric") == "0.00001"  # a float gold in JSON
     with pytest.raises(ValueError, match="give absolute, relative or both"):
         NumericTolerance()
     with pytest.raises(ValueError, match="less than or equal to 1"):
@@ -318,3 +322,48 @@ async def test_du_never_takes_a_stated_confidence_for_the_final_answer():
                              protocol="du", models=model, rounds=1)
     assert [turn.answer for turn in trace.turns] == [None] * 6  # before: "0.9" each
     assert trace.final.answer is None and trace.correct is False
+
+
+# Replies weak models write, each read where the answer stands (found in review).
+@pytest.mark.parametrize(("text", "task", "expected"), [
+    ("Answer: 18 (step 3)", "numeric", "18"),  # the number after the label, not the last
+    ("Final answer: 42 (rounded to 2 decimal places)", "numeric", "42"),
+    ("**Answer:** 18 eggs (9 eggs x $2)", "numeric", "18"),
+    ("The answer is 18\nConfidence: 90%", "numeric", "18"),  # not the confidence line
+    ("The answer is 18\n\nConfidence: 0.9", "numeric", "18"),
+    ("Answer: 18 confidence 0.9", "numeric", "18"),
+    # an answer stated after the form corrects it
+    ("Answer: Let me think.\nThe total is 5 + 9 = 14.\nThe final answer is 14.", "numeric", "14"),
+    ("Answer: let's compute\n\n#### 14", "numeric", "14"),
+    ("Answer: Let me reason.\nParis is big.\nSo the answer is Paris.", "exact", "paris"),
+    ("Answer: Let me think.\nBirds can fly, so the answer is yes.", "yesno", "yes"),
+    ("Answer: 12\nWait, 3 * 4 + 2 = 14.\n#### 14", "numeric", "14"),
+    # a label alone on its line: the next line when it is the last, else a heading
+    ("Answer:\n42", "numeric", "42"),
+    ("Answer:\nFirst 3+4=7. Then 7*2=14.\nSo he pays 14 + 4 = 18.", "numeric", "18"),
+    ("The answer is −7", "numeric", "-7"),  # a typeset minus
+    ("Answer: 2.5e3", "numeric", "2500"),
+    ('{"answer": 0.00001}', "numeric", "0.00001"),
+    ("Answer: Paris (confidence: 0.9)", "exact", "paris"),
+    ("Answer: Paris, 90% confident", "exact", "paris"),
+])
+def test_replies_weak_models_write(text, task, expected):
+    assert extract(text, task).answer == expected
+
+
+BOTH = ["Paris", "London", "Rome", "Both A and B"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Answer: (D) Both A and B", "D"),  # an option's text may name two letters
+    ("\\boxed{D) Both A and B}", "D"),
+    ('{"answer": "D) Both A and B"}', "D"),
+    ("Answer: Both A and B", "D"),
+    ("Answer: C, because A and B are wrong", "C"),
+    ("**Answer:** B (not A or C)", "B"),
+    ("A and B are wrong. The correct option is (D).", "D"),
+    ("(A) and (B) both fit.", None),
+    ("Answer: A or B", None),
+])
+def test_two_options_are_none_only_where_they_are_the_answer(text, expected):
+    assert extract(text, "choice", BOTH).answer == expected
