@@ -150,7 +150,8 @@ class ShardRunner:
                 self.stopped = await run_questions(
                     protocol, agents, questions, identity=self.identity,
                     concurrency=self.config.concurrency, on_trace=self._emit,
-                    failed=self.failed, halted=lambda: self._halted, on_stop=self._stop)
+                    failed=self.failed, halted=lambda: self._halted, on_stop=self._stop,
+                    stats=self.stats)
         except Exception as exc:  # the driver reports it; the run stops there
             self.error = f"shard {self.shard}: {type(exc).__name__}: {exc}"
         finally:

@@ -255,6 +255,9 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 if qid in wanted and qid not in rows:  # what summary.json counts, and no more
                     rows[qid] = result_row(finished, prices, tally.add(finished))
             todo = [q for q in questions if q.id not in rows]
+            # debates that failed last time go last: the others are not kept behind them
+            before_failed = _previous_failed(run_dir / "summary.json")
+            todo.sort(key=lambda q: q.id in before_failed)
 
             # a Ray driver makes no call: each shard has its cache file
             cache = run_cache(run_dir) if config.cache and config.executor == "local" else None
@@ -312,7 +315,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                         stopped = await run_questions(
                             protocol, agents, todo, identity=fp.identity[:8],
                             concurrency=concurrency, on_trace=finished_one, failed=failed,
-                            graph_config=graph_config)
+                            graph_config=graph_config, stats=stats)
                         endpoints = models.endpoint_reports()
                         batches = models.batches() if config.batch else None
                 finally:
@@ -385,6 +388,16 @@ class _RunLock:
         if self._file is not None:
             self._file.close()  # closing the file releases the lock
             self._file = None
+
+
+def _previous_failed(path: Path) -> set[str]:
+    """The debates the run's last invocation listed as failed (none when unreadable)."""
+    if not path.exists():
+        return set()
+    try:
+        return set(read_json_model(path, Summary, "run summary", "it is written anew").failed)
+    except ConfigError:  # _previous_totals warns of it
+        return set()
 
 
 def _previous_totals(path: Path, console: Console) -> tuple[int, float, int]:

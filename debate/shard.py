@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from debate.binding import build_agents, split_bindings
-from debate.errors import ConfigError, TransportError, redact, stops_run
+from debate.errors import ConfigError, RetryableError, TransportError, redact, stops_run
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache
 from debate.models.middleware import Cached, CallStats, wrap
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from debate.config import ExperimentConfig
     from debate.models.batch import BatchingModel, BatchJournal
 
-__all__ = ["Models", "agents_for", "close_all", "close_run", "run_cache", "run_questions"]
+__all__ = ["Models", "Outage", "agents_for", "close_all", "close_run", "run_cache", "run_questions"]
 
 
 async def close_all(models: Iterable[ChatModel]) -> None:
@@ -164,6 +164,42 @@ def run_cache(run_dir: Path, name: str = "cache.sqlite", *, shared: bool = False
     return ResponseCache(run_dir / name, fallbacks=others, shared=shared)
 
 
+class Outage:
+    """Debates failed in a row after every retry while no call was answered: the endpoint is down.
+
+    One prompt that the server always fails (a 500 for that prompt alone) fails its
+    debate, and the calls of the other debates are still answered. When *no* call has
+    been answered since the first of ``limit`` debates that failed in a row with a
+    retryable error (5xx, timeouts, lost connections), the endpoint itself is down
+    (a dead server behind a proxy answering 502), and every further debate would
+    spend its retries for nothing: the run stops, as for a pool past its outage limit.
+    A 400 (a prompt too long) is the question's and never counts here.
+    """
+
+    MIN_FAILURES = 5
+    """The fewest failed debates that stop a run (or the run's concurrency, if more)."""
+
+    def __init__(self, stats: CallStats | None, limit: int) -> None:
+        self.stats = stats
+        self.limit = limit
+        self.failures = 0
+        """Debates failed in a row since a call was last answered."""
+        self._answered = -1
+
+    def failed(self, exc: TransportError) -> str | None:
+        """Count a failed debate; the reason to stop the run, when it is time to."""
+        if self.stats is None or not isinstance(exc, RetryableError):
+            return None
+        answered = self.stats.answered
+        if answered != self._answered:  # a call was answered since: start counting anew
+            self.failures, self._answered = 0, answered
+        self.failures += 1
+        if self.failures < self.limit:
+            return None
+        return (f"{self.failures} debates in a row failed after every retry and no call was "
+                f"answered meanwhile: the endpoint is down, not the questions (last: {exc})")
+
+
 async def run_questions(
     protocol: DebateProtocol,
     agents: Sequence[Agent],
@@ -176,6 +212,7 @@ async def run_questions(
     graph_config: RunnableConfig | None = None,
     halted: Callable[[], bool] | None = None,
     on_stop: Callable[[str], None] | None = None,
+    stats: CallStats | None = None,
 ) -> str | None:
     """Debate every question, ``concurrency`` at a time; each finished trace to ``on_trace``.
 
@@ -183,12 +220,21 @@ async def run_questions(
     the others go on, also when one of its calls failed after every retry; a transport
     error that :func:`~debate.errors.stops_run` (a refused key, an unknown model, an
     endpoint down) stops every debate and is returned (``None`` when none did).
-    ``identity`` prefixes the trace ids. Once ``halted()`` is true no new debate starts
+    With ``stats`` (the models' counters), :class:`Outage` also stops the run when
+    debates keep failing after every retry while no call is answered anywhere: an
+    endpoint down, not a question. ``identity`` prefixes the trace ids. Once
+    ``halted()`` is true no new debate starts
     (those under way finish); ``on_stop`` hears of a stop as soon as it happens
     (before the debates under way finish).
     """
     pending = iter(questions)
     stopped: list[str] = []
+    outage = Outage(stats, max(Outage.MIN_FAILURES, concurrency))
+
+    def stop(reason: str) -> None:
+        stopped.append(reason)
+        if on_stop is not None and len(stopped) == 1:
+            on_stop(stopped[0])
 
     async def worker() -> None:
         for question in pending:
@@ -199,15 +245,18 @@ async def run_questions(
                                            graph_config=graph_config)
             except TransportError as exc:
                 if stops_run(exc):  # every call would fail the same way: the run's error
-                    stopped.append(redact(str(exc)))
-                    if on_stop is not None and len(stopped) == 1:
-                        on_stop(stopped[0])
+                    stop(redact(str(exc)))
                     return
                 failed[question.id] = redact(f"{type(exc).__name__}: {exc}")  # this one's
+                down = outage.failed(exc)
+                if down is not None:
+                    stop(redact(down))
+                    return
                 continue
             except Exception as exc:  # a debate that cannot finish must not end the run
                 failed[question.id] = redact(f"{type(exc).__name__}: {exc}")
                 continue
+            outage.failures = 0
             on_trace(trace)
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(questions), 1)))))

@@ -125,3 +125,46 @@ def test_retries_giving_up_keep_what_the_failure_was():
                 raise RetryableError("gave up after 6 attempts", endpoint="e") from exc
         except RetryableError as gave_up:
             assert stops_run(gave_up) is stops
+
+
+async def test_an_endpoint_down_for_every_call_stops_the_run_after_a_streak(tmp_path):
+    """A 503 to every call: no call answered while debates fail in a row (shard.Outage)."""
+    data = questions(tmp_path / "q.jsonl", 12)
+    with MockServer(prompt_faults=lambda messages: 503) as server:
+        cfg = config(server.url, data, tmp_path).model_copy(update={"concurrency": 2})
+        summary = await arun_experiment(cfg, progress=False)
+    assert summary.stopped.startswith("5 debates in a row failed after every retry and no "
+                                      "call was answered meanwhile: the endpoint is down")
+    assert "HTTP 503" in summary.stopped
+    assert 5 <= len(summary.failed) <= 6 and summary.debates == 0  # not all 12 paid for
+
+
+async def test_calls_answered_elsewhere_keep_a_run_of_failures_going(tmp_path):
+    """Seven poisoned questions in a row, beside healthy ones: each fails alone."""
+    data = questions(tmp_path / "q.jsonl", 12)
+    poisoned = {f"What is {i} + 0?" for i in range(2, 9)}
+    with MockServer(prompt_faults=lambda m: 500 if any(p in json.dumps(m) for p in poisoned)
+                    else None) as server:
+        summary = await arun_experiment(config(server.url, data, tmp_path), progress=False)
+    assert summary.stopped is None and summary.debates == 5 and len(summary.failed) == 7
+
+
+async def test_debates_that_failed_last_time_are_retried_last(tmp_path):
+    data = questions(tmp_path / "q.jsonl", 4)
+    with MockServer(prompt_faults=lambda m: 500 if "What is 0 + 0?" in json.dumps(m)
+                    else None) as server:
+        cfg = config(server.url, data, tmp_path)
+        first = await arun_experiment(cfg.model_copy(update={"limit": 1}), progress=False)
+    assert list(first.failed) == ["q0"]
+    asked: list[str] = []
+
+    def policy(messages):
+        asked.append(next(m["content"] for m in messages if m["role"] == "user"))
+        return "\\boxed{0}"
+
+    with MockServer(policy=policy) as server:
+        cfg = config(server.url, data, tmp_path).model_copy(update={"concurrency": 1})
+        await arun_experiment(cfg, progress=False)
+    order = list(dict.fromkeys(next(n for n in "0123" if f"What is {n} + 0?" in text)
+                               for text in asked))
+    assert order == ["1", "2", "3", "0"]  # q0 failed last time: the others are not behind it

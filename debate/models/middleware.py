@@ -194,6 +194,8 @@ class CallStats:
     """Requests that were retries of a failed one."""
     cache_hits: int = 0
     """Calls answered from the response cache or merged with an identical one."""
+    answered: int = 0
+    """Calls a backend answered (not the cache): what tells an endpoint that is up."""
     prompt_tokens: int = 0
     """Prompt tokens of calls that were paid for (not cache hits)."""
     completion_tokens: int = 0
@@ -480,6 +482,7 @@ class Cached(_Layer):
 
     def _account(self, completion: Completion) -> Completion:
         stats = self.stats
+        stats.answered += 1
         stats.prompt_tokens += completion.usage.prompt_tokens
         stats.completion_tokens += completion.usage.completion_tokens
         cost = self.prices.cost(self.name, completion.usage, completion.batch)
