@@ -42,7 +42,8 @@ from debate.stats import wilson_interval
 from debate.trace import DebateTrace, Turn, read_traces
 
 __all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "ScoredAnswer", "ScoredRound", "Summary",
-           "Tally", "load_run_summary", "run_prices", "score_rounds", "summarize"]
+           "Tally", "final_correct", "load_run_summary", "run_prices", "score_rounds",
+           "summarize"]
 
 DEFINITIONS: dict[str, str] = {
     "final accuracy": "final answers equal to the gold answer / finished debates with a gold "
@@ -212,6 +213,16 @@ class Summary(BaseModel):
         return max(0, self.questions - self.debates) if self.questions is not None else 0
 
 
+def final_correct(trace: DebateTrace) -> bool | None:
+    """Whether the debate's final answer is correct, scored now as every answer is.
+
+    Not the ``correct`` the trace recorded: a trace written by an older debatelab
+    (which let 70001 pass for 70000) is scored by today's rules, like its rounds.
+    """
+    q = trace.question
+    return is_correct(trace.final.answer, q.gold, q.task, q.numeric_tolerance)
+
+
 def _ratio(hits: int, total: int) -> float | None:
     return hits / total if total else None
 
@@ -333,9 +344,10 @@ class Tally:
         self.protocols.add(trace.protocol)
         for agent in trace.agents:
             self.models.setdefault(agent.model)
-        if trace.correct is not None:
+        correct = final_correct(trace)
+        if correct is not None:
             self.scored += 1
-            self.correct += trace.correct
+            self.correct += correct
         rounds = trace.rounds()
         if rounds and len({t.agent for t in rounds[-1]}) > 1:
             self.multi_agent += 1

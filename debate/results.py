@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING
 
 from debate.errors import ConfigError, MissingDependencyError
 from debate.files import damaged
-from debate.metrics import ScoredRound, run_prices, score_rounds
+from debate.metrics import ScoredRound, final_correct, run_prices, score_rounds
 from debate.models.accounting import PriceTable
 from debate.trace import DebateTrace, Question, read_traces
 
@@ -105,7 +105,8 @@ def result_row(trace: DebateTrace, prices: PriceTable | None = None,
     return ResultRow(
         id=trace.question.id, protocol=trace.protocol,
         models=tuple(dict.fromkeys(agent.model for agent in trace.agents)),
-        gold=trace.question.gold, final_answer=trace.final.answer, correct=trace.correct,
+        gold=trace.question.gold, final_answer=trace.final.answer,
+        correct=final_correct(trace),
         round0_majority=scored[0].vote if scored else None,
         round0_correct=scored[0].vote_correct if scored else None,
         rounds=max((turn.round for turn in trace.turns), default=0),

@@ -250,10 +250,17 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             prices = PriceTable(config.prices, batch_discount=config.batch_options.discount)
             tally = Tally(prices)
             rows: dict[str, ResultRow] = {}  # question id -> the row of the debate counted
+            by_id = {q.id: q for q in questions}
+            rescored: list[str] = []  # finished debates whose question now reads otherwise
             for finished in read_traces(traces_path):  # one pass: what to skip, its metrics
                 qid = finished.question.id
                 if qid in wanted and qid not in rows:  # what summary.json counts, and no more
+                    change = _scoring_change(finished.question, by_id[qid])
+                    if change is not None:
+                        rescored.append(f"{qid}: {change}")
                     rows[qid] = result_row(finished, prices, tally.add(finished))
+            if rescored:
+                _mixed_scoring(run_dir, rescored, force, console)
             todo = [q for q in questions if q.id not in rows]
             # debates that failed last time go last: the others are not kept behind them
             before_failed = _previous_failed(run_dir / "summary.json")
@@ -327,7 +334,6 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         before = _previous_totals(run_dir / "summary.json", console)
         summary = tally.summary()
         run_models = summary.models or list(dict.fromkeys(a.model.name for a in agents))
-        by_id = {q.id: q for q in questions}
         for qid, error in failed.items():  # a row each, counted wrong where scored
             rows[qid] = failed_row(by_id[qid], protocol.name, run_models, error)
         summary = summary.model_copy(update={
@@ -388,6 +394,31 @@ class _RunLock:
         if self._file is not None:
             self._file.close()  # closing the file releases the lock
             self._file = None
+
+
+def _scoring_change(then: Question, now: Question) -> str | None:
+    """How a finished debate's question was scored otherwise than it reads now, if it was."""
+    was = (then.task, then.gold, then.numeric_tolerance)
+    is_ = (now.task, now.gold, now.numeric_tolerance)
+    if was == is_:
+        return None
+    names = ("task", "gold", "numeric_tolerance")
+    return ", ".join(f"{name} {a!r} -> {b!r}" for name, a, b in zip(names, was, is_, strict=True)
+                     if a != b)
+
+
+def _mixed_scoring(run_dir: Path, rescored: list[str], force: bool, console: Console) -> None:
+    """Refuse (or, with ``force``, warn of) a run that would score its debates two ways."""
+    shown = "\n".join(f"  - {line}" for line in rescored[:5])
+    more = f"\n  ... and {len(rescored) - 5} more" if len(rescored) > 5 else ""
+    text = (f"{run_dir}: {len(rescored)} finished debates were scored as their questions no "
+            f"longer read (the dataset, or how debatelab reads it, changed):\n{shown}{more}\n")
+    if not force:
+        raise ConfigError(text + "Set dataset.task to what they were scored as, start a new run "
+                          "with --name NEW_NAME, or continue knowingly with --force (each "
+                          "finished debate keeps its own scoring).")
+    console.print(f"[yellow]--force:[/yellow] {escape(text)}each finished debate keeps its "
+                  "own scoring", highlight=False)
 
 
 def _previous_failed(path: Path) -> set[str]:

@@ -290,3 +290,45 @@ async def test_a_numeric_tolerance_travels_with_each_question_and_scores_the_run
     assert load_run_summary(tmp_path / "tolerant").accuracy == 1.0  # read back the same
     line = (tmp_path / "exact" / "traces.jsonl").read_text()
     assert "numeric_tolerance" not in line  # written only when set
+
+
+async def test_a_resume_refuses_to_score_its_debates_two_ways(tmp_path):
+    """A run folder whose finished debates were scored as exact "false" (an older debatelab
+    inferred that from boolean golds) is not resumed as yesno without a word."""
+    from debate import ExperimentConfig, arun_experiment
+    from debate.errors import ConfigError
+
+    path = tmp_path / "strategyqa.jsonl"
+    path.write_text("".join(json.dumps({"id": f"s{i}", "question": f"Is {i} odd?",
+                                        "answer": False}) + "\n" for i in range(4)))
+
+    def config(limit):
+        return ExperimentConfig(protocol="single", models=["scripted:reply=\\boxed{no}"],
+                                dataset=str(path), output_dir=str(tmp_path), name="run",
+                                limit=limit)
+
+    await arun_experiment(config(2), progress=False)
+    traces = tmp_path / "run" / "traces.jsonl"
+    old = traces.read_text().replace('"task":"yesno"', '"task":"exact"').replace(
+        '"gold":"no"', '"gold":"false"')
+    assert old.count('"gold":"false"') == 2
+    traces.write_text(old)
+    with pytest.raises(ConfigError, match=r"(?s)2 finished debates were scored as their questions "
+                       r"no longer read.*s0: task 'exact' -> 'yesno', gold 'false' -> 'no'"):
+        await arun_experiment(config(4), progress=False)
+    summary = await arun_experiment(config(4), progress=False, force=True)
+    assert (summary.debates, summary.correct) == (4, 2)  # each keeps its own scoring
+
+
+async def test_old_traces_are_scored_by_todays_rules(tmp_path):
+    """A trace recorded correct=true for 70001 against 70000 (the old relative tolerance)."""
+    from debate.metrics import summarize
+    from debate.results import result_row
+    from debate.trace import DebateTrace, FinalAnswer, Question
+
+    trace = DebateTrace(id="t", protocol="single", agents=[], turns=[],
+                        question=Question(id="q", text="?", task="numeric", gold="70000"),
+                        final=FinalAnswer(answer="70001", method="single"),
+                        stop_reason="done", correct=True)
+    assert summarize([trace]).accuracy == 0.0
+    assert result_row(trace).correct is False
