@@ -108,6 +108,8 @@ def _checked(names: Sequence[str], roles: Sequence[str], layer: Mapping[str, Sam
             if not hint.startswith("did you mean"):
                 hint = f"agents: {', '.join(names)}; roles: {', '.join(dict.fromkeys(roles))}"
             raise ConfigError(f"{where}.{key}: no seat or role named {key!r} ({hint})")
+        if name in current:  # a role's former name and its current one: value by value
+            item = Sampling(**{**current[name].values(), **item.values()})
         current[name] = item
     return current
 

@@ -178,11 +178,18 @@ class ExperimentConfig(Settings):
         return SamplingParams(temperature=self.temperature, max_tokens=self.max_tokens)
 
     def sampling_layers(self) -> list[SamplingLayer]:
-        """The ``sampling`` blocks over the run-wide values: the preset's, then this spec's."""
+        """The ``sampling`` blocks over the run-wide values: the preset's, then this spec's.
+
+        A run-wide value this spec sets itself (``temperature: 1.0``, ``--temperature
+        1.0``) is the user's for every agent: the preset's per-role values of it give way.
+        """
         preset = self.preset()
         layers: list[SamplingLayer] = []
+        own = {"temperature", "max_tokens"} & self.model_fields_set
         if preset is not None and preset.sampling:
-            layers.append((f"{self.protocol}: sampling", preset.sampling))
+            kept = {key: Sampling(**{k: v for k, v in item.values().items() if k not in own})
+                    for key, item in preset.sampling.items()}  # every key still checked
+            layers.append((f"{self.protocol}: sampling", kept))
         if self.sampling:
             layers.append(("sampling", self.sampling))
         return layers

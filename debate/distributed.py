@@ -395,6 +395,9 @@ def _portable(config: Any) -> dict[str, Any]:
         roles.extend([f"{k}={absolute(v)}" for k, v in named.items()] or
                      [absolute(positional[0])])
     data["roles"] = roles
+    for key in ("temperature", "max_tokens"):  # left unset, a preset's per-role values apply
+        if key not in config.model_fields_set:
+            del data[key]
     return data
 
 

@@ -25,7 +25,7 @@ ARITHMETIC = "experiments/data/arithmetic.jsonl"
 
 def _with(config: ExperimentConfig, **update) -> ExperimentConfig:
     """``config`` with ``update``, validated (``model_copy`` would not validate)."""
-    return ExperimentConfig.model_validate({**config.model_dump(), **update})
+    return ExperimentConfig.model_validate({**config.model_dump(exclude_unset=True), **update})
 
 
 def _seats(config: ExperimentConfig) -> dict[str, tuple[float | None, int | None]]:
@@ -135,7 +135,7 @@ def test_presets_carry_the_papers_values_and_the_spec_goes_over_them():
     al.'s judges at 0 and speakers at 0.4, SR-DCR at 0 everywhere; a spec's values win."""
     def spec(preset: str, **extra) -> ExperimentConfig:
         return ExperimentConfig(protocol=f"protocols/{preset}.yaml", models=["scripted:echo"],
-                                dataset=READING, temperature=0.7, **extra)
+                                dataset=READING, **extra)
 
     assert _seats(spec("debate-qa")) == {"debater-a": (0.4, 512), "debater-b": (0.4, 512),
                                          "judge": (0.0, 512)}
@@ -146,6 +146,25 @@ def test_presets_carry_the_papers_values_and_the_spec_goes_over_them():
                                        "debater-b": {"max_tokens": 100}})
     assert _seats(mine) == {"debater-a": (0.4, 512), "debater-b": (0.4, 100),
                             "judge": (0.3, 512)}
+
+
+def test_a_run_wide_value_the_spec_sets_itself_is_every_agents():
+    """``temperature: 1.0`` (or ``--temperature 1.0``) over a preset: the user's, for all;
+    a Ray shard's copy of the config means the same (found in review: the preset's 0.4
+    and 0 won silently)."""
+    from debate.distributed import _portable
+
+    config = ExperimentConfig(protocol="protocols/debate-qa.yaml", models=["scripted:echo"],
+                              dataset=READING, temperature=1.0)
+    assert set(_seats(config).values()) == {(1.0, 512)}
+    mine = _with(config, sampling={"qa-judge": {"temperature": 0}})
+    assert _seats(mine)["judge"] == (0.0, 512)  # a per-role value in the spec still wins
+    preset_only = ExperimentConfig(protocol="protocols/debate-qa.yaml",
+                                   models=["scripted:echo"], dataset=READING)
+    for each in (config, preset_only):
+        shard = ExperimentConfig.model_validate(_portable(each))
+        assert _seats(shard) == _seats(each)
+        assert fingerprint(shard).identity == fingerprint(each).identity
 
 
 # -- identity and cache ---------------------------------------------------------------------
