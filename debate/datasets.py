@@ -352,12 +352,14 @@ def _read(source: str | Path | Any, task: TaskType | None, fields: FieldMap | No
     if task is None:
         task, why = infer_task(raw, fields)
         task_source = f"inferred: {why}"
+    if numeric_tolerance is not None and task != "numeric":
+        raise DatasetError(f"{name}: numeric_tolerance applies to numeric answers; this "
+                           f"dataset's task is {task} ({task_source})")
     questions: list[Question] = []
     seen: dict[str, str] = {}
     for index, (where, row, choices) in enumerate(raw):
         question = _question(name, index, where, row, choices, task, fields, seen)
-        if numeric_tolerance is not None and task == "numeric":
-            question.numeric_tolerance = numeric_tolerance
+        question.numeric_tolerance = numeric_tolerance
         questions.append(question)
         if limit is not None and len(questions) >= limit:
             break

@@ -187,8 +187,9 @@ class Summary(BaseModel):
     """Failed attempts by kind in the last invocation."""
     failed: dict[str, str] = Field(default_factory=dict)
     """Question id -> error, for debates that could not finish (re-run to retry)."""
-    failed_scored: int = 0
-    """Failed debates (in ``failed``) of questions with a gold answer."""
+    failed_scored: int | None = None
+    """Failed debates (in ``failed``) of questions with a gold answer (``None``: not
+    counted, in a summary written before they were)."""
     stopped: str | None = None
     """Why the run stopped early, when it did."""
 
@@ -200,11 +201,14 @@ class Summary(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def accuracy_bound(self) -> float | None:
-        """Final accuracy counting every failed debate as wrong (``None``: nothing scored).
+        """Final accuracy counting every failed debate as wrong.
 
         ``correct / (scored + failed_scored)``: what ``accuracy`` would be at worst had
-        the failed debates finished; equal to it when none failed.
+        the failed debates finished; equal to it when none failed. ``None`` when nothing
+        is scored, or failed debates were not counted (a summary written before).
         """
+        if self.failed_scored is None:
+            return None if self.failed else _ratio(self.correct, self.scored)
         return _ratio(self.correct, self.scored + self.failed_scored)
 
     @property

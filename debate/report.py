@@ -61,6 +61,9 @@ def _bound(summary: Summary) -> list[tuple[str, str]]:
     """The accuracy counting failed debates as wrong, when some failed (a row, else none)."""
     if not summary.failed:
         return []
+    if summary.failed_scored is None:
+        return [("counting failed as wrong", "unknown (the summary predates the count; "
+                 "re-run to retry them)")]
     total = summary.scored + summary.failed_scored
     return [("counting failed as wrong", f"{_pct(summary.accuracy_bound)} ({summary.correct}/"
              f"{total}: {summary.failed_scored} failed debates with gold counted wrong)")]

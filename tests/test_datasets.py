@@ -332,3 +332,26 @@ async def test_old_traces_are_scored_by_todays_rules(tmp_path):
                         stop_reason="done", correct=True)
     assert summarize([trace]).accuracy == 0.0
     assert result_row(trace).correct is False
+
+
+def test_a_numeric_tolerance_on_answers_that_are_not_numbers_is_an_error(tmp_path):
+    from debate.datasets import read_dataset
+    from debate.numbers import NumericTolerance
+
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"question": "q?", "answer": True}) + "\n")
+    with pytest.raises(DatasetError, match=r"numeric_tolerance applies to numeric answers; "
+                       r"this dataset's task is yesno \(inferred: every gold answer is a "
+                       r"boolean"):
+        read_dataset(path, numeric_tolerance=NumericTolerance(relative=0.1))
+
+
+def test_a_summary_written_before_failed_debates_were_counted_gives_no_bound():
+    from debate.metrics import Summary
+    from debate.report import markdown_report
+
+    old = Summary.model_validate({"debates": 9, "scored": 9, "correct": 9,
+                                  "failed": {"q7": "RetryableError: gave up"}})
+    assert old.accuracy_bound is None  # not 9/9: the failed one may have had gold
+    assert "unknown (the summary predates the count" in markdown_report(old)
+    assert Summary(scored=4, correct=2).accuracy_bound == 0.5  # none failed: the accuracy
