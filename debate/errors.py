@@ -18,6 +18,7 @@ the *model's* (recorded in the trace, never fatal) and the *transport's*
         │   ├── OutageError         every endpoint of a pool out of rotation too long
         │   └── MalformedReplyError an answer that is not the JSON expected
         └── FatalTransportError 401/403/404/400…: retrying cannot help
+            └── BatchRefusedError  a Batch API refused a whole batch
 
 A failed call fails its *debate* or stops the *run*, as :func:`stops_run`
 decides. A run stops on what would fail every call: a refused key, account or
@@ -44,6 +45,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 __all__ = [
+    "BatchRefusedError",
     "ConfigError",
     "DatasetError",
     "DebateError",
@@ -250,6 +252,10 @@ class FatalTransportError(TransportError):
     """A failure retrying cannot fix: bad key, unknown model, invalid request."""
 
 
+class BatchRefusedError(FatalTransportError):
+    """A Batch API refused a whole batch (a 400 or 413 at create): the run's, not an item's."""
+
+
 def classify_status(
     status: int, message: str, *, endpoint: str, retry_after: float | None = None
 ) -> TransportError:
@@ -268,14 +274,15 @@ def stops_run(exc: BaseException) -> bool:
 
     True for what every other call would meet too: a status of :data:`RUN_STATUSES`,
     a fatal refusal without a status (the hosted-API guard), a connection never made
-    (:class:`UnreachableError`, once retries end) and a pool outage
-    (:class:`OutageError`), also when wrapped in the error retries give up with.
+    (:class:`UnreachableError`, once retries end), a pool outage (:class:`OutageError`)
+    and a whole batch refused (:class:`BatchRefusedError`), also when wrapped in the
+    error retries give up with.
     A 400 (a prompt over the context window, a request the server rejects), and a
     500, 429 or timeout still failing after every retry, belong to one call's
     question: ``False``.
     """
     for cause in _causes(exc):
-        if isinstance(cause, UnreachableError | OutageError):
+        if isinstance(cause, UnreachableError | OutageError | BatchRefusedError):
             return True
         if isinstance(cause, FatalTransportError):
             return cause.status is None or cause.status in RUN_STATUSES

@@ -349,3 +349,15 @@ def test_synchronous_retries_keep_the_runs_in_flight_cap_and_timeout(tmp_path: P
     assert summary.debates == 6 and not summary.failed
     assert summary.errors.get("timeout") == 1  # the hung call was given up and made again
     assert peak <= 2 + 1  # the run's cap (and the hung call the server still holds), not 18
+
+
+# issue 27 (review): a whole batch refused at create (4 du debates x 3 agents: 12 requests) is
+# the run's error, not 4 failed debates
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_batch_refused_at_create_stops_the_run(tmp_path: Path, provider: str) -> None:
+    with MockServer(batches=BatchSettings(delay=0.3, create_faults=["invalid"])) as server:
+        summary = asyncio.run(arun_experiment(
+            config(tmp_path, server.url, 4, "refused", models=[model_of(provider, server.url)],
+                   batch=True, batch_options=FAST), progress=False))
+    assert summary.stopped is not None and "batch of 12 requests refused" in summary.stopped
+    assert "HTTP 400" in summary.stopped and summary.debates == 0

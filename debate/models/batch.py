@@ -43,7 +43,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field, field_validator
 
-from debate.errors import FatalTransportError, RetryableError, TransportError
+from debate.errors import BatchRefusedError, FatalTransportError, RetryableError, TransportError
 from debate.models.batch_clients import (
     AnthropicBatches,
     BatchAPI,
@@ -312,7 +312,10 @@ class BatchingModel(Closeable):
             batch_id = await self._client.create(key, items)
         except FatalTransportError as exc:  # refused (400, 401, 413): no batch was made
             self.journal.forget(self.name, key)
-            self._settle(waiting, dict.fromkeys(queued, exc))
+            refused = BatchRefusedError(f"batch of {len(queued)} requests refused: "
+                                        f"{exc.args[0] if exc.args else exc}",
+                                        endpoint=exc.endpoint, status=exc.status)
+            self._settle(waiting, dict.fromkeys(queued, refused))  # the run's, not an item's
             return
         except Exception as exc:  # no reply, or a 5xx: the batch may exist all the same
             log.warning("%s: no batch id for %d requests (%s); asking whether it was made",

@@ -27,8 +27,9 @@ Creating a batch can be made to fail (:attr:`BatchSettings.create_faults`, both
 APIs, in order): ``dropped`` makes the batch and closes the connection before the
 reply, ``error`` makes it and answers 500, ``hang`` makes it and holds the reply
 until the client goes away (to kill a client during the request), ``unavailable``
-answers 503 without making one. :attr:`BatchStore.received` counts each
-``custom_id`` received in a batch, so a test sees an item paid for twice.
+answers 503 without making one, ``invalid`` 400 without making one.
+:attr:`BatchStore.received` counts each ``custom_id`` received in a batch, so a
+test sees an item paid for twice.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class BatchSettings:
     seed: int = 0
     create_faults: list[str] = field(default_factory=list)
     """What the next create requests get, in order (then a normal reply):
-    ``dropped``, ``error``, ``hang`` (the batch made in all three) or ``unavailable``
-    (none made); see the module docstring."""
+    ``dropped``, ``error``, ``hang`` (the batch made in all three), ``unavailable`` or
+    ``invalid`` (none made); see the module docstring."""
     list_lag: int = 0
     """The next ``list_lag`` listings of batches (either API) leave out the newest batch, as
     a list that shows a just-made batch late would."""
@@ -80,7 +81,7 @@ class BatchSettings:
                              f"(known: {', '.join(CREATE_FAULTS)})")
 
 
-CREATE_FAULTS = ("dropped", "error", "hang", "unavailable")
+CREATE_FAULTS = ("dropped", "error", "hang", "unavailable", "invalid")
 """What a create request can be made to get (:attr:`BatchSettings.create_faults`)."""
 
 
@@ -181,6 +182,8 @@ class BatchStore:
         fault = self._create_faults.popleft() if self._create_faults else None
         if fault == "unavailable":
             return _error(503, "injected: overloaded, no batch made")
+        if fault == "invalid":
+            return _error(400, "injected: invalid batch request, no batch made")
         batch = _Batch(self._id("batch_"), "openai", items, time.time(),
                        input_file_id=body["input_file_id"])
         self._add(batch)
@@ -248,6 +251,8 @@ class BatchStore:
         fault = self._create_faults.popleft() if self._create_faults else None
         if fault == "unavailable":
             return _error(503, "injected: overloaded, no batch made")
+        if fault == "invalid":
+            return _error(400, "injected: invalid batch request, no batch made")
         batch = _Batch(self._id("msgbatch_"), "anthropic", items, time.time())
         self._add(batch)
         return await self._reply(request, fault, self._anthropic_view(batch, request))
