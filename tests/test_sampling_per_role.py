@@ -278,6 +278,8 @@ def test_the_cli_adds_key_values_to_the_specs_sampling(tmp_path: Path, monkeypat
     (["--temperature", "judge=-1"], "sampling.judge.temperature: Input should be greater "
                                     "than or equal to 0"),
     (["--temperature", "judg=0"], "sampling.judg: no seat or role named 'judg'"),
+    (["--temperature", "judge=0", "--temperature", "judge=0.5"],
+     "--temperature: judge=0.0 and 'judge=0.5' give judge two values"),
 ])
 def test_bad_sampling_flags_are_one_located_error(tmp_path: Path, args, message):
     result = CliRunner().invoke(app, ["run", "--protocol", "debate-qa", "--dataset", READING,

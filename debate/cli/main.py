@@ -178,6 +178,9 @@ def _sampling_option(items: list[str], option: str, field: str, kind: type[int] 
             raise ConfigError(f"{option} {item!r}: give {noun} for every agent, or KEY=VALUE "
                               "for the agent or role KEY (judge=0)") from None
         if key is not None:
+            if field in per_key.get(key, {}):
+                raise ConfigError(f"{option}: {key}={per_key[key][field]} and {item!r} give "
+                                  f"{key} two values; give one")
             per_key.setdefault(key, {})[field] = value
         elif run_wide is not None:
             raise ConfigError(f"{option}: {run_wide} and {item!r} are both run-wide values; give "
