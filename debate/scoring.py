@@ -125,22 +125,28 @@ def last_boxed(text: str) -> str | None:
     return None if found is None else found[0]
 
 
+_BOX = re.compile(r"\\boxed\s*\{")
+_BRACE = re.compile(r"[{}]")
+
+
 def _last_boxed_at(text: str) -> tuple[str, int] | None:
-    """The last box's content and where it ends."""
-    start = text.rfind("\\boxed")
-    while start != -1:
-        i = text.find("{", start)
-        if i != -1 and text[start + 6:i].strip() == "":
-            depth, j = 0, i
-            while j < len(text):
-                if text[j] == "{":
-                    depth += 1
-                elif text[j] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        return text[i + 1:j].strip(), j + 1
-                j += 1
-        start = text.rfind("\\boxed", 0, start)
+    """The last closed box's content and where it ends (linear time, however many boxes)."""
+    if "\\boxed" not in text:
+        return None
+    opens = [m.end() - 1 for m in _BOX.finditer(text)]
+    if not opens:
+        return None
+    closes: dict[int, int] = {}  # each "{" with its "}", in one pass
+    stack: list[int] = []
+    for brace in _BRACE.finditer(text, opens[0]):
+        if brace.group() == "{":
+            stack.append(brace.start())
+        elif stack:
+            closes[stack.pop()] = brace.start()
+    for i in reversed(opens):
+        j = closes.get(i)
+        if j is not None:
+            return text[i + 1:j].strip(), j + 1
     return None
 
 

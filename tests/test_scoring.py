@@ -367,3 +367,14 @@ BOTH = ["Paris", "London", "Rome", "Both A and B"]
 ])
 def test_two_options_are_none_only_where_they_are_the_answer(text, expected):
     assert extract(text, "choice", BOTH).answer == expected
+
+
+def test_boxes_are_found_in_one_pass():
+    """The last closed box wins; unclosed ones are skipped (linear: 5000 open boxes used
+    to take seconds a reply)."""
+    from debate.scoring import last_boxed
+
+    assert last_boxed("\\boxed{a}\\boxed{b") == "a"
+    assert last_boxed("x \\boxed {5} and \\boxed{{12}}") == "{12}"
+    assert last_boxed("\\boxed{" * 5000) is None
+    assert last_boxed("\\boxed{1}" + "\\boxed x " * 5000) == "1"
