@@ -24,14 +24,21 @@ __all__ = ["NumericTolerance", "canonical_number", "numbers_match", "parse_numbe
 
 _NOISE = re.compile(r"[\s,$€£¥₹]")
 """Thousands separators, spaces and currency signs inside a number's text."""
+_EXPONENT = re.compile(r"[eE][-+]?(\d+)")
+_MAX_EXPONENT = 400
+"""Beyond 1e400 a number is no answer anyone wants read (and building it costs minutes)."""
 
 
 def parse_number(text: str) -> Fraction | None:
     """The exact value of a number's text (``"$1,234.50"``, ``"-.5"``, ``"3/4"``, ``"50%"``).
 
-    ``None`` when it is not one number (or holds more digits than Python reads).
+    ``None`` when it is not one number (or holds more digits than Python reads, or an
+    exponent beyond 400). A typeset minus (U+2212) is a minus.
     """
-    token = _NOISE.sub("", text).rstrip(".").removesuffix("%")
+    token = _NOISE.sub("", text).replace("\u2212", "-").rstrip(".").removesuffix("%")
+    exponent = _EXPONENT.search(token)
+    if exponent is not None and int(exponent.group(1)) > _MAX_EXPONENT:
+        return None  # 1e99999999 would take minutes to build
     try:
         if "/" in token:
             numerator, denominator = token.split("/", 1)

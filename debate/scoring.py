@@ -74,8 +74,11 @@ class Extraction:
 
 NO_ANSWER = Extraction(None)
 
-_NUM = (r"-?[$€£¥₹]?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+\b)?(?:/\d+)?%?"
-        r"|-?\.\d+")
+_NUM = (r"[-−]?[$€£¥₹]?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+\b)?"
+        r"(?:/\d+)?%?|[-−]?\.\d+")
+"""A number as models write it: sign (ASCII or typeset), currency, thousands, decimals,
+an exponent (read up to 1e400: :func:`debate.numbers.parse_number`), a fraction, a percent
+sign."""
 _NUM_RE = re.compile(_NUM)
 _HASHES_RE = re.compile(r"####\s*(" + _NUM + ")")
 _LABEL = r"\b(?:final\s+)?answer\b\**\s*(?:is\b|[:=])\s*[:=]?\s*\**\s*"
@@ -93,10 +96,13 @@ _ANSWER_LINE = re.compile(r"^[ \t]*(?:[-*>#]+[ \t]+)?\**[ \t]*(?:final[ \t]+)?an
 """A line that starts with the answer's label ("Answer: ...", "**Final answer**: ...")."""
 _JSON_ANSWER = re.compile(r"[\"'](?:final[ _])?answer[\"']\s*:", re.IGNORECASE)
 _ANSWER_KEY = re.compile(r"(?:final[ _])?answer", re.IGNORECASE)
+_OUT_OF = r"(?:[ \t]*(?:%|percent|/[ \t]*\d+|out[ \t]+of[ \t]+\d+))"
 _CONFIDENCE = re.compile(
-    r"\b(?:confidence|certainty)\b[\"']?[ \t]*(?:level|score|rating)?[ \t]*(?:is|of|at|[:=(])?"
-    r"[ \t]*(?:about|around|roughly|~)?[ \t]*\d+(?:\.\d+)?(?:[ \t]*(?:%|/[ \t]*\d+|percent))?"
-    r"|\b\d+(?:\.\d+)?[ \t]*(?:%|percent)[ \t]*(?:confident|confidence|certain|certainty|sure)\b",
+    r"\b(?:confidence|certainty)\b[\"'*]*[ \t]*(?:level|score|rating)?[\"'*]*[ \t]*"
+    r"(?:(?:is|of|at)\b|[:=(]\**\s*)?[ \t]*(?:about|around|roughly|~)?[ \t]*\d+(?:\.\d+)?"
+    rf"{_OUT_OF}?"
+    rf"|(?:\b\d+(?:\.\d+)?{_OUT_OF}|\b0?\.\d+|\b1\.0+)[ \t]*"
+    r"(?:confident|confidence|certain|certainty|sure)\b",
     re.IGNORECASE)
 """A number that states a confidence ("90% confident", "confidence: 0.9"): never an answer."""
 _CONFIDENCE_WORDS = ("confiden", "certain", "sure")
@@ -173,15 +179,20 @@ def _without_confidence(text: str) -> str:
 
 
 def _numeric_in(content: str, rule: str) -> Extraction:
-    r"""The number of an answer span: the first after an answer's label, else the last.
+    """The number of an answer span (a box, a field, an answer line).
 
-    "Answer: 18 (step 3)" is 18; a box or a field holding a computation ends with its
-    result (``\boxed{2 + 16 = 18}``).
+    A computation gives its result, after the last ``=`` (``2 + 16 = 18``); else a
+    span that starts with a number gives that one ("18 (step 3)", "18 dollars per 2
+    weeks"); else its last number ("After 2 weeks she saves $18").
     """
     content = content.replace("\\$", "").replace("\\%", "%").replace("\\!", "")
-    content = _FRAC_RE.sub(r"\1/\2", _without_confidence(content))
-    return _number(_NUM_RE.findall(content.replace("{,}", ",")), rule,
-                   first=rule == "answer-line")
+    content = _FRAC_RE.sub(r"\1/\2", _without_confidence(content)).replace("{,}", ",")
+    if "=" in content:
+        return _number(_NUM_RE.findall(content[content.rindex("=") + 1:]), rule, first=True)
+    leading = _NUM_RE.match(content.lstrip(" \t*"))
+    if leading is not None:
+        return _number([leading.group()], rule)
+    return _number(_NUM_RE.findall(content), rule)
 
 
 def _numeric_stated(text: str) -> Extraction:
@@ -207,6 +218,8 @@ def _last_number(text: str) -> Extraction:
 def _numeric(text: str) -> Extraction:
     """A reply without the asked form: ``#### 42``, "the answer is 42", else the last number."""
     text = _without_confidence(text)
+    if "frac" in text:  # "the answer is \\frac{3}{4}"
+        text = _FRAC_RE.sub(r"\1/\2", text)
     found = _numeric_stated(text)
     return found if found.answer is not None else _last_number(text)
 
@@ -230,8 +243,8 @@ def _letter_patterns(letters: str) -> tuple[re.Pattern[str], ...]:
         re.compile(rf"^\s*\(?({cls})[\).:]", re.MULTILINE),
         re.compile(rf"\(({cls})\)"),
         re.compile(rf"(?i:\b(?:option|choice)\b)\s*(?i:is\b)?\s*\(?{letter}"),
-        re.compile(rf"(?<![A-Za-z])\(?({cls})\)?\s*(?:,|/|&|\band/or\b|\band\b|\bor\b)\s*"
-                   rf"\(?({cls})\)?(?![A-Za-z])"),
+        re.compile(rf"(?=(?<![A-Za-z])\(?({cls})\)?\s*(?:,|/|&|\band/or\b|\band\b|\bor\b)\s*"
+                   rf"\(?({cls})\)?(?![A-Za-z]))"),
     )
 
 
@@ -241,7 +254,9 @@ def _letters(choices: Sequence[str] | None) -> str:
 
 def _in_pair(text: str, at: int, two: re.Pattern[str]) -> bool:
     """Whether position ``at`` lies in two options named as one ("(A) and (B)", "A or C")."""
-    return any(m.group(1) != m.group(2) and m.start() <= at < m.end() for m in two.finditer(text))
+    # a look-ahead: "(A), (B) or (C)" holds the pairs A-B and B-C, overlapping
+    return any(m.group(1) != m.group(2) and m.start() <= at < m.end(2)
+               for m in two.finditer(text))
 
 
 def _choice_text(text: str, choices: Sequence[str] | None, rule: str) -> Extraction:
@@ -336,13 +351,18 @@ def _exact(text: str) -> Extraction:
     return _exact_in(stated[-1], "answer-line") if stated else NO_ANSWER
 
 
+_SHORT_ANSWER = 3
+"""Most words on the line under a label alone ("Answer:" then "42 dollars") read as its answer."""
+_NEXT_LINE = re.compile(r"\S[^\n]*")
+
+
 def asked_form(text: str) -> tuple[str, str] | None:
     r"""The span of the reply's answer in an asked form, and its rule; ``None`` without one.
 
-    Of the last ``\boxed{}``, the ``answer`` field of the reply's JSON object and the
-    last line that starts with ``Answer:``, the one that ends last. A label alone on
-    its line takes the next line when that is the reply's last; followed by more
-    lines it is a heading, not an answer.
+    The last ``\boxed{}`` (the form agents are asked for); else the ``answer`` field
+    of the reply's JSON object; else the last line that starts with ``Answer:``. A
+    label alone on its line takes the next line when that is short (three words at
+    most, no ``:`` or ``=``); before a longer one it is a heading, not an answer.
     """
     found = _asked(text)
     return None if found is None else (found[0], found[1])
@@ -350,28 +370,28 @@ def asked_form(text: str) -> tuple[str, str] | None:
 
 def _asked(text: str) -> tuple[str, str, int] | None:
     """:func:`asked_form`, with where the form ends."""
-    forms: list[tuple[str, str, int]] = []
     boxed = _last_boxed_at(text)
     if boxed is not None:
-        forms.append((boxed[0], "boxed", boxed[1]))
+        return boxed[0], "boxed", boxed[1]
     keys = list(_JSON_ANSWER.finditer(text))
     if keys:
         obj = parse_json_object(text)
         for key, value in (obj or {}).items():
             if _ANSWER_KEY.fullmatch(str(key).strip()):
-                forms.append(("" if value is None else str(value), "field", keys[-1].end()))
-                break
+                end = max(text.rfind("}") + 1, keys[-1].end())  # the object's end, about
+                return ("" if value is None else str(value)), "field", end
     lines = list(_ANSWER_LINE.finditer(text))
-    if lines:
-        last = lines[-1]
-        content, end = last.group(1).strip(" \t*"), last.end()
-        if not content:
-            rest = [line.strip() for line in text[end:].splitlines() if line.strip()]
-            content = rest[0] if len(rest) == 1 else ""
-            end = len(text) if len(rest) == 1 else -1
-        if end >= 0:
-            forms.append((content, "answer-line", end))
-    return max(forms, key=lambda form: form[2]) if forms else None
+    if not lines:
+        return None
+    last = lines[-1]
+    content, end = last.group(1).strip(" \t*"), last.end()
+    if not content:  # a label alone: the next line when it is short, else a heading
+        following = _NEXT_LINE.search(text, end)
+        if following is None or len(following.group().split()) > _SHORT_ANSWER or any(
+                mark in following.group() for mark in ":="):  # "Step 1: 16-3=13"
+            return None
+        content, end = following.group().strip(" \t*"), following.end()
+    return content, "answer-line", end
 
 
 def _span(content: str, task: TaskType, choices: Sequence[str] | None, rule: str
@@ -405,22 +425,18 @@ def extract(text: str, task: TaskType, choices: Sequence[str] | None = None) -> 
     """The answer in a model's reply and the rule that found it.
 
     When the reply holds an asked form (:func:`asked_form`) the answer is read
-    there alone, unless an answer is stated after it ("Answer: let me think. ...
-    The final answer is 14."): none there is unparsed, never a fallback's guess.
-    Without an asked form, the task's stated answer, then its fallbacks, read the
-    whole reply.
+    there; when that holds none, only an answer stated after it counts ("Answer:
+    let me think. ... The final answer is 14."), never a fallback's guess. Without
+    an asked form, the task's stated answer, then its fallbacks, read the reply.
     """
     if not text or not text.strip():
         return NO_ANSWER
-    if task == "numeric":
-        text = text.replace("\u2212", "-")  # a typeset minus sign
     asked = _asked(text)
     if asked is not None:
-        if asked[2] < len(text):  # an answer stated after the form corrects it
-            stated = _STATED[task](text[asked[2]:], choices)
-            if stated.answer is not None:
-                return stated
-        return _span(asked[0], task, choices, asked[1])
+        found = _span(asked[0], task, choices, asked[1])
+        if found.answer is None and asked[2] < len(text):  # "Answer: let me think. ..."
+            return _STATED[task](text[asked[2]:], choices)
+        return found
     if task == "numeric":
         return _numeric(text)
     if task == "choice":
