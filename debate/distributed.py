@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,7 @@ class ShardRunner:
         self.identity = identity
         self.stats = CallStats()
         self.failed: dict[str, str] = {}
+        self.retried: list[str] = []
         self.stopped: str | None = None
         self.error: str | None = None
         self._out: list[bytes] = []
@@ -121,8 +122,9 @@ class ShardRunner:
         self._ready: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, questions: list[dict[str, Any]]) -> None:
-        """Debate these questions (in the background)."""
+    async def start(self, questions: list[dict[str, Any]], retried: list[str]) -> None:
+        """Debate these questions (in the background); ``retried`` failed last time."""
+        self.retried = retried
         self._ready = asyncio.Event()
         try:
             parsed = [Question.model_validate(q) for q in questions]
@@ -151,7 +153,7 @@ class ShardRunner:
                     protocol, agents, questions, identity=self.identity,
                     concurrency=self.config.concurrency, on_trace=self._emit,
                     failed=self.failed, halted=lambda: self._halted, on_stop=self._stop,
-                    stats=self.stats)
+                    stats=self.stats, retried=self.retried)
         except Exception as exc:  # the driver reports it; the run stops there
             self.error = f"shard {self.shard}: {type(exc).__name__}: {exc}"
         finally:
@@ -219,13 +221,15 @@ class RayOutcome:
 
 async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Path,
                      identity: str, on_trace: Callable[[DebateTrace, bytes], None],
-                     failed: dict[str, str], stats: CallStats) -> RayOutcome:
+                     failed: dict[str, str], stats: CallStats,
+                     retried: Collection[str] = ()) -> RayOutcome:
     """Debate ``questions`` on Ray shards; each finished trace to ``on_trace`` (here).
 
     ``on_trace`` gets the trace and the line the shard encoded it as (to write as is).
 
     ``stats`` is kept up to date with the sum over every shard's calls; debates that
-    could not finish go to ``failed``. See the module docstring.
+    could not finish go to ``failed``; ``retried``: those that failed last time (see
+    :class:`debate.shard.Outage`). See the module docstring.
     """
     ray = _import_ray()
     options: RayOptions = config.ray
@@ -236,7 +240,7 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
     try:
         return await _run_shards(ray, options, config, questions, run_dir=run_dir,
                                  identity=identity, on_trace=on_trace, failed=failed,
-                                 stats=stats)
+                                 stats=stats, retried=frozenset(retried))
     finally:
         if started:
             ray.shutdown()
@@ -245,7 +249,7 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
 async def _run_shards(ray: Any, options: RayOptions, config: Any,
                       questions: Sequence[Question], *, run_dir: Path, identity: str,
                       on_trace: Callable[[DebateTrace, bytes], None], failed: dict[str, str],
-                      stats: CallStats) -> RayOutcome:
+                      stats: CallStats, retried: frozenset[str]) -> RayOutcome:
     cpus = float(ray.cluster_resources().get("CPU", 0))
     largest = max((float(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes()
                    if n.get("Alive", True)), default=cpus)
@@ -269,7 +273,8 @@ async def _run_shards(ray: Any, options: RayOptions, config: Any,
             name=actor_name(identity, folder, shard.index, shard.incarnation),
             namespace=NAMESPACE).remote(payload, shard.index, folder, identity)
         shard.handle.start.remote([q.model_dump(mode="json")
-                                   for q in shard.remaining.values()])
+                                   for q in shard.remaining.values()],
+                                  [qid for qid in shard.remaining if qid in retried])
         ask(shard)
 
     def ask(shard: _Shard, delay: float = 0.0) -> None:
@@ -384,20 +389,19 @@ def _portable(config: Any) -> dict[str, Any]:
         path = Path(value)
         return str(path.resolve()) if not path.is_absolute() and path.exists() else value
 
-    data: dict[str, Any] = config.model_dump(mode="json")
-    split = split_file_ref(data["protocol"])
+    # only what was set: a value left at its default means "not given" on the shard too
+    # (a preset's per-role temperatures, an in-process model without a retry timeout)
+    data: dict[str, Any] = config.model_dump(mode="json", exclude_unset=True)
+    split = split_file_ref(config.protocol)
     data["protocol"] = (f"{absolute(split[0])}:{split[1]}" if split
-                        else absolute(data["protocol"]))
-    data["plugins"] = [absolute(p) for p in data["plugins"]]
+                        else absolute(config.protocol))
+    data["plugins"] = [absolute(p) for p in data.get("plugins", [])]
     roles = []
-    for role in data["roles"]:
+    for role in data.get("roles", []):
         positional, named = split_bindings([role])
         roles.extend([f"{k}={absolute(v)}" for k, v in named.items()] or
                      [absolute(positional[0])])
     data["roles"] = roles
-    for key in ("temperature", "max_tokens"):  # left unset, a preset's per-role values apply
-        if key not in config.model_fields_set:
-            del data[key]
     return data
 
 

@@ -313,7 +313,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                     if config.executor == "ray":
                         outcome = await run_on_ray(config, todo, run_dir=run_dir,
                                                    identity=fp.identity[:8], on_trace=finished_one,
-                                                   failed=failed, stats=stats)
+                                                   failed=failed, stats=stats,
+                                                   retried=before_failed)
                         stopped, endpoints = outcome.stopped, outcome.endpoints
                     else:
                         # a batch carries one step of every unfinished debate: all of them at once
@@ -322,7 +323,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                         stopped = await run_questions(
                             protocol, agents, todo, identity=fp.identity[:8],
                             concurrency=concurrency, on_trace=finished_one, failed=failed,
-                            graph_config=graph_config, stats=stats)
+                            graph_config=graph_config, stats=stats, retried=before_failed)
                         endpoints = models.endpoint_reports()
                         batches = models.batches() if config.batch else None
                 finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,19 +176,23 @@ class Outage:
     A 400 (a prompt too long) is the question's and never counts here.
     """
 
-    MIN_FAILURES = 5
+    MIN_FAILURES = 10
     """The fewest failed debates that stop a run (or the run's concurrency, if more)."""
 
-    def __init__(self, stats: CallStats | None, limit: int) -> None:
+    def __init__(self, stats: CallStats | None, limit: int,
+                 retried: Collection[str] = ()) -> None:
         self.stats = stats
         self.limit = limit
+        self.retried = frozenset(retried)
+        """Questions whose debates failed last time: failing again, they say nothing of
+        the endpoint (their cached rounds are no answers)."""
         self.failures = 0
         """Debates failed in a row since a call was last answered."""
         self._answered = -1
 
-    def failed(self, exc: TransportError) -> str | None:
+    def failed(self, question: str, exc: TransportError) -> str | None:
         """Count a failed debate; the reason to stop the run, when it is time to."""
-        if self.stats is None or not isinstance(exc, RetryableError):
+        if self.stats is None or not isinstance(exc, RetryableError) or question in self.retried:
             return None
         answered = self.stats.answered
         if answered != self._answered:  # a call was answered since: start counting anew
@@ -213,6 +217,7 @@ async def run_questions(
     halted: Callable[[], bool] | None = None,
     on_stop: Callable[[str], None] | None = None,
     stats: CallStats | None = None,
+    retried: Collection[str] = (),
 ) -> str | None:
     """Debate every question, ``concurrency`` at a time; each finished trace to ``on_trace``.
 
@@ -222,14 +227,15 @@ async def run_questions(
     endpoint down) stops every debate and is returned (``None`` when none did).
     With ``stats`` (the models' counters), :class:`Outage` also stops the run when
     debates keep failing after every retry while no call is answered anywhere: an
-    endpoint down, not a question. ``identity`` prefixes the trace ids. Once
+    endpoint down, not a question (``retried``: questions that failed last time, which
+    do not count). ``identity`` prefixes the trace ids. Once
     ``halted()`` is true no new debate starts
     (those under way finish); ``on_stop`` hears of a stop as soon as it happens
     (before the debates under way finish).
     """
     pending = iter(questions)
     stopped: list[str] = []
-    outage = Outage(stats, max(Outage.MIN_FAILURES, concurrency))
+    outage = Outage(stats, max(Outage.MIN_FAILURES, concurrency), retried)
 
     def stop(reason: str) -> None:
         stopped.append(reason)
@@ -248,7 +254,7 @@ async def run_questions(
                     stop(redact(str(exc)))
                     return
                 failed[question.id] = redact(f"{type(exc).__name__}: {exc}")  # this one's
-                down = outage.failed(exc)
+                down = outage.failed(question.id, exc)
                 if down is not None:
                     stop(redact(down))
                     return

@@ -129,14 +129,14 @@ def test_retries_giving_up_keep_what_the_failure_was():
 
 async def test_an_endpoint_down_for_every_call_stops_the_run_after_a_streak(tmp_path):
     """A 503 to every call: no call answered while debates fail in a row (shard.Outage)."""
-    data = questions(tmp_path / "q.jsonl", 12)
+    data = questions(tmp_path / "q.jsonl", 12)  # concurrency 2: the least, 10, stops it
     with MockServer(prompt_faults=lambda messages: 503) as server:
         cfg = config(server.url, data, tmp_path).model_copy(update={"concurrency": 2})
         summary = await arun_experiment(cfg, progress=False)
-    assert summary.stopped.startswith("5 debates in a row failed after every retry and no "
+    assert summary.stopped.startswith("10 debates in a row failed after every retry and no "
                                       "call was answered meanwhile: the endpoint is down")
     assert "HTTP 503" in summary.stopped
-    assert 5 <= len(summary.failed) <= 6 and summary.debates == 0  # not all 12 paid for
+    assert 10 <= len(summary.failed) <= 11 and summary.debates == 0  # not all 12 tried
 
 
 async def test_calls_answered_elsewhere_keep_a_run_of_failures_going(tmp_path):
@@ -168,3 +168,20 @@ async def test_debates_that_failed_last_time_are_retried_last(tmp_path):
     order = list(dict.fromkeys(next(n for n in "0123" if f"What is {n} + 0?" in text)
                                for text in asked))
     assert order == ["1", "2", "3", "0"]  # q0 failed last time: the others are not behind it
+
+
+async def test_debates_failing_again_on_a_resume_say_nothing_of_the_endpoint(tmp_path):
+    """Twelve poisoned questions: the first run fails them (two healthy ones between keep
+    calls answered); the resume retries only them, in a row, their rounds cached: they fail
+    one by one, and the run does not stop as if the endpoint were down."""
+    data = questions(tmp_path / "q.jsonl", 14)
+    poisoned = {f"What is {i} + 0?" for i in range(14) if i not in (6, 13)}
+
+    def faults(messages):
+        return 500 if any(p in json.dumps(messages) for p in poisoned) else None
+
+    for _ in range(2):
+        with MockServer(prompt_faults=faults) as server:
+            cfg = config(server.url, data, tmp_path).model_copy(update={"concurrency": 1})
+            summary = await arun_experiment(cfg, progress=False)
+        assert summary.stopped is None and len(summary.failed) == 12

@@ -246,3 +246,16 @@ def test_endpoint_reports_count_every_actor_and_take_the_longest_time_out() -> N
     assert merged.in_rotation  # as the last report saw it
     second.reported_at = 3.0
     assert not _merge_endpoints([first, second])["openai:m"][0].in_rotation
+
+
+def test_a_question_the_server_always_fails_fails_alone_on_ray(
+        cluster: str, tmp_path: Path) -> None:
+    """Issue 27: a 500 for one prompt, after every retry, fails that debate on its shard;
+    the shards go on (before: the run stopped)."""
+    poison = "What is 3 + 0?"
+    with MockServer(prompt_faults=lambda m: 500 if poison in json.dumps(m) else None) as server:
+        cfg = config(tmp_path, server.url, 6, "poisoned", executor="ray", ray={"shards": 2},
+                     retry={"initial_delay": 0.0, "max_delay": 0.0, "max_attempts": 2})
+        summary = asyncio.run(arun_experiment(cfg, progress=False))
+    assert summary.stopped is None and summary.debates == 5
+    assert list(summary.failed) == ["q3"] and "HTTP 500" in summary.failed["q3"]
