@@ -37,13 +37,12 @@ from debate.judges.majority import is_consensus, majority_vote
 from debate.models.accounting import Price, PriceTable
 from debate.models.pool import EndpointReport
 from debate.oversight_metrics import OVERSIGHT_PROTOCOLS, OversightStats, OversightTally
-from debate.scoring import is_correct
+from debate.scoring import final_correct, is_correct
 from debate.stats import wilson_interval
 from debate.trace import DebateTrace, Turn, read_traces
 
 __all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "ScoredAnswer", "ScoredRound", "Summary",
-           "Tally", "final_correct", "load_run_summary", "run_prices", "score_rounds",
-           "summarize"]
+           "Tally", "load_run_summary", "run_prices", "score_rounds", "summarize"]
 
 DEFINITIONS: dict[str, str] = {
     "final accuracy": "final answers equal to the gold answer / finished debates with a gold "
@@ -215,16 +214,6 @@ class Summary(BaseModel):
     def unfinished(self) -> int:
         """Questions of the run without a finished debate."""
         return max(0, self.questions - self.debates) if self.questions is not None else 0
-
-
-def final_correct(trace: DebateTrace) -> bool | None:
-    """Whether the debate's final answer is correct, scored now as every answer is.
-
-    Not the ``correct`` the trace recorded: a trace written by an older debatelab
-    (which let 70001 pass for 70000) is scored by today's rules, like its rounds.
-    """
-    q = trace.question
-    return is_correct(trace.final.answer, q.gold, q.task, q.numeric_tolerance)
 
 
 def _ratio(hits: int, total: int) -> float | None:

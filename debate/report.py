@@ -18,6 +18,7 @@ from debate.models.pool import EndpointReport
 from debate.oversight_metrics import CONFIDENT, OVERSIGHT_DEFINITIONS, OversightStats, Rate
 from debate.plots import line_chart
 from debate.results import write_text_atomic
+from debate.scoring import final_correct
 from debate.trace import DebateTrace
 
 __all__ = ["ACCURACY_PLOT", "accuracy_chart", "debate_rows", "markdown_report", "print_summary",
@@ -332,7 +333,7 @@ def debate_rows(traces: Iterable[DebateTrace]) -> list[tuple[str, ...]]:
         first = rounds[0] if rounds else []
         vote = majority_vote(first).answer if first else None
         final = trace.final.answer
-        mark = {True: "yes", False: "no", None: "-"}[trace.correct]
+        mark = {True: "yes", False: "no", None: "-"}[final_correct(trace)]
         rows.append((q.id, q.gold or "-", " ".join(t.answer or "-" for t in first) or "-",
                      vote or "-", final or "-", mark))
     return rows

@@ -46,8 +46,9 @@ from typing import TYPE_CHECKING
 
 from debate.errors import ConfigError, MissingDependencyError
 from debate.files import damaged
-from debate.metrics import ScoredRound, final_correct, run_prices, score_rounds
+from debate.metrics import ScoredRound, run_prices, score_rounds
 from debate.models.accounting import PriceTable
+from debate.scoring import final_correct
 from debate.trace import DebateTrace, Question, read_traces
 
 if TYPE_CHECKING:

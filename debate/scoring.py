@@ -43,10 +43,11 @@ from typing import Literal
 
 from debate.numbers import NumericTolerance, canonical_number, numbers_match, parse_number
 from debate.parsing import parse_json_object
-from debate.trace import TaskType
+from debate.trace import DebateTrace, TaskType
 
 __all__ = ["EXPLICIT_RULES", "FALLBACK_RULES", "Extraction", "answer_instruction", "count_numbers",
-           "extract", "extract_answer", "extract_field", "is_correct", "normalize_gold"]
+           "extract", "extract_answer", "extract_field", "final_correct", "is_correct",
+           "normalize_gold"]
 
 EXPLICIT_RULES = frozenset({"boxed", "hashes", "answer-line", "field"})
 """Rules that read an answer the model gave in the asked form."""
@@ -514,6 +515,18 @@ def normalize_gold(gold: object, task: TaskType, choices: Sequence[str] | None =
             raise ValueError(f"gold {text!r} is not yes/no")
         return value
     return normalize_text(text)
+
+
+def final_correct(trace: DebateTrace) -> bool | None:
+    """Whether a debate's final answer is correct, scored now as every answer is.
+
+    Every reader of traces (metrics, ``results.csv``, reports, the viewer, paired
+    comparisons, exports) scores this way, not by the ``correct`` the trace recorded: a
+    trace written by an older debatelab (which let 70001 pass for 70000) is scored by
+    today's rules, like its rounds.
+    """
+    q = trace.question
+    return is_correct(trace.final.answer, q.gold, q.task, q.numeric_tolerance)
 
 
 def is_correct(answer: str | None, gold: str | None, task: TaskType,

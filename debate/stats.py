@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel
 
+from debate.scoring import final_correct
 from debate.trace import DebateTrace
 
 __all__ = ["Comparison", "compare_runs", "mcnemar", "wilson_interval"]
@@ -72,8 +73,9 @@ class Comparison(BaseModel):
 def _scored(traces: Iterable[DebateTrace]) -> dict[str, bool]:
     scored: dict[str, bool] = {}
     for trace in traces:
-        if trace.correct is not None:
-            scored.setdefault(trace.question.id, trace.correct)
+        correct = final_correct(trace)
+        if correct is not None:
+            scored.setdefault(trace.question.id, correct)
     return scored
 
 

@@ -206,9 +206,10 @@ async def test_comparing_two_runs_pairs_questions():
     # A right on q1, q2; B right on q2, q3, q4; q5 only in A. Common: q1-q4.
     def trace(qid, correct):
         from debate.trace import DebateTrace, FinalAnswer
+        # scored by its final answer (gold 12), as every reader of traces scores it
         return DebateTrace(id=qid, protocol="x", question=q(qid[1:]), agents=[], turns=[],
-                           final=FinalAnswer(answer=None, method="x"), stop_reason="done",
-                           correct=correct)
+                           final=FinalAnswer(answer="12" if correct else "7", method="x"),
+                           stop_reason="done", correct=correct)
     a = [trace("q1", True), trace("q2", True), trace("q3", False), trace("q4", False),
          trace("q5", True)]
     b = [trace("q1", False), trace("q2", True), trace("q3", True), trace("q4", True)]

@@ -42,7 +42,7 @@ from pydantic import Field
 
 from debate.export.examples import Example, prompt_key, provenance
 from debate.registry import Registry
-from debate.scoring import is_correct
+from debate.scoring import final_correct, is_correct
 from debate.settings import Settings
 from debate.trace import DebateTrace, Turn
 
@@ -251,7 +251,7 @@ def sft_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -> lis
         if not rounds or final is None:
             continue
         q = trace.question
-        if q.gold is not None and not trace.correct:
+        if q.gold is not None and not final_correct(trace):
             continue
         target = _target(trace, final, trace.final.method)
         for turn in rounds[-1]:

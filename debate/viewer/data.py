@@ -23,6 +23,7 @@ from typing import Any
 from debate.errors import ConfigError
 from debate.files import damaged, read_run_record
 from debate.metrics import DEFINITIONS, ScoredAnswer, Summary, load_run_summary, score_rounds
+from debate.scoring import final_correct
 from debate.trace import DebateTrace, Turn, read_traces
 
 __all__ = ["CHANGED", "CHUNK_SIZE", "DOWN", "TURN_DEFAULTS", "UNPARSED", "UP", "ViewerData",
@@ -118,7 +119,7 @@ def _debate(trace: DebateTrace, run: dict[str, Any], number: int, strings: Strin
     own_config = None if trace.protocol_config == run["protocol_config"] else trace.protocol_config
     row = {
         "run": number, "id": trace.id, "qid": q.id, "text": q.text, "gold": q.gold,
-        "final": trace.final.answer, "ok": trace.correct, "stop": trace.stop_reason,
+        "final": trace.final.answer, "ok": final_correct(trace), "stop": trace.stop_reason,
         "protocol": trace.protocol, "rounds": max((t.round for t in trace.turns), default=0),
         "calls": len(trace.turns),
         "tokens": sum(t.usage.prompt_tokens + t.usage.completion_tokens for t in trace.turns),
