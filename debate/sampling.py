@@ -52,8 +52,8 @@ class Sampling(Settings):
     def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """Only the values given, so a config read back means the same.
 
-        ``config.json`` and a Ray shard's copy are dumps: ``{temperature: 0}`` must not
-        come back as ``{temperature: 0, max_tokens: null}``.
+        A Ray shard's copy of the config is a dump (and ``config.json`` records one):
+        ``{temperature: 0}`` must not come back as ``{temperature: 0, max_tokens: null}``.
         """
         data: dict[str, Any] = handler(self)
         return {k: v for k, v in data.items() if k in self.model_fields_set}
