@@ -50,6 +50,10 @@ DEFINITIONS: dict[str, str] = {
     "task": "how answers are read and scored (numeric: by exact value, unless "
             "dataset.numeric_tolerance; choice; yesno; exact: normalized text), from "
             "dataset.task or inferred from the gold answers (the row says which, and why)",
+    "per-question accuracy": "oversight protocols: questions whose answer with the higher "
+                             "mean judge probability over the orders is the correct one / "
+                             "questions judged (a tie is wrong); the headline there is judge "
+                             "accuracy, one judgment per order",
     "counting failed as wrong": "final answers equal to the gold answer / (finished + failed "
                                 "debates with a gold answer): the accuracy had every debate "
                                 "that failed finished wrong",
@@ -209,6 +213,24 @@ class Summary(BaseModel):
         if self.failed_scored is None:
             return None if self.failed else _ratio(self.correct, self.scored)
         return _ratio(self.correct, self.scored + self.failed_scored)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def headline(self) -> str:
+        """The run's headline metric: ``judge accuracy`` or ``final accuracy``.
+
+        Judge accuracy (the papers' metric: one judgment per order) for oversight
+        protocols, final accuracy otherwise. An oversight run's ``accuracy`` is the
+        per-question aggregate (the answer with the higher mean probability over the
+        orders; a tie is wrong): an always-A judge scores 0% there and 50% judge
+        accuracy, so it is shown second.
+        """
+        return "judge accuracy" if self.oversight is not None else "final accuracy"
+
+    @property
+    def headline_accuracy(self) -> float | None:
+        """The value of :attr:`headline`."""
+        return self.oversight.accuracy.rate if self.oversight is not None else self.accuracy
 
     @property
     def unfinished(self) -> int:
@@ -393,6 +415,14 @@ class Tally:
                     counter.changed += changed
                     counter.right_to_wrong += right_to_wrong
                     counter.wrong_to_right += wrong_to_right
+
+    def headline(self) -> str:
+        """The headline so far, for a progress bar: ``judge acc 62%`` or ``acc 70%``."""
+        if self.oversight.debates:
+            judged = self.oversight.accuracy
+            return (f"judge acc {judged.hits / judged.total:.0%}" if judged.total
+                    else "judge acc n/a")
+        return f"acc {self.correct / self.scored:.0%}" if self.scored else "acc n/a"
 
     def summary(self) -> Summary:
         """The metrics of the debates added so far."""

@@ -19,6 +19,7 @@ from debate.oversight_metrics import CONFIDENT, OVERSIGHT_DEFINITIONS, Oversight
 from debate.plots import line_chart
 from debate.results import write_text_atomic
 from debate.scoring import final_correct
+from debate.stats import wilson_interval
 from debate.trace import DebateTrace
 
 __all__ = ["ACCURACY_PLOT", "accuracy_chart", "debate_rows", "markdown_report", "print_summary",
@@ -46,6 +47,18 @@ def _accuracy(summary: Summary) -> str:
         low, high = summary.accuracy_interval
         text += f"; 95% CI {_pct(low)}–{_pct(high)}"
     return text + ")"
+
+
+def _headline(summary: Summary) -> list[tuple[str, str]]:
+    """The run's headline first: judge accuracy for oversight runs, then per question."""
+    o = summary.oversight
+    if o is None:
+        return [("final accuracy", _accuracy(summary))]
+    text = f"{_rate(o.accuracy)} judgments"
+    interval = wilson_interval(o.accuracy.hits, o.accuracy.total)
+    if interval is not None:
+        text += f"; 95% CI {_pct(interval[0])}–{_pct(interval[1])}"
+    return [("judge accuracy", text), ("per-question accuracy", _accuracy(summary))]
 
 
 def _task(summary: Summary) -> list[tuple[str, str]]:
@@ -86,7 +99,7 @@ def _overview(summary: Summary) -> list[tuple[str, str]]:
         ("models", ", ".join(summary.models) or "-"),
         ("debates", _finished(summary)),
         *_task(summary),
-        ("final accuracy", _accuracy(summary)),
+        *_headline(summary),
         *_bound(summary),
         ("round-0 majority vote", _pct(summary.vote_accuracy)),
         ("consensus rate", f"{_pct(summary.consensus_rate)} (of {summary.consensus_debates})"),

@@ -287,7 +287,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
 
             with bar, TraceWriter(traces_path) as writer, settled_runtime(runtime):
                 def info() -> str:
-                    acc = f"acc {tally.correct / tally.scored:.0%}" if tally.scored else "acc n/a"
+                    acc = tally.headline()
                     if config.batch:
                         return f"{acc} · " + models.batch_progress(
                             stats, config.batch_options.discount)

@@ -304,3 +304,27 @@ async def test_compare_shows_debate_consultancy_and_blind_judge_side_by_side(tmp
     assert "blind blind-judge 2 50.0% 50.0% 0 - - -" in rows
     assert not any(row.startswith("du ") for row in rows)  # no judge: not in this table
     assert judge_table(["du"], [summarize([du])]) is None
+
+
+def test_the_judge_accuracy_is_the_headline_of_an_oversight_run():
+    """Issue 28 §7: an always-A judge, ten questions in both orders: each question's two
+    verdicts average to a tie (wrong per question), while half the judgments are right.
+    Before: the report led with "final accuracy 0.0%"; after: "judge accuracy 50.0%"
+    first, the per-question aggregate second, each defined."""
+    from debate.metrics import DEFINITIONS, Summary
+    from debate.oversight_metrics import OVERSIGHT_DEFINITIONS, OversightStats, Rate
+    from debate.report import _overview, markdown_report
+
+    summary = Summary(debates=10, scored=10, correct=0, accuracy=0.0,
+                      oversight=OversightStats(debates=10, judgments=20, read=20,
+                                               accuracy=Rate(hits=10, total=20)))
+    assert (summary.headline, summary.headline_accuracy) == ("judge accuracy", 0.5)
+    labels = [label for label, _ in _overview(summary)]
+    assert labels.index("judge accuracy") < labels.index("per-question accuracy")
+    assert "final accuracy" not in labels
+    assert dict(_overview(summary))["judge accuracy"].startswith("10/20 (50.0%) judgments")
+    assert "per-question accuracy" in DEFINITIONS and "judge accuracy" in OVERSIGHT_DEFINITIONS
+    assert "**per-question accuracy**" in markdown_report(summary)
+    plain = Summary(scored=4, correct=3, accuracy=0.75)
+    assert (plain.headline, plain.headline_accuracy) == ("final accuracy", 0.75)
+    assert "final accuracy" in dict(_overview(plain))
