@@ -399,11 +399,11 @@ class _RunLock:
 
 def _scoring_change(then: Question, now: Question) -> str | None:
     """How a finished debate's question was scored otherwise than it reads now, if it was."""
-    was = (then.task, then.gold, then.numeric_tolerance)
-    is_ = (now.task, now.gold, now.numeric_tolerance)
+    was = (then.task, then.gold, then.numeric_tolerance, then.choices)
+    is_ = (now.task, now.gold, now.numeric_tolerance, now.choices)
     if was == is_:
         return None
-    names = ("task", "gold", "numeric_tolerance")
+    names = ("task", "gold", "numeric_tolerance", "choices")
     return ", ".join(f"{name} {a!r} -> {b!r}" for name, a, b in zip(names, was, is_, strict=True)
                      if a != b)
 
