@@ -355,3 +355,13 @@ def test_a_summary_written_before_failed_debates_were_counted_gives_no_bound():
     assert old.accuracy_bound is None  # not 9/9: the failed one may have had gold
     assert "unknown (the summary predates the count" in markdown_report(old)
     assert Summary(scored=4, correct=2).accuracy_bound == 0.5  # none failed: the accuracy
+
+
+def test_reordered_options_under_the_same_gold_letter_are_another_scoring():
+    from debate.runner import _scoring_change
+    from debate.trace import Question
+
+    then = Question(id="q", text="?", task="choice", gold="A", choices=["Paris", "Rome"])
+    now = then.model_copy(update={"choices": ["Rome", "Paris"]})
+    assert _scoring_change(then, then) is None
+    assert _scoring_change(then, now) == "choices ['Paris', 'Rome'] -> ['Rome', 'Paris']"
