@@ -7,26 +7,31 @@ of different sizes compare. Paired tests (exact McNemar, on the questions both
 runs scored) compare each run with the first; with more than one test, the
 Holm-adjusted p-values are shown next to the raw ones. Runs of the oversight
 protocols (``debate-qa``, ``consultancy``, ``blind-judge``) get a second table
-of how well their judge did (:func:`judge_table`).
+of how well their judge did (:func:`judge_table`) and a third of their debater
+models' ratings from the matches of all of them together (:func:`ratings_table`,
+:mod:`debate.ratings`). :func:`compare_json` is all of it as one JSON object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+from pydantic import BaseModel
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from debate.metrics import Summary, load_run_summary, run_prices, summarize
 from debate.plots import Point, scatter_chart
+from debate.ratings import RatingOptions, Ratings, Record, rate_debaters
 from debate.stats import Comparison
-from debate.trace import read_traces
+from debate.trace import DebateTrace, read_traces
 
-__all__ = ["Compute", "compute_chart", "holm", "judge_table", "paired_table", "per_debate",
-           "run_names", "run_summary", "runs_table"]
+__all__ = ["CompareReport", "Compute", "NamedSummary", "PairedResult", "compare_json",
+           "compute_chart", "holm", "judge_table", "paired_table", "per_debate",
+           "ratings_table", "run_names", "run_ratings", "run_summary", "runs_table"]
 
 Compute = Literal["calls", "tokens"]
 
@@ -129,6 +134,60 @@ def judge_table(names: Sequence[str], summaries: Sequence[Summary]) -> Table | N
                    "quotes\nverified"), rows, wrap=("run",))
 
 
+def run_ratings(sources: Sequence[str | Path], summaries: Sequence[Summary],
+                options: RatingOptions | None = None) -> Ratings | None:
+    """The debater ratings of the oversight runs among ``sources``, their matches pooled.
+
+    ``sources``: trace files, one per summary; ``None`` when no run is an oversight run.
+    """
+    def traces() -> Iterator[DebateTrace]:
+        for source, summary in zip(sources, summaries, strict=True):
+            if summary.oversight is not None:
+                yield from read_traces(source)
+
+    return rate_debaters(traces(), options)
+
+
+def _wins(record: Record) -> str:
+    return f"{record.wins + record.ties / 2:g}"
+
+
+def _rating(low: float | None, rating: float | None, high: float | None) -> str:
+    if rating is None:
+        return "n/a"
+    if low is None or high is None:
+        return f"{rating:.0f}"
+    return f"{rating:.0f}\n[{low:.0f}–{high:.0f}]"
+
+
+def ratings_table(ratings: Ratings) -> Table:
+    """One row per debater model: rating [interval], matches, wins, wins by side.
+
+    The caption counts what was rated and left out, the seat-A speaker's score and
+    how the interval was drawn; it says why when there are no ratings.
+    """
+    o = ratings.options
+    rows = [(r.model, _rating(r.low, r.rating, r.high), str(r.record.matches),
+             _wins(r.record), _pct(r.correct.score), _pct(r.incorrect.score))
+            for r in ratings.rows]
+    judges = ", ".join(ratings.judges) or "-"
+    table = _table(f"debater ratings (Bradley–Terry, Elo scale; judge {judges})",
+                   ("debater model", f"rating\n[{100 * o.confidence:g}% CI]", "matches",
+                    "wins\n(tie ½)", "wins\narguing\ncorrect", "wins\narguing\nincorrect"),
+                   rows, wrap=("debater model",))
+    lines = [] if ratings.reason is None else [ratings.reason]
+    lines.append(f"{ratings.matches} matches on {ratings.questions} questions (left out: "
+                 f"{ratings.self_play} self-play, {ratings.unread} unread); the speaker "
+                 f"seated at A scored {_pct(ratings.seat_a.score)}")
+    if ratings.reason is None and o.resamples:
+        lines.append(f"interval: bootstrap over questions, {ratings.resamples_used} of "
+                     f"{o.resamples} draws usable, seed {o.seed}; prior {o.prior:g} wins "
+                     "each way per pair")
+    table.caption = escape("\n".join(lines))
+    table.caption_justify = "left"
+    return table
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm's step-down adjustment of ``p_values`` (same order), for several tests at once.
 
@@ -174,3 +233,39 @@ def compute_chart(names: Sequence[str], summaries: Sequence[Summary],
     return scatter_chart(points, title="accuracy against compute",
                          x_label=f"{compute} per debate (mean)", y_label="final accuracy",
                          y_range=(0, 100), y_suffix="%")
+
+
+class NamedSummary(BaseModel):
+    """A run's short name and its summary."""
+
+    name: str
+    summary: Summary
+
+
+class PairedResult(Comparison):
+    """A run against the first one, with its Holm-adjusted p-value."""
+
+    run: str
+    first: str
+    p_holm: float
+    """The p-value adjusted for the tests of all the runs against the first (Holm)."""
+
+
+class CompareReport(BaseModel):
+    """What ``debate compare --json`` prints."""
+
+    runs: list[NamedSummary]
+    paired: list[PairedResult]
+    """Each run after the first against the first (exact McNemar)."""
+    ratings: Ratings | None = None
+    """The debater ratings of the oversight runs (``None``: no oversight run)."""
+
+
+def compare_json(names: Sequence[str], summaries: Sequence[Summary],
+                 results: Sequence[Comparison], ratings: Ratings | None) -> str:
+    """The runs, the paired tests and the ratings as one JSON object."""
+    adjusted = holm([r.p_value for r in results])
+    paired = [PairedResult(run=name, first=names[0], p_holm=p, **r.model_dump())
+              for name, r, p in zip(names[1:], results, adjusted, strict=True)]
+    runs = [NamedSummary(name=n, summary=s) for n, s in zip(names, summaries, strict=True)]
+    return CompareReport(runs=runs, paired=paired, ratings=ratings).model_dump_json()

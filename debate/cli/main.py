@@ -331,19 +331,29 @@ def compare(
                           "tokens.")] = "calls",
     plot: Annotated[Path, Opt("--plot", help="Where to write the plot of accuracy against "
                               "compute (SVG).")] = Path("compare.svg"),
+    json: Annotated[bool, Opt("--json", help="Print the runs, paired tests and debater "
+                              "ratings as JSON.")] = False,
+    resamples: Annotated[int, Opt(help="Bootstrap draws for the debater ratings' 95% "
+                                  "intervals (oversight runs; 0: none).")] = 1000,
+    seed: Annotated[int, Opt(help="Seed of the ratings' bootstrap.")] = 0,
 ) -> None:
-    """Compare runs: one table (and the judges' of oversight runs), a plot, paired tests."""
+    """Compare runs: tables (with judges and debater ratings for oversight), a plot, tests."""
     from debate.compare import (
+        compare_json,
         compute_chart,
         judge_table,
         paired_table,
+        ratings_table,
         run_names,
+        run_ratings,
         run_summary,
         runs_table,
     )
     from debate.files import check_output_file
     from debate.plots import SVG_MARKERS
+    from debate.ratings import RatingOptions
     from debate.results import write_text_atomic
+    from debate.settings import validated
     from debate.stats import compare_runs
     from debate.trace import read_traces
 
@@ -353,10 +363,13 @@ def compare(
         raise typer.BadParameter(f"{x!r}: use calls or tokens", param_hint="--x")
     names = run_names(runs)
     try:
+        options = validated(RatingOptions, {"resamples": resamples, "seed": seed},
+                            "debate compare")
         check_output_file(plot, SVG_MARKERS, "--plot")
         files = _trace_files(runs)
         summaries = [run_summary(run) for run in runs]
         results = [compare_runs(read_traces(files[0]), read_traces(f)) for f in files[1:]]
+        ratings = run_ratings(files, summaries, options)
         chart = compute_chart(names, summaries, "calls" if x == "calls" else "tokens")
     except (DebateError, OSError) as exc:
         _fail(exc)
@@ -365,10 +378,17 @@ def compare(
         write_text_atomic(plot, chart)
     except OSError as exc:
         _fail(ConfigError(f"--plot {plot}: cannot write it: {exc.strerror or exc}"))
+    if json:
+        out.print_json(compare_json(names, summaries, results, ratings))
+        return
     out.print(runs_table(names, summaries))
     judges = judge_table(names, summaries)
     if judges is not None:
         out.print(judges)
+    if ratings is not None and ratings.rows:
+        out.print(ratings_table(ratings))
+    elif ratings is not None:
+        out.print(ratings.reason, markup=False, highlight=False)
     if len(runs) == 2:
         _print_pair(str(runs[0]), str(runs[1]), results[0])
     else:
