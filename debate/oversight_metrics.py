@@ -21,7 +21,8 @@ so two per trace with ``both_orders``. Probe verdicts and sampled speeches
 - private confidence (``private_confidence``): mean stated confidence per round
   and side, and the share of (order, round) points of a debate at which both
   debaters state at least 75% ("both think they'll win"; an unparsed estimate
-  is not confident).
+  is not confident); per debate (each order one debate), the share whose two
+  debaters both state at least 75% after its last round, the paper's count.
 """
 
 from __future__ import annotations
@@ -125,6 +126,10 @@ class OversightStats(BaseModel):
     """Private estimates per round (empty without ``private_confidence``)."""
     both_confident: Rate = Field(default_factory=Rate)
     """(Order, round) points with two estimates where both are at least :data:`CONFIDENT`."""
+    both_confident_debates: Rate = Field(default_factory=Rate)
+    """Debates (one per order) with two estimates after their last round where both are at
+    least :data:`CONFIDENT` (Prasad & Nguyen count debates by the closing round's bets; their
+    script counts bets above 75, their text says at least 75%)."""
 
 
 @dataclass(slots=True)
@@ -157,6 +162,11 @@ class _Estimates:
                                unparsed=self.unparsed)
 
 
+def _both_confident(estimates: list[float | None]) -> bool:
+    """Whether every estimate was read and is at least :data:`CONFIDENT`."""
+    return all(c is not None and c >= CONFIDENT for c in estimates)
+
+
 class OversightTally:
     """Oversight metrics accumulated one trace at a time (other protocols' traces ignored)."""
 
@@ -172,6 +182,7 @@ class OversightTally:
         self.side_quotes = _sides()
         self.estimates: dict[int, _Estimates] = {}
         self.both_confident = _Count()
+        self.both_confident_debates = _Count()
 
     def add(self, trace: DebateTrace) -> bool:
         """Count one trace; ``False`` (nothing counted) for another protocol's trace."""
@@ -192,11 +203,16 @@ class OversightTally:
             elif turn.kind == "confidence":
                 self._estimate(turn.round, fields["side"], turn.confidence)
                 points.setdefault((fields["order"], turn.round), []).append(turn.confidence)
-        for estimates in points.values():
+        last: dict[int, int] = {}  # order -> its last round with estimates
+        for (order, round_), estimates in points.items():
+            last[order] = max(last.get(order, round_), round_)
             if len(estimates) == 2:  # a debate's two speakers (consultancy has one)
                 self.both_confident.total += 1
-                self.both_confident.hits += all(c is not None and c >= CONFIDENT
-                                                for c in estimates)
+                self.both_confident.hits += _both_confident(estimates)
+        for order, round_ in last.items():
+            if len(points[order, round_]) == 2:
+                self.both_confident_debates.total += 1
+                self.both_confident_debates.hits += _both_confident(points[order, round_])
         models = {agent.name: agent.model for agent in trace.agents}
         for turn in trace.turns:
             if turn.kind == "verdict" and turn.step == "decide":
@@ -253,7 +269,8 @@ class OversightTally:
             model_wins={model: _side_rates(c) for model, c in self.model_wins.items()},
             quotes=self.quotes.rate(), side_quotes=_side_rates(self.side_quotes),
             confidence=[e.stats(r) for r, e in sorted(self.estimates.items())],
-            both_confident=self.both_confident.rate())
+            both_confident=self.both_confident.rate(),
+            both_confident_debates=self.both_confident_debates.rate())
 
 
 def oversight_stats(traces: Iterable[DebateTrace]) -> OversightStats | None:
