@@ -127,7 +127,8 @@ def test_quotes_are_checked_against_the_passage():
     assert (total, verified) == (6, 4)  # exact, whitespace, punctuation dropped, across a stop
     assert marked.count("<v_quote>") == 4 and marked.count("<u_quote>") == 2
     assert "<u_quote>Tomas baked the bread</u_quote>" in marked  # fabricated
-    assert check_quotes("<quote>ira bake</quote>", PASSAGE)[2] == 0  # words, not fragments
+    assert check_quotes("<quote>ira bake</quote>", PASSAGE)[2] == 1  # the reference: a substring
+    assert check_quotes("<quote>ira bake</quote>", PASSAGE, strict=True)[2] == 0  # whole words
 
 
 async def test_the_judge_sees_quotes_marked_verified_or_not():
@@ -241,7 +242,8 @@ async def test_the_blind_judge_decides_from_the_question_and_the_answers_alone()
     trace, model = await run("blind-judge")
     assert len(model.calls) == 2
     for messages in judge_calls(trace):
-        assert "(no debate)" in messages[1].content and PASSAGE not in messages[1].content
+        assert PASSAGE not in messages[1].content
+        assert not any(w in m.content.lower() for m in messages for w in ("speaker", "quote"))
         assert "Answer A:" in messages[1].content and "Answer B:" in messages[1].content
 
 
