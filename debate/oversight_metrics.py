@@ -57,9 +57,10 @@ OVERSIGHT_DEFINITIONS: dict[str, str] = {
                                      "/ judgments with such a speaker",
     "quotes verified": "quotes found in the passage / quotes, over the main-line speeches",
     f"both ≥ {100 * CONFIDENT:.0f}% confident": (
-        f"(order, round) points of a debate at which both debaters privately stated a chance "
-        f"of winning of at least {100 * CONFIDENT:.0f}% / points with both estimates (one "
-        "that could not be read is not confident)"),
+        f"debates (each order of a question) whose two debaters both privately stated, after "
+        f"the last round, a chance of winning of at least {100 * CONFIDENT:.0f}% / debates "
+        "with both estimates (the paper's figure); beside it the same over every (order, "
+        "round) point (one that could not be read is not confident)"),
 }
 
 

@@ -174,7 +174,9 @@ def _judge_overview(o: OversightStats) -> list[tuple[str, str]]:
                   f"{_rate(o.side_quotes.correct)}, incorrect side "
                   f"{_rate(o.side_quotes.incorrect)}")]
     if o.both_confident.total:
-        rows.append((f"both ≥ {100 * CONFIDENT:.0f}% confident", _rate(o.both_confident)))
+        rows.append((f"both ≥ {100 * CONFIDENT:.0f}% confident",
+                     f"{_rate(o.both_confident_debates)} debates (at their last round); "
+                     f"{_rate(o.both_confident)} (order, round) points"))
     return rows
 
 
