@@ -7,7 +7,10 @@ the file, the line (or index) and the field. HF datasets are accepted as
 objects, local folders (``save_to_disk``) or Hub names
 (``dataset: {hub: openai/gsm8k, config: main, split: test}``), which
 ``datasets.load_dataset`` fetches on the user's machine into its cache (and
-reads from that cache with ``HF_DATASETS_OFFLINE=1``).
+reads from that cache with ``HF_DATASETS_OFFLINE=1``). A row's wrong answer, which the
+oversight protocols defend against the gold, is its ``distractor`` column
+(:mod:`debate.distractor`). QuALITY is read in its own format (``dataset: {quality: {...}}``,
+:mod:`debate.quality`).
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import PrivateAttr, model_validator
+from pydantic import PrivateAttr, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from debate.distractor import read_distractor
 from debate.errors import DatasetError, MissingDependencyError
 from debate.numbers import NumericTolerance
+from debate.quality import QualityOptions, QualitySource, quality_rows
 from debate.scoring import normalize_gold, strip_choice_labels
 from debate.settings import Settings
 from debate.trace import Question, TaskType
@@ -50,6 +55,17 @@ class FieldMap(Settings):
     """One column with a list of options, or several columns, one per option."""
     context: str = "context"
     """A passage that comes with the question."""
+    distractor: str = "distractor"
+    """A wrong answer, which the oversight protocols defend against the gold (optional;
+    written like the gold; read into ``metadata["distractor"]``)."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without ``distractor`` where it is the default: runs' identities stay as they were."""
+        data: dict[str, Any] = handler(self)
+        if self.distractor == "distractor":
+            data.pop("distractor", None)
+        return data
 
 
 class DatasetSpec(Settings):
@@ -78,6 +94,9 @@ class DatasetSpec(Settings):
     """Let some questions lack a gold answer while others have one (those run unscored,
     counted in a warning). Off: a missing or NaN gold is an error naming its row. A
     dataset without any gold runs unscored either way."""
+    quality: QualityOptions | None = None
+    """Read the data as QuALITY (its JSON lines, or the Hub's ``tasksource/QuALITY``), with
+    these filters and distractor rule (:mod:`debate.quality`); ``{}`` keeps every question."""
     _loaded: Any = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -86,6 +105,10 @@ class DatasetSpec(Settings):
             raise ValueError("give a dataset `path` or a Hub dataset `hub` (one of them)")
         if self.path is not None and (self.config or self.split or self.revision):
             raise ValueError("`config`, `split` and `revision` go with `hub`, not `path`")
+        if self.quality is not None and self.fields != FieldMap():
+            raise ValueError("`fields` do not apply to QuALITY (`quality`): its columns are known")
+        if self.quality is not None and self.task not in (None, "choice"):
+            raise ValueError(f"QuALITY's questions are multiple-choice, not {self.task}")
         return self
 
     @property
@@ -96,7 +119,14 @@ class DatasetSpec(Settings):
         return "-".join(p for p in (self.hub or "").split("/")[-1:] + [self.config or ""] if p)
 
     def source(self) -> str | Any:
-        """What :func:`load_dataset` reads: the path, or the loaded Hub split (loaded once)."""
+        """What :func:`load_dataset` reads: the path, or the Hub split (loaded once).
+
+        For QuALITY, wrapped in a :class:`~debate.quality.QualitySource`.
+        """
+        data = self._data()
+        return data if self.quality is None else QualitySource(data, self.quality)
+
+    def _data(self) -> str | Any:
         if self.path is not None:
             return self.path
         if self._loaded is None:
@@ -104,10 +134,15 @@ class DatasetSpec(Settings):
         return self._loaded
 
     def content_hash(self) -> str:
-        """SHA-256 of the data: a file's bytes, or the Hub split's rows."""
-        if self.path is not None:
-            return content_hash(self.path)
-        return rows_hash(self.source())
+        """SHA-256 of the data: a file's bytes, or the Hub split's rows.
+
+        For QuALITY, with the filters and distractor rule that read them.
+        """
+        digest = content_hash(self.path) if self.path is not None else rows_hash(self._data())
+        if self.quality is None:
+            return digest
+        options = self.quality.model_dump_json()
+        return hashlib.sha256(f"{digest}\nquality {options}".encode()).hexdigest()
 
 
 def _load_hub(hub: str, config: str | None, split: str | None, revision: str | None) -> Any:
@@ -143,6 +178,18 @@ Row = Mapping[str, Any]
 
 def _rows(source: Any) -> tuple[str, Iterator[tuple[str, Row]]]:
     """(name, iterator of (location, row)) for any supported source."""
+    if isinstance(source, QualitySource):
+        data = source.data
+        if isinstance(data, str | Path) and not Path(data).exists():
+            raise DatasetError(f"{data}: no such file or folder (QuALITY is not shipped: download "
+                               "it from github.com/nyu-mll/quality, or name the Hub's copy)")
+        if isinstance(data, str | Path) and Path(data).is_file() and (
+                Path(data).suffix.lower() not in (".json", ".csv")):  # QuALITY.v1.0.1.[...].dev
+            path = Path(data)
+            name, rows = (path.stem if path.suffix.lower() == ".jsonl" else path.name), _jsonl(path)
+        else:
+            name, rows = _rows(data)
+        return name, quality_rows(name, rows, source.options)
     if not isinstance(source, str | Path):
         if hasattr(source, "column_names") and hasattr(source, "__iter__"):
             name = getattr(getattr(source, "info", None), "dataset_name", None) or "dataset"
@@ -455,8 +502,13 @@ def _question(name: str, index: int, where: str, row: Row, choices: list[str] | 
             gold = normalize_gold(row[fields.answer], task, choices)
         except ValueError as exc:
             raise DatasetError(f"{where}: field {fields.answer!r}: {exc}") from exc
-    used = {fields.question, fields.answer, fields.id, fields.context}
+    used = {fields.question, fields.answer, fields.id, fields.context, fields.distractor}
     used |= set(fields.choices) if isinstance(fields.choices, list) else {fields.choices}
+    metadata = {k: v for k, v in row.items() if k not in used | {"distractor"} and _plain(v)}
+    distractor = read_distractor(row.get(fields.distractor), fields.distractor, where, task,
+                                 choices, gold)
+    if distractor is not None:
+        metadata["distractor"] = distractor
     context = row.get(fields.context)
     if isinstance(context, list):  # passages: one per line, not a Python list's repr
         context = "\n".join(str(part) for part in context if part not in (None, ""))
@@ -464,7 +516,7 @@ def _question(name: str, index: int, where: str, row: Row, choices: list[str] | 
     gold_text = raw_gold if task == "exact" and raw_gold != gold else None  # "Canberra"
     return Question(id=qid, text=str(text), task=task, gold=gold, gold_text=gold_text,
                     choices=choices, context=str(context) if context not in (None, "") else None,
-                    metadata={k: v for k, v in row.items() if k not in used and _plain(v)})
+                    metadata=metadata)
 
 
 def _plain(value: Any) -> bool:
