@@ -4,7 +4,7 @@ Counted over the traces of ``debate-qa``, ``consultancy`` and ``blind-judge``
 (Khan et al. 2024; other protocols' traces are ignored). A *judgment* is one
 final verdict (kind ``verdict``, step ``decide``): one per order of a question,
 so two per trace with ``both_orders``. Probe verdicts and sampled speeches
-(``speech_samples`` > 1) are left out: only the main line of each debate counts.
+(``best_of`` > 1) are left out: only the main line of each debate counts.
 
 - judgments, read (probabilities parsed), unparsed (not read; counted, never
   dropped) and ties (read, both answers equally likely: no decision);
@@ -195,7 +195,7 @@ class OversightTally:
         points: dict[tuple[int, int], list[float | None]] = {}  # (order, round) -> estimates
         for turn in trace.turns:
             fields = turn.fields
-            if turn.kind == "argument" and not fields.get("sample"):
+            if turn.kind == "argument" and "sample" not in fields:  # not a sample left behind
                 speakers[fields["order"], fields["seat"]] = turn.agent
                 quotes, verified = fields["quotes"], fields["verified_quotes"]
                 for count in (self.quotes, self.side_quotes[fields["side"]]):

@@ -6,6 +6,8 @@ sees; quotes are checked against the passage; the judge states probabilities.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from debate.agents.oversight import (
@@ -74,31 +76,39 @@ async def test_debaters_see_the_passage_and_the_judge_never_does():
             assert "Who baked the bread?" in messages[1].content
 
 
-async def test_simultaneous_moves_are_blind_and_sequential_moves_read_the_first_speech():
-    speech = "Speech of {agent}"
+async def test_round_one_is_blind_in_both_modes_and_sequential_b_reads_a_from_round_two():
+    """Who reads what, briefly (every prompt in full: tests/test_oversight_views.py).
+
+    Before (HEAD 6804bf9): sequential B read A's round-1 speech, and from round 2 no
+    debater B read any speech of A. After: as the reference (quality_sim, quality_seq).
+    """
+    speech = "Speech of {agent} in round {round}"
 
     def reply(messages: list[Message], params: SamplingParams) -> str:
         if is_judge(messages):
             return '{"A": 0.6, "B": 0.4}'
-        return speech.format(agent=params.sampler)
+        return speech.format(agent=params.sampler, round=sum(m.role == "user" for m in messages))
 
-    for moves, b_sees_a in (("simultaneous", False), ("sequential", True)):
+    for moves in ("simultaneous", "sequential"):
         model = ScriptedModel(reply)
         trace, _ = await run("debate-qa", model, moves=moves, rounds=3, both_orders=False)
         calls_per_round = [len([t for t in trace.turns if t.round == r and t.kind == "argument"])
                            for r in range(3)]
         assert calls_per_round == [2, 2, 2]
         assert len(model.calls) == 3 * 2 + 1  # speeches, then one verdict
-        b_first = next(t for t in trace.turns if t.agent == "debater-b" and t.round == 0)
-        assert ("Speech of debater-a" in b_first.messages[-1].content) is b_sees_a
+        b = [t.messages[-1].content for t in trace.turns if t.agent == "debater-b"
+             and t.kind == "argument"]
+        assert "Speech of debater-a" not in b[0]  # round 1 is blind in both modes
+        assert "Speech of debater-a in round 1" in b[1]
+        assert ("Speech of debater-a in round 2" in b[1]) is (moves == "sequential")
         a_second = next(t for t in trace.turns if t.agent == "debater-a" and t.round == 1)
-        assert "Speech of debater-b" in a_second.messages[-1].content  # last round's reply
+        assert "Speech of debater-b in round 1" in a_second.messages[-1].content
         assert a_second.messages[:2] == next(
             t for t in trace.turns if t.agent == "debater-a" and t.round == 0).messages[:2]
 
 
 async def test_both_orders_swap_the_seats_so_each_answer_is_defended_from_each():
-    trace, _ = await run("debate-qa", rounds=1)
+    trace, _ = await run("debate-qa", rounds=1, judge_format="probabilities")
     speeches = [t for t in trace.turns if t.kind == "argument"]
     defended = {(t.fields["order"], t.agent): t.fields["defends"] for t in speeches}
     assert defended[(0, "debater-a")] == defended[(1, "debater-b")]
@@ -187,7 +197,8 @@ async def test_the_final_answer_is_the_one_with_the_higher_mean_probability():
         mira_is_a = "Answer A: Mira" in messages[1].content
         return '{"A": 0.8, "B": 0.2}' if mira_is_a else '{"A": 0.4, "B": 0.6}'
 
-    trace, _ = await run("debate-qa", ScriptedModel(reply), rounds=1)
+    trace, _ = await run("debate-qa", ScriptedModel(reply), rounds=1,
+                         judge_format="probabilities")
     # p(correct) = 0.8 in the order where Mira is A, 0.6 in the other: mean 0.7
     assert trace.final.answer == "mira" and trace.correct is True
     assert trace.final.votes == pytest.approx({"mira": 0.7, "tomas": 0.3})
@@ -249,7 +260,7 @@ async def test_the_blind_judge_decides_from_the_question_and_the_answers_alone()
 
 @pytest.mark.parametrize("options", [
     {}, {"moves": "sequential", "rounds": 2}, {"private_confidence": True},
-    {"interactive_judge": True, "both_orders": False}, {"speech_samples": 3, "rounds": 2},
+    {"interactive_judge": True, "both_orders": False}, {"best_of": 3, "rounds": 2},
 ])
 async def test_the_stated_call_count_is_the_calls_made(options):
     trace, model = await run("debate-qa", **options)
@@ -257,22 +268,30 @@ async def test_the_stated_call_count_is_the_calls_made(options):
         "debate-qa", **options).max_calls()
 
 
-async def test_sampled_speeches_are_distinct_calls_each_scored_by_the_judge():
+async def test_best_of_candidates_are_distinct_calls_and_the_judges_favourite_continues():
+    """Before (``speech_samples: 2``): sample 0 continued although the judge rated
+    sample 1 higher. After (``best_of: 2``): the higher-rated candidate continues."""
+
     def reply(messages: list[Message], params: SamplingParams) -> str:
         if is_judge(messages):
             return '{"A": 0.9, "B": 0.1}' if "strong" in messages[1].content else '{"A": 0.5}'
         return "strong speech" if params.sampler.endswith("#s1") else "weak speech"
 
     trace, model = await run("debate-qa", ScriptedModel(reply), rounds=1, both_orders=False,
-                             speech_samples=2)
-    samples = [t for t in trace.turns if t.kind == "argument"]
-    assert [t.fields["sample"] for t in samples] == [0, 1, 0, 1]
-    a0, a1 = (t for t in samples if t.agent == "debater-a")
+                             best_of=2, best_of_judge="probabilities")
+    candidates = [t for t in trace.turns if t.kind == "argument"]
+    assert [t.fields["candidate"] for t in candidates] == [1, 0, 0, 1]  # kept one first
+    a1, a0 = (t for t in candidates if t.agent == "debater-a")
     assert a0.messages == a1.messages and a0.fields["point"] == a1.fields["point"]
     assert (a0.raw, a1.raw) == ("weak speech", "strong speech")
     assert (a0.fields["judge_p_own"], a1.fields["judge_p_own"]) == pytest.approx((0.5, 0.9))
+    assert "sample" not in a1.fields and a0.fields["sample"] == 0
+    b0, b1 = (t for t in candidates if t.agent == "debater-b")
+    assert (b0.raw, b0.fields["judge_p_own"]) == ("weak speech", pytest.approx(0.5))
+    assert (b1.raw, b1.fields["judge_p_own"]) == ("strong speech", pytest.approx(0.1))
     final = [t for t in trace.turns if t.step == "decide"][0]
-    assert "strong speech" not in final.messages[1].content  # only sample 0 continues
+    assert "Debater A (round 1):\nstrong speech" in final.messages[1].content
+    assert "Debater B (round 1):\nweak speech" in final.messages[1].content
 
 
 async def test_questions_without_a_passage_or_a_wrong_answer_are_refused_at_load():
@@ -329,13 +348,13 @@ SELFPLAY_RATING = {"strength 0": 0.3, "strength 1": 0.8, "strength 2": 0.55}
 
 
 def selfplay_reply(messages: list[Message], params: SamplingParams) -> str:
-    """Sample i of a speech says 'strength i'; the judge's probe rates strength 0/1/2 at
-    0.3/0.8/0.55 for the speaker's answer (the seat of the last speech in the transcript)."""
+    """Candidate i of a speech says 'strength i'; the judge rates strength 0/1/2 at
+    0.3/0.8/0.55 for the answer of the seat whose candidate it is shown last (beside it in
+    its round stands the dummy, which says no 'strength')."""
     if is_judge(messages):
-        shown = messages[1].content
-        last = shown.rsplit("(round ", 1)[-1]
-        seat = "A" if shown.rsplit("Debater ", 1)[-1].startswith("A") else "B"
-        p = next((v for k, v in SELFPLAY_RATING.items() if k in last), 0.5)
+        shown = re.findall(r"Debater ([AB]) \(round \d+\):\n(strength \d)", messages[1].content)
+        seat, text = shown[-1] if shown else ("A", "")
+        p = SELFPLAY_RATING.get(text, 0.5)
         p_a = p if seat == "A" else 1 - p
         return f'{{"A": {p_a:.2f}, "B": {1 - p_a:.2f}}}'
     sample = params.sampler.rsplit("#s", 1)[1] if "#s" in params.sampler else "0"
@@ -347,23 +366,26 @@ def selfplay_model() -> ScriptedModel:
 
 
 async def test_judge_preference_pairs_sampled_speeches_by_the_judges_probability():
+    """Before (``speech_samples: 3``): every pair of a point. After (``best_of: 3``): per
+    speech the best against the lowest-rated; ``pairs: all`` every pair."""
     from debate.export import examples, export
 
     trace, _ = await run("debate-qa", selfplay_model(), rounds=1, both_orders=False,
-                         speech_samples=3, moves="sequential")
+                         best_of=3, best_of_judge="probabilities", moves="sequential")
     pairs = examples([trace], "judge-preference")
-    # per speech point (A, then B) the samples rate 0.3, 0.8, 0.55: three pairs each,
-    # (s1 over s0, 0.5), (s2 over s0, 0.25), (s1 over s2, 0.25)
-    assert len(pairs) == 6
-    by_margin = sorted((round(p.margin or 0, 2), p.chosen, p.rejected) for p in pairs)
+    # per speech point (A, then B) the candidates rate 0.3, 0.8, 0.55: best vs worst
+    assert sorted((round(p.margin or 0, 2), p.chosen, p.rejected) for p in pairs) == 2 * [
+        (0.5, "strength 1", "strength 0")]
+    every = examples([trace], "judge-preference", {"pairs": "all"})
+    by_margin = sorted((round(p.margin or 0, 2), p.chosen, p.rejected) for p in every)
     assert by_margin == sorted(2 * [(0.5, "strength 1", "strength 0"),
                                     (0.25, "strength 2", "strength 0"),
                                     (0.25, "strength 1", "strength 2")])
-    for pair in pairs:
+    for pair in every:
         assert (pair.score_chosen or 0) > (pair.score_rejected or 0)
         assert pair.answer == "mira"  # the gold is the reward target
         assert "probes" in pair.metadata.extra and "judge_p_own" in pair.metadata.extra
-    assert len(examples([trace], "judge-preference", {"min_margin": 0.3})) == 2
+    assert len(examples([trace], "judge-preference", {"min_margin": 0.3, "pairs": "all"})) == 2
     rows = export([trace], "judge-preference", "dpo")
     assert set(rows[0]) >= {"prompt", "chosen", "rejected"}
     assert rows[0]["prompt"][0]["role"] == "system"
@@ -375,7 +397,8 @@ async def test_no_preference_pair_without_samples_or_with_an_unreadable_probe():
 
     plain, _ = await run("debate-qa", selfplay_model(), rounds=1)
     assert examples([plain], "judge-preference") == []
-    unreadable, _ = await run("debate-qa", scripted("no idea"), rounds=1, speech_samples=2)
+    unreadable, _ = await run("debate-qa", scripted("no idea"), rounds=1, best_of=2,
+                              best_of_judge="probabilities")
     assert examples([unreadable], "judge-preference") == []
 
 
@@ -389,7 +412,7 @@ async def test_sampled_speeches_and_probes_replay_from_the_cache(tmp_path):
     config = ExperimentConfig(
         protocol="debate-qa", models=["scripted:selfplay"], output_dir=str(tmp_path),
         dataset={"path": "experiments/data/reading_qa.jsonl", "task": "exact"}, limit=2,
-        protocol_options={"speech_samples": 2, "rounds": 1})
+        protocol_options={"best_of": 2, "rounds": 1, "best_of_judge": "probabilities"})
     fresh = await arun_experiment(config, progress=False)
     run = tmp_path / config.run_name()
     first = [t.model_dump(exclude={"started_at", "finished_at"})
@@ -445,7 +468,7 @@ async def test_a_logprobs_judge_asks_for_a_letter_and_reads_its_probabilities():
                                                                top=top)])
 
     judge = LetterJudge()
-    trace = await run_debate(QUESTION, protocol="blind-judge", judge_confidence="logprobs",
+    trace = await run_debate(QUESTION, protocol="blind-judge", judge_format="logprobs",
                              models={"judge": judge})
     assert all(p.logprobs and p.top_logprobs == 5 for p in judge.params)
     assert all("Respond with only A or B" in t.messages[1].content for t in trace.turns)
@@ -458,15 +481,45 @@ async def test_a_logprobs_judge_asks_for_a_letter_and_reads_its_probabilities():
 
 
 async def test_a_long_speech_is_shown_cut_at_the_word_cap_and_kept_whole_in_the_trace():
+    """Before: ``w149 ... <TRUNCATED>``; after, the reference's ``truncate``: ``w149...``."""
     long_speech = " ".join(f"w{i}" for i in range(200)) + " <quote>Mira baked the bread</quote>"
     trace, _ = await run("debate-qa", scripted(speech=long_speech), rounds=1, both_orders=False,
                          cut_at_words=150)
     verdict = trace.turns[-1].messages[1].content
-    assert "w149 ... <TRUNCATED>" in verdict and "w150" not in verdict
+    assert "w149... <TRUNCATED>" in verdict and "w150" not in verdict
     assert "Mira baked" not in verdict  # the quote came after the cut
     assert all(t.raw == long_speech for t in trace.turns if t.kind == "argument")
+    assert all(t.fields["quotes"] == 0 for t in trace.turns if t.kind == "argument")
     whole, _ = await run("debate-qa", scripted(speech=long_speech), rounds=1, both_orders=False)
     assert "w199 <v_quote>Mira baked the bread</v_quote>" in whole.turns[-1].messages[1].content
+
+
+async def test_a_quote_the_cut_splits_is_closed_checked_and_counted_as_the_judge_saw_it():
+    """The reference's ``truncate`` closes a quote its cut splits; the quote counts are
+    those of the text shown.
+
+    Before: the judge read ``<quote>Mira baked... <TRUNCATED>`` raw, with no verification
+    tag, while the speech's fields counted 2 quotes, 1 verified, from the whole reply
+    (the second quote after the cut included). After: ``<v_quote>Mira baked</v_quote>...
+    <TRUNCATED>``, and 1 quote, 1 verified.
+    """
+    words = " ".join(f"w{i}" for i in range(148))
+    speech = f"{words} <quote>Mira baked the bread</quote> and <quote>Tomas baked it</quote>"
+    trace, _ = await run("debate-qa", scripted(speech=speech), rounds=2, both_orders=False,
+                         cut_at_words=150)
+    shown = "w147 <v_quote>Mira baked</v_quote>... <TRUNCATED>"
+    verdict = trace.turns[-1].messages[1].content
+    assert verdict.count(shown) == 4 and "Tomas baked it" not in verdict
+    b_second = next(t for t in trace.turns if t.agent == "debater-b" and t.round == 1)
+    assert shown in b_second.messages[-1].content  # the opponent reads it so too
+    for turn in (t for t in trace.turns if t.kind == "argument"):
+        assert (turn.fields["quotes"], turn.fields["verified_quotes"]) == (1, 1)
+        assert turn.raw == speech  # the trace keeps the whole reply
+    marked, _ = await run("debate-qa", scripted(speech="I wrote <v_quote>Tomas baked it</v_quote>"),
+                          rounds=1, both_orders=False)
+    speech_turn = next(t for t in marked.turns if t.kind == "argument")
+    assert (speech_turn.fields["quotes"], speech_turn.fields["verified_quotes"]) == (1, 0)
+    assert "<u_quote>Tomas baked it</u_quote>" in marked.turns[-1].messages[1].content
 
 
 async def test_no_agent_sees_the_other_order_or_a_sampled_alternative():
@@ -482,8 +535,9 @@ async def test_no_agent_sees_the_other_order_or_a_sampled_alternative():
         turn = sum(m.role == "assistant" for m in messages)
         return f"UNIQUE-{params.sampler}-{order}-{turn}"
 
-    trace, _ = await run("debate-qa", ScriptedModel(reply), rounds=2, speech_samples=2,
-                         interactive_judge=True, private_confidence=True)
+    trace, _ = await run("debate-qa", ScriptedModel(reply), rounds=2, best_of=2,
+                         best_of_judge="probabilities", interactive_judge=True,
+                         private_confidence=True)
     speeches = {t.id: t for t in trace.turns if t.kind == "argument"}
     for turn in trace.turns:
         text = "\n".join(m.content for m in turn.messages)
@@ -491,5 +545,5 @@ async def test_no_agent_sees_the_other_order_or_a_sampled_alternative():
             if speech.raw not in text:
                 continue
             assert speech.fields["order"] == turn.fields["order"]
-            if speech.fields.get("sample"):  # an alternative: only its own probe sees it
+            if "sample" in speech.fields:  # an alternative: only its own probe sees it
                 assert turn.step == "probe" and turn.fields["probe_of"] == speech.id

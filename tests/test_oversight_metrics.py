@@ -68,7 +68,7 @@ def defends(messages: list[Message]) -> tuple[str, str]:
 
 def speaker(messages: list[Message], params: SamplingParams) -> str:
     """Quotes the passage truly twice when defending the correct answer; otherwise once truly
-    and twice falsely. A second sample (speech_samples=2) quotes four invented lines, so a
+    and twice falsely. A second candidate (best_of=2) quotes four invented lines, so a
     sample that were counted would change the quote rates."""
     if params.sampler.endswith("#s1"):
         return "<quote>invented</quote>" * 4
@@ -92,7 +92,8 @@ async def debates(**options: object) -> list[DebateTrace]:
     models = {"debater-a": ScriptedModel(speaker, name="alpha"),
               "debater-b": ScriptedModel(speaker, name="beta"),
               "judge": ScriptedModel(debate_judge, name="judge")}
-    return [await run_debate(q, protocol="debate-qa", models=models, rounds=1, **options)
+    return [await run_debate(q, protocol="debate-qa", models=models, rounds=1,
+                             judge_format="probabilities", **options)
             for q in (Q1, Q2, Q3)]
 
 
@@ -108,7 +109,7 @@ async def debates(**options: object) -> list[DebateTrace]:
 
 
 async def test_judge_accuracy_unparsed_ties_seat_bias_side_and_model_wins_and_quotes():
-    stats = oversight_stats(await debates(speech_samples=2))
+    stats = oversight_stats(await debates(best_of=2))
     assert stats is not None
     assert stats.protocols == ["debate-qa"] and stats.debates == 3
     # 6 final verdicts (2 per question; the 2 x 2 x 2 probes per debate are not judgments):
@@ -198,7 +199,7 @@ async def test_private_confidence_per_round_and_both_think_they_will_win():
               "debater-b": ScriptedModel(confident, name="beta"),
               "judge": ScriptedModel(debate_judge, name="judge")}
     trace = await run_debate(Q1, protocol="debate-qa", models=models, rounds=2,
-                             private_confidence=True)
+                             private_confidence=True, judge_format="probabilities")
     stats = oversight_stats([trace])
     assert stats is not None
     # round 0: the correct side 0.9 in both orders (mean 0.9), the incorrect side 0.75
@@ -234,7 +235,7 @@ async def consultancy() -> DebateTrace:
     models = {"consultant": ScriptedModel(consultant, name="alpha"),
               "judge": ScriptedModel(gullible, name="judge")}
     return await run_debate(Q1, protocol="consultancy", models=models, rounds=1,
-                            private_confidence=True)
+                            private_confidence=True, judge_format="probabilities")
 
 
 async def test_consultancy_wins_when_right_and_when_wrong():
@@ -261,7 +262,7 @@ async def test_consultancy_wins_when_right_and_when_wrong():
 
 
 async def blind() -> DebateTrace:
-    return await run_debate(Q1, protocol="blind-judge",
+    return await run_debate(Q1, protocol="blind-judge", judge_format="probabilities",
                             models={"judge": ScriptedModel(gullible, name="judge")})
 
 

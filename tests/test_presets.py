@@ -30,7 +30,9 @@ def preset(name):
     ("debate-qa", 2 * (3 * 2 + 1)),  # 2 orders x (3 rounds x 2 speeches + the verdict)
     ("consultancy", 2 * (3 + 2 + 1)),  # 2 orders x (3 speeches + 2 questions + the verdict)
     ("blind-judge", 2),
-    ("debate-qa-selfplay", 2 * (3 * 2 * (2 + 2) + 1)),  # per speech: 2 samples + 2 probes
+    # 1 round: per seat 2 candidates + 2 ratings + 1 opponent sampled for them; the verdict
+    ("debate-qa-selfplay", 2 * (2 * (2 + 2 + 1) + 1)),
+    ("debate-qa-bon", 2 * (3 * 2 * (16 + 16) + 1)),  # per speech: 16 candidates, 16 ratings
 ])
 def test_each_preset_states_its_call_count(name, calls):
     assert preset(name).max_calls() == calls

@@ -245,7 +245,10 @@ def export_cmd(
     split: Annotated[str, Opt(help="Split fractions by question id, e.g. 0.9,0.1.")] = "1.0",
     rounds: Annotated[str, Opt(help="Rounds to pair (gold, consensus), e.g. 0,1.")] = "0",
     min_margin: Annotated[float, Opt(help="consensus: least vote-share margin; "
-                                      "judge-preference: least probability difference.")] = 0.0,
+                                      "judge-preference: the rating gap must exceed it.")] = 0.0,
+    pairs: Annotated[str, Opt(help="judge-preference: best (per speech the highest-rated "
+                              "candidate vs the lowest-rated, Arnesen et al.) | all (every "
+                              "pair of a point).")] = "best",
     min_length: Annotated[int | None, Opt(help="Least characters per response.")] = None,
     max_length: Annotated[int | None, Opt(help="Most characters per response.")] = None,
     max_per_question: Annotated[int | None, Opt(help="Cap examples per question.")] = None,
@@ -282,8 +285,8 @@ def export_cmd(
         check_export_target(out_dir, sources=files, overwrite=overwrite)
         traces = [t for f in files for t in read_traces(f)]
         found = examples(traces, strategy,
-                         options={"rounds": round_numbers,
-                                  "min_margin": min_margin, "allow_fallback": allow_fallback},
+                         options={"rounds": round_numbers, "min_margin": min_margin,
+                                  "pairs": pairs, "allow_fallback": allow_fallback},
                          filters={"min_length": min_length, "max_length": max_length,
                                   "max_per_question": max_per_question, "balance": balance,
                                   "correct": correct,

@@ -13,12 +13,14 @@
 - ``sft``: final answers of debates judged correct (or, without gold, the
   consensus), as single completions.
 - ``sft-critique``: critique and review turns, role-conditioned.
-- ``judge-preference``: self-play preference data (Arnesen et al. 2024) from
-  ``debate-qa`` and ``consultancy`` runs with ``speech_samples`` k >= 2: of
-  two speeches sampled at the same point of a debate (same speaker, same
-  prompt), the one after which the judge put more probability on the
-  speaker's assigned answer is chosen; every pair of a point whose judge
-  probabilities are both known and differ by at least ``min_margin``. Its
+- ``judge-preference``: self-play preference data (Arnesen et al. 2024,
+  ``data/judge_preferences_loader.py``) from ``debate-qa`` and ``consultancy``
+  runs with ``best_of`` k >= 2: per speech, of the k candidates sampled at its
+  point (same speaker, same prompt), the one the preference judge rated highest
+  (the one that continued) is chosen and the lowest-rated rejected, kept when
+  the two ratings differ by more than ``min_margin``; ``pairs: all`` gives every
+  pair of a point instead. The ratings (the judge's probability on the speaker's
+  answer) are in the metadata, with the loader's soft preference label. Its
   ``chosen_correct`` says whether the speaker defends the correct answer (so
   the ``correct`` filter keeps the honest side's pairs).
 
@@ -36,7 +38,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import combinations, product
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -58,7 +60,11 @@ class StrategyOptions(Settings):
     """Rounds whose answers are paired (gold, consensus). Round 0 prompts are identical."""
     min_margin: float = Field(0.0, ge=0, le=1)
     """consensus: least vote-share difference between the majority and the runner-up;
-    judge-preference: least difference of the judge's probabilities on the two speeches."""
+    judge-preference: the difference of the judge's ratings of the two speeches must
+    exceed it (Arnesen et al.'s ``MIN_GAP``, 0: any preference, no ties)."""
+    pairs: Literal["best", "all"] = "best"
+    """judge-preference: ``best``, per speech the highest-rated candidate against the
+    lowest-rated (Arnesen et al.); ``all``, every pair of candidates of a point."""
     allow_fallback: bool = False
     """Use turns whose answer a fallback rule guessed (last number, yes/no word, option
     text) where their answer decides a label; off by default."""
@@ -273,17 +279,25 @@ def critique_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -
 
 
 SELF_PLAY_PROTOCOLS = {"debate-qa", "consultancy"}
-"""Protocols whose sampled speeches (``speech_samples``) ``judge-preference`` pairs."""
+"""Protocols whose best-of-N candidates (``best_of``) ``judge-preference`` pairs."""
 _TIE = 1e-9
-"""Judge probabilities closer than this are a tie; a margin this close to ``min_margin``
-passes (0.6 - 0.4 is 0.19999999999999996 in floating point)."""
+"""Ratings closer than this are a tie, and a gap this close to ``min_margin`` does not
+exceed it (0.8 - 0.6 is 0.20000000000000007 in floating point)."""
+PREFERENCE_EXPONENT = 2.25
+"""The soft label's exponent: Arnesen et al.'s default reward (``RewardType.LOG_PROB``,
+``multiplier`` 2.25): ``p_c**2.25 / (p_c**2.25 + p_r**2.25)``."""
+
+
+def _candidate(turn: Turn) -> int:
+    """A candidate's index at its point (traces before ``best_of``: its ``sample``)."""
+    return int(turn.fields.get("candidate", turn.fields.get("sample", 0)))
 
 
 def _sampled_points(trace: DebateTrace) -> list[list[Turn]]:
-    """The speeches sampled at each point of a debate, each list sharing one prompt.
+    """The candidates of each point of a debate, by index, each list sharing one prompt.
 
-    A sample whose prompt differs from its point's first sample is left out with a
-    warning: the pair would not be a preference between answers to one prompt.
+    A candidate whose prompt differs from its point's first is left out with a warning:
+    the pair would not be a preference between answers to one prompt.
     """
     points: dict[tuple[str, str], list[Turn]] = {}
     for turn in trace.turns:
@@ -291,7 +305,7 @@ def _sampled_points(trace: DebateTrace) -> list[list[Turn]]:
             points.setdefault((turn.agent, turn.fields["point"]), []).append(turn)
     groups = []
     for (agent, point), turns in points.items():
-        turns.sort(key=lambda t: int(t.fields.get("sample", 0)))
+        turns.sort(key=_candidate)
         first = prompt_key(turns[0].messages)
         same = []
         for turn in turns:
@@ -305,41 +319,58 @@ def _sampled_points(trace: DebateTrace) -> list[list[Turn]]:
     return groups
 
 
-def _preference(trace: DebateTrace, chosen: Turn, rejected: Turn, probes: dict[str, str],
-                target: tuple[str | None, str]) -> Example:
-    """A pair of sampled speeches, scored by the judge's probability on the speaker's answer."""
+def _preference(trace: DebateTrace, chosen: Turn, rejected: Turn, group: list[Turn],
+                probes: dict[str, str], target: tuple[str | None, str]) -> Example:
+    """A pair of candidates, scored by the judge's ratings (its probability on the answer)."""
     scores = (float(chosen.fields["judge_p_own"]), float(rejected.fields["judge_p_own"]))
     f = chosen.fields
+    powered = (scores[0] ** PREFERENCE_EXPONENT, scores[1] ** PREFERENCE_EXPONENT)
     return Example(
         prompt=chosen.messages, chosen=chosen.raw, rejected=rejected.raw,
         score_chosen=scores[0], score_rejected=scores[1], margin=scores[0] - scores[1],
         answer=target[0], chosen_correct=f["side"] == "correct",
         metadata=provenance(trace, [chosen, rejected], "judge-preference", target[1],
-                            judge_p_own=list(scores), seat=f["seat"], side=f["side"],
-                            defends=f.get("defends"), order=f["order"], point=f["point"],
-                            samples=[f["sample"], rejected.fields["sample"]],
+                            judge_p_own=list(scores), preference=powered[0] / sum(powered),
+                            ratings=[t.fields.get("judge_p_own") for t in group],
+                            seat=f["seat"], side=f["side"], defends=f.get("defends"),
+                            order=f["order"], point=f["point"],
+                            samples=[_candidate(chosen), _candidate(rejected)],
                             probes=[probes.get(chosen.id), probes.get(rejected.id)]))
+
+
+def _ranked_pairs(scored: list[Turn], pairs: str) -> list[tuple[Turn, Turn]]:
+    """(chosen, rejected) candidates: the best against the lowest-rated, or every pair."""
+    def rating(turn: Turn) -> float:
+        return float(turn.fields["judge_p_own"])
+
+    if pairs == "all":
+        return [(one, two) if rating(one) >= rating(two) else (two, one)
+                for one, two in combinations(scored, 2)]
+    if len(scored) < 2:
+        return []
+    best = max(scored, key=lambda t: (rating(t), -_candidate(t)))  # the one that continued
+    worst = min((t for t in scored if t is not best), key=lambda t: (rating(t), -_candidate(t)))
+    return [(best, worst)]
 
 
 @strategy("judge-preference")
 def judge_preference_pairs(traces: Iterable[DebateTrace],
                            options: StrategyOptions) -> list[Example]:
-    """Of speeches sampled at one point, the one the judge then favoured more (chosen)."""
+    """Per speech, the candidate the judge rated highest (chosen) vs the lowest-rated."""
     examples = []
     for trace in traces:
         if trace.protocol not in SELF_PLAY_PROTOCOLS:
-            continue  # speeches carry a ``point`` only when sampled (speech_samples > 1)
+            continue  # speeches carry a ``point`` only as best-of-N candidates
         probes = {t.fields["probe_of"]: t.id for t in trace.turns
                   if t.step == "probe" and t.fields.get("probe_of") is not None}
         target = _target(trace, trace.final.answer, "judge")
         for group in _sampled_points(trace):
             scored = [t for t in group
                       if t.raw.strip() and t.fields.get("judge_p_own") is not None]
-            for one, two in combinations(scored, 2):
-                chosen, rejected = sorted((one, two), key=lambda t: -t.fields["judge_p_own"])
+            for chosen, rejected in _ranked_pairs(scored, options.pairs):
                 margin = chosen.fields["judge_p_own"] - rejected.fields["judge_p_own"]
-                if (one.raw == two.raw  # nothing to prefer between identical texts
-                        or margin <= _TIE or margin < options.min_margin - _TIE):
+                if (chosen.raw == rejected.raw  # nothing to prefer between identical texts
+                        or margin <= _TIE or margin - options.min_margin <= _TIE):
                     continue
-                examples.append(_preference(trace, chosen, rejected, probes, target))
+                examples.append(_preference(trace, chosen, rejected, group, probes, target))
     return examples

@@ -8,11 +8,15 @@ one (the row's ``distractor``, else another option). Speakers see the passage;
 the judge never does.
 
 - ``debate-qa``: debater A defends answer A, debater B answer B, for ``rounds``
-  rounds, ``simultaneous`` (both write blind each round) or ``sequential`` (B
-  reads A's speech of the round first). The judge then states a probability
-  for each answer.
-- ``consultancy``: one consultant defends one answer (the correct one in one
-  order, the wrong one in the other); the judge questions it between rounds.
+  rounds. Who reads what (the reference's ``quality_sim`` and ``quality_seq``):
+  ``simultaneous``, within a round neither debater sees the other's speech of that
+  round, and every speech of every earlier round is shown to both; ``sequential``,
+  round 1 as simultaneous, and from round 2 debater B also reads A's speech of the
+  same round. Each speaker keeps one chat per order; each prompt after its first
+  adds what it reads now and had not read at its previous speech. The judge then
+  gives its verdict.
+- ``consultancy``: one consultant defends one answer (the correct one in one order,
+  the wrong one in the other); the judge questions it between rounds.
 - ``blind-judge``: the judge decides from the question and the two answers alone.
 
 Which seat defends the correct answer is drawn per question (a stable hash of
@@ -24,26 +28,33 @@ seat and answer order bias cancels. One trace holds both orders: turns carry
 order, and the final answer is the answer with the higher mean probability
 (``None`` when no verdict could be read or the mean is a tie).
 
-Where this departs from the reference code (ucl-dark/llm_debate): the judge
-*states* probabilities (the reference's judge answers A or B and its
-probability comes from the answer token's logprobs: ``judge_confidence:
-logprobs`` brings that back); a swapped order is a second debate with the seats
-swapped (the reference re-labels the same transcript for simultaneous
-debates); speeches are not resampled (the reference resamples speeches
-outside 70-150 words or without a quote; each speech's word and quote counts
-are recorded instead) and are shown whole unless ``cut_at_words`` is set (the
-reference cuts at 150 words); quotes match with
-punctuation made spaces (the reference deletes ASCII punctuation). Private
-confidence is a separate call (Prasad & Nguyen ask for a bet in the speech's
-own reply), and a sampled speech is scored by the judge right after it
-(Arnesen et al. roll each out to the end).
+What the others see of a speech (:meth:`_Oversight.shown_text`): verification tags
+the speaker wrote become plain ``<quote>`` tags, a speech longer than
+``cut_at_words`` is cut there with a quote the cut splits closed (the reference's
+``truncate``), then every quote is checked against the passage and marked
+``<v_quote>`` or ``<u_quote>``. A speech's ``quotes`` and ``verified_quotes`` count
+the quotes of that text, the one the judge saw.
+
+Where this departs from the reference code (ucl-dark/llm_debate): a swapped order
+is a second debate with the seats swapped (the reference re-labels the same
+transcript for simultaneous debates); speeches are not resampled (the reference
+resamples speeches outside 70-150 words or without a quote; each speech's word and
+quote counts are recorded instead) and are shown whole unless ``cut_at_words`` is
+set (the reference cuts at 150 words; it also closes an unclosed quote of an uncut
+speech and marks it truncated, here such a quote is left as written); a speaker
+keeps its own chat and reads its own speeches whole (the reference rebuilds each
+prompt from the cut transcript); the judge's question comes after a round (the
+reference's cross-examiner opens the next: the same place in the transcript).
+Private confidence is a separate call (Prasad & Nguyen ask for a bet in the
+speech's own reply). Best-of-N rates a candidate by the probability of its letter
+normalised over A and B (the reference: the letter's log-probability), see
+:mod:`debate.protocols.oversight_best_of`.
 
 Options beyond the paper's defaults: ``private_confidence`` (after each round
 each speaker states, in a call nobody else sees, its probability of winning),
-``interactive_judge`` (the judge asks one question between rounds),
-``speech_samples`` (k > 1 speeches are sampled at every point of the debate,
-the first continues it and each is scored by a judge call on the debate up to
-that speech: the ``judge-preference`` export pairs them).
+``interactive_judge`` (the judge asks one question between rounds), ``best_of``
+(k > 1 speeches are sampled at every point, the preference judge rates each and
+the highest-rated continues; the ``judge-preference`` export pairs them).
 """
 
 from __future__ import annotations
@@ -52,18 +63,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from typing_extensions import TypeVar
 
 from debate.agents.base import Agent, View
 from debate.agents.oversight import (
     LABELS,
+    JudgeFormat,
     OversightBrief,
     Speech,
     Step,
     answer_key,
     answer_pair,
     check_quotes,
+    close_split_quote,
     first_correct_seat,
 )
 from debate.errors import ConfigError
@@ -75,6 +88,7 @@ from debate.protocols.base import (
     gather_all,
     protocol,
 )
+from debate.protocols.oversight_best_of import BestOfOpponent, best_of, best_of_opponent_calls
 from debate.trace import FinalAnswer, Question, Turn
 
 if TYPE_CHECKING:
@@ -82,7 +96,17 @@ if TYPE_CHECKING:
     from langgraph.runtime import Runtime
 
 __all__ = ["BlindJudgeConfig", "BlindJudgeProtocol", "ConsultancyConfig", "ConsultancyProtocol",
-           "DebateQaConfig", "DebateQaProtocol", "OversightConfig", "Order"]
+           "DebateQaConfig", "DebateQaProtocol", "OversightConfig", "Order", "SpeechConfig"]
+
+
+
+RENAMED = {
+    "judge_confidence": "renamed 'judge_format' (stated -> probabilities, logprobs -> logprobs; "
+                        "the default, answer, is the reference's letter verdict)",
+    "speech_samples": "replaced by 'best_of' (k speeches sampled, the one the judge rates "
+                      "highest continues; the others are kept as samples)",
+}
+"""Options of earlier versions and what took their place (an old key is an error saying so)."""
 
 
 class OversightConfig(ProtocolConfig):
@@ -94,11 +118,25 @@ class OversightConfig(ProtocolConfig):
     """The dataset column with the wrong answer (else one of the other options is drawn)."""
     assignment_seed: int = Field(default=0, ge=0, le=2**63 - 1)
     """Seed of the per-question draw of which seat defends the correct answer first."""
-    judge_confidence: Literal["stated", "logprobs"] = "stated"
-    """``stated``: the judge writes a probability for each answer; ``logprobs`` (compat,
-    the reference's judge): it answers A or B, and the probabilities are the softmax of
-    the two letters' log-probabilities at the answer token (top 5; the backend must
-    return log-probabilities, else the verdict is unreadable)."""
+    judge_format: JudgeFormat = "answer"
+    """How the judge gives its verdict: ``answer`` (the reference's judge: it names A or B,
+    probability 1 on that answer), ``probabilities`` (it states a probability for each
+    answer) or ``logprobs`` (it answers A or B; the probabilities are the softmax of the two
+    letters' log-probabilities at the answer token; the backend must return them)."""
+    quote_match: Literal["reference", "strict"] = "reference"
+    """How a quote is checked against the passage (:func:`check_quotes`): ``reference``, the
+    reference's ``verify_strict`` (ASCII punctuation deleted, lowercased, a substring of
+    the passage so normalised); ``strict``, punctuation made spaces and whole words."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_renamed(cls, data: Any) -> Any:
+        """An option of an earlier version is an error naming what took its place."""
+        if isinstance(data, dict):
+            for old, new in RENAMED.items():
+                if old in data:
+                    raise ValueError(f"{old}: unknown key; {new}")
+        return data
 
 
 class SpeechConfig(OversightConfig):
@@ -110,22 +148,39 @@ class SpeechConfig(OversightConfig):
     """Words per speech, stated in the prompt (each speech's count is in its fields)."""
     cut_at_words: int | None = Field(None, ge=1)
     """Compat (the reference cuts at 150 words, 300 for consultants): what the opponent
-    and the judge see of a longer speech ends after this many words with
-    ``... <TRUNCATED>``; the trace keeps the whole reply. ``None``: shown whole."""
+    and the judge see of a longer speech ends after this many words, a quote the cut
+    splits closed, then ``... <TRUNCATED>``; the trace keeps the whole reply. ``None``:
+    shown whole."""
     interactive_judge: bool = False
     """The judge asks the speakers one question after every round but the last."""
     private_confidence: bool = False
     """After each round each speaker privately states its chance of winning (0-100)."""
-    speech_samples: int = Field(1, ge=1)
-    """Speeches sampled at every point (k > 1: preference data; see the module doc)."""
+    best_of: int = Field(1, ge=1, le=64)
+    """Best-of-N: k > 1 speeches are sampled at every point, the preference judge rates
+    each, the highest-rated continues and the others are kept as samples (see
+    :mod:`debate.protocols.oversight_best_of`)."""
+    best_of_judge: Literal["logprobs", "probabilities"] = "logprobs"
+    """How the preference judge rates a candidate: ``logprobs`` (the reference's: "respond
+    with only A or B", the rating is the probability of the candidate's letter from the
+    answer token's log-probabilities) or ``probabilities`` (the judge states them; for
+    backends without log-probabilities)."""
+    best_of_opponent: BestOfOpponent = "dummy"
+    """What the preference judge sees beside a candidate as the opponent's speech of the
+    round: ``dummy`` (Khan et al.: the reference's stock line, always), ``spoken`` (the
+    speech the speaker read this round, sequential moves; else the dummy), ``sampled``
+    (Arnesen et al., ``opponent_n: 1``: the speech the speaker read, else one speech sampled
+    from the opponent at this point), ``none`` (Arnesen et al., ``opponent_n: 0``: the
+    candidate alone). Consultancy has no opponent: the candidate alone."""
 
 
 class DebateQaConfig(SpeechConfig):
     """Options of ``debate-qa`` (defaults: Khan et al. 2024)."""
 
     moves: Literal["simultaneous", "sequential"] = "simultaneous"
-    """``simultaneous``: both debaters write each round blind; ``sequential``: B reads A's
-    speech of the round first."""
+    """``simultaneous``: within a round neither debater sees the other's speech;
+    ``sequential`` (the reference's ``quality_seq``): round 1 as simultaneous, from round 2
+    debater B reads A's speech of the round first. Every speech of every earlier round is
+    shown to both."""
 
 
 class ConsultancyConfig(SpeechConfig):
@@ -200,29 +255,50 @@ class _Oversight(FixedRolesProtocol[OversightT]):
         return getattr(self.config, "rounds", 0) + 5
 
     @staticmethod
-    def in_order(turns: Sequence[Turn], order: Order) -> list[Turn]:
-        """The main-line turns of ``order`` (no sampled alternatives, no probes)."""
-        return [t for t in turns if t.fields.get("order") == order.index
-                and not t.fields.get("sample") and t.step != "probe"]
+    def on_line(turn: Turn) -> bool:
+        """Whether a turn continued the debate: not a sample left behind, not a probe."""
+        return "sample" not in turn.fields and turn.step != "probe"
+
+    @classmethod
+    def in_order(cls, turns: Sequence[Turn], order: Order) -> list[Turn]:
+        """The main-line turns of ``order`` (no samples left behind, no probes)."""
+        return [t for t in turns if t.fields.get("order") == order.index and cls.on_line(t)]
+
+    def shown_text(self, raw: str, passage: str) -> tuple[str, int, int]:
+        """A speech as the others see it, with its quote counts (those the judge is shown).
+
+        A speech longer than ``cut_at_words`` is cut there, a quote the cut splits
+        closed, then ``... <TRUNCATED>`` (the reference's ``truncate``); then each quote
+        is checked (:func:`check_quotes`, ``quote_match``). Returns the text, the number
+        of quotes and the number verified.
+        """
+        text = raw
+        cut = getattr(self.config, "cut_at_words", None)
+        words = text.split(" ")
+        if cut is not None and len(words) > cut:
+            text = close_split_quote(" ".join(words[:cut])) + "... <TRUNCATED>"
+        return check_quotes(text, passage, strict=self.config.quote_match == "strict")
 
     def shown(self, turn: Turn, passage: str) -> Speech:
-        """A turn as the transcript shows it (a speech cut at ``cut_at_words``, quotes marked)."""
+        """A turn as the transcript shows it (a speech as :meth:`shown_text` gives it)."""
         text = turn.raw
         if turn.kind == "argument":
-            cut = getattr(self.config, "cut_at_words", None)
-            words = text.split(" ")
-            if cut is not None and len(words) > cut:
-                text = " ".join(words[:cut]) + " ... <TRUNCATED>"
-            text = check_quotes(text, passage)[0]
+            text = self.shown_text(text, passage)[0]
         return Speech(_SPEAKER_NAMES.get(turn.agent, turn.agent), turn.round, text, turn.id)
 
-    def judge_view(self, question: Question, order: Order, transcript: Sequence[Turn],
-                   step: Step, round_: int, tag: str) -> View:
-        """What the judge sees: the question, both answers, the transcript (never the passage)."""
+    def judge_view(self, question: Question, order: Order, transcript: Sequence[Turn | Speech],
+                   step: Step, round_: int, tag: str,
+                   judge_format: JudgeFormat | None = None) -> View:
+        """What the judge sees: the question, both answers, the transcript (never the passage).
+
+        ``transcript`` holds turns (shown as :meth:`shown` gives them) or speeches already
+        shown; ``judge_format`` overrides the configured one (the preference judge's).
+        """
+        passage = question.context or ""
         brief = OversightBrief(answers=order.answers, step=step,
-                               judge_confidence=self.config.judge_confidence,
-                               transcript=tuple(self.shown(t, question.context or "")
-                                                for t in transcript))
+                               judge_format=judge_format or self.config.judge_format,
+                               transcript=tuple(s if isinstance(s, Speech) else
+                                                self.shown(s, passage) for s in transcript))
         return View(question, round_, tag=tag, step=step, oversight=brief)
 
     @staticmethod
@@ -278,18 +354,42 @@ class _Speeches(_Oversight[SpeechT]):
     """Protocols with speakers: rounds of speeches, then the verdict."""
 
     def max_calls(self) -> int:
-        """Per order: speeches (x k, and k probes when k > 1), estimates, questions, verdict."""
+        """Per order: speeches (x k, k ratings, opponents sampled), estimates, asks, verdict."""
         c = self.config
         speakers = len(self.speaker_seats)
-        k = c.speech_samples
-        per_order = (c.rounds * speakers * (k + (k if k > 1 else 0))
+        per_order = (c.rounds * speakers * (c.best_of + (c.best_of if c.best_of > 1 else 0))
+                     + best_of_opponent_calls(c, speakers, self.sequential())
                      + (c.rounds * speakers if c.private_confidence else 0)
                      + ((c.rounds - 1) if c.interactive_judge else 0) + 1)
         return per_order * (2 if c.both_orders else 1)
 
     def sequential(self) -> bool:
-        """Whether speakers of one round speak one after the other."""
+        """Whether a later seat reads an earlier seat's speech of the round (from round 2)."""
         return False
+
+    def reads(self, round_: int, label: str, turn: Turn) -> bool:
+        """Whether seat ``label``, speaking in ``round_``, has read ``turn`` of the main line.
+
+        Every speech and question of an earlier round; with sequential moves, from the
+        second round on, also the speech of an earlier seat of the same round (the
+        reference's ``quality_seq``: round 1 is simultaneous).
+        """
+        if turn.round < round_:
+            return True
+        return (self.sequential() and round_ > 0 and turn.round == round_
+                and turn.kind == "argument"
+                and LABELS.index(str(turn.fields.get("seat"))) < LABELS.index(label))
+
+    def since(self, line: Sequence[Turn], round_: int, order: Order, label: str) -> list[Turn]:
+        """What seat ``label`` reads before its speech of ``round_`` and had not read before.
+
+        The others' speeches and the judge's questions it reads now (:meth:`reads`) but did
+        not read at its speech of the round before, in the order they were given.
+        """
+        me = order.speakers[label]
+        return [t for t in line if t.agent != me and t.kind in ("argument", "question")
+                and self.reads(round_, label, t)
+                and not (round_ > 0 and self.reads(round_ - 1, label, t))]
 
     async def speech_round(self, state: DebateState,
                            runtime: Runtime[DebateContext]) -> dict[str, Any]:
@@ -307,75 +407,73 @@ class _Speeches(_Oversight[SpeechT]):
         line = self.in_order(turns, order)  # this order's debate so far, in order
         new: list[Turn] = []
         seats = [(label, runtime.context.agent(name)) for label, name in order.speakers.items()]
-        if self.sequential():
+        if self.sequential() and r > 0:
             for label, agent in seats:
-                new += await self._speak(q, line + new, r, order, label, agent, runtime)
+                new += await self._speak(q, line + [t for t in new if self.on_line(t)], r,
+                                         order, label, agent, runtime)
         else:
             spoken = await gather_all([self._speak(q, line, r, order, label, agent, runtime)
                                        for label, agent in seats])
             new += [t for group in spoken for t in group]
+        main = line + [t for t in new if self.on_line(t)]
         if self.config.private_confidence:
-            new += await gather_all([self._estimate(q, line + new, r, order, label, agent)
+            new += await gather_all([self._estimate(q, main, r, order, label, agent)
                                      for label, agent in seats])
         if self.config.interactive_judge and r + 1 < self.config.rounds:
-            seen = [t for t in line + new if t.kind in ("argument", "question")
-                    and not t.fields.get("sample")]
+            seen = [t for t in main if t.kind in ("argument", "question")]
             asked = await runtime.context.agent("judge").act(
                 self.judge_view(q, order, seen, "ask", r, f"o{order.index}"))
             asked.fields.update(order=order.index)
             new.append(asked)
         return new
 
-    def _brief(self, q: Question, order: Order, label: str, step: Step,
-               transcript: Sequence[Turn], sample: int = 0) -> OversightBrief:
+    def brief(self, q: Question, order: Order, label: str, step: Step,
+              transcript: Sequence[Turn], sample: int = 0) -> OversightBrief:
+        """A speaker's brief: its seat, the answers and what it reads now."""
         return OversightBrief(answers=order.answers, step=step, seat=label,
                               transcript=tuple(self.shown(t, q.context or "")
                                                for t in transcript),
                               rounds=self.config.rounds, word_limit=self.config.word_limit,
                               opponent=len(self.speaker_seats) > 1, sample=sample)
 
+    def speech_view(self, q: Question, line: Sequence[Turn], r: int, order: Order, label: str,
+                    agent: Agent, sample: int = 0, tag: str | None = None,
+                    since: Sequence[Turn] | None = None) -> View:
+        """Seat ``label``'s view for its speech of round ``r`` (sample ``i`` > 0: its own call)."""
+        mine = [t for t in line if t.agent == agent.name and t.kind == "argument"]
+        base = f"o{order.index}"
+        return View(q, r, history=mine, step="speak",
+                    tag=tag or (base if sample == 0 else f"{base}/s{sample}"),
+                    oversight=self.brief(q, order, label, "speak",
+                                         self.since(line, r, order, label) if since is None
+                                         else since, sample))
+
+    def record(self, speech: Turn, q: Question, order: Order, label: str) -> Turn:
+        """A speech's fields: order, seat, side, answer defended, words, quotes as shown."""
+        _, total, verified = self.shown_text(speech.raw, q.context or "")
+        speech.fields.update(order=order.index, seat=label, side=order.side(label),
+                             defends=order.answers[LABELS.index(label)],
+                             quotes=total, verified_quotes=verified,
+                             words=len(speech.raw.split()))
+        return speech
+
     async def _speak(self, q: Question, line: list[Turn], r: int, order: Order, label: str,
                      agent: Agent, runtime: Runtime[DebateContext]) -> list[Turn]:
-        """A speech (k samples when ``speech_samples`` > 1, each scored by a judge probe)."""
-        mine = [t for t in line if t.agent == agent.name and t.kind == "argument"]
-        last = line.index(mine[-1]) if mine else -1
-        since = [t for t in line[last + 1:] if t.agent != agent.name
-                 and t.kind in ("argument", "question")]
-        k = self.config.speech_samples
-        tag = f"o{order.index}"
-        views = [View(q, r, history=mine, tag=tag if i == 0 else f"{tag}/s{i}", step="speak",
-                      oversight=self._brief(q, order, label, "speak", since, i)) for i in range(k)]
-        speeches = await gather_all([agent.act(v) for v in views])
-        passage = q.context or ""
-        for i, speech in enumerate(speeches):
-            _, total, verified = check_quotes(speech.raw, passage)
-            speech.fields.update(order=order.index, seat=label, side=order.side(label),
-                                 defends=order.answers[LABELS.index(label)],
-                                 quotes=total, verified_quotes=verified,
-                                 words=len(speech.raw.split()))
-            if k > 1:
-                speech.fields.update(sample=i, point=f"o{order.index}/r{r}/{label}")
+        """A speech; with ``best_of`` k > 1, k sampled and the judge's favourite kept."""
+        k = self.config.best_of
+        speeches = await gather_all([agent.act(self.speech_view(q, line, r, order, label,
+                                                                agent, i)) for i in range(k)])
+        speeches = [self.record(s, q, order, label) for s in speeches]
         if k == 1:
             return speeches
-        shown = [t for t in line if t.kind in ("argument", "question")]
-        judge = runtime.context.agent("judge")
-        probes = await gather_all([
-            judge.act(self.judge_view(q, order, [*shown, s], "probe", r,
-                                      f"o{order.index}/r{r}/{label}/s{i}"))
-            for i, s in enumerate(speeches)])
-        for i, (speech, probe) in enumerate(zip(speeches, probes, strict=True)):
-            self.scored(probe, order, sample=i, probe_of=speech.id, seat=label)
-            probs = probe.fields.get("probabilities")
-            speech.fields["judge_p_own"] = None if probs is None else probs[label]
-        return [*speeches, *probes]
+        return await best_of(self, q, line, r, order, label, speeches, runtime)
 
     async def _estimate(self, q: Question, line: list[Turn], r: int, order: Order, label: str,
                         agent: Agent) -> Turn:
         """The speaker's private chance of winning, branching off its own chat."""
-        mine = [t for t in line if t.agent == agent.name and t.kind == "argument"
-                and not t.fields.get("sample")]
+        mine = [t for t in line if t.agent == agent.name and t.kind == "argument"]
         view = View(q, r, history=mine, tag=f"o{order.index}", step="confidence",
-                    oversight=self._brief(q, order, label, "confidence", ()))
+                    oversight=self.brief(q, order, label, "confidence", ()))
         turn = await agent.act(view)
         turn.fields.update(order=order.index, seat=label, side=order.side(label))
         return turn
@@ -407,7 +505,7 @@ class DebateQaProtocol(_Speeches[DebateQaConfig]):
     speaker_seats = ("debater-a", "debater-b")
 
     def sequential(self) -> bool:
-        """``moves: sequential``: B reads A's speech of the round first."""
+        """``moves: sequential``: from round 2, B reads A's speech of the round first."""
         return self.config.moves == "sequential"
 
 
