@@ -47,7 +47,8 @@ from debate.trace import Question, Turn
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
 
-    from debate.protocols.oversight import Order, SpeechConfig, _Speeches
+    from debate.protocols.oversight import Order, _Speeches
+    from debate.protocols.oversight_config import SpeechConfig
 
 __all__ = ["DUMMY_SPEECH", "BestOfOpponent", "best_of", "best_of_opponent_calls"]
 
