@@ -211,7 +211,10 @@ async def test_private_confidence_per_round_and_both_think_they_will_win():
     # counts); round 1: 0.95 & 0.74 -> no, 0.95 & unreadable -> no. 2 of 4
     assert (stats.both_confident.hits, stats.both_confident.total) == (2, 4)
     report = markdown_report(summarize([trace]))
-    assert "| both ≥ 75% confident | 2/4 (50.0%) |" in report
+    # per debate (the paper's figure), at the last round: neither order has both >= 0.75
+    assert (stats.both_confident_debates.hits, stats.both_confident_debates.total) == (0, 2)
+    assert ("| both ≥ 75% confident | 0/2 (0.0%) debates (at their last round); 2/4 (50.0%) "
+            "(order, round) points |") in report
     assert "| 1 | 95.0% | 74.0% | 3 | 1 |" in report
 
 
