@@ -77,7 +77,11 @@ def oversight_judge(messages, params) -> str:
     if "ask the speakers" in messages[-1].content:
         return "How many eggs make a dozen?"
     twelve_is_a = "Answer A: 12" in messages[-1].content
-    return '{"A": 0.8, "B": 0.2}' if twelve_is_a else '{"A": 0.3, "B": 0.7}'
+    if "probability" in messages[-1].content.lower():  # judge_format: probabilities
+        return '{"A": 0.8, "B": 0.2}' if twelve_is_a else '{"A": 0.3, "B": 0.7}'
+    # the reference's judge: reasons in <thinking> tags, then "Answer: <A|B>"
+    return (f"<thinking>The quotes for 12 check out.</thinking>\n"
+            f"Answer: {'A' if twelve_is_a else 'B'}")
 
 
 CASES: dict[str, tuple[str, dict, Callable[[], dict[str, ScriptedModel]]]] = {
@@ -86,6 +90,10 @@ CASES: dict[str, tuple[str, dict, Callable[[], dict[str, ScriptedModel]]]] = {
                   lambda: {"debater-a": ScriptedModel(speaker, name="debater-a"),
                            "debater-b": ScriptedModel(speaker, name="debater-b"),
                            "judge": ScriptedModel(oversight_judge, name="judge")}),
+    "debate-qa-simultaneous": ("debate-qa", {"rounds": 3, "judge_format": "probabilities"},
+                               lambda: {"debater-a": ScriptedModel(speaker, name="debater-a"),
+                                        "debater-b": ScriptedModel(speaker, name="debater-b"),
+                                        "judge": ScriptedModel(oversight_judge, name="judge")}),
     "consultancy": ("consultancy", {"rounds": 2},
                     lambda: {"consultant": ScriptedModel(speaker, name="consultant"),
                              "judge": ScriptedModel(oversight_judge, name="judge")}),

@@ -227,7 +227,7 @@ class QaDebater(Agent):
         "rules": frozenset({"seat", "answer", "other_seat", "other_answer", "rounds",
                             "word_limit"}),
         "first": frozenset({"passage", "question", "answer_a", "answer_b", "seat", "answer",
-                            "word_limit", "so_far"}),
+                            "word_limit"}),
         "next": frozenset({"transcript", "round", "rounds", "seat", "answer", "word_limit"}),
         "confidence": frozenset({"seat", "answer"}),
     }
@@ -267,12 +267,10 @@ class QaDebater(Agent):
         rules = self.render("rules", seat=seat, answer=answer, other_seat=other_seat,
                             other_answer=other_answer, rounds=brief.rounds,
                             word_limit=brief.word_limit)
-        so_far = (f"So far this round:\n\n{transcript_text(brief.transcript)}\n\n"
-                  if brief.transcript else "")  # sequential moves: the opponent spoke first
         first = self.render("first", passage=view.question.context or "",
                             question=view.question.text, answer_a=brief.answers[0],
                             answer_b=brief.answers[1], seat=seat, answer=answer,
-                            word_limit=brief.word_limit, so_far=so_far)
+                            word_limit=brief.word_limit)
         system = f"{self.system_prompt}\n\n{rules}" if self.system_prompt else rules
         return [Message(role="system", content=system), Message(role="user", content=first)]
 

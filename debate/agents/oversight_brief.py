@@ -62,18 +62,9 @@ class OversightBrief:
     opponent: bool = True
     """Whether the speaker has an opponent (debate) or argues alone (consultancy)."""
     sample: int = 0
-    """Which of the speeches sampled at this point (``speech_samples``) this is."""
+    """Which of the candidate speeches sampled at this point (``best_of``) this is."""
     judge_format: JudgeFormat = "answer"
     """How the judge gives its verdict (:data:`JudgeFormat`)."""
-    judge_confidence: Literal["stated", "logprobs"] | None = None
-    """Transitional, the former option: when given, ``stated`` sets :attr:`judge_format`
-    to ``probabilities`` and ``logprobs`` to ``logprobs``. To be removed once the
-    protocols pass ``judge_format``."""
-
-    def __post_init__(self) -> None:
-        if self.judge_confidence is not None:
-            judge_format = "probabilities" if self.judge_confidence == "stated" else "logprobs"
-            object.__setattr__(self, "judge_format", judge_format)
 
 
 def brief_of(view: View) -> OversightBrief:
