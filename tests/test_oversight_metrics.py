@@ -332,3 +332,14 @@ def test_the_judge_accuracy_is_the_headline_of_an_oversight_run():
     plain = Summary(scored=4, correct=3, accuracy=0.75)
     assert (plain.headline, plain.headline_accuracy) == ("final accuracy", 0.75)
     assert "final accuracy" in dict(_overview(plain))
+
+
+async def test_an_always_a_judge_scores_half_its_judgments_and_no_question():
+    """Issue 28 §7, on a run: the blind judge always answers A (the reference's format)."""
+    from debate.metrics import summarize
+
+    judge = ScriptedModel("<thinking>A it is.</thinking>\nAnswer: A", name="judge")
+    summary = summarize([await run_debate(Q1, protocol="blind-judge", models={"judge": judge})])
+    assert summary.headline == "judge accuracy"
+    assert summary.headline_accuracy == 0.5  # one of the two orders has the correct at A
+    assert summary.accuracy == 0.0  # per question: the two verdicts tie, a tie is wrong
