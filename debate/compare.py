@@ -71,10 +71,14 @@ def _pct(value: float | None) -> str:
 
 
 def _accuracy(summary: Summary) -> str:
-    if summary.accuracy_interval is None:
-        return _pct(summary.accuracy)
-    low, high = summary.accuracy_interval
-    return f"{_pct(summary.accuracy)}\n[{100 * low:.1f}–{100 * high:.1f}]"
+    """The run's headline accuracy: judge accuracy for oversight runs (marked), else final."""
+    value = _pct(summary.headline_accuracy)
+    if summary.oversight is not None:
+        value += " judge"
+    if summary.headline_interval is None:
+        return value
+    low, high = summary.headline_interval
+    return f"{value}\n[{100 * low:.1f}–{100 * high:.1f}]"
 
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
@@ -96,6 +100,9 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
 
 def runs_table(names: Sequence[str], summaries: Sequence[Summary]) -> Table:
     """One row per run: protocol, models, accuracy [95% CI], round-0 vote, calls, tokens, cost.
+
+    The accuracy is the run's headline (:attr:`~debate.metrics.Summary.headline`): judge
+    accuracy, marked ``judge``, for oversight runs.
 
     Fits 80 columns: long run and model names wrap, headers stay whole.
     """
@@ -225,10 +232,11 @@ def compute_chart(names: Sequence[str], summaries: Sequence[Summary],
     points = []
     for name, s in zip(names, summaries, strict=True):
         x = per_debate(s, compute)
-        if x is None or s.accuracy is None:
+        accuracy = s.headline_accuracy  # judge accuracy for oversight runs
+        if x is None or accuracy is None:
             continue
-        low, high = s.accuracy_interval or (None, None)
-        points.append(Point(name, x, 100 * s.accuracy, None if low is None else 100 * low,
+        low, high = s.headline_interval or (None, None)
+        points.append(Point(name, x, 100 * accuracy, None if low is None else 100 * low,
                             None if high is None else 100 * high))
     return scatter_chart(points, title="accuracy against compute",
                          x_label=f"{compute} per debate (mean)", y_label="final accuracy",

@@ -233,6 +233,13 @@ class Summary(BaseModel):
         return self.oversight.accuracy.rate if self.oversight is not None else self.accuracy
 
     @property
+    def headline_interval(self) -> tuple[float, float] | None:
+        """The 95% Wilson interval of :attr:`headline_accuracy`."""
+        if self.oversight is None:
+            return self.accuracy_interval
+        return wilson_interval(self.oversight.accuracy.hits, self.oversight.accuracy.total)
+
+    @property
     def unfinished(self) -> int:
         """Questions of the run without a finished debate."""
         return max(0, self.questions - self.debates) if self.questions is not None else 0

@@ -19,7 +19,6 @@ from debate.oversight_metrics import CONFIDENT, OVERSIGHT_DEFINITIONS, Oversight
 from debate.plots import line_chart
 from debate.results import write_text_atomic
 from debate.scoring import final_correct
-from debate.stats import wilson_interval
 from debate.trace import DebateTrace
 
 __all__ = ["ACCURACY_PLOT", "accuracy_chart", "debate_rows", "markdown_report", "print_summary",
@@ -55,7 +54,7 @@ def _headline(summary: Summary) -> list[tuple[str, str]]:
     if o is None:
         return [("final accuracy", _accuracy(summary))]
     text = f"{_rate(o.accuracy)} judgments"
-    interval = wilson_interval(o.accuracy.hits, o.accuracy.total)
+    interval = summary.headline_interval
     if interval is not None:
         text += f"; 95% CI {_pct(interval[0])}–{_pct(interval[1])}"
     return [("judge accuracy", text), ("per-question accuracy", _accuracy(summary))]

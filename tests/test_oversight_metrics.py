@@ -308,6 +308,9 @@ async def test_compare_shows_debate_consultancy_and_blind_judge_side_by_side(tmp
     assert "blind blind-judge 2 50.0% 50.0% 0 - - -" in rows
     assert not any(row.startswith("du ") for row in rows)  # no judge: not in this table
     assert judge_table(["du"], [summarize([du])]) is None
+    # the runs table leads with each run's headline: judge accuracy for oversight runs
+    runs_part = result.output.split("judges (oversight protocols)")[0]
+    assert "50.0% judge" in runs_part and "du" in runs_part
 
 
 def test_the_judge_accuracy_is_the_headline_of_an_oversight_run():
