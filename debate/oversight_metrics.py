@@ -33,10 +33,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
-from debate.trace import DebateTrace
+from debate.trace import DebateTrace, Turn
 
 __all__ = ["CONFIDENT", "OVERSIGHT_DEFINITIONS", "OVERSIGHT_PROTOCOLS", "ConfidenceRound",
-           "OversightStats", "OversightTally", "Rate", "SideRates", "oversight_stats"]
+           "OversightStats", "OversightTally", "Rate", "SideRates", "left_behind", "oversight_stats"]
 
 OVERSIGHT_PROTOCOLS = frozenset({"debate-qa", "consultancy", "blind-judge"})
 """The protocols whose traces hold judge verdicts with probabilities."""
@@ -62,6 +62,17 @@ OVERSIGHT_DEFINITIONS: dict[str, str] = {
         "with both estimates (the paper's figure); beside it the same over every (order, "
         "round) point (one that could not be read is not confident)"),
 }
+
+
+def left_behind(turn: Turn) -> bool:
+    """Whether a speech is a candidate that did not continue the debate.
+
+    Since ``best_of``: a turn with ``sample`` (the candidates that lost; each has its
+    ``candidate`` index). Traces written with ``speech_samples`` marked every candidate
+    with ``sample`` and continued with ``sample`` 0, which stays the main line.
+    """
+    sample = turn.fields.get("sample")
+    return sample is not None and ("candidate" in turn.fields or sample != 0)
 
 
 class Rate(BaseModel):
@@ -195,7 +206,7 @@ class OversightTally:
         points: dict[tuple[int, int], list[float | None]] = {}  # (order, round) -> estimates
         for turn in trace.turns:
             fields = turn.fields
-            if turn.kind == "argument" and "sample" not in fields:  # not a sample left behind
+            if turn.kind == "argument" and not left_behind(turn):
                 speakers[fields["order"], fields["seat"]] = turn.agent
                 quotes, verified = fields["quotes"], fields["verified_quotes"]
                 for count in (self.quotes, self.side_quotes[fields["side"]]):

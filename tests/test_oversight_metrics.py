@@ -346,3 +346,21 @@ async def test_an_always_a_judge_scores_half_its_judgments_and_no_question():
     assert summary.headline == "judge accuracy"
     assert summary.headline_accuracy == 0.5  # one of the two orders has the correct at A
     assert summary.accuracy == 0.0  # per question: the two verdicts tie, a tie is wrong
+
+
+@pytest.mark.parametrize(("fields", "behind"), [
+    ({}, False),
+    ({"sample": 0}, False),  # speech_samples traces: candidate 0 continued the debate
+    ({"sample": 1}, True),
+    ({"sample": 0, "candidate": 0}, True),  # best_of: a loser keeps its candidate index
+    ({"candidate": 2}, False),  # best_of: the winner has no sample
+])
+def test_a_speech_left_behind_in_old_and_new_traces(fields, behind):
+    """Found in review: traces written with speech_samples marked their main line sample 0,
+    and the metrics dropped it (quotes 0/0, no wins)."""
+    from debate.oversight_metrics import left_behind
+    from debate.trace import Turn
+
+    turn = Turn(id="t", round=0, agent="debater-a", role="qa-debater", kind="argument",
+                raw="x", messages=[], fields=fields)
+    assert left_behind(turn) is behind

@@ -79,6 +79,7 @@ from debate.agents.oversight import (
     first_correct_seat,
 )
 from debate.errors import ConfigError
+from debate.oversight_metrics import left_behind
 from debate.protocols.base import (
     DebateContext,
     DebateState,
@@ -165,7 +166,7 @@ class _Oversight(FixedRolesProtocol[OversightT]):
     @staticmethod
     def on_line(turn: Turn) -> bool:
         """Whether a turn continued the debate: not a sample left behind, not a probe."""
-        return "sample" not in turn.fields and turn.step != "probe"
+        return not left_behind(turn) and turn.step != "probe"
 
     @classmethod
     def in_order(cls, turns: Sequence[Turn], order: Order) -> list[Turn]:
