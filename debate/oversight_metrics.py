@@ -36,7 +36,8 @@ from pydantic import BaseModel, Field, computed_field
 from debate.trace import DebateTrace, Turn
 
 __all__ = ["CONFIDENT", "OVERSIGHT_DEFINITIONS", "OVERSIGHT_PROTOCOLS", "ConfidenceRound",
-           "OversightStats", "OversightTally", "Rate", "SideRates", "left_behind", "oversight_stats"]
+           "OversightStats", "OversightTally", "Rate", "SideRates", "left_behind",
+           "oversight_stats"]
 
 OVERSIGHT_PROTOCOLS = frozenset({"debate-qa", "consultancy", "blind-judge"})
 """The protocols whose traces hold judge verdicts with probabilities."""

@@ -253,3 +253,27 @@ async def test_the_blind_judges_prompt_mentions_no_speakers_and_no_quotes(judge_
     assert "answer a: tomas" in text and "answer b: mira" in text
     _, seen = await verdict("Answer: A", judge_format)  # with speakers: the quote rules
     assert "<v_quote>" in seen[0].content and "speaker" in seen[0].content
+
+
+@pytest.mark.parametrize("reply", [
+    "Quote check - A: 1, B: 0. I believe B is correct.",
+    "Option A: 3 verified quotes; option B: 1.",
+    '{"verified_quotes": {"A": 1, "B": 0}}',
+])
+def test_counts_in_any_form_are_no_probability(reply):
+    """Found in review: a bare 0/1 before punctuation, and counts nested in JSON, read as a
+    verdict (A 1.0, or B 1.0)."""
+    from debate.agents.oversight_judge import parse_probabilities
+
+    assert parse_probabilities(reply)[0] is None
+
+
+@pytest.mark.parametrize(("reply", "a"), [
+    ("A: 1.0", 1.0), ('{"A": 1, "B": 0}', 1.0), ('{"probabilities": {"A": 0.6, "B": 0.4}}', 0.6),
+    ("A: 70, B: 30", 0.7),
+])
+def test_stated_probabilities_still_read(reply, a):
+    from debate.agents.oversight_judge import parse_probabilities
+
+    probs, _ = parse_probabilities(reply)
+    assert probs is not None and probs["A"] == pytest.approx(a)

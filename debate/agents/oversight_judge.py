@@ -82,8 +82,13 @@ _JSON_KEY = re.compile(r"(?:P|PROB|PROBABILITY|CHANCE)?(?:OF|FOR)?(?:ANSWER|OPTI
                        r"([AB])")
 
 
+_PROBABILITY_KEY = re.compile(r"(?i)prob|chance|confiden|^p$")
+"""A key whose object holds probabilities (``{"probabilities": {"A": 0.7}}``), not counts
+(``{"verified_quotes": {"A": 1}}``)."""
+
+
 def _json_values(text: str) -> dict[str, tuple[float, bool]]:
-    """Labelled values of the reply's JSON object, also one level down.
+    """Labelled values of the reply's JSON object, also under a probabilities key.
 
     ``{"A": 0.7}``, ``{"P(B)": "30%"}``, ``{"probabilities": {"A": 0.7, "B": 0.3}}``.
     """
@@ -92,7 +97,8 @@ def _json_values(text: str) -> dict[str, tuple[float, bool]]:
     if obj is None:
         return found
     items = list(obj.items())
-    items += [kv for value in obj.values() if isinstance(value, dict) for kv in value.items()]
+    items += [kv for key, value in obj.items() if isinstance(value, dict)
+              and _PROBABILITY_KEY.search(str(key)) for kv in value.items()]
     for key, value in items:
         label = _JSON_KEY.fullmatch(re.sub(r"[^A-Z]", "", str(key).upper()))
         if label is None:
@@ -109,6 +115,7 @@ def _json_values(text: str) -> dict[str, tuple[float, bool]]:
 def _labelled(text: str) -> tuple[dict[str, tuple[float, bool]], str | None]:
     """Labelled values in the text (the last of each label), or the error of a range."""
     found: dict[str, tuple[float, bool]] = {}
+    integers: set[str] = set()  # a bare 0 or 1: a count ("A: 1, B: 0."), not a probability
     for match in _PROB.finditer(text):
         label = match.group("pl") or match.group("l")
         if not (match.group("p") or match.group("kw")):  # a bare letter
@@ -121,6 +128,12 @@ def _labelled(text: str) -> tuple[dict[str, tuple[float, bool]], str | None]:
         if not match.group("pct") and not _ENDS_VALUE.match(text, match.end()):
             continue  # "A: 1 verified quote": a count, not a probability
         found[label] = (float(match.group("num")), bool(match.group("pct")))
+        if not match.group("pct") and match.group("num") in ("0", "1"):
+            integers.add(label)  # larger whole numbers read as out of range, or as percent
+        else:
+            integers.discard(label)
+    for label in integers:  # "A: 0.7" or "A: 70%" state one; "A: 1, B: 0." count quotes
+        del found[label]
     return found, None
 
 
@@ -131,7 +144,9 @@ def parse_probabilities(text: str) -> tuple[dict[str, float] | None, str | None]
     0.3}``, ``{"P(A)": "70%"}``), else labelled values in the text (``A: 0.7``,
     ``Answer B: 30%``, ``P(A) = 0.7``, ``Probability A: 70%``; the last of each label
     counts). A letter after a speaker's title is not an answer's label (``Debater A:
-    1``), and a value without ``%`` must end there (``A: 1 verified quote`` is a count),
+    1``), a bare ``0`` or ``1`` is a count (``A: 1, B: 0.``; write ``1.0``), a JSON
+    object one level down counts only under a probabilities key, and a value without
+    ``%`` must end there (``A: 1 verified quote`` is a count),
     so a reply that counts quotes or names a winner ("I believe B is correct") states
     no probability.
     Values are in ``[0, 1]``, or percentages with ``%``, or two bare numbers summing to
