@@ -260,7 +260,8 @@ async def test_the_blind_judge_decides_from_the_question_and_the_answers_alone()
 
 @pytest.mark.parametrize("options", [
     {}, {"moves": "sequential", "rounds": 2}, {"private_confidence": True},
-    {"interactive_judge": True, "both_orders": False}, {"best_of": 3, "rounds": 2},
+    {"interactive_judge": True, "both_orders": False},
+    {"best_of": 3, "rounds": 2, "best_of_judge": "probabilities"},
 ])
 async def test_the_stated_call_count_is_the_calls_made(options):
     trace, model = await run("debate-qa", **options)

@@ -248,9 +248,24 @@ async def test_unreadable_ratings_rank_last_and_with_none_read_the_first_candida
 
     Before: sample 0 continued whatever the ratings.
     """
-    trace = await debate(best_of=3, rounds=1, best_of_judge="logprobs")  # scripted: none read
+    mute = ScriptedModel(lambda m, p: "Why?" if "ask the speakers" in m[-1].content
+                         else "I cannot say.", name="judge")
+    trace = await run_debate(QUESTION, protocol="debate-qa",
+                             models={**models("debate-qa"), "judge": mute}, best_of=3, rounds=1,
+                             best_of_judge="probabilities", both_orders=False,
+                             judge_format="probabilities")
     assert [t.fields["candidate"] for t in line(trace)] == [0, 0]
     assert all(t.fields["ratings"] == [None, None, None] for t in line(trace))
+
+
+async def test_a_logprobs_rater_without_logprobs_is_an_error_not_a_silent_first_pick():
+    """Found in review: a backend without log-probabilities left every rating unread, and
+    candidate 0 continued at k times the cost without a word."""
+    from debate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="best_of_judge: logprobs rates candidates by the "
+                                          "judge's log-probabilities, and its model"):
+        await debate(best_of=3, rounds=1, best_of_judge="logprobs")
 
 
 async def test_a_discarded_sample_is_seen_by_no_other_call_and_no_export_prompt():

@@ -114,6 +114,8 @@ async def test_each_format_sends_its_own_instruction_and_only_logprobs_asks_for_
                                judge_format=judge_format)
         params = judge.params_for(View(QUESTION, 0, step="decide", oversight=brief))
         assert isinstance(params, SamplingParams) and params.logprobs is logprobs
+        # the preference judge answers a letter: 2 tokens, as the reference's preference.yaml
+        assert (params.max_tokens == 2) is logprobs
 
 
 # -- the probabilities judge: labelled values only ------------------------------------------

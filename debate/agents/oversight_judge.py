@@ -178,6 +178,10 @@ def parse_probabilities(text: str) -> tuple[dict[str, float] | None, str | None]
     return {label: probs[label] / total for label in LABELS}, None
 
 
+NO_LOGPROBS = "the backend returned no log-probabilities"
+"""Why a ``logprobs`` verdict is unread when its backend returns none."""
+
+
 def letter_probabilities(tokens: Sequence[TokenLogprob] | None
                          ) -> tuple[dict[str, float] | None, str | None]:
     """P(A) and P(B) from the answer token's log-probabilities (the preference judge).
@@ -188,7 +192,7 @@ def letter_probabilities(tokens: Sequence[TokenLogprob] | None
     without log-probabilities or when neither letter is among them.
     """
     if not tokens:
-        return None, "the backend returned no log-probabilities"
+        return None, NO_LOGPROBS
     first = tokens[0]
     found: dict[str, float] = {}
     for token, logprob in [*(first.top or {}).items(), (first.token, first.logprob)]:
@@ -256,11 +260,15 @@ class OversightJudge(Agent):
         return shown_ids(view)
 
     def params_for(self, view: View) -> SamplingParams:
-        """With ``judge_format: logprobs``, verdicts ask for the top 5 log-probabilities."""
+        """The judge's sampling; the preference judge's verdicts ask for log-probabilities.
+
+        With ``judge_format: logprobs`` a verdict asks for the top 5 log-probabilities of a
+        reply of at most 2 tokens (the reference's ``max_tokens: 2``).
+        """
         brief = brief_of(view)
         if brief.step == "ask" or brief.judge_format != "logprobs":
             return self.params
-        return self.derived_params("letter", logprobs=True, top_logprobs=5)
+        return self.derived_params("letter", logprobs=True, top_logprobs=5, max_tokens=2)
 
     def read(self, completion: Completion, view: View) -> Parsed:
         """A verdict's probabilities in the brief's ``judge_format``; a question as text."""

@@ -41,6 +41,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from debate.agents.oversight import LABELS, Speech
+from debate.agents.oversight_judge import NO_LOGPROBS
+from debate.errors import ConfigError
 from debate.protocols.base import DebateContext, gather_all
 from debate.trace import Question, Turn
 
@@ -126,6 +128,12 @@ async def best_of(protocol: _Speeches[Any], q: Question, line: Sequence[Turn], r
                                       f"{point}/s{i}",
                                       judge_format=protocol.config.best_of_judge))
         for i, s in enumerate(speeches)])
+    if protocol.config.best_of_judge == "logprobs" and all(
+            p.fields.get("parse_error") == NO_LOGPROBS for p in probes):
+        raise ConfigError(f"best_of_judge: logprobs rates candidates by the judge's "
+                          f"log-probabilities, and its model ({judge.model.name}) returned "
+                          "none: serve it where log-probabilities are returned, or set "
+                          "best_of_judge: probabilities")
     ratings: list[float | None] = []
     for i, (speech, probe) in enumerate(zip(speeches, probes, strict=True)):
         protocol.scored(probe, order, candidate=i, probe_of=speech.id, seat=label)
