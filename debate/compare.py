@@ -239,7 +239,8 @@ def compute_chart(names: Sequence[str], summaries: Sequence[Summary],
         points.append(Point(name, x, 100 * accuracy, None if low is None else 100 * low,
                             None if high is None else 100 * high))
     return scatter_chart(points, title="accuracy against compute",
-                         x_label=f"{compute} per debate (mean)", y_label="final accuracy",
+                         x_label=f"{compute} per debate (mean)",
+                         y_label="accuracy (judge accuracy for oversight runs)",
                          y_range=(0, 100), y_suffix="%")
 
 

@@ -19,6 +19,7 @@ import hashlib
 import re
 import string
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import ClassVar, Literal
 
 from debate.agents.base import Agent, Parsed, View, role
@@ -66,6 +67,12 @@ def _word_form(text: str) -> str:
     return " ".join(text.lower().translate(_SPACED).split())
 
 
+@lru_cache(maxsize=16)
+def _passage_form(passage: str, strict: bool) -> str:
+    """A passage's normal form, once per passage (every speech shown is checked against it)."""
+    return _word_form(passage) if strict else _reference_form(passage)
+
+
 def check_quotes(text: str, passage: str, strict: bool = False) -> tuple[str, int, int]:
     """Mark each ``<quote>`` of ``text`` as verified or not against ``passage``.
 
@@ -80,13 +87,13 @@ def check_quotes(text: str, passage: str, strict: bool = False) -> tuple[str, in
     of quotes and the number verified.
     """
     if strict:
-        target = f" {_word_form(passage)} "
+        target = f" {_passage_form(passage, True)} "
 
         def found(quote: str) -> bool:
             form = _word_form(quote)
             return bool(form) and f" {form} " in target
     else:
-        reference = _reference_form(passage)
+        reference = _passage_form(passage, False)
 
         def found(quote: str) -> bool:
             form = _reference_form(quote)
