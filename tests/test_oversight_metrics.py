@@ -109,7 +109,7 @@ async def debates(**options: object) -> list[DebateTrace]:
 
 
 async def test_judge_accuracy_unparsed_ties_seat_bias_side_and_model_wins_and_quotes():
-    stats = oversight_stats(await debates(best_of=2))
+    stats = oversight_stats(await debates(best_of=2, best_of_judge="probabilities"))
     assert stats is not None
     assert stats.protocols == ["debate-qa"] and stats.debates == 3
     # 6 final verdicts (2 per question; the 2 x 2 x 2 probes per debate are not judgments):
