@@ -186,6 +186,11 @@ def ratings_table(ratings: Ratings) -> Table:
     lines.append(f"{ratings.matches} matches on {ratings.questions} questions (left out: "
                  f"{ratings.self_play} self-play, {ratings.unread} unread); the speaker "
                  f"seated at A scored {_pct(ratings.seat_a.score)}")
+    if ratings.seat_bound:
+        lines.append("warning: seat and model go together ("
+                     + "; ".join(ratings.seat_bound) + "): the judge's position bias is in "
+                     "these ratings; run again with the models' seats swapped and compare "
+                     "both runs")
     if ratings.reason is None and o.resamples:
         lines.append(f"interval: bootstrap over questions, {ratings.resamples_used} of "
                      f"{o.resamples} draws usable, seed {o.seed}; prior {o.prior:g} wins "

@@ -187,6 +187,10 @@ class Ratings(BaseModel):
     """Bootstrap draws in which the ratings existed (the interval's draws)."""
     reason: str | None = None
     """Why there are no ratings (``None``: there are)."""
+    seat_bound: list[str] = Field(default_factory=list)
+    """Pairs of models that met with one of them always seated at A (``"X at A vs Y"``):
+    their ratings hold the judge's position bias too. Swap the models' seats in a
+    second run and compare both to cancel it (the references swap debaters)."""
 
 
 @dataclass(slots=True)
@@ -320,8 +324,13 @@ def rate(matches: Sequence[Match], options: RatingOptions | None = None) -> Rati
             whole, correct, incorrect = records[model]
             for record in (whole, correct if m.correct == label else incorrect):
                 record.add(score)
+    seated: dict[frozenset[str], set[tuple[str, str]]] = {}
+    for m in matches:
+        seated.setdefault(frozenset((m.a, m.b)), set()).add((m.a, m.b))
+    bound = [f"{a} at A vs {b}" for ways in seated.values() if len(ways) == 1
+             for a, b in ways]
     ratings = Ratings(questions=len(questions), matches=len(matches), seat_a=seat_a,
-                      options=options)
+                      options=options, seat_bound=sorted(bound))
     if len(models) < 2:
         ratings.reason = NO_CROSS_PLAY
         return ratings

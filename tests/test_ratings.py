@@ -321,3 +321,14 @@ def test_every_column_of_the_ratings_table_is_defined():
             ["wins arguing correct / incorrect"], ["wins arguing correct / incorrect"]]
     assert all(key in RATING_DEFINITIONS for column in keys for key in column)
     assert "match" in RATING_DEFINITIONS  # what the counts count
+
+
+def test_a_model_always_seated_at_a_is_flagged():
+    """Found in review: with one model at A in every match, an always-A judge's position
+    bias became a 'persuasiveness' gap with a zero-width interval, unflagged."""
+    from debate.ratings import Match, rate
+
+    bound = rate([Match(f"q{i}", "alpha", "beta", 1.0, "A") for i in range(4)])
+    assert bound.seat_bound == ["alpha at A vs beta"]
+    swapped = rate([Match("q0", "alpha", "beta", 1.0, "A"), Match("q1", "beta", "alpha", 1.0, "A")])
+    assert swapped.seat_bound == []
