@@ -11,6 +11,7 @@ says what the code did before and what it does now.
 from __future__ import annotations
 
 import pytest
+from test_oversight import PASSAGE, QUESTION  # the oversight tests' reading question
 
 from debate.agents.base import View
 from debate.agents.oversight import (
@@ -28,12 +29,8 @@ from debate.agents.oversight import (
 from debate.models.types import Message, SamplingParams
 from debate.oversight_metrics import oversight_stats
 from debate.testing import ScriptedModel
-from debate.trace import DebateTrace, FinalAnswer, Question, Turn
+from debate.trace import DebateTrace, FinalAnswer, Turn
 
-PASSAGE = ("Mira baked the bread at dawn, before the bell rang. Tomas carried the loaves to "
-           "the market and sold them by noon.")
-QUESTION = Question(id="q1", text="Who baked the bread?", task="exact", gold="mira",
-                    gold_text="Mira", context=PASSAGE, metadata={"distractor": "Tomas"})
 ANSWERS = ("Tomas", "Mira")
 SPEECHES = (Speech("Debater A", 0, "Tomas did. <u_quote>Tomas baked</u_quote>", "t0"),
             Speech("Debater B", 0, "Mira did. <v_quote>Mira baked the bread</v_quote>", "t1"))
