@@ -167,6 +167,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self.now
 
+    def call_at(self, when: float, callback: Any, *args: Any,
+                context: Any = None) -> asyncio.TimerHandle:
+        # A real loop runs a timer due within its clock's resolution at once, and its clock
+        # has moved on by then; here it would not have, and code that waits for "1e-13 s
+        # left" would wait again for ever. Such a timer is due one resolution later.
+        if self.now < when < self.now + self._clock_resolution:
+            when = self.now + self._clock_resolution
+        return super().call_at(when, callback, *args, context=context)
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` to completion on this loop."""
         return self.run_until_complete(coro)
@@ -174,8 +183,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
 @pytest.fixture
 def virtual_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[VirtualTimeLoop]:
-    """A :class:`VirtualTimeLoop`; asyncio-throttle (the rate limiter) reads its clock too."""
+    """A :class:`VirtualTimeLoop`; the rate limiter and the pool's cooldowns read its clock too."""
     loop = VirtualTimeLoop()
-    monkeypatch.setattr("asyncio_throttle.throttler.time", SimpleNamespace(monotonic=loop.time))
+    clock = SimpleNamespace(monotonic=loop.time)
+    monkeypatch.setattr("asyncio_throttle.throttler.time", clock)
+    monkeypatch.setattr("debate.models.pool.time", clock)
     yield loop
     loop.close()

@@ -178,81 +178,96 @@ def test_a_url_listed_twice_is_refused() -> None:
 # --- routing --------------------------------------------------------------------------
 
 
-async def test_a_conversation_stays_on_its_replica_and_new_ones_go_to_the_least_loaded(
-        ) -> None:
-    a, b, c = Replica("a", latency=0.01), Replica("b", latency=0.01), Replica("c", latency=0.01)
-    pool = pool_of(a, b, c)
-    # 9 conversations start together: three on each replica (the least loaded first)
-    await asyncio.gather(*(call(pool, f"d{i}/agent") for i in range(9)))
-    assert (len(a.calls), len(b.calls), len(c.calls)) == (3, 3, 3)
-    # later calls of each conversation go where its first went, whatever the load
-    for _ in range(3):
+def test_a_conversation_stays_on_its_replica_and_new_ones_go_to_the_least_loaded(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b, c = Replica("a", latency=0.01), Replica("b", latency=0.01), Replica("c", latency=0.01)
+        pool = pool_of(a, b, c)
+        # 9 conversations start together: three on each replica (the least loaded first)
         await asyncio.gather(*(call(pool, f"d{i}/agent") for i in range(9)))
-    for replica in (a, b, c):
-        assert all(Counter(replica.calls)[key] == 4 for key in set(replica.calls))
+        assert (len(a.calls), len(b.calls), len(c.calls)) == (3, 3, 3)
+        # later calls of each conversation go where its first went, whatever the load
+        for _ in range(3):
+            await asyncio.gather(*(call(pool, f"d{i}/agent") for i in range(9)))
+        for replica in (a, b, c):
+            assert all(Counter(replica.calls)[key] == 4 for key in set(replica.calls))
+
+    virtual_time.run(scenario())
 
 
-async def test_affinity_yields_to_load_when_the_replica_is_saturated() -> None:
-    a, b = Replica("a", latency=0.05), Replica("b", latency=0.05)
-    pool = pool_of(a, b, caps=(2, 2))
-    assert await call(pool, "x") == "a"  # pinned to a
-    # four calls of x at once: two fill a, two overflow to b, which has room
-    assert sorted(await asyncio.gather(*(call(pool, "x") for _ in range(4)))) == [
-        "a", "a", "b", "b"]
-    # with both full, a fifth waits for its own replica rather than overflow
-    assert sorted(await asyncio.gather(*(call(pool, "x") for _ in range(5)))) == [
-        "a", "a", "a", "b", "b"]
-    # the conversation is still pinned where it started
-    assert await call(pool, "x") == "a"
+def test_affinity_yields_to_load_when_the_replica_is_saturated(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Replica("a", latency=0.05), Replica("b", latency=0.05)
+        pool = pool_of(a, b, caps=(2, 2))
+        assert await call(pool, "x") == "a"  # pinned to a
+        # four calls of x at once: two fill a, two overflow to b, which has room
+        assert sorted(await asyncio.gather(*(call(pool, "x") for _ in range(4)))) == [
+            "a", "a", "b", "b"]
+        # with both full, a fifth waits for its own replica rather than overflow
+        assert sorted(await asyncio.gather(*(call(pool, "x") for _ in range(5)))) == [
+            "a", "a", "a", "b", "b"]
+        # the conversation is still pinned where it started
+        assert await call(pool, "x") == "a"
+
+    virtual_time.run(scenario())
 
 
-async def test_without_affinity_every_call_goes_to_the_least_loaded() -> None:
-    a, b = Replica("a", latency=0.01), Replica("b", latency=0.01)
-    pool = pool_of(a, b, affinity=False)
-    replies = await asyncio.gather(*(call(pool, "same") for _ in range(4)))
-    assert sorted(replies) == ["a", "a", "b", "b"]
+def test_without_affinity_every_call_goes_to_the_least_loaded(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Replica("a", latency=0.01), Replica("b", latency=0.01)
+        pool = pool_of(a, b, affinity=False)
+        replies = await asyncio.gather(*(call(pool, "same") for _ in range(4)))
+        assert sorted(replies) == ["a", "a", "b", "b"]
+
+    virtual_time.run(scenario())
 
 
 # --- health ---------------------------------------------------------------------------
 
 
-async def test_a_failing_replica_is_taken_out_its_calls_sent_on_and_probed_back() -> None:
-    a, b = Replica("a"), Replica("b")
-    pool = pool_of(a, b, failures=2, cooldown=0.2)
-    stats = CallStats()
-    model = wrap(pool, stats=stats, retry=RetryPolicy(initial_delay=10.0, timeout=None))
-    assert [await call(model, key) for key in ("x", "y", "w")] == ["a", "b", "a"]
-    a.fail = down()
-    # x's call fails on a and is sent on to b within the same attempt: no backoff
-    start = time.monotonic()
-    assert await call(model, "x") == "b"
-    assert time.monotonic() - start < 1.0
-    assert (stats.requests, stats.retries) == (4, 0)
-    # a failed last: a new conversation goes to b, though a has less load
-    assert await call(model, "z") == "b"
-    assert await call(model, "w") == "b"  # w's second failure on a takes a out
-    report = {r.url: r for r in pool.report()}
-    assert report["http://a/v1"].ejections == 1 and not report["http://a/v1"].in_rotation
-    assert report["http://a/v1"].errors == 2 and report["http://a/v1"].failovers == 2
-    # out of rotation: nothing goes to a until its cooldown ends
-    before = len(a.calls)
-    await asyncio.gather(*(call(model, f"n{i}") for i in range(5)))
-    assert len(a.calls) == before
-    # after the cooldown one call probes a; it fails, so a stays out for longer
-    await asyncio.sleep(0.25)
-    assert await call(model, "p1") == "b"
-    assert len(a.calls) == before + 1
-    await asyncio.gather(*(call(model, f"m{i}") for i in range(5)))
-    assert len(a.calls) == before + 1  # 0.4 s out now
-    # healthy again: the next probe succeeds and a is back in rotation
-    a.fail = None
-    await asyncio.sleep(0.45)
-    assert await call(model, "p2") == "a"
-    report = {r.url: r for r in pool.report()}
-    assert report["http://a/v1"].in_rotation
-    assert 0.65 < report["http://a/v1"].out_of_rotation < 2.0
-    assert report["http://b/v1"].errors == 0
-    assert stats.retries == 0  # no call needed a second attempt
+def test_a_failing_replica_is_taken_out_its_calls_sent_on_and_probed_back(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Replica("a"), Replica("b")
+        pool = pool_of(a, b, failures=2, cooldown=0.2)
+        stats = CallStats()
+        model = wrap(pool, stats=stats, retry=RetryPolicy(initial_delay=10.0, timeout=None))
+        assert [await call(model, key) for key in ("x", "y", "w")] == ["a", "b", "a"]
+        a.fail = down()
+        # x's call fails on a and is sent on to b within the same attempt: no backoff
+        start = virtual_time.time()
+        assert await call(model, "x") == "b"
+        assert virtual_time.time() == start
+        assert (stats.requests, stats.retries) == (4, 0)
+        # a failed last: a new conversation goes to b, though a has less load
+        assert await call(model, "z") == "b"
+        assert await call(model, "w") == "b"  # w's second failure on a takes a out
+        report = {r.url: r for r in pool.report()}
+        assert report["http://a/v1"].ejections == 1 and not report["http://a/v1"].in_rotation
+        assert report["http://a/v1"].errors == 2 and report["http://a/v1"].failovers == 2
+        # out of rotation: nothing goes to a until its cooldown ends
+        before = len(a.calls)
+        await asyncio.gather(*(call(model, f"n{i}") for i in range(5)))
+        assert len(a.calls) == before
+        # after the cooldown one call probes a; it fails, so a stays out for longer
+        await asyncio.sleep(0.25)
+        assert await call(model, "p1") == "b"
+        assert len(a.calls) == before + 1
+        await asyncio.gather(*(call(model, f"m{i}") for i in range(5)))
+        assert len(a.calls) == before + 1  # 0.4 s out now
+        # healthy again: the next probe succeeds and a is back in rotation
+        a.fail = None
+        await asyncio.sleep(0.45)
+        assert await call(model, "p2") == "a"
+        report = {r.url: r for r in pool.report()}
+        assert report["http://a/v1"].in_rotation
+        assert report["http://a/v1"].out_of_rotation == pytest.approx(0.25 + 0.45)
+        assert report["http://b/v1"].errors == 0
+        assert stats.retries == 0  # no call needed a second attempt
+
+    virtual_time.run(scenario())
 
 
 async def test_dead_replicas_do_not_use_up_a_calls_retries() -> None:
@@ -285,52 +300,64 @@ async def test_busy_is_not_down_a_429_is_sent_on_but_counts_nothing_against_heal
     assert all(r.in_rotation for r in pool.report())
 
 
-async def test_a_hung_replica_is_taken_out_by_the_attempt_timeout_and_left_at_once() -> None:
-    a, b = Replica("a"), Replica("b")
-    pool = pool_of(a, b, failures=1)
-    stats = CallStats()
-    model = wrap(pool, stats=stats,
-                 retry=RetryPolicy(timeout=0.1, initial_delay=5.0, max_attempts=3))
-    assert await call(model, "x") == "a"
-    a.hang = True
-    start = time.monotonic()
-    assert await call(model, "x") == "b"  # timed out on a, then sent to b: no backoff
-    assert time.monotonic() - start < 1.0
-    assert stats.errors.get("timeout") == 1
-    assert not {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+def test_a_hung_replica_is_taken_out_by_the_attempt_timeout_and_left_at_once(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Replica("a"), Replica("b")
+        pool = pool_of(a, b, failures=1)
+        stats = CallStats()
+        model = wrap(pool, stats=stats,
+                     retry=RetryPolicy(timeout=0.1, initial_delay=5.0, max_attempts=3))
+        assert await call(model, "x") == "a"
+        a.hang = True
+        start = virtual_time.time()
+        assert await call(model, "x") == "b"  # timed out on a, then sent to b: no backoff
+        assert virtual_time.time() - start == pytest.approx(0.1)  # a's timeout, no backoff
+        assert stats.errors.get("timeout") == 1
+        assert not {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+
+    virtual_time.run(scenario())
 
 
-async def test_with_every_replica_out_calls_wait_for_a_probe_not_use_up_retries() -> None:
-    a, b = Replica("a"), Replica("b")
-    pool = pool_of(a, b, failures=1, cooldown=0.1)
-    stats = CallStats()
-    model = wrap(pool, stats=stats, retry=RetryPolicy(max_attempts=1, timeout=0.05))
-    a.fail = b.fail = down(503)
+def test_with_every_replica_out_calls_wait_for_a_probe_not_use_up_retries(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Replica("a"), Replica("b")
+        pool = pool_of(a, b, failures=1, cooldown=0.1)
+        stats = CallStats()
+        model = wrap(pool, stats=stats, retry=RetryPolicy(max_attempts=1, timeout=0.05))
+        a.fail = b.fail = down(503)
 
-    async def recover() -> None:
-        await asyncio.sleep(0.5)  # a few failed probes later
-        b.fail = None
+        async def recover() -> None:
+            await asyncio.sleep(0.5)  # a few failed probes later
+            b.fail = None
 
-    healer = asyncio.ensure_future(recover())
-    start = time.monotonic()
-    # both out after one call; the wait (past the 0.05 s timeout) and the failed
-    # probes are no attempts: a single attempt is enough once b is back
-    assert await asyncio.gather(*(call(model, k) for k in ("x", "y", "z"))) == ["b"] * 3
-    assert 0.5 < time.monotonic() - start < 2.0
-    assert stats.requests == 3 and stats.retries == 0
-    await healer
-    reports = {r.url: r for r in pool.report()}
-    assert reports["http://b/v1"].in_rotation and not reports["http://a/v1"].in_rotation
+        healer = asyncio.ensure_future(recover())
+        start = virtual_time.time()
+        # both out after one call; the wait (past the 0.05 s timeout) and the failed
+        # probes are no attempts: a single attempt is enough once b is back
+        assert await asyncio.gather(*(call(model, k) for k in ("x", "y", "z"))) == ["b"] * 3
+        # probes at 0.1 and 0.3 fail (the cooldown doubles), the one at 0.7 finds b back
+        assert virtual_time.time() - start == pytest.approx(0.7)
+        assert stats.requests == 3 and stats.retries == 0
+        await healer
+        reports = {r.url: r for r in pool.report()}
+        assert reports["http://b/v1"].in_rotation and not reports["http://a/v1"].in_rotation
+
+    virtual_time.run(scenario())
 
 
-async def test_an_outage_longer_than_the_policy_allows_gives_up() -> None:
-    a, b = Replica("a"), Replica("b")
-    pool = pool_of(a, b, failures=1, cooldown=0.05, outage=0.3)
-    a.fail = b.fail = down()
-    start = time.monotonic()
-    with pytest.raises(RetryableError, match="out of rotation for"):
-        await call(wrap(pool, stats=CallStats(), retry=RetryPolicy(max_attempts=1)), "x")
-    assert 0.3 <= time.monotonic() - start < 1.5
+def test_an_outage_longer_than_the_policy_allows_gives_up(virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Replica("a"), Replica("b")
+        pool = pool_of(a, b, failures=1, cooldown=0.05, outage=0.3)
+        a.fail = b.fail = down()
+        start = virtual_time.time()
+        with pytest.raises(RetryableError, match="out of rotation for"):
+            await call(wrap(pool, stats=CallStats(), retry=RetryPolicy(max_attempts=1)), "x")
+        assert virtual_time.time() - start == pytest.approx(0.3)
+
+    virtual_time.run(scenario())
 
 
 class Controlled:
@@ -348,47 +375,55 @@ class Controlled:
         return Completion(text=self.tag)
 
 
-async def test_a_call_queued_for_a_replica_that_goes_out_is_sent_elsewhere() -> None:
-    a, b = Controlled("a"), Controlled("b")
-    pool = pool_of(a, b, caps=(1, 1), failures=1)  # type: ignore[arg-type]
-    first = asyncio.ensure_future(call(pool, "x"))  # x on a, filling it
-    busy = asyncio.ensure_future(call(pool, "y"))  # y on b, filling it
-    await asyncio.sleep(0.01)
-    queued_on_a = asyncio.ensure_future(call(pool, "x"))  # both full: waits for a slot on a
-    await asyncio.sleep(0.01)
-    a.pending[0].set_exception(down())  # a is out; its slot frees
-    await asyncio.sleep(0.01)
-    assert len(a.pending) == 1  # the queued call did not go to the ejected replica
-    b.pending[0].set_result(None)
-    while len(b.pending) < 3:
+def test_a_call_queued_for_a_replica_that_goes_out_is_sent_elsewhere(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Controlled("a"), Controlled("b")
+        pool = pool_of(a, b, caps=(1, 1), failures=1)  # type: ignore[arg-type]
+        first = asyncio.ensure_future(call(pool, "x"))  # x on a, filling it
+        busy = asyncio.ensure_future(call(pool, "y"))  # y on b, filling it
         await asyncio.sleep(0.01)
-        for future in b.pending[1:]:
-            if not future.done():
-                future.set_result(None)
-    assert await asyncio.gather(first, busy, queued_on_a) == ["b", "b", "b"]
+        queued_on_a = asyncio.ensure_future(call(pool, "x"))  # both full: waits for a slot on a
+        await asyncio.sleep(0.01)
+        a.pending[0].set_exception(down())  # a is out; its slot frees
+        await asyncio.sleep(0.01)
+        assert len(a.pending) == 1  # the queued call did not go to the ejected replica
+        b.pending[0].set_result(None)
+        while len(b.pending) < 3:
+            await asyncio.sleep(0.01)
+            for future in b.pending[1:]:
+                if not future.done():
+                    future.set_result(None)
+        assert await asyncio.gather(first, busy, queued_on_a) == ["b", "b", "b"]
+
+    virtual_time.run(scenario())
 
 
-async def test_only_the_probe_decides_whether_an_ejected_replica_comes_back() -> None:
-    a, b = Controlled("a"), Replica("b")
-    pool = pool_of(a, b, failures=1, cooldown=0.05)  # type: ignore[arg-type]
-    old = [asyncio.ensure_future(call(pool, "x")) for _ in range(3)]  # x: pinned to a
-    await asyncio.sleep(0.01)
-    a.pending[0].set_exception(down())  # a is out; that call goes on to b
-    assert await old[0] == "b"
-    await asyncio.sleep(0.06)
-    probe = asyncio.ensure_future(call(pool, "p"))  # the cooldown is over: one probe
-    await asyncio.sleep(0.01)
-    assert len(a.pending) == 4
-    a.pending[1].set_result(None)  # a call from before it went out succeeds ...
-    assert await old[1] == "a"
-    a.pending[2].set_exception(down())  # ... and one fails: neither is the probe
-    assert await old[2] == "b"
-    assert not {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
-    assert await call(pool, "q") == "b"  # still one probe in flight, no second one
-    assert len(a.pending) == 4
-    a.pending[3].set_result(None)  # the probe's success brings it back
-    assert await probe == "a"
-    assert {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+def test_only_the_probe_decides_whether_an_ejected_replica_comes_back(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Controlled("a"), Replica("b")
+        pool = pool_of(a, b, failures=1, cooldown=0.05)  # type: ignore[arg-type]
+        old = [asyncio.ensure_future(call(pool, "x")) for _ in range(3)]  # x: pinned to a
+        await asyncio.sleep(0.01)
+        a.pending[0].set_exception(down())  # a is out; that call goes on to b
+        assert await old[0] == "b"
+        await asyncio.sleep(0.06)
+        probe = asyncio.ensure_future(call(pool, "p"))  # the cooldown is over: one probe
+        await asyncio.sleep(0.01)
+        assert len(a.pending) == 4
+        a.pending[1].set_result(None)  # a call from before it went out succeeds ...
+        assert await old[1] == "a"
+        a.pending[2].set_exception(down())  # ... and one fails: neither is the probe
+        assert await old[2] == "b"
+        assert not {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+        assert await call(pool, "q") == "b"  # still one probe in flight, no second one
+        assert len(a.pending) == 4
+        a.pending[3].set_result(None)  # the probe's success brings it back
+        assert await probe == "a"
+        assert {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+
+    virtual_time.run(scenario())
 
 
 async def test_affinity_forgets_the_least_recently_used_conversation() -> None:
@@ -412,18 +447,21 @@ async def test_a_fatal_error_is_not_a_health_problem_and_is_not_retried() -> Non
 # --- limits ---------------------------------------------------------------------------
 
 
-async def test_tokens_per_minute_reserves_prompt_and_max_tokens() -> None:
-    message = Message(role="user", content="x" * 400)  # ~100 tokens + 4
-    assert reserved_tokens([message], SamplingParams(max_tokens=96)) == 200
-    replica = Replica("a")
-    limited = Limited(replica, Limits(max_in_flight=None, tokens_per_minute=1000))
-    params = SamplingParams(max_tokens=96)
-    tasks = [asyncio.ensure_future(limited.generate([message], params)) for _ in range(8)]
-    await asyncio.sleep(0.1)
-    assert len(replica.calls) == 5  # 5 x 200 = the minute's 1000 tokens
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+def test_tokens_per_minute_reserves_prompt_and_max_tokens(virtual_time) -> None:
+    async def scenario() -> None:
+        message = Message(role="user", content="x" * 400)  # ~100 tokens + 4
+        assert reserved_tokens([message], SamplingParams(max_tokens=96)) == 200
+        replica = Replica("a")
+        limited = Limited(replica, Limits(max_in_flight=None, tokens_per_minute=1000))
+        params = SamplingParams(max_tokens=96)
+        tasks = [asyncio.ensure_future(limited.generate([message], params)) for _ in range(8)]
+        await asyncio.sleep(0.1)
+        assert len(replica.calls) == 5  # 5 x 200 = the minute's 1000 tokens
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    virtual_time.run(scenario())
 
 
 def test_per_endpoint_limits_hold_in_a_run(tmp_path: Path) -> None:
@@ -558,63 +596,75 @@ def test_the_readmes_pool_example_is_a_valid_spec(tmp_path: Path) -> None:
     assert cfg.pool.cooldown == 5
 
 
-async def test_a_probe_that_is_cancelled_hands_the_probe_to_a_waiting_call_at_once() -> None:
-    a = Controlled("a")
-    pool = pool_of(a, failures=1, cooldown=0.05, outage=3.0)  # type: ignore[arg-type]
-    probe = asyncio.ensure_future(call(pool, "x"))
-    await asyncio.sleep(0.01)
-    a.pending[0].set_exception(down(503))  # a is out: the call waits, then probes it
-    await asyncio.sleep(0.1)
-    assert len(a.pending) == 2
-    waiting = asyncio.ensure_future(call(pool, "w"))
-    await asyncio.sleep(0.01)
-    probe.cancel()  # its debate was cancelled: the waiting call is the next probe
-    start = time.monotonic()
-    while len(a.pending) < 3 and time.monotonic() - start < 2.0:
+def test_a_probe_that_is_cancelled_hands_the_probe_to_a_waiting_call_at_once(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a = Controlled("a")
+        pool = pool_of(a, failures=1, cooldown=0.05, outage=3.0)  # type: ignore[arg-type]
+        probe = asyncio.ensure_future(call(pool, "x"))
         await asyncio.sleep(0.01)
-    assert time.monotonic() - start < 0.5  # not the outage's 3 s
-    a.pending[2].set_result(None)
-    assert await waiting == "a"
+        a.pending[0].set_exception(down(503))  # a is out: the call waits, then probes it
+        await asyncio.sleep(0.1)
+        assert len(a.pending) == 2
+        waiting = asyncio.ensure_future(call(pool, "w"))
+        await asyncio.sleep(0.01)
+        probe.cancel()  # its debate was cancelled: the waiting call is the next probe
+        start = virtual_time.time()
+        while len(a.pending) < 3 and virtual_time.time() - start < 5.0:
+            await asyncio.sleep(0.01)
+        assert virtual_time.time() - start == pytest.approx(0.01)  # not the outage's 3 s
+        a.pending[2].set_result(None)
+        assert await waiting == "a"
+
+    virtual_time.run(scenario())
 
 
-async def test_a_call_from_before_an_ejection_has_no_say_after_the_probe() -> None:
-    a, b = Controlled("a"), Replica("b")
-    pool = pool_of(a, b, failures=1, cooldown=0.05)  # type: ignore[arg-type]
-    old = [asyncio.ensure_future(call(pool, "x")) for _ in range(2)]
-    await asyncio.sleep(0.01)
-    a.pending[0].set_exception(down(503))  # a is out; old[1] is still in flight there
-    assert await old[0] == "b"
-    await asyncio.sleep(0.06)
-    probe = asyncio.ensure_future(call(pool, "p"))
-    await asyncio.sleep(0.01)
-    a.pending[2].set_result(None)
-    assert await probe == "a"  # back in rotation
-    a.pending[1].set_exception(down(503))  # the call from before it went out fails now
-    assert await old[1] == "b"
-    report = {r.url: r for r in pool.report()}["http://a/v1"]
-    assert report.in_rotation and report.ejections == 1 and report.errors == 2
+def test_a_call_from_before_an_ejection_has_no_say_after_the_probe(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Controlled("a"), Replica("b")
+        pool = pool_of(a, b, failures=1, cooldown=0.05)  # type: ignore[arg-type]
+        old = [asyncio.ensure_future(call(pool, "x")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        a.pending[0].set_exception(down(503))  # a is out; old[1] is still in flight there
+        assert await old[0] == "b"
+        await asyncio.sleep(0.06)
+        probe = asyncio.ensure_future(call(pool, "p"))
+        await asyncio.sleep(0.01)
+        a.pending[2].set_result(None)
+        assert await probe == "a"  # back in rotation
+        a.pending[1].set_exception(down(503))  # the call from before it went out fails now
+        assert await old[1] == "b"
+        report = {r.url: r for r in pool.report()}["http://a/v1"]
+        assert report.in_rotation and report.ejections == 1 and report.errors == 2
+
+    virtual_time.run(scenario())
 
 
-async def test_a_replica_a_probe_brings_back_starts_with_a_clean_slate() -> None:
-    a, b = Replica("a"), Replica("b")
-    pool = pool_of(a, b, failures=3, cooldown=0.05)
-    assert [await call(pool, k) for k in ("x", "y", "w")] == ["a", "b", "a"]
-    a.fail = down(503)
-    assert await call(pool, "x") == "b"  # failures 1, 2 ...
-    await asyncio.sleep(0.06)  # (past a's suspect time, so w still starts on a)
-    assert await call(pool, "w") == "b"
-    await asyncio.sleep(0.06)
-    pool._pin("v", pool._members[0])
-    assert await call(pool, "v") == "b"  # ... 3: out
-    assert not {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
-    await asyncio.sleep(0.06)
-    a.fail = down(429)  # the probe is answered, busy: a is up
-    assert await call(pool, "p") == "b"
-    assert {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
-    a.fail = down(503)
-    pool._pin("u", pool._members[0])
-    assert await call(pool, "u") == "b"  # one failure is not three
-    assert {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+def test_a_replica_a_probe_brings_back_starts_with_a_clean_slate(
+        virtual_time) -> None:
+    async def scenario() -> None:
+        a, b = Replica("a"), Replica("b")
+        pool = pool_of(a, b, failures=3, cooldown=0.05)
+        assert [await call(pool, k) for k in ("x", "y", "w")] == ["a", "b", "a"]
+        a.fail = down(503)
+        assert await call(pool, "x") == "b"  # failures 1, 2 ...
+        await asyncio.sleep(0.06)  # (past a's suspect time, so w still starts on a)
+        assert await call(pool, "w") == "b"
+        await asyncio.sleep(0.06)
+        pool._pin("v", pool._members[0])
+        assert await call(pool, "v") == "b"  # ... 3: out
+        assert not {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+        await asyncio.sleep(0.06)
+        a.fail = down(429)  # the probe is answered, busy: a is up
+        assert await call(pool, "p") == "b"
+        assert {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+        a.fail = down(503)
+        pool._pin("u", pool._members[0])
+        assert await call(pool, "u") == "b"  # one failure is not three
+        assert {r.url: r for r in pool.report()}["http://a/v1"].in_rotation
+
+    virtual_time.run(scenario())
 
 
 def test_two_pools_of_one_model_are_reported_apart(tmp_path: Path) -> None:

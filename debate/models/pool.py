@@ -337,7 +337,8 @@ class EndpointPool(Closeable):
 
     async def _wait_for_rotation(self, now: float) -> None:
         """Wait, with every replica out, until a probe is due or one's outcome is known."""
-        since = max(m.open_since or now for m in self._members)  # the last one went out
+        # the last one went out (``or`` would take a clock's 0.0 for "not out")
+        since = max(now if m.open_since is None else m.open_since for m in self._members)
         left = since + self.policy.outage - now
         if left <= 0:
             raise OutageError(
