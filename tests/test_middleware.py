@@ -44,11 +44,14 @@ class Concurrency:
         return Completion(text="ok")
 
 
-async def test_in_flight_cap():
-    probe = Concurrency()
-    model = Limited(probe, Limits(max_in_flight=3))
-    await asyncio.gather(*(model.generate(MSGS, SamplingParams()) for _ in range(20)))
-    assert probe.peak == 3
+def test_in_flight_cap(virtual_time):
+    async def scenario():
+        probe = Concurrency()
+        model = Limited(probe, Limits(max_in_flight=3))
+        await asyncio.gather(*(model.generate(MSGS, SamplingParams()) for _ in range(20)))
+        assert probe.peak == 3
+
+    virtual_time.run(scenario())
 
 
 def test_a_call_cancelled_while_waiting_for_a_rate_token_gives_its_slot_back(virtual_time):
@@ -124,22 +127,25 @@ async def test_gives_up_after_max_attempts():
     assert len(inner.calls) == 3
 
 
-async def test_timeout_is_retried():
-    stats = CallStats()
+def test_timeout_is_retried(virtual_time):
+    async def scenario():
+        stats = CallStats()
 
-    class Hangs:
-        name = "hangs"
-        calls = 0
+        class Hangs:
+            name = "hangs"
+            calls = 0
 
-        async def generate(self, messages, params):
-            Hangs.calls += 1
-            if Hangs.calls == 1:
-                await asyncio.sleep(10)
-            return Completion(text="late but fine")
+            async def generate(self, messages, params):
+                Hangs.calls += 1
+                if Hangs.calls == 1:
+                    await asyncio.sleep(10)
+                return Completion(text="late but fine")
 
-    model = Retrying(Hangs(), RetryPolicy(timeout=0.05, initial_delay=0.001), stats)
-    assert (await model.generate(MSGS, SamplingParams())).text == "late but fine"
-    assert stats.errors == {"timeout": 1}
+        model = Retrying(Hangs(), RetryPolicy(timeout=0.05, initial_delay=0.001), stats)
+        assert (await model.generate(MSGS, SamplingParams())).text == "late but fine"
+        assert stats.errors == {"timeout": 1}
+
+    virtual_time.run(scenario())
 
 
 def test_the_timeout_counts_the_call_not_the_wait_for_a_turn(virtual_time):
@@ -208,15 +214,18 @@ def test_a_layer_times_out_on_each_event_loop_it_runs_on():
             asyncio.run(model.generate(MSGS, SamplingParams()))
 
 
-async def test_a_caller_cancelling_a_call_is_not_a_timeout():
-    stats = CallStats()
-    model = Retrying(Sleeps(9), RetryPolicy(timeout=5, max_attempts=3), stats)
-    call = asyncio.create_task(model.generate(MSGS, SamplingParams()))
-    await asyncio.sleep(0.01)
-    call.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await call
-    assert stats.errors == {} and stats.requests == 1
+def test_a_caller_cancelling_a_call_is_not_a_timeout(virtual_time):
+    async def scenario():
+        stats = CallStats()
+        model = Retrying(Sleeps(9), RetryPolicy(timeout=5, max_attempts=3), stats)
+        call = asyncio.create_task(model.generate(MSGS, SamplingParams()))
+        await asyncio.sleep(0.01)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert stats.errors == {} and stats.requests == 1
+
+    virtual_time.run(scenario())
 
 
 def test_in_process_backends_get_no_timeout_unless_one_is_set():
@@ -562,21 +571,24 @@ def test_a_plug_in_backend_that_runs_locally_is_free_and_others_are_priced_by_na
     assert BACKENDS["my-gpu-box"].local and not BACKENDS["my-gateway"].local
 
 
-async def test_the_in_flight_cap_serves_in_arrival_order():
-    slots = FifoSemaphore(2)
-    running, peak, order = 0, 0, []
+def test_the_in_flight_cap_serves_in_arrival_order(virtual_time):
+    async def scenario():
+        slots = FifoSemaphore(2)
+        running, peak, order = 0, 0, []
 
-    async def job(i):
-        nonlocal running, peak
-        async with slots:
-            order.append(i)
-            running += 1
-            peak = max(peak, running)
-            await asyncio.sleep(0.01)
-            running -= 1
+        async def job(i):
+            nonlocal running, peak
+            async with slots:
+                order.append(i)
+                running += 1
+                peak = max(peak, running)
+                await asyncio.sleep(0.01)
+                running -= 1
 
-    await asyncio.gather(*(job(i) for i in range(10)))
-    assert peak == 2 and order == list(range(10))
+        await asyncio.gather(*(job(i) for i in range(10)))
+        assert peak == 2 and order == list(range(10))
+
+    virtual_time.run(scenario())
 
 
 async def test_a_cancelled_waiter_never_keeps_a_permit():
