@@ -79,7 +79,8 @@ def parse(data: dict[str, Any]) -> Completion:
 @pytest.mark.parametrize("exc", [aiohttp.ServerDisconnectedError(),
                                  aiohttp.ClientOSError(104, "Connection reset by peer"),
                                  TimeoutError()])
-def test_a_lost_connection_while_polling_does_not_resubmit(exc: BaseException) -> None:
+def test_a_lost_connection_while_polling_does_not_resubmit(exc: BaseException,
+                                                            virtual_time) -> None:
     async def main() -> Client:
         client = Client(raise_on_reads={1: exc}, ready_after=2)
         model = BatchingModel("openai:m", body, parse, client, FAST)
@@ -87,7 +88,7 @@ def test_a_lost_connection_while_polling_does_not_resubmit(exc: BaseException) -
                    retry=RetryPolicy(initial_delay=0.01)).generate(HI, SamplingParams())
         return client
 
-    client = asyncio.run(main())
+    client = virtual_time.run(main())
     assert len(client.submissions) == 1, f"{len(client.submissions)} batches paid for one call"
 
 
@@ -140,7 +141,7 @@ def test_a_step_larger_than_200_mb_is_split() -> None:
 
 
 # (6) retry.timeout set in the config (as for a synchronous run) applies to batch calls.
-def test_an_explicit_retry_timeout_does_not_fail_or_resubmit_batch_calls() -> None:
+def test_an_explicit_retry_timeout_does_not_fail_or_resubmit_batch_calls(virtual_time) -> None:
     async def main() -> tuple[Client, Any]:
         client = Client(ready_after=30)  # the batch ends after ~0.5 s of polling
         model = BatchingModel("openai:m", body, parse, client, FAST)
@@ -151,13 +152,13 @@ def test_an_explicit_retry_timeout_does_not_fail_or_resubmit_batch_calls() -> No
             reply = exc
         return client, reply
 
-    client, reply = asyncio.run(main())
+    client, reply = virtual_time.run(main())
     assert len(client.submissions) == 1  # fails: 3 batches for one call (no journal)
     assert isinstance(reply, Completion), reply
 
 
 def test_an_explicit_retry_timeout_with_the_runs_journal_does_not_give_up(
-        tmp_path: Path) -> None:
+        tmp_path: Path, virtual_time) -> None:
     async def main() -> Any:
         client = Client(ready_after=60)  # the batch ends after ~1 s of polling
         model = BatchingModel("openai:m", body, parse, client, FAST,
@@ -165,12 +166,12 @@ def test_an_explicit_retry_timeout_with_the_runs_journal_does_not_give_up(
         return await wrap(model, stats=CallStats(), retry=RetryPolicy(
             timeout=0.1, max_attempts=3, initial_delay=0.01)).generate(HI, SamplingParams())
 
-    assert asyncio.run(main()).text == "reply from b1"  # fails: gave up after 3 attempts
+    assert virtual_time.run(main()).text == "reply from b1"  # fails: gave up after 3 attempts
 
 
 # (6) A reply that fails to parse with anything but RetryableError leaves the rest of
 #     the batch's callers waiting forever.
-def test_one_unparsable_item_does_not_hang_the_others() -> None:
+def test_one_unparsable_item_does_not_hang_the_others(virtual_time) -> None:
     def fragile(data: dict[str, Any]) -> Completion:
         if "0" in data["text"] and data.get("bad"):
             raise ValueError("unexpected shape")
@@ -189,7 +190,7 @@ def test_one_unparsable_item_does_not_hang_the_others() -> None:
                  for i in range(3)]
         return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 2)
 
-    replies = asyncio.run(main())  # no TimeoutError: the good items came back
+    replies = virtual_time.run(main())  # no TimeoutError: the good items came back
     assert sorted(type(r).__name__ for r in replies) == ["Completion", "Completion",
                                                          "ValueError"]
 
@@ -204,7 +205,7 @@ def test_an_item_refused_with_400_is_not_retried() -> None:
 
 # (5) A batch OpenAI fails as a whole (validation, enqueued-token limit) loses its reason:
 #     every item becomes "missing from the batch's results" and is resubmitted 5 more times.
-def test_a_failed_batch_surfaces_its_reason() -> None:
+def test_a_failed_batch_surfaces_its_reason(virtual_time) -> None:
     async def main() -> BaseException:
         class Failed(Client):
             async def state(self, batch_id: str) -> Any:
@@ -228,11 +229,11 @@ def test_a_failed_batch_surfaces_its_reason() -> None:
             return exc
         raise AssertionError("no error")
 
-    exc = asyncio.run(main())
+    exc = virtual_time.run(main())
     assert "Enqueued token limit reached" in str(exc), str(exc)
 
 
-def test_a_batch_that_no_longer_exists_is_sent_again_not_a_dead_end() -> None:
+def test_a_batch_that_no_longer_exists_is_sent_again_not_a_dead_end(virtual_time) -> None:
     from debate.errors import FatalTransportError
 
     async def main() -> Client:
@@ -249,10 +250,10 @@ def test_a_batch_that_no_longer_exists_is_sent_again_not_a_dead_end() -> None:
         assert reply.text == "reply from b2"
         return client
 
-    assert len(asyncio.run(main()).submissions) == 2
+    assert len(virtual_time.run(main()).submissions) == 2
 
 
-def test_anthropic_items_refused_as_invalid_are_not_sent_again() -> None:
+def test_anthropic_items_refused_as_invalid_are_not_sent_again(virtual_time) -> None:
     from debate.errors import FatalTransportError
     from debate.models.batch import AnthropicBatches
 
@@ -271,7 +272,7 @@ def test_anthropic_items_refused_as_invalid_are_not_sent_again() -> None:
         client._text = text  # type: ignore[method-assign]
         return await client.results({"id": "msgbatch_1"})
 
-    outcomes = asyncio.run(refused())
+    outcomes = virtual_time.run(refused())
     assert isinstance(outcomes["a"], FatalTransportError)
     assert isinstance(outcomes["b"], RetryableError) and outcomes["b"].retry_after == 0.0
 
@@ -304,7 +305,7 @@ class TwoSteps(Client):
 
 @pytest.mark.parametrize("journaled", [True, False])  # without a run folder: in memory
 def test_a_lost_reply_to_creating_a_batch_does_not_make_a_second_one(
-        tmp_path: Path, journaled: bool) -> None:
+        tmp_path: Path, journaled: bool, virtual_time) -> None:
     async def main() -> TwoSteps:
         client = TwoSteps(lose_create_reply=True)
         model = BatchingModel("openai:m", body, parse, client, FAST, journal=BatchJournal(
@@ -314,7 +315,7 @@ def test_a_lost_reply_to_creating_a_batch_does_not_make_a_second_one(
         assert reply.text == "reply from b1"
         return client
 
-    assert len(asyncio.run(main()).submissions) == 1
+    assert len(virtual_time.run(main()).submissions) == 1
 
 
 def test_a_run_killed_between_making_a_batch_and_recording_it_adopts_it(
@@ -344,7 +345,8 @@ def test_a_run_killed_between_making_a_batch_and_recording_it_adopts_it(
     assert '"batch": "b1"' in journal.read_text()  # and recorded now
 
 
-def test_the_intent_is_on_disk_before_the_create_request_is_sent(tmp_path: Path) -> None:
+def test_the_intent_is_on_disk_before_the_create_request_is_sent(tmp_path: Path,
+                                                                 virtual_time) -> None:
     journal = tmp_path / "batches.jsonl"
     seen: list[list[str]] = []
 
@@ -358,7 +360,7 @@ def test_the_intent_is_on_disk_before_the_create_request_is_sent(tmp_path: Path)
                               journal=BatchJournal(journal))
         await model.generate(HI, SamplingParams())
 
-    asyncio.run(main())
+    virtual_time.run(main())
     (intent,) = map(json.loads, seen[0])  # fsynced: a kill now still leaves it
     assert "batch" not in intent and len(intent["items"]) == 1
 
@@ -383,7 +385,7 @@ class Lost(Client):
         return answer
 
 
-def test_a_batch_that_may_be_ours_is_waited_for_not_paid_for_again() -> None:
+def test_a_batch_that_may_be_ours_is_waited_for_not_paid_for_again(virtual_time) -> None:
     async def main() -> Lost:
         client = Lost(Lookup(None, ("b1",)), Lookup(None, ("b1",)), Lookup("b1"))
         model = BatchingModel("anthropic:m", body, parse, client, FAST)
@@ -392,11 +394,11 @@ def test_a_batch_that_may_be_ours_is_waited_for_not_paid_for_again() -> None:
         assert reply.text == "reply from b1"
         return client
 
-    client = asyncio.run(main())
+    client = virtual_time.run(main())
     assert len(client.submissions) == 1 and client.finds == 3  # asked until it had ended
 
 
-def test_when_no_batch_can_be_listed_the_items_are_held_back_not_sent_again() -> None:
+def test_when_no_batch_can_be_listed_the_items_are_held_back_not_sent_again(virtual_time) -> None:
     async def main() -> tuple[Lost, BaseException]:
         client = Lost(RetryableError("HTTP 503", endpoint="anthropic:m", status=503))
         model = BatchingModel("anthropic:m", body, parse, client, FAST)
@@ -407,12 +409,12 @@ def test_when_no_batch_can_be_listed_the_items_are_held_back_not_sent_again() ->
             return client, exc
         raise AssertionError("answered without a batch")
 
-    client, exc = asyncio.run(main())
+    client, exc = virtual_time.run(main())
     assert len(client.submissions) == 1  # each retry asked again; none created again
     assert client.finds > 3 and "not sent again" in str(exc)
 
 
-def test_a_batch_never_made_is_sent_once_more() -> None:
+def test_a_batch_never_made_is_sent_once_more(virtual_time) -> None:
     async def main() -> Lost:
         client = Lost(Lookup())  # the first create failed; no batch of it is listed
 
@@ -428,4 +430,4 @@ def test_a_batch_never_made_is_sent_once_more() -> None:
         assert reply.text == "reply from b2"
         return client
 
-    assert len(asyncio.run(main()).submissions) == 2
+    assert len(virtual_time.run(main()).submissions) == 2
