@@ -9,8 +9,7 @@ items to the agent called KEY or to every agent whose role is KEY::
     --model agent-2=anthropic:claude-sonnet-4-5 --model llamacpp:smollm2
 
 An agent's name wins over its role; agents no key names take the unnamed
-items: one item for all of them, or exactly one each, in order. A role's
-former name (``challenger`` for ``context-critic``) still binds it.
+items: one item for all of them, or exactly one each, in order.
 
 ``sampling:`` blocks (:mod:`debate.sampling`) are keyed the same way:
 :func:`bind_sampling` gives each agent its parameters, and a key that names no
@@ -23,7 +22,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
-from debate.agents.base import ROLES, Agent, get_role
+from debate.agents.base import Agent, get_role
 from debate.cards import load_role_card
 from debate.errors import ConfigError
 from debate.models.types import ChatModel, SamplingParams
@@ -84,11 +83,12 @@ def bind_sampling(names: Sequence[str], roles: Sequence[str], base: SamplingPara
     ``base`` itself. A key naming no agent and no role is a ``ConfigError`` naming
     ``where.KEY`` and the nearest name.
     """
-    current = [_checked(names, roles, layer, where) for where, layer in layers]
+    for where, layer in layers:
+        _check(names, roles, layer, where)
     params: list[SamplingParams] = []
     for name, role_name in zip(names, roles, strict=True):
         update: dict[str, object] = {}
-        for layer in current:
+        for _, layer in layers:
             for key in (role_name, name):
                 if key in layer:
                     update.update(layer[key].values())
@@ -96,22 +96,16 @@ def bind_sampling(names: Sequence[str], roles: Sequence[str], base: SamplingPara
     return params
 
 
-def _checked(names: Sequence[str], roles: Sequence[str], layer: Mapping[str, Sampling],
-             where: str) -> dict[str, Sampling]:
-    """``layer`` under current role names; a key naming no agent or role is an error."""
+def _check(names: Sequence[str], roles: Sequence[str], layer: Mapping[str, Sampling],
+           where: str) -> None:
+    """A key of ``layer`` naming no agent or role is an error."""
     known = [*names, *dict.fromkeys(r for r in roles if r not in names)]
-    current: dict[str, Sampling] = {}
-    for key, item in layer.items():
-        name = key if key in names else ROLES.aliases.get(key, key)
-        if name not in names and name not in roles:
+    for key in layer:
+        if key not in names and key not in roles:
             hint = suggest(key, known)
             if not hint.startswith("did you mean"):
                 hint = f"agents: {', '.join(names)}; roles: {', '.join(dict.fromkeys(roles))}"
             raise ConfigError(f"{where}.{key}: no seat or role named {key!r} ({hint})")
-        if name in current:  # a role's former name and its current one: value by value
-            item = Sampling(**{**current[name].values(), **item.values()})
-        current[name] = item
-    return current
 
 
 def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
@@ -135,11 +129,9 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
     """
     names = protocol.agent_names()
     role_names = [protocol.agent_role(i) for i in range(len(names))]
-    per_model = bind(names, role_names, list(models), _current(named_models or {}, names),
-                     "model")
+    per_model = bind(names, role_names, list(models), named_models or {}, "model")
     card_list, card_map = split_bindings(roles)
-    per_card = bind(names, role_names, card_list, _current(card_map, names), "role card",
-                    required=False)
+    per_card = bind(names, role_names, card_list, card_map, "role card", required=False)
     per_params = bind_sampling(names, role_names, params or SamplingParams(), sampling)
     agents = []
     for i, (name, model, card, base) in enumerate(zip(names, per_model, per_card, per_params,
@@ -154,12 +146,6 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
         agents.append(agent)
     _size_backends(per_model)
     return agents
-
-
-def _current(named: Mapping[str, T], names: Sequence[str]) -> dict[str, T]:
-    """Bindings with a role's former name (a registry alias) under its current name."""
-    return {key if key in names else ROLES.aliases.get(key, key): item
-            for key, item in named.items()}
 
 
 def _size_backends(models: Sequence[ChatModel | None]) -> None:

@@ -58,8 +58,6 @@ class Registry(dict[str, T]):
         self.group = group
         self.adapt = adapt
         self.lazy = dict(lazy or {})
-        self.aliases: dict[str, str] = {}
-        """Former names -> the names they now stand for (still accepted by :meth:`lookup`)."""
         self.plugin_errors: dict[str, str] = {}
         self._plugins_loaded = group is None
 
@@ -112,13 +110,8 @@ class Registry(dict[str, T]):
         self.load_plugins()
         return sorted(set(self) | set(self.lazy))
 
-    def alias(self, former: str, name: str) -> None:
-        """Keep accepting ``former`` (a renamed entry's old name) as ``name``."""
-        self.aliases[former] = name
-
     def lookup(self, name: str) -> T:
-        """The entry registered as ``name`` (or an alias of it); a :class:`ConfigError` if none."""
-        name = self.aliases.get(name, name)
+        """The entry registered as ``name``; a :class:`ConfigError` if none."""
         if name not in self and name in self.lazy:
             self._import_lazy(name)
         if name not in self:

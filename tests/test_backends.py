@@ -21,7 +21,7 @@ FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01, timeout=2.0)
 async def test_openai_backend_against_local_server(transport, mock_server):
     model = OpenAIModel("mock-model", base_url=mock_server.url, transport=transport)
     completion = await model.generate(MSGS, SamplingParams(temperature=0.5, max_tokens=20,
-                                                           seed=3, slot="agent-0"))
+                                                           seed=3, sampler="agent-0"))
     await model.aclose()
     assert completion.text == "The answer is \\boxed{7}."
     assert completion.usage.prompt_tokens == 9 and completion.usage.completion_tokens == 4

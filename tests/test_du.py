@@ -125,7 +125,7 @@ async def test_single_and_self_consistency():
     models, solvers = scripted_agents([["\\boxed{18}"]])
     trace = await SingleProtocol().run(Q, [Debater("solver", models[0])])
     assert trace.final.method == "single" and len(trace.turns) == 1
-    shared = ScriptedModel(lambda m, p: f"\\boxed{{{len(p.slot)}}}")
+    shared = ScriptedModel(lambda m, p: f"\\boxed{{{len(p.sampler)}}}")
     proto = SelfConsistencyProtocol(samples=4)
     agents = [Debater(name, shared) for name in proto.agent_names()]
     trace = await proto.run(Q, agents)

@@ -140,19 +140,6 @@ def test_the_devils_advocate_card_still_plays_a_debater():
     assert isinstance(agent, Debater) and agent.card == "devils-advocate"
 
 
-async def test_a_role_still_returning_the_old_tuple_works():
-    class Old(Agent):
-        def messages(self, view: View) -> list[Message]:
-            return [Message(role="user", content="q")]
-
-        def parse(self, text, view):  # the (answer, confidence, fields) form
-            return "18", 0.5, {"note": text}
-
-    turn = await Old("o", ScriptedModel("hi")).act(View(Q, 0))
-    assert (turn.answer, turn.answer_from, turn.confidence) == ("18", "explicit", 0.5)
-    assert turn.fields == {"note": "hi"}
-
-
 def test_a_debater_card_on_the_mad_judge_seat_is_a_located_load_error(tmp_path):
     from debate.protocols import get_protocol
 

@@ -35,8 +35,9 @@ async def test_openai_backend_against_llama_cpp_server(llama_server, transport):
     model = wrap(backend, stats=CallStats())
     messages = [Message(role="user", content="What is 2 + 2? Answer briefly.")]
     results = await asyncio.gather(*(
-        model.generate(messages, SamplingParams(max_tokens=12, temperature=0.0, slot=f"a{i}",
-                                                logprobs=True, top_logprobs=2))
+        model.generate(messages, SamplingParams(max_tokens=12, temperature=0.0,
+                                                sampler=f"a{i}", logprobs=True,
+                                                top_logprobs=2))
         for i in range(2)))
     await backend.aclose()
     for completion in results:

@@ -79,7 +79,7 @@ async def test_scenario_du_tie_unparsed_fallback_and_flips():
 def early_stop_script(messages, params):
     question = messages[-1].content if len(messages) == 1 else messages[0].content
     second = len(messages) > 1  # the debate round continues the chat
-    agent = params.slot
+    agent = params.sampler
     if "5 + 5" in question:
         raise ValueError("the backend broke on q3")
     if "2 + 2" in question:

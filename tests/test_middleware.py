@@ -17,7 +17,7 @@ from debate.models import (
     cache_key,
     wrap,
 )
-from debate.models.middleware import Cached, FifoSemaphore, Limited, Retrying, Slots
+from debate.models.middleware import Cached, FifoSemaphore, Limited, Retrying
 from debate.testing import ScriptedModel
 
 MSGS = [Message(role="user", content="What is 2+2?")]
@@ -157,7 +157,7 @@ def test_the_timeout_counts_the_call_not_the_wait_for_a_turn(virtual_time):
                  retry=RetryPolicy(timeout=0.25, max_attempts=1))
 
     async def five():
-        await asyncio.gather(*(model.generate(MSGS, SamplingParams(slot=str(i)))
+        await asyncio.gather(*(model.generate(MSGS, SamplingParams(sampler=str(i)))
                                for i in range(5)))
 
     virtual_time.run(five())
@@ -268,26 +268,26 @@ def test_backoff_grows_with_jitter():
 
 async def test_cache_hit_miss_and_slot_separation(tmp_path):
     stats = CallStats()
-    inner = ScriptedModel(lambda m, p: f"sample for {p.slot}")
+    inner = ScriptedModel(lambda m, p: f"sample for {p.sampler}")
     cache = ResponseCache(tmp_path / "cache.sqlite")
     model = Cached(inner, cache, stats)
-    a = await model.generate(MSGS, SamplingParams(slot="agent-0"))
-    b = await model.generate(MSGS, SamplingParams(slot="agent-1"))
+    a = await model.generate(MSGS, SamplingParams(sampler="agent-0"))
+    b = await model.generate(MSGS, SamplingParams(sampler="agent-1"))
     assert a.text != b.text and len(inner.calls) == 2  # same prompt, distinct samples
-    again = await model.generate(MSGS, SamplingParams(slot="agent-0"))
+    again = await model.generate(MSGS, SamplingParams(sampler="agent-0"))
     assert again.text == a.text and again.cached and len(inner.calls) == 2
-    other = await model.generate(MSGS, SamplingParams(slot="agent-0", temperature=0.1))
+    other = await model.generate(MSGS, SamplingParams(sampler="agent-0", temperature=0.1))
     assert not other.cached and len(inner.calls) == 3
     assert stats.cache_hits == 1 and stats.calls == 4
     cache.close()
     # a re-run (new process, same file) replays exactly
     replay = Cached(ScriptedModel("must not be called"), ResponseCache(tmp_path / "cache.sqlite"),
                     CallStats())
-    assert (await replay.generate(MSGS, SamplingParams(slot="agent-1"))).text == b.text
+    assert (await replay.generate(MSGS, SamplingParams(sampler="agent-1"))).text == b.text
 
 
 async def test_a_completion_is_on_disk_before_the_caller_sees_it(tmp_path):
-    inner = ScriptedModel(lambda m, p: f"reply {p.slot}")
+    inner = ScriptedModel(lambda m, p: f"reply {p.sampler}")
     cache = ResponseCache(tmp_path / "c.sqlite")
     model = Cached(inner, cache, CallStats())
     other_process = sqlite3.connect(tmp_path / "c.sqlite")
@@ -295,10 +295,10 @@ async def test_a_completion_is_on_disk_before_the_caller_sees_it(tmp_path):
     def stored() -> int:
         return int(other_process.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
 
-    await model.generate(MSGS, SamplingParams(slot="a"))
+    await model.generate(MSGS, SamplingParams(sampler="a"))
     assert stored() == 1  # a SIGKILL now loses nothing the caller has acted on
     # calls finishing in one loop iteration are committed together, each before its caller
-    await asyncio.gather(*(model.generate(MSGS, SamplingParams(slot=str(i))) for i in range(9)))
+    await asyncio.gather(*(model.generate(MSGS, SamplingParams(sampler=str(i))) for i in range(9)))
     assert stored() == 10
     cache.close()
 
@@ -306,11 +306,11 @@ async def test_a_completion_is_on_disk_before_the_caller_sees_it(tmp_path):
 async def test_a_returned_completion_replays_at_once_from_a_second_cache(tmp_path):
     first = Cached(ScriptedModel("paid for once"), ResponseCache(tmp_path / "c.sqlite"),
                    CallStats())
-    await first.generate(MSGS, SamplingParams(slot="a"))
+    await first.generate(MSGS, SamplingParams(sampler="a"))
     # right away, as another process would: a new connection to the same file
     with ResponseCache(tmp_path / "c.sqlite") as cache:
         second = Cached(ScriptedModel([]), cache, CallStats())  # no reply to give
-        replay = await second.generate(MSGS, SamplingParams(slot="a"))
+        replay = await second.generate(MSGS, SamplingParams(sampler="a"))
     assert replay.text == "paid for once" and replay.cached
     first.cache.close()
 
@@ -319,13 +319,13 @@ async def test_a_call_another_process_paid_for_replays_from_its_file_never_writt
     """A Ray shard (or a resume with another shard count) reads the run's other caches."""
     with ResponseCache(tmp_path / "cache-shard-0.sqlite") as shard:
         await Cached(ScriptedModel("paid by shard 0"), shard, CallStats()).generate(
-            MSGS, SamplingParams(slot="a"))
+            MSGS, SamplingParams(sampler="a"))
     (tmp_path / "empty.sqlite").write_bytes(b"")  # not a cache: warned about, skipped
     with ResponseCache(tmp_path / "cache.sqlite", fallbacks=[
             tmp_path / "cache-shard-0.sqlite", tmp_path / "empty.sqlite"]) as cache:
         model = Cached(ScriptedModel("paid here"), cache, CallStats())
-        replay = await model.generate(MSGS, SamplingParams(slot="a"))
-        fresh = await model.generate(MSGS, SamplingParams(slot="b"))
+        replay = await model.generate(MSGS, SamplingParams(sampler="a"))
+        fresh = await model.generate(MSGS, SamplingParams(sampler="b"))
         assert (replay.text, replay.cached) == ("paid by shard 0", True)
         assert (fresh.text, fresh.cached) == ("paid here", False)
     # new replies go to the cache's own file only
@@ -341,7 +341,7 @@ async def test_a_fallback_cache_that_cannot_be_read_is_a_miss_not_a_crash(tmp_pa
     with ResponseCache(tmp_path / "cache-shard-0.sqlite") as shard:
         for slot in ("a", "b"):
             await Cached(ScriptedModel("paid by shard 0"), shard, CallStats()).generate(
-                MSGS, SamplingParams(slot=slot))
+                MSGS, SamplingParams(sampler=slot))
     with ResponseCache(tmp_path / "cache.sqlite",
                        fallbacks=[tmp_path / "cache-shard-0.sqlite"]) as cache:
         other = sqlite3.connect(tmp_path / "cache-shard-0.sqlite")
@@ -350,7 +350,7 @@ async def test_a_fallback_cache_that_cannot_be_read_is_a_miss_not_a_crash(tmp_pa
         other.close()
         model = Cached(ScriptedModel("paid here"), cache, CallStats())
         for slot in ("a", "b"):
-            reply = await model.generate(MSGS, SamplingParams(slot=slot))
+            reply = await model.generate(MSGS, SamplingParams(sampler=slot))
             assert (reply.text, reply.cached) == ("paid here", False)
     assert sum("cannot read a fallback" in r.message for r in caplog.records) == 1  # once
 
@@ -398,19 +398,19 @@ async def test_a_call_never_stored_costs_no_query_unless_the_file_is_shared(tmp_
     path = tmp_path / "c.sqlite"
     with ResponseCache(path) as earlier:
         await Cached(ScriptedModel("stored earlier"), earlier, CallStats()).generate(
-            MSGS, SamplingParams(slot="a"))
+            MSGS, SamplingParams(sampler="a"))
     cache, shared = ResponseCache(path), ResponseCache(path, shared=True)
     queries: list[str] = []
     cache._db.set_trace_callback(queries.append)
-    model = Cached(ScriptedModel(lambda m, p: f"new {p.slot}"), cache, CallStats())
-    assert (await model.generate(MSGS, SamplingParams(slot="b"))).text == "new b"
+    model = Cached(ScriptedModel(lambda m, p: f"new {p.sampler}"), cache, CallStats())
+    assert (await model.generate(MSGS, SamplingParams(sampler="b"))).text == "new b"
     assert not [q for q in queries if q.startswith("SELECT")]  # the miss asked nothing
-    hit = await model.generate(MSGS, SamplingParams(slot="a"))
+    hit = await model.generate(MSGS, SamplingParams(sampler="a"))
     assert hit.text == "stored earlier" and hit.cached  # present at open: found
-    again = await model.generate(MSGS, SamplingParams(slot="b"))
+    again = await model.generate(MSGS, SamplingParams(sampler="b"))
     assert again.text == "new b" and again.cached  # added since: found
     other = Cached(ScriptedModel([]), shared, CallStats())
-    assert (await other.generate(MSGS, SamplingParams(slot="b"))).text == "new b"
+    assert (await other.generate(MSGS, SamplingParams(sampler="b"))).text == "new b"
     cache.close()
     shared.close()
 
@@ -465,16 +465,16 @@ async def test_a_commit_waiting_on_the_file_never_blocks_the_event_loop(tmp_path
 
 
 async def test_a_commit_that_fails_fails_the_call(tmp_path):
-    inner = ScriptedModel(lambda m, p: f"reply {p.slot}")
+    inner = ScriptedModel(lambda m, p: f"reply {p.sampler}")
     cache = ResponseCache(tmp_path / "c.sqlite", timeout=0.05)
     model = Cached(inner, cache, CallStats())
     writer = sqlite3.connect(tmp_path / "c.sqlite", isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     with pytest.raises(DebateError, match=r"response cache .*c\.sqlite: cannot commit"):
-        await model.generate(MSGS, SamplingParams(slot="a"))
+        await model.generate(MSGS, SamplingParams(sampler="a"))
     writer.execute("ROLLBACK")
     writer.close()
-    await model.generate(MSGS, SamplingParams(slot="b"))  # commits "a" too, now it can
+    await model.generate(MSGS, SamplingParams(sampler="b"))  # commits "a" too, now it can
     with sqlite3.connect(tmp_path / "c.sqlite") as other:
         assert other.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 2
     other.close()
@@ -496,7 +496,7 @@ def test_the_cache_key_is_the_standard_librarys_json_for_every_character():
     import hashlib
     import json
 
-    params = SamplingParams(slot="agent-0", seed=3)
+    params = SamplingParams(sampler="agent-0", seed=3)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     for i in range(0, len(chars), 4096):
@@ -592,7 +592,6 @@ def test_the_in_flight_cap_serves_in_arrival_order(virtual_time):
 
 
 async def test_a_cancelled_waiter_never_keeps_a_permit():
-    assert Slots is FifoSemaphore  # the former name still works
     slots = FifoSemaphore(1)
     async with slots:
         waiting = asyncio.ensure_future(slots.__aenter__())

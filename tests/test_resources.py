@@ -85,7 +85,7 @@ async def test_closing_the_middleware_closes_the_backend(mock_server, sessions):
     await close_model(model)  # closing twice is harmless
     await close_model(ScriptedModel("x"))  # and so is closing a model that holds nothing
     # a closed model opens a new session on its next call
-    assert (await model.generate(MSGS, SamplingParams(slot="again"))).text
+    assert (await model.generate(MSGS, SamplingParams(sampler="again"))).text
     await close_model(model)
     assert len(sessions) == 2 and sessions[1].closed
 

@@ -109,7 +109,7 @@ def resume_script(messages, params):
         raise ValueError("broken on q3")
     if len(messages) > 1:
         return "\\boxed{6}"
-    return "\\boxed{6}" if params.slot == "agent-0" else "\\boxed{7}"
+    return "\\boxed{6}" if params.sampler == "agent-0" else "\\boxed{7}"
 
 
 async def test_results_csv_holds_the_debates_the_summary_counts_once_per_question(

@@ -29,7 +29,7 @@ RIGHT = {"Ava": 55, "Emma": 74, "Iris": 348}  # arith-00, -02 and -04: the even-
 
 def counting(messages, params):
     """Right on the even-numbered questions, 0 (wrong) on the others; counts every real call."""
-    CALLS[params.slot + "|" + "|".join(m.content for m in messages)] += 1
+    CALLS[params.sampler + "|" + "|".join(m.content for m in messages)] += 1
     question = messages[0].content
     answer = next((gold for name, gold in RIGHT.items() if name in question), 0)
     return f"The answer is \\boxed{{{answer}}}."
@@ -192,15 +192,15 @@ async def test_a_failing_call_cancels_the_rest_of_its_round():
         name = "scripted:waits"
 
         async def generate(self, messages, params):
-            started.append(params.slot)
+            started.append(params.sampler)
             if len(started) == 2:
                 both_started.set()
             try:
                 await never.wait()  # only cancellation ends this call
             except asyncio.CancelledError:
-                cancelled.append(params.slot)
+                cancelled.append(params.sampler)
                 raise
-            finished.append(params.slot)
+            finished.append(params.sampler)
             return Completion(text="\\boxed{1}")
 
     async def dies(messages, params):

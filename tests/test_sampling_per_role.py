@@ -120,11 +120,13 @@ def test_a_config_read_back_means_the_same_sampling():
     assert _seats(again) == _seats(config) and _seats(config)["judge"] == (0.0, 512)
 
 
-def test_a_roles_former_name_binds_it_as_in_models():
+def test_a_roles_former_name_is_an_unknown_key_listing_the_roles():
     config = ExperimentConfig(protocol="sr-dcr", models=["scripted:echo"],
                               dataset="experiments/data/context_qa.jsonl",
                               sampling={"challenger": {"temperature": 0.2}})
-    assert _seats(config)["critic"] == (0.2, 512)
+    with pytest.raises(ConfigError, match=r"sampling\.challenger: no seat or role named "
+                                          r"'challenger' \(.*roles: .*context-critic"):
+        _seats(config)
 
 
 # -- presets ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from debate import run_debate
-from debate.agents import Challenger, ContextAnswerer, Defender, ReliabilityJudgeAgent
+from debate.agents import ContextAnswerer, ContextCritic, Defender, ReliabilityJudgeAgent
 from debate.agents.sr_dcr import answer_span, parse_reliability, sequence_confidence, span_logprobs
 from debate.models import Completion, TokenLogprob
 from debate.protocols import SrDcrProtocol
@@ -69,7 +69,7 @@ def team(logprobs, verdict="UNREASONABLE", text="Canberra"):
     critic = ScriptedModel(lambda m, p: "Canberra is the capital.")
     judge = ScriptedModel(f'{{"verdict": "{verdict}", "reason": "r"}}')
     agents = [ContextAnswerer("answerer", answerer), Defender("defender", defender),
-              Challenger("critic", critic), ReliabilityJudgeAgent("judge", judge)]
+              ContextCritic("critic", critic), ReliabilityJudgeAgent("judge", judge)]
     return (answerer, defender, critic, judge), agents
 
 
@@ -211,16 +211,19 @@ async def test_each_answer_turn_records_its_step():
                                                              ("answerer", "open")]
 
 
-def test_the_critic_has_the_papers_name_and_its_former_one_still_works(tmp_path):
-    from debate.agents import ContextCritic, get_role
+def test_the_critic_has_the_papers_name(tmp_path):
+    from debate.agents import get_role
     from debate.binding import build_agents
+    from debate.errors import ConfigError
 
-    assert Challenger is ContextCritic and get_role("challenger") is ContextCritic
+    assert get_role("context-critic") is ContextCritic
+    with pytest.raises(ConfigError, match="unknown role 'challenger'"):  # the former name
+        get_role("challenger")
     default, special = ScriptedModel("x", name="default"), ScriptedModel("y", name="special")
     card = tmp_path / "skeptic.yaml"
-    card.write_text("name: skeptic\nbase: challenger\nsystem_prompt: Doubt everything.\n")
-    agents = build_agents(SrDcrProtocol(), [default], [f"challenger={card}"],
-                          named_models={"challenger": special})
+    card.write_text("name: skeptic\nbase: context-critic\nsystem_prompt: Doubt everything.\n")
+    agents = build_agents(SrDcrProtocol(), [default], [f"context-critic={card}"],
+                          named_models={"context-critic": special})
     critic = next(a for a in agents if a.name == "critic")
     assert isinstance(critic, ContextCritic) and critic.role == "context-critic"
     assert critic.model is special and critic.card == "skeptic"

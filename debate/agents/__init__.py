@@ -19,7 +19,6 @@ from debate.agents.oversight import Consultant, OversightBrief, OversightJudge, 
 from debate.agents.peer import PeerReviewer
 from debate.agents.reconcile import Reconciler
 from debate.agents.sr_dcr import (
-    Challenger,
     ContextAnswerer,
     ContextCritic,
     Defender,
@@ -30,7 +29,6 @@ __all__ = [
     "ROLES",
     "Affirmative",
     "Agent",
-    "Challenger",
     "Consultant",
     "ContextAnswerer",
     "ContextCritic",

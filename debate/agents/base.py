@@ -216,13 +216,7 @@ class Agent:
     """The role's templates: template name (``initial``...) -> a built-in template's name
     (``debate/prompts/NAME.md``), a ``.md`` file path, or a :class:`~debate.prompts.Template`."""
     template_fields: ClassVar[dict[str, frozenset[str]]] = {}
-    """Template name -> the fields the role provides when rendering it (checked at load).
-    (Formerly ``slot_fields``: a subclass that still sets that name is read the same.)"""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "slot_fields" in cls.__dict__ and "template_fields" not in cls.__dict__:
-            cls.template_fields = cls.__dict__["slot_fields"]  # the former name
+    """Template name -> the fields the role provides when rendering it (checked at load)."""
 
     def __init__(
         self,
@@ -304,11 +298,7 @@ class Agent:
 
     def read(self, completion: Completion, view: View) -> Parsed:
         """What the reply says; roles that need logprobs override this, others :meth:`parse`."""
-        parsed = self.parse(completion.text, view)
-        if isinstance(parsed, tuple):  # a role written for the (answer, confidence, fields) form
-            answer, confidence, fields = parsed
-            return Parsed(_as_extraction(answer), confidence, dict(fields))
-        return parsed
+        return self.parse(completion.text, view)
 
     async def aread(self, completion: Completion, view: View,
                     messages: Sequence[Message]) -> Parsed:

@@ -10,8 +10,7 @@
 - ``defender``: argues from the passage that the context answer is right.
 - ``context-critic``: the paper's critic; argues from its own knowledge,
   *without* the passage unless ``view.critic_sees_context`` (the notebook's
-  variant). (Formerly ``challenger``, still accepted in cards and bindings;
-  ``critic`` is critique-refine's role.)
+  variant). (``critic`` is critique-refine's role.)
 - ``reliability-judge``: reads the debate transcript only (never the passage,
   as the reference judge decides "solely on the debate content") and says
   REASONABLE or UNREASONABLE.
@@ -24,16 +23,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from debate.agents.base import ROLES, Agent, Parsed, View, question_text, role
+from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.errors import ConfigError
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.parsing import parse_confidence, parse_fields
 from debate.scoring import NO_ANSWER, Extraction, count_numbers, extract_field
 from debate.trace import Question, TurnKind
 
-__all__ = ["Challenger", "ContextAnswerer", "ContextCritic", "Defender", "ReliabilityJudgeAgent",
-           "answer_span",
-           "parse_reliability", "sequence_confidence", "span_logprobs"]
+__all__ = ["ContextAnswerer", "ContextCritic", "Defender", "ReliabilityJudgeAgent",
+           "answer_span", "parse_reliability", "sequence_confidence", "span_logprobs"]
 
 RELIABILITY_SCHEMA: dict[str, Any] = {
     "title": "context_reliability",
@@ -221,11 +219,6 @@ class ContextCritic(_Arguer):
                              context_answer=self.context_answer(view),
                              transcript=self.transcript(view))
         return [*self.system(), Message(role="user", content=prompt)]
-
-
-Challenger = ContextCritic
-"""Former name of :class:`ContextCritic`."""
-ROLES.alias("challenger", "context-critic")
 
 
 @role("reliability-judge")

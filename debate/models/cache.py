@@ -1,7 +1,7 @@
 """SQLite response cache: a re-run replays every call it already paid for.
 
 The key is a SHA-256 over (model name, messages, sampling params incl. the
-sample slot, and the call's *position*). Model names never carry secrets or
+sampler, and the call's *position*). Model names never carry secrets or
 base URLs, so moving a server to another port keeps the cache valid.
 
 A call's identity is its content *and* its position: the debate it belongs

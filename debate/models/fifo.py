@@ -18,8 +18,7 @@ class FifoSemaphore:
     ``asyncio.Semaphore`` scans its waiters for one not yet woken on every
     release; with hundreds of calls queued and many finishing per loop
     iteration that scan showed in profiles. Here a release hands its permit
-    straight to the oldest waiter. (Named ``Slots`` before; "slot" now means only a
-    sampler's place in the cache key and an embedded model's decoding slot.)
+    straight to the oldest waiter.
     """
 
     def __init__(self, size: int) -> None:

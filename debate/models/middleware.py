@@ -260,9 +260,6 @@ class RetryPolicy(Settings):
         return base * (1.0 - self.jitter * random.random())
 
 
-Slots = FifoSemaphore
-"""The former name of :class:`FifoSemaphore`."""
-
 
 class _Layer(Closeable):
     """A middleware layer: closing it closes the model it wraps."""

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import (
-    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -75,16 +74,11 @@ class SamplingParams(BaseModel):
     """A JSON schema the reply should follow. Backends with structured output
     enforce it (OpenAI/vLLM ``response_format``, llama.cpp grammars); the others
     ignore it, and the reply goes through a tolerant parser either way."""
-    sampler: str = Field(default="", validation_alias=AliasChoices("sampler", "slot"))
+    sampler: str = ""
     """Identity of the sampler (the agent's name: agent and sample index). Part of the
     cache key, never sent to the backend: agents with identical prompts get distinct
-    samples and a re-run replays each one exactly. (Formerly ``slot``: still accepted,
-    and the name it is serialized under, so existing response caches stay valid.)"""
-
-    @property
-    def slot(self) -> str:
-        """Former name of :attr:`sampler`."""
-        return self.sampler
+    samples and a re-run replays each one exactly. (Serialized as ``slot``, its former
+    name, so the cache keys of existing run folders stay valid.)"""
 
     @model_serializer(mode="wrap")
     def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
