@@ -498,12 +498,14 @@ def test_the_cache_key_is_the_standard_librarys_json_for_every_character():
 
     params = SamplingParams(sampler="agent-0", seed=3)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+    dumped = params.model_dump(mode="json")
+    dumped["slot"] = dumped.pop("sampler")  # the key's name for the sampler (its former name)
     chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     for i in range(0, len(chars), 4096):
         text = "".join(chars[i:i + 4096])
         messages = [Message(role="system", content="s"), Message(role="user", content=text)]
         blob = (f"[{encode('m')},{encode([['system', 's'], ['user', text]])},"
-                f"{encode(params.model_dump(mode='json'))},{encode('q/r0/x')}]")
+                f"{encode(dumped)},{encode('q/r0/x')}]")
         assert cache_key("m", messages, params, "q/r0/x") == \
             hashlib.sha256(blob.encode()).hexdigest()
     with pytest.raises(UnicodeEncodeError):

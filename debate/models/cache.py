@@ -89,7 +89,9 @@ def _json(value: object) -> bytes:
 
 
 def _params_to_json(params: SamplingParams) -> bytes:
-    return _ENCODER.encode(params.model_dump(mode="json")).encode()
+    data = params.model_dump(mode="json")
+    data["slot"] = data.pop("sampler")  # its former name: existing run folders' keys stay valid
+    return _ENCODER.encode(data).encode()
 
 
 _params_json: ByIdentity[SamplingParams, bytes] = ByIdentity(_params_to_json, size=1024)

@@ -21,8 +21,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
 )
 
 __all__ = [
@@ -77,15 +75,8 @@ class SamplingParams(BaseModel):
     sampler: str = ""
     """Identity of the sampler (the agent's name: agent and sample index). Part of the
     cache key, never sent to the backend: agents with identical prompts get distinct
-    samples and a re-run replays each one exactly. (Serialized as ``slot``, its former
-    name, so the cache keys of existing run folders stay valid.)"""
-
-    @model_serializer(mode="wrap")
-    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if "sampler" in data:
-            data["slot"] = data.pop("sampler")  # the cache key's name for it
-        return data
+    samples and a re-run replays each one exactly (the cache key names it ``slot``, its
+    former name: :func:`debate.models.cache.cache_key`)."""
 
 
 class Usage(BaseModel):
