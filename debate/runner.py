@@ -225,6 +225,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     cache: ResponseCache | None = None
     failed: dict[str, str] = {}
     stopped: str | None = None
+    previous: Summary | None = None  # the last invocation's summary.json
     endpoints: dict[str, list[EndpointReport]] = {}
     batches: int | None = None
     lock = _RunLock()
@@ -263,7 +264,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 _mixed_scoring(run_dir, rescored, force, console)
             todo = [q for q in questions if q.id not in rows]
             # debates that failed last time go last: the others are not kept behind them
-            before_failed = _previous_failed(run_dir / "summary.json")
+            previous = _previous_summary(run_dir / "summary.json", console)  # read once
+            before_failed = set(previous.failed) if previous is not None else set()
             todo.sort(key=lambda q: q.id in before_failed)
 
             # a Ray driver makes no call: each shard has its cache file
@@ -332,7 +334,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         finally:
             await close_run(models, cache)
         wall = time.perf_counter() - start
-        before = _previous_totals(run_dir / "summary.json", console)
+        before = _previous_totals(previous)
         summary = tally.summary()
         run_models = summary.models or list(dict.fromkeys(a.model.name for a in agents))
         for qid, error in failed.items():  # a row each, counted wrong where scored
@@ -422,25 +424,21 @@ def _mixed_scoring(run_dir: Path, rescored: list[str], force: bool, console: Con
                   "own scoring", highlight=False)
 
 
-def _previous_failed(path: Path) -> set[str]:
-    """The debates the run's last invocation listed as failed (none when unreadable)."""
+def _previous_summary(path: Path, console: Console) -> Summary | None:
+    """The summary the run's last invocation wrote (``None``: none, or unreadable, warned)."""
     if not path.exists():
-        return set()
+        return None
     try:
-        return set(read_json_model(path, Summary, "run summary", "it is written anew").failed)
-    except ConfigError:  # _previous_totals warns of it
-        return set()
-
-
-def _previous_totals(path: Path, console: Console) -> tuple[int, float, int]:
-    """(invocations, seconds, requests) of the run's earlier invocations, from its summary."""
-    if not path.exists():
-        return 0, 0.0, 0
-    try:
-        previous = read_json_model(path, Summary, "run summary", "it is written anew")
+        return read_json_model(path, Summary, "run summary", "it is written anew")
     except ConfigError as exc:  # the debates are done: count again rather than fail the run
         console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}; the totals of earlier "
                       "invocations start again from this one", highlight=False)
+        return None
+
+
+def _previous_totals(previous: Summary | None) -> tuple[int, float, int]:
+    """(invocations, seconds, requests) of the run's earlier invocations, from its summary."""
+    if previous is None:
         return 0, 0.0, 0
     if previous.invocations is None:  # written before totals were kept: its last invocation
         return 1, previous.wall_time or 0.0, previous.requests or 0
