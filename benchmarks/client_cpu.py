@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from run import Server, experiment, hand_written_gather, limit_cpus, timed_run  # noqa: E402
 
-from debate.runner import batch_gc  # noqa: E402
+from debate.experiment.gc_tuning import batch_gc  # noqa: E402
 
 CALLS = 500 * 9
 

@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 from debate import ExperimentConfig, Summary, arun_experiment
-from debate.runner import batch_gc
+from debate.experiment.gc_tuning import batch_gc
+from debate.experiment.identity import fingerprint
 from debate.testing import register_script
 
 RESULTS: list[tuple[str, str, str, str]] = []
@@ -209,9 +210,9 @@ def bench_ray() -> None:
 
     from rich.progress import Progress
 
-    from debate.metrics import Tally
+    from debate.analysis.metrics import Tally
+    from debate.analysis.results import result_row
     from debate.models.accounting import PriceTable
-    from debate.results import result_row
     from debate.trace import TraceWriter, parse_trace
 
     lines = (Path(out) / "two-actors" / "traces.jsonl").read_bytes().splitlines()
@@ -456,7 +457,7 @@ def bench_real_model() -> None:
     straight to xllamacpp (same engine settings, fresh caches, same concurrency), each
     side twice in turn, best kept (the VM varies ~15% between runs); and vs the old
     runtime (llama-cpp-python, calls serialized on one thread) when it is installed."""
-    from debate.config import load_experiment
+    from debate.experiment.config import load_experiment
     from debate.models.llamacpp import LlamaCppModel, unload_models
     from debate.trace import read_traces
 
@@ -471,7 +472,8 @@ def bench_real_model() -> None:
         asyncio.run(model.load())  # a fresh engine; the load is not timed
         summary, wall = timed_run(cfg)
         ours.append((summary.completion_tokens / wall, wall))
-        traces = list(read_traces(Path(out) / cfg.run_name() / "traces.jsonl"))
+        run_dir = Path(out) / cfg.run_name(fingerprint(cfg).identity)
+        traces = list(read_traces(run_dir / "traces.jsonl"))
         params = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
         unload_models()  # the direct run: an engine with the same settings, empty caches
         engine = model._start(key)

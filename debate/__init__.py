@@ -21,8 +21,10 @@ from debate._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from debate.agents import ROLES, Agent, Debater, View, get_role, role
+    from debate.analysis.metrics import AgentStats, RoundStats, Summary, load_run_summary, summarize
+    from debate.analysis.results import load_results
+    from debate.analysis.stats import Comparison, compare_runs
     from debate.cards import ProtocolPreset, RoleCard, load_role_card
-    from debate.config import ExperimentConfig, load_experiment
     from debate.datasets import DatasetSpec, FieldMap, load_dataset
     from debate.errors import (
         ConfigError,
@@ -36,8 +38,14 @@ if TYPE_CHECKING:
         TemplateError,
         TransportError,
     )
+    from debate.experiment.config import ExperimentConfig, load_experiment
+    from debate.experiment.runner import (
+        arun_experiment,
+        build_agents,
+        run_debate,
+        run_experiment,
+    )
     from debate.judges import majority_vote
-    from debate.metrics import AgentStats, RoundStats, Summary, load_run_summary, summarize
     from debate.models import (
         CallStats,
         ChatModel,
@@ -64,15 +72,7 @@ if TYPE_CHECKING:
         get_protocol,
         protocol,
     )
-    from debate.results import load_results
-    from debate.runner import (
-        arun_experiment,
-        build_agents,
-        run_debate,
-        run_experiment,
-    )
     from debate.scoring import extract_answer, is_correct
-    from debate.stats import Comparison, compare_runs
     from debate.trace import (
         SCHEMA_VERSION,
         DebateTrace,
@@ -88,23 +88,24 @@ __version__ = "0.1.0"
 _SOURCES: dict[str, tuple[str, ...]] = {
     "debate.agents": ("ROLES", "Agent", "Debater", "View", "get_role", "role"),
     "debate.cards": ("ProtocolPreset", "RoleCard", "load_role_card"),
-    "debate.config": ("ExperimentConfig", "load_experiment"),
+    "debate.experiment.config": ("ExperimentConfig", "load_experiment"),
     "debate.datasets": ("DatasetSpec", "FieldMap", "load_dataset"),
     "debate.errors": ("ConfigError", "DatasetError", "DebateError", "FatalTransportError",
         "MissingDependencyError", "ModelOutputError", "RetryableError", "SpecError",
         "TemplateError", "TransportError"),
     "debate.judges": ("majority_vote",),
-    "debate.metrics": ("AgentStats", "RoundStats", "Summary", "load_run_summary", "summarize"),
+    "debate.analysis.metrics": ("AgentStats", "RoundStats", "Summary", "load_run_summary",
+        "summarize"),
     "debate.models": ("CallStats", "ChatModel", "Completion", "Limits", "Message", "ModelSpec",
         "PriceTable", "ResponseCache", "RetryPolicy", "SamplingParams", "Usage", "create_backend",
         "parse_model_spec", "wrap"),
     "debate.prompts": ("Template",),
     "debate.protocols": ("PROTOCOLS", "DebateProtocol", "DebateState", "ProtocolConfig",
         "create_protocol", "get_protocol", "protocol"),
-    "debate.results": ("load_results",),
-    "debate.runner": ("arun_experiment", "build_agents", "run_debate", "run_experiment"),
+    "debate.analysis.results": ("load_results",),
+    "debate.experiment.runner": ("arun_experiment", "build_agents", "run_debate", "run_experiment"),
     "debate.scoring": ("extract_answer", "is_correct"),
-    "debate.stats": ("Comparison", "compare_runs"),
+    "debate.analysis.stats": ("Comparison", "compare_runs"),
     "debate.trace": ("SCHEMA_VERSION", "DebateTrace", "FinalAnswer", "Question", "TraceWriter",
         "Turn", "read_traces"),
 }

@@ -28,7 +28,7 @@ hosted-API guard), an endpoint that refuses connections
 limit. Everything else (HTTP 500 or a timeout still failing after every
 retry, a 400 for a prompt too long for the context) is the question's: that
 debate is recorded as failed and the others go on, unless debates keep failing
-so while no call is answered anywhere (:class:`debate.shard.Outage`: an
+so while no call is answered anywhere (:class:`debate.experiment.shard.Outage`: an
 endpoint down). Either way every finished debate is kept.
 
 Secrets never reach a text a person or a file sees: :func:`redact` removes every

@@ -71,7 +71,7 @@ def read_json_model(path: str | Path, model: type[M], what: str, fix: str) -> M:
 
 
 class RunRecord(BaseModel):
-    """``config.json``: the experiment a run folder holds, as :func:`debate.runner` writes it."""
+    """``config.json``: the experiment a run folder holds, as the runner writes it."""
 
     identity: str
     """The experiment's identity hash."""

@@ -3,7 +3,7 @@
 Papers do not sample every agent alike: Khan et al. (2024) run the judge at
 temperature 0 and the debaters at 0.4. ``sampling:`` in an experiment spec (or
 a protocol preset) is keyed like ``models:`` and ``roles:``, by an agent's name
-or a role (:mod:`debate.binding`)::
+or a role (:mod:`debate.experiment.binding`)::
 
     temperature: 0.7                   # run-wide: every agent no key below names
     max_tokens: 512

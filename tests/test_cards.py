@@ -2,8 +2,8 @@ import pytest
 
 from debate.agents import Debater, View
 from debate.cards import ProtocolPreset, load_card, load_role_card
-from debate.config import load_experiment
 from debate.errors import ConfigError, TemplateError
+from debate.experiment.config import load_experiment
 from debate.prompts import Template
 from debate.testing import ScriptedModel
 from debate.trace import Question

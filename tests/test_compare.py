@@ -8,9 +8,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from debate import ExperimentConfig, arun_experiment
+from debate.analysis.compare import holm, run_names, runs_table
+from debate.analysis.metrics import Summary
 from debate.cli import app
-from debate.compare import holm, run_names, runs_table
-from debate.metrics import Summary
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 DATA = {"path": "experiments/data/arithmetic.jsonl", "task": "numeric"}

@@ -113,8 +113,8 @@ def test_json_lines_in_a_json_file_load(tmp_path):
 
 
 def test_a_typo_in_a_field_mapping_key_is_an_error():
-    from debate.config import ExperimentConfig
     from debate.errors import ConfigError
+    from debate.experiment.config import ExperimentConfig
 
     with pytest.raises((ConfigError, ValueError), match="quesiton"):
         ExperimentConfig.model_validate({"dataset": {"path": "x.jsonl",
@@ -177,6 +177,7 @@ shutil.move(str(built), str(tmp / "cache" / "openai___gsm8k" / "main"))
 
 from debate import ExperimentConfig, run_experiment
 from debate.errors import DatasetError
+from debate.experiment.identity import fingerprint
 
 cfg = ExperimentConfig(protocol="single", models=["scripted:first-number"],
                        dataset={"hub": "openai/gsm8k", "config": "main", "split": "test"},
@@ -186,13 +187,14 @@ errors = []
 for split in ("train", None):
     for config in ("socratic", "main"):
         try:
-            ExperimentConfig(models=["scripted:echo"], output_dir=str(tmp / "runs"),
-                             dataset={"hub": "openai/gsm8k", "config": config, "split": split}
-                             ).identity()
+            fingerprint(ExperimentConfig(
+                models=["scripted:echo"], output_dir=str(tmp / "runs"),
+                dataset={"hub": "openai/gsm8k", "config": config, "split": split}))
         except DatasetError as exc:
             errors.append(str(exc))
 print(json.dumps({"run": Path(summary.run).name, "debates": summary.debates,
-                  "accuracy": summary.accuracy, "identity": cfg.identity(), "errors": errors}))
+                  "accuracy": summary.accuracy, "identity": fingerprint(cfg).identity,
+                  "errors": errors}))
 '''
 
 
@@ -322,8 +324,8 @@ async def test_a_resume_refuses_to_score_its_debates_two_ways(tmp_path):
 
 async def test_old_traces_are_scored_by_todays_rules(tmp_path):
     """A trace recorded correct=true for 70001 against 70000 (the old relative tolerance)."""
-    from debate.metrics import summarize
-    from debate.results import result_row
+    from debate.analysis.metrics import summarize
+    from debate.analysis.results import result_row
     from debate.trace import DebateTrace, FinalAnswer, Question
 
     trace = DebateTrace(id="t", protocol="single", agents=[], turns=[],
@@ -347,8 +349,8 @@ def test_a_numeric_tolerance_on_answers_that_are_not_numbers_is_an_error(tmp_pat
 
 
 def test_a_summary_written_before_failed_debates_were_counted_gives_no_bound():
-    from debate.metrics import Summary
-    from debate.report import markdown_report
+    from debate.analysis.metrics import Summary
+    from debate.analysis.report import markdown_report
 
     old = Summary.model_validate({"debates": 9, "scored": 9, "correct": 9,
                                   "failed": {"q7": "RetryableError: gave up"}})
@@ -358,10 +360,10 @@ def test_a_summary_written_before_failed_debates_were_counted_gives_no_bound():
 
 
 def test_reordered_options_under_the_same_gold_letter_are_another_scoring():
-    from debate.runner import _scoring_change
+    from debate.experiment.run_folder import scoring_change
     from debate.trace import Question
 
     then = Question(id="q", text="?", task="choice", gold="A", choices=["Paris", "Rome"])
     now = then.model_copy(update={"choices": ["Rome", "Paris"]})
-    assert _scoring_change(then, then) is None
-    assert _scoring_change(then, now) == "choices ['Paris', 'Rome'] -> ['Rome', 'Paris']"
+    assert scoring_change(then, then) is None
+    assert scoring_change(then, now) == "choices ['Paris', 'Rome'] -> ['Rome', 'Paris']"

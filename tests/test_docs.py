@@ -58,7 +58,7 @@ def test_the_guides_call_count_is_what_a_debate_makes(tmp_path):
     import asyncio
 
     from debate import Question, run_debate
-    from debate.plugins import protocol_from_file
+    from debate.experiment.plugins import protocol_from_file
 
     (tmp_path / "challenge.py").write_text(guide_code())
     cls = protocol_from_file(f"{tmp_path}/challenge.py:Challenge")

@@ -13,6 +13,7 @@ import pytest
 
 from debate.agents import Debater, View
 from debate.errors import ConfigError, RetryableError
+from debate.experiment.identity import fingerprint
 from debate.models import Message, SamplingParams
 from debate.trace import Question
 
@@ -227,14 +228,15 @@ def test_every_spec_runs_from_the_cli_on_the_embedded_model(spec, tmp_path):
     from typer.testing import CliRunner
 
     from debate.cli import app
-    from debate.config import load_experiment
+    from debate.experiment.config import load_experiment
     from debate.trace import read_traces
 
     result = CliRunner().invoke(app, ["run", str(spec), "--limit", "1", "--max-tokens", "32",
                                       "--out", str(tmp_path), "--no-progress"])
     assert result.exit_code == 0, result.output
     config = load_experiment(spec)
-    (trace,) = read_traces(tmp_path / config.run_name() / "traces.jsonl")
+    run_dir = tmp_path / config.run_name(fingerprint(config).identity)
+    (trace,) = read_traces(run_dir / "traces.jsonl")
     assert trace.turns and all(t.model == "llamacpp:smollm2" for t in trace.turns)
     assert any(t.raw.strip() for t in trace.turns)
 

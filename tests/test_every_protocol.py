@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from debate import PROTOCOLS, run_debate
 from debate.cli import app
-from debate.config import load_experiment
+from debate.experiment.config import load_experiment
+from debate.experiment.identity import fingerprint
 from debate.trace import SCHEMA_VERSION, Question, parse_trace, read_traces, trace_json
 
 SPECS = sorted(Path("experiments").glob("*.yaml"))
@@ -29,7 +30,8 @@ def test_every_spec_runs_from_the_cli_on_the_scripted_model(spec, tmp_path):
     config = load_experiment(spec)
     cls, options = config.resolve_protocol()
     most = cls(**options).max_calls()
-    traces = list(read_traces(tmp_path / config.run_name() / "traces.jsonl"))
+    run_dir = tmp_path / config.run_name(fingerprint(config).identity)
+    traces = list(read_traces(run_dir / "traces.jsonl"))
     assert len(traces) == 2
     for trace in traces:
         assert 1 <= trace.totals.calls <= most
@@ -38,7 +40,8 @@ def test_every_spec_runs_from_the_cli_on_the_scripted_model(spec, tmp_path):
     strategies = [a for s in ("gold", "consensus", "revision", "judge", "judge-preference",
                               "sft", "sft-critique")
                   for a in ("-s", s)]
-    exported = runner.invoke(app, ["export", str(tmp_path / config.run_name()), "--out",
+    run_dir = tmp_path / config.run_name(fingerprint(config).identity)
+    exported = runner.invoke(app, ["export", str(run_dir), "--out",
                                    str(tmp_path / "export"), *strategies, "-f", "kto",
                                    "--writer", "jsonl"])
     assert exported.exit_code == 0, exported.output
@@ -139,7 +142,8 @@ async def test_fresh_runs_replay_nothing_and_reruns_replay_everything(spec, tmp_
                              output_dir=str(tmp_path))
     fresh = await arun_experiment(config, progress=False)
     assert fresh.calls > 0 and fresh.cached_calls == 0 and fresh.requests == fresh.calls
-    (tmp_path / config.run_name() / "traces.jsonl").unlink()  # redo every debate
+    run_dir = tmp_path / config.run_name(fingerprint(config).identity)
+    (run_dir / "traces.jsonl").unlink()  # redo every debate
     again = await arun_experiment(config, progress=False)
     assert again.calls == fresh.calls and again.cached_calls == again.calls
     assert again.requests == 0

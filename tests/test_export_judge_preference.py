@@ -25,9 +25,9 @@ import pytest
 from typer.testing import CliRunner
 
 from debate.cli.main import app
+from debate.experiment.runner import run_debate
 from debate.export import examples, export
 from debate.models.types import Message, SamplingParams
-from debate.runner import run_debate
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, Question, TraceWriter
 

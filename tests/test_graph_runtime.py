@@ -1,6 +1,6 @@
-"""Which runtime runs a debate: the lean executor, or LangGraph's when forced or traced.
+"""Which runtime runs a debate: the lean runtime, or LangGraph's when forced or traced.
 
-Tracing must never be lost to the lean executor: LangSmith switched on by the
+Tracing must never be lost to the lean runtime: LangSmith switched on by the
 environment, callbacks in a ``graph_config`` and callbacks collected around the
 call all move the debate to LangGraph's runtime, which reports every node.
 """
@@ -15,10 +15,10 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tracers.context import collect_runs
 
-import debate.protocols.executor as executor
+import debate.protocols.runtime as runtime
 from debate import ExperimentConfig, arun_experiment, run_debate
 from debate.errors import ConfigError
-from debate.protocols.executor import LeanGraph
+from debate.protocols.runtime import LeanGraph
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, Question
 
@@ -47,7 +47,7 @@ def _comparable(trace: DebateTrace) -> dict[str, Any]:
 
 @pytest.fixture
 def lean_runs(monkeypatch, caplog) -> list[int]:
-    """Counts debates the lean executor ran; notes are fresh and captured at INFO."""
+    """Counts debates the lean runtime ran; notes are fresh and captured at INFO."""
     runs: list[int] = []
     ainvoke = LeanGraph.ainvoke
 
@@ -56,9 +56,9 @@ def lean_runs(monkeypatch, caplog) -> list[int]:
         return await ainvoke(self, *args)
 
     monkeypatch.setattr(LeanGraph, "ainvoke", counted)
-    monkeypatch.setattr(executor, "_noted", set())
-    monkeypatch.delenv(executor.EXECUTOR_ENV, raising=False)
-    caplog.set_level(logging.INFO, logger=executor.__name__)
+    monkeypatch.setattr(runtime, "_noted", set())
+    monkeypatch.delenv(runtime.RUNTIME_ENV, raising=False)
+    caplog.set_level(logging.INFO, logger=runtime.__name__)
     return runs
 
 
@@ -66,17 +66,18 @@ async def test_the_environment_variable_runs_a_debate_on_langgraph_with_the_same
         lean_runs, monkeypatch, caplog):
     lean = await _debate()
     assert len(lean_runs) == 1
-    monkeypatch.setenv(executor.EXECUTOR_ENV, "langgraph")
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "langgraph")
     forced = await _debate()
     assert len(lean_runs) == 1  # LangGraph's runtime ran the second debate
     assert _comparable(forced) == _comparable(lean)
     assert len(lean.turns) == 9 and lean.final.answer is not None
-    assert "LangGraph's runtime, not the lean executor: DEBATELAB_EXECUTOR=langgraph" in caplog.text
+    assert ("LangGraph's runtime, not the lean runtime: DEBATELAB_GRAPH_RUNTIME=langgraph"
+            in caplog.text)
 
 
 async def test_an_unknown_value_of_the_environment_variable_is_a_clear_error(monkeypatch):
-    monkeypatch.setenv(executor.EXECUTOR_ENV, "pregel")
-    with pytest.raises(ConfigError, match="DEBATELAB_EXECUTOR must be 'auto' or 'langgraph'"):
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "pregel")
+    with pytest.raises(ConfigError, match="DEBATELAB_GRAPH_RUNTIME must be 'auto' or 'langgraph'"):
         await _debate()
 
 
@@ -98,10 +99,10 @@ async def test_callbacks_in_a_graph_config_receive_every_node(lean_runs, caplog)
     assert not lean_runs
     assert set(recorder.nodes) >= NODES and recorder.nodes.count("debate") >= 2
     assert _comparable(traced) == _comparable(await _debate())
-    assert "not the lean executor: a graph_config was given" in caplog.text
+    assert "not the lean runtime: a graph_config was given" in caplog.text
     caplog.clear()
     await _debate(graph_config={"callbacks": [Recorder()]})
-    assert "not the lean executor" not in caplog.text  # the note comes once per process
+    assert "not the lean runtime" not in caplog.text  # the note comes once per process
 
 
 def _experiment(tmp_path: Any) -> ExperimentConfig:
@@ -121,16 +122,16 @@ async def test_an_experiment_hands_its_graph_config_to_every_debate(lean_runs, t
 async def test_an_experiment_looks_for_callbacks_once_not_per_debate(lean_runs, monkeypatch,
                                                                       tmp_path):
     looks: list[int] = []
-    ambient = executor._ambient_handlers
-    monkeypatch.setattr(executor, "_ambient_handlers", lambda: looks.append(1) or ambient())
+    ambient = runtime._ambient_handlers
+    monkeypatch.setattr(runtime, "_ambient_handlers", lambda: looks.append(1) or ambient())
     summary = await arun_experiment(_experiment(tmp_path), progress=False)
     assert summary.questions == 3 and len(lean_runs) == 3 and len(looks) == 1
 
 
 async def test_a_bad_executor_variable_stops_an_experiment_before_its_folder(monkeypatch,
                                                                           tmp_path):
-    monkeypatch.setenv(executor.EXECUTOR_ENV, "fast")
-    with pytest.raises(ConfigError, match="DEBATELAB_EXECUTOR must be"):
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "fast")
+    with pytest.raises(ConfigError, match="DEBATELAB_GRAPH_RUNTIME must be"):
         await arun_experiment(_experiment(tmp_path), progress=False)
     assert not (tmp_path / "run").exists()
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from debate import ExperimentConfig, arun_experiment
 from debate.cli import app
 from debate.errors import ConfigError
-from debate.identity import changes, fingerprint
+from debate.experiment.identity import changes, fingerprint
 
 DATA = "experiments/data/arithmetic.jsonl"
 

@@ -11,11 +11,11 @@ from rich.console import Console
 
 from debate import ExperimentConfig, arun_experiment
 from debate.agents import Critic, Debater, JudgeAgent, Refiner, Solver
-from debate.metrics import summarize
+from debate.analysis.metrics import summarize
+from debate.analysis.report import markdown_report, print_summary
+from debate.analysis.stats import compare_runs, mcnemar, wilson_interval
 from debate.models import Completion, Price, PriceTable, Usage
 from debate.protocols import CritiqueRefineProtocol, DuProtocol, SelfRefineProtocol
-from debate.report import markdown_report, print_summary
-from debate.stats import compare_runs, mcnemar, wilson_interval
 from debate.testing import ScriptedModel, register_script
 from debate.trace import Question
 
@@ -220,8 +220,8 @@ async def test_comparing_two_runs_pairs_questions():
 
 
 def test_the_report_defines_every_metric():
-    from debate.metrics import DEFINITIONS, Summary
-    from debate.report import _AGENT_HEADER, _ROUND_HEADER, _overview
+    from debate.analysis.metrics import DEFINITIONS, Summary
+    from debate.analysis.report import _AGENT_HEADER, _ROUND_HEADER, _overview
 
     labels = {"round", "debates", "agent", "answers", "run", "protocol", "models", "calls",
               "tokens", "cost", "unparsed answers", "fallback-parsed answers"}
@@ -260,7 +260,7 @@ async def test_per_debate_rows_put_the_round0_vote_next_to_the_final_answer():
     """Worked by hand: round 0 answers 7, 5 and none: 7 and 5 tie at one vote, the first
     in agent order wins, so the vote is 7; round 1 all say 5: final 5 = gold, correct."""
     from debate import Question, run_debate
-    from debate.report import debate_rows
+    from debate.analysis.report import debate_rows
     from debate.testing import ScriptedModel
 
     models = [ScriptedModel(["\\boxed{7}", "\\boxed{5}"]), ScriptedModel(["\\boxed{5}"] * 2),

@@ -18,9 +18,10 @@ from debate.agents.oversight import (
     parse_probabilities,
 )
 from debate.errors import ConfigError
+from debate.experiment.identity import fingerprint
+from debate.experiment.runner import run_debate
 from debate.models.types import Message, SamplingParams
 from debate.protocols import create_protocol
-from debate.runner import run_debate
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, Question
 
@@ -329,8 +330,8 @@ def test_the_bundled_reading_set_has_a_passage_a_gold_and_a_wrong_answer_per_que
 
 @pytest.mark.parametrize("name", ["debate-qa", "consultancy", "blind-judge"])
 async def test_the_reading_experiments_run_with_a_weaker_judge_bound_by_role(name, tmp_path):
-    from debate.config import load_experiment
-    from debate.runner import arun_experiment
+    from debate.experiment.config import load_experiment
+    from debate.experiment.runner import arun_experiment
     from debate.testing import register_script
 
     register_script("oversight-speaker", lambda m, p: "<quote>the</quote> I am right.")
@@ -404,8 +405,8 @@ async def test_no_preference_pair_without_samples_or_with_an_unreadable_probe():
 
 
 async def test_sampled_speeches_and_probes_replay_from_the_cache(tmp_path):
-    from debate.config import ExperimentConfig
-    from debate.runner import arun_experiment
+    from debate.experiment.config import ExperimentConfig
+    from debate.experiment.runner import arun_experiment
     from debate.testing import register_script
     from debate.trace import read_traces
 
@@ -415,7 +416,7 @@ async def test_sampled_speeches_and_probes_replay_from_the_cache(tmp_path):
         dataset={"path": "experiments/data/reading_qa.jsonl", "task": "exact"}, limit=2,
         protocol_options={"best_of": 2, "rounds": 1, "best_of_judge": "probabilities"})
     fresh = await arun_experiment(config, progress=False)
-    run = tmp_path / config.run_name()
+    run = tmp_path / config.run_name(fingerprint(config).identity)
     first = [t.model_dump(exclude={"started_at", "finished_at"})
              for t in read_traces(run / "traces.jsonl")]
     (run / "traces.jsonl").unlink()

@@ -24,11 +24,11 @@ import re
 import pytest
 
 from debate.cards import ProtocolPreset, load_card
+from debate.experiment.runner import run_debate
 from debate.export import export
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.protocols import create_protocol, get_protocol
 from debate.protocols.oversight_best_of import DUMMY_SPEECH
-from debate.runner import run_debate
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, Question, Turn
 

@@ -26,8 +26,8 @@ from debate.agents.oversight import (
     parse_confidence_percent,
     parse_probabilities,
 )
+from debate.analysis.oversight_metrics import oversight_stats
 from debate.models.types import Message, SamplingParams
-from debate.oversight_metrics import oversight_stats
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, FinalAnswer, Turn
 

@@ -16,13 +16,13 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from debate.agents.oversight import first_correct_seat
+from debate.analysis.compare import judge_table
+from debate.analysis.metrics import Summary, summarize
+from debate.analysis.oversight_metrics import oversight_stats
+from debate.analysis.report import markdown_report, print_summary
 from debate.cli import app
-from debate.compare import judge_table
-from debate.metrics import Summary, summarize
+from debate.experiment.runner import run_debate
 from debate.models.types import Message, SamplingParams
-from debate.oversight_metrics import oversight_stats
-from debate.report import markdown_report, print_summary
-from debate.runner import run_debate
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, Question
 
@@ -318,9 +318,9 @@ def test_the_judge_accuracy_is_the_headline_of_an_oversight_run():
     verdicts average to a tie (wrong per question), while half the judgments are right.
     Before: the report led with "final accuracy 0.0%"; after: "judge accuracy 50.0%"
     first, the per-question aggregate second, each defined."""
-    from debate.metrics import DEFINITIONS, Summary
-    from debate.oversight_metrics import OVERSIGHT_DEFINITIONS, OversightStats, Rate
-    from debate.report import _overview, markdown_report
+    from debate.analysis.metrics import DEFINITIONS, Summary
+    from debate.analysis.oversight_metrics import OVERSIGHT_DEFINITIONS, OversightStats, Rate
+    from debate.analysis.report import _overview, markdown_report
 
     summary = Summary(debates=10, scored=10, correct=0, accuracy=0.0,
                       oversight=OversightStats(debates=10, judgments=20, read=20,
@@ -339,7 +339,7 @@ def test_the_judge_accuracy_is_the_headline_of_an_oversight_run():
 
 async def test_an_always_a_judge_scores_half_its_judgments_and_no_question():
     """Issue 28 §7, on a run: the blind judge always answers A (the reference's format)."""
-    from debate.metrics import summarize
+    from debate.analysis.metrics import summarize
 
     judge = ScriptedModel("<thinking>A it is.</thinking>\nAnswer: A", name="judge")
     summary = summarize([await run_debate(Q1, protocol="blind-judge", models={"judge": judge})])
@@ -358,7 +358,7 @@ async def test_an_always_a_judge_scores_half_its_judgments_and_no_question():
 def test_a_speech_left_behind_in_old_and_new_traces(fields, behind):
     """Found in review: traces written with speech_samples marked their main line sample 0,
     and the metrics dropped it (quotes 0/0, no wins)."""
-    from debate.oversight_metrics import left_behind
+    from debate.analysis.oversight_metrics import left_behind
     from debate.trace import Turn
 
     turn = Turn(id="t", round=0, agent="debater-a", role="qa-debater", kind="argument",

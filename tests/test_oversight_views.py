@@ -23,8 +23,8 @@ import re
 import pytest
 
 from debate.agents.oversight import first_correct_seat
+from debate.experiment.runner import run_debate
 from debate.models.types import Message, SamplingParams
-from debate.runner import run_debate
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, Question
 

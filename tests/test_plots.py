@@ -4,9 +4,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from debate.metrics import RoundStats, Summary
-from debate.plots import Point, line_chart, scatter_chart
-from debate.report import accuracy_chart
+from debate.analysis.metrics import RoundStats, Summary
+from debate.analysis.plots import Point, line_chart, scatter_chart
+from debate.analysis.report import accuracy_chart
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 

@@ -240,7 +240,7 @@ def test_a_protocol_class_in_a_file_runs_from_the_cli_without_packaging(tmp_path
 
 def test_spec_plugins_are_files_next_to_the_spec_that_register_names(tmp_path):
     from debate import run_experiment
-    from debate.config import load_experiment
+    from debate.experiment.config import load_experiment
 
     (tmp_path / "twice.py").write_text(ECHO_PROTOCOL + "\nprotocol('twice-by-name')(Twice)\n")
     data = Path("experiments/data/arithmetic.jsonl").absolute()
@@ -255,8 +255,8 @@ def test_spec_plugins_are_files_next_to_the_spec_that_register_names(tmp_path):
 
 
 def test_plugin_errors_name_the_file(tmp_path):
-    from debate.config import ExperimentConfig
     from debate.errors import ConfigError
+    from debate.experiment.config import ExperimentConfig
 
     def resolve(**fields: Any) -> None:
         ExperimentConfig(dataset="x.jsonl", **fields).resolve_protocol()

@@ -25,7 +25,9 @@ import pytest
 from rich.console import Console
 
 from debate import ExperimentConfig, arun_experiment
+from debate.analysis.report import print_summary
 from debate.errors import ConfigError, RetryableError
+from debate.experiment.identity import fingerprint
 from debate.models import (
     CallStats,
     Completion,
@@ -43,7 +45,6 @@ from debate.models import (
     wrap,
 )
 from debate.models.middleware import reserved_tokens
-from debate.report import print_summary
 from debate.testing.mock_server import MockServer
 from debate.trace import read_traces
 
@@ -166,7 +167,7 @@ def test_replicas_and_pool_settings_do_not_change_the_experiment(tmp_path: Path)
     one = config(tmp_path, "openai:m@http://a/v1", 1)
     three = config(tmp_path, "openai:m", 1, pool={"cooldown": 1.0},
                    endpoints={"openai:m": [{"url": "http://a/v1"}, {"url": "http://b/v1"}]})
-    assert one.identity() == three.identity()
+    assert fingerprint(one).identity == fingerprint(three).identity
 
 
 def test_a_url_listed_twice_is_refused() -> None:
@@ -668,13 +669,13 @@ def test_a_replica_a_probe_brings_back_starts_with_a_clean_slate(
 
 
 def test_two_pools_of_one_model_are_reported_apart(tmp_path: Path) -> None:
-    from debate.shard import Models
+    from debate.experiment.session import ModelSet
 
     ab, cd = "http://127.0.0.1:9/v1,http://127.0.0.2:9/v1", ["http://127.0.0.3:9/v1",
                                                             "http://127.0.0.4:9/v1"]
     cfg = config(tmp_path, f"openai:m@{ab}", 1, models=[f"openai:m@{ab}", "openai:m"],
                  endpoints={"openai:m": [{"url": url} for url in cd]})
-    models = Models()
+    models = ModelSet()
     models.build(cfg, CallStats())
     reports = models.endpoint_reports()
     assert len(reports) == 2

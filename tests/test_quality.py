@@ -16,6 +16,7 @@ import pytest
 from debate.agents.oversight import answer_pair
 from debate.datasets import DatasetSpec, FieldMap, load_dataset
 from debate.errors import DatasetError
+from debate.experiment.identity import fingerprint
 from debate.quality import QualityOptions, QualitySource, best_distractor
 
 FIXTURE = Path("tests/fixtures/quality_sample.jsonl")
@@ -95,7 +96,7 @@ def test_each_filter_drops_what_it_rejects(option, value, dropped):
 
 
 def test_khan_et_al_s_filters_together_and_the_example_spec_that_sets_them():
-    from debate.config import load_experiment
+    from debate.experiment.config import load_experiment
 
     assert ids(quality(**KHAN)) == ["vey-A-1", "glass-A-5"]
     config = load_experiment("experiments/quality/debate-qa-quality.yaml")
@@ -306,8 +307,8 @@ def test_the_default_distractor_column_leaves_the_field_map_and_runs_identities_
 
 
 async def test_debate_qa_runs_on_quality_with_the_best_distractor(tmp_path):
-    from debate.config import ExperimentConfig
-    from debate.runner import arun_experiment
+    from debate.experiment.config import ExperimentConfig
+    from debate.experiment.runner import arun_experiment
     from debate.testing import register_script
     from debate.trace import read_traces
 
@@ -319,7 +320,8 @@ async def test_debate_qa_runs_on_quality_with_the_best_distractor(tmp_path):
         dataset={"path": str(FIXTURE), "quality": KHAN}, protocol_options={"rounds": 1})
     summary = await arun_experiment(config, progress=False)
     assert summary.debates == 2 and not summary.failed
-    traces = {t.question.id: t for t in read_traces(tmp_path / config.run_name() / "traces.jsonl")}
+    run_dir = tmp_path / config.run_name(fingerprint(config).identity)
+    traces = {t.question.id: t for t in read_traces(run_dir / "traces.jsonl")}
     assert set(traces) == {"vey-A-1", "glass-A-5"}
     lamp = traces["vey-A-1"]
     defended = {t.fields["defends"] for t in lamp.turns if t.kind == "argument"}
@@ -356,6 +358,7 @@ builder.download_and_prepare()
 shutil.move(str(built), str(tmp / "cache" / "tasksource___qu_ality" / "default"))
 
 from debate import ExperimentConfig
+from debate.experiment.identity import fingerprint
 from debate.datasets import load_dataset
 from debate.errors import DatasetError
 
@@ -364,14 +367,14 @@ cfg = ExperimentConfig(protocol="debate-qa", models=["scripted:echo"], dataset=h
                        output_dir=str(tmp / "runs"))
 questions = load_dataset(cfg.dataset.source())
 try:
-    ExperimentConfig(protocol="debate-qa", models=["scripted:echo"], output_dir=str(tmp),
-                     dataset={**hub, "split": None}).identity()
+    fingerprint(ExperimentConfig(protocol="debate-qa", models=["scripted:echo"],
+                                 output_dir=str(tmp), dataset={**hub, "split": None}))
     error = ""
 except DatasetError as exc:
     error = str(exc)
 print(json.dumps({"ids": [q.id for q in questions], "gold": questions[0].gold,
                   "distractor": questions[0].metadata["distractor"],
-                  "run": cfg.run_name(), "error": error}))
+                  "run": cfg.run_name(fingerprint(cfg).identity), "error": error}))
 '''
 
 

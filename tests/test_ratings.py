@@ -14,10 +14,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from debate.cli import app
-from debate.compare import ratings_table
-from debate.errors import ConfigError
-from debate.ratings import (
+from debate.analysis.compare import ratings_table
+from debate.analysis.ratings import (
     NO_CROSS_PLAY,
     NOT_FINITE,
     NOT_LINKED,
@@ -30,7 +28,9 @@ from debate.ratings import (
     rate,
     rate_debaters,
 )
-from debate.runner import run_debate
+from debate.cli import app
+from debate.errors import ConfigError
+from debate.experiment.runner import run_debate
 from debate.settings import validated
 from debate.testing import ScriptedModel
 from debate.trace import AgentInfo, DebateTrace, FinalAnswer, Question
@@ -326,7 +326,7 @@ def test_every_column_of_the_ratings_table_is_defined():
 def test_a_model_always_seated_at_a_is_flagged():
     """Found in review: with one model at A in every match, an always-A judge's position
     bias became a 'persuasiveness' gap with a zero-width interval, unflagged."""
-    from debate.ratings import Match, rate
+    from debate.analysis.ratings import Match, rate
 
     bound = rate([Match(f"q{i}", "alpha", "beta", 1.0, "A") for i in range(4)])
     assert bound.seat_bound == ["alpha at A vs beta"]

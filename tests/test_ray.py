@@ -1,4 +1,4 @@
-"""The Ray executor (debate/distributed.py) in local mode, against a local mock server.
+"""The Ray executor (debate/experiment/ray_executor.py) in local mode, against a local mock server.
 
 A Ray run computes what a local run computes (same trace ids, answers and call
 counts); an actor killed mid-run is replaced and its shard finishes; a killed
@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from debate import ExperimentConfig, arun_experiment
-from debate.distributed import actor_name, shard_of
+from debate.experiment.identity import fingerprint
+from debate.experiment.ray_executor import actor_name, shard_of
 from debate.testing.mock_server import MockServer
 from debate.trace import read_traces
 
@@ -102,8 +103,8 @@ def test_an_actor_killed_mid_run_is_replaced_and_its_shard_finishes(
     killed: list[int] = []
     with MockServer(latency=0.05) as server:
         cfg = cfg.model_copy(update={"models": [f"openai:mock@{server.url}"]})
-        run_dir = Path(cfg.output_dir) / cfg.run_name(cfg.identity())
-        victim = actor_name(cfg.identity()[:8], run_dir, 0, 0)
+        run_dir = Path(cfg.output_dir) / cfg.run_name(fingerprint(cfg).identity)
+        victim = actor_name(fingerprint(cfg).identity[:8], run_dir, 0, 0)
 
         def kill() -> None:
             server.wait_for_requests(60)
@@ -117,7 +118,8 @@ def test_an_actor_killed_mid_run_is_replaced_and_its_shard_finishes(
         served = bodies(server)
     assert killed and killed[0] < 40 * 9 / 2  # shard 0 was far from done
     assert summary.debates == 40 and not summary.failed and summary.stopped is None
-    assert sorted(outcome(summary.run)) == sorted(f"{cfg.identity()[:8]}:q{i}" for i in range(40))
+    short = fingerprint(cfg).identity[:8]
+    assert sorted(outcome(summary.run)) == sorted(f"{short}:q{i}" for i in range(40))
     # every call made once, but those the dead actor had in flight (4 debates x 3 agents)
     assert len(served) == 40 * 9
     assert sum(served.values()) - len(served) <= 12
@@ -179,7 +181,7 @@ def test_the_cli_runs_a_spec_on_ray(cluster: str, tmp_path: Path) -> None:
 
 def test_actors_elsewhere_get_absolute_card_and_plugin_paths(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from debate.distributed import _portable
+    from debate.experiment.ray_executor import _portable
 
     (tmp_path / "cards").mkdir()
     for name in ("preset.yaml", "critic.yaml", "mine.py"):
@@ -229,7 +231,7 @@ def test_actor_names_differ_between_run_folders_of_one_experiment(tmp_path: Path
 
 
 def test_endpoint_reports_count_every_actor_and_take_the_longest_time_out() -> None:
-    from debate.distributed import _merge_endpoints, _Shard
+    from debate.experiment.ray_executor import _merge_endpoints, _Shard
     from debate.models import EndpointReport
 
     def rep(calls: int, out: float, up: bool = True) -> dict[str, list[EndpointReport]]:

@@ -9,9 +9,9 @@ from test_metrics import PRICES, Fixed  # the metrics tests' fixed-usage model a
 
 from debate import ExperimentConfig, arun_experiment
 from debate.agents import Debater
+from debate.analysis.results import COLUMNS, load_results, result_rows, write_results
 from debate.errors import ConfigError, MissingDependencyError
 from debate.protocols import DuProtocol
-from debate.results import COLUMNS, load_results, result_rows, write_results
 from debate.testing import register_script
 from debate.trace import DebateTrace, Question
 
@@ -66,7 +66,7 @@ async def test_every_cell_of_results_csv_by_hand(tmp_path):
         "flips_right_to_wrong", "flips_wrong_to_right", "unparsed", "status", "error"]
     assert rows == EXPECTED
     # the same flips the summary counts: round 1 has 3 right->wrong and 2 wrong->right
-    from debate.metrics import summarize
+    from debate.analysis.metrics import summarize
 
     r1 = summarize(traces, PRICES).rounds[1]
     assert (r1.right_to_wrong, r1.wrong_to_right) == (3, 2)
@@ -227,7 +227,7 @@ def test_a_damaged_results_csv_is_a_located_error(tmp_path, content):
 
 
 def test_a_failed_debate_is_a_row_counted_wrong_where_it_has_gold(tmp_path):
-    from debate.results import failed_row
+    from debate.analysis.results import failed_row
 
     rows = [failed_row(Question(id="q9", text="?", gold="3"), "du", ["m:a", "m:b", "m:a"],
                        "RetryableError: gave up after 6 attempts (HTTP 500)"),

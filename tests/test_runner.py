@@ -281,7 +281,7 @@ async def test_models_and_role_cards_bound_by_name_or_role(tmp_path):
 
 
 def test_unknown_binding_key_is_an_error(tmp_path):
-    from debate.binding import bind
+    from debate.experiment.binding import bind
 
     with pytest.raises(ConfigError, match=r"\['critic'\] name no agent or role"):
         bind(["agent-0"], ["debater"], [], {"critic": "x"}, "model")

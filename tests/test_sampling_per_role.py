@@ -8,11 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from debate import ExperimentConfig, read_traces, run_debate
-from debate.binding import build_agents
 from debate.cli import app
-from debate.config import load_experiment
 from debate.errors import ConfigError
-from debate.identity import changes, fingerprint
+from debate.experiment.binding import build_agents
+from debate.experiment.config import load_experiment
+from debate.experiment.identity import changes, fingerprint
 from debate.models.cache import cache_key
 from debate.models.types import Message, SamplingParams
 from debate.protocols import get_protocol
@@ -154,7 +154,7 @@ def test_a_run_wide_value_the_spec_sets_itself_is_every_agents():
     """``temperature: 1.0`` (or ``--temperature 1.0``) over a preset: the user's, for all;
     a Ray shard's copy of the config means the same (found in review: the preset's 0.4
     and 0 won silently)."""
-    from debate.distributed import _portable
+    from debate.experiment.ray_executor import _portable
 
     config = ExperimentConfig(protocol="protocols/debate-qa.yaml", models=["scripted:echo"],
                               dataset=READING, temperature=1.0)
@@ -261,7 +261,7 @@ def test_the_cli_adds_key_values_to_the_specs_sampling(tmp_path: Path, monkeypat
         captured.append(config)
         raise KeyboardInterrupt  # stop before anything runs
 
-    monkeypatch.setattr("debate.runner.run_experiment", run)
+    monkeypatch.setattr("debate.experiment.runner.run_experiment", run)
     result = CliRunner().invoke(app, ["run", str(spec), "--temperature", "qa-judge=0",
                                       "--max-tokens", "300"])
     assert result.exit_code == 130, result.output

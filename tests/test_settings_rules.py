@@ -9,8 +9,8 @@ import pytest
 from pydantic import BaseModel
 
 from debate.cards import ProtocolPreset, RoleCard, validate
-from debate.config import ExperimentConfig
 from debate.errors import ConfigError
+from debate.experiment.config import ExperimentConfig
 from debate.judges.base import JudgeConfig
 from debate.protocols.base import PROTOCOLS, get_protocol
 from debate.settings import Settings, keys_at, suggest

@@ -213,8 +213,8 @@ async def test_each_answer_turn_records_its_step():
 
 def test_the_critic_has_the_papers_name(tmp_path):
     from debate.agents import get_role
-    from debate.binding import build_agents
     from debate.errors import ConfigError
+    from debate.experiment.binding import build_agents
 
     assert get_role("context-critic") is ContextCritic
     with pytest.raises(ConfigError, match="unknown role 'challenger'"):  # the former name

@@ -14,7 +14,7 @@ from rich.markup import escape
 from debate.errors import ConfigError, DebateError, redact
 
 if TYPE_CHECKING:
-    from debate.stats import Comparison
+    from debate.analysis.stats import Comparison
     from debate.trace import DebateTrace
 
 # Each command imports what it uses, so `debate --help`, `debate models`,
@@ -84,10 +84,11 @@ def run(
                                            "RAY_ADDRESS, else a local Ray).")] = None,
 ) -> None:
     """Run (or resume) a debate experiment and print its summary."""
+    from debate.analysis.report import RUN_FILES, print_summary
     from debate.cards import validate
-    from debate.config import ExperimentConfig, load_experiment
-    from debate.report import RUN_FILES, print_summary
-    from debate.runner import batch_gc, run_experiment
+    from debate.experiment.config import ExperimentConfig, load_experiment
+    from debate.experiment.gc_tuning import batch_gc
+    from debate.experiment.runner import run_experiment
 
     overrides: dict[str, Any] = {
         "protocol": protocol, "models": model or None, "limit": limit,
@@ -165,7 +166,7 @@ def _sampling_option(items: list[str], option: str, field: str, kind: type[int] 
     plain number is the run-wide value; anything else is a ``ConfigError`` naming
     ``option``.
     """
-    from debate.binding import split_bindings
+    from debate.experiment.binding import split_bindings
 
     run_wide: Any = None
     for item in items:
@@ -309,9 +310,9 @@ def report(
     json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Print a finished (or partial) run's summary again; (re)write its accuracy.svg."""
-    from debate.metrics import load_run_summary
-    from debate.report import ACCURACY_PLOT, accuracy_chart, print_summary
-    from debate.results import write_text_atomic
+    from debate.analysis.metrics import load_run_summary
+    from debate.analysis.report import ACCURACY_PLOT, accuracy_chart, print_summary
+    from debate.analysis.results import write_text_atomic
 
     try:
         summary = load_run_summary(run_dir)
@@ -341,7 +342,7 @@ def compare(
     seed: Annotated[int, Opt(help="Seed of the ratings' bootstrap.")] = 0,
 ) -> None:
     """Compare runs: tables (with judges and debater ratings for oversight), a plot, tests."""
-    from debate.compare import (
+    from debate.analysis.compare import (
         compare_json,
         compute_chart,
         judge_table,
@@ -352,12 +353,12 @@ def compare(
         run_summary,
         runs_table,
     )
+    from debate.analysis.plots import SVG_MARKERS
+    from debate.analysis.ratings import RatingOptions
+    from debate.analysis.results import write_text_atomic
+    from debate.analysis.stats import compare_runs
     from debate.files import check_output_file
-    from debate.plots import SVG_MARKERS
-    from debate.ratings import RatingOptions
-    from debate.results import write_text_atomic
     from debate.settings import validated
-    from debate.stats import compare_runs
     from debate.trace import read_traces
 
     if len(runs) < 2:

@@ -64,7 +64,7 @@ OPENAI_URL = "https://api.openai.com/v1"
 
 
 def sampling_kwargs(params: SamplingParams) -> dict[str, Any]:
-    """The set sampling parameters under their OpenAI names (``slot`` is never sent)."""
+    """The set sampling parameters under their OpenAI names (``sampler`` is never sent)."""
     kwargs: dict[str, Any] = {}
     for key in ("temperature", "top_p", "max_tokens", "seed"):
         value = getattr(params, key)

@@ -5,7 +5,7 @@ A protocol is a pydantic config (defaults = the paper's) plus a LangGraph
 and reused for every question. Agents of one round act in *one* node that
 gathers them (one superstep per round); stop rules are conditional edges;
 model clients are not state, they travel in the graph's context. Debates run
-the graph with :class:`~debate.protocols.executor.LeanGraph` when its shape
+the graph with :class:`~debate.protocols.runtime.LeanGraph` when its shape
 allows (every built-in protocol) and on LangGraph's runtime otherwise.
 """
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from langgraph.graph import StateGraph
     from langgraph.runtime import Runtime
 
-    from debate.protocols.executor import LeanGraph
+    from debate.protocols.runtime import LeanGraph
 
 __all__ = [
     "PROTOCOLS",
@@ -147,11 +147,11 @@ class DebateProtocol(ABC, Generic[ConfigT]):
     identity_exclude: ClassVar[frozenset[str]] = frozenset()
     """Config fields left out of the run identity because another field holds their
     resolved value (e.g. the path a sample count was matched to)."""
-    executor: Literal["auto", "langgraph"] = "auto"
+    graph_runtime: Literal["auto", "langgraph"] = "auto"
     """``auto``: run the graph with :class:`LeanGraph` when its shape allows (same nodes,
     edges and reducers, without Pregel's per-step cost), else on LangGraph's runtime;
     ``langgraph``: always on LangGraph's runtime. Settable per instance; the environment
-    variable ``DEBATELAB_EXECUTOR=langgraph``, a ``graph_config`` or LangChain tracing
+    variable ``DEBATELAB_GRAPH_RUNTIME=langgraph``, a ``graph_config`` or LangChain tracing
     switched on also choose LangGraph's runtime for a debate."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -270,7 +270,7 @@ class DebateProtocol(ABC, Generic[ConfigT]):
     def lean_graph(self) -> LeanGraph | None:
         """The graph in :class:`LeanGraph` form (built once), or ``None`` if it is unsupported."""
         if self._lean is False:
-            from debate.protocols.executor import LeanGraph
+            from debate.protocols.runtime import LeanGraph
 
             self._lean = LeanGraph.of(self.graph())
         assert not isinstance(self._lean, bool)
@@ -278,9 +278,9 @@ class DebateProtocol(ABC, Generic[ConfigT]):
 
     def _lean_for(self, graph_config: RunnableConfig | None) -> LeanGraph | None:
         """The lean graph this debate runs on, or ``None`` for LangGraph's runtime."""
-        if self.executor == "langgraph":
+        if self.graph_runtime == "langgraph":
             return None
-        from debate.protocols.executor import langgraph_reason
+        from debate.protocols.runtime import langgraph_reason
 
         return None if langgraph_reason(graph_config) else self.lean_graph()
 
@@ -296,7 +296,7 @@ class DebateProtocol(ABC, Generic[ConfigT]):
         ``graph_config`` (callbacks, tags, metadata... as LangGraph's ``ainvoke`` takes
         it) runs the debate on LangGraph's runtime, which honours all of it; so do
         LangChain tracing and callbacks switched on around the call (see
-        :func:`~debate.protocols.executor.langgraph_reason`).
+        :func:`~debate.protocols.runtime.langgraph_reason`).
         """
         names = self.agent_names()
         if len(agents) != len(names):
@@ -306,9 +306,9 @@ class DebateProtocol(ABC, Generic[ConfigT]):
         started = datetime.now(UTC)
         state: DebateState = {"question": question, "turns": [], "round": -1, "final": None,
                               "stop_reason": None}
-        if self.executor not in ("auto", "langgraph"):
-            raise ConfigError(f"protocol {self.name!r}: executor must be 'auto' or 'langgraph', "
-                              f"not {self.executor!r}")
+        if self.graph_runtime not in ("auto", "langgraph"):
+            raise ConfigError(f"protocol {self.name!r}: graph_runtime must be 'auto' or "
+                              f"'langgraph', not {self.graph_runtime!r}")
         lean = self._lean_for(graph_config)
         scope = debate_scope.set(DebateScope(question.id))  # the calls' cache positions
         result: Any

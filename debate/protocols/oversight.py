@@ -78,8 +78,8 @@ from debate.agents.oversight import (
     close_split_quote,
     first_correct_seat,
 )
+from debate.analysis.oversight_metrics import left_behind
 from debate.errors import ConfigError
-from debate.oversight_metrics import left_behind
 from debate.protocols.base import (
     DebateContext,
     DebateState,

@@ -99,8 +99,8 @@ def build_viewer(run_dirs: Sequence[Path], out: Path) -> Path:
     or an ``out`` that exists and is not a page ``debate view`` wrote (never replaced).
     The page is written whole or not at all.
     """
+    from debate.analysis.results import write_text_atomic
     from debate.files import check_output_file
-    from debate.results import write_text_atomic
 
     out = Path(out)
     check_output_file(out, (GENERATOR,), "--out")

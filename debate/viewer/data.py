@@ -7,8 +7,8 @@ ones), so a chunk keeps every distinct string once, in ``strings``, and turns re
 to them by index; turn fields that hold their default (:data:`TURN_DEFAULTS`) are
 left out, and the run's protocol config is kept once, in the index.
 
-Every number shown comes from :mod:`debate.metrics`: the run's :class:`Summary`
-(what ``summary.json`` holds) and :func:`debate.metrics.score_rounds` for each
+Every number shown comes from :mod:`debate.analysis.metrics`: the run's :class:`Summary`
+(what ``summary.json`` holds) and :func:`debate.analysis.metrics.score_rounds` for each
 answer's correctness and change; nothing is recomputed another way.
 """
 
@@ -20,9 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from debate.analysis.metrics import (
+    DEFINITIONS,
+    ScoredAnswer,
+    Summary,
+    load_run_summary,
+    score_rounds,
+)
 from debate.errors import ConfigError
 from debate.files import damaged, read_run_record
-from debate.metrics import DEFINITIONS, ScoredAnswer, Summary, load_run_summary, score_rounds
 from debate.scoring import final_correct
 from debate.trace import DebateTrace, Turn, read_traces
 

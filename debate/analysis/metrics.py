@@ -19,7 +19,7 @@ printed under each report). The *answers* of a round are its ``answer`` and
   per round, e.g. critique-refine, have no consensus to measure: n/a).
 - oversight (``debate-qa``, ``consultancy``, ``blind-judge``): the judge's
   accuracy, position bias, speakers' wins by side, quotes, private confidence
-  (:mod:`debate.oversight_metrics`); ``None`` in a summary without such traces.
+  (:mod:`debate.analysis.oversight_metrics`); ``None`` in a summary without such traces.
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
+from debate.analysis.oversight_metrics import OVERSIGHT_PROTOCOLS, OversightStats, OversightTally
+from debate.analysis.stats import wilson_interval
 from debate.errors import ConfigError
 from debate.files import SUMMARY_FIX, read_json_model, read_run_record
 from debate.judges.majority import is_consensus, majority_vote
 from debate.models.accounting import Price, PriceTable
 from debate.models.pool import EndpointReport
-from debate.oversight_metrics import OVERSIGHT_PROTOCOLS, OversightStats, OversightTally
 from debate.scoring import final_correct, is_correct
-from debate.stats import wilson_interval
 from debate.trace import DebateTrace, Turn, read_traces
 
 __all__ = ["DEFINITIONS", "AgentStats", "RoundStats", "ScoredAnswer", "ScoredRound", "Summary",

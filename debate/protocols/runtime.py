@@ -7,7 +7,7 @@ shape correctly but costs about 2.5 ms of CPU per debate in task preparation,
 callback managers and channel bookkeeping, more than a whole zero-latency
 debate's budget. :class:`LeanGraph` walks the same builder (same node
 functions, same edges, same reducers) one node at a time, with LangGraph's
-semantics (tested against LangGraph 1.2 in ``tests/test_executor.py``):
+semantics (tested against LangGraph 1.2 in ``tests/test_lean_runtime.py``):
 
 - updates (and input) keys outside the state schema are ignored, reducers
   start from the channel's empty value (``[]`` for a list) and honour
@@ -32,7 +32,7 @@ execution info), ``get_config()`` fails inside nodes, and a context variable a
 node sets is seen by later nodes (LangGraph runs each node in a copy).
 
 :func:`langgraph_reason` says when a debate must go to LangGraph's runtime
-anyway: ``DEBATELAB_EXECUTOR=langgraph``, an explicit ``graph_config``, or
+anyway: ``DEBATELAB_GRAPH_RUNTIME=langgraph``, an explicit ``graph_config``, or
 LangChain callbacks switched on around the run (LangSmith tracing through
 ``LANGSMITH_TRACING``/``LANGCHAIN_TRACING_V2``, ``tracing_v2_enabled()``, a
 ``@traceable`` parent, ``set_debug``/``set_verbose``...), so no trace is lost.
@@ -62,11 +62,11 @@ from debate.errors import ConfigError
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
-__all__ = ["EXECUTOR_ENV", "LeanGraph", "langgraph_reason", "settled_runtime"]
+__all__ = ["RUNTIME_ENV", "LeanGraph", "langgraph_reason", "settled_runtime"]
 
 log = logging.getLogger(__name__)
 
-EXECUTOR_ENV = "DEBATELAB_EXECUTOR"
+RUNTIME_ENV = "DEBATELAB_GRAPH_RUNTIME"
 """``langgraph`` here runs every debate on LangGraph's runtime (``auto``: the default)."""
 
 _NO_VALUE = object()
@@ -118,7 +118,7 @@ class LeanGraph:
         except _Unsupported:
             return None
         except Exception as exc:  # never let the fast path break a run
-            log.warning("lean executor: cannot analyse this graph (%s: %s); running it on "
+            log.warning("lean runtime: cannot analyse this graph (%s: %s); running it on "
                         "LangGraph's runtime", type(exc).__name__, exc)
             return None
 
@@ -170,7 +170,7 @@ class LeanGraph:
                 raise GraphRecursionError(
                     f"Recursion limit of {recursion_limit} reached without hitting a stop "
                     f"condition. You can increase the limit by setting the `recursion_limit` "
-                    f"config key. (lean executor, before node {name or END!r})")
+                    f"config key. (lean runtime, before node {name or END!r})")
             if name is None:
                 return values if written else None
             steps += 1
@@ -180,8 +180,8 @@ class LeanGraph:
             if update is not None:
                 if not isinstance(update, dict):
                     raise InvalidUpdateError(
-                        f"node {name!r} returned {type(update).__name__}; the lean executor "
-                        f"takes dict updates only: set the protocol's executor to 'langgraph'")
+                        f"node {name!r} returned {type(update).__name__}; the lean runtime "
+                        f"takes dict updates only: set the protocol's graph_runtime to 'langgraph'")
                 written = self._apply(values, update) or written
             if node.next is not None:
                 name = None if node.next == END else node.next
@@ -222,7 +222,7 @@ class LeanGraph:
             if any(c.node == END for c in choices if isinstance(c, Send)):
                 raise InvalidUpdateError("Cannot send a packet to the END node")
             raise InvalidUpdateError(f"the edge after node {name!r} returned a Send; the lean "
-                                     f"executor cannot fan out: set the protocol's executor "
+                                     f"runtime cannot fan out: set the protocol's graph_runtime "
                                      f"to 'langgraph'")
         targets = []
         for choice in dict.fromkeys(f"{c}" for c in choices if c != END):
@@ -233,7 +233,7 @@ class LeanGraph:
                             "it (as LangGraph does)", name, choice)
         if len(targets) > 1:
             raise InvalidUpdateError(f"the edge after node {name!r} chose {targets}; the lean "
-                                     f"executor cannot fan out: set the protocol's executor "
+                                     f"runtime cannot fan out: set the protocol's graph_runtime "
                                      f"to 'langgraph'")
         return targets[0] if targets else None
 
@@ -242,7 +242,7 @@ def langgraph_reason(config: RunnableConfig | None) -> str | None:
     """Why a debate must run on LangGraph's runtime, or ``None`` if the lean one may run it.
 
     Checked once per debate (not per node), or once for a batch inside
-    :func:`settled_runtime`: ``DEBATELAB_EXECUTOR=langgraph``, a ``graph_config``
+    :func:`settled_runtime`: ``DEBATELAB_GRAPH_RUNTIME=langgraph``, a ``graph_config``
     given to the run, or any LangChain callback handler that LangGraph's runtime
     would call here (tracers switched on by environment, context managers, a
     traced parent, debug/verbose globals). The first time each reason comes up in
@@ -251,12 +251,12 @@ def langgraph_reason(config: RunnableConfig | None) -> str | None:
     settled = _settled.get()
     if settled is not None:
         return settled[0]
-    forced = os.environ.get(EXECUTOR_ENV, "auto")
+    forced = os.environ.get(RUNTIME_ENV, "auto")
     if forced not in ("auto", "langgraph", ""):
-        raise ConfigError(f"{EXECUTOR_ENV} must be 'auto' or 'langgraph', not {forced!r}")
+        raise ConfigError(f"{RUNTIME_ENV} must be 'auto' or 'langgraph', not {forced!r}")
     reason = None
     if forced == "langgraph":
-        reason = f"{EXECUTOR_ENV}=langgraph"
+        reason = f"{RUNTIME_ENV}=langgraph"
     elif config is not None:
         reason = "a graph_config was given"
     else:
@@ -266,7 +266,7 @@ def langgraph_reason(config: RunnableConfig | None) -> str | None:
             reason = f"LangChain callbacks are on ({names})"
     if reason is not None and reason not in _noted:
         _noted.add(reason)
-        log.info("debates run on LangGraph's runtime, not the lean executor: %s", reason)
+        log.info("debates run on LangGraph's runtime, not the lean runtime: %s", reason)
     return reason
 
 

@@ -23,53 +23,52 @@ What a runner builds it closes: models made from spec strings (their HTTP
 sessions) and the run's response cache are closed when the run ends, however
 it ends. Model objects a caller passes in stay open: the caller owns them.
 Nothing here changes process-wide state such as the garbage collector's
-settings; :func:`batch_gc` is an opt-in for scripts (the CLI uses it).
+settings; :func:`~debate.experiment.gc_tuning.batch_gc` is an opt-in for scripts (the CLI
+uses it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
-import json
-import os
-import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from debate.binding import build_agents
-from debate.config import ExperimentConfig
+from debate.analysis.metrics import Summary, Tally, load_run_summary
+from debate.analysis.report import write_report
+from debate.analysis.results import ResultRow, failed_row, result_row, write_results
 from debate.datasets import read_dataset
-from debate.errors import ConfigError, hide_password, register_secret
-from debate.files import read_json_model, read_run_record
-from debate.identity import Fingerprint, changes, fingerprint
-from debate.metrics import Summary, Tally, load_run_summary
+from debate.experiment.binding import build_agents
+from debate.experiment.config import ExperimentConfig
+from debate.experiment.identity import fingerprint
+from debate.experiment.run_folder import (
+    RunLock,
+    previous_summary,
+    previous_totals,
+    record_run,
+    refuse_mixed_scoring,
+    scoring_change,
+)
+from debate.experiment.session import RunSession
+from debate.experiment.shard import close_all
 from debate.models.accounting import PriceTable
-from debate.models.cache import ResponseCache
 from debate.models.middleware import CallStats, wrap
 from debate.models.pool import EndpointReport
 from debate.models.spec import create_backend
 from debate.models.types import ChatModel, SamplingParams
 from debate.protocols.base import DebateProtocol, create_protocol
-from debate.report import write_report
-from debate.results import ResultRow, failed_row, result_row, write_results, write_text_atomic
 from debate.sampling import Sampling
 from debate.settings import check_settings, validated
-from debate.shard import Models, agents_for, close_all, close_run, run_cache, run_questions
 from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
-__all__ = ["arun_experiment", "batch_gc", "build_agents", "load_run_summary", "run_debate",
-           "run_experiment"]
+__all__ = ["arun_experiment", "build_agents", "load_run_summary", "run_debate", "run_experiment"]
 
 
 async def run_debate(
@@ -143,59 +142,6 @@ async def run_debate(
         await close_all(built.values())
 
 
-_SECRET_NAME = re.compile(r"(^|_)(key|token|secret|password|authorization|credentials?)$", re.I)
-
-
-def _without_secrets(data: Any) -> Any:
-    """``data`` with every secret-named key's value (``api_key``, ``token``...) redacted.
-
-    The password of every URL in it is shown as ``***`` too (``http://user:***@host``).
-    Each such value is also registered with :func:`debate.errors.register_secret`, so an
-    error text that quotes it is redacted too.
-    """
-    if isinstance(data, dict):
-        cleaned: dict[str, Any] = {}
-        for key, value in data.items():
-            if isinstance(value, str) and _SECRET_NAME.search(str(key)):
-                register_secret(value)
-                cleaned[key] = "[redacted]"
-            else:
-                cleaned[key] = _without_secrets(value)
-        return cleaned
-    if isinstance(data, list):
-        return [_without_secrets(item) for item in data]
-    if isinstance(data, str):
-        return hide_password(data)
-    return data
-
-
-def _record_run(run_dir: Path, config: ExperimentConfig, fp: Fingerprint, force: bool,
-                console: Console) -> None:
-    """Write ``config.json``; refuse (or, with ``force``, record) a change of experiment."""
-    path = run_dir / "config.json"
-    forced: list[dict[str, Any]] = []
-    stored = read_run_record(run_dir)
-    if stored is not None:
-        forced = stored.forced
-        if stored.identity != fp.identity:
-            changed = changes(stored.fingerprint, fp.components)
-            listed = "\n".join(f"  - {line}" for line in changed)
-            if not force:
-                raise ConfigError(
-                    f"{run_dir} holds a run of a different experiment; what changed:\n{listed}\n"
-                    "Start a new run with --name NEW_NAME, or continue this one knowingly with "
-                    "--force (its finished debates stay as they were made).")
-            console.print(f"[yellow]--force:[/yellow] continuing {run_dir} with a changed "
-                          f"experiment:\n{listed}", highlight=False)
-            forced.append({"at": datetime.now(UTC).isoformat(), "from": stored.identity,
-                           "to": fp.identity, "changed": changed})
-    record: dict[str, Any] = {"identity": fp.identity, "fingerprint": fp.components,
-                              "config": _without_secrets(config.model_dump(mode="json"))}
-    if forced:
-        record["forced"] = forced
-    write_text_atomic(path, json.dumps(record, indent=2))  # a kill never leaves half of it
-
-
 async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                           console: Console | None = None, force: bool = False,
                           graph_config: RunnableConfig | None = None) -> Summary:
@@ -204,15 +150,15 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     Re-running a changed experiment in the same run folder is refused with what
     changed, unless ``force`` (recorded in ``config.json``). ``graph_config``
     (callbacks, tags...) goes to every debate's LangGraph run, as in :func:`run_debate`.
-    The models the
-    config names and the run's response cache are built here and closed before
-    this returns or raises. The garbage collector is left as it is: wrap the
-    call in :func:`batch_gc` to tune it for the run.
+    The models the config names and the run's response cache are built here (by a
+    :class:`~debate.experiment.session.RunSession`) and closed before this returns
+    or raises. The garbage collector is left as it is: wrap the call in
+    :func:`~debate.experiment.gc_tuning.batch_gc` to tune it for the run.
     """
     console = console or Console(stderr=True)
     check_settings(config)  # what model_copy(update=...) or model_construct let through
-    proto_cls, options = config.resolve_protocol()
-    protocol = proto_cls(**options)
+    session = RunSession(config)  # the protocol, resolved once for the run
+    protocol = session.protocol
     dataset = read_dataset(config.dataset.source(), task=config.dataset.task,
                            fields=config.dataset.fields, limit=config.limit,
                            partial_gold=config.dataset.partial_gold,
@@ -220,32 +166,29 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     questions = dataset.questions
     protocol.check_questions(questions)
     fp = fingerprint(config, protocol)
-    stats = CallStats()
-    models = Models()
-    cache: ResponseCache | None = None
+    stats = session.stats
     failed: dict[str, str] = {}
     stopped: str | None = None
     previous: Summary | None = None  # the last invocation's summary.json
     endpoints: dict[str, list[EndpointReport]] = {}
     batches: int | None = None
-    lock = _RunLock()
+    lock = RunLock()
     try:
-        try:
+        async with session:  # models, then the cache, closed however the run ends
             # models and agents before the run folder: a missing key or a bad card leaves no folder
-            models.build(config, stats)
-            agents = agents_for(config, protocol, models)
+            session.build()
             if config.executor == "ray":
-                from debate.distributed import check_ray_config, run_on_ray
+                from debate.experiment.ray_executor import check_ray_config, run_on_ray
 
                 check_ray_config(config, graph_config)
-            from debate.protocols.executor import langgraph_reason, settled_runtime
+            from debate.protocols.runtime import langgraph_reason, settled_runtime
 
             # once for every debate (a bad value stops here)
             runtime = langgraph_reason(graph_config)
             run_dir = Path(config.output_dir) / config.run_name(fp.identity)
             run_dir.mkdir(parents=True, exist_ok=True)
             lock.acquire(run_dir)  # before anything in the folder is read or written
-            _record_run(run_dir, config, fp, force, console)
+            record_run(run_dir, config, fp, force, console)
             traces_path = run_dir / "traces.jsonl"
             wanted = {q.id for q in questions}
             prices = PriceTable(config.prices, batch_discount=config.batch_options.discount)
@@ -256,25 +199,24 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
             for finished in read_traces(traces_path):  # one pass: what to skip, its metrics
                 qid = finished.question.id
                 if qid in wanted and qid not in rows:  # what summary.json counts, and no more
-                    change = _scoring_change(finished.question, by_id[qid])
+                    change = scoring_change(finished.question, by_id[qid])
                     if change is not None:
                         rescored.append(f"{qid}: {change}")
                     rows[qid] = result_row(finished, prices, tally.add(finished))
             if rescored:
-                _mixed_scoring(run_dir, rescored, force, console)
+                refuse_mixed_scoring(run_dir, rescored, force, console)
             todo = [q for q in questions if q.id not in rows]
             # debates that failed last time go last: the others are not kept behind them
-            previous = _previous_summary(run_dir / "summary.json", console)  # read once
+            previous = previous_summary(run_dir / "summary.json", console)  # read once
             before_failed = set(previous.failed) if previous is not None else set()
             todo.sort(key=lambda q: q.id in before_failed)
 
-            # a Ray driver makes no call: each shard has its cache file
-            cache = run_cache(run_dir) if config.cache and config.executor == "local" else None
-            models.use_cache(cache)
+            if config.cache and config.executor == "local":  # Ray: each shard has its own
+                session.open_cache(run_dir)
             if config.batch:  # batches already submitted (by a killed run) are waited for
                 from debate.models.batch import BatchJournal
 
-                models.use_journal(BatchJournal(run_dir / "batches.jsonl"))
+                session.use_journal(BatchJournal(run_dir / "batches.jsonl"))
             elif todo and (run_dir / "batches.jsonl").exists():
                 console.print(
                     f"[yellow]warning:[/yellow] {run_dir / 'batches.jsonl'} lists batches an "
@@ -291,7 +233,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                 def info() -> str:
                     acc = tally.headline()
                     if config.batch:
-                        return f"{acc} · " + models.batch_progress(
+                        return f"{acc} · " + session.models.batch_progress(
                             stats, config.batch_options.discount)
                     elapsed = max(time.perf_counter() - start, 1e-9)
                     return (f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
@@ -319,24 +261,18 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                                                    retried=before_failed)
                         stopped, endpoints = outcome.stopped, outcome.endpoints
                     else:
-                        # a batch carries one step of every unfinished debate: all of them at once
-                        concurrency = max(config.concurrency, len(todo)) if config.batch else (
-                            config.concurrency)
-                        stopped = await run_questions(
-                            protocol, agents, todo, identity=fp.identity[:8],
-                            concurrency=concurrency, on_trace=finished_one, failed=failed,
-                            graph_config=graph_config, stats=stats, retried=before_failed)
-                        endpoints = models.endpoint_reports()
-                        batches = models.batches() if config.batch else None
+                        stopped = await session.debate(
+                            todo, identity=fp.identity[:8], on_trace=finished_one,
+                            failed=failed, graph_config=graph_config, retried=before_failed)
+                        endpoints = session.models.endpoint_reports()
+                        batches = session.models.batches() if config.batch else None
                 finally:
                     if ticker is not None:
                         ticker.cancel()
-        finally:
-            await close_run(models, cache)
         wall = time.perf_counter() - start
-        before = _previous_totals(previous)
+        before = previous_totals(previous)
         summary = tally.summary()
-        run_models = summary.models or list(dict.fromkeys(a.model.name for a in agents))
+        run_models = summary.models or list(dict.fromkeys(a.model.name for a in session.agents))
         for qid, error in failed.items():  # a row each, counted wrong where scored
             rows[qid] = failed_row(by_id[qid], protocol.name, run_models, error)
         summary = summary.model_copy(update={
@@ -360,134 +296,6 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         lock.release()  # after summary.json: the next run reads this one's totals
 
 
-class _RunLock:
-    """An exclusive lock on a run folder, held while a run uses it (``.lock`` inside).
-
-    Two processes running into one folder would interleave their traces, share one
-    cache and overwrite each other's summary; the second is refused with the first's
-    pid instead. The operating system drops the lock when its process dies, so a
-    killed run never leaves a stale lock. (Windows has no ``fcntl``: no lock there.)
-    """
-
-    def __init__(self) -> None:
-        self._file: Any = None
-
-    def acquire(self, run_dir: Path) -> None:
-        try:
-            import fcntl
-        except ImportError:  # Windows
-            return
-        path = run_dir / ".lock"
-        file = path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            file.seek(0)
-            holder = file.read().strip() or "unknown"
-            file.close()
-            raise ConfigError(f"run folder {run_dir} is in use by another run (pid {holder}); "
-                              "wait for it to finish, or give this run another --name") from None
-        file.seek(0)
-        file.truncate()
-        file.write(f"{os.getpid()}\n")
-        file.flush()
-        self._file = file
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing the file releases the lock
-            self._file = None
-
-
-def _scoring_change(then: Question, now: Question) -> str | None:
-    """How a finished debate's question was scored otherwise than it reads now, if it was."""
-    was = (then.task, then.gold, then.numeric_tolerance, then.choices)
-    is_ = (now.task, now.gold, now.numeric_tolerance, now.choices)
-    if was == is_:
-        return None
-    names = ("task", "gold", "numeric_tolerance", "choices")
-    return ", ".join(f"{name} {a!r} -> {b!r}" for name, a, b in zip(names, was, is_, strict=True)
-                     if a != b)
-
-
-def _mixed_scoring(run_dir: Path, rescored: list[str], force: bool, console: Console) -> None:
-    """Refuse (or, with ``force``, warn of) a run that would score its debates two ways."""
-    shown = "\n".join(f"  - {line}" for line in rescored[:5])
-    more = f"\n  ... and {len(rescored) - 5} more" if len(rescored) > 5 else ""
-    text = (f"{run_dir}: {len(rescored)} finished debates were scored as their questions no "
-            f"longer read (the dataset, or how debatelab reads it, changed):\n{shown}{more}\n")
-    if not force:
-        raise ConfigError(text + "Set dataset.task to what they were scored as, start a new run "
-                          "with --name NEW_NAME, or continue knowingly with --force (each "
-                          "finished debate keeps its own scoring).")
-    console.print(f"[yellow]--force:[/yellow] {escape(text)}each finished debate keeps its "
-                  "own scoring", highlight=False)
-
-
-def _previous_summary(path: Path, console: Console) -> Summary | None:
-    """The summary the run's last invocation wrote (``None``: none, or unreadable, warned)."""
-    if not path.exists():
-        return None
-    try:
-        return read_json_model(path, Summary, "run summary", "it is written anew")
-    except ConfigError as exc:  # the debates are done: count again rather than fail the run
-        console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}; the totals of earlier "
-                      "invocations start again from this one", highlight=False)
-        return None
-
-
-def _previous_totals(previous: Summary | None) -> tuple[int, float, int]:
-    """(invocations, seconds, requests) of the run's earlier invocations, from its summary."""
-    if previous is None:
-        return 0, 0.0, 0
-    if previous.invocations is None:  # written before totals were kept: its last invocation
-        return 1, previous.wall_time or 0.0, previous.requests or 0
-    return (previous.invocations, previous.total_wall_time or 0.0,
-            previous.total_requests or 0)
-
-
-class _BatchGC:
-    """Tune Python's cyclic garbage collector for a batch of debates; restore it after.
-
-    Opt-in, as ``with batch_gc(): ...`` around a run; the CLI does this, the
-    library never does it by itself (the collector's settings are the whole
-    process's). Nearly everything a debate allocates is freed by reference
-    counting, yet at the default thresholds the collector kept rescanning the
-    ~100 000 objects that imports leave behind (60 ms a full pass) and took a
-    third of the CPU of a zero-latency run. Inside, objects alive at the start
-    are frozen (never scanned; unless the caller had frozen objects already, which
-    stay as they were) and young objects are collected every 50 000 allocations.
-    Nested or concurrent uses: the first to enter tunes, the last to leave restores.
-    """
-
-    def __init__(self) -> None:
-        self.runs = 0
-        self.saved = gc.get_threshold()
-        self.froze = False
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        if self.runs == 0:
-            self.saved = gc.get_threshold()
-            self.froze = gc.get_freeze_count() == 0
-            if self.froze:
-                gc.freeze()
-            gc.set_threshold(50_000, 20, 20)
-        self.runs += 1
-        try:
-            yield
-        finally:
-            self.runs -= 1
-            if self.runs == 0:
-                gc.set_threshold(*self.saved)
-                if self.froze:
-                    gc.unfreeze()
-
-
-batch_gc = _BatchGC()
-"""``with batch_gc(): ...``: the collector tuned for a batch run, restored after (opt-in)."""
-
-
 def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True,
                    force: bool = False, graph_config: RunnableConfig | None = None) -> Summary:
     """Run (or resume) an experiment from a config object or a YAML spec path.
@@ -496,7 +304,7 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
     builds is closed before it returns.
     """
     if not isinstance(config, ExperimentConfig):
-        from debate.config import load_experiment
+        from debate.experiment.config import load_experiment
 
         config = load_experiment(config)
     return asyncio.run(arun_experiment(config, progress=progress, force=force,

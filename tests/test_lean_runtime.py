@@ -1,4 +1,4 @@
-"""The lean executor runs a protocol graph exactly as LangGraph's runtime does, or declines."""
+"""The lean runtime runs a protocol graph exactly as LangGraph's runtime does, or declines."""
 
 import itertools
 import operator
@@ -13,11 +13,11 @@ from langgraph.types import Overwrite, Send
 from pydantic import BaseModel
 
 from debate import PROTOCOLS
-from debate.config import load_experiment
 from debate.datasets import load_dataset
 from debate.errors import ConfigError
-from debate.protocols.executor import LeanGraph
-from debate.runner import build_agents
+from debate.experiment.config import load_experiment
+from debate.experiment.runner import build_agents
+from debate.protocols.runtime import LeanGraph
 from debate.testing import ScriptedModel
 
 SPECS = sorted(Path("experiments").glob("*.yaml"))
@@ -52,11 +52,11 @@ async def test_lean_and_langgraph_runs_give_identical_traces(spec):
     questions = load_dataset(config.dataset.path, task=config.dataset.task,
                              fields=config.dataset.fields, limit=4)
     traces = {}
-    for executor in ("auto", "langgraph"):
+    for runtime in ("auto", "langgraph"):
         protocol = cls(**options)
-        protocol.executor = executor
+        protocol.graph_runtime = runtime
         agents = build_agents(protocol, [_model()], config.roles)
-        traces[executor] = [_comparable(await protocol.run(q, agents)) for q in questions]
+        traces[runtime] = [_comparable(await protocol.run(q, agents)) for q in questions]
     assert traces["auto"] == traces["langgraph"]
     assert all(t["turns"] and t["final"] for t in traces["auto"])
 
@@ -139,7 +139,7 @@ def _chain(*nodes: Any, route: Any = None, ends: Any = None) -> StateGraph[Any, 
 async def _both(graph: StateGraph[Any, Any, Any, Any], state: dict[str, Any],
                 limit: int = 25) -> tuple[Any, list[Any]]:
     """What LangGraph's runtime does with ``graph`` (result or error type, and what its
-    nodes saw), after checking the lean executor does exactly the same."""
+    nodes saw), after checking the lean runtime does exactly the same."""
     lean = LeanGraph.of(graph)
     assert lean is not None
     outcomes = []
@@ -338,21 +338,21 @@ def test_graphs_beyond_a_plain_chain_are_left_to_langgraph(build):
 
 async def test_an_unknown_executor_is_a_clear_error():
     protocol = PROTOCOLS.lookup("single")()
-    protocol.executor = "pregel"  # type: ignore[assignment]
+    protocol.graph_runtime = "pregel"  # type: ignore[assignment]
     agents = build_agents(protocol, [_model()])
     question = load_dataset("experiments/data/arithmetic.jsonl", task="numeric", limit=1)[0]
-    with pytest.raises(ConfigError, match="executor must be 'auto' or 'langgraph'"):
+    with pytest.raises(ConfigError, match="graph_runtime must be 'auto' or 'langgraph'"):
         await protocol.run(question, agents)
 
 
 async def test_a_graph_the_lean_executor_cannot_analyse_runs_on_langgraph(monkeypatch, caplog):
     """A renamed LangGraph internal must never crash a run: the debate falls back."""
-    import debate.protocols.executor as executor
+    import debate.protocols.runtime as runtime
 
     def renamed(channel):
         raise AttributeError("'BinaryOperatorAggregate' object has no attribute 'operator'")
 
-    monkeypatch.setattr(executor, "_key", renamed)
+    monkeypatch.setattr(runtime, "_key", renamed)
     protocol = PROTOCOLS.lookup("du")(rounds=1)
     assert protocol.lean_graph() is None
     assert "running it on LangGraph's runtime" in caplog.text

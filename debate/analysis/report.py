@@ -12,12 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from debate.analysis.metrics import DEFINITIONS, Summary
+from debate.analysis.oversight_metrics import CONFIDENT, OVERSIGHT_DEFINITIONS, OversightStats, Rate
+from debate.analysis.plots import line_chart
+from debate.analysis.results import write_text_atomic
 from debate.judges.majority import majority_vote
-from debate.metrics import DEFINITIONS, Summary
 from debate.models.pool import EndpointReport
-from debate.oversight_metrics import CONFIDENT, OVERSIGHT_DEFINITIONS, OversightStats, Rate
-from debate.plots import line_chart
-from debate.results import write_text_atomic
 from debate.scoring import final_correct
 from debate.trace import DebateTrace
 

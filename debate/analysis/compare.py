@@ -1,7 +1,7 @@
 """Several runs side by side: one table, accuracy against compute, paired tests.
 
 What ``debate compare RUN RUN...`` prints and plots. Each run is summarized
-from its traces (:func:`debate.metrics.load_run_summary`); compute per run is
+from its traces (:func:`debate.analysis.metrics.load_run_summary`); compute per run is
 the mean per finished debate (calls, or prompt + completion tokens), so runs
 of different sizes compare. Paired tests (exact McNemar, on the questions both
 runs scored) compare each run with the first; with more than one test, the
@@ -9,7 +9,7 @@ Holm-adjusted p-values are shown next to the raw ones. Runs of the oversight
 protocols (``debate-qa``, ``consultancy``, ``blind-judge``) get a second table
 of how well their judge did (:func:`judge_table`) and a third of their debater
 models' ratings from the matches of all of them together (:func:`ratings_table`,
-:mod:`debate.ratings`). :func:`compare_json` is all of it as one JSON object.
+:mod:`debate.analysis.ratings`). :func:`compare_json` is all of it as one JSON object.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from debate.metrics import Summary, load_run_summary, run_prices, summarize
-from debate.plots import Point, scatter_chart
-from debate.ratings import RatingOptions, Ratings, Record, rate_debaters
-from debate.stats import Comparison
+from debate.analysis.metrics import Summary, load_run_summary, run_prices, summarize
+from debate.analysis.plots import Point, scatter_chart
+from debate.analysis.ratings import RatingOptions, Ratings, Record, rate_debaters
+from debate.analysis.stats import Comparison
 from debate.trace import DebateTrace, read_traces
 
 __all__ = ["CompareReport", "Compute", "NamedSummary", "PairedResult", "compare_json",
@@ -101,7 +101,7 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
 def runs_table(names: Sequence[str], summaries: Sequence[Summary]) -> Table:
     """One row per run: protocol, models, accuracy [95% CI], round-0 vote, calls, tokens, cost.
 
-    The accuracy is the run's headline (:attr:`~debate.metrics.Summary.headline`): judge
+    The accuracy is the run's headline (:attr:`~debate.analysis.metrics.Summary.headline`): judge
     accuracy, marked ``judge``, for oversight runs.
 
     Fits 80 columns: long run and model names wrap, headers stay whole.

@@ -3,8 +3,9 @@
 With ``executor: ray`` in an experiment spec (or ``debate run --ray [ADDRESS]``;
 ``pip install -e ".[ray]"``) the questions still to debate are split into
 shards by a stable hash of their id (:func:`shard_of`), and each shard runs in
-a Ray async actor (``ray.num_cpus`` CPUs each) through the very runner one
-process uses (:mod:`debate.shard`): its own models and endpoint pools, its own
+a Ray async actor (``ray.num_cpus`` CPUs each) through the very session one
+process uses (:class:`debate.experiment.session.RunSession`): its own models and
+endpoint pools, its own
 limits, and its own response cache file in the run folder
 (``cache-shard-K.sqlite``, which also reads the run's other cache files). Each
 finished trace goes back to the driver, the run's only writer: it appends
@@ -34,32 +35,15 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
 from debate.errors import ConfigError, MissingDependencyError
+from debate.experiment.config import ExperimentConfig, RayOptions
 from debate.models.middleware import CallStats
 from debate.models.pool import EndpointReport
-from debate.settings import Settings
 from debate.trace import DebateTrace, Question, parse_trace, trace_json
 
-__all__ = ["RayOptions", "ShardRunner", "actor_name", "run_on_ray", "shard_of"]
+__all__ = ["ShardRunner", "actor_name", "run_on_ray", "shard_of"]
 
 NAMESPACE = "debatelab"
-
-
-class RayOptions(Settings):
-    """How a run is spread over Ray (``executor: ray``)."""
-
-    address: str | None = None
-    """The cluster to join (``auto``, ``ray://HOST:10001``...); ``None``: ``RAY_ADDRESS``
-    if set, else a Ray started on this machine for the run."""
-    shards: int | None = Field(default=None, ge=1)
-    """Actors (each one shard of the questions); ``None``: the cluster's CPUs divided by
-    ``num_cpus``."""
-    num_cpus: float = Field(default=1.0, gt=0)
-    """CPUs Ray reserves for each actor."""
-    max_restarts: int = Field(default=3, ge=0)
-    """Times a shard whose actor died is started again before its debates count as failed."""
 
 
 def shard_of(question_id: str, shards: int) -> int:
@@ -104,8 +88,6 @@ class ShardRunner:
 
     def __init__(self, config: dict[str, Any], shard: int, run_dir: str,
                  identity: str) -> None:
-        from debate.config import ExperimentConfig
-
         self.config = ExperimentConfig.model_validate(config)
         self.shard = shard
         self.run_dir = Path(run_dir)
@@ -116,7 +98,7 @@ class ShardRunner:
         self.stopped: str | None = None
         self.error: str | None = None
         self._out: list[bytes] = []
-        self._models: Any = None
+        self._session: Any = None
         self._halted = False
         self._done = False
         self._ready: asyncio.Event | None = None
@@ -135,33 +117,32 @@ class ShardRunner:
         self._task = asyncio.get_running_loop().create_task(self._run(parsed))
 
     async def _run(self, questions: Sequence[Question]) -> None:
-        from debate.runner import batch_gc
-        from debate.shard import Models, agents_for, close_run, run_cache, run_questions
+        from debate.experiment.gc_tuning import batch_gc
+        from debate.experiment.session import RunSession
 
-        models = self._models = Models()
-        cache = None
         try:
-            proto_cls, options = self.config.resolve_protocol()
-            protocol = proto_cls(**options)
-            models.build(self.config, self.stats)
-            agents = agents_for(self.config, protocol, models)
-            if self.config.cache:  # shared: the actor of a killed driver may linger a moment
-                cache = run_cache(self.run_dir, f"cache-shard-{self.shard}.sqlite", shared=True)
-            models.use_cache(cache)
-            with batch_gc():  # this process is the shard's alone
-                self.stopped = await run_questions(
-                    protocol, agents, questions, identity=self.identity,
-                    concurrency=self.config.concurrency, on_trace=self._emit,
-                    failed=self.failed, halted=lambda: self._halted, on_stop=self._stop,
-                    stats=self.stats, retried=self.retried)
+            session = self._session = RunSession(self.config, stats=self.stats)
+        except Exception as exc:  # the driver reports it; the run stops there
+            self.error = f"shard {self.shard}: {type(exc).__name__}: {exc}"
+            self._done = True
+            self._wake()
+            return
+        try:
+            async with session:  # models, then the cache, closed however it ends
+                session.build()
+                if self.config.cache:  # shared: the actor of a killed driver may linger a moment
+                    session.open_cache(self.run_dir, f"cache-shard-{self.shard}.sqlite",
+                                       shared=True)
+                with batch_gc():  # this process is the shard's alone
+                    self.stopped = await session.debate(
+                        questions, identity=self.identity, on_trace=self._emit,
+                        failed=self.failed, halted=lambda: self._halted, on_stop=self._stop,
+                        retried=self.retried)
         except Exception as exc:  # the driver reports it; the run stops there
             self.error = f"shard {self.shard}: {type(exc).__name__}: {exc}"
         finally:
-            try:
-                await close_run(models, cache)
-            finally:
-                self._done = True
-                self._wake()
+            self._done = True
+            self._wake()
 
     def _stop(self, reason: str) -> None:  # the driver hears of it at the next take()
         self.stopped = reason
@@ -188,7 +169,8 @@ class ShardRunner:
             except TimeoutError:
                 pass
         out, self._out = self._out, []
-        endpoints = self._models.endpoint_reports() if self._models is not None else {}
+        endpoints = (self._session.models.endpoint_reports() if self._session is not None
+                     else {})
         return _Report(out, self._done, asdict(self.stats), dict(self.failed), self.stopped,
                        {m: [r.model_dump() for r in rs] for m, rs in endpoints.items()},
                        self.error)
@@ -219,7 +201,7 @@ class RayOutcome:
     shards: int
 
 
-async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Path,
+async def run_on_ray(config: ExperimentConfig, questions: Sequence[Question], *, run_dir: Path,
                      identity: str, on_trace: Callable[[DebateTrace, bytes], None],
                      failed: dict[str, str], stats: CallStats,
                      retried: Collection[str] = ()) -> RayOutcome:
@@ -229,7 +211,7 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
 
     ``stats`` is kept up to date with the sum over every shard's calls; debates that
     could not finish go to ``failed``; ``retried``: those that failed last time (see
-    :class:`debate.shard.Outage`). See the module docstring.
+    :class:`debate.experiment.shard.Outage`). See the module docstring.
     """
     ray = _import_ray()
     options: RayOptions = config.ray
@@ -246,7 +228,7 @@ async def run_on_ray(config: Any, questions: Sequence[Question], *, run_dir: Pat
             ray.shutdown()
 
 
-async def _run_shards(ray: Any, options: RayOptions, config: Any,
+async def _run_shards(ray: Any, options: RayOptions, config: ExperimentConfig,
                       questions: Sequence[Question], *, run_dir: Path, identity: str,
                       on_trace: Callable[[DebateTrace, bytes], None], failed: dict[str, str],
                       stats: CallStats, retried: frozenset[str]) -> RayOutcome:
@@ -376,14 +358,14 @@ def _kill(ray: Any, handle: Any) -> None:
         pass
 
 
-def _portable(config: Any) -> dict[str, Any]:
+def _portable(config: ExperimentConfig) -> dict[str, Any]:
     """The config as JSON, its relative file paths made absolute.
 
     An actor on another node has another working folder: preset cards, protocol files,
     plug-ins and role cards must be named so that it finds them (on shared storage).
     """
-    from debate.binding import split_bindings
-    from debate.plugins import split_file_ref
+    from debate.experiment.binding import split_bindings
+    from debate.experiment.plugins import split_file_ref
 
     def absolute(value: str) -> str:
         path = Path(value)
@@ -481,7 +463,7 @@ def _import_ray() -> Any:
     return ray
 
 
-def check_ray_config(config: Any, graph_config: Any) -> None:
+def check_ray_config(config: ExperimentConfig, graph_config: Any) -> None:
     """Refuse what a Ray run cannot do, before anything starts."""
     if graph_config is not None:
         raise ConfigError("graph_config (LangGraph callbacks) cannot travel to Ray actors; "

@@ -16,7 +16,7 @@ components a person can read when they differ:
   its numeric tolerance when one is set;
 - ``settings``: any other config field that changes what is computed;
 - ``code`` (only with plug-ins): the SHA-256 of each plug-in file's source
-  (:mod:`debate.plugins`).
+  (:mod:`debate.experiment.plugins`).
 
 Execution-only settings (name, limit, concurrency, output folder, cache,
 limits, retries, prices, backend options) are left out: changing them resumes
@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from debate.agents.base import Agent
-from debate.binding import bind_sampling, build_agents, split_bindings
+from debate.experiment.binding import bind_sampling, build_agents, split_bindings
+from debate.experiment.plugins import plugin_digest
 from debate.models.types import Completion, Message, SamplingParams
-from debate.plugins import plugin_digest
 from debate.protocols.base import DebateProtocol
 
 if TYPE_CHECKING:
-    from debate.config import ExperimentConfig
+    from debate.experiment.config import ExperimentConfig
 
 __all__ = ["EXECUTION_ONLY", "Fingerprint", "changes", "fingerprint"]
 

@@ -118,7 +118,7 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
 
     ``models`` apply by position (one for all, or one per agent left unnamed);
     ``named_models`` map an agent name or role to its model; ``roles`` are role
-    card paths, each optionally ``KEY=path`` (see :mod:`debate.binding`). A card
+    card paths, each optionally ``KEY=path`` (see :mod:`debate.experiment.binding`). A card
     plays the protocol's role for its agent (its ``base`` must be that role or a
     subclass of it: a card never silently turns a role into another). Agent ``i``
     samples with ``seed + i`` when ``seed`` is set, so agents with identical prompts

@@ -14,7 +14,7 @@ or a protocol class can be named directly, registered or not::
 A file is imported once per process and content (by its resolved path) under a
 private module name: naming it twice imports it once, and a file edited since
 is imported again, so the code that runs is the code hashed. Its content's SHA-256
-is part of the run's identity (:mod:`debate.identity`): editing a plug-in and
+is part of the run's identity (:mod:`debate.experiment.identity`): editing a plug-in and
 re-running in the same folder is refused, like any other change of what a run
 computes.
 """

@@ -59,7 +59,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field, computed_field
 
-from debate.oversight_metrics import OVERSIGHT_PROTOCOLS
+from debate.analysis.oversight_metrics import OVERSIGHT_PROTOCOLS
 from debate.settings import Settings
 from debate.trace import DebateTrace
 

@@ -14,19 +14,34 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from debate.cards import ProtocolPreset, load_card, load_yaml, validate
 from debate.datasets import DatasetSpec
-from debate.distributed import RayOptions
 from debate.errors import ConfigError
+from debate.experiment.plugins import load_plugin, protocol_from_file, split_file_ref
 from debate.models.accounting import Price
 from debate.models.batch import BatchPolicy
 from debate.models.middleware import Limits, RetryPolicy
 from debate.models.pool import Endpoint, PoolPolicy
 from debate.models.types import SamplingParams
-from debate.plugins import load_plugin, protocol_from_file, split_file_ref
 from debate.protocols.base import DebateProtocol, get_protocol
 from debate.sampling import Sampling, SamplingLayer
 from debate.settings import Settings
 
-__all__ = ["ExperimentConfig", "load_experiment"]
+__all__ = ["ExperimentConfig", "RayOptions", "load_experiment"]
+
+class RayOptions(Settings):
+    """How a run is spread over Ray (``executor: ray``)."""
+
+    address: str | None = None
+    """The cluster to join (``auto``, ``ray://HOST:10001``...); ``None``: ``RAY_ADDRESS``
+    if set, else a Ray started on this machine for the run."""
+    shards: int | None = Field(default=None, ge=1)
+    """Actors (each one shard of the questions); ``None``: the cluster's CPUs divided by
+    ``num_cpus``."""
+    num_cpus: float = Field(default=1.0, gt=0)
+    """CPUs Ray reserves for each actor."""
+    max_restarts: int = Field(default=3, ge=0)
+    """Times a shard whose actor died is started again before its debates count as failed."""
+
+
 
 class ExperimentConfig(Settings):
     """One debate experiment."""
@@ -35,10 +50,11 @@ class ExperimentConfig(Settings):
     """Run name: results go to ``<output_dir>/<name>/``. Default: derived from the config."""
     protocol: str = "du"
     """A registered protocol name, a preset card path (``protocols/du-gsm.yaml``), or a
-    protocol class in a Python file (``my_protocol.py:MyProtocol``, see :mod:`debate.plugins`)."""
+    protocol class in a Python file (``my_protocol.py:MyProtocol``, see
+    :mod:`debate.experiment.plugins`)."""
     plugins: list[str] = Field(default_factory=list)
     """Python files (relative to the spec) or modules imported before the run; they register
-    protocols, roles, judges, formats or scripted models (see :mod:`debate.plugins`)."""
+    protocols, roles, judges, formats or scripted models (see :mod:`debate.experiment.plugins`)."""
     protocol_options: dict[str, Any] = Field(default_factory=dict)
     """Options over the protocol's (or preset's) defaults."""
     agents: int | None = Field(None, ge=1)
@@ -47,7 +63,7 @@ class ExperimentConfig(Settings):
     """Shortcut for ``protocol_options.rounds``."""
     models: list[str] = Field(default_factory=lambda: ["llamacpp:smollm2"])
     """Model specs: one for every agent, one per agent, or ``KEY=spec`` bound to the agent
-    or role KEY (``judge=openai:gpt-4o``); see :mod:`debate.binding`."""
+    or role KEY (``judge=openai:gpt-4o``); see :mod:`debate.experiment.binding`."""
     roles: list[str] = Field(default_factory=list)
     """Role card paths: none (the protocol's roles), one for every agent, one per agent, or
     ``KEY=path`` bound to the agent or role KEY."""
@@ -93,7 +109,7 @@ class ExperimentConfig(Settings):
     """When a batch is submitted, how it is polled, and its price as a share."""
     executor: Literal["local", "ray"] = "local"
     """Where the debates run: in this process, or sharded over Ray actors
-    (:mod:`debate.distributed`; ``pip install 'debatelab[ray]'``)."""
+    (:mod:`debate.experiment.ray_executor`; ``pip install 'debatelab[ray]'``)."""
     ray: RayOptions = Field(default_factory=RayOptions)
     """The cluster, shards and CPUs of a Ray run."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -134,7 +150,7 @@ class ExperimentConfig(Settings):
 
     @model_validator(mode="after")
     def _endpoints_name_models(self) -> ExperimentConfig:
-        from debate.binding import split_bindings
+        from debate.experiment.binding import split_bindings
         from debate.models.spec import parse_model_spec
 
         positional, named = split_bindings(self.models)
@@ -223,27 +239,15 @@ class ExperimentConfig(Settings):
         split = split_file_ref(self.protocol)
         return [*self.plugins, *([split[0]] if split else [])]
 
-    def identity(self) -> str:
-        """A hash of the resolved content the experiment computes.
+    def run_name(self, identity: str) -> str:
+        """The run folder's name: ``name``, or protocol, dataset and ``identity`` joined.
 
-        Protocol options, prompts, models, sampling and the dataset's content, not
-        paths; see :mod:`debate.identity`.
-        """
-        from debate.identity import fingerprint
-
-        return fingerprint(self).identity
-
-    def run_name(self, identity: str | None = None) -> str:
-        """The run folder's name.
-
-        ``name``, or one derived from the protocol, the dataset and the identity
-        (pass ``identity`` when it is already computed).
+        ``identity``: the experiment's (:func:`debate.experiment.identity.fingerprint`).
         """
         if self.name:
             return self.name
         split = split_file_ref(self.protocol)
         protocol = split[1] if split else Path(self.protocol).stem
-        identity = identity or self.identity()
         return f"{protocol}-{self.dataset.label}-{identity[:8]}"
 
 
@@ -255,7 +259,7 @@ def _resolve(base: Path, value: str) -> str:
 
 def _resolve_role(base: Path, value: str) -> str:
     """A role card path, or ``KEY=path`` binding, relative to the spec's folder."""
-    from debate.binding import split_bindings
+    from debate.experiment.binding import split_bindings
 
     positional, named = split_bindings([value])
     if named:

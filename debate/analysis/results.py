@@ -1,6 +1,6 @@
 """Results as data: one row per debate, written to ``results.csv`` in every run folder.
 
-Each row is worked out by :func:`debate.metrics.score_rounds` (the same votes
+Each row is worked out by :func:`debate.analysis.metrics.score_rounds` (the same votes
 and answer changes as the summary) from the debate's trace:
 
 ============================  ===============================================================
@@ -44,9 +44,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from debate.analysis.metrics import ScoredRound, run_prices, score_rounds
 from debate.errors import ConfigError, MissingDependencyError
 from debate.files import damaged
-from debate.metrics import ScoredRound, run_prices, score_rounds
 from debate.models.accounting import PriceTable
 from debate.scoring import final_correct
 from debate.trace import DebateTrace, Question, read_traces
@@ -93,8 +93,8 @@ def result_row(trace: DebateTrace, prices: PriceTable | None = None,
                scored: list[ScoredRound] | None = None) -> ResultRow:
     """The row of one finished debate (``prices``: for its cost; unknown price: no cost).
 
-    ``scored``: the debate's :func:`~debate.metrics.score_rounds`, when the caller has
-    them already (:meth:`debate.metrics.Tally.add` returns them).
+    ``scored``: the debate's :func:`~debate.analysis.metrics.score_rounds`, when the caller has
+    them already (:meth:`debate.analysis.metrics.Tally.add` returns them).
     """
     prices = prices or PriceTable()
     scored = score_rounds(trace) if scored is None else scored
