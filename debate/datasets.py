@@ -30,9 +30,9 @@ from pydantic import PrivateAttr, SerializerFunctionWrapHandler, model_serialize
 
 from debate.distractor import read_distractor
 from debate.errors import DatasetError, MissingDependencyError
-from debate.numbers import NumericTolerance
 from debate.quality import QualityOptions, QualitySource, quality_rows
 from debate.scoring import normalize_gold, strip_choice_labels
+from debate.scoring.numbers import NumericTolerance
 from debate.settings import Settings
 from debate.trace import Question, TaskType
 

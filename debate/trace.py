@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 from debate.errors import ConfigError
 from debate.memo import ByIdentity
 from debate.models.types import Message, SamplingParams, Usage
-from debate.numbers import NumericTolerance
+from debate.scoring.numbers import NumericTolerance
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -98,7 +98,7 @@ class Question(BaseModel):
     numeric_tolerance: NumericTolerance | None = Field(default=None,
                                                        exclude_if=lambda value: value is None)
     """How far a numeric answer may be from ``gold`` and count (``None``: exactly; see
-    :mod:`debate.numbers`). Written only when set."""
+    :mod:`debate.scoring.numbers`). Written only when set."""
 
 
 class Sampled(BaseModel):

@@ -338,7 +338,7 @@ async def test_old_traces_are_scored_by_todays_rules(tmp_path):
 
 def test_a_numeric_tolerance_on_answers_that_are_not_numbers_is_an_error(tmp_path):
     from debate.datasets import read_dataset
-    from debate.numbers import NumericTolerance
+    from debate.scoring.numbers import NumericTolerance
 
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps({"question": "q?", "answer": True}) + "\n")

@@ -275,8 +275,8 @@ async def test_every_protocol_runs_from_python_on_the_embedded_model(name, smoll
 
 def assert_answer_read_from_text(turn) -> None:
     """The turn's answer is what its reply says, by the rule the turn records."""
-    from debate.parsing import parse_fields, parse_json_object
     from debate.scoring import Extraction, extract, extract_field
+    from debate.scoring.fields import parse_fields, parse_json_object
 
     if turn.answer is None:
         return
@@ -306,7 +306,7 @@ async def test_greedy_decoding_gives_the_same_text_and_counts_twice(smollm2):
 
 async def test_json_schema_is_enforced_by_a_grammar(smollm2):
     from debate.agents.mad import VERDICT_SCHEMA
-    from debate.parsing import parse_json_object
+    from debate.scoring.fields import parse_json_object
 
     completion = await smollm2.generate(
         [Message(role="user", content="Is 2 + 2 = 4? Reply as JSON.")],

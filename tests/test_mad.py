@@ -141,7 +141,7 @@ def test_read_preference():
 
 
 def test_a_python_dict_reply_with_apostrophes_is_read_without_eval():
-    from debate.parsing import parse_json_object
+    from debate.scoring.fields import parse_json_object
 
     reply = ("{'Whether there is a preference': 'Yes', 'Supported Side': 'Negative', "
              "'Reason': \"the negative side's check is right\", 'debate_answer': '0.05'}")

@@ -14,7 +14,6 @@ from debate.agents.oversight import (
     answer_pair,
     check_quotes,
     first_correct_seat,
-    parse_confidence_percent,
     parse_probabilities,
 )
 from debate.errors import ConfigError
@@ -22,6 +21,7 @@ from debate.experiment.identity import fingerprint
 from debate.experiment.runner import run_debate
 from debate.models.types import Message, SamplingParams
 from debate.protocols import create_protocol
+from debate.scoring.fields import parse_confidence_percent
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, Question
 

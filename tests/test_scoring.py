@@ -236,7 +236,7 @@ def test_numbers_are_compared_exactly(answer_text, gold, expected):
 
 
 def test_a_tolerance_is_asked_for_and_is_absolute_or_relative():
-    from debate.numbers import NumericTolerance
+    from debate.scoring.numbers import NumericTolerance
 
     relative, absolute = NumericTolerance(relative=0.01), NumericTolerance(absolute=0.005)
     assert is_correct("0.3333", "0.33", "numeric", relative) is True
@@ -260,7 +260,7 @@ def test_a_tolerance_is_asked_for_and_is_absolute_or_relative():
     ("-2/8", "-0.25"), ("$1,234", "1234"), ("0.000", "0"), ("-.5", "-0.5"), ("3/1", "3"),
 ])
 def test_every_number_has_one_text(value, text):
-    from debate.numbers import canonical_number, parse_number
+    from debate.scoring.numbers import canonical_number, parse_number
 
     assert canonical_number(parse_number(value)) == text
 

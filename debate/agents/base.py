@@ -21,10 +21,10 @@ from debate.memo import ByIdentity
 from debate.models.cache import call_position
 from debate.models.pool import route_key
 from debate.models.types import ChatModel, Completion, Message, SamplingParams
-from debate.parsing import parse_confidence, parse_fields
 from debate.prompts import Template, load_template
 from debate.registry import Registry
 from debate.scoring import NO_ANSWER, Extraction, answer_instruction, extract, extract_field
+from debate.scoring.fields import parse_confidence, parse_fields
 from debate.trace import Question, Turn, TurnKind, sampled
 from debate.uncertainty import RelevanceScorer, UncertaintyMetric
 

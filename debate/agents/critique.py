@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message, SamplingParams
-from debate.parsing import bare_word, parse_fields
+from debate.scoring.fields import bare_word, parse_fields
 from debate.trace import Turn, TurnKind
 
 __all__ = ["CRITIQUE_SCHEMA", "Critic", "CritiqueRefineAgent", "Refiner", "SelfRefiner", "Solver",

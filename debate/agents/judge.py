@@ -12,8 +12,8 @@ from typing import Any
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message, SamplingParams
-from debate.parsing import parse_fields
 from debate.scoring import NO_ANSWER, Extraction
+from debate.scoring.fields import parse_fields
 
 __all__ = ["CHOICE_SCHEMA", "JudgeAgent"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
-from debate.parsing import bare_word, parse_fields
+from debate.scoring.fields import bare_word, parse_fields
 from debate.trace import TurnKind
 
 __all__ = ["Affirmative", "MadJudge", "Moderator", "Negative", "VERDICT_SCHEMA",

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from debate.agents.base import Agent, Parsed, View, role
 from debate.agents.oversight_brief import LABELS, JudgeFormat, brief_of, shown_ids, transcript_text
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
-from debate.parsing import parse_json_object
 from debate.scoring import NO_ANSWER, Extraction, extract
+from debate.scoring.fields import parse_json_object
 from debate.trace import TurnKind
 
 __all__ = ["OversightJudge", "letter_probabilities", "parse_answer_letter",

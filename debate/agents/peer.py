@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message
-from debate.parsing import parse_confidence
+from debate.scoring.fields import parse_confidence
 from debate.trace import TurnKind
 
 __all__ = ["PeerReviewer", "review_confidence"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
-from debate.parsing import parse_confidence, parse_fields
+from debate.scoring.fields import parse_confidence, parse_fields
 from debate.settings import Settings
 from debate.trace import Turn, TurnKind
 

@@ -26,8 +26,8 @@ from typing import Any
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.errors import ConfigError
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
-from debate.parsing import parse_confidence, parse_fields
 from debate.scoring import NO_ANSWER, Extraction, count_numbers, extract_field
+from debate.scoring.fields import parse_confidence, parse_fields
 from debate.trace import Question, TurnKind
 
 __all__ = ["ContextAnswerer", "ContextCritic", "Defender", "ReliabilityJudgeAgent",

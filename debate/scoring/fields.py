@@ -14,9 +14,10 @@ from __future__ import annotations
 import ast
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["bare_word", "parse_confidence", "parse_fields", "parse_json_object"]
+__all__ = ["bare_word", "parse_confidence", "parse_confidence_percent", "parse_fields",
+           "parse_json_object"]
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _LABEL = re.compile(r"^\s*[\-\*#]*\s*\**\s*([A-Za-z][A-Za-z _\-]{0,40}?)\s*\**\s*[:=]\s*(.+?)\s*$",
@@ -147,3 +148,44 @@ def _clip(value: float) -> float | None:
 def bare_word(value: object) -> str:
     """A short field value as one lower-case phrase: ``" Accept."`` -> ``"accept"``."""
     return re.sub(r"[^a-z]+", " ", str(value).lower()).strip() if value is not None else ""
+
+
+_CHANCE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)(?!\w|\.\d)"
+                     r"([ \t]*(?:%|percent\b|/[ \t]*100\b|out[ \t]+of[ \t]+100\b))?",
+                     re.IGNORECASE)
+_CHANCE_KEYS = ("confiden", "probab", "chance")
+
+
+def parse_confidence_percent(text: str, scale: Literal[1, 100] = 100) -> float | None:
+    """A stated chance of winning as 0-1, read by the ``scale`` the prompt asked for.
+
+    ``73``, ``73%``, ``73/100``, ``73 out of 100`` and ``{"confidence": 73}`` are 0.73; a
+    number above 1 is a percentage on either scale. A number written as a decimal
+    fraction no larger than 1 (``0.8``, ``.8``, ``1.0``) is a fraction: 0.8, not 0.8%.
+    Only the integers ``0`` and ``1`` depend on ``scale``: with 100 (the prompt's,
+    ``oversight_confidence.md``) ``1`` is 1%, with 1 it is certainty. ``None`` when the
+    reply states no number, several different ones (``between 60 and 70``), or one
+    outside the scale.
+    """
+    obj = parse_json_object(text)
+    value: object = None
+    if obj is not None:
+        value = next((v for k, v in obj.items()
+                      if any(key in str(k).lower() for key in _CHANCE_KEYS)), None)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _chance(str(value), False, scale)
+    chances = {_chance(m.group(1), bool(m.group(2)), scale)
+               for m in _CHANCE.finditer(str(value) if value is not None else text)}
+    return chances.pop() if len(chances) == 1 else None
+
+
+def _chance(number: str, percent: bool, scale: int) -> float | None:
+    """``number`` (as written) as a chance in [0, 1], or ``None`` when out of range."""
+    value = float(number)
+    if percent or value > 1:
+        chance = value / 100
+    elif "." in number:  # 0.8, .8, 1.0: a fraction on either scale
+        chance = value
+    else:  # the integers 0 and 1
+        chance = value / scale
+    return chance if 0 <= chance <= 1 else None

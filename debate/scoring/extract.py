@@ -1,36 +1,4 @@
-r"""Answer extraction and correctness, per task type, recording how each answer was found.
-
-Every extraction is an :class:`Extraction`: the normalized answer and the
-rule that found it. Rules are *explicit* (the model put its answer where it
-was asked to) or *fallbacks* (a guess from free text); metrics report the
-share of each, and ``strict_parsing`` keeps only explicit answers.
-
-==========  ==========================================  ===========================
-task        explicit                                    fallback
-==========  ==========================================  ===========================
-numeric     ``\boxed{42}``, ``#### 42``, "answer is 42"   the last number
-choice      ``\boxed{B}``, "answer: (B)", an answer       "(B)" / "B)" / "option B" in
-            field                                       the text, the text of exactly
-                                                        one option
-yesno       ``\boxed{yes}``, "answer is no", a field    the last yes/no/true/false word
-exact       ``\boxed{...}``, "answer: ...", a field       none: no explicit answer is unparsed
-==========  ==========================================  ===========================
-
-A reply that holds the asked form (a box, a JSON ``answer`` field, a line that
-starts with ``Answer:``) is read there and only there: when that form holds
-no answer the reply is unparsed, and no fallback runs over the rest of it
-(``{"answer": "eighteen", "confidence": 0.9}`` is unparsed, never 0.9). A
-number that states a confidence ("90% confident", "confidence: 0.9") is never
-an answer, and a choice naming two options ("(A) and (B) both fit") is none.
-
-Choice letters go as far as the question's choices (A-R for 18 options; any
-letter when the choices are unknown). Yes/no is never read from words such
-as "correct" or "wrong". Extractors return ``Extraction(None)`` when there
-is no answer; ``None`` is never correct (the Du et al. reference counted
-unparseable answers as correct; we do not). Numbers are compared exactly
-(:mod:`debate.numbers`: ``70001`` is not ``70000``; ``0.5`` is ``1/2``) unless
-the question carries a :class:`~debate.numbers.NumericTolerance`.
-"""
+"""Extraction: the answer a reply gives, and the rule that found it (see :mod:`debate.scoring`)."""
 
 from __future__ import annotations
 
@@ -39,15 +7,17 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from debate.numbers import NumericTolerance, canonical_number, numbers_match, parse_number
-from debate.parsing import parse_json_object
-from debate.trace import DebateTrace, TaskType
+from debate.scoring.fields import parse_json_object
+from debate.scoring.numbers import canonical_number, parse_number
 
-__all__ = ["EXPLICIT_RULES", "FALLBACK_RULES", "Extraction", "answer_instruction", "count_numbers",
-           "extract", "extract_answer", "extract_field", "final_correct", "is_correct",
-           "normalize_gold"]
+if TYPE_CHECKING:
+    from debate.trace import TaskType
+
+__all__ = ["EXPLICIT_RULES", "FALLBACK_RULES", "NO_ANSWER", "Extraction", "answer_instruction",
+           "asked_form", "count_numbers", "extract", "extract_answer", "extract_field",
+           "last_boxed", "normalize_text"]
 
 EXPLICIT_RULES = frozenset({"boxed", "hashes", "answer-line", "field"})
 """Rules that read an answer the model gave in the asked form."""
@@ -78,7 +48,7 @@ NO_ANSWER = Extraction(None)
 _NUM = (r"[-−]?[$€£¥₹]?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+\b)?"
         r"(?:/\d+)?%?|[-−]?\.\d+")
 """A number as models write it: sign (ASCII or typeset), currency, thousands, decimals,
-an exponent (read up to 1e400: :func:`debate.numbers.parse_number`), a fraction, a percent
+an exponent (read up to 1e400: :func:`debate.scoring.numbers.parse_number`), a fraction, a percent
 sign."""
 _NUM_RE = re.compile(_NUM)
 _HASHES_RE = re.compile(r"####\s*(" + _NUM + ")")
@@ -216,7 +186,7 @@ def _last_number(text: str) -> Extraction:
     return _number([matches[-1].group()], "last-number") if matches else NO_ANSWER
 
 
-def _numeric(text: str) -> Extraction:
+def numeric_answer(text: str) -> Extraction:
     """A reply without the asked form: ``#### 42``, "the answer is 42", else the last number."""
     text = _without_confidence(text)
     if "frac" in text:  # "the answer is \\frac{3}{4}"
@@ -312,7 +282,7 @@ def _yesno_word(word: str, rule: str) -> Extraction:
     return Extraction("yes" if word in _YES else "no", rule)
 
 
-def _yesno_in(content: str, rule: str) -> Extraction:
+def yesno_answer(content: str, rule: str) -> Extraction:
     """The first yes/no/true/false word of an answer span."""
     found = _YESNO_WORD.search(content.lower())
     return _yesno_word(found.group(1), rule) if found else NO_ANSWER
@@ -409,7 +379,7 @@ def _span(content: str, task: TaskType, choices: Sequence[str] | None, rule: str
     if task == "choice":
         return _choice_in(content, choices, rule)
     if task == "yesno":
-        return _yesno_in(content, rule)
+        return yesno_answer(content, rule)
     return _exact_in(content, rule)
 
 
@@ -439,7 +409,7 @@ def extract(text: str, task: TaskType, choices: Sequence[str] | None = None) -> 
             return _STATED[task](text[asked[2]:], choices)
         return found
     if task == "numeric":
-        return _numeric(text)
+        return numeric_answer(text)
     if task == "choice":
         return _choice(text, choices)
     if task == "yesno":
@@ -461,85 +431,3 @@ def extract_field(value: object, task: TaskType,
 def extract_answer(text: str, task: TaskType, choices: Sequence[str] | None = None) -> str | None:
     """The normalized answer in a model's reply, or ``None`` when there is none."""
     return extract(text, task, choices).answer
-
-
-_OPTION_LABEL = re.compile(r"\s*\(?([A-Za-z])\s*[).:]\s*(.*)", re.S)
-
-
-def strip_choice_labels(choices: Sequence[str]) -> list[str]:
-    """Options without the letter labels they already carry: ``["A)4", "B) 5"]`` -> ``["4", "5"]``.
-
-    Only when *every* option starts with its own letter (else they would be shown
-    as ``A) A)4``); otherwise unchanged, so ``"A. Lincoln"`` among unlabelled
-    options keeps its text.
-    """
-    labels = [_OPTION_LABEL.fullmatch(choice) for choice in choices]
-    if choices and all(label and label.group(1).upper() == string.ascii_uppercase[i]
-                       and label.group(2).strip() for i, label in enumerate(labels)):
-        return [label.group(2).strip() for label in labels if label]
-    return list(choices)
-
-
-def normalize_gold(gold: object, task: TaskType, choices: Sequence[str] | None = None) -> str:
-    """A dataset's gold answer in the form :func:`extract_answer` produces.
-
-    For ``choice``, a letter, a 0-based index or the text of an option all work.
-    Raises ``ValueError`` (with the reason) when the gold cannot be read.
-    """
-    text = str(gold).strip()
-    if task == "choice":
-        letters = string.ascii_uppercase[:len(choices)] if choices else string.ascii_uppercase
-        if re.fullmatch(r"[A-Za-z]", text) and text.upper() in letters:
-            return text.upper()
-        if choices:
-            if re.fullmatch(r"\d+", text) and int(text) < len(choices):
-                return string.ascii_uppercase[int(text)]
-            for i, choice in enumerate(choices):
-                if normalize_text(choice) == normalize_text(text):
-                    return string.ascii_uppercase[i]
-        label = _OPTION_LABEL.fullmatch(text)  # "A)", "(B)", "C. 5" (with its option's text)
-        if label and (letter := label.group(1).upper()) in letters:
-            rest = label.group(2).strip()
-            index = letters.index(letter)
-            if not rest or (choices and normalize_text(choices[index]) == normalize_text(rest)):
-                return letter
-        raise ValueError(f"gold {text!r} is not a letter, an index or one of the choices")
-    if task == "numeric":
-        value = _numeric(text if "####" in text or "boxed" in text else f"#### {text}").answer
-        if value is None:
-            raise ValueError(f"gold {text!r} holds no number")
-        return value
-    if task == "yesno":
-        value = _yesno_in(text, "field").answer
-        if value is None:
-            raise ValueError(f"gold {text!r} is not yes/no")
-        return value
-    return normalize_text(text)
-
-
-def final_correct(trace: DebateTrace) -> bool | None:
-    """Whether a debate's final answer is correct, scored now as every answer is.
-
-    Every reader of traces (metrics, ``results.csv``, reports, the viewer, paired
-    comparisons, exports) scores this way, not by the ``correct`` the trace recorded: a
-    trace written by an older debatelab (which let 70001 pass for 70000) is scored by
-    today's rules, like its rounds.
-    """
-    q = trace.question
-    return is_correct(trace.final.answer, q.gold, q.task, q.numeric_tolerance)
-
-
-def is_correct(answer: str | None, gold: str | None, task: TaskType,
-               tolerance: NumericTolerance | None = None) -> bool | None:
-    """Whether ``answer`` matches ``gold``; ``None`` without gold; never True for ``None``.
-
-    Numbers compare by exact value (``70001`` is not ``70000``, ``0.5`` is ``1/2``),
-    or within ``tolerance`` when given; other tasks compare normalized texts.
-    """
-    if gold is None:
-        return None
-    if answer is None:
-        return False
-    if task == "numeric":
-        return numbers_match(answer, gold, tolerance)
-    return answer == gold
