@@ -52,6 +52,15 @@ Sideways edges (into a sibling subpackage, e.g. ``debate/a/x.py`` ->
 ``debate/b/y.py``) and downward edges are not upward.  A root-level module
 (``debate/x.py``) can only be upward by rule 2 (importing ``debate``).
 
+Imports against the layers
+--------------------------
+The tree says where a module sits, not what it may use: a root-level
+``debate/errors.py`` is the bottom of everything.  :data:`LAYERS` declares the
+intended order (DESIGN.md: models <- agents <- protocols <- runner <- cli), each
+module in the layer of its longest matching prefix; an edge (``top`` or
+``lazy``; ``dynamic`` ones are the lazy facades, ``type`` ones never run) from a
+lower layer into a higher one is an import *against the layers*.
+
 The report also gives the folder-level graph's cycles (package A has a
 top-level import into package B and B back into A, counting the root modules
 as the folder ``debate/``).
@@ -71,6 +80,34 @@ from pathlib import Path
 
 PACKAGE = "debate"
 KINDS = ("top", "lazy", "type", "dynamic")
+
+LAYERS: tuple[tuple[str, ...], ...] = (
+    # 0: what everything may use
+    ("debate.errors", "debate.settings", "debate.files", "debate._generic", "debate._lazy",
+     "debate.memo", "debate.registry"),
+    # 1: the model interface, backends and middleware
+    ("debate.models",),
+    # 2: records: the trace, reading answers, sampling settings
+    ("debate.trace", "debate.scoring", "debate.sampling", "debate.uncertainty",
+     "debate.parsing", "debate.numbers"),  # (the last two: names before issue 29)
+    # 3: data: datasets and their loaders
+    ("debate.datasets", "debate.distractor", "debate.quality"),
+    # 4: roles: prompts, agents, role cards, judges
+    ("debate.prompts", "debate.agents", "debate.cards", "debate.judges"),
+    # 5: protocols
+    ("debate.protocols",),
+    # 6: what runs and reads debates
+    ("debate.experiment", "debate.analysis", "debate.export", "debate.viewer",
+     "debate.testing",
+     # the same modules at the root, before issue 29 moved them (to measure old trees)
+     "debate.config", "debate.runner", "debate.shard", "debate.distributed",
+     "debate.identity", "debate.binding", "debate.plugins", "debate.metrics",
+     "debate.oversight_metrics", "debate.stats", "debate.report", "debate.results",
+     "debate.compare", "debate.plots", "debate.ratings"),
+    # 7: the interfaces
+    ("debate.cli", "debate"),
+)
+"""The intended layers, lowest first; a module belongs to the layer of its longest prefix."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +283,16 @@ def strongly_connected(nodes: list[str], graph: dict[str, set[str]]) -> list[lis
     return sorted(found, key=lambda c: (-len(c), c))
 
 
+def layer(module: str) -> int:
+    """The index in :data:`LAYERS` of ``module``'s longest matching prefix."""
+    best, found = -1, len(LAYERS) - 1
+    for index, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), index
+    return found
+
+
 def analyse(root: Path, top: int = 10) -> dict:
     """The whole report for the ``debate`` package under ``root``, as plain data."""
     files = sorted((root / PACKAGE).rglob("*.py"))
@@ -320,6 +367,8 @@ def analyse(root: Path, top: int = 10) -> dict:
             if a != b:
                 folder_graph[a].add(b)
     upward_counts = {kind: sum(1 for u in upward if u["kind"] == kind) for kind in KINDS}
+    against = [{"source": e.source, "target": e.target, "kind": e.kind, "line": e.line}
+               for e in edges if e.kind in ("top", "lazy") and layer(e.target) > layer(e.source)]
     return {
         "root": str(root),
         "modules": len(modules),
@@ -335,6 +384,7 @@ def analyse(root: Path, top: int = 10) -> dict:
         "upward_by_target": {t: by_target[t] for t in sorted(
             by_target, key=lambda t: (-sum(by_target[t].values()), t))},
         "upward": upward,
+        "against_layers": against,
     }
 
 
@@ -363,6 +413,11 @@ def render(report: dict, list_edges: bool = False) -> str:
             f"{len(folder_cycles)}"]
     for number, members in enumerate(folder_cycles, 1):
         out.append(f"  {number}. " + ", ".join(m.replace(".", "/") + "/" for m in members))
+    against = report["against_layers"]
+    out += ["", f"Imports against the layers (top {sum(a['kind'] == 'top' for a in against)}, "
+            f"lazy {sum(a['kind'] == 'lazy' for a in against)}):"]
+    for item in against:
+        out.append(f"  [{item['kind']:<4}] {item['source']}:{item['line']} -> {item['target']}")
     counts = report["upward_counts"]
     out += ["", "Upward imports (distinct source->target per kind): "
             + ", ".join(f"{k} {counts[k]}" for k in KINDS)

@@ -198,3 +198,12 @@ async def test_langsmith_tracing_from_the_environment_gets_every_node(lean_runs,
     for node in NODES:
         assert f'"name":"{node}"'.encode() in sent, node
     assert "LangChain callbacks are on (LangChainTracer)" in caplog.text
+
+
+async def test_the_variable_s_old_name_is_an_error_not_ignored(monkeypatch, tmp_path):
+    """DEBATELAB_EXECUTOR (the name before the redesign) is refused with the new name, before
+    the run starts, rather than silently leaving debates on the lean runtime."""
+    monkeypatch.setenv("DEBATELAB_EXECUTOR", "langgraph")
+    with pytest.raises(ConfigError, match="DEBATELAB_EXECUTOR is now called "
+                                          "DEBATELAB_GRAPH_RUNTIME"):
+        runtime.langgraph_reason(None)

@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 
 RUNTIME_ENV = "DEBATELAB_GRAPH_RUNTIME"
 """``langgraph`` here runs every debate on LangGraph's runtime (``auto``: the default)."""
+_RENAMED_ENV = "DEBATELAB_EXECUTOR"
+"""The variable's name before 0.1.0's redesign; set, it is an error rather than ignored."""
 
 _NO_VALUE = object()
 _noted: set[str] = set()
@@ -251,6 +253,9 @@ def langgraph_reason(config: RunnableConfig | None) -> str | None:
     settled = _settled.get()
     if settled is not None:
         return settled[0]
+    if _RENAMED_ENV in os.environ:  # set for the old name, it would be ignored in silence
+        raise ConfigError(f"{_RENAMED_ENV} is now called {RUNTIME_ENV}: set that instead "
+                          f"(and unset {_RENAMED_ENV})")
     forced = os.environ.get(RUNTIME_ENV, "auto")
     if forced not in ("auto", "langgraph", ""):
         raise ConfigError(f"{RUNTIME_ENV} must be 'auto' or 'langgraph', not {forced!r}")
