@@ -87,13 +87,13 @@ async def test_role_card_parser_by_name(tmp_path):
 
 
 async def test_judge_card_gives_the_llm_judge_a_rubric():
-    from debate.agents import JudgeAgent
+    from debate.agents import JudgeAgent, JudgeBrief
 
     judge = load_role_card("judges/strict-judge.yaml").build(
         "judge", ScriptedModel('{"choice": 2, "rationale": "no error"}'))
     assert isinstance(judge, JudgeAgent)
     view = View(Question(id="q", text="2+2?", task="numeric"), 0,
-                candidates=[("5", "2+2=5"), ("4", "2+2=4")])
+                brief=JudgeBrief([("5", "2+2=5"), ("4", "2+2=4")]))
     turn = await judge.act(view)
     assert turn.answer == "2" and "Check each candidate's argument" in turn.messages[-1].content
 

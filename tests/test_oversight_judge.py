@@ -46,7 +46,7 @@ async def verdict(reply: str, judge_format: JudgeFormat, transcript: tuple[Speec
     brief = OversightBrief(answers=ANSWERS, step="decide", transcript=transcript,
                            judge_format=judge_format,
                            opponent=bool(transcript))
-    turn = await judge.act(View(QUESTION, 0, step="decide", oversight=brief))
+    turn = await judge.act(View(QUESTION, 0, step="decide", brief=brief))
     return turn, turn.messages
 
 
@@ -109,7 +109,7 @@ async def test_each_format_sends_its_own_instruction_and_only_logprobs_asks_for_
                                    ("logprobs", True)):
         brief = OversightBrief(answers=ANSWERS, step="decide", transcript=SPEECHES,
                                judge_format=judge_format)
-        params = judge.params_for(View(QUESTION, 0, step="decide", oversight=brief))
+        params = judge.params_for(View(QUESTION, 0, step="decide", brief=brief))
         assert isinstance(params, SamplingParams) and params.logprobs is logprobs
         # the preference judge answers a letter: 2 tokens, as the reference's preference.yaml
         assert (params.max_tokens == 2) is logprobs

@@ -12,17 +12,18 @@ from debate.agents.base import (
     role,
 )
 from debate.agents.critique import Critic, CritiqueRefineAgent, Refiner, SelfRefiner, Solver
-from debate.agents.debater import Debater
-from debate.agents.judge import JudgeAgent
+from debate.agents.debater import Debater, DebaterBrief
+from debate.agents.judge import JudgeAgent, JudgeBrief
 from debate.agents.mad import Affirmative, MadJudge, Moderator, Negative
 from debate.agents.oversight import Consultant, OversightBrief, OversightJudge, QaDebater
 from debate.agents.peer import PeerReviewer
-from debate.agents.reconcile import Reconciler
+from debate.agents.reconcile import ReconcileBrief, Reconciler
 from debate.agents.sr_dcr import (
     ContextAnswerer,
     ContextCritic,
     Defender,
     ReliabilityJudgeAgent,
+    SrDcrBrief,
 )
 
 __all__ = [
@@ -35,19 +36,23 @@ __all__ = [
     "Critic",
     "CritiqueRefineAgent",
     "Debater",
+    "DebaterBrief",
     "Defender",
     "JudgeAgent",
+    "JudgeBrief",
     "MadJudge",
     "Moderator",
     "Negative",
     "OversightBrief",
     "OversightJudge",
     "QaDebater",
+    "ReconcileBrief",
     "Reconciler",
     "Refiner",
     "ReliabilityJudgeAgent",
     "SelfRefiner",
     "Solver",
+    "SrDcrBrief",
     "Parsed",
     "Parser",
     "PeerReviewer",

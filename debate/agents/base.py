@@ -14,7 +14,7 @@ import string
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from debate.errors import ConfigError, ModelOutputError
 from debate.memo import ByIdentity
@@ -26,11 +26,6 @@ from debate.registry import Registry
 from debate.scoring import NO_ANSWER, Extraction, answer_instruction, extract, extract_field
 from debate.scoring.fields import parse_confidence, parse_fields
 from debate.trace import Question, Turn, TurnKind, sampled
-from debate.uncertainty import RelevanceScorer, UncertaintyMetric
-
-if TYPE_CHECKING:
-    from debate.agents.oversight import OversightBrief
-    from debate.agents.reconcile import ConvincingSample
 
 __all__ = ["PARSERS", "ROLES", "Agent", "AnswerGroup", "DebateScope", "Memory", "Parsed", "Parser",
            "View", "debate_scope", "get_role", "question_text", "read_answer", "role"]
@@ -124,6 +119,9 @@ debate_scope: ContextVar[DebateScope | None] = ContextVar("debatelab_debate", de
 Memory = Literal["chat", "branch", "rebuild"]
 """How an agent's prompt relates to its earlier calls (see :attr:`View.memory`)."""
 
+B = TypeVar("B")
+"""A role family's brief type (:meth:`View.brief_as`)."""
+
 AnswerGroup = tuple[str | None, Sequence[Turn]]
 """An answer and the turns that gave it (``None``: the turns without a parsed answer)."""
 
@@ -133,9 +131,9 @@ class View:
     """What one agent may see when it acts, and what the protocol asks of it.
 
     ``question`` to ``tag`` are every protocol's; ``step`` and ``memory`` say which
-    action of a multi-step role this is; the fields after them are inputs of one
-    built-in role each, left at their defaults where they do not apply. A custom
-    protocol passes inputs of its own custom roles in ``extra``.
+    action of a multi-step role this is; ``brief`` carries what one role family
+    alone reads, as that family's typed brief (a custom protocol gives its custom
+    role a brief dataclass of its own). Roles read it with :meth:`brief_as`.
     """
 
     question: Question
@@ -156,43 +154,34 @@ class View:
     memory: Memory = "chat"
     """``chat``: continue the agent's own chat (``history``); ``branch`` (peer review,
     compat): branch off its first turn; ``rebuild``: a fresh prompt (Reflect-Critique-Refine)."""
-    summary: str | None = None
-    """du: a summary of the peers' answers, shown instead of the answers themselves."""
-    confidences: Mapping[str, int] | None = None
-    """du (DebUnc): each peer's 1-10 confidence by agent name, shown next to its answer."""
-    uncertainty: UncertaintyMetric | None = None
-    """du (DebUnc): the token-level uncertainty to measure on the reply and record."""
-    relevance: RelevanceScorer | None = None
-    """du (DebUnc, ``uncertainty="token-sar"``): the scorer of each token's relevance."""
-    samples: Sequence[ConvincingSample] = ()
-    """ReConcile: the convincing samples that open the prompt."""
-    groups: Sequence[AnswerGroup] | None = None
-    """ReConcile: the previous round's turns grouped by answer (``None``: answer alone)."""
-    candidates: Sequence[tuple[str | None, str]] = ()
-    """The ``judge`` role: the (answer, argument) pairs to choose from, numbered from 1."""
-    context_answer: str | None = None
-    """SR-DCR's defender and critic: the answer the passage gives, which they argue over."""
-    critic_sees_context: bool = False
-    """SR-DCR's critic: show it the passage too (the notebook's variant; not the paper's)."""
-    confidence_from: Literal["logprobs", "stated"] = "logprobs"
-    """SR-DCR's answerer: the closed-book confidence from the answer tokens' logprobs, or a
-    confidence the model states on a second line."""
-    answer_max_tokens: int | None = None
-    """SR-DCR's answerer: the token budget of its short answers (``None``: the agent's own)."""
-    oversight: OversightBrief | None = None
-    """The oversight roles (``debate-qa``, ``consultancy``, ``blind-judge``): the answers, the
-    seat acting, the transcript so far and the step."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    """Inputs of custom roles in custom protocols (built-in roles read only the fields above)."""
+    brief: object | None = None
+    """The role family's typed brief; built-in families define theirs beside their role:
+    ``DebaterBrief``, ``ReconcileBrief``, ``JudgeBrief``, ``SrDcrBrief``, ``OversightBrief``
+    (``None``: the brief's defaults, for a brief whose fields all have one)."""
 
-    def __post_init__(self) -> None:
-        if self.extra and not _VIEW_FIELDS.isdisjoint(self.extra):
-            taken = sorted(_VIEW_FIELDS.intersection(self.extra))
-            raise ConfigError(f"View.extra keys {taken} are View fields: pass them as View(..., "
-                              f"{taken[0]}=...), built-in roles read only the fields")
+    def brief_as(self, kind: type[B]) -> B:
+        """The view's brief as the role family's ``kind`` of brief.
 
+        ``None`` reads as ``kind()`` when every field of ``kind`` has a default.
 
-_VIEW_FIELDS = frozenset(View.__dataclass_fields__) - {"extra"}
+        Raises:
+            ConfigError: no brief for a role whose brief has required fields, or a
+                brief of another kind (both kinds are named).
+
+        """
+        brief = self.brief
+        if isinstance(brief, kind):
+            return brief
+        if brief is None:
+            try:
+                return kind()
+            except TypeError:
+                raise ConfigError(
+                    f"this role reads a {kind.__name__} and the view has no brief: "
+                    f"give it as View(..., brief={kind.__name__}(...))") from None
+        raise ConfigError(f"this role reads a {kind.__name__} but the protocol gave a "
+                          f"{type(brief).__name__}: give it as View(..., "
+                          f"brief={kind.__name__}(...))")
 
 
 class Agent:

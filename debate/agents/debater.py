@@ -9,17 +9,32 @@ previous call, byte for byte, so servers with prefix caching reuse it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Completion, Message
 from debate.trace import Turn, TurnKind
-from debate.uncertainty import token_sar, uncertainty
+from debate.uncertainty import RelevanceScorer, UncertaintyMetric, token_sar, uncertainty
 
-__all__ = ["RCR_FULL_PEERS", "Debater", "majority_answer"]
+__all__ = ["RCR_FULL_PEERS", "Debater", "DebaterBrief", "majority_answer"]
 
 RCR_FULL_PEERS = 2
 """Reflect-Critique-Refine shows this many peers in full (DTE critiques two peers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DebaterBrief:
+    """What du's protocols (du, DebUnc) tell a :class:`Debater` besides the view."""
+
+    summary: str | None = None
+    """du: a summary of the peers' answers, shown instead of the answers themselves."""
+    confidences: Mapping[str, int] | None = None
+    """du (DebUnc): each peer's 1-10 confidence by agent name, shown next to its answer."""
+    uncertainty: UncertaintyMetric | None = None
+    """du (DebUnc): the token-level uncertainty to measure on the reply and record."""
+    relevance: RelevanceScorer | None = None
+    """du (DebUnc, ``uncertainty="token-sar"``): the scorer of each token's relevance."""
 
 
 @role("debater")
@@ -27,8 +42,9 @@ class Debater(Agent):
     """Answers alone in round 0; in later rounds reads its peers' previous answers.
 
     The view may ask for ``step="summarize"`` (summarise the peers' answers instead
-    of answering), carry a ``summary`` (shown instead of the peers), ``confidences``
-    (agent -> 1-10, shown next to each peer: DebUnc) or ``memory="rebuild"`` (a fresh
+    of answering), carry a :class:`DebaterBrief` with a ``summary`` (shown instead of
+    the peers) or ``confidences`` (agent -> 1-10, shown next to each peer: DebUnc), or
+    ask for ``memory="rebuild"`` (a fresh
     Reflect-Critique-Refine prompt each round: DTE, whose reference shows the first
     ``RCR_FULL_PEERS`` peers in full and any further peers by their parsed answer only).
     """
@@ -67,12 +83,12 @@ class Debater(Agent):
         return "summary" if view.step == "summarize" else "answer"
 
     def read(self, completion: Completion, view: View) -> Parsed:
-        """The answer, and with ``view.uncertainty`` (DebUnc) its uncertainty.
+        """The answer, and with the brief's ``uncertainty`` (DebUnc) its uncertainty.
 
         The reply's token uncertainty and the metric used go into ``fields``.
         """
         parsed = self.parse(completion.text, view)
-        metric = view.uncertainty
+        metric = view.brief_as(DebaterBrief).uncertainty
         if metric:
             value, used = uncertainty(completion.logprobs, metric)
             if value is None:
@@ -85,9 +101,10 @@ class Debater(Agent):
                     messages: Sequence[Message]) -> Parsed:
         """:meth:`read`; TokenSAR's relevance scorer (a model) runs in a worker thread."""
         parsed = self.read(completion, view)
-        scorer = view.relevance
+        brief = view.brief_as(DebaterBrief)
+        scorer = brief.relevance
         tokens = completion.logprobs
-        if view.uncertainty == "token-sar" and scorer is not None and tokens:
+        if brief.uncertainty == "token-sar" and scorer is not None and tokens:
             prompt = "\n".join(m.content for m in messages)
             relevance = await asyncio.to_thread(scorer, prompt, [t.token for t in tokens])
             value = token_sar(tokens, relevance)
@@ -96,7 +113,7 @@ class Debater(Agent):
         return parsed
 
     def _peers(self, view: View) -> str:
-        confidences = view.confidences
+        confidences = view.brief_as(DebaterBrief).confidences
         if confidences:
             return "\n\n".join(self.render("peer_confidence", agent=p.agent, answer=p.raw,
                                              confidence=confidences[p.agent])
@@ -116,10 +133,11 @@ class Debater(Agent):
             return [*self.system(), Message(role="user", content=self._rcr(view, question, fmt))]
         if not view.peers:
             return self.chat(view, self.render("alone", question=question, format=fmt))
-        if view.summary is not None:
-            return self.chat(view, self.render("debate_summary", summary=view.summary,
+        brief = view.brief_as(DebaterBrief)
+        if brief.summary is not None:
+            return self.chat(view, self.render("debate_summary", summary=brief.summary,
                                                question=question, format=fmt))
-        if view.confidences:
+        if brief.confidences:
             return self.chat(view, self.render("debate_confidence", peers=self._peers(view),
                                                question=question, format=fmt))
         return self.chat(view, self.render("debate", peers=self._peers(view), question=question,

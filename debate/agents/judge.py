@@ -8,6 +8,8 @@ chosen candidate's *number* as text; the judge maps it to an answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
@@ -15,7 +17,7 @@ from debate.models.types import Message, SamplingParams
 from debate.scoring import NO_ANSWER, Extraction
 from debate.scoring.fields import parse_fields
 
-__all__ = ["CHOICE_SCHEMA", "JudgeAgent"]
+__all__ = ["CHOICE_SCHEMA", "JudgeAgent", "JudgeBrief"]
 
 CHOICE_SCHEMA: dict[str, Any] = {
     "title": "judge_choice",
@@ -25,9 +27,17 @@ CHOICE_SCHEMA: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class JudgeBrief:
+    """What a protocol tells the ``judge`` role (:class:`JudgeAgent`) besides the view."""
+
+    candidates: Sequence[tuple[str | None, str]] = ()
+    """The (answer, argument) pairs to choose from, numbered from 1."""
+
+
 @role("judge")
 class JudgeAgent(Agent):
-    """Chooses among numbered candidates: ``view.candidates``, (answer, argument) pairs."""
+    """Chooses among numbered candidates: the :class:`JudgeBrief`'s (answer, argument) pairs."""
 
     default_templates = {"choose": "judge_choose", "candidate": "judge_candidate"}
     template_fields = {
@@ -47,7 +57,8 @@ class JudgeAgent(Agent):
         """One message: the question and the numbered candidates."""
         candidates = "\n\n".join(
             self.render("candidate", number=i, answer=answer, argument=argument)
-            for i, (answer, argument) in enumerate(view.candidates, start=1))
+            for i, (answer, argument) in enumerate(view.brief_as(JudgeBrief).candidates,
+                                                   start=1))
         prompt = self.render("choose", question=question_text(view.question),
                              candidates=candidates, format=self.format_instruction(view.question))
         return [*self.system(), Message(role="user", content=prompt)]
@@ -56,6 +67,6 @@ class JudgeAgent(Agent):
         """The chosen number (checked against the candidates) and the rationale."""
         fields = parse_fields(text, ("choice", "rationale")) or {}
         choice = str(fields.get("choice", "")).strip().strip(".)")
-        count = len(view.candidates)
+        count = len(view.brief_as(JudgeBrief).candidates)
         valid = choice.isdigit() and 1 <= int(choice) <= count
         return Parsed(Extraction(choice, "field") if valid else NO_ANSWER, None, fields)

@@ -8,7 +8,7 @@ the judge sees it as ``<v_quote>`` (verified) or ``<u_quote>`` (not found).
 The judge (:mod:`debate.agents.oversight_judge`, re-exported here) gives a
 verdict; one it cannot read is recorded with no decision, never guessed.
 
-What a role needs besides the question travels in :attr:`View.oversight`, an
+What a role needs besides the question travels in :attr:`View.brief`, an
 :class:`OversightBrief` (:mod:`debate.agents.oversight_brief`): the two answers,
 the seat acting, the transcript so far and the step.
 """

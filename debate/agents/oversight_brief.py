@@ -1,4 +1,4 @@
-"""What an oversight role is told for one action: :class:`OversightBrief` (``View.oversight``).
+"""What an oversight role is told for one action: :class:`OversightBrief` (the view's ``brief``).
 
 Shared by the speakers (:mod:`debate.agents.oversight`) and the judge
 (:mod:`debate.agents.oversight_judge`); both re-export from
@@ -42,7 +42,7 @@ class Speech:
 
 @dataclass(frozen=True, slots=True)
 class OversightBrief:
-    """What an oversight role needs for one action (the view's ``oversight``)."""
+    """What an oversight role needs for one action (the view's ``brief``)."""
 
     answers: tuple[str, str]
     """Answer A and answer B, as the debaters and the judge see them."""
@@ -68,17 +68,16 @@ class OversightBrief:
 
 
 def brief_of(view: View) -> OversightBrief:
-    """The view's brief; an oversight role acting without one is a programming error."""
-    brief = view.oversight
-    if brief is None:
-        raise ValueError("an oversight role needs view.oversight (an OversightBrief)")
-    return brief
+    """The view's brief (an oversight role acting without one: ``ConfigError``)."""
+    return view.brief_as(OversightBrief)
 
 
 def shown_ids(view: View) -> list[str]:
     """The turns an oversight role's messages show: its brief's transcript."""
-    brief = view.oversight
-    return [s.turn_id for s in brief.transcript if s.turn_id] if brief is not None else []
+    brief = view.brief
+    if not isinstance(brief, OversightBrief):
+        return []
+    return [s.turn_id for s in brief.transcript if s.turn_id]
 
 
 def transcript_text(speeches: tuple[Speech, ...]) -> str:

@@ -1,24 +1,33 @@
 """The ReConcile agent (Chen et al., 2023): answer, explanation and confidence, every round.
 
 Round 0 it answers alone; later rounds it reads the previous round's answers
-grouped by answer (``view.groups``: (answer, [turns]) pairs, each turn with
-its explanation and stated confidence) and revises all three. Convincing
-samples (``view.samples``), when given, open both prompts.
+grouped by answer (the :class:`ReconcileBrief`'s ``groups``: (answer, [turns])
+pairs, each turn with its explanation and stated confidence) and revises all
+three. Convincing samples (the brief's ``samples``), when given, open both prompts.
 The prompt is rebuilt every round (no chat history), as in the reference.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
+from debate.agents.base import (
+    Agent,
+    AnswerGroup,
+    Parsed,
+    View,
+    question_text,
+    read_answer,
+    role,
+)
 from debate.models.types import Message, SamplingParams
 from debate.scoring.fields import parse_confidence, parse_fields
 from debate.settings import Settings
 from debate.trace import Turn, TurnKind
 
-__all__ = ["RECONCILE_SCHEMA", "ConvincingSample", "Reconciler"]
+__all__ = ["RECONCILE_SCHEMA", "ConvincingSample", "ReconcileBrief", "Reconciler"]
 
 RECONCILE_SCHEMA: dict[str, Any] = {
     "title": "reconcile_answer",
@@ -41,6 +50,16 @@ class ConvincingSample(Settings):
     """The answer it led to."""
     agent: str | None = None
     """The agent it convinced: shown to every *other* agent (``None``: shown to all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileBrief:
+    """What ReConcile tells a :class:`Reconciler` besides the view."""
+
+    samples: Sequence[ConvincingSample] = ()
+    """ReConcile: the convincing samples that open the prompt."""
+    groups: Sequence[AnswerGroup] | None = None
+    """ReConcile: the previous round's turns grouped by answer (``None``: answer alone)."""
 
 
 @role("reconciler")
@@ -69,23 +88,24 @@ class Reconciler(Agent):
         """Ask for the answer/explanation/confidence schema."""
         return self.with_schema(RECONCILE_SCHEMA)
 
-    def _samples(self, view: View) -> str:
-        if not view.samples:
+    def _samples(self, brief: ReconcileBrief) -> str:
+        if not brief.samples:
             return ""
         examples = "\n\n".join(self.render("sample", question=s.question,
                                            explanation=s.explanation, answer=s.answer)
-                               for s in view.samples)
+                               for s in brief.samples)
         return self.render("samples", examples=examples)
 
     def messages(self, view: View) -> list[Message]:
         """A fresh prompt: alone in round 0, at the round table later."""
         question = question_text(view.question)
         fmt = self.format_instruction(view.question)
-        samples = self._samples(view)
-        if view.round == 0 or view.groups is None:
+        brief = view.brief_as(ReconcileBrief)
+        samples = self._samples(brief)
+        if view.round == 0 or brief.groups is None:
             prompt = self.render("initial", samples=samples, question=question, format=fmt)
         else:
-            groups = "\n".join(self._group(answer, turns) for answer, turns in view.groups)
+            groups = "\n".join(self._group(answer, turns) for answer, turns in brief.groups)
             prompt = self.render("discussion", samples=samples, question=question,
                                  groups=groups, format=fmt)
         return [*self.system(), Message(role="user", content=prompt)]

@@ -9,8 +9,8 @@
   a "Confidence:" line and that number is the confidence.
 - ``defender``: argues from the passage that the context answer is right.
 - ``context-critic``: the paper's critic; argues from its own knowledge,
-  *without* the passage unless ``view.critic_sees_context`` (the notebook's
-  variant). (``critic`` is critique-refine's role.)
+  *without* the passage unless the brief's ``critic_sees_context`` (the
+  notebook's variant). (``critic`` is critique-refine's role.)
 - ``reliability-judge``: reads the debate transcript only (never the passage,
   as the reference judge decides "solely on the debate content") and says
   REASONABLE or UNREASONABLE.
@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.errors import ConfigError
@@ -31,7 +32,7 @@ from debate.scoring.fields import parse_confidence, parse_fields
 from debate.trace import Question, TurnKind
 
 __all__ = ["ContextAnswerer", "ContextCritic", "Defender", "ReliabilityJudgeAgent",
-           "answer_span", "parse_reliability", "sequence_confidence", "span_logprobs"]
+           "SrDcrBrief", "answer_span", "parse_reliability", "sequence_confidence", "span_logprobs"]
 
 RELIABILITY_SCHEMA: dict[str, Any] = {
     "title": "context_reliability",
@@ -41,6 +42,21 @@ RELIABILITY_SCHEMA: dict[str, Any] = {
     "required": ["verdict", "reason"],
 }
 _LABEL = re.compile(r"\**\s*(?:final\s+)?answer\s*\**\s*[:=\-]\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class SrDcrBrief:
+    """What SR-DCR tells its answerer, defender and critic besides the view."""
+
+    context_answer: str | None = None
+    """SR-DCR's defender and critic: the answer the passage gives, which they argue over."""
+    critic_sees_context: bool = False
+    """SR-DCR's critic: show it the passage too (the notebook's variant; not the paper's)."""
+    confidence_from: Literal["logprobs", "stated"] = "logprobs"
+    """SR-DCR's answerer: the closed-book confidence from the answer tokens' logprobs, or a
+    confidence the model states on a second line."""
+    answer_max_tokens: int | None = None
+    """SR-DCR's answerer: the token budget of its short answers (``None``: the agent's own)."""
 
 
 def sequence_confidence(logprobs: Sequence[float]) -> float:
@@ -101,8 +117,8 @@ def _closed_book(question: Question) -> Question:
 class ContextAnswerer(Agent):
     """Answers with (``step=open``) or without (``step=closed``) the context.
 
-    The view's ``confidence_from`` (``logprobs`` or ``stated``) and ``answer_max_tokens``
-    (the short answer budget of both answers) say how.
+    The :class:`SrDcrBrief`'s ``confidence_from`` (``logprobs`` or ``stated``) and
+    ``answer_max_tokens`` (the short answer budget of both answers) say how.
     """
 
     default_templates = {"closed": "sr_closed_book", "closed_stated": "sr_closed_book_stated",
@@ -116,8 +132,9 @@ class ContextAnswerer(Agent):
         A stated confidence needs a second line, so that reply keeps the agent's
         own ``max_tokens`` instead of the answer budget.
         """
-        step, max_tokens = view.step, view.answer_max_tokens
-        stated = view.confidence_from == "stated"
+        brief = view.brief_as(SrDcrBrief)
+        step, max_tokens = view.step, brief.answer_max_tokens
+        stated = brief.confidence_from == "stated"
         logprobs = step == "closed" and not stated
         if step == "closed" and stated:
             max_tokens = None
@@ -130,7 +147,7 @@ class ContextAnswerer(Agent):
         question = question_text(_closed_book(q))
         if view.step == "open":
             prompt = self.render("open", question=question, context=q.context or "")
-        elif view.confidence_from == "stated":
+        elif view.brief_as(SrDcrBrief).confidence_from == "stated":
             prompt = self.render("closed_stated", question=question)
         else:
             prompt = self.render("closed", question=question)
@@ -149,7 +166,7 @@ class ContextAnswerer(Agent):
         if view.step != "closed":
             return Parsed(answer, None, fields)
         confidence, source = None, "none"
-        if view.confidence_from == "stated":
+        if view.brief_as(SrDcrBrief).confidence_from == "stated":
             stated = parse_fields(text, ("confidence",)) or {}
             confidence = parse_confidence(stated.get("confidence"))
             source = "stated" if confidence is not None else "none"
@@ -176,11 +193,12 @@ class _Arguer(Agent):
         return "\n".join(lines) if lines else "(nothing yet)"
 
     def context_answer(self, view: View) -> str:
-        """The answer from the passage that the debate is about (``view.context_answer``)."""
-        if view.context_answer is None:
+        """The answer from the passage that the debate is about (the brief's ``context_answer``)."""
+        answer = view.brief_as(SrDcrBrief).context_answer
+        if answer is None:
             raise ConfigError(f"role {self.role!r} argues over the context answer: give it "
-                              "as View(..., context_answer=...)")
-        return view.context_answer
+                              "as View(..., brief=SrDcrBrief(context_answer=...))")
+        return answer
 
 
 @role("defender")
@@ -213,7 +231,8 @@ class ContextCritic(_Arguer):
     def messages(self, view: View) -> list[Message]:
         """Question, claimed answer, transcript; the passage only if asked."""
         q = view.question
-        block = f"\nContext:\n{q.context}\n" if view.critic_sees_context else ""
+        sees = view.brief_as(SrDcrBrief).critic_sees_context
+        block = f"\nContext:\n{q.context}\n" if sees else ""
         prompt = self.render("argue", context_block=block,
                              question=question_text(_closed_book(q)),
                              context_answer=self.context_answer(view),

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from debate.agents.base import Agent, View
+from debate.agents.judge import JudgeBrief
 from debate.errors import ConfigError
 from debate.judges.base import Decision, Judge, JudgeConfig, judge
 from debate.judges.majority import majority_vote
@@ -74,7 +75,7 @@ class LLMJudge(Judge[LLMJudgeConfig]):
         turns, picks = [], []
         for tag, order in zip(("", "swapped"), orders, strict=False):
             view = View(question, round_, peers=order, tag=tag,
-                        candidates=[(t.answer, t.raw) for t in order])
+                        brief=JudgeBrief([(t.answer, t.raw) for t in order]))
             turn = await agent.act(view)
             turns.append(turn)
             picks.append(order[int(turn.answer) - 1].answer if turn.answer else None)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from debate.agents.base import Agent, Memory, View
+from debate.agents.debater import DebaterBrief
 from debate.judges.majority import is_consensus
 from debate.protocols.base import (
     DebateContext,
@@ -159,8 +160,8 @@ class DuProtocol(GroupProtocol[DuConfig]):
     async def answer(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round 0: every agent answers alone."""
         agents = runtime.context.group(self.member_names())
-        view = View(state["question"], 0, uncertainty=self._uncertainty,
-                    relevance=self._relevance)
+        view = View(state["question"], 0, brief=DebaterBrief(uncertainty=self._uncertainty,
+                                                             relevance=self._relevance))
         turns = await gather_round(agents, [view] * len(agents))
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
 
@@ -203,9 +204,9 @@ class DuProtocol(GroupProtocol[DuConfig]):
             summary_turns = await gather_round(agents, views)
             new += summary_turns
             summaries = [s.raw for s in summary_turns]
-        views = [View(q, r, peers=p, summary=summary, memory=memory,
-                      confidences=shown[0] if shown else None,
-                      uncertainty=self._uncertainty, relevance=self._relevance,
+        views = [View(q, r, peers=p, memory=memory,
+                      brief=DebaterBrief(summary=summary, confidences=shown[0] if shown else None,
+                                         uncertainty=self._uncertainty, relevance=self._relevance),
                       history=[t for t in turns if t.agent == a.name and t.kind == "answer"])
                  for a, p, summary in zip(agents, peers, summaries, strict=True)]
         answers = await gather_round(agents, views)

@@ -208,7 +208,7 @@ class _Oversight(FixedRolesProtocol[OversightT]):
                                judge_format=judge_format or self.config.judge_format,
                                transcript=tuple(s if isinstance(s, Speech) else
                                                 self.shown(s, passage) for s in transcript))
-        return View(question, round_, tag=tag, step=step, oversight=brief)
+        return View(question, round_, tag=tag, step=step, brief=brief)
 
     @staticmethod
     def scored(turn: Turn, order: Order, **extra: Any) -> Turn:
@@ -353,9 +353,9 @@ class _Speeches(_Oversight[SpeechT]):
         base = f"o{order.index}"
         return View(q, r, history=mine, step="speak",
                     tag=tag or (base if sample == 0 else f"{base}/s{sample}"),
-                    oversight=self.brief(q, order, label, "speak",
-                                         self.since(line, r, order, label) if since is None
-                                         else since, sample))
+                    brief=self.brief(q, order, label, "speak",
+                                     self.since(line, r, order, label) if since is None
+                                     else since, sample))
 
     def record(self, speech: Turn, q: Question, order: Order, label: str) -> Turn:
         """A speech's fields: order, seat, side, answer defended, words, quotes as shown."""
@@ -382,7 +382,7 @@ class _Speeches(_Oversight[SpeechT]):
         """The speaker's private chance of winning, branching off its own chat."""
         mine = [t for t in line if t.agent == agent.name and t.kind == "argument"]
         view = View(q, r, history=mine, tag=f"o{order.index}", step="confidence",
-                    oversight=self.brief(q, order, label, "confidence", ()))
+                    brief=self.brief(q, order, label, "confidence", ()))
         turn = await agent.act(view)
         turn.fields.update(order=order.index, seat=label, side=order.side(label))
         return turn

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from debate.agents.base import View
-from debate.agents.reconcile import ConvincingSample
+from debate.agents.reconcile import ConvincingSample, ReconcileBrief
 from debate.judges.majority import is_consensus
 from debate.protocols.base import (
     DebateContext,
@@ -106,7 +106,7 @@ class ReconcileProtocol(GroupProtocol[ReconcileConfig]):
         """Round 0: every agent answers alone."""
         agents = runtime.context.group(self.member_names())
         q = state["question"]
-        turns = await gather_round(agents, [View(q, 0, samples=self._samples(a.name))
+        turns = await gather_round(agents, [View(q, 0, brief=ReconcileBrief(self._samples(a.name)))
                                             for a in agents])
         return {"turns": turns, "round": 0, "stop_reason": self._stop(0, turns)}
 
@@ -118,8 +118,8 @@ class ReconcileProtocol(GroupProtocol[ReconcileConfig]):
         previous = self._members_turns(state["turns"], r - 1)
         groups = answer_groups(previous, self.config.top_two_groups)
         shown = [t for _, group in groups for t in group]
-        views = [View(state["question"], r, peers=shown, samples=self._samples(a.name),
-                      groups=groups) for a in agents]
+        views = [View(state["question"], r, peers=shown,
+                      brief=ReconcileBrief(self._samples(a.name), groups)) for a in agents]
         turns = await gather_round(agents, views)
         return {"turns": turns, "round": r, "stop_reason": self._stop(r, turns)}
 

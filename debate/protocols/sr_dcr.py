@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from debate.agents.base import View
+from debate.agents.sr_dcr import SrDcrBrief
 from debate.judges.reliability import ReliabilityJudge
 from debate.protocols.base import (
     DebateContext,
@@ -109,9 +110,9 @@ class SrDcrProtocol(FixedRolesProtocol[SrDcrConfig]):
         """Closed-book and open-book answers; the confidence gate."""
         answerer = runtime.context.agent("answerer")
         q = state["question"]
-        views = [View(q, 0, tag=step, step=step, confidence_from=self.config.confidence,
-                      answer_max_tokens=self.config.answer_max_tokens)
-                 for step in ("closed", "open")]
+        brief = SrDcrBrief(confidence_from=self.config.confidence,
+                           answer_max_tokens=self.config.answer_max_tokens)
+        views = [View(q, 0, tag=step, step=step, brief=brief) for step in ("closed", "open")]
         closed, opened = await gather_round([answerer, answerer], views)
         confidence = closed.confidence
         update: dict[str, Any] = {"turns": [closed, opened], "round": 0}
@@ -129,10 +130,9 @@ class SrDcrProtocol(FixedRolesProtocol[SrDcrConfig]):
         claimed = opened.answer or opened.raw.strip()
         sees = self.config.critic_sees_context
         transcript = [t for t in turns if t.kind == "argument"]
-        d = await defender.act(View(q, r, peers=transcript, context_answer=claimed,
-                                    critic_sees_context=sees))
-        c = await critic.act(View(q, r, peers=[*transcript, d], context_answer=claimed,
-                                  critic_sees_context=sees))
+        brief = SrDcrBrief(context_answer=claimed, critic_sees_context=sees)
+        d = await defender.act(View(q, r, peers=transcript, brief=brief))
+        c = await critic.act(View(q, r, peers=[*transcript, d], brief=brief))
         stop = "debated" if r >= self.config.rounds else None
         return {"turns": [d, c], "round": r, "stop_reason": stop}
 
