@@ -1,0 +1,82 @@
+"""``debate export``: debate traces to training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from debate.cli.app import Opt, fail, numbers, out, trace_files
+from debate.errors import DebateError
+
+
+def export_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (or traces.jsonl files); "
+                                                    "several are merged.")],
+    out_dir: Annotated[Path, Opt("--out", help="Output folder.")],
+    strategy: Annotated[list[str] | None, Opt(
+        "--strategy", "-s", help="gold | consensus | revision | judge | judge-preference | sft | "
+        "sft-critique (repeatable; default gold).")] = None,
+    fmt: Annotated[str, Opt("--format", "-f", help="dpo | reward | kto | sft | "
+                            "sft-prompt-completion | grpo | sharegpt: conversational (messages); "
+                            "add -standard for plain strings (dpo-standard, ...).")] = "dpo",
+    split: Annotated[str, Opt(help="Split fractions by question id, e.g. 0.9,0.1.")] = "1.0",
+    rounds: Annotated[str, Opt(help="Rounds to pair (gold, consensus), e.g. 0,1.")] = "0",
+    min_margin: Annotated[float, Opt(help="consensus: least vote-share margin; "
+                                      "judge-preference: the rating gap must exceed it.")] = 0.0,
+    pairs: Annotated[str, Opt(help="judge-preference: best (per speech the highest-rated "
+                              "candidate vs the lowest-rated, Arnesen et al.) | all (every "
+                              "pair of a point).")] = "best",
+    min_length: Annotated[int | None, Opt(help="Least characters per response.")] = None,
+    max_length: Annotated[int | None, Opt(help="Most characters per response.")] = None,
+    max_per_question: Annotated[int | None, Opt(help="Cap examples per question.")] = None,
+    balance: Annotated[bool, Opt(help="Balance KTO labels by sampling.")] = False,
+    correct: Annotated[bool, Opt(help="Drop examples whose chosen answer is wrong (gold).")
+                       ] = False,
+    allow_fallback: Annotated[bool, Opt(
+        "--allow-fallback", help="Let answers a fallback rule guessed (last number, yes/no "
+        "word, option text) decide labels; off by default.")] = False,
+    no_dedupe: Annotated[bool, Opt("--no-dedupe", help="Keep duplicate examples.")] = False,
+    seed: Annotated[int, Opt(help="Seed of splits and sampling.")] = 0,
+    writer: Annotated[str | None, Opt(help="Writers: jsonl,parquet,hf (default: JSONL, plus "
+                                      "Parquet and HF when pyarrow / datasets are installed).")
+                      ] = None,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Replace an earlier export in --out "
+                                   "(only a folder whose debatelab-export.json lists every "
+                                   "file in it; never a run folder or other files).")] = False,
+) -> None:
+    """Turn debate traces into a training dataset (TRL, LLaMA-Factory) with a dataset card.
+
+    --out must be new, empty, or (with --overwrite) an earlier export; anything else is
+    refused before a trace is read, so an export never deletes what it did not write.
+    """
+    from debate.export import canonical_format, examples, format_rows, write_export
+    from debate.export.writers import check_export_target
+    from debate.trace import read_traces
+
+    strategy = strategy or ["gold"]
+    try:
+        fmt = canonical_format(fmt)
+        round_numbers = numbers(rounds, "--rounds", int)
+        fractions = numbers(split, "--split", float)
+        files = trace_files(runs)
+        check_export_target(out_dir, sources=files, overwrite=overwrite)
+        traces = [t for f in files for t in read_traces(f)]
+        found = examples(traces, strategy,
+                         options={"rounds": round_numbers, "min_margin": min_margin,
+                                  "pairs": pairs, "allow_fallback": allow_fallback},
+                         filters={"min_length": min_length, "max_length": max_length,
+                                  "max_per_question": max_per_question, "balance": balance,
+                                  "correct": correct,
+                                  "dedupe": not no_dedupe, "seed": seed})
+        rows = format_rows(found, fmt, dedupe=not no_dedupe)
+        counts = write_export(rows, out_dir, fmt=fmt, strategies=list(strategy),
+                              fractions=fractions, seed=seed,
+                              writers=None if writer is None else
+                              tuple(w for w in writer.split(",") if w),
+                              sources=[str(f) for f in files], overwrite=overwrite)
+    except (DebateError, OSError) as exc:
+        fail(exc)
+    out.print(f"{len(traces)} debates -> {len(rows)} rows ({fmt}): "
+              + ", ".join(f"{name} {n}" for name, n in counts.items()) + f"\nwritten to {out_dir}")

@@ -1,0 +1,165 @@
+"""``debate run``: run (or resume) an experiment from a spec and flags."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from debate.cli.app import Opt, err, fail, out, run_traces
+from debate.errors import ConfigError, DebateError
+
+
+def run(
+    config: Annotated[Path | None, typer.Argument(help="Experiment spec (YAML).")] = None,
+    protocol: Annotated[str | None, Opt(help="Protocol name, preset card, or "
+                                        "path/to/file.py:ClassName.")] = None,
+    plugin: Annotated[list[str] | None, Opt("--plugin", help="Python file or module to import "
+                                            "first (registers protocols, roles, judges); "
+                                            "repeatable, added to the spec's plugins.")] = None,
+    model: Annotated[list[str] | None, Opt("--model", "-m", help="Model spec; repeat per "
+                                            "agent. See `debate models`.")] = None,
+    dataset: Annotated[str | None, Opt(help="Dataset file (.jsonl, .json, .csv).")] = None,
+    task: Annotated[str | None, Opt(help="numeric | choice | yesno | exact")] = None,
+    limit: Annotated[int | None, Opt(help="Use the first N questions.")] = None,
+    concurrency: Annotated[int | None, Opt(help="Debates at once.")] = None,
+    agents: Annotated[int | None, Opt(help="Number of agents.")] = None,
+    rounds: Annotated[int | None, Opt(help="Debate rounds after the initial answers.")] = None,
+    seed: Annotated[int | None, Opt(help="Base sampling seed.")] = None,
+    temperature: Annotated[list[str] | None, Opt(
+        help="Sampling temperature: a number for every agent, or KEY=NUMBER for the agent "
+             "or role KEY (judge=0); repeatable.")] = None,
+    max_tokens: Annotated[list[str] | None, Opt(
+        "--max-tokens", help="Completion token limit per call: a number for every agent, or "
+                             "KEY=NUMBER for the agent or role KEY; repeatable.")] = None,
+    name: Annotated[str | None, Opt(help="Run name (folder under --out).")] = None,
+    out_dir: Annotated[str | None, Opt("--out", help="Folder for run folders.")] = None,
+    no_cache: Annotated[bool, Opt("--no-cache", help="No response cache.")] = False,
+    no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
+    force: Annotated[bool, Opt("--force", help="Continue a run folder although the experiment "
+                                "changed (recorded in its config.json).")] = False,
+    batch: Annotated[bool, Opt("--batch", help="Send the calls through the provider's Batch "
+                               "API (openai: models), one batch per debate step, at the "
+                               "batch price.")] = False,
+    ray: Annotated[bool, Opt("--ray", help="Shard the debates over Ray actors (pip install "
+                             "'debatelab[ray]').")] = False,
+    ray_address: Annotated[str | None, Opt("--ray-address", help="The Ray cluster to join "
+                                           "(implies --ray; default: the spec's ray.address, "
+                                           "RAY_ADDRESS, else a local Ray).")] = None,
+) -> None:
+    """Run (or resume) a debate experiment and print its summary."""
+    from debate.analysis.report import RUN_FILES, print_summary
+    from debate.cards import validate
+    from debate.experiment.config import ExperimentConfig, load_experiment
+    from debate.experiment.gc_tuning import batch_gc
+    from debate.experiment.runner import run_experiment
+
+    overrides: dict[str, Any] = {
+        "protocol": protocol, "models": model or None, "limit": limit,
+        "concurrency": concurrency, "agents": agents, "rounds": rounds, "seed": seed,
+        "name": name, "output_dir": out_dir, "cache": False if no_cache else None,
+    }
+    per_key: dict[str, dict[str, Any]] = {}
+    if dataset is not None or task is not None:
+        overrides["dataset"] = {"path": dataset, "task": task}
+    if ray or ray_address:
+        overrides["executor"] = "ray"
+    if batch:
+        overrides["batch"] = True
+    try:
+        for option, field, kind, items in (("--temperature", "temperature", float, temperature),
+                                           ("--max-tokens", "max_tokens", int, max_tokens)):
+            overrides[field] = _sampling_option(items or [], option, field, kind, per_key)
+        if config is not None:
+            if per_key:  # over the spec's own sampling, value by value
+                from debate.sampling import merge_sampling
+
+                overrides["sampling"] = merge_sampling(load_experiment(config).sampling, per_key)
+            if "dataset" in overrides or plugin or ray_address:
+                spec = load_experiment(config)
+                if ray_address:
+                    overrides["ray"] = spec.ray.model_copy(update={"address": ray_address})
+                if "dataset" in overrides:
+                    base = spec.dataset.model_dump(exclude_none=True)
+                    if dataset is not None:  # a file named here replaces a Hub source
+                        base = {k: v for k, v in base.items()
+                                if k not in ("hub", "config", "split", "revision")}
+                    overrides["dataset"] = base | {
+                        k: v for k, v in overrides["dataset"].items() if v}
+                overrides["plugins"] = [*spec.plugins, *(plugin or [])]
+            cfg = load_experiment(config, **overrides)
+        else:
+            if dataset is None:
+                raise typer.BadParameter("give an experiment spec or --dataset")
+            overrides["plugins"] = plugin
+            overrides["sampling"] = per_key or None
+            if ray_address:
+                overrides["ray"] = {"address": ray_address}
+            cfg = validate(ExperimentConfig, {k: v for k, v in overrides.items()
+                                              if v is not None}, "command line")
+        with batch_gc():  # the collector tuned for this run only, restored after
+            summary = run_experiment(cfg, progress=not no_progress, force=force)
+    except (DebateError, OSError) as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        typer.secho("interrupted: finished debates are kept; re-run the same command to resume.",
+                    err=True, fg=typer.colors.YELLOW)
+        raise typer.Exit(130) from None
+    finally:
+        _unload_embedded_models()
+    print_summary(summary, out, run_traces(summary.run))
+    if summary.stopped:
+        err.print(f"[red]run stopped:[/red] {escape(summary.stopped)}\nfinished debates are kept; "
+                  "re-run the same command to resume.")
+        raise typer.Exit(1)
+    if summary.failed:
+        err.print(f"[yellow]{len(summary.failed)} debate(s) did not finish[/yellow]; "
+                  "re-run the same command to retry them.")
+        raise typer.Exit(1)
+    out.print(f"results in {summary.run}/", markup=False, highlight=False)
+    for file, what in RUN_FILES.items():
+        if (Path(str(summary.run)) / file).exists():
+            out.print(f"  {file}: {what}", markup=False, highlight=False)
+
+
+def _sampling_option(items: list[str], option: str, field: str, kind: type[int] | type[float],
+                     per_key: dict[str, dict[str, Any]]) -> Any:
+    """The run-wide value of ``--temperature``/``--max-tokens`` (``None``: not given).
+
+    ``KEY=NUMBER`` items go to ``per_key[KEY][field]`` (the ``sampling:`` block), a
+    plain number is the run-wide value; anything else is a ``ConfigError`` naming
+    ``option``.
+    """
+    from debate.experiment.binding import split_bindings
+
+    run_wide: Any = None
+    for item in items:
+        positional, named = split_bindings([item])
+        key, text = next(iter(named.items())) if named else (None, positional[0])
+        try:
+            value = kind(text)
+        except ValueError:
+            noun = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{option} {item!r}: give {noun} for every agent, or KEY=VALUE "
+                              "for the agent or role KEY (judge=0)") from None
+        if key is not None:
+            if field in per_key.get(key, {}):
+                raise ConfigError(f"{option}: {key}={per_key[key][field]} and {item!r} give "
+                                  f"{key} two values; give one")
+            per_key.setdefault(key, {})[field] = value
+        elif run_wide is not None:
+            raise ConfigError(f"{option}: {run_wide} and {item!r} are both run-wide values; give "
+                              "one, and KEY=VALUE for agents or roles")
+        else:
+            run_wide = value
+    return run_wide
+
+
+def _unload_embedded_models() -> None:
+    """Free the embedded models the run loaded (process-wide, so the run itself keeps them)."""
+    loaded = sys.modules.get("debate.models.llamacpp")
+    if loaded is not None:
+        loaded.unload_models()
