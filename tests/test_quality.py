@@ -15,9 +15,9 @@ import pytest
 
 from debate.agents.oversight import answer_pair
 from debate.datasets import DatasetSpec, FieldMap, load_dataset
+from debate.datasets.quality import QualityOptions, QualitySource, best_distractor
 from debate.errors import DatasetError
 from debate.experiment.identity import fingerprint
-from debate.quality import QualityOptions, QualitySource, best_distractor
 
 FIXTURE = Path("tests/fixtures/quality_sample.jsonl")
 ALL = ["vey-A-1", "vey-A-2", "vey-A-3", "vey-B-1", "archive-A_1", "archive-A_2", "glass-A-1",

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from debate.cli.app import Opt, err, fail, out
+from debate.cli.common import Opt, err, fail, out
 from debate.errors import DebateError
 
 

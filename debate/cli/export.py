@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from debate.cli.app import Opt, fail, numbers, out, trace_files
+from debate.cli.common import Opt, fail, numbers, out, trace_files
 from debate.errors import DebateError
 
 

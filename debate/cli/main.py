@@ -2,13 +2,13 @@
 
 Each command is a function in :mod:`~debate.cli.run`, :mod:`~debate.cli.export`,
 :mod:`~debate.cli.runs` or :mod:`~debate.cli.catalog`, registered here on
-:data:`~debate.cli.app.app` in the order ``debate --help`` lists them.
+:data:`~debate.cli.common.app` in the order ``debate --help`` lists them.
 """
 
 from __future__ import annotations
 
 from debate.cli import catalog, export, run, runs
-from debate.cli.app import app
+from debate.cli.common import app
 
 __all__ = ["app", "main"]
 

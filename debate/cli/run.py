@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from debate.cli.app import Opt, err, fail, out, run_traces
+from debate.cli.common import Opt, err, fail, out, run_traces
 from debate.errors import ConfigError, DebateError
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from debate.cli.app import Opt, fail, out, run_traces, trace_files
+from debate.cli.common import Opt, fail, out, run_traces, trace_files
 from debate.errors import ConfigError, DebateError
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ Debate-QA, consultancy and blind judging pit the gold answer against one wrong a
 (:func:`debate.agents.oversight.answer_pair` reads it from ``question.metadata["distractor"]``,
 else draws another option). Any dataset names it in one column, ``distractor`` unless
 ``fields.distractor`` maps another; QuALITY's reader fills it by the papers' rule
-(:mod:`debate.quality`).
+(:mod:`debate.datasets.quality`).
 """
 
 from __future__ import annotations
