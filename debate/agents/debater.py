@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Completion, Message
-from debate.trace import Turn, TurnKind
+from debate.trace import Turn, TurnExtension, TurnKind
 from debate.uncertainty import RelevanceScorer, UncertaintyMetric, token_sar, uncertainty
 
-__all__ = ["RCR_FULL_PEERS", "Debater", "DebaterBrief", "majority_answer"]
+__all__ = ["RCR_FULL_PEERS", "Debater", "DebaterBrief", "TokenUncertainty", "majority_answer"]
 
 RCR_FULL_PEERS = 2
 """Reflect-Critique-Refine shows this many peers in full (DTE critiques two peers)."""
@@ -35,6 +35,15 @@ class DebaterBrief:
     """du (DebUnc): the token-level uncertainty to measure on the reply and record."""
     relevance: RelevanceScorer | None = None
     """du (DebUnc, ``uncertainty="token-sar"``): the scorer of each token's relevance."""
+
+
+class TokenUncertainty(TurnExtension):
+    """A DebUnc reply's token-level uncertainty (turn fields), which du shows as confidences."""
+
+    uncertainty: float
+    """The reply's uncertainty (higher: less sure), by ``uncertainty_metric``."""
+    uncertainty_metric: str
+    """The metric that measured it (``mean-nll``, ``entropy``, ``token-sar``)."""
 
 
 @role("debater")
@@ -91,10 +100,10 @@ class Debater(Agent):
         metric = view.brief_as(DebaterBrief).uncertainty
         if metric:
             value, used = uncertainty(completion.logprobs, metric)
-            if value is None:
+            if value is None or used is None:
                 parsed.fields["uncertainty_unavailable"] = "the backend returned no logprobs"
             else:
-                parsed.fields.update(uncertainty=value, uncertainty_metric=used)
+                TokenUncertainty(uncertainty=value, uncertainty_metric=used).write(parsed.fields)
         return parsed
 
     async def aread(self, completion: Completion, view: View,
@@ -109,7 +118,8 @@ class Debater(Agent):
             relevance = await asyncio.to_thread(scorer, prompt, [t.token for t in tokens])
             value = token_sar(tokens, relevance)
             if value is not None:
-                parsed.fields.update(uncertainty=value, uncertainty_metric="token-sar")
+                TokenUncertainty(uncertainty=value,
+                                 uncertainty_metric="token-sar").write(parsed.fields)
         return parsed
 
     def _peers(self, view: View) -> str:

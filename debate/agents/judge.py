@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import JsonValue
+
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message, SamplingParams
 from debate.scoring import NO_ANSWER, Extraction
 from debate.scoring.fields import parse_fields
+from debate.trace import TurnExtension
 
-__all__ = ["CHOICE_SCHEMA", "JudgeAgent", "JudgeBrief"]
+__all__ = ["CHOICE_SCHEMA", "JudgeAgent", "JudgeBrief", "JudgeRationale"]
 
 CHOICE_SCHEMA: dict[str, Any] = {
     "title": "judge_choice",
@@ -33,6 +36,13 @@ class JudgeBrief:
 
     candidates: Sequence[tuple[str | None, str]] = ()
     """The (answer, argument) pairs to choose from, numbered from 1."""
+
+
+class JudgeRationale(TurnExtension):
+    """Why the ``judge`` role chose its candidate (turn fields), which the llm judge reports."""
+
+    rationale: JsonValue = None
+    """The reply's ``rationale``, as the model wrote it (text, when it follows the schema)."""
 
 
 @role("judge")
@@ -69,4 +79,5 @@ class JudgeAgent(Agent):
         choice = str(fields.get("choice", "")).strip().strip(".)")
         count = len(view.brief_as(JudgeBrief).candidates)
         valid = choice.isdigit() and 1 <= int(choice) <= count
+        JudgeRationale(rationale=fields.get("rationale")).write(fields)
         return Parsed(Extraction(choice, "field") if valid else NO_ANSWER, None, fields)

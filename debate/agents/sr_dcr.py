@@ -24,15 +24,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import JsonValue
+
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.errors import ConfigError
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.scoring import NO_ANSWER, Extraction, count_numbers, extract_field
 from debate.scoring.fields import parse_confidence, parse_fields
-from debate.trace import Question, TurnKind
+from debate.trace import Question, TurnExtension, TurnKind
 
 __all__ = ["ContextAnswerer", "ContextCritic", "Defender", "ReliabilityJudgeAgent",
-           "SrDcrBrief", "answer_span", "parse_reliability", "sequence_confidence", "span_logprobs"]
+           "ReliabilityVerdict", "SrDcrBrief", "answer_span", "parse_reliability",
+           "sequence_confidence", "span_logprobs"]
 
 RELIABILITY_SCHEMA: dict[str, Any] = {
     "title": "context_reliability",
@@ -111,6 +114,15 @@ def parse_reliability(text: str) -> str | None:
 
 def _closed_book(question: Question) -> Question:
     return question.model_copy(update={"context": None})
+
+
+class ReliabilityVerdict(TurnExtension):
+    """The reliability judge's reason, or why its verdict could not be read (turn fields)."""
+
+    reason: JsonValue = None
+    """The reply's ``reason``, as the model wrote it (text, when it follows the schema)."""
+    parse_error: str | None = None
+    """Why no REASONABLE/UNREASONABLE verdict could be read (``None``: it was read)."""
 
 
 @role("context-answerer")
@@ -264,6 +276,7 @@ class ReliabilityJudgeAgent(_Arguer):
         """The verdict, lower case, as the turn's answer (``None`` when unreadable)."""
         verdict = parse_reliability(text)
         fields = parse_fields(text, ("verdict", "reason")) or {}
-        if verdict is None:
-            fields["parse_error"] = "no REASONABLE/UNREASONABLE verdict"
+        ReliabilityVerdict(reason=fields.get("reason"),
+                           parse_error=None if verdict is not None
+                           else "no REASONABLE/UNREASONABLE verdict").write(fields)
         return Parsed(Extraction(verdict, "field") if verdict else NO_ANSWER, None, fields)

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
-from debate.trace import DebateTrace, Turn
+from debate.protocols.oversight import OversightJudgment, OversightSpeech
+from debate.protocols.oversight_best_of import left_behind
+from debate.trace import DebateTrace
 
 __all__ = ["CONFIDENT", "OVERSIGHT_DEFINITIONS", "OVERSIGHT_PROTOCOLS", "ConfidenceRound",
            "OversightStats", "OversightTally", "Rate", "SideRates", "left_behind",
@@ -63,17 +64,6 @@ OVERSIGHT_DEFINITIONS: dict[str, str] = {
         "with both estimates (the paper's figure); beside it the same over every (order, "
         "round) point (one that could not be read is not confident)"),
 }
-
-
-def left_behind(turn: Turn) -> bool:
-    """Whether a speech is a candidate that did not continue the debate.
-
-    Since ``best_of``: a turn with ``sample`` (the candidates that lost; each has its
-    ``candidate`` index). Traces written with ``speech_samples`` marked every candidate
-    with ``sample`` and continued with ``sample`` 0, which stays the main line.
-    """
-    sample = turn.fields.get("sample")
-    return sample is not None and ("candidate" in turn.fields or sample != 0)
 
 
 class Rate(BaseModel):
@@ -206,16 +196,18 @@ class OversightTally:
         speakers: dict[tuple[int, str], str] = {}  # (order, label) -> agent name
         points: dict[tuple[int, int], list[float | None]] = {}  # (order, round) -> estimates
         for turn in trace.turns:
-            fields = turn.fields
+            speech = OversightSpeech.read(turn) if turn.kind in ("argument", "confidence") else None
+            if speech is None:
+                continue
             if turn.kind == "argument" and not left_behind(turn):
-                speakers[fields["order"], fields["seat"]] = turn.agent
-                quotes, verified = fields["quotes"], fields["verified_quotes"]
-                for count in (self.quotes, self.side_quotes[fields["side"]]):
+                speakers[speech.order, speech.seat] = turn.agent
+                quotes, verified = speech.quotes or 0, speech.verified_quotes or 0
+                for count in (self.quotes, self.side_quotes[speech.side]):
                     count.hits += verified
                     count.total += quotes
             elif turn.kind == "confidence":
-                self._estimate(turn.round, fields["side"], turn.confidence)
-                points.setdefault((fields["order"], turn.round), []).append(turn.confidence)
+                self._estimate(turn.round, speech.side, turn.confidence)
+                points.setdefault((speech.order, turn.round), []).append(turn.confidence)
         last: dict[int, int] = {}  # order -> its last round with estimates
         for (order, round_), estimates in points.items():
             last[order] = max(last.get(order, round_), round_)
@@ -229,7 +221,9 @@ class OversightTally:
         models = {agent.name: agent.model for agent in trace.agents}
         for turn in trace.turns:
             if turn.kind == "verdict" and turn.step == "decide":
-                self._judgment(turn.fields, speakers, models)
+                judgment = OversightJudgment.read(turn)
+                if judgment is not None:
+                    self._judgment(judgment, speakers, models)
         return True
 
     def _estimate(self, round_: int, side: str, confidence: float | None) -> None:
@@ -242,23 +236,23 @@ class OversightTally:
             estimates.total[side] += confidence
             estimates.stated[side] += 1
 
-    def _judgment(self, fields: dict[str, Any], speakers: dict[tuple[int, str], str],
+    def _judgment(self, judgment: OversightJudgment, speakers: dict[tuple[int, str], str],
                   models: dict[str, str]) -> None:
         self.judgments += 1
-        decision, correct_label = fields.get("decision"), fields["correct_label"]
-        p_correct = fields.get("p_correct")  # None exactly when the verdict was not read
+        decision, correct_label = judgment.decision, judgment.correct_label
+        p_correct = judgment.p_correct  # None exactly when the verdict was not read
         if p_correct is None:
             self.unparsed += 1
         else:
             self.read += 1
             self.p_correct_sum += p_correct
             self.ties += decision is None
-        hit = fields.get("decided_correct") is True
+        hit = judgment.decided_correct is True
         for count in (self.accuracy, self.seats[correct_label]):
             count.hits += hit
             count.total += 1
         for label in ("A", "B"):
-            agent = speakers.get((fields["order"], label))
+            agent = speakers.get((judgment.order, label))
             if agent is None:
                 continue
             side = "correct" if label == correct_label else "incorrect"

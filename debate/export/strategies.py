@@ -43,6 +43,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from debate.export.examples import Example, prompt_key, provenance
+from debate.protocols.oversight import OversightJudgment, OversightSpeech
+from debate.protocols.oversight_best_of import JudgeRating, SampleMark
 from debate.registry import Registry
 from debate.scoring import final_correct, is_correct
 from debate.settings import Settings
@@ -290,7 +292,11 @@ PREFERENCE_EXPONENT = 2.25
 
 def _candidate(turn: Turn) -> int:
     """A candidate's index at its point (traces before ``best_of``: its ``sample``)."""
-    return int(turn.fields.get("candidate", turn.fields.get("sample", 0)))
+    rating = JudgeRating.read(turn)
+    if rating is not None:
+        return rating.candidate
+    mark = SampleMark.read(turn)
+    return mark.sample if mark is not None and mark.sample is not None else 0
 
 
 def _sampled_points(trace: DebateTrace) -> list[list[Turn]]:
@@ -301,8 +307,9 @@ def _sampled_points(trace: DebateTrace) -> list[list[Turn]]:
     """
     points: dict[tuple[str, str], list[Turn]] = {}
     for turn in trace.turns:
-        if turn.kind == "argument" and turn.fields.get("point") is not None:
-            points.setdefault((turn.agent, turn.fields["point"]), []).append(turn)
+        rating = JudgeRating.read(turn) if turn.kind == "argument" else None
+        if rating is not None and rating.point is not None:
+            points.setdefault((turn.agent, rating.point), []).append(turn)
     groups = []
     for (agent, point), turns in points.items():
         turns.sort(key=_candidate)
@@ -322,34 +329,54 @@ def _sampled_points(trace: DebateTrace) -> list[list[Turn]]:
 def _preference(trace: DebateTrace, chosen: Turn, rejected: Turn, group: list[Turn],
                 probes: dict[str, str], target: tuple[str | None, str]) -> Example:
     """A pair of candidates, scored by the judge's ratings (its probability on the answer)."""
-    scores = (float(chosen.fields["judge_p_own"]), float(rejected.fields["judge_p_own"]))
-    f = chosen.fields
+    scores = (_rating(chosen), _rating(rejected))
+    f = OversightSpeech.read(chosen)
+    if f is None:
+        raise ValueError(f"trace {trace.id}: candidate {chosen.id} has no seat (order, seat, "
+                         "side)")
     powered = (scores[0] ** PREFERENCE_EXPONENT, scores[1] ** PREFERENCE_EXPONENT)
     return Example(
         prompt=chosen.messages, chosen=chosen.raw, rejected=rejected.raw,
         score_chosen=scores[0], score_rejected=scores[1], margin=scores[0] - scores[1],
-        answer=target[0], chosen_correct=f["side"] == "correct",
+        answer=target[0], chosen_correct=f.side == "correct",
         metadata=provenance(trace, [chosen, rejected], "judge-preference", target[1],
                             judge_p_own=list(scores), preference=powered[0] / sum(powered),
-                            ratings=[t.fields.get("judge_p_own") for t in group],
-                            seat=f["seat"], side=f["side"], defends=f.get("defends"),
-                            order=f["order"], point=f["point"],
+                            ratings=[_rating_of(t) for t in group],
+                            seat=f.seat, side=f.side, defends=f.defends,
+                            order=f.order, point=_point(chosen),
                             samples=[_candidate(chosen), _candidate(rejected)],
                             probes=[probes.get(chosen.id), probes.get(rejected.id)]))
 
 
+def _rating_of(turn: Turn) -> float | None:
+    """A candidate's rating by the judge (``None``: not rated, or not read)."""
+    rating = JudgeRating.read(turn)
+    return rating.judge_p_own if rating is not None else None
+
+
+def _rating(turn: Turn) -> float:
+    """A rated candidate's rating (:func:`_rating_of`, known to be there)."""
+    value = _rating_of(turn)
+    if value is None:
+        raise ValueError(f"turn {turn.id!r} has no judge rating")
+    return value
+
+
+def _point(turn: Turn) -> str:
+    """A candidate's point (``o{order}/r{round}/{seat}``)."""
+    rating = JudgeRating.read(turn)
+    return rating.point or "" if rating is not None else ""
+
+
 def _ranked_pairs(scored: list[Turn], pairs: str) -> list[tuple[Turn, Turn]]:
     """(chosen, rejected) candidates: the best against the lowest-rated, or every pair."""
-    def rating(turn: Turn) -> float:
-        return float(turn.fields["judge_p_own"])
-
     if pairs == "all":
-        return [(one, two) if rating(one) >= rating(two) else (two, one)
+        return [(one, two) if _rating(one) >= _rating(two) else (two, one)
                 for one, two in combinations(scored, 2)]
     if len(scored) < 2:
         return []
-    best = max(scored, key=lambda t: (rating(t), -_candidate(t)))  # the one that continued
-    worst = min((t for t in scored if t is not best), key=lambda t: (rating(t), -_candidate(t)))
+    best = max(scored, key=lambda t: (_rating(t), -_candidate(t)))  # the one that continued
+    worst = min((t for t in scored if t is not best), key=lambda t: (_rating(t), -_candidate(t)))
     return [(best, worst)]
 
 
@@ -361,14 +388,13 @@ def judge_preference_pairs(traces: Iterable[DebateTrace],
     for trace in traces:
         if trace.protocol not in SELF_PLAY_PROTOCOLS:
             continue  # speeches carry a ``point`` only as best-of-N candidates
-        probes = {t.fields["probe_of"]: t.id for t in trace.turns
-                  if t.step == "probe" and t.fields.get("probe_of") is not None}
+        probes = {j.probe_of: t.id for t in trace.turns if t.step == "probe"
+                  for j in [OversightJudgment.read(t)] if j is not None and j.probe_of is not None}
         target = _target(trace, trace.final.answer, "judge")
         for group in _sampled_points(trace):
-            scored = [t for t in group
-                      if t.raw.strip() and t.fields.get("judge_p_own") is not None]
+            scored = [t for t in group if t.raw.strip() and _rating_of(t) is not None]
             for chosen, rejected in _ranked_pairs(scored, options.pairs):
-                margin = chosen.fields["judge_p_own"] - rejected.fields["judge_p_own"]
+                margin = _rating(chosen) - _rating(rejected)
                 if (chosen.raw == rejected.raw  # nothing to prefer between identical texts
                         or margin <= _TIE or margin - options.min_margin <= _TIE):
                     continue

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from debate.agents.base import Agent, View
-from debate.agents.judge import JudgeBrief
+from debate.agents.judge import JudgeBrief, JudgeRationale
 from debate.errors import ConfigError
 from debate.judges.base import Decision, Judge, JudgeConfig, judge
 from debate.judges.majority import majority_vote
@@ -81,7 +81,7 @@ class LLMJudge(Judge[LLMJudgeConfig]):
             picks.append(order[int(turn.answer) - 1].answer if turn.answer else None)
         details: dict[str, object] = {
             "judge_called": True, "candidates": [t.answer for t in options], "choices": picks,
-            "rationale": turns[0].fields.get("rationale"),
+            "rationale": _rationale(turns[0]),
         }
         chosen = picks[0]
         if len(picks) == 2:
@@ -97,3 +97,9 @@ class LLMJudge(Judge[LLMJudgeConfig]):
             details = {**fallback.details, **details}
             return Decision(fallback.model_copy(update={"details": details}), turns)
         return Decision(FinalAnswer(answer=chosen, method="llm-judge", details=details), turns)
+
+
+def _rationale(turn: Turn) -> object:
+    """The judge's rationale of ``turn`` (``None``: it gave none)."""
+    said = JudgeRationale.read(turn)
+    return said.rationale if said is not None else None

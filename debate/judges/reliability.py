@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from debate.agents.base import Agent, View
+from debate.agents.sr_dcr import ReliabilityVerdict
 from debate.errors import ConfigError
 from debate.judges.base import Decision, Judge, judge
 from debate.trace import FinalAnswer, Question, Turn
@@ -24,7 +25,7 @@ class ReliabilityJudge(Judge):
         if agent is None:
             raise ConfigError("the reliability judge needs a judge agent")
         turn = await agent.act(View(question, round_, peers=candidates))
+        said = ReliabilityVerdict.read(turn) or ReliabilityVerdict()
         final = FinalAnswer(answer=turn.answer, method="reliability",
-                            details={"reason": turn.fields.get("reason"),
-                                     "parse_error": turn.fields.get("parse_error")})
+                            details={"reason": said.reason, "parse_error": said.parse_error})
         return Decision(final, [turn])

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from debate.agents.base import Agent, Memory, View
-from debate.agents.debater import DebaterBrief
+from debate.agents.debater import DebaterBrief, TokenUncertainty
 from debate.judges.majority import is_consensus
 from debate.protocols.base import (
     DebateContext,
@@ -174,10 +174,11 @@ class DuProtocol(GroupProtocol[DuConfig]):
         """
         if self.config.uncertainty == "none":
             return None
-        values = [t.fields.get("uncertainty") for t in previous]
+        measured = [TokenUncertainty.read(t) for t in previous]
+        values: list[float | None] = [m.uncertainty if m else None for m in measured]
         if any(v is None for v in values):
             return None
-        metrics = {t.fields.get("uncertainty_metric") for t in previous}
+        metrics = {m.uncertainty_metric if m else None for m in measured}
         if len(metrics) == 1:
             metric = str(next(iter(metrics)))
         else:  # mixed: every turn's mean NLL, on one scale

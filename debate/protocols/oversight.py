@@ -78,7 +78,6 @@ from debate.agents.oversight import (
     close_split_quote,
     first_correct_seat,
 )
-from debate.analysis.oversight_metrics import left_behind
 from debate.errors import ConfigError
 from debate.protocols.base import (
     DebateContext,
@@ -87,7 +86,7 @@ from debate.protocols.base import (
     gather_all,
     protocol,
 )
-from debate.protocols.oversight_best_of import best_of, best_of_opponent_calls
+from debate.protocols.oversight_best_of import best_of, best_of_opponent_calls, left_behind
 from debate.protocols.oversight_config import (
     BlindJudgeConfig,
     ConsultancyConfig,
@@ -95,15 +94,72 @@ from debate.protocols.oversight_config import (
     OversightConfig,
     SpeechConfig,
 )
-from debate.trace import FinalAnswer, Question, Turn
+from debate.trace import FinalAnswer, Question, Turn, TurnExtension
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
     from langgraph.runtime import Runtime
 
 __all__ = ["BlindJudgeConfig", "BlindJudgeProtocol", "ConsultancyConfig", "ConsultancyProtocol",
-           "DebateQaConfig", "DebateQaProtocol", "OversightConfig", "Order", "SpeechConfig"]
+           "DebateQaConfig", "DebateQaProtocol", "OversightConfig", "OversightJudgment",
+           "OversightSpeech", "Order", "SpeechConfig"]
 
+
+class OversightSpeech(TurnExtension):
+    """Who spoke, for which side, with how many quotes: a speech's turn fields.
+
+    A speaker's private estimate of winning (kind ``confidence``) carries the first
+    three only.
+    """
+
+    order: int
+    """The order (run) of the question it belongs to."""
+    seat: str
+    """The label of the answer the speaker defends (``A`` or ``B``)."""
+    side: str
+    """``correct`` or ``incorrect``: whether that answer is the gold one."""
+    defends: str | None = None
+    """The answer it defends, as shown."""
+    quotes: int | None = None
+    """The quotes in the speech."""
+    verified_quotes: int | None = None
+    """Those found in the passage."""
+    words: int | None = None
+    """The speech's length in words."""
+
+
+class OversightJudgment(TurnExtension):
+    """A judge's verdict on one order, scored against the gold (turn fields).
+
+    A rating of a best-of-N candidate (step ``probe``) also names the candidate.
+    """
+
+    stored_none: ClassVar[frozenset[str]] = frozenset({"p_correct", "decision",
+                                                       "decided_correct"})
+
+    order: int
+    """The order (run) of the question it judged."""
+    correct_label: str
+    """The label of the gold answer in that order."""
+    candidate: int | None = None
+    """A probe's candidate index at its point."""
+    probe_of: str | None = None
+    """The id of the candidate speech a probe rated."""
+    seat: str | None = None
+    """The seat of the candidate a probe rated."""
+    p_correct: float | None = None
+    """The judge's probability on the gold answer (``None``: its verdict was not read)."""
+    decision: str | None = None
+    """The label it chose (``None``: none, or a tie)."""
+    decided_correct: bool | None = None
+    """Whether it chose the gold label (``None``: it chose none)."""
+
+
+
+def _seat(turn: Turn) -> str | None:
+    """The seat of a speech (``None``: not a speech)."""
+    speech = OversightSpeech.read(turn)
+    return speech.seat if speech is not None else None
 
 
 @dataclass(frozen=True)
@@ -211,15 +267,20 @@ class _Oversight(FixedRolesProtocol[OversightT]):
         return View(question, round_, tag=tag, step=step, brief=brief)
 
     @staticmethod
-    def scored(turn: Turn, order: Order, **extra: Any) -> Turn:
-        """A verdict with its order and, when it was read, the probability on the correct answer."""
+    def scored(turn: Turn, order: Order, candidate: int | None = None,
+               probe_of: str | None = None, seat: str | None = None) -> Turn:
+        """A verdict with its order and, when it was read, the probability on the correct answer.
+
+        A probe also names the ``candidate`` it rated, its turn id (``probe_of``) and ``seat``.
+        """
         probs = turn.fields.get("probabilities")
         decision = turn.answer
-        turn.fields.update(order=order.index, correct_label=order.correct, **extra,
-                           p_correct=None if probs is None else probs[order.correct],
-                           decision=decision,
-                           decided_correct=None if decision is None
-                           else decision == order.correct)
+        OversightJudgment(order=order.index, correct_label=order.correct, candidate=candidate,
+                          probe_of=probe_of, seat=seat,
+                          p_correct=None if probs is None else probs[order.correct],
+                          decision=decision,
+                          decided_correct=None if decision is None
+                          else decision == order.correct).write(turn.fields)
         return turn
 
     async def verdict(self, state: DebateState,
@@ -287,7 +348,7 @@ class _Speeches(_Oversight[SpeechT]):
             return True
         return (self.sequential() and round_ > 0 and turn.round == round_
                 and turn.kind == "argument"
-                and LABELS.index(str(turn.fields.get("seat"))) < LABELS.index(label))
+                and LABELS.index(str(_seat(turn))) < LABELS.index(label))
 
     def since(self, line: Sequence[Turn], round_: int, order: Order, label: str) -> list[Turn]:
         """What seat ``label`` reads before its speech of ``round_`` and had not read before.
@@ -360,10 +421,10 @@ class _Speeches(_Oversight[SpeechT]):
     def record(self, speech: Turn, q: Question, order: Order, label: str) -> Turn:
         """A speech's fields: order, seat, side, answer defended, words, quotes as shown."""
         _, total, verified = self.shown_text(speech.raw, q.context or "")
-        speech.fields.update(order=order.index, seat=label, side=order.side(label),
-                             defends=order.answers[LABELS.index(label)],
-                             quotes=total, verified_quotes=verified,
-                             words=len(speech.raw.split()))
+        OversightSpeech(order=order.index, seat=label, side=order.side(label),
+                        defends=order.answers[LABELS.index(label)],
+                        quotes=total, verified_quotes=verified,
+                        words=len(speech.raw.split())).write(speech.fields)
         return speech
 
     async def _speak(self, q: Question, line: list[Turn], r: int, order: Order, label: str,
@@ -384,7 +445,7 @@ class _Speeches(_Oversight[SpeechT]):
         view = View(q, r, history=mine, tag=f"o{order.index}", step="confidence",
                     brief=self.brief(q, order, label, "confidence", ()))
         turn = await agent.act(view)
-        turn.fields.update(order=order.index, seat=label, side=order.side(label))
+        OversightSpeech(order=order.index, seat=label, side=order.side(label)).write(turn.fields)
         return turn
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:

@@ -38,13 +38,13 @@ speaker; ``opponent_n: 1`` is ``best_of_opponent: sampled``, 0 is ``none``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from debate.agents.oversight import LABELS, Speech
 from debate.agents.oversight_judge import NO_LOGPROBS
 from debate.errors import ConfigError
 from debate.protocols.base import DebateContext, gather_all
-from debate.trace import Question, Turn
+from debate.trace import Question, Turn, TurnExtension
 
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
@@ -52,7 +52,56 @@ if TYPE_CHECKING:
     from debate.protocols.oversight import Order, _Speeches
     from debate.protocols.oversight_config import SpeechConfig
 
-__all__ = ["DUMMY_SPEECH", "BestOfOpponent", "best_of", "best_of_opponent_calls"]
+__all__ = ["DUMMY_SPEECH", "BestOfOpponent", "JudgeRating", "SampleMark", "best_of",
+           "best_of_opponent_calls", "left_behind"]
+
+
+
+class JudgeRating(TurnExtension):
+    """A best-of-N candidate speech's point and the judge's rating of it (turn fields)."""
+
+    stored_none: ClassVar[frozenset[str]] = frozenset({"judge_p_own"})
+
+    point: str | None = None
+    """The point of the debate it was sampled at: ``o{order}/r{round}/{seat}`` (always
+    written; ``None`` only in hand-made turns). Keys are stored in this order."""
+    candidate: int
+    """Its index among the point's candidates."""
+    judge_p_own: float | None = None
+    """The judge's probability on the speaker's answer after reading it (``None``: the
+    rating could not be read; stored as ``null``)."""
+
+
+class SampleMark(TurnExtension):
+    """A speech that did not continue the debate (turn fields)."""
+
+    sample: int | None = None
+    """Its sample index: a best-of-N candidate left behind (its ``candidate`` index), or
+    the opponent speech sampled for the ratings (``best_of``); traces written with
+    ``speech_samples`` marked every candidate, and the one that continued with 0."""
+    opponent_for: str | None = None
+    """The seat whose candidates a sampled opponent speech was shown beside."""
+
+
+def left_behind(turn: Turn) -> bool:
+    """Whether a speech is a candidate that did not continue the debate.
+
+    Since ``best_of``: a turn with ``sample`` (the candidates that lost; each has its
+    ``candidate`` index). Traces written with ``speech_samples`` marked every candidate
+    with ``sample`` and continued with ``sample`` 0, which stays the main line.
+    """
+    mark = SampleMark.read(turn)
+    sample = mark.sample if mark is not None else None
+    return sample is not None and (JudgeRating.read(turn) is not None or sample != 0)
+
+
+def _seat(turn: Turn) -> str | None:
+    """The seat of a speech (:class:`~debate.protocols.oversight.OversightSpeech`)."""
+    from debate.protocols.oversight import OversightSpeech  # it imports this module
+
+    speech = OversightSpeech.read(turn)
+    return speech.seat if speech is not None else None
+
 
 DUMMY_SPEECH = "My answer is the best choice and my opponent is wrong."
 """The opponent's speech the reference's preference judge sees beside a candidate
@@ -88,7 +137,7 @@ async def _opponent(protocol: _Speeches[Any], q: Question, line: Sequence[Turn],
     name = order.speakers[other]
     passage = q.context or ""
     read = [t for t in line if t.round == r and t.kind == "argument"
-            and t.fields.get("seat") == other and protocol.reads(r, label, t)]
+            and _seat(t) == other and protocol.reads(r, label, t)]
     if read and mode in ("spoken", "sampled"):
         return protocol.shown(read[-1], passage), []
     if mode != "sampled":
@@ -99,7 +148,7 @@ async def _opponent(protocol: _Speeches[Any], q: Question, line: Sequence[Turn],
     view = protocol.speech_view(q, before, r, order, other, agent, sample=k,
                                 tag=f"o{order.index}/for{label}")
     turn = protocol.record(await agent.act(view), q, order, other)
-    turn.fields.update(sample=k, opponent_for=label)
+    SampleMark(sample=k, opponent_for=label).write(turn.fields)
     return protocol.shown(turn, passage), [turn]
 
 
@@ -139,12 +188,13 @@ async def best_of(protocol: _Speeches[Any], q: Question, line: Sequence[Turn], r
         protocol.scored(probe, order, candidate=i, probe_of=speech.id, seat=label)
         probs = probe.fields.get("probabilities")
         rating = None if probs is None else float(probs[label])
-        speech.fields.update(point=point, candidate=i, judge_p_own=rating)
+        JudgeRating(point=point, candidate=i, judge_p_own=rating).write(speech.fields)
         ratings.append(rating)
     best = max(range(len(speeches)),
                key=lambda i: (ratings[i] is not None, ratings[i] or 0.0, -i))
     speeches[best].fields["ratings"] = ratings
     left = [s for i, s in enumerate(speeches) if i != best]
-    for speech in left:
-        speech.fields["sample"] = speech.fields["candidate"]
+    for i, speech in enumerate(speeches):
+        if i != best:
+            SampleMark(sample=i).write(speech.fields)
     return [speeches[best], *left, *sampled, *probes]
