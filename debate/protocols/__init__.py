@@ -78,3 +78,24 @@ __all__ = [
     "get_protocol",
     "protocol",
 ]
+
+
+_NOT_PROTOCOLS = frozenset({"base", "runtime", "topology"})
+"""Modules here that register no protocol (``runtime`` loads LangGraph: only when a debate runs)."""
+
+
+def _register_built_ins() -> None:
+    """Import every protocol module of this package, so each registers its protocols.
+
+    A new built-in protocol is one module here (plus its card and its test): no list
+    to extend. The modules above are imported by name for the public names they give.
+    """
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if module.name not in _NOT_PROTOCOLS:
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_built_ins()

@@ -190,6 +190,14 @@ class DuProtocol(GroupProtocol[DuConfig]):
         scores = debunc_confidences([float(v) for v in values if v is not None])
         return {t.agent: c for t, c in zip(previous, scores, strict=True)}, metric
 
+    def peers_of(self, agents: Sequence[Agent], previous: list[Turn]) -> list[list[Turn]]:
+        """For each agent, the previous round's turns it reads: every other agent's (Du et al.).
+
+        The one place who reads whom is decided; a sparse topology (``du-sparse``)
+        overrides it.
+        """
+        return [[t for t in previous if t.agent != a.name] for a in agents]
+
     async def debate(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round r: each agent reads the others' round r-1 answers and answers again."""
         agents = runtime.context.group(self.member_names())
@@ -197,7 +205,7 @@ class DuProtocol(GroupProtocol[DuConfig]):
         previous = last_round(turns, r - 1)
         memory: Memory = "rebuild" if self.config.prompting == "rcr" else "chat"
         shown = self._confidences(previous)
-        peers = [[t for t in previous if t.agent != a.name] for a in agents]
+        peers = self.peers_of(agents, previous)
         new: list[Turn] = []
         summaries: list[str | None] = [None] * len(agents)
         if self.config.summarize_peers and len(agents) > 1:
