@@ -52,6 +52,7 @@ CASES = {
     "sr-dcr": {"rounds": 1, "always_debate": True}, "critique-refine": {"rounds": 1},
     "self-refine": {"rounds": 1}, "single": {}, "self-consistency": {"samples": 3},
     "debate-qa": {"rounds": 1}, "consultancy": {"rounds": 1}, "blind-judge": {},
+    "du-sparse": {"agents": 3, "topology": "chain"},
 }
 QUESTION = Question(id="q", text="Tom has 3 apples and buys 4 more. How many apples now?",
                     task="numeric", gold="7", context="Tom ends up with 7 apples.",
@@ -69,6 +70,7 @@ def test_cases_cover_every_protocol():
 OUTCOMES = {
     "critique-refine": ("7", "last", "max_rounds", "7-7"),
     "du": ("7", "majority", "max_rounds", "777777777"),
+    "du-sparse": ("7", "majority", "max_rounds", "777777777"),
     "mad": ("7", "judge", "max_rounds", "77--7"),
     "peer-review": ("7", "majority", "done", "777------777"),
     "reconcile": ("7", "confidence-weighted", "consensus", "777"),
