@@ -6,6 +6,7 @@ import pytest
 from debate.errors import ConfigError, DebateError, FatalTransportError, RetryableError
 from debate.models import (
     CallStats,
+    Capabilities,
     Completion,
     Limits,
     Message,
@@ -230,7 +231,7 @@ def test_a_caller_cancelling_a_call_is_not_a_timeout(virtual_time):
 
 def test_in_process_backends_get_no_timeout_unless_one_is_set():
     class InProcess(Concurrency):
-        in_process = True
+        capabilities = Capabilities(in_process=True)
 
     def timeout(backend, retry=None):
         return wrap(backend, stats=CallStats(), retry=retry).inner.policy.timeout

@@ -25,7 +25,7 @@ from typing import TypeVar
 from debate.agents.base import Agent, get_role
 from debate.cards import load_role_card
 from debate.errors import ConfigError
-from debate.models.types import ChatModel, SamplingParams
+from debate.models.types import ChatModel, SamplingParams, capabilities_of, size_model
 from debate.protocols.base import DebateProtocol
 from debate.sampling import Sampling, SamplingLayer
 from debate.settings import suggest
@@ -149,17 +149,15 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
 
 
 def _size_backends(models: Sequence[ChatModel | None]) -> None:
-    """Tell each backend that serves a fixed number of calls at once how many agents use it.
+    """Tell each model that serves a fixed number of calls at once how many agents use it.
 
-    The backend under a middleware stack is found through the layers' ``inner``;
-    backends without a ``size_for(users)`` method are left alone.
+    Only models that declare ``sized_to_users`` are told (middleware reports and passes
+    on its backend's: :class:`~debate.models.types.Capabilities`); the others are left
+    alone.
     """
-    users: dict[int, tuple[object, int]] = {}
+    users: dict[int, tuple[ChatModel, int]] = {}
     for model in models:
-        bare: object = model
-        while hasattr(bare, "inner"):
-            bare = bare.inner
-        if hasattr(bare, "size_for"):
-            users[id(bare)] = (bare, users.get(id(bare), (bare, 0))[1] + 1)
-    for bare, count in users.values():
-        bare.size_for(count)  # type: ignore[attr-defined]
+        if model is not None and capabilities_of(model).sized_to_users:
+            users[id(model)] = (model, users.get(id(model), (model, 0))[1] + 1)
+    for model, count in users.values():
+        size_model(model, count)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         parse_model_spec,
     )
     from debate.models.types import (
+        Capabilities,
         ChatModel,
         Closeable,
         Completion,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         SamplingParams,
         TokenLogprob,
         Usage,
+        capabilities_of,
         close_model,
     )
 
@@ -53,8 +55,9 @@ _SOURCES: dict[str, tuple[str, ...]] = {
                            "route_key"),
     "debate.models.spec": ("BACKENDS", "SPEC_FORMS", "Backend", "ModelSpec", "backend",
                            "create_backend", "parse_model_spec"),
-    "debate.models.types": ("ChatModel", "Closeable", "Completion", "Message",
-                            "SamplingParams", "TokenLogprob", "Usage", "close_model"),
+    "debate.models.types": ("Capabilities", "ChatModel", "Closeable", "Completion", "Message",
+                            "SamplingParams", "TokenLogprob", "Usage", "capabilities_of",
+                            "close_model"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES, globals())
 
@@ -65,6 +68,7 @@ __all__ = [
     "Backend",
     "CallStats",
     "Cached",
+    "Capabilities",
     "ChatModel",
     "Closeable",
     "Completion",
@@ -87,6 +91,7 @@ __all__ = [
     "backend",
     "cache_key",
     "call_position",
+    "capabilities_of",
     "close_model",
     "create_backend",
     "parse_model_spec",

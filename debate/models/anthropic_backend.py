@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
@@ -36,7 +36,15 @@ from debate.errors import (
     register_url_password,
 )
 from debate.models.guard import check_request
-from debate.models.types import Closeable, Completion, Message, SamplingParams, Usage
+from debate.models.types import (
+    DEFAULT_CAPABILITIES,
+    Capabilities,
+    Closeable,
+    Completion,
+    Message,
+    SamplingParams,
+    Usage,
+)
 
 __all__ = ["AnthropicModel", "accepts_sampling"]
 
@@ -84,6 +92,9 @@ class AnthropicModel(Closeable):
             name (:func:`accepts_sampling`).
 
     """
+
+    capabilities: ClassVar[Capabilities] = DEFAULT_CAPABILITIES
+    """A hosted API over the network: limited, and each attempt timed."""
 
     def __init__(self, model: str, *, api_key: SecretStr | str | None = None,
                  base_url: str | None = None, sampling: bool | None = None) -> None:

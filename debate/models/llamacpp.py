@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from debate.errors import (
     ConfigError,
@@ -53,7 +53,7 @@ from debate.errors import (
 )
 from debate.models.middleware import queued
 from debate.models.openai_backend import parse_response, request_body
-from debate.models.types import Closeable, Completion, Message, SamplingParams
+from debate.models.types import Capabilities, Closeable, Completion, Message, SamplingParams
 
 __all__ = ["LlamaCppModel", "default_gguf_path", "unload_models"]
 
@@ -241,8 +241,9 @@ class LlamaCppModel(Closeable):
 
     """
 
-    in_process = True
-    """Calls run in this process: no default per-attempt timeout (see ``RetryPolicy``)."""
+    capabilities: ClassVar[Capabilities] = Capabilities(in_process=True, sized_to_users=True)
+    """Calls run in this process (no default per-attempt timeout: see ``RetryPolicy``), on
+    slots sized to the agents using the model (:meth:`size_for`)."""
 
     def __init__(self, model: str = "smollm2", *, n_ctx: int = 8192,
                  n_threads: int | None = None, n_parallel: int | None = None,

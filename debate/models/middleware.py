@@ -44,12 +44,15 @@ from debate.models.cache import ResponseCache, cache_key, call_position
 from debate.models.fifo import FifoSemaphore
 from debate.models.reach import Reach
 from debate.models.types import (
+    Capabilities,
     ChatModel,
     Closeable,
     Completion,
     Message,
     SamplingParams,
+    capabilities_of,
     close_model,
+    size_model,
 )
 from debate.settings import Settings
 
@@ -262,9 +265,21 @@ class RetryPolicy(Settings):
 
 
 class _Layer(Closeable):
-    """A middleware layer: closing it closes the model it wraps."""
+    """A middleware layer: it closes, reports the capabilities of and sizes its inner model.
+
+    See :class:`~debate.models.types.Capabilities`.
+    """
 
     inner: ChatModel
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The wrapped model's capabilities (its backend's, through any layers)."""
+        return capabilities_of(self.inner)
+
+    def size_for(self, users: int) -> None:
+        """Tell the wrapped model how many agents use it (see ``sized_to_users``)."""
+        size_model(self.inner, users)
 
     async def aclose(self) -> None:
         """Close the wrapped model."""
@@ -503,21 +518,20 @@ def wrap(
 ) -> ChatModel:
     """Compose the standard stack ``Cached(Retrying(Limited(backend)))``.
 
-    An :class:`~debate.models.pool.EndpointPool` limits each of its replicas itself,
-    so it gets no ``Limited`` here: ``Cached(Retrying(pool))``. A batching model
+    The backend's declared :class:`~debate.models.types.Capabilities` decide the rest.
+    One that ``limits_each_endpoint`` (an :class:`~debate.models.pool.EndpointPool`)
+    gets no ``Limited`` here: ``Cached(Retrying(pool))``. A ``batched`` one
     (:mod:`debate.models.batch`) gets no ``Limited`` and no timeout, even one ``retry``
-    sets (it is for synchronous calls; a batch is watched until it ends).
-
-    A backend with ``in_process = True`` gets no per-attempt timeout unless
-    ``retry`` sets one explicitly (see :attr:`RetryPolicy.timeout`).
+    sets (it is for synchronous calls; a batch is watched until it ends). An
+    ``in_process`` one gets no per-attempt timeout unless ``retry`` sets one
+    explicitly (see :attr:`RetryPolicy.timeout`).
     """
     retry = retry or RetryPolicy()
-    batched = getattr(backend, "batched", False)  # a batch may take hours: no timeout, no cap
-    if batched or (getattr(backend, "in_process", False)
-                   and "timeout" not in retry.model_fields_set):
+    can = capabilities_of(backend)
+    if can.batched or (can.in_process and "timeout" not in retry.model_fields_set):
         retry = retry.model_copy(update={"timeout": None})
     model: ChatModel = backend
-    if not (getattr(backend, "limits_each_endpoint", False) or batched):  # a pool: per replica
+    if not (can.limits_each_endpoint or can.batched):
         model = Limited(backend, limits or Limits())
     model = Retrying(model, retry, stats)
     return Cached(model, cache, stats, prices)

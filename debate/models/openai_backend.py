@@ -33,7 +33,7 @@ import asyncio
 import json
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import orjson
@@ -50,7 +50,16 @@ from debate.errors import (
 )
 from debate.models.guard import check_request
 from debate.models.http import HttpPool, MalformedResponse
-from debate.models.types import Closeable, Completion, Message, SamplingParams, TokenLogprob, Usage
+from debate.models.types import (
+    DEFAULT_CAPABILITIES,
+    Capabilities,
+    Closeable,
+    Completion,
+    Message,
+    SamplingParams,
+    TokenLogprob,
+    Usage,
+)
 
 __all__ = [
     "OpenAIModel",
@@ -166,6 +175,9 @@ class OpenAIModel(Closeable):
         extra_body: extra request fields (e.g. vLLM's ``structured_outputs``).
 
     """
+
+    capabilities: ClassVar[Capabilities] = DEFAULT_CAPABILITIES
+    """A server over the network: limited, and each attempt timed."""
 
     def __init__(
         self,

@@ -54,7 +54,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -68,11 +68,13 @@ from debate.errors import (
 )
 from debate.models.middleware import Limited, Limits, attempt_expired, queued, retry_at_once
 from debate.models.types import (
+    Capabilities,
     ChatModel,
     Closeable,
     Completion,
     Message,
     SamplingParams,
+    capabilities_of,
     close_model,
 )
 from debate.settings import Settings, not_below
@@ -165,6 +167,11 @@ class _Gate:
         self.member = member
         self.name = backend.name
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """The replica's backend's capabilities."""
+        return capabilities_of(self.backend)
+
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         if self.member.open_since is not None and not _probe.get():
             raise _Ejected
@@ -217,7 +224,7 @@ class EndpointPool(Closeable):
 
     """
 
-    limits_each_endpoint = True
+    capabilities: ClassVar[Capabilities] = Capabilities(limits_each_endpoint=True)
     """Tells :func:`debate.models.wrap` that the limits are inside, per replica."""
 
     def __init__(self, members: Sequence[tuple[str, ChatModel]],

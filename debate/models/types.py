@@ -10,12 +10,18 @@ also has ``aclose()`` and is an async context manager (:class:`Closeable`);
 the middleware forwards both to the backend it wraps. Whoever builds a model
 closes it: ``async with model: ...`` or ``await close_model(model)``, which
 also accepts models that hold nothing and have no ``aclose()``.
+
+What a backend can do that changes how it is driven (a Batch API, in-process
+generation, its own per-replica limits) it declares in ``capabilities``, a
+:class:`Capabilities`; middleware reports its backend's. A model that declares
+nothing has the defaults: read them with :func:`capabilities_of`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol, Self, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, Self, cast, runtime_checkable
 
 from pydantic import (
     BaseModel,
@@ -24,14 +30,19 @@ from pydantic import (
 )
 
 __all__ = [
+    "DEFAULT_CAPABILITIES",
+    "Capabilities",
     "ChatModel",
     "Closeable",
     "Completion",
     "Message",
     "SamplingParams",
+    "SizedModel",
     "TokenLogprob",
     "Usage",
+    "capabilities_of",
     "close_model",
+    "size_model",
 ]
 
 Role = Literal["system", "user", "assistant"]
@@ -130,7 +141,14 @@ class Completion(BaseModel):
 
 @runtime_checkable
 class ChatModel(Protocol):
-    """The one interface every backend and middleware implements."""
+    """The one interface every backend and middleware implements.
+
+    Optionally, a model also has ``capabilities``, a :class:`Capabilities` saying how it
+    is to be driven (the built-in backends declare theirs, middleware reports its
+    backend's); it is not part of the protocol, so a model with only ``name`` and
+    ``generate`` is a ``ChatModel`` and gets :data:`DEFAULT_CAPABILITIES`
+    (see :func:`capabilities_of`).
+    """
 
     name: str
     """A stable, secret-free name of the endpoint and model (used in cache keys)."""
@@ -138,6 +156,54 @@ class ChatModel(Protocol):
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """Return one completion for ``messages`` sampled with ``params``."""
         ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend declares about how it is to be driven (all off by default).
+
+    A backend declares them as ``capabilities`` (a class attribute, or an instance
+    attribute when they depend on how it was built); middleware forwards its inner
+    model's. :func:`~debate.models.wrap` reads them to choose limits and timeouts.
+    """
+
+    batched: bool = False
+    """Calls go through a provider's Batch API and may take hours: no in-flight cap and
+    no per-attempt timeout (a batch is watched until it ends)."""
+    in_process: bool = False
+    """The model runs in this process (embedded llama.cpp, in-process vLLM, scripted):
+    its calls cannot hang on a network, so no per-attempt timeout unless one is set."""
+    limits_each_endpoint: bool = False
+    """The backend applies the limits to each of its replicas itself (an endpoint pool):
+    no in-flight cap around it."""
+    sized_to_users: bool = False
+    """The backend serves a fixed number of calls at once, sized to the agents that use
+    it (the embedded llama.cpp model): it is a :class:`SizedModel`, and the runners tell
+    it how many agents use it (:func:`size_model`)."""
+
+
+DEFAULT_CAPABILITIES = Capabilities()
+"""The capabilities of a model that declares none."""
+
+
+def capabilities_of(model: object) -> Capabilities:
+    """``model.capabilities`` when it declares them, else :data:`DEFAULT_CAPABILITIES`."""
+    declared = getattr(model, "capabilities", None)
+    return declared if isinstance(declared, Capabilities) else DEFAULT_CAPABILITIES
+
+
+class SizedModel(ChatModel, Protocol):
+    """A model that declares ``sized_to_users``: it sizes itself to its agents."""
+
+    def size_for(self, users: int) -> None:
+        """Serve ``users`` agents (say, one slot each, up to the backend's own cap)."""
+        ...
+
+
+def size_model(model: ChatModel, users: int) -> None:
+    """Tell ``model`` that ``users`` agents use it, if it declares ``sized_to_users``."""
+    if capabilities_of(model).sized_to_users:
+        cast(SizedModel, model).size_for(users)
 
 
 class Closeable:

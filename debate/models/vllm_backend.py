@@ -17,10 +17,18 @@ import inspect
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from debate.errors import MissingDependencyError, ModelOutputError
-from debate.models.types import Closeable, Completion, Message, SamplingParams, TokenLogprob, Usage
+from debate.models.types import (
+    Capabilities,
+    Closeable,
+    Completion,
+    Message,
+    SamplingParams,
+    TokenLogprob,
+    Usage,
+)
 
 __all__ = ["VLLMModel"]
 
@@ -67,7 +75,7 @@ class VLLMModel(Closeable):
 
     """
 
-    in_process = True
+    capabilities: ClassVar[Capabilities] = Capabilities(in_process=True)
     """Calls run in this process: no default per-attempt timeout (see ``RetryPolicy``)."""
 
     def __init__(self, model: str, *, engine: Any = None,

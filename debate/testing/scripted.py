@@ -14,11 +14,11 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from debate.errors import ConfigError
 from debate.models.spec import ModelSpec, backend
-from debate.models.types import Completion, Message, SamplingParams, Usage
+from debate.models.types import Capabilities, Completion, Message, SamplingParams, Usage
 
 __all__ = ["Call", "ScriptedModel", "first_number_reply", "register_script", "script_names",
            "scripted_backend", "scripted_from_name"]
@@ -49,6 +49,9 @@ class ScriptedModel:
     Usage counts whitespace-separated words, so token formulas are checkable.
 
     """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(in_process=True)
+    """Replies are made in this process: no default per-attempt timeout."""
 
     def __init__(
         self,

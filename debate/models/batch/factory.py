@@ -17,7 +17,15 @@ from debate.models.batch.journal import BatchJournal
 from debate.models.batch.policy import BatchPolicy
 from debate.models.batch.scheduler import BatchingModel
 from debate.models.middleware import Limits
-from debate.models.types import ChatModel, Completion, Message, SamplingParams, close_model
+from debate.models.types import (
+    Capabilities,
+    ChatModel,
+    Completion,
+    Message,
+    SamplingParams,
+    capabilities_of,
+    close_model,
+)
 
 __all__ = ["batching"]
 
@@ -57,6 +65,11 @@ class _Timed:
         self.model = model
         self.name = model.name
         self.timeout = timeout
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The synchronous backend's capabilities."""
+        return capabilities_of(self.model)
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         return await asyncio.wait_for(self.model.generate(messages, params), self.timeout)

@@ -26,7 +26,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -37,6 +37,7 @@ from debate.models.batch.policy import BatchPolicy
 from debate.models.batch.recovery import IntentLookups
 from debate.models.cache import call_position
 from debate.models.types import (
+    Capabilities,
     ChatModel,
     Closeable,
     Completion,
@@ -67,9 +68,8 @@ class BatchingModel(Closeable):
 
     """
 
-    batched = True
-    """Tells :func:`debate.models.wrap`: no in-flight cap, no per-attempt timeout, batch
-    prices."""
+    capabilities: ClassVar[Capabilities] = Capabilities(batched=True)
+    """Tells :func:`debate.models.wrap`: no in-flight cap, no per-attempt timeout."""
 
     def __init__(self, name: str, body: Callable[[Sequence[Message], SamplingParams],
                                                  dict[str, Any]],
