@@ -11,7 +11,7 @@ never end the debate.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
@@ -364,8 +364,20 @@ def _as_extraction(answer: Extraction | str | None) -> Extraction:
     return Extraction(answer, "parser" if answer is not None else None)
 
 
+def _quotable(turn: Turn) -> Iterator[object]:
+    """What of a turn a prompt may show verbatim: its reply, explanation and critique."""
+    from debate.agents.critique import CritiqueVerdict  # they import this module
+    from debate.agents.reconcile import ReconcileExplanation
+
+    yield turn.raw
+    explained = ReconcileExplanation.read(turn)
+    yield explained.explanation if explained is not None else None
+    critiqued = CritiqueVerdict.read(turn) if turn.kind == "critique" else None
+    yield critiqued.critique if critiqued is not None else None
+
+
 def _appears(turn: Turn, contents: list[str]) -> bool:
-    for text in (turn.raw, turn.fields.get("explanation"), turn.fields.get("critique")):
+    for text in _quotable(turn):
         if isinstance(text, str) and text.strip() and any(text in c for c in contents):
             return True
     return False

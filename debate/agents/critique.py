@@ -17,15 +17,17 @@ verdict): an unreadable verdict is recorded as ``None`` and the protocol's
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+from pydantic import JsonValue
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message, SamplingParams
 from debate.scoring.fields import bare_word, parse_fields
-from debate.trace import Turn, TurnKind
+from debate.trace import Turn, TurnExtension, TurnKind
 
-__all__ = ["CRITIQUE_SCHEMA", "Critic", "CritiqueRefineAgent", "Refiner", "SelfRefiner", "Solver",
-           "read_verdict"]
+__all__ = ["CRITIQUE_SCHEMA", "Critic", "CritiqueRefineAgent", "CritiqueVerdict", "Refiner",
+           "SelfRefiner", "Solver", "read_verdict"]
 
 CRITIQUE_SCHEMA: dict[str, Any] = {
     "title": "critique",
@@ -40,8 +42,29 @@ _VERDICTS: dict[str, Literal["accept", "revise"]] = {
     "reject": "revise", "rejected": "revise"}
 
 
+class CritiqueVerdict(TurnExtension):
+    """A critic's verdict on the current solution and its critique (turn fields).
+
+    Critique-refine ends the loop on ``accept``; a critique's text is what the refiner
+    reads. ``critique`` stays where the reply put it among the fields.
+    """
+
+    stored_none: ClassVar[frozenset[str]] = frozenset({"stated_verdict", "verdict"})
+
+    critique: JsonValue = None
+    """The reply's ``critique``, as the model wrote it (text, when it follows the schema)."""
+    stated_verdict: JsonValue = None
+    """The reply's ``verdict``, as the model wrote it (stored as ``null`` when absent)."""
+    verdict: Literal["accept", "revise"] | None = None
+    """The verdict read from it (:func:`read_verdict`; ``None``: neither, stored as
+    ``null``)."""
+    parse_error: str | None = None
+    """Why no verdict could be read (``None``: it was read)."""
+
+
 def _critique_text(turn: Turn) -> str:
-    critique = turn.fields.get("critique")
+    said = CritiqueVerdict.read(turn)
+    critique = said.critique if said is not None else None
     return critique if isinstance(critique, str) and critique else turn.raw
 
 
@@ -110,11 +133,11 @@ class CritiqueRefineAgent(Agent):
         if view.step != "critique":
             return super().parse(text, view)
         fields = parse_fields(text, ("verdict", "critique")) or {}
-        verdict = read_verdict(fields.get("verdict"))
-        fields["stated_verdict"] = fields.get("verdict")
-        fields["verdict"] = verdict
-        if verdict is None:
-            fields["parse_error"] = "no accept/revise verdict"
+        stated = fields.get("verdict")
+        verdict = read_verdict(stated)
+        CritiqueVerdict(critique=fields.get("critique"), stated_verdict=stated, verdict=verdict,
+                        parse_error=None if verdict is not None
+                        else "no accept/revise verdict").write(fields)
         return Parsed(fields=fields)
 
 

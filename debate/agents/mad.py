@@ -2,23 +2,26 @@
 
 All of them keep their own chat. The moderator's reply is parsed into a
 typed verdict (JSON or labelled lines, never ``eval``; the reference's own keys
-such as "Whether there is a preference" are read too): ``fields["preference"]``
-is ``True``/``False``/``None`` (unreadable), ``fields["debate_answer"]`` the
+such as "Whether there is a preference" are read too), a :class:`ModeratorVerdict`:
+``preference`` is ``True``/``False``/``None`` (unreadable), ``debate_answer`` the
 stated answer, and the turn's ``answer`` that answer parsed for the task
 (``None`` when it does not parse). The protocol decides whether it ends the debate.
+The judge's decision keeps its reason (:class:`MadJudgeDecision`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import JsonValue
 
 from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
 from debate.scoring.fields import bare_word, parse_fields
-from debate.trace import TurnKind
+from debate.trace import TurnExtension, TurnKind
 
-__all__ = ["Affirmative", "MadJudge", "Moderator", "Negative", "VERDICT_SCHEMA",
-           "read_preference"]
+__all__ = ["Affirmative", "MadJudge", "MadJudgeDecision", "Moderator", "ModeratorVerdict",
+           "Negative", "VERDICT_SCHEMA", "read_preference"]
 
 VERDICT_SCHEMA: dict[str, Any] = {
     "title": "moderator_verdict",
@@ -55,6 +58,38 @@ def _verdict_fields(text: str) -> dict[str, Any] | None:
     for key, value in found.items():
         fields.setdefault(_ALIASES.get(key, key), value)
     return fields
+
+
+class ModeratorVerdict(TurnExtension):
+    """The MAD moderator's verdict on a round (turn fields); mad ends the debate on it.
+
+    ``reason`` stays where the reply put it among the fields; the preference as written
+    is kept beside them as ``stated_preference``.
+    """
+
+    stored_none: ClassVar[frozenset[str]] = frozenset({"preference"})
+
+    parse_error: str | None = None
+    """Why the reply held no verdict fields (``None``: it held some)."""
+    reason: JsonValue = None
+    """The reply's ``reason``, as the model wrote it (text, when it follows the schema)."""
+    preference: bool | None = None
+    """Whether the moderator states a preference (:func:`read_preference`; ``None``:
+    unreadable, stored as ``null``)."""
+    debate_answer: str
+    """The answer it states, stripped (empty: none)."""
+
+
+class MadJudgeDecision(TurnExtension):
+    """The MAD judge's decision (turn fields): its reason, which mad reports, and its answer.
+
+    Both are the reply's own values, where the reply put them among the fields.
+    """
+
+    reason: JsonValue = None
+    """The reply's ``reason``, as the model wrote it (text, when it follows the schema)."""
+    debate_answer: JsonValue = None
+    """The reply's ``debate_answer``, as the model wrote it (the turn's answer parses it)."""
 
 
 class MadDebater(Agent):
@@ -124,11 +159,15 @@ class Moderator(Agent):
         """The typed verdict: stated preference, supported side, reason and answer."""
         fields = _verdict_fields(text)
         if fields is None:
-            return Parsed(fields={"parse_error": "no verdict fields in the reply",
-                                  "preference": None, "debate_answer": ""})
-        fields["stated_preference"] = fields.get("preference")
-        fields["preference"] = read_preference(fields.get("preference"))
-        fields["debate_answer"] = str(fields.get("debate_answer") or "").strip()
+            unread: dict[str, Any] = {}
+            ModeratorVerdict(parse_error="no verdict fields in the reply", preference=None,
+                             debate_answer="").write(unread)
+            return Parsed(fields=unread)
+        stated = fields.get("preference")
+        fields["stated_preference"] = stated
+        ModeratorVerdict(reason=fields.get("reason"), preference=read_preference(stated),
+                         debate_answer=str(fields.get("debate_answer") or "").strip()
+                         ).write(fields)
         return Parsed(read_answer(text, view.question, fields, key="debate_answer"), None, fields)
 
 
@@ -171,4 +210,6 @@ class MadJudge(Agent):
         if view.step != "decide":
             return Parsed()
         fields = _verdict_fields(text) or {}
+        MadJudgeDecision(reason=fields.get("reason"),
+                         debate_answer=fields.get("debate_answer")).write(fields)
         return Parsed(read_answer(text, view.question, fields, key="debate_answer"), None, fields)

@@ -16,7 +16,7 @@ brief, :data:`~debate.agents.oversight_brief.JudgeFormat`):
   log-probabilities.
 
 A verdict that cannot be read is recorded with no decision and the reason
-(``fields["parse_error"]``), never guessed. A judge with no transcript is blind:
+(:class:`JudgeVerdict`'s ``parse_error``), never guessed. A judge with no transcript is blind:
 its prompt mentions neither speakers nor quotes.
 """
 
@@ -25,15 +25,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from debate.agents.base import Agent, Parsed, View, role
 from debate.agents.oversight_brief import LABELS, JudgeFormat, brief_of, shown_ids, transcript_text
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.scoring import NO_ANSWER, Extraction, extract
 from debate.scoring.fields import parse_json_object
-from debate.trace import TurnKind
+from debate.trace import TurnExtension, TurnKind
 
-__all__ = ["OversightJudge", "letter_probabilities", "parse_answer_letter",
+__all__ = ["JudgeVerdict", "OversightJudge", "letter_probabilities", "parse_answer_letter",
            "parse_probabilities"]
 
 _THINKING = re.compile(r"<thinking>.*?</thinking>", re.DOTALL | re.IGNORECASE)
@@ -207,6 +208,21 @@ def letter_probabilities(tokens: Sequence[TokenLogprob] | None
     return {"A": ea / (ea + eb), "B": eb / (ea + eb)}, None
 
 
+class JudgeVerdict(TurnExtension):
+    """The oversight judge's verdict as probabilities, or why none was read (turn fields).
+
+    The protocols score it against the gold answer and rate best-of-N candidates by it.
+    """
+
+    stored_none: ClassVar[frozenset[str]] = frozenset({"probabilities"})
+
+    parse_error: str | None = None
+    """Why the verdict could not be read (``None``: it was read)."""
+    probabilities: dict[str, float] | None = None
+    """The probability of each label (``A``, ``B``), summing to 1 (``None``: the verdict
+    could not be read; stored as ``null``)."""
+
+
 _STEP_TEMPLATE: dict[JudgeFormat, str] = {"answer": "answer", "probabilities": "decide",
                                           "logprobs": "letter"}
 
@@ -284,9 +300,11 @@ class OversightJudge(Agent):
             letter, error = parse_answer_letter(completion.text, brief.answers)
             probs = None if letter is None else {k: float(k == letter) for k in LABELS}
             rule = "answer-line"
+        fields: dict[str, Any] = {}
         if probs is None:
-            return Parsed(NO_ANSWER, None, {"parse_error": error, "probabilities": None})
+            JudgeVerdict(parse_error=error, probabilities=None).write(fields)
+            return Parsed(NO_ANSWER, None, fields)
+        JudgeVerdict(probabilities=probs).write(fields)
         decision = max(LABELS, key=lambda label: probs[label])
         tie = probs["A"] == probs["B"]
-        return Parsed(NO_ANSWER if tie else Extraction(decision, rule), None,
-                      {"probabilities": probs})
+        return Parsed(NO_ANSWER if tie else Extraction(decision, rule), None, fields)

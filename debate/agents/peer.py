@@ -10,20 +10,22 @@ agents' solutions, its reviews of them and the reviews it received.
 revision branch off the solving chat instead: [problem, own solution, one
 request]. The 1-10 confidence a reviewer writes stays inside the review text
 the reviewed agent reads; it is also parsed into the review turn
-(``confidence`` in [0, 1], ``fields["confidence_1_10"]``) for analysis and export.
+(``confidence`` in [0, 1], :class:`PeerReview`'s ``confidence_1_10``) for analysis and
+export.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import Any, ClassVar
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message
 from debate.scoring.fields import parse_confidence
-from debate.trace import TurnKind
+from debate.trace import TurnExtension, TurnKind
 
-__all__ = ["PeerReviewer", "review_confidence"]
+__all__ = ["PeerReview", "PeerReviewer", "review_confidence"]
 
 _CONFIDENCE = re.compile(r"confidence[^0-9\n]{0,30}(\d+(?:\.\d+)?)\s*(?:/\s*10|out of 10)?",
                          re.IGNORECASE)
@@ -36,6 +38,21 @@ def review_confidence(text: str) -> float | None:
         return None
     value = float(found[-1])
     return value if 1 <= value <= 10 else None
+
+
+class PeerReview(TurnExtension):
+    """Whose solution a review is of, and the reviewer's stated confidence (turn fields).
+
+    Peer review gives each agent the reviews of its own solution.
+    """
+
+    stored_none: ClassVar[frozenset[str]] = frozenset({"confidence_1_10"})
+
+    confidence_1_10: float | None = None
+    """The 1-10 confidence the reviewer stated (``None``: none, or out of range; stored as
+    ``null``)."""
+    reviewed: str
+    """The name of the agent whose solution was reviewed."""
 
 
 _KINDS: dict[str, TurnKind] = {"solve": "answer", "review": "review", "revise": "revision"}
@@ -80,7 +97,7 @@ class PeerReviewer(Agent):
         """Reviews: the 1-10 confidence; solutions: the answer."""
         if view.step == "review":
             score = review_confidence(text)
-            target = view.peers[-1].agent
-            return Parsed(confidence=parse_confidence(score, scale=10),
-                          fields={"confidence_1_10": score, "reviewed": target})
+            fields: dict[str, Any] = {}
+            PeerReview(confidence_1_10=score, reviewed=view.peers[-1].agent).write(fields)
+            return Parsed(confidence=parse_confidence(score, scale=10), fields=fields)
         return super().parse(text, view)

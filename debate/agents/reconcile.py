@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import JsonValue
+
 from debate.agents.base import (
     Agent,
     AnswerGroup,
@@ -25,9 +27,10 @@ from debate.agents.base import (
 from debate.models.types import Message, SamplingParams
 from debate.scoring.fields import parse_confidence, parse_fields
 from debate.settings import Settings
-from debate.trace import Turn, TurnKind
+from debate.trace import Turn, TurnExtension, TurnKind
 
-__all__ = ["RECONCILE_SCHEMA", "ConvincingSample", "ReconcileBrief", "Reconciler"]
+__all__ = ["RECONCILE_SCHEMA", "ConvincingSample", "ReconcileBrief", "ReconcileExplanation",
+           "Reconciler"]
 
 RECONCILE_SCHEMA: dict[str, Any] = {
     "title": "reconcile_answer",
@@ -37,6 +40,18 @@ RECONCILE_SCHEMA: dict[str, Any] = {
     "required": ["explanation", "answer", "confidence"],
 }
 
+
+
+class ReconcileExplanation(TurnExtension):
+    """A ReConcile agent's explanation of its answer (turn fields).
+
+    Its peers read it at the next round table, and an agent's ``saw`` finds it in their
+    prompts. It stays where the reply put it among the fields.
+    """
+
+    explanation: JsonValue = None
+    """The reply's ``explanation``, as the model wrote it (text, when it follows the
+    schema)."""
 
 
 class ConvincingSample(Settings):
@@ -114,7 +129,7 @@ class Reconciler(Agent):
         """One answer group of the round table (``None``: the agents without an answer)."""
         solutions = "\n".join(
             self.render("solution", answer=answer or "none", confidence=_shown(t.confidence),
-                        explanation=t.fields.get("explanation") or t.raw or "(no reply)")
+                        explanation=_explanation(t) or t.raw or "(no reply)")
             for t in turns)
         if answer is None:
             return self.render("no_answer", count=len(turns), solutions=solutions)
@@ -126,7 +141,14 @@ class Reconciler(Agent):
         confidence = parse_confidence(fields.get("confidence"))
         if "confidence" in fields and confidence is None:
             fields["confidence_unreadable"] = True
+        ReconcileExplanation(explanation=fields.get("explanation")).write(fields)
         return Parsed(read_answer(text, view.question, fields), confidence, fields)
+
+
+def _explanation(turn: Turn) -> JsonValue:
+    """A turn's explanation (``None``: it gave none)."""
+    said = ReconcileExplanation.read(turn)
+    return said.explanation if said is not None else None
 
 
 def _shown(confidence: float | None) -> str:

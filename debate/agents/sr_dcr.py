@@ -33,9 +33,9 @@ from debate.scoring import NO_ANSWER, Extraction, count_numbers, extract_field
 from debate.scoring.fields import parse_confidence, parse_fields
 from debate.trace import Question, TurnExtension, TurnKind
 
-__all__ = ["ContextAnswerer", "ContextCritic", "Defender", "ReliabilityJudgeAgent",
-           "ReliabilityVerdict", "SrDcrBrief", "answer_span", "parse_reliability",
-           "sequence_confidence", "span_logprobs"]
+__all__ = ["ClosedBookConfidence", "ContextAnswerer", "ContextCritic", "Defender",
+           "ReliabilityJudgeAgent", "ReliabilityVerdict", "SrDcrBrief", "answer_span",
+           "parse_reliability", "sequence_confidence", "span_logprobs"]
 
 RELIABILITY_SCHEMA: dict[str, Any] = {
     "title": "context_reliability",
@@ -125,6 +125,16 @@ class ReliabilityVerdict(TurnExtension):
     """Why no REASONABLE/UNREASONABLE verdict could be read (``None``: it was read)."""
 
 
+class ClosedBookConfidence(TurnExtension):
+    """How the closed-book answer's confidence was measured (turn fields), for sr-dcr's report."""
+
+    answer_tokens: int | None = None
+    """The number of tokens whose log-probabilities were summed (``None``: none were)."""
+    confidence_source: str
+    """``logprobs`` (the answer span's tokens), ``logprobs (whole reply)`` (the span's
+    offsets were unknown), ``stated`` (a confidence line) or ``none`` (no confidence)."""
+
+
 @role("context-answerer")
 class ContextAnswerer(Agent):
     """Answers with (``step=open``) or without (``step=closed``) the context.
@@ -177,7 +187,7 @@ class ContextAnswerer(Agent):
             answer = Extraction(answer.answer, "last-number")  # is a guess, and says so
         if view.step != "closed":
             return Parsed(answer, None, fields)
-        confidence, source = None, "none"
+        confidence, source, tokens = None, "none", None
         if view.brief_as(SrDcrBrief).confidence_from == "stated":
             stated = parse_fields(text, ("confidence",)) or {}
             confidence = parse_confidence(stated.get("confidence"))
@@ -189,8 +199,8 @@ class ContextAnswerer(Agent):
             else:
                 source = "logprobs"
             confidence = sequence_confidence(chosen) if chosen else None
-            fields["answer_tokens"] = len(chosen)
-        fields["confidence_source"] = source
+            tokens = len(chosen)
+        ClosedBookConfidence(answer_tokens=tokens, confidence_source=source).write(fields)
         return Parsed(answer, confidence, fields)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from debate.agents.base import Agent, View
+from debate.agents.critique import CritiqueVerdict
 from debate.protocols.base import (
     DebateContext,
     DebateState,
@@ -104,7 +105,8 @@ class CritiqueRefineProtocol(FixedRolesProtocol[CritiqueRefineConfig]):
         peers = [*self._earlier(state["turns"]), current]
         turn = await self._agent(runtime, "critic").act(
             View(state["question"], state["round"], peers=peers, step="critique"))
-        verdict = turn.fields.get("verdict")
+        said = CritiqueVerdict.read(turn)
+        verdict = said.verdict if said is not None else None
         if verdict is None:
             turn.fields["verdict_policy"] = self.config.unparsed_verdict
         accepted = (verdict or self.config.unparsed_verdict) == "accept"

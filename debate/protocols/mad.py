@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from debate.agents.base import View
+from debate.agents.mad import MadJudgeDecision, ModeratorVerdict
 from debate.protocols.base import (
     DebateContext,
     DebateState,
@@ -57,6 +58,12 @@ class MadConfig(ProtocolConfig):
 
 def _of(turns: list[Turn], agent: str, kind: str = "answer") -> list[Turn]:
     return [t for t in turns if t.agent == agent and t.kind == kind]
+
+
+def _reason(decision: Turn) -> JsonValue:
+    """The judge's reason for its decision (``None``: it gave none)."""
+    said = MadJudgeDecision.read(decision)
+    return said.reason if said is not None else None
 
 
 @protocol("mad")
@@ -98,10 +105,11 @@ class MadProtocol(FixedRolesProtocol[MadConfig]):
 
     def _decided(self, verdict: Turn) -> bool:
         """Whether the moderator's verdict ends the debate (see ``stop_rule``)."""
-        stated = bool(verdict.fields.get("debate_answer"))
+        said = ModeratorVerdict.read(verdict)
+        stated = said is not None and bool(said.debate_answer)
         if self.config.stop_rule == "answer":
             return stated
-        return stated and verdict.fields.get("preference") is True
+        return stated and said is not None and said.preference is True
 
     async def final_judge(self, state: DebateState,
                           runtime: Runtime[DebateContext]) -> dict[str, Any]:
@@ -114,8 +122,8 @@ class MadProtocol(FixedRolesProtocol[MadConfig]):
         decided = await judge.act(View(q, shown, history=[listed], peers=sides, tag="decide",
                                        step="decide"))
         final = FinalAnswer(answer=decided.answer, method="judge",
-                            details={"candidates": listed.raw, "reason":
-                                     decided.fields.get("reason"), "shown_round": shown})
+                            details={"candidates": listed.raw, "reason": _reason(decided),
+                                     "shown_round": shown})
         return {"turns": [listed, decided], "final": final}
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:

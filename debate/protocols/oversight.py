@@ -23,8 +23,9 @@ Which seat defends the correct answer is drawn per question (a stable hash of
 its id and ``assignment_seed``); with ``both_orders`` (default) the debate is
 run a second time with the seats swapped, so each answer is defended from each
 seat and answer order bias cancels. One trace holds both orders: turns carry
-``fields["order"]``, the judge's verdicts ``fields["probabilities"]`` and
-``fields["p_correct"]``; ``final.details["judgments"]`` lists one judgment per
+their ``order`` (:class:`OversightSpeech`, :class:`OversightJudgment`), the judge's
+verdicts their ``probabilities`` (:class:`~debate.agents.oversight_judge.JudgeVerdict`)
+and ``p_correct``; ``final.details["judgments"]`` lists one judgment per
 order, and the final answer is the answer with the higher mean probability
 (``None`` when no verdict could be read or the mean is a tie).
 
@@ -78,6 +79,7 @@ from debate.agents.oversight import (
     close_split_quote,
     first_correct_seat,
 )
+from debate.agents.oversight_judge import JudgeVerdict
 from debate.errors import ConfigError
 from debate.protocols.base import (
     DebateContext,
@@ -160,6 +162,17 @@ def _seat(turn: Turn) -> str | None:
     """The seat of a speech (``None``: not a speech)."""
     speech = OversightSpeech.read(turn)
     return speech.seat if speech is not None else None
+
+
+def _verdict(turn: Turn) -> JudgeVerdict:
+    """A judge's verdict as read (empty when its call failed: no probabilities, no reason)."""
+    return JudgeVerdict.read(turn) or JudgeVerdict()
+
+
+def _p_correct(turn: Turn) -> float | None:
+    """A scored verdict's probability on the gold answer (``None``: not read)."""
+    judgment = OversightJudgment.read(turn)
+    return judgment.p_correct if judgment is not None else None
 
 
 @dataclass(frozen=True)
@@ -273,7 +286,7 @@ class _Oversight(FixedRolesProtocol[OversightT]):
 
         A probe also names the ``candidate`` it rated, its turn id (``probe_of``) and ``seat``.
         """
-        probs = turn.fields.get("probabilities")
+        probs = _verdict(turn).probabilities
         decision = turn.answer
         OversightJudgment(order=order.index, correct_label=order.correct, candidate=candidate,
                           probe_of=probe_of, seat=seat,
@@ -300,13 +313,14 @@ class _Oversight(FixedRolesProtocol[OversightT]):
     def final(self, question: Question, orders: list[Order], verdicts: list[Turn]) -> FinalAnswer:
         """The answer with the higher mean probability over the orders whose verdict was read."""
         correct, wrong = answer_pair(question, self.config.distractor_field)
-        read = [v.fields["p_correct"] for v in verdicts if v.fields.get("p_correct") is not None]
+        p_correct = [_p_correct(v) for v in verdicts]
+        read = [p for p in p_correct if p is not None]
+        said = [_verdict(v) for v in verdicts]
         judgments = [{"order": o.index, "answers": dict(zip(LABELS, o.answers, strict=True)),
                       "correct_label": o.correct, "speakers": o.speakers,
-                      "probabilities": v.fields.get("probabilities"),
-                      "p_correct": v.fields.get("p_correct"), "decision": v.answer,
-                      "error": v.fields.get("parse_error") or v.error}
-                     for o, v in zip(orders, verdicts, strict=True)]
+                      "probabilities": s.probabilities, "p_correct": p, "decision": v.answer,
+                      "error": s.parse_error or v.error}
+                     for o, v, p, s in zip(orders, verdicts, p_correct, said, strict=True)]
         details: dict[str, Any] = {"judgments": judgments, "read": len(read),
                                    "orders": len(orders)}
         if not read:

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from debate.agents.oversight import LABELS, Speech
-from debate.agents.oversight_judge import NO_LOGPROBS
+from debate.agents.oversight_judge import NO_LOGPROBS, JudgeVerdict
 from debate.errors import ConfigError
 from debate.protocols.base import DebateContext, gather_all
 from debate.trace import Question, Turn, TurnExtension
@@ -101,6 +101,12 @@ def _seat(turn: Turn) -> str | None:
 
     speech = OversightSpeech.read(turn)
     return speech.seat if speech is not None else None
+
+
+def _parse_error(turn: Turn) -> str | None:
+    """Why a judge's verdict could not be read (``None``: it was, or the call failed)."""
+    verdict = JudgeVerdict.read(turn)
+    return verdict.parse_error if verdict is not None else None
 
 
 DUMMY_SPEECH = "My answer is the best choice and my opponent is wrong."
@@ -178,7 +184,7 @@ async def best_of(protocol: _Speeches[Any], q: Question, line: Sequence[Turn], r
                                       judge_format=protocol.config.best_of_judge))
         for i, s in enumerate(speeches)])
     if protocol.config.best_of_judge == "logprobs" and all(
-            p.fields.get("parse_error") == NO_LOGPROBS for p in probes):
+            _parse_error(p) == NO_LOGPROBS for p in probes):
         raise ConfigError(f"best_of_judge: logprobs rates candidates by the judge's "
                           f"log-probabilities, and its model ({judge.model.name}) returned "
                           "none: serve it where log-probabilities are returned, or set "
@@ -186,7 +192,8 @@ async def best_of(protocol: _Speeches[Any], q: Question, line: Sequence[Turn], r
     ratings: list[float | None] = []
     for i, (speech, probe) in enumerate(zip(speeches, probes, strict=True)):
         protocol.scored(probe, order, candidate=i, probe_of=speech.id, seat=label)
-        probs = probe.fields.get("probabilities")
+        verdict = JudgeVerdict.read(probe)
+        probs = verdict.probabilities if verdict is not None else None
         rating = None if probs is None else float(probs[label])
         JudgeRating(point=point, candidate=i, judge_p_own=rating).write(speech.fields)
         ratings.append(rating)

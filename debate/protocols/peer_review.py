@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from debate.agents.base import Agent, View
+from debate.agents.peer import PeerReview
 from debate.protocols.base import (
     DebateContext,
     DebateState,
@@ -49,6 +50,12 @@ class PeerReviewConfig(JudgedConfig):
     """``chat``: one chat per agent, reviews written in turn, revision at its end (the
     reference's transcripts); ``branch`` (compat): each review and the revision branch
     off the solving chat, and the reviser sees only its solution and its reviews."""
+
+
+def _reviewed(review: Turn) -> str | None:
+    """The agent whose solution a review is of (``None``: a failed call names none)."""
+    said = PeerReview.read(review)
+    return said.reviewed if said is not None else None
 
 
 @protocol("peer-review")
@@ -114,8 +121,7 @@ class PeerReviewProtocol(GroupProtocol[PeerReviewConfig]):
         for a in agents:
             own = [t for t in turns if t.agent == a.name and (chat or t.kind == "answer")]
             others = [t for t in turns if t.agent != a.name and t.kind == "answer"] if chat else []
-            received = [t for t in turns
-                        if t.kind == "review" and t.fields.get("reviewed") == a.name]
+            received = [t for t in turns if t.kind == "review" and _reviewed(t) == a.name]
             views.append(View(q, 1, history=own, peers=others + received, step="revise",
                               memory=self.config.review_memory))
         return {"turns": await gather_round(agents, views), "round": 1, "stop_reason": "done"}

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from debate.agents.base import View
-from debate.agents.sr_dcr import SrDcrBrief
+from debate.agents.sr_dcr import ClosedBookConfidence, SrDcrBrief
 from debate.judges.reliability import ReliabilityJudge
 from debate.protocols.base import (
     DebateContext,
@@ -81,6 +81,12 @@ def combine(confidence: float | None, threshold: float, verdict: str | None,
 def _answer(turns: list[Turn], step: str) -> Turn:
     """The answerer's ``closed``-book or ``open``-book answer."""
     return next(t for t in turns if t.agent == "answerer" and t.step == step)
+
+
+def _confidence_source(closed: Turn) -> str | None:
+    """How the closed-book answer's confidence was measured (``None``: not recorded)."""
+    measured = ClosedBookConfidence.read(closed)
+    return measured.confidence_source if measured is not None else None
 
 
 @protocol("sr-dcr")
@@ -152,7 +158,7 @@ class SrDcrProtocol(FixedRolesProtocol[SrDcrConfig]):
                                opened.answer)
         final = FinalAnswer(answer=answer, method="sr-dcr", details={
             "rule": rule, "confidence": confidence,
-            "confidence_source": closed.fields.get("confidence_source"),
+            "confidence_source": _confidence_source(closed),
             "threshold": self.config.threshold, "verdict": verdict,
             "own_answer": closed.answer, "context_answer": opened.answer,
             "critic_saw_context": self.config.critic_sees_context})
