@@ -37,8 +37,7 @@ from debate.protocols.oversight_best_of import left_behind
 from debate.trace import DebateTrace
 
 __all__ = ["CONFIDENT", "OVERSIGHT_DEFINITIONS", "OVERSIGHT_PROTOCOLS", "ConfidenceRound",
-           "OversightStats", "OversightTally", "Rate", "SideRates", "left_behind",
-           "oversight_stats"]
+           "OversightStats", "OversightTally", "Rate", "SideRates", "oversight_stats"]
 
 OVERSIGHT_PROTOCOLS = frozenset({"debate-qa", "consultancy", "blind-judge"})
 """The protocols whose traces hold judge verdicts with probabilities."""
