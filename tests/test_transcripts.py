@@ -102,6 +102,9 @@ CASES: dict[str, tuple[str, dict, Callable[[], dict[str, ScriptedModel]]]] = {
     "du": ("du", {"rounds": 1}, lambda: scripts({
         f"agent-{i}": [f"agent {i} first: \\boxed{{1{i}}}", f"agent {i} then: \\boxed{{12}}"]
         for i in range(3)})),
+    "du-sparse": ("du-sparse", {"agents": 4, "rounds": 1, "topology": "chain"}, lambda: scripts({
+        f"agent-{i}": [f"agent {i} first: \\boxed{{1{i}}}", f"agent {i} then: \\boxed{{12}}"]
+        for i in range(4)})),
     "du-rcr": ("du", {"agents": 4, "rounds": 1, "prompting": "rcr"}, lambda: scripts({
         f"agent-{i}": [f"agent {i} first: \\boxed{{1{i}}}", "\\boxed{12}"] for i in range(4)})),
     "du-llm-judge": ("du", {"rounds": 0, "judge": "llm", "judge_options": {"swap_order": True}},
