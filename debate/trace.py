@@ -52,6 +52,7 @@ from debate.models.types import Message, SamplingParams, Usage
 from debate.scoring.numbers import NumericTolerance
 
 __all__ = [
+    "QUOTED_KEYS",
     "SCHEMA_VERSION",
     "AgentInfo",
     "DebateTrace",
@@ -224,6 +225,11 @@ class Turn(BaseModel):
         return self.answer is not None and self.answer_from == "fallback"
 
 
+QUOTED_KEYS: set[str] = set()
+"""Every :attr:`TurnExtension.quoted` key of the extensions defined so far (a writer's
+module is loaded before its turns are shown to anyone)."""
+
+
 class TurnExtensionError(DebateError, ValueError):
     """A turn's field that a :class:`TurnExtension` reads holds a value of the wrong kind."""
 
@@ -242,6 +248,15 @@ class TurnExtension(BaseModel):
 
     stored_none: ClassVar[frozenset[str]] = frozenset()
     """Keys written even when their value is ``None``."""
+    quoted: ClassVar[frozenset[str]] = frozenset()
+    """Keys whose text a later prompt may show verbatim (a ReConcile explanation, a
+    critique): an agent's ``saw`` finds the turns whose reply or quoted text its prompt
+    holds. Collected over every extension in :data:`QUOTED_KEYS`."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        QUOTED_KEYS.update(cls.quoted)
 
     @classmethod
     def read(cls, turn: Turn) -> Self | None:

@@ -25,7 +25,7 @@ from debate.prompts import Template, load_template
 from debate.registry import Registry
 from debate.scoring import NO_ANSWER, Extraction, answer_instruction, extract, extract_field
 from debate.scoring.fields import parse_confidence, parse_fields
-from debate.trace import Question, Turn, TurnKind, sampled
+from debate.trace import QUOTED_KEYS, Question, Turn, TurnKind, sampled
 
 __all__ = ["PARSERS", "ROLES", "Agent", "AnswerGroup", "DebateScope", "Memory", "Parsed", "Parser",
            "View", "debate_scope", "get_role", "question_text", "read_answer", "role"]
@@ -365,15 +365,14 @@ def _as_extraction(answer: Extraction | str | None) -> Extraction:
 
 
 def _quotable(turn: Turn) -> Iterator[object]:
-    """What of a turn a prompt may show verbatim: its reply, explanation and critique."""
-    from debate.agents.critique import CritiqueVerdict  # they import this module
-    from debate.agents.reconcile import ReconcileExplanation
+    """What of a turn a prompt may show verbatim: its reply and its ``quoted`` keys.
 
+    Those are the keys a turn extension declares ``quoted`` (a ReConcile explanation,
+    a critique).
+    """
     yield turn.raw
-    explained = ReconcileExplanation.read(turn)
-    yield explained.explanation if explained is not None else None
-    critiqued = CritiqueVerdict.read(turn) if turn.kind == "critique" else None
-    yield critiqued.critique if critiqued is not None else None
+    for key in sorted(QUOTED_KEYS):
+        yield turn.fields.get(key)
 
 
 def _appears(turn: Turn, contents: list[str]) -> bool:

@@ -50,6 +50,7 @@ class CritiqueVerdict(TurnExtension):
     """
 
     stored_none: ClassVar[frozenset[str]] = frozenset({"stated_verdict", "verdict"})
+    quoted: ClassVar[frozenset[str]] = frozenset({"critique"})
 
     critique: JsonValue = None
     """The reply's ``critique``, as the model wrote it (text, when it follows the schema)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import JsonValue
 
@@ -48,6 +48,8 @@ class ReconcileExplanation(TurnExtension):
     Its peers read it at the next round table, and an agent's ``saw`` finds it in their
     prompts. It stays where the reply put it among the fields.
     """
+
+    quoted: ClassVar[frozenset[str]] = frozenset({"explanation"})
 
     explanation: JsonValue = None
     """The reply's ``explanation``, as the model wrote it (text, when it follows the
