@@ -358,7 +358,7 @@ async def test_an_always_a_judge_scores_half_its_judgments_and_no_question():
 def test_a_speech_left_behind_in_old_and_new_traces(fields, behind):
     """Found in review: traces written with speech_samples marked their main line sample 0,
     and the metrics dropped it (quotes 0/0, no wins)."""
-    from debate.protocols.oversight_best_of import left_behind
+    from debate.protocols.oversight_records import left_behind
     from debate.trace import Turn
 
     turn = Turn(id="t", round=0, agent="debater-a", role="qa-debater", kind="argument",

@@ -12,8 +12,12 @@ from debate.agents.oversight_judge import JudgeVerdict
 from debate.agents.peer import PeerReview
 from debate.agents.reconcile import ReconcileExplanation
 from debate.agents.sr_dcr import ClosedBookConfidence, ReliabilityVerdict
-from debate.protocols.oversight import OversightJudgment, OversightSpeech
-from debate.protocols.oversight_best_of import JudgeRating, SampleMark
+from debate.protocols.oversight_records import (
+    JudgeRating,
+    OversightJudgment,
+    OversightSpeech,
+    SampleMark,
+)
 from debate.trace import Turn, TurnExtension, TurnExtensionError
 
 EXTENSIONS: list[TurnExtension] = [

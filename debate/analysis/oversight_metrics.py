@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field, computed_field
 
-from debate.protocols.oversight import OversightJudgment, OversightSpeech
-from debate.protocols.oversight_best_of import left_behind
+from debate.protocols.oversight_records import OversightJudgment, OversightSpeech, left_behind
 from debate.trace import DebateTrace
 
 __all__ = ["CONFIDENT", "OVERSIGHT_DEFINITIONS", "OVERSIGHT_PROTOCOLS", "ConfidenceRound",

@@ -43,8 +43,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from debate.export.examples import Example, prompt_key, provenance
-from debate.protocols.oversight import OversightJudgment, OversightSpeech
-from debate.protocols.oversight_best_of import JudgeRating, SampleMark
+from debate.protocols.oversight_records import (
+    JudgeRating,
+    OversightJudgment,
+    OversightSpeech,
+    SampleMark,
+)
 from debate.registry import Registry
 from debate.scoring import final_correct, is_correct
 from debate.settings import Settings

@@ -80,8 +80,9 @@ __all__ = [
 ]
 
 
-_NOT_PROTOCOLS = frozenset({"base", "runtime", "topology"})
-"""Modules here that register no protocol (``runtime`` loads LangGraph: only when a debate runs)."""
+_LOADED_WHEN_RUN = frozenset({"runtime"})
+"""Modules not imported here: the graph runtime loads LangGraph, needed only once a debate
+runs (``import debate`` and ``debate protocols`` stay fast)."""
 
 
 def _register_built_ins() -> None:
@@ -94,7 +95,7 @@ def _register_built_ins() -> None:
     import pkgutil
 
     for module in pkgutil.iter_modules(__path__):
-        if module.name not in _NOT_PROTOCOLS:
+        if module.name not in _LOADED_WHEN_RUN:
             importlib.import_module(f"{__name__}.{module.name}")
 
 

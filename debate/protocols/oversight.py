@@ -88,7 +88,7 @@ from debate.protocols.base import (
     gather_all,
     protocol,
 )
-from debate.protocols.oversight_best_of import best_of, best_of_opponent_calls, left_behind
+from debate.protocols.oversight_best_of import best_of, best_of_opponent_calls
 from debate.protocols.oversight_config import (
     BlindJudgeConfig,
     ConsultancyConfig,
@@ -96,72 +96,22 @@ from debate.protocols.oversight_config import (
     OversightConfig,
     SpeechConfig,
 )
-from debate.trace import FinalAnswer, Question, Turn, TurnExtension
+from debate.protocols.oversight_records import (
+    OversightJudgment,
+    OversightSpeech,
+    left_behind,
+    speech_seat,
+)
+from debate.trace import FinalAnswer, Question, Turn
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
     from langgraph.runtime import Runtime
 
 __all__ = ["BlindJudgeConfig", "BlindJudgeProtocol", "ConsultancyConfig", "ConsultancyProtocol",
-           "DebateQaConfig", "DebateQaProtocol", "OversightConfig", "OversightJudgment",
-           "OversightSpeech", "Order", "SpeechConfig"]
+           "DebateQaConfig", "DebateQaProtocol", "OversightConfig", "Order", "SpeechConfig"]
 
 
-class OversightSpeech(TurnExtension):
-    """Who spoke, for which side, with how many quotes: a speech's turn fields.
-
-    A speaker's private estimate of winning (kind ``confidence``) carries the first
-    three only.
-    """
-
-    order: int
-    """The order (run) of the question it belongs to."""
-    seat: str
-    """The label of the answer the speaker defends (``A`` or ``B``)."""
-    side: str
-    """``correct`` or ``incorrect``: whether that answer is the gold one."""
-    defends: str | None = None
-    """The answer it defends, as shown."""
-    quotes: int | None = None
-    """The quotes in the speech."""
-    verified_quotes: int | None = None
-    """Those found in the passage."""
-    words: int | None = None
-    """The speech's length in words."""
-
-
-class OversightJudgment(TurnExtension):
-    """A judge's verdict on one order, scored against the gold (turn fields).
-
-    A rating of a best-of-N candidate (step ``probe``) also names the candidate.
-    """
-
-    stored_none: ClassVar[frozenset[str]] = frozenset({"p_correct", "decision",
-                                                       "decided_correct"})
-
-    order: int
-    """The order (run) of the question it judged."""
-    correct_label: str
-    """The label of the gold answer in that order."""
-    candidate: int | None = None
-    """A probe's candidate index at its point."""
-    probe_of: str | None = None
-    """The id of the candidate speech a probe rated."""
-    seat: str | None = None
-    """The seat of the candidate a probe rated."""
-    p_correct: float | None = None
-    """The judge's probability on the gold answer (``None``: its verdict was not read)."""
-    decision: str | None = None
-    """The label it chose (``None``: none, or a tie)."""
-    decided_correct: bool | None = None
-    """Whether it chose the gold label (``None``: it chose none)."""
-
-
-
-def _seat(turn: Turn) -> str | None:
-    """The seat of a speech (``None``: not a speech)."""
-    speech = OversightSpeech.read(turn)
-    return speech.seat if speech is not None else None
 
 
 def _verdict(turn: Turn) -> JudgeVerdict:
@@ -362,7 +312,7 @@ class _Speeches(_Oversight[SpeechT]):
             return True
         return (self.sequential() and round_ > 0 and turn.round == round_
                 and turn.kind == "argument"
-                and LABELS.index(str(_seat(turn))) < LABELS.index(label))
+                and LABELS.index(str(speech_seat(turn))) < LABELS.index(label))
 
     def since(self, line: Sequence[Turn], round_: int, order: Order, label: str) -> list[Turn]:
         """What seat ``label`` reads before its speech of ``round_`` and had not read before.

@@ -38,13 +38,14 @@ speaker; ``opponent_n: 1`` is ``best_of_opponent: sampled``, 0 is ``none``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from debate.agents.oversight import LABELS, Speech
 from debate.agents.oversight_judge import NO_LOGPROBS, JudgeVerdict
 from debate.errors import ConfigError
 from debate.protocols.base import DebateContext, gather_all
-from debate.trace import Question, Turn, TurnExtension
+from debate.protocols.oversight_records import JudgeRating, SampleMark, speech_seat
+from debate.trace import Question, Turn
 
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
@@ -52,55 +53,10 @@ if TYPE_CHECKING:
     from debate.protocols.oversight import Order, _Speeches
     from debate.protocols.oversight_config import SpeechConfig
 
-__all__ = ["DUMMY_SPEECH", "BestOfOpponent", "JudgeRating", "SampleMark", "best_of",
-           "best_of_opponent_calls", "left_behind"]
+__all__ = ["DUMMY_SPEECH", "BestOfOpponent", "best_of", "best_of_opponent_calls"]
 
 
 
-class JudgeRating(TurnExtension):
-    """A best-of-N candidate speech's point and the judge's rating of it (turn fields)."""
-
-    stored_none: ClassVar[frozenset[str]] = frozenset({"judge_p_own"})
-
-    point: str | None = None
-    """The point of the debate it was sampled at: ``o{order}/r{round}/{seat}`` (always
-    written; ``None`` only in hand-made turns). Keys are stored in this order."""
-    candidate: int
-    """Its index among the point's candidates."""
-    judge_p_own: float | None = None
-    """The judge's probability on the speaker's answer after reading it (``None``: the
-    rating could not be read; stored as ``null``)."""
-
-
-class SampleMark(TurnExtension):
-    """A speech that did not continue the debate (turn fields)."""
-
-    sample: int | None = None
-    """Its sample index: a best-of-N candidate left behind (its ``candidate`` index), or
-    the opponent speech sampled for the ratings (``best_of``); traces written with
-    ``speech_samples`` marked every candidate, and the one that continued with 0."""
-    opponent_for: str | None = None
-    """The seat whose candidates a sampled opponent speech was shown beside."""
-
-
-def left_behind(turn: Turn) -> bool:
-    """Whether a speech is a candidate that did not continue the debate.
-
-    Since ``best_of``: a turn with ``sample`` (the candidates that lost; each has its
-    ``candidate`` index). Traces written with ``speech_samples`` marked every candidate
-    with ``sample`` and continued with ``sample`` 0, which stays the main line.
-    """
-    mark = SampleMark.read(turn)
-    sample = mark.sample if mark is not None else None
-    return sample is not None and (JudgeRating.read(turn) is not None or sample != 0)
-
-
-def _seat(turn: Turn) -> str | None:
-    """The seat of a speech (:class:`~debate.protocols.oversight.OversightSpeech`)."""
-    from debate.protocols.oversight import OversightSpeech  # it imports this module
-
-    speech = OversightSpeech.read(turn)
-    return speech.seat if speech is not None else None
 
 
 def _parse_error(turn: Turn) -> str | None:
@@ -143,7 +99,7 @@ async def _opponent(protocol: _Speeches[Any], q: Question, line: Sequence[Turn],
     name = order.speakers[other]
     passage = q.context or ""
     read = [t for t in line if t.round == r and t.kind == "argument"
-            and _seat(t) == other and protocol.reads(r, label, t)]
+            and speech_seat(t) == other and protocol.reads(r, label, t)]
     if read and mode in ("spoken", "sampled"):
         return protocol.shown(read[-1], passage), []
     if mode != "sampled":
