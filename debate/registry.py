@@ -28,7 +28,7 @@ from typing import Any, TypeVar, cast
 
 from debate.errors import ConfigError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "import_modules"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,3 +123,17 @@ class Registry(dict[str, T]):
                 if name in self.plugin_errors else ""
             raise ConfigError(f"unknown {self.kind} {name!r}{broken}; registered: "
                               f"{sorted(set(self) | set(self.lazy))}") from None
+
+
+def import_modules(package: str, path: list[str], skip: frozenset[str] = frozenset()) -> None:
+    """Import every module of ``package`` (its ``__path__``) but ``skip``.
+
+    Each registers its built-ins (protocols, roles, judges) as it is imported. A
+    package's ``__init__`` calls it last, so a new built-in is one module in the
+    package, with no list to extend.
+    """
+    import pkgutil
+
+    for module in pkgutil.iter_modules(path):
+        if module.name not in skip:
+            importlib.import_module(f"{package}.{module.name}")

@@ -25,6 +25,7 @@ from debate.agents.sr_dcr import (
     ReliabilityJudgeAgent,
     SrDcrBrief,
 )
+from debate.registry import import_modules
 
 __all__ = [
     "ROLES",
@@ -62,3 +63,6 @@ __all__ = [
     "read_answer",
     "role",
 ]
+
+# every module registers its built-ins as it is imported: a new one extends no list
+import_modules(__name__, __path__)

@@ -16,6 +16,7 @@ from debate.judges.weighted import (
     recalibrate,
     weighted_vote,
 )
+from debate.registry import import_modules
 
 __all__ = [
     "JUDGES",
@@ -38,3 +39,6 @@ __all__ = [
     "recalibrate",
     "weighted_vote",
 ]
+
+# every module registers its built-ins as it is imported: a new one extends no list
+import_modules(__name__, __path__)

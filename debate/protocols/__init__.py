@@ -39,6 +39,7 @@ from debate.protocols.single import (
     SingleProtocol,
 )
 from debate.protocols.sr_dcr import SrDcrConfig, SrDcrProtocol
+from debate.registry import import_modules
 
 __all__ = [
     "PROTOCOLS",
@@ -80,23 +81,6 @@ __all__ = [
 ]
 
 
-_LOADED_WHEN_RUN = frozenset({"runtime"})
-"""Modules not imported here: the graph runtime loads LangGraph, needed only once a debate
-runs (``import debate`` and ``debate protocols`` stay fast)."""
-
-
-def _register_built_ins() -> None:
-    """Import every protocol module of this package, so each registers its protocols.
-
-    A new built-in protocol is one module here (plus its card and its test): no list
-    to extend. The modules above are imported by name for the public names they give.
-    """
-    import importlib
-    import pkgutil
-
-    for module in pkgutil.iter_modules(__path__):
-        if module.name not in _LOADED_WHEN_RUN:
-            importlib.import_module(f"{__name__}.{module.name}")
-
-
-_register_built_ins()
+# every protocol module registers its protocols (a new one extends no list); not the graph
+# runtime, which loads LangGraph: only once a debate runs (`import debate` stays fast)
+import_modules(__name__, __path__, skip=frozenset({"runtime"}))
