@@ -84,15 +84,16 @@ def registries() -> list[Any]:
     import debate.export
     import debate.judges
     import debate.models.backends
-    import debate.models.spec
+    import debate.models.backends_registry
     import debate.protocols
     import debate.uncertainty
     from debate.errors import _SECRETS
     from debate.testing.scripted import _SCRIPTS
 
     return [debate.agents.ROLES, debate.agents.base.PARSERS, debate.judges.JUDGES,
-            debate.protocols.PROTOCOLS, debate.models.spec.BACKENDS, debate.export.STRATEGIES,
-            debate.export.FORMATS, debate.uncertainty.RELEVANCE, _SCRIPTS, _SECRETS]
+            debate.protocols.PROTOCOLS, debate.models.backends_registry.BACKENDS,
+            debate.export.STRATEGIES, debate.export.FORMATS, debate.uncertainty.RELEVANCE,
+            _SCRIPTS, _SECRETS]
 
 
 def snapshot(registry: Any) -> Callable[[], None]:

@@ -554,7 +554,7 @@ def test_a_plug_in_backend_that_runs_locally_is_free_and_others_are_priced_by_na
     models run on the user's hardware costs 0; a hosted plug-in's model of unknown price
     is unknown (never 0), and one named in the table gets the table's price."""
     from debate.models import Price
-    from debate.models.spec import BACKENDS, backend
+    from debate.models.backends_registry import BACKENDS, backend
 
     @backend("my-gpu-box", local=True)
     def mine(spec, **options):

@@ -65,7 +65,8 @@ def protocols(
 
 def models() -> None:
     """Show the model spec forms, the registered backends and the scripted models' names."""
-    from debate.models.spec import BACKENDS, SPEC_FORMS
+    from debate.models.backends_registry import BACKENDS
+    from debate.models.spec import SPEC_FORMS
     from debate.testing.scripted import script_names
 
     lines = [SPEC_FORMS.rstrip("\n"), "", f"  backends: {', '.join(BACKENDS.names())}", "",

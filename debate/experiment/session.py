@@ -165,8 +165,8 @@ class ModelSet:
                 if config.batch:
                     backend = self._batching(spec, parsed, options, config)
                 elif endpoints:
-                    backend = EndpointPool.create(parsed, endpoints, policy=config.pool,
-                                                  **options)
+                    backend = EndpointPool.create(parsed, endpoints, create=create_backend,
+                                                  policy=config.pool, **options)
                     name = str(parsed.model_copy(update={"base_url": None, "pool": []}))
                     key, n = name, 1
                     while key in self.pools:  # another pool of the same model

@@ -12,6 +12,7 @@ from debate._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from debate.models.accounting import DEFAULT_PRICES, Price, PriceTable
+    from debate.models.backends_registry import BACKENDS, Backend, backend
     from debate.models.cache import ResponseCache, cache_key, call_position
     from debate.models.middleware import (
         Cached,
@@ -24,15 +25,7 @@ if TYPE_CHECKING:
         wrap,
     )
     from debate.models.pool import Endpoint, EndpointPool, EndpointReport, PoolPolicy, route_key
-    from debate.models.spec import (
-        BACKENDS,
-        SPEC_FORMS,
-        Backend,
-        ModelSpec,
-        backend,
-        create_backend,
-        parse_model_spec,
-    )
+    from debate.models.spec import SPEC_FORMS, ModelSpec, create_backend, parse_model_spec
     from debate.models.types import (
         Capabilities,
         ChatModel,
@@ -48,13 +41,13 @@ if TYPE_CHECKING:
 
 _SOURCES: dict[str, tuple[str, ...]] = {
     "debate.models.accounting": ("DEFAULT_PRICES", "Price", "PriceTable"),
+    "debate.models.backends_registry": ("BACKENDS", "Backend", "backend"),
     "debate.models.cache": ("ResponseCache", "cache_key", "call_position"),
     "debate.models.middleware": ("Cached", "CallStats", "Limited", "Limits", "Retrying",
                                  "RetryPolicy", "queued", "wrap"),
     "debate.models.pool": ("Endpoint", "EndpointPool", "EndpointReport", "PoolPolicy",
                            "route_key"),
-    "debate.models.spec": ("BACKENDS", "SPEC_FORMS", "Backend", "ModelSpec", "backend",
-                           "create_backend", "parse_model_spec"),
+    "debate.models.spec": ("SPEC_FORMS", "ModelSpec", "create_backend", "parse_model_spec"),
     "debate.models.types": ("Capabilities", "ChatModel", "Closeable", "Completion", "Message",
                             "SamplingParams", "TokenLogprob", "Usage", "capabilities_of",
                             "close_model"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from debate.errors import ConfigError
+from debate.models.backends_registry import BACKENDS
 from debate.models.types import Usage
 from debate.settings import Settings
 
@@ -80,8 +81,6 @@ def _runs_locally(model: str) -> bool:
     That is ``Backend.local``: llamacpp, vllm, scripted, and plug-ins that say so. A bare
     model name, or a prefix no backend has, is not local.
     """
-    from debate.models.spec import BACKENDS  # accounting sits below the spec layer
-
     prefix, colon, _ = model.partition(":")
     if not colon:
         return False

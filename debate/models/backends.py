@@ -14,8 +14,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from debate.errors import ConfigError
+from debate.models.backends_registry import backend
 from debate.models.guard import BLOCK_ENV, is_local
-from debate.models.spec import ModelSpec, backend
+from debate.models.spec import ModelSpec
 from debate.models.types import ChatModel
 
 __all__ = ["anthropic", "llamacpp", "openai", "vllm"]

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
@@ -66,6 +66,7 @@ from debate.errors import (
     UnreachableError,
     hide_password,
 )
+from debate.models.backends_registry import BACKENDS, url_problem
 from debate.models.middleware import Limited, Limits, attempt_expired, queued, retry_at_once
 from debate.models.types import (
     Capabilities,
@@ -96,8 +97,6 @@ class Endpoint(Limits):
     @field_validator("url")
     @classmethod
     def _usable(cls, url: str) -> str:
-        from debate.models.spec import url_problem
-
         problem = url_problem(url)
         if problem is not None:
             raise ValueError(problem)
@@ -245,20 +244,24 @@ class EndpointPool(Closeable):
 
     @classmethod
     def create(cls, spec: Any, endpoints: Sequence[Endpoint], *,
+               create: Callable[..., ChatModel] | None = None,
                policy: PoolPolicy | None = None, **options: Any) -> EndpointPool:
         """A pool of ``spec``'s model (a :class:`~debate.models.ModelSpec`) at ``endpoints``.
 
-        ``options`` go to each replica's backend (as in :func:`create_backend`).
+        ``create(replica_spec, **options)`` builds each replica's backend (callers pass
+        :func:`~debate.models.create_backend`); by default the backend its prefix names in
+        :data:`~debate.models.backends_registry.BACKENDS`, which is what ``create_backend``
+        builds for one URL. ``options`` go to each replica's backend.
         """
-        from debate.models.spec import create_backend
-
         urls = [e.url for e in endpoints]
         if len(set(urls)) < len(urls):
             raise ConfigError(f"{spec}: an endpoint is listed twice in "
                               f"{[hide_password(url) for url in urls]}")
+        if create is None:
+            create = BACKENDS.lookup(spec.backend).create
         members: list[tuple[str, ChatModel]] = []
         for endpoint in endpoints:  # a backend opens nothing before its first call
-            members.append((endpoint.url, create_backend(
+            members.append((endpoint.url, create(
                 spec.model_copy(update={"base_url": endpoint.url, "pool": []}), **options)))
         return cls(members, endpoints, policy)
 

@@ -1,4 +1,4 @@
-"""Model spec strings, parsed in one place, and the backend registry they name.
+"""Model spec strings, parsed in one place, and the bare backends they name, built.
 
 Valid forms::
 
@@ -18,37 +18,24 @@ host, a port from 1 to 65535): a typo fails before a run starts, naming the spec
 and what is wrong. A password in a URL (``http://user:pass@host/v1``) is shown
 as ``***`` wherever the spec is (its ``str``, errors) and redacted from error texts.
 
-The prefix names a backend in :data:`BACKENDS`. Built-in backends register
-themselves when their prefix is first used (``scripted`` from
-:mod:`debate.testing`, which this module never imports); a package adds a
-provider under the entry-point group ``debatelab.backends``::
-
-    [project.entry-points."debatelab.backends"]
-    gemini = "my_package.gemini:create"        # (spec, **options) -> ChatModel
-
-or, in Python, ``@backend("gemini")`` on such a function. A backend whose models
-run on the user's own hardware says so (``@backend("mylocal", local=True)``, or an
-entry point naming a :class:`Backend` with ``local=True``): its calls are priced at 0
-instead of unknown.
+The prefix names a backend in
+:data:`~debate.models.backends_registry.BACKENDS` (built-ins, plug-ins under the
+entry-point group ``debatelab.backends``, ``@backend``: see
+:mod:`debate.models.backends_registry`, which also holds the URL check).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
 
 from debate.errors import ConfigError, SpecError, hide_password, register_url_password
+from debate.models.backends_registry import BACKENDS, Backend, url_problem
 from debate.models.types import ChatModel
-from debate.registry import Registry
 
-__all__ = ["BACKENDS", "SPEC_FORMS", "Backend", "ModelSpec", "backend", "create_backend",
-           "parse_model_spec", "url_problem"]
+__all__ = ["SPEC_FORMS", "ModelSpec", "create_backend", "parse_model_spec"]
 
 SPEC_FORMS = __doc__.split("Valid forms::", 1)[1].split("\n\n", 2)[1] if __doc__ else ""
 
@@ -57,7 +44,8 @@ class ModelSpec(BaseModel):
     """A parsed model spec."""
 
     backend: str
-    """Which backend serves the model: a name in :data:`BACKENDS` (``openai``...)."""
+    """Which backend serves the model: a name in
+    :data:`~debate.models.backends_registry.BACKENDS` (``openai``...)."""
     model: str
     """The model name, path or script name."""
     base_url: str | None = None
@@ -72,96 +60,12 @@ class ModelSpec(BaseModel):
         return f"{self.backend}:{self.model}" + (f"@{hide_password(urls)}" if urls else "")
 
 
-@dataclass(frozen=True)
-class Backend:
-    """How the models of one spec prefix are built.
-
-    ``create(spec, **options)`` returns the bare model (``options``: the spec's
-    ``backend_options`` and, when given, ``api_key``); it should import its SDK
-    only when called.
-    """
-
-    create: Callable[..., ChatModel]
-    """``(spec: ModelSpec, **options) -> ChatModel``."""
-    takes_url: bool = False
-    """Whether a spec may end in ``@http(s)://HOST/...`` (then ``spec.base_url``)."""
-    local: bool = False
-    """Whether the model runs on the user's own hardware, so its calls cost no money
-    (the price table then charges 0 for it, whatever the model's name)."""
-
-
-def _as_backend(name: str, loaded: Any) -> Backend:
-    """A plug-in's entry point: a :class:`Backend`, or a plain ``create`` function."""
-    if isinstance(loaded, Backend):
-        return loaded
-    if not callable(loaded):
-        raise TypeError(f"backend {name!r} must be a Backend or a callable, not "
-                        f"{type(loaded).__name__}")
-    return Backend(loaded)
-
-
-BACKENDS: Registry[Backend] = Registry(
-    "backend", "backend_name", group="debatelab.backends", adapt=_as_backend,
-    lazy={**dict.fromkeys(("openai", "anthropic", "vllm", "llamacpp"), "debate.models.backends"),
-          "scripted": "debate.testing.scripted"})
-"""Backends by spec prefix; built-ins load on first use, plug-ins from ``debatelab.backends``."""
-
-F = Callable[..., ChatModel]
-
-
-def backend(name: str, *, takes_url: bool = False, local: bool = False) -> Callable[[F], F]:
-    """Decorator registering ``create(spec, **options) -> ChatModel`` as prefix ``name``.
-
-    ``takes_url``: specs may end in ``@http(s)://...``; ``local``: the model runs on the
-    user's hardware and its calls cost nothing (see :class:`Backend`).
-    """
-
-    def decorate(create: F) -> F:
-        BACKENDS[name] = Backend(create, takes_url, local)
-        return create
-
-    return decorate
-
-
 def _bad(spec: str, why: str) -> SpecError:
     return SpecError(f"invalid model spec {hide_password(spec)!r}: {why}. "
                      f"Valid forms:\n{SPEC_FORMS}")
 
 
 _AT_URL = re.compile(r"@(?=https?://)", re.IGNORECASE)
-_HOST = re.compile(r"[\w.-]+")  # a name or an IPv4 address (IPv6 comes in brackets)
-
-
-def url_problem(url: str) -> str | None:
-    """What is wrong with a server URL, in words, or ``None`` for a usable one.
-
-    It must be ``http://`` or ``https://``, name a host (a name, an IPv4 address or
-    a bracketed IPv6 one) and, if it has a port, a number from 1 to 65535.
-    """
-    shown = hide_password(url)
-    if any(c.isspace() or not c.isprintable() for c in url):
-        return f"URL {shown!r} holds a space or a control character"
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:  # an unclosed '[' of an IPv6 address
-        return f"{shown!r} is not a URL ({exc})"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"{shown!r} is not an http:// or https:// URL"
-    host = parts.hostname
-    if not host:
-        return f"no host in URL {shown!r}"
-    hostport = parts.netloc.rpartition("@")[2]
-    if hostport.startswith("["):
-        try:
-            ipaddress.IPv6Address(host.split("%", 1)[0])
-        except ValueError:
-            return f"{host!r} in URL {shown!r} is not an IPv6 address"
-    elif not _HOST.fullmatch(host):
-        return f"{host!r} in URL {shown!r} is not a host name or IP address"
-    port = hostport.rpartition("]")[2].partition(":")[2]
-    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
-        return f"port {port!r} in URL {shown!r} is not a number from 1 to 65535"
-    return None
 
 
 def _entry(spec: str, prefix: str) -> Backend:
@@ -231,5 +135,6 @@ def create_backend(spec: str | ModelSpec, *, api_key: SecretStr | str | None = N
     if parsed.pool:  # replicas: one backend each, default limits (see EndpointPool.create)
         from debate.models.pool import Endpoint, EndpointPool
 
-        return EndpointPool.create(parsed, [Endpoint(url=url) for url in parsed.pool], **options)
+        return EndpointPool.create(parsed, [Endpoint(url=url) for url in parsed.pool],
+                                   create=create_backend, **options)
     return BACKENDS.lookup(parsed.backend).create(parsed, **options)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from debate.errors import ConfigError
-from debate.models.spec import ModelSpec, backend
+from debate.models.backends_registry import backend
+from debate.models.spec import ModelSpec
 from debate.models.types import Capabilities, Completion, Message, SamplingParams, Usage
 
 __all__ = ["Call", "ScriptedModel", "first_number_reply", "register_script", "script_names",

@@ -15,6 +15,10 @@ is sent again. How a batch is recognised is each provider's business:
   answer *undecided* (:mod:`debate.models.anthropic_batch`).
 
 The HTTP plumbing both share is :class:`~debate.models.batch.client.HTTPBatches`.
+
+Each provider's client states how large a batch may be (:attr:`BatchAPI.max_items`,
+:attr:`BatchAPI.max_bytes`); a client that does not is held to :data:`DEFAULT_MAX_ITEMS`
+and :data:`DEFAULT_MAX_BYTES`, OpenAI's documented limits.
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ from typing import Any, Protocol
 
 from debate.errors import TransportError
 
-__all__ = ["BatchAPI", "Intent", "Items", "Lookup", "Outcome"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ITEMS", "BatchAPI", "Intent", "Items", "Lookup",
+           "Outcome"]
+
+DEFAULT_MAX_ITEMS = 50_000
+"""The most requests a batch holds when its client states no limit (OpenAI's limit)."""
+DEFAULT_MAX_BYTES = 190 * 1024 * 1024
+"""The most bytes of requests a batch holds when its client states no limit (OpenAI's
+input file may hold 200 MB)."""
 
 Outcome = dict[str, Any] | TransportError
 """A batch item's response body, or why it has none."""
@@ -59,6 +70,11 @@ class Lookup:
 
 class BatchAPI(Protocol):
     """A provider's batch endpoints, as :class:`~debate.models.batch.BatchingModel` uses them."""
+
+    max_items: int
+    """The most requests a batch may hold (without it: :data:`DEFAULT_MAX_ITEMS`)."""
+    max_bytes: int
+    """The most bytes of requests a batch may hold (without it: :data:`DEFAULT_MAX_BYTES`)."""
 
     async def prepare(self, items: Items) -> str:
         """Make ``items`` ready to become a batch; the key of its :class:`Intent`."""
