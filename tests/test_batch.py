@@ -16,6 +16,7 @@ import pytest
 
 from debate import ExperimentConfig, arun_experiment
 from debate.errors import ConfigError
+from debate.models.batch.api import DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS
 from debate.testing.mock_batches import BatchSettings
 from debate.testing.mock_server import MockServer
 from debate.trace import read_traces
@@ -242,6 +243,7 @@ async def test_a_batch_refused_as_a_whole_is_fatal_not_retried_forever() -> None
 
     class Refusing:
         submitted = 0
+        max_items, max_bytes = DEFAULT_MAX_ITEMS, DEFAULT_MAX_BYTES
 
         async def prepare(self, items: Any) -> str:
             return "file-1"
@@ -284,6 +286,10 @@ async def test_a_batch_that_cannot_be_read_for_a_while_is_polled_through_not_sen
 
     class Flaky:
         submitted, reads, items = 0, 0, [""]
+        max_items, max_bytes = DEFAULT_MAX_ITEMS, DEFAULT_MAX_BYTES
+
+        def failure(self, batch: Any) -> str:
+            return ""
 
         async def prepare(self, items: Any) -> str:
             return "file-1"

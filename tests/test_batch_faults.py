@@ -25,6 +25,7 @@ from debate.models.batch import (
     Lookup,
     OpenAIBatches,
 )
+from debate.models.batch.api import DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS
 from debate.models.middleware import RetryPolicy
 from debate.models.types import Usage
 
@@ -38,6 +39,11 @@ def body(messages: Any, params: Any) -> dict[str, Any]:
 
 class Client:
     """A fake Batch API: records the batches created; ``state`` can raise on chosen reads."""
+
+    max_items, max_bytes = DEFAULT_MAX_ITEMS, DEFAULT_MAX_BYTES
+
+    def failure(self, batch: dict[str, Any]) -> str:
+        return ""
 
     def __init__(self, raise_on_reads: dict[int, BaseException] | None = None,
                  ready_after: int = 1) -> None:

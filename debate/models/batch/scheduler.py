@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import orjson
 
 from debate.errors import BatchRefusedError, FatalTransportError, RetryableError, TransportError
-from debate.models.batch.api import DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS, BatchAPI, Intent, Outcome
+from debate.models.batch.api import BatchAPI, Intent, Outcome
 from debate.models.batch.journal import BatchJournal
 from debate.models.batch.policy import BatchPolicy
 from debate.models.batch.recovery import IntentLookups
@@ -86,13 +86,9 @@ class BatchingModel(Closeable):
         self._direct = direct  # the synchronous backend, for retries with retry="sync"
         self._queued: dict[str, _Item] = {}
         self._queued_bytes = 0
-        # BatchAPI declares the limits; a client that states none (a test double) gets the
-        # defaults, OpenAI's limits
-        self.max_items: int = self.policy.max_items or int(
-            getattr(client, "max_items", DEFAULT_MAX_ITEMS))
+        self.max_items: int = self.policy.max_items or client.max_items
         """Most requests in one batch (the policy's, else the provider's)."""
-        self.max_bytes: int = self.policy.max_bytes or int(
-            getattr(client, "max_bytes", DEFAULT_MAX_BYTES))
+        self.max_bytes: int = self.policy.max_bytes or client.max_bytes
         """Most bytes of requests in one batch."""
         self._timer: asyncio.TimerHandle | None = None
         self._running: set[asyncio.Future[Any]] = set()
@@ -232,8 +228,7 @@ class BatchingModel(Closeable):
                 ended, batch = await self._client.state(batch_id)
                 if ended:
                     outcomes = await self._client.results(batch)
-                    failure = getattr(self._client, "failure", None)  # optional
-                    why = failure(batch) if failure is not None else ""
+                    why = self._client.failure(batch)
                     missing = RetryableError(
                         f"batch {batch_id} ended without this item" + (f" ({why})" if why
                                                                        else ""),
