@@ -1,5 +1,6 @@
 """Backends declare their capabilities; middleware reports its backend's; ``wrap`` obeys them."""
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from debate.models import (
     wrap,
 )
 from debate.models.anthropic_backend import AnthropicModel
+from debate.models.batch.api import DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS
 from debate.models.batch.scheduler import BatchingModel
 from debate.models.llamacpp import LlamaCppModel
 from debate.models.middleware import Cached, Limited, Retrying
@@ -56,8 +58,9 @@ def stack(backend: ChatModel, retry: RetryPolicy | None = None) -> tuple[Retryin
 
 
 def batching() -> BatchingModel:
+    client = SimpleNamespace(max_items=DEFAULT_MAX_ITEMS, max_bytes=DEFAULT_MAX_BYTES)
     return BatchingModel("openai:m", lambda m, p: {}, lambda data: Completion(text=""),
-                         client=object())  # type: ignore[arg-type]  # never called
+                         client=client)  # type: ignore[arg-type]  # limits only: never called
 
 
 def test_a_wrapped_model_reports_its_backends_capabilities():

@@ -18,7 +18,8 @@ from debate.models import (
     cache_key,
     wrap,
 )
-from debate.models.middleware import Cached, FifoSemaphore, Limited, Retrying
+from debate.models.fifo import FifoSemaphore
+from debate.models.middleware import Cached, Limited, Retrying
 from debate.testing import ScriptedModel
 
 MSGS = [Message(role="user", content="What is 2+2?")]

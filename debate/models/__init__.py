@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from debate.models.accounting import DEFAULT_PRICES, Price, PriceTable
     from debate.models.backends_registry import BACKENDS, Backend, backend
     from debate.models.cache import ResponseCache, cache_key, call_position
+    from debate.models.deadlines import queued
     from debate.models.middleware import (
         Cached,
         CallStats,
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
         Limits,
         Retrying,
         RetryPolicy,
-        queued,
         wrap,
     )
     from debate.models.pool import Endpoint, EndpointPool, EndpointReport, PoolPolicy, route_key
@@ -43,8 +43,9 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "debate.models.accounting": ("DEFAULT_PRICES", "Price", "PriceTable"),
     "debate.models.backends_registry": ("BACKENDS", "Backend", "backend"),
     "debate.models.cache": ("ResponseCache", "cache_key", "call_position"),
+    "debate.models.deadlines": ("queued",),
     "debate.models.middleware": ("Cached", "CallStats", "Limited", "Limits", "Retrying",
-                                 "RetryPolicy", "queued", "wrap"),
+                                 "RetryPolicy", "wrap"),
     "debate.models.pool": ("Endpoint", "EndpointPool", "EndpointReport", "PoolPolicy",
                            "route_key"),
     "debate.models.spec": ("SPEC_FORMS", "ModelSpec", "create_backend", "parse_model_spec"),

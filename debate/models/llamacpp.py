@@ -51,7 +51,7 @@ from debate.errors import (
     RetryableError,
     classify_status,
 )
-from debate.models.middleware import queued
+from debate.models.deadlines import queued
 from debate.models.openai_backend import parse_response, request_body
 from debate.models.types import Capabilities, Closeable, Completion, Message, SamplingParams
 

@@ -12,7 +12,8 @@ composed explicitly and reads from the outside in::
   that refuses every connection before it has ever answered is given up within
   seconds (:mod:`debate.models.reach`). Waiting in
   a queue (``Limited``'s cap, an embedded model's free slot) is not timed:
-  code that waits for its turn does it inside :func:`queued`;
+  code that waits for its turn does it inside
+  :func:`~debate.models.deadlines.queued`;
 - ``Limited`` caps requests in flight per endpoint and, behind that cap,
   requests per second over windows of 0.1 s (asyncio-throttle polls every
   10 ms, so only a few callers ever wait on it; the rest wait on a semaphore,
@@ -29,9 +30,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import deque
 from collections.abc import Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
@@ -41,6 +40,7 @@ from pydantic import Field
 from debate.errors import RetryableError, TransportError, UnreachableError
 from debate.models.accounting import PriceTable
 from debate.models.cache import ResponseCache, cache_key, call_position
+from debate.models.deadlines import CURRENT_ATTEMPT, AttemptTimeout, Deadlines, queued
 from debate.models.fifo import FifoSemaphore
 from debate.models.reach import Reach
 from debate.models.types import (
@@ -56,134 +56,10 @@ from debate.models.types import (
 )
 from debate.settings import Settings
 
-__all__ = ["CallStats", "Cached", "FifoSemaphore", "Limited", "Limits",
-           "RetryPolicy", "Retrying", "attempt_expired", "queued", "reserved_tokens",
-           "retry_at_once", "wrap"]
+__all__ = ["CallStats", "Cached", "Limited", "Limits", "RetryPolicy", "Retrying",
+           "reserved_tokens", "wrap"]
 
 _THROTTLE_POLLERS = 8
-
-class _Attempt:
-    """One timed attempt: the task running it and whether its time ran out."""
-
-    __slots__ = ("at_once", "clock", "done", "expired", "generation", "task")
-
-    def __init__(self, clock: _Deadlines, task: asyncio.Task[object]) -> None:
-        self.clock = clock
-        self.task = task
-        self.generation = 0  # bumped when its clock stops: its queued deadline is void
-        self.done = False
-        self.expired = False
-        self.at_once = False  # its retry need not back off (see retry_at_once)
-
-
-class _AttemptTimeout(TimeoutError):
-    """An attempt's timeout ran out; ``at_once``: retry without backing off."""
-
-    def __init__(self, at_once: bool) -> None:
-        super().__init__()
-        self.at_once = at_once
-
-
-class _Deadlines:
-    """The per-attempt timeouts of one :class:`Retrying` layer, on one timer.
-
-    Every attempt of a layer has the same timeout, so deadlines arrive in time
-    order: a deque holds them and one timer waits for the earliest. Starting and
-    ending an attempt are a deque append and a flag, not a timer each (an
-    ``asyncio.timeout`` per attempt made and cancelled a timer handle per call, and
-    :func:`queued` rescheduled it twice more).
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._due: deque[tuple[float, _Attempt, int]] = deque()
-        self._timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def start(self) -> _Attempt:
-        """A new attempt of the current task, its time running from now."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # first use, or a new event loop: nothing carries over
-            self._loop, self._timer = loop, None
-            self._due.clear()
-        task = asyncio.current_task()
-        assert task is not None, "a timed attempt runs in a task"
-        attempt = _Attempt(self, task)
-        self.resume(attempt)
-        return attempt
-
-    def resume(self, attempt: _Attempt) -> None:
-        """(Re)start ``attempt``'s clock: its whole timeout from now."""
-        assert self._loop is not None
-        due = self._due
-        while due and (due[0][1].done or due[0][1].generation != due[0][2]):
-            due.popleft()  # ended or paused: their deadlines are void
-        due.append((self._loop.time() + self.timeout, attempt, attempt.generation))
-        if self._timer is None:
-            self._timer = self._loop.call_at(due[0][0], self._expire)
-
-    def _expire(self) -> None:
-        """Cancel every live attempt whose deadline has passed; wait for the next one."""
-        assert self._loop is not None
-        self._timer = None
-        now, due = self._loop.time(), self._due
-        while due:
-            deadline, attempt, generation = due[0]
-            if attempt.done or attempt.generation != generation:
-                due.popleft()
-            elif deadline <= now:
-                due.popleft()
-                attempt.expired = True
-                attempt.task.cancel()
-            else:
-                self._timer = self._loop.call_at(deadline, self._expire)
-                return
-
-
-_attempt: ContextVar[_Attempt | None] = ContextVar("debatelab_attempt", default=None)
-
-
-def attempt_expired() -> bool:
-    """True inside a timed attempt whose timeout has run out (its cancel is the timeout)."""
-    attempt = _attempt.get()
-    return attempt is not None and attempt.expired
-
-
-def retry_at_once() -> None:
-    """Let the current timed attempt, which timed out, be retried without a backoff.
-
-    An endpoint pool calls this when a hung replica's timeout sends the call on to
-    another replica: waiting would only delay a call the next replica can serve now.
-    """
-    attempt = _attempt.get()
-    if attempt is not None:
-        attempt.at_once = True
-
-
-class queued:  # noqa: N801 - used as a function: ``with queued():``
-    """Stop the current attempt's timeout while waiting for a turn; restart it after.
-
-    A per-attempt timeout should measure the call being served, not the wait
-    for a free slot: ``Limited`` waits for its in-flight cap inside this, and
-    so does the embedded model for a free slot. When the wait ends the attempt
-    gets its whole timeout again. Outside a timed attempt it does nothing.
-    """
-
-    __slots__ = ("_attempt",)
-
-    def __enter__(self) -> None:
-        attempt = _attempt.get()
-        if attempt is not None and (attempt.done or attempt.expired):
-            attempt = None  # a task that outlived its attempt (inherited the variable)
-        if attempt is not None:
-            attempt.generation += 1  # its pending deadline no longer counts
-        self._attempt = attempt
-
-    def __exit__(self, *exc: object) -> None:
-        attempt = self._attempt
-        if attempt is not None and not attempt.done:
-            attempt.clock.resume(attempt)
-
 
 @dataclass
 class CallStats:
@@ -359,28 +235,28 @@ class Retrying(_Layer):
         self.stats = stats
         self.reach = Reach(min(policy.connect_attempts, policy.max_attempts))
         """Whether the endpoint has answered yet (until then, refusals fail fast)."""
-        self._deadlines: _Deadlines | None = None
+        self._deadlines: Deadlines | None = None
 
     async def _timed(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """One attempt under the policy's timeout (``TimeoutError`` when it runs out)."""
         deadlines = self._deadlines
         if deadlines is None or deadlines.timeout != self.policy.timeout:
             assert self.policy.timeout is not None
-            deadlines = self._deadlines = _Deadlines(self.policy.timeout)
+            deadlines = self._deadlines = Deadlines(self.policy.timeout)
         attempt = deadlines.start()
         cancelling = attempt.task.cancelling()
-        token = _attempt.set(attempt)
+        token = CURRENT_ATTEMPT.set(attempt)
         try:
             return await self.inner.generate(messages, params)
         except asyncio.CancelledError:
             if attempt.expired:
                 attempt.expired = False  # our cancel is taken back once
                 if attempt.task.uncancel() <= cancelling:  # and it was the only one
-                    raise _AttemptTimeout(attempt.at_once) from None
+                    raise AttemptTimeout(attempt.at_once) from None
             raise
         finally:
             attempt.done = True
-            _attempt.reset(token)
+            CURRENT_ATTEMPT.reset(token)
             if attempt.expired:  # expired, but it ended otherwise: take our cancel back
                 attempt.task.uncancel()
 

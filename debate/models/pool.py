@@ -67,7 +67,8 @@ from debate.errors import (
     hide_password,
 )
 from debate.models.backends_registry import BACKENDS, url_problem
-from debate.models.middleware import Limited, Limits, attempt_expired, queued, retry_at_once
+from debate.models.deadlines import attempt_expired, queued, retry_at_once
+from debate.models.middleware import Limited, Limits
 from debate.models.types import (
     Capabilities,
     ChatModel,
