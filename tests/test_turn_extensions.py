@@ -18,7 +18,8 @@ from debate.protocols.oversight_records import (
     OversightSpeech,
     SampleMark,
 )
-from debate.trace import Turn, TurnExtension, TurnExtensionError
+from debate.trace import Turn
+from debate.trace_extensions import TurnExtension, TurnExtensionError
 
 EXTENSIONS: list[TurnExtension] = [
     OversightSpeech(order=1, seat="A", side="correct", defends="Mira", quotes=2,

@@ -25,7 +25,8 @@ from debate.prompts import Template, load_template
 from debate.registry import Registry
 from debate.scoring import NO_ANSWER, Extraction, answer_instruction, extract, extract_field
 from debate.scoring.fields import parse_confidence, parse_fields
-from debate.trace import QUOTED_KEYS, Question, Turn, TurnKind, sampled
+from debate.trace import Question, Turn, TurnKind, sampled
+from debate.trace_extensions import QUOTED_KEYS
 
 __all__ = ["PARSERS", "ROLES", "Agent", "AnswerGroup", "DebateScope", "Memory", "Parsed", "Parser",
            "View", "debate_scope", "get_role", "question_text", "read_answer", "role"]

@@ -24,7 +24,8 @@ from pydantic import JsonValue
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message, SamplingParams
 from debate.scoring.fields import bare_word, parse_fields
-from debate.trace import Turn, TurnExtension, TurnKind
+from debate.trace import Turn, TurnKind
+from debate.trace_extensions import TurnExtension
 
 __all__ = ["CRITIQUE_SCHEMA", "Critic", "CritiqueRefineAgent", "CritiqueVerdict", "Refiner",
            "SelfRefiner", "Solver", "read_verdict"]

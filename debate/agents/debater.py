@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Completion, Message
-from debate.trace import Turn, TurnExtension, TurnKind
+from debate.trace import Turn, TurnKind
+from debate.trace_extensions import TurnExtension
 from debate.uncertainty import RelevanceScorer, UncertaintyMetric, token_sar, uncertainty
 
 __all__ = ["RCR_FULL_PEERS", "Debater", "DebaterBrief", "TokenUncertainty", "majority_answer"]

@@ -18,7 +18,7 @@ from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message, SamplingParams
 from debate.scoring import NO_ANSWER, Extraction
 from debate.scoring.fields import parse_fields
-from debate.trace import TurnExtension
+from debate.trace_extensions import TurnExtension
 
 __all__ = ["CHOICE_SCHEMA", "JudgeAgent", "JudgeBrief", "JudgeRationale"]
 

@@ -18,7 +18,8 @@ from pydantic import JsonValue
 from debate.agents.base import Agent, Parsed, View, question_text, read_answer, role
 from debate.models.types import Message, SamplingParams
 from debate.scoring.fields import bare_word, parse_fields
-from debate.trace import TurnExtension, TurnKind
+from debate.trace import TurnKind
+from debate.trace_extensions import TurnExtension
 
 __all__ = ["Affirmative", "MadJudge", "MadJudgeDecision", "Moderator", "ModeratorVerdict",
            "Negative", "VERDICT_SCHEMA", "read_preference"]

@@ -32,7 +32,8 @@ from debate.agents.oversight_brief import LABELS, JudgeFormat, brief_of, shown_i
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.scoring import NO_ANSWER, Extraction, extract
 from debate.scoring.fields import parse_json_object
-from debate.trace import TurnExtension, TurnKind
+from debate.trace import TurnKind
+from debate.trace_extensions import TurnExtension
 
 __all__ = ["JudgeVerdict", "OversightJudge", "letter_probabilities", "parse_answer_letter",
            "parse_probabilities"]

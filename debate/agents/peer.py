@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message
 from debate.scoring.fields import parse_confidence
-from debate.trace import TurnExtension, TurnKind
+from debate.trace import TurnKind
+from debate.trace_extensions import TurnExtension
 
 __all__ = ["PeerReview", "PeerReviewer", "review_confidence"]
 

@@ -27,7 +27,8 @@ from debate.agents.base import (
 from debate.models.types import Message, SamplingParams
 from debate.scoring.fields import parse_confidence, parse_fields
 from debate.settings import Settings
-from debate.trace import Turn, TurnExtension, TurnKind
+from debate.trace import Turn, TurnKind
+from debate.trace_extensions import TurnExtension
 
 __all__ = ["RECONCILE_SCHEMA", "ConvincingSample", "ReconcileBrief", "ReconcileExplanation",
            "Reconciler"]

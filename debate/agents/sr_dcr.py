@@ -31,7 +31,8 @@ from debate.errors import ConfigError
 from debate.models.types import Completion, Message, SamplingParams, TokenLogprob
 from debate.scoring import NO_ANSWER, Extraction, count_numbers, extract_field
 from debate.scoring.fields import parse_confidence, parse_fields
-from debate.trace import Question, TurnExtension, TurnKind
+from debate.trace import Question, TurnKind
+from debate.trace_extensions import TurnExtension
 
 __all__ = ["ClosedBookConfidence", "ContextAnswerer", "ContextCritic", "Defender",
            "ReliabilityJudgeAgent", "ReliabilityVerdict", "SrDcrBrief", "answer_span",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from debate.trace import Turn, TurnExtension
+from debate.trace import Turn
+from debate.trace_extensions import TurnExtension
 
 __all__ = ["JudgeRating", "OversightJudgment", "OversightSpeech", "SampleMark", "left_behind",
            "speech_seat"]
