@@ -354,6 +354,11 @@ async def test_an_always_a_judge_scores_half_its_judgments_and_no_question():
     ({"sample": 1}, True),
     ({"sample": 0, "candidate": 0}, True),  # best_of: a loser keeps its candidate index
     ({"candidate": 2}, False),  # best_of: the winner has no sample
+    # speech_samples traces as written: every candidate rated at its point, no candidate key
+    ({"order": 0, "seat": "A", "side": "correct", "sample": 0, "point": "o0/r1/A",
+      "judge_p_own": 0.7}, False),
+    ({"order": 0, "seat": "A", "side": "correct", "sample": 1, "point": "o0/r1/A",
+      "judge_p_own": 0.4}, True),
 ])
 def test_a_speech_left_behind_in_old_and_new_traces(fields, behind):
     """Found in review: traces written with speech_samples marked their main line sample 0,

@@ -206,3 +206,17 @@ def test_a_reconcile_explanation_is_stored_where_the_reply_put_it():
     reply: dict[str, object] = {"answer": "12", "explanation": "e", "confidence": 0.9}
     assert written(reply, ReconcileExplanation(explanation="e")) == (
         '{"answer": "12", "explanation": "e", "confidence": 0.9}')
+
+
+def test_keys_older_writers_left_out_read_as_none():
+    """Found in review: a speech rated in a speech_samples trace (before best_of) has a point
+    and a rating but no candidate index, and a DebUnc reply of the first DebUnc traces has no
+    metric; both read, with None there, and the candidate falls back to the sample."""
+    from debate.export.strategies import _candidate
+
+    rated = turn_with({"order": 0, "seat": "A", "side": "correct", "sample": 2,
+                       "point": "o0/r1/A", "judge_p_own": 0.7})
+    assert JudgeRating.read(rated) == JudgeRating(point="o0/r1/A", judge_p_own=0.7)
+    assert _candidate(rated) == 2
+    assert TokenUncertainty.read(turn_with({"uncertainty": 0.4})) == TokenUncertainty(
+        uncertainty=0.4)

@@ -43,8 +43,9 @@ class TokenUncertainty(TurnExtension):
 
     uncertainty: float
     """The reply's uncertainty (higher: less sure), by ``uncertainty_metric``."""
-    uncertainty_metric: str
-    """The metric that measured it (``mean-nll``, ``entropy``, ``token-sar``)."""
+    uncertainty_metric: str | None = None
+    """The metric that measured it (``mean-nll``, ``entropy``, ``token-sar``; ``None`` in
+    traces written before the metric was recorded, which measured ``entropy``)."""
 
 
 @role("debater")

@@ -297,7 +297,7 @@ PREFERENCE_EXPONENT = 2.25
 def _candidate(turn: Turn) -> int:
     """A candidate's index at its point (traces before ``best_of``: its ``sample``)."""
     rating = JudgeRating.read(turn)
-    if rating is not None:
+    if rating is not None and rating.candidate is not None:
         return rating.candidate
     mark = SampleMark.read(turn)
     return mark.sample if mark is not None and mark.sample is not None else 0

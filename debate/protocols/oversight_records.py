@@ -75,8 +75,9 @@ class JudgeRating(TurnExtension):
     point: str | None = None
     """The point of the debate it was sampled at: ``o{order}/r{round}/{seat}`` (always
     written; ``None`` only in hand-made turns). Keys are stored in this order."""
-    candidate: int
-    """Its index among the point's candidates."""
+    candidate: int | None = None
+    """Its index among the point's candidates (``None`` in traces written with
+    ``speech_samples``, before ``best_of``, which numbered candidates by ``sample``)."""
     judge_p_own: float | None = None
     """The judge's probability on the speaker's answer after reading it (``None``: the
     rating could not be read; stored as ``null``)."""
@@ -102,7 +103,9 @@ def left_behind(turn: Turn) -> bool:
     """
     mark = SampleMark.read(turn)
     sample = mark.sample if mark is not None else None
-    return sample is not None and (JudgeRating.read(turn) is not None or sample != 0)
+    rating = JudgeRating.read(turn)
+    numbered = rating is not None and rating.candidate is not None
+    return sample is not None and (numbered or sample != 0)
 
 
 def speech_seat(turn: Turn) -> str | None:
