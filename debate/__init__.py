@@ -38,13 +38,9 @@ if TYPE_CHECKING:
         TemplateError,
         TransportError,
     )
+    from debate.experiment.binding import build_agents
     from debate.experiment.config import ExperimentConfig, load_experiment
-    from debate.experiment.runner import (
-        arun_experiment,
-        build_agents,
-        run_debate,
-        run_experiment,
-    )
+    from debate.experiment.runner import arun_experiment, run_debate, run_experiment
     from debate.judges import majority_vote
     from debate.models import (
         CallStats,
@@ -103,7 +99,8 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "debate.protocols": ("PROTOCOLS", "DebateProtocol", "DebateState", "ProtocolConfig",
         "create_protocol", "get_protocol", "protocol"),
     "debate.analysis.results": ("load_results",),
-    "debate.experiment.runner": ("arun_experiment", "build_agents", "run_debate", "run_experiment"),
+    "debate.experiment.binding": ("build_agents",),
+    "debate.experiment.runner": ("arun_experiment", "run_debate", "run_experiment"),
     "debate.scoring": ("extract_answer", "is_correct"),
     "debate.analysis.stats": ("Comparison", "compare_runs"),
     "debate.trace": ("SCHEMA_VERSION", "DebateTrace", "FinalAnswer", "Question", "TraceWriter",

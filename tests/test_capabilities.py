@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from debate import PROTOCOLS
+from debate.errors import ConfigError
 from debate.experiment.binding import build_agents
 from debate.models import (
     CallStats,
@@ -82,11 +83,22 @@ def test_a_custom_model_that_declares_nothing_gets_the_defaults_and_is_limited_a
     assert isinstance(under, Limited) and isinstance(under.inner, Custom)
 
 
-def test_a_declaration_that_is_not_capabilities_counts_as_none():
-    """Only a Capabilities object declares capabilities; anything else gets the defaults."""
+def test_a_declaration_that_is_not_capabilities_is_an_error():
+    """Only a Capabilities object declares capabilities; anything else is refused by name."""
     odd = Custom()
     odd.capabilities = {"batched": True}  # type: ignore[attr-defined]
-    assert capabilities_of(odd) == DEFAULT_CAPABILITIES
+    with pytest.raises(ConfigError, match="capabilities must be a debate.models.Capabilities"):
+        capabilities_of(odd)
+
+
+def test_a_former_flag_attribute_is_an_error_naming_the_declaration_to_write():
+    """Found in review: a backend written for 0.0 sets in_process = True; ignored, it would
+    get a timeout and an in-flight cap in silence. It is refused with the form to write."""
+    old = Custom()
+    old.in_process = True  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"declare capabilities = Capabilities\(in_process="
+                                          r"True\)"):
+        wrap(old, stats=CallStats())
 
 
 def test_an_in_process_backend_is_wrapped_without_a_timeout():

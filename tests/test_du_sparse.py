@@ -112,3 +112,11 @@ def test_the_preset_is_the_paper_s_setup_and_its_graph_shows_who_reads_whom(tmp_
     assert result.exit_code == 0, result.output
     assert "who reads whom: ring, density 0.40" in result.output
     assert "agent-5 --> agent-0" in result.output and "agent-3 --> agent-0" not in result.output
+
+
+def test_neighbours_are_the_ring_s_alone():
+    """Found in review: ``neighbours`` given with another topology was ignored in silence; it
+    is refused, naming the topology."""
+    with pytest.raises(ValueError, match="neighbours is the ring's degree; topology 'chain'"):
+        create_protocol("du-sparse", agents=4, topology="chain", neighbours=3)
+    assert create_protocol("du-sparse", agents=4, topology="chain").reads() == readers("chain", 4)

@@ -9,7 +9,8 @@ from debate.agents import Agent, Debater, Parsed, Reconciler, View, role
 from debate.agents.base import answer_confidence_parser
 from debate.cards import load_role_card
 from debate.errors import ConfigError
-from debate.experiment.runner import build_agents, run_debate
+from debate.experiment.binding import build_agents
+from debate.experiment.runner import run_debate
 from debate.models import Message
 from debate.protocols import DebateContext, DebateProtocol, DebateState, ProtocolConfig, protocol
 from debate.testing import ScriptedModel

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from debate import PROTOCOLS
 from debate.datasets import load_dataset
 from debate.errors import ConfigError
+from debate.experiment.binding import build_agents
 from debate.experiment.config import load_experiment
-from debate.experiment.runner import build_agents
 from debate.protocols.runtime import LeanGraph
 from debate.testing import ScriptedModel
 

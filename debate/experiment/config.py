@@ -27,6 +27,7 @@ from debate.settings import Settings
 
 __all__ = ["ExperimentConfig", "RayOptions", "load_experiment"]
 
+
 class RayOptions(Settings):
     """How a run is spread over Ray (``executor: ray``)."""
 
@@ -40,7 +41,6 @@ class RayOptions(Settings):
     """CPUs Ray reserves for each actor."""
     max_restarts: int = Field(default=3, ge=0)
     """Times a shard whose actor died is started again before its debates count as failed."""
-
 
 
 class ExperimentConfig(Settings):

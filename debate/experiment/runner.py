@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from debate.analysis.metrics import Summary, Tally, load_run_summary
+from debate.analysis.metrics import Summary, Tally
 from debate.analysis.report import write_report
 from debate.analysis.results import ResultRow, failed_row, result_row, write_results
 from debate.datasets import read_dataset
@@ -68,7 +68,7 @@ from debate.trace import DebateTrace, Question, TraceWriter, read_traces
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
-__all__ = ["arun_experiment", "build_agents", "load_run_summary", "run_debate", "run_experiment"]
+__all__ = ["arun_experiment", "run_debate", "run_experiment"]
 
 
 async def run_debate(

@@ -29,6 +29,8 @@ from pydantic import (
     Field,
 )
 
+from debate.errors import ConfigError
+
 __all__ = [
     "DEFAULT_CAPABILITIES",
     "Capabilities",
@@ -186,10 +188,33 @@ DEFAULT_CAPABILITIES = Capabilities()
 """The capabilities of a model that declares none."""
 
 
+_FORMER_FLAGS = ("batched", "in_process", "limits_each_endpoint")
+"""Attributes a backend set before capabilities were declared (debatelab < 0.1.0)."""
+
+
 def capabilities_of(model: object) -> Capabilities:
-    """``model.capabilities`` when it declares them, else :data:`DEFAULT_CAPABILITIES`."""
+    """``model.capabilities`` when it declares them, else :data:`DEFAULT_CAPABILITIES`.
+
+    Raises:
+        ConfigError: ``capabilities`` is not a :class:`Capabilities`, or the model
+            declares none but sets one of the former flag attributes (``in_process =
+            True``...), which would otherwise be ignored in silence.
+
+    """
     declared = getattr(model, "capabilities", None)
-    return declared if isinstance(declared, Capabilities) else DEFAULT_CAPABILITIES
+    if isinstance(declared, Capabilities):
+        return declared
+    name = getattr(model, "name", type(model).__name__)
+    if declared is not None:
+        raise ConfigError(f"model {name!r}: capabilities must be a debate.models.Capabilities, "
+                          f"not {type(declared).__name__}")
+    former = [flag for flag in _FORMER_FLAGS if getattr(model, flag, None) is True]
+    if former:
+        wanted = ", ".join(f"{flag}=True" for flag in former)
+        raise ConfigError(f"model {name!r} sets {', '.join(former)} as attributes, which are "
+                          f"no longer read: declare capabilities = Capabilities({wanted}) "
+                          "(debate.models.Capabilities)")
+    return DEFAULT_CAPABILITIES
 
 
 class SizedModel(ChatModel, Protocol):

@@ -52,6 +52,9 @@ class DuSparseConfig(DuConfig):
 
     @model_validator(mode="after")
     def _topology_fits(self) -> DuSparseConfig:
+        if "neighbours" in self.model_fields_set and self.topology != "ring":
+            raise ValueError(f"neighbours is the ring's degree; topology {self.topology!r} "
+                             "takes none (remove it, or use topology: ring)")
         readers(self.topology, self.agents, self.neighbours)  # a bad adjacency fails here
         return self
 

@@ -19,8 +19,9 @@ agents whose previous answers it reads, always in seat order:
 adjacency    an explicit list: entry i lists the agents agent i reads
 ===========  ==============================================================
 
-The built-in shapes are undirected (if a reads b, b reads a); an explicit
-adjacency may be directed, and an agent in it may read nobody (it answers
+The built-in shapes are undirected (if a reads b, b reads a), but for a ring of
+an odd degree (its extra neighbour is the one after: a reads b, b need not read
+a); an explicit adjacency may be directed, and an agent in it may read nobody (it answers
 again from its own chat alone). :func:`density` is the paper's
 ``D = |E| / (N (N - 1))`` over directed reading edges (1 for ``full``; ``2 /
 (N - 1)`` for a 2-neighbour ring).
