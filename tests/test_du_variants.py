@@ -97,6 +97,13 @@ async def test_summaries_add_one_call_per_agent_and_round():
         debate_prompt[-1].content
     assert [m.role for m in debate_prompt] == ["user", "assistant", "user"]  # summary not in chat
     assert trace.final.answer == "12"
+    # found in review: an answer read its summary, and its `saw` listed nothing
+    summary_of = {t.agent: t.id for t in trace.turns if t.step == "summarize"}
+    for turn in trace.turns:
+        if turn.round == 1 and turn.kind == "answer":
+            assert turn.saw == [summary_of[turn.agent]]
+        if turn.step == "summarize":  # the summary read the other agents' answers
+            assert len(turn.saw) == 2 and turn.agent not in "".join(turn.saw)
 
 
 async def test_rcr_rebuilds_the_prompt_and_stops_at_consensus():

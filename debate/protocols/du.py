@@ -213,6 +213,8 @@ class DuProtocol(GroupProtocol[DuConfig]):
             summary_turns = await gather_round(agents, views)
             new += summary_turns
             summaries = [s.raw for s in summary_turns]
+            if memory == "chat":  # each answer reads its summary: its `saw` is that turn
+                peers = [[s] if p else [] for s, p in zip(summary_turns, peers, strict=True)]
         views = [View(q, r, peers=p, memory=memory,
                       brief=DebaterBrief(summary=summary, confidences=shown[0] if shown else None,
                                          uncertainty=self._uncertainty, relevance=self._relevance),
