@@ -88,7 +88,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # 1: the model interface, backends and middleware
     ("debate.models",),
     # 2: records: the trace, reading answers, sampling settings
-    ("debate.trace", "debate.scoring", "debate.sampling", "debate.uncertainty",
+    ("debate.trace", "debate.trace_extensions", "debate.scoring", "debate.sampling",
+     "debate.uncertainty",
      "debate.parsing", "debate.numbers"),  # (the last two: names before issue 29)
     # 3: data: datasets and their loaders
     ("debate.datasets", "debate.distractor", "debate.quality"),
