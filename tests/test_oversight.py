@@ -14,7 +14,6 @@ from debate.agents.oversight import (
     answer_pair,
     check_quotes,
     first_correct_seat,
-    parse_probabilities,
 )
 from debate.errors import ConfigError
 from debate.experiment.identity import fingerprint
@@ -22,6 +21,7 @@ from debate.experiment.runner import run_debate
 from debate.models.types import Message, SamplingParams
 from debate.protocols import create_protocol
 from debate.scoring.fields import parse_confidence_percent
+from debate.scoring.verdicts import parse_probabilities
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, Question
 
@@ -435,8 +435,8 @@ async def test_sampled_speeches_and_probes_replay_from_the_cache(tmp_path):
 def test_the_reference_judges_probabilities_come_from_the_answer_tokens_logprobs():
     import math
 
-    from debate.agents.oversight import letter_probabilities
     from debate.models.types import TokenLogprob
+    from debate.scoring.verdicts import letter_probabilities
 
     token = TokenLogprob(token="A", logprob=math.log(0.6),
                          top={"A": math.log(0.6), " B": math.log(0.2), "The": math.log(0.1)})

@@ -15,19 +15,17 @@ from test_oversight import PASSAGE, QUESTION  # the oversight tests' reading que
 
 from debate.agents.base import View
 from debate.agents.oversight import (
-    LABELS,
     JudgeFormat,
     OversightBrief,
     OversightJudge,
     Speech,
     check_quotes,
     close_split_quote,
-    parse_answer_letter,
-    parse_confidence_percent,
-    parse_probabilities,
 )
 from debate.analysis.oversight_metrics import oversight_stats
 from debate.models.types import Message, SamplingParams
+from debate.scoring.fields import parse_confidence_percent
+from debate.scoring.verdicts import LABELS, parse_answer_letter, parse_probabilities
 from debate.testing import ScriptedModel
 from debate.trace import DebateTrace, FinalAnswer, Turn
 
@@ -262,7 +260,6 @@ async def test_the_blind_judges_prompt_mentions_no_speakers_and_no_quotes(judge_
 def test_counts_in_any_form_are_no_probability(reply):
     """Found in review: a bare 0/1 before punctuation, and counts nested in JSON, read as a
     verdict (A 1.0, or B 1.0)."""
-    from debate.agents.oversight_judge import parse_probabilities
 
     assert parse_probabilities(reply)[0] is None
 
@@ -272,7 +269,6 @@ def test_counts_in_any_form_are_no_probability(reply):
     ("A: 70, B: 30", 0.7),
 ])
 def test_stated_probabilities_still_read(reply, a):
-    from debate.agents.oversight_judge import parse_probabilities
 
     probs, _ = parse_probabilities(reply)
     assert probs is not None and probs["A"] == pytest.approx(a)

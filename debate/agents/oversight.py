@@ -24,7 +24,6 @@ from typing import ClassVar, Literal
 
 from debate.agents.base import Agent, Parsed, View, role
 from debate.agents.oversight_brief import (
-    LABELS,
     JudgeFormat,
     OversightBrief,
     Speech,
@@ -33,21 +32,16 @@ from debate.agents.oversight_brief import (
     shown_ids,
     transcript_text,
 )
-from debate.agents.oversight_judge import (
-    OversightJudge,
-    letter_probabilities,
-    parse_answer_letter,
-    parse_probabilities,
-)
+from debate.agents.oversight_judge import OversightJudge
 from debate.models.types import Message, SamplingParams
 from debate.scoring import NO_ANSWER, normalize_gold, normalize_text
 from debate.scoring.fields import parse_confidence_percent
+from debate.scoring.verdicts import LABELS
 from debate.trace import Question, TurnKind
 
-__all__ = ["LABELS", "Consultant", "JudgeFormat", "OversightBrief", "OversightJudge", "QaDebater",
+__all__ = ["Consultant", "JudgeFormat", "OversightBrief", "OversightJudge", "QaDebater",
            "Speech", "Step", "answer_key", "answer_pair", "check_quotes", "close_split_quote",
-           "first_correct_seat", "letter_probabilities", "parse_answer_letter",
-           "parse_probabilities"]
+           "first_correct_seat"]
 
 _QUOTE = re.compile(r"<quote>(.*?)</quote>", re.DOTALL | re.IGNORECASE)
 _MARKED = re.compile(r"<(/?)[uv]_quote>", re.IGNORECASE)

@@ -12,11 +12,9 @@ from typing import Literal
 
 from debate.agents.base import View
 
-__all__ = ["LABELS", "JudgeFormat", "OversightBrief", "Speech", "Step", "brief_of",
+__all__ = ["JudgeFormat", "OversightBrief", "Speech", "Step", "brief_of",
            "shown_ids", "transcript_text"]
 
-LABELS = ("A", "B")
-"""The two answers' labels, in the order the judge sees them; debater A defends answer A."""
 
 Step = Literal["speak", "confidence", "ask", "decide", "probe"]
 

@@ -68,7 +68,6 @@ from typing_extensions import TypeVar
 
 from debate.agents.base import Agent, View
 from debate.agents.oversight import (
-    LABELS,
     JudgeFormat,
     OversightBrief,
     Speech,
@@ -102,6 +101,7 @@ from debate.protocols.oversight_records import (
     left_behind,
     speech_seat,
 )
+from debate.scoring.verdicts import LABELS
 from debate.trace import FinalAnswer, Question, Turn
 
 if TYPE_CHECKING:

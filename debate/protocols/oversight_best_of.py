@@ -40,11 +40,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from debate.agents.oversight import LABELS, Speech
-from debate.agents.oversight_judge import NO_LOGPROBS, JudgeVerdict
+from debate.agents.oversight import Speech
+from debate.agents.oversight_judge import JudgeVerdict
 from debate.errors import ConfigError
 from debate.protocols.base import DebateContext, gather_all
 from debate.protocols.oversight_records import JudgeRating, SampleMark, speech_seat
+from debate.scoring.verdicts import LABELS, NO_LOGPROBS
 from debate.trace import Question, Turn
 
 if TYPE_CHECKING:
