@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from debate.analysis.metrics import Summary, Tally
 from debate.analysis.report import write_report
@@ -45,6 +44,7 @@ from debate.datasets import read_dataset
 from debate.experiment.binding import build_agents
 from debate.experiment.config import ExperimentConfig
 from debate.experiment.identity import fingerprint
+from debate.experiment.progress import PROGRESS_EVERY, RunProgress, check_progress_every
 from debate.experiment.run_folder import (
     RunLock,
     previous_summary,
@@ -144,7 +144,8 @@ async def run_debate(
 
 async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                           console: Console | None = None, force: bool = False,
-                          graph_config: RunnableConfig | None = None) -> Summary:
+                          graph_config: RunnableConfig | None = None,
+                          progress_every: float = PROGRESS_EVERY) -> Summary:
     """Run (or resume) an experiment; return its summary (also written to the run folder).
 
     Re-running a changed experiment in the same run folder is refused with what
@@ -154,7 +155,12 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     :class:`~debate.experiment.session.RunSession`) and closed before this returns
     or raises. The garbage collector is left as it is: wrap the call in
     :func:`~debate.experiment.gc_tuning.batch_gc` to tune it for the run.
+
+    Progress goes to ``console`` (stderr by default; nothing if not ``progress``): a bar
+    in a terminal, and without one (a log file) a plain line every ``progress_every``
+    seconds (1 to 86400) and one at the end (:mod:`debate.experiment.progress`).
     """
+    check_progress_every(progress_every)  # before anything is built
     console = console or Console(stderr=True)
     check_settings(config)  # what model_copy(update=...) or model_construct let through
     session = RunSession(config)  # the protocol, resolved once for the run
@@ -224,51 +230,35 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
                     "paid for again by this synchronous run. Re-run with --batch (batch: "
                     "true) to collect them instead.")
             start = time.perf_counter()
-            bar = Progress(TextColumn("[bold]debates"), BarColumn(), MofNCompleteColumn(),
-                           TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
-                           console=console, disable=not progress)
-            task = bar.add_task("debates", total=len(questions), completed=len(rows), info="")
 
-            with bar, TraceWriter(traces_path) as writer, settled_runtime(runtime):
-                def info() -> str:
-                    acc = tally.headline()
-                    if config.batch:
-                        return f"{acc} · " + session.models.batch_progress(
-                            stats, config.batch_options.discount)
-                    elapsed = max(time.perf_counter() - start, 1e-9)
-                    return (f"{acc} · {stats.prompt_tokens + stats.completion_tokens} tok · "
-                            f"{stats.calls / elapsed:.1f} calls/s")
+            def batch_detail() -> str:
+                return session.models.batch_progress(stats, config.batch_options.discount)
 
+            shown = RunProgress(console, total=len(questions), done=len(rows), stats=stats,
+                                headline=tally.headline, failed=failed, show=progress,
+                                every=progress_every, tick=config.batch,
+                                detail=batch_detail if config.batch else None)
+
+            with shown, TraceWriter(traces_path) as writer, settled_runtime(runtime):
                 def finished_one(trace: DebateTrace, line: bytes | None = None) -> None:
                     writer.write(trace, line)
                     scored = tally.add(trace)
                     if trace.question.id not in rows:
                         rows[trace.question.id] = result_row(trace, prices, scored)
-                    bar.update(task, advance=1, info=info())
+                    shown.advance()
 
-                async def tick() -> None:  # a batch run finishes debates only at its end
-                    while True:
-                        await asyncio.sleep(0.5)
-                        bar.update(task, info=info())
-
-                ticker = asyncio.ensure_future(tick()) if config.batch and progress else None
-
-                try:
-                    if config.executor == "ray":
-                        outcome = await run_on_ray(config, todo, run_dir=run_dir,
-                                                   identity=fp.identity[:8], on_trace=finished_one,
-                                                   failed=failed, stats=stats,
-                                                   retried=before_failed)
-                        stopped, endpoints = outcome.stopped, outcome.endpoints
-                    else:
-                        stopped = await session.debate(
-                            todo, identity=fp.identity[:8], on_trace=finished_one,
-                            failed=failed, graph_config=graph_config, retried=before_failed)
-                        endpoints = session.models.endpoint_reports()
-                        batches = session.models.batches() if config.batch else None
-                finally:
-                    if ticker is not None:
-                        ticker.cancel()
+                if config.executor == "ray":
+                    outcome = await run_on_ray(config, todo, run_dir=run_dir,
+                                               identity=fp.identity[:8], on_trace=finished_one,
+                                               failed=failed, stats=stats,
+                                               retried=before_failed)
+                    stopped, endpoints = outcome.stopped, outcome.endpoints
+                else:
+                    stopped = await session.debate(
+                        todo, identity=fp.identity[:8], on_trace=finished_one,
+                        failed=failed, graph_config=graph_config, retried=before_failed)
+                    endpoints = session.models.endpoint_reports()
+                    batches = session.models.batches() if config.batch else None
         wall = time.perf_counter() - start
         before = previous_totals(previous)
         summary = tally.summary()
@@ -297,7 +287,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
 
 
 def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True,
-                   force: bool = False, graph_config: RunnableConfig | None = None) -> Summary:
+                   force: bool = False, graph_config: RunnableConfig | None = None,
+                   progress_every: float = PROGRESS_EVERY) -> Summary:
     """Run (or resume) an experiment from a config object or a YAML spec path.
 
     Synchronous :func:`arun_experiment` (in a new event loop): everything it
@@ -308,4 +299,5 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
 
         config = load_experiment(config)
     return asyncio.run(arun_experiment(config, progress=progress, force=force,
-                                       graph_config=graph_config))
+                                       graph_config=graph_config,
+                                       progress_every=progress_every))
