@@ -12,15 +12,20 @@ derives from :class:`Settings`, so one rule holds for all of them (pinned by
 - the rules hold in Python too: an assignment is validated (``config.name =
   "../x"`` is refused), and a run checks its whole config again when it starts
   (:func:`check_settings`), which catches what ``model_copy(update=...)`` or
-  ``model_construct`` let through.
+  ``model_construct`` let through;
+- a bad value given in Python (``ExperimentConfig(limit="ten")``, an assignment) is a
+  :class:`~debate.errors.ConfigError` (a ``ValueError``), one line per fault, not
+  pydantic's dump. ``Model.model_validate`` keeps pydantic's ``ValidationError``: its
+  callers (:func:`validated`, a protocol's options) say where the data came from.
 
 :func:`error_lines` turns a pydantic ``ValidationError`` into one line per
-fault, ``field.path: message``, with that suggestion.
+fault, ``field.path: message (given VALUE)``, with that suggestion.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -28,7 +33,7 @@ from typing import Any, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
 
-from debate.errors import ConfigError
+from debate.errors import ConfigError, hide_password
 
 __all__ = ["Settings", "check_options", "check_settings", "error_lines", "keys_at", "not_below",
            "suggest", "validated"]
@@ -39,6 +44,28 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True,
                               validate_assignment=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        """Validate ``data``; its faults are one :class:`ConfigError`, a line each."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(_python_error(exc, type(self))) from None
+
+    # nested settings are validated by pydantic itself, so their errors keep their place
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Assign and validate ``value``; a fault is a :class:`ConfigError` naming the field."""
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as exc:
+            raise ConfigError(_python_error(exc, type(self))) from None
+
+
+def _python_error(exc: ValidationError, model: type[BaseModel]) -> str:
+    """``Model: field: message (given VALUE)`` lines for a model built in Python."""
+    return "\n".join(error_lines(exc, model, where=model.__name__))
 
 
 def _members(tp: Any) -> list[Any]:
@@ -110,11 +137,29 @@ def error_lines(exc: ValidationError, model: type[BaseModel] | None = None,
         if error["type"] == "extra_forbidden" and loc:
             valid = keys_at(model, loc[:-1]) if model is not None else []
             message = f"unknown key; {suggest(str(loc[-1]), valid)}"
+        elif error["type"] not in _NO_VALUE and "input" in error:
+            message += f" (given {_given(loc, error['input'])})"
         field = ".".join(str(p) for p in loc) or "(top level)"
         line = line_of(loc) if line_of is not None else None
         place = f"{where}{f':{line}' if line else ''}"
         lines.append(f"{place}: {field}: {message}" if place else f"{field}: {message}")
     return lines
+
+
+_NO_VALUE = frozenset({"missing", "extra_forbidden", "value_error"})
+"""Errors whose input is not the value at fault (a missing key's is the mapping around it)
+or whose message already says it (a validator's own words)."""
+_SECRET_NAME = re.compile(r"(^|_)(key|token|secret|password|authorization|credentials?)$", re.I)
+_SHOWN = 60
+"""Characters of a value an error line shows."""
+
+
+def _given(loc: tuple[int | str, ...], value: Any) -> str:
+    """``value`` as an error line shows it: short, a secret's never, a URL's password hidden."""
+    if loc and _SECRET_NAME.search(str(loc[-1])):
+        return "[redacted]"
+    shown = hide_password(repr(value))
+    return shown if len(shown) <= _SHOWN else f"{shown[:_SHOWN - 3]}..."
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -117,15 +117,13 @@ def test_keys_at_walks_models_dicts_and_lists():
 
 
 def test_the_rules_hold_for_python_callers_too():
-    from pydantic import ValidationError
-
     from debate.models.middleware import Limits
     from debate.settings import check_settings
 
     config = ExperimentConfig(dataset="d.jsonl", models=["scripted:echo"])
-    with pytest.raises(ValidationError, match="is not a folder name"):
+    with pytest.raises(ConfigError, match="is not a folder name"):
         config.name = "../escaped"  # an assignment is validated
-    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+    with pytest.raises(ConfigError, match="greater than or equal to 1"):
         Limits().max_in_flight = -5
     copied = config.model_copy(update={"limits": {"max_in_flight": -5}})  # not validated...
     with pytest.raises(ConfigError, match=r"config: limits.max_in_flight: Input should be "):

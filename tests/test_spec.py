@@ -219,11 +219,10 @@ def test_a_model_name_with_an_at_sign_keeps_it_before_a_url_with_a_password():
 
 
 def test_a_bad_url_in_a_configs_endpoints_is_refused_when_the_config_loads():
-    from pydantic import ValidationError
-
     from debate import ExperimentConfig
+    from debate.errors import ConfigError
 
-    with pytest.raises(ValidationError, match="port '99999' in URL"):
+    with pytest.raises(ConfigError, match="port '99999' in URL"):
         ExperimentConfig(models=["openai:m"], dataset="experiments/data/arithmetic.jsonl",
                          endpoints={"openai:m": [{"url": "http://h:99999/v1"}]})
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from debate.datasets.distractor import read_distractor
-from debate.datasets.sources import Row, rows_of
+from debate.datasets.memory import MemoryRows, is_hf_dataset
+from debate.datasets.sources import Row, memory_rows, rows_of
 from debate.datasets.spec import FieldMap
 from debate.errors import DatasetError
 from debate.scoring import normalize_gold, strip_choice_labels
@@ -84,11 +85,14 @@ class LoadedDataset:
     """``given``, or ``inferred: <why>`` (see :func:`infer_task`)."""
 
 
-def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
+def load_dataset(source: str | Path | list[Any] | Any, *, task: TaskType | None = None,
                  fields: FieldMap | None = None, limit: int | None = None,
                  partial_gold: bool = False,
                  numeric_tolerance: NumericTolerance | None = None) -> list[Question]:
-    """Read questions from ``source``; see the module docstring for what is accepted.
+    """Read questions from ``source``, a file, folder, dataset or list.
+
+    ``source``: a file or saved folder, a ``datasets.Dataset``, a list of dicts (rows,
+    located as ``rows[3]``) or of :class:`~debate.trace.Question` (taken as they are).
 
     A source without a question is an error, and so is a NaN, list or object gold, or
     a row without a gold answer when other rows have one (unless ``partial_gold``).
@@ -97,7 +101,7 @@ def load_dataset(source: str | Path | Any, *, task: TaskType | None = None,
     return _read(source, task, fields, limit, partial_gold, numeric_tolerance).questions
 
 
-def read_dataset(source: str | Path | Any, *, task: TaskType | None = None,
+def read_dataset(source: str | Path | list[Any] | Any, *, task: TaskType | None = None,
                  fields: FieldMap | None = None, limit: int | None = None,
                  partial_gold: bool = False,
                  numeric_tolerance: NumericTolerance | None = None) -> LoadedDataset:
@@ -113,6 +117,10 @@ def _read(source: str | Path | Any, task: TaskType | None, fields: FieldMap | No
           limit: int | None, partial_gold: bool, numeric_tolerance: NumericTolerance | None
           ) -> LoadedDataset:
     """Both public readers' work, one frame below them (warnings point at their caller)."""
+    if isinstance(source, list | tuple) and not is_hf_dataset(source):
+        source = memory_rows(source)
+    if isinstance(source, MemoryRows) and source.kind == "questions":
+        return _given_questions(source, task, fields, limit, numeric_tolerance)
     fields = fields or FieldMap()
     name, rows = rows_of(source)
     raw: list[tuple[str, Row, list[str] | None]] = []
@@ -145,6 +153,36 @@ def _read(source: str | Path | Any, task: TaskType | None, fields: FieldMap | No
                       f"answer in {fields.answer!r} ({shown}); they run but are not scored",
                       DatasetWarning, stacklevel=4)
     return LoadedDataset(questions, task, task_source)
+
+
+def _given_questions(source: MemoryRows, task: TaskType | None, fields: FieldMap | None,
+                     limit: int | None, numeric_tolerance: NumericTolerance | None
+                     ) -> LoadedDataset:
+    """Questions given in Python, taken as they are (copies): one task, unique ids."""
+    if fields is not None and fields != FieldMap():
+        raise DatasetError("rows: `fields` map the columns of rows; these are Questions, "
+                           "read already (give dicts to have them mapped)")
+    questions = source.questions()[:limit]
+    tasks = sorted({q.task for q in questions})
+    if len(tasks) > 1:
+        raise DatasetError(f"rows: the Questions have several tasks ({', '.join(tasks)}); a "
+                           "run scores one: give each the same task")
+    if task is not None and tasks[0] != task:
+        first = next(i for i, q in enumerate(questions) if q.task != task)
+        raise DatasetError(f"rows[{first}]: the Question's task is {tasks[0]!r}, but the "
+                           f"dataset's task is {task!r}: set one of them to the other")
+    if numeric_tolerance is not None and tasks[0] != "numeric":
+        raise DatasetError(f"rows: numeric_tolerance applies to numeric answers; these "
+                           f"Questions' task is {tasks[0]}")
+    seen: dict[str, int] = {}
+    for index, question in enumerate(questions):
+        if question.id in seen:
+            raise DatasetError(f"rows[{index}]: duplicate id {question.id!r} (first at "
+                               f"rows[{seen[question.id]}])")
+        seen[question.id] = index
+        if numeric_tolerance is not None:
+            question.numeric_tolerance = numeric_tolerance
+    return LoadedDataset(questions, tasks[0], "given")
 
 
 def _missing(value: Any) -> bool:

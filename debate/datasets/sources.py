@@ -1,6 +1,7 @@
 """Where rows come from, each with its location (``file.jsonl:3``), and content hashes.
 
-JSONL, JSON arrays, CSV, HF ``datasets`` objects, saved folders and the Hub.
+JSONL, JSON arrays, CSV, HF ``datasets`` objects, saved folders, the Hub, and rows given
+in Python (a list of dicts, :class:`~debate.datasets.memory.MemoryRows`: ``rows[3]``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from debate.datasets.memory import MemoryRows, is_hf_dataset
 from debate.datasets.quality import QualitySource, quality_rows
 from debate.errors import DatasetError, MissingDependencyError
 
-__all__ = ["Row", "content_hash", "load_hub", "rows_hash", "rows_of"]
+__all__ = ["Row", "content_hash", "load_hub", "memory_rows", "rows_hash", "rows_of"]
 
 
 def load_hub(hub: str, config: str | None, split: str | None, revision: str | None) -> Any:
@@ -64,12 +66,16 @@ def rows_of(source: Any) -> tuple[str, Iterator[tuple[str, Row]]]:
         else:
             name, rows = rows_of(data)
         return name, quality_rows(name, rows, source.options)
+    if isinstance(source, list | tuple) and not is_hf_dataset(source):
+        source = memory_rows(source)
+    if isinstance(source, MemoryRows):
+        return "memory", source.rows()
     if not isinstance(source, str | Path):
         if hasattr(source, "column_names") and hasattr(source, "__iter__"):
             name = getattr(getattr(source, "info", None), "dataset_name", None) or "dataset"
             return name, ((f"{name}[{i}]", row) for i, row in enumerate(source))
-        raise DatasetError(f"unsupported dataset source {type(source).__name__}; "
-                           "give a file path or a datasets.Dataset")
+        raise DatasetError(f"unsupported dataset source {type(source).__name__}; give a file "
+                           "path, a list of Questions or dicts, or a datasets.Dataset")
     path = Path(source)
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
@@ -99,6 +105,17 @@ def rows_of(source: Any) -> tuple[str, Iterator[tuple[str, Row]]]:
     if suffix == ".csv":
         return path.stem, _csv(path)
     raise DatasetError(f"{path}: unsupported file type {suffix!r} (use .jsonl, .json or .csv)")
+
+
+def memory_rows(data: Any) -> MemoryRows:
+    """``data`` (a list of Questions or dicts) as :class:`MemoryRows`.
+
+    A bad item is a :class:`DatasetError` naming it (``rows[3]: expected a dict...``).
+    """
+    try:
+        return MemoryRows.of(data)
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 _SAVED_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")

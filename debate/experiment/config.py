@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from debate.cards import ProtocolPreset, load_card, load_yaml, validate
 from debate.datasets import DatasetSpec
+from debate.datasets.memory import MemoryRows, is_hf_dataset
 from debate.errors import ConfigError
 from debate.experiment.plugins import load_plugin, protocol_from_file, split_file_ref
 from debate.models.accounting import Price
@@ -68,7 +69,8 @@ class ExperimentConfig(Settings):
     """Role card paths: none (the protocol's roles), one for every agent, one per agent, or
     ``KEY=path`` bound to the agent or role KEY."""
     dataset: DatasetSpec
-    """The questions."""
+    """The questions: a file path, a :class:`DatasetSpec`, or, in Python, a list of
+    :class:`~debate.trace.Question` or of dicts, or a ``datasets.Dataset``."""
     limit: int | None = Field(None, ge=1)
     """Use only the first ``limit`` questions."""
     concurrency: int = Field(8, ge=1)
@@ -122,7 +124,16 @@ class ExperimentConfig(Settings):
     @field_validator("dataset", mode="before")
     @classmethod
     def _dataset_path(cls, value: Any) -> Any:
-        return {"path": value} if isinstance(value, str | Path) else value
+        """A path, or in-memory data (Questions, dicts, a ``datasets.Dataset``), as a spec."""
+        if isinstance(value, str | Path):
+            return {"path": value}
+        if isinstance(value, list | tuple | MemoryRows) or is_hf_dataset(value):
+            return {"rows": value}
+        if not isinstance(value, dict | DatasetSpec):
+            raise ValueError(f"{type(value).__name__} ({repr(value)[:40]}) is not a dataset: "
+                             "give a file path, a DatasetSpec (or its mapping: path, hub or "
+                             "rows), a list of Questions or of dicts, or a datasets.Dataset")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -12,8 +12,10 @@ components a person can read when they differ:
   ``agents`` the resolved temperature and max_tokens of each agent whose values
   a ``sampling:`` block (the preset's or the spec's) changes: only those, so an
   experiment without ``sampling:`` keeps the identity it had before there was one;
-- ``dataset``: the SHA-256 of the dataset's content, its task and field mapping, and
-  its numeric tolerance when one is set;
+- ``dataset``: the SHA-256 of the dataset's content (a file's bytes, a Hub split's
+  rows, or rows given in Python, row by row: the same rows as dicts or as a
+  ``datasets.Dataset`` hash alike), its task and field mapping, and its numeric
+  tolerance when one is set;
 - ``settings``: any other config field that changes what is computed;
 - ``code`` (only with plug-ins): the SHA-256 of each plug-in file's source
   (:mod:`debate.experiment.plugins`).

@@ -363,6 +363,8 @@ def _portable(config: ExperimentConfig) -> dict[str, Any]:
 
     An actor on another node has another working folder: preset cards, protocol files,
     plug-ins and role cards must be named so that it finds them (on shared storage).
+    Rows given in Python travel as their record (kind, count, hash): an actor never reads
+    the dataset, the driver sends it its questions (``ShardRunner.start``).
     """
     from debate.experiment.binding import split_bindings
     from debate.experiment.plugins import split_file_ref
