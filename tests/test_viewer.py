@@ -292,3 +292,142 @@ def test_the_page_in_headless_chromium(tmp_path):
             browser.close()
     assert problems == []
     assert (tmp_path / "viewer.png").stat().st_size > 10_000
+
+
+# ---- reading a debate: transcript, links, order, several runs -------------------------
+
+def by_question(messages, params):
+    """3 then 4 on a question asking to flip, else always 4."""
+    asked = messages[0].content
+    return "\\boxed{3}" if "flip" in asked and len(messages) == 1 else "\\boxed{4}"
+
+
+SORTABLE = [{"id": "s-1", "question": "Say four.", "answer": 4},
+            {"id": "s-2", "question": "Say four, flip first.", "answer": 4},
+            {"id": "s-3", "question": "Say five.", "answer": 5}]
+
+
+def make_sortable_run(tmp_path: Path) -> Path:
+    """s-1 right, no flip; s-2 right after its 3 agents flip 3 -> 4; s-3 wrong."""
+    data = tmp_path / "sortable.jsonl"
+    data.write_text("".join(json.dumps(q) + "\n" for q in SORTABLE))
+    register_script("by-question", by_question)
+    result = runner.invoke(app, ["run", "--dataset", str(data), "--task", "numeric",
+                                 "-m", "scripted:by-question", "--rounds", "1", "--out",
+                                 str(tmp_path), "--name", "sortable", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "sortable"
+
+
+def add_confidence_turn(run: Path) -> None:
+    """Append a stated confidence (a private turn) to the first debate of ``run``."""
+    lines = (run / "traces.jsonl").read_text().rstrip("\n").split("\n")  # U+2028 in a line
+    first = json.loads(lines[0])
+    first["turns"].append({"id": "r1/agent-0/confidence", "round": 1, "agent": "agent-0",
+                           "role": "debater", "kind": "confidence", "raw": "70%",
+                           "confidence": 0.7, "saw": [],
+                           "messages": [0]})  # an index into the trace's messages table
+    lines[0] = json.dumps(first)
+    (run / "traces.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_flips_count_each_debates_changed_answers(tmp_path):
+    """Before: the list had only change marks; now each row counts its answer flips."""
+    rows = viewer_data([make_sortable_run(tmp_path)]).index["debates"]
+    assert {row["qid"]: row["flips"] for row in rows} == {"s-1": 0, "s-2": 3, "s-3": 0}
+
+
+def test_reading_debates_in_headless_chromium(tmp_path):
+    """Before: a debate was read cell by cell, linked by trace id, listed unsorted, and
+    several runs shared one colour; now a transcript reads it in order with private turns
+    marked, ``#debate=QID`` opens it, the list sorts, and each run has its colour."""
+    chromium = _chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    long_name = "a-run-with-a-very-long-name-" + "x" * 60
+    run = make_run(tmp_path, name=long_name)
+    add_confidence_turn(run)
+    sortable = make_sortable_run(tmp_path)
+    one = build_viewer([run], tmp_path / "one.html").resolve().as_uri()
+    sorted_page = build_viewer([sortable], tmp_path / "sort.html").resolve().as_uri()
+    both = build_viewer([run, sortable], tmp_path / "both.html").resolve().as_uri()
+    trace = next(read_traces(run / "traces.jsonl"))
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                    if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            # a link by question id opens that debate
+            page.goto(one + "#debate=plain-2")
+            expect(page.locator("#app h2")).to_have_text("Debate plain-2")
+            # the transcript: every turn in order, with agent, round, answer and what it saw
+            page.click("#mode-transcript")
+            expect(page).to_have_url(re.compile("debate=plain-2.*mode=transcript"))
+            page.goto(one + "#debate=esc-1&mode=transcript")
+            turns = page.locator("#transcript li.turn")
+            expect(turns).to_have_count(len(trace.turns))
+            assert turns.evaluate_all("items => items.map(li => li.dataset.id)") == \
+                [t.id for t in trace.turns]
+            first_answer = turns.nth(0)
+            assert "agent-0" in first_answer.inner_text() and "round 0" in first_answer.inner_text()
+            expect(first_answer.locator(".saw")).to_contain_text("no other turn")
+            expect(first_answer.locator(".chip").first).to_have_text("3")
+            revised = page.locator("#transcript li[data-id='r1/agent-0/answer']")
+            assert revised.locator(".saw-link").all_text_contents() == \
+                ["r0/agent-1/answer", "r0/agent-2/answer"]
+            expect(revised.locator("pre.reply")).to_have_text(SECOND)
+            # the stated confidence is marked private, and only it
+            expect(page.locator("#transcript li.private")).to_have_count(1)
+            private = page.locator("#transcript li.private")
+            assert private.get_attribute("data-id") == "r1/agent-0/confidence"
+            expect(private).to_contain_text("stated confidence")
+            # back to the grid; opening a debate from the list puts its question id in the URL
+            page.click("#mode-grid")
+            page.wait_for_selector("#grid")
+            assert "mode=" not in page.url
+            page.goto(one + "#view=debates")
+            page.locator("#debate-rows tr", has_text="plain-2").click()
+            expect(page).to_have_url(re.compile(r"#debate=plain-2$"))
+            # the list: in the run's order, sortable by flips, correctness, calls
+            page.goto(sorted_page + "#view=debates")
+            qids = page.locator("#debate-rows tr td:first-child")
+            order = [t.question.id for t in read_traces(sortable / "traces.jsonl")]
+            expect(qids).to_have_text(order)
+            page.select_option("#sort", "flips")
+            expect(qids.first).to_have_text("s-2")
+            page.select_option("#sort", "wrong")
+            expect(qids.first).to_have_text("s-3")
+            page.select_option("#sort", "qid")
+            expect(qids).to_have_text(["s-1", "s-2", "s-3"])
+            page.check("#blind")  # reading blind: no sort by correctness
+            expect(page.locator("#sort option[value=wrong]")).to_be_disabled()
+            page.uncheck("#blind")
+            # several runs: one colour each, names that fit, round tick values
+            page.goto(both)
+            page.wait_for_selector("#compute-chart circle")
+            fills = page.locator("#compute-chart circle").evaluate_all(
+                "dots => dots.map(d => d.getAttribute('fill'))")
+            assert len(fills) == 2 and len(set(fills)) == 2
+            assert page.locator("#compute-chart .xtick").all_text_contents() == \
+                ["0", "2", "4", "6", "8"]  # 6 calls per debate: the axis ends at 8
+            overflow = page.evaluate("""() => {
+                const out = [];
+                const chart = document.getElementById('compute-chart');
+                const box = chart.getBoundingClientRect();
+                for (const t of chart.querySelectorAll('text')) {
+                  const r = t.getBoundingClientRect();
+                  if (r.left < box.left - 1 || r.right > box.right + 1) out.push(t.textContent);
+                }
+                const boxes = document.querySelectorAll('.runs-legend, #compare table, .run h2');
+                for (const e of boxes)
+                  if (e.scrollWidth > e.parentElement.clientWidth + 1) out.push(e.className);
+                return out;
+            }""")
+            assert overflow == []
+            expect(page.locator(".runs-legend")).to_contain_text(long_name)
+        finally:
+            browser.close()
+    assert problems == []

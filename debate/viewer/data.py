@@ -31,6 +31,7 @@ from debate.errors import ConfigError
 from debate.files import damaged, read_run_record
 from debate.scoring import final_correct
 from debate.trace import DebateTrace, Turn, read_traces
+from debate.viewer.reading import judge_orders, private_reason
 
 __all__ = ["CHANGED", "CHUNK_SIZE", "DOWN", "TURN_DEFAULTS", "UNPARSED", "UP", "ViewerData",
            "viewer_data"]
@@ -81,7 +82,7 @@ def _run_record(run_dir: Path, summary: Summary) -> dict[str, Any]:
 # turn fields left out of a chunk when they hold their default (the page fills them in)
 TURN_DEFAULTS: dict[str, Any] = {"step": None, "answer": None, "from": None, "rule": None,
                                  "conf": None, "saw": [], "fin": None, "cached": False,
-                                 "error": None, "fields": {}, "logprobs": None}
+                                 "error": None, "fields": {}, "logprobs": None, "private": None}
 
 
 def _turn_record(turn: Turn, strings: StringTable, scored: ScoredAnswer | None) -> dict[str, Any]:
@@ -95,6 +96,7 @@ def _turn_record(turn: Turn, strings: StringTable, scored: ScoredAnswer | None) 
         "lat": round(turn.latency, 4), "model": turn.model, "fin": turn.finish_reason,
         "cached": turn.cached, "error": turn.error, "fields": turn.fields,
         "logprobs": None if turn.logprobs is None else len(turn.logprobs),
+        "private": private_reason(turn),
     }
     if scored is not None:  # an answer: scored and compared as the metrics do
         record["ok"] = scored.correct
@@ -130,11 +132,13 @@ def _debate(trace: DebateTrace, run: dict[str, Any], number: int, strings: Strin
         "calls": len(trace.turns),
         "tokens": sum(t.usage.prompt_tokens + t.usage.completion_tokens for t in trace.turns),
         "vote0": vote, "agents": list(flags), "flags": list(flags.values()),
+        "flips": sum(answer.changed for answers in scored for answer in answers),
     }
     detail = {
         "task": q.task, "choices": q.choices,
         "context": None if q.context is None else strings.ref(q.context),
         "metadata": q.metadata, "final": trace.final.model_dump(mode="json"),
+        "orders": judge_orders(trace.final.details),
         "agents": [a.model_dump(mode="json") for a in trace.agents],
         "protocol_config": own_config,
         "turns": [_turn_record(t, strings, by_turn.get(id(t))) for t in trace.turns],

@@ -7,7 +7,7 @@
   const PAGE = 200;  // debate rows drawn at a time
   const app = document.getElementById("app");
   const chunks = new Map();
-  const state = { view: "overview", debate: null, turn: null, blind: false, anon: false,
+  const state = { view: "overview", debate: null, turn: null, blind: false, anon: false, mode: "grid", sort: "",
                   filters: { run: "", outcome: "", change: "", unparsed: "", stop: "", agent: "", q: "" } };
   let filtered = null, shown = 0, observer = null;
 
@@ -73,18 +73,34 @@
     const chunk = await chunks.get(k);
     return { d: chunk.debates[index % SIZE], str: chunk.strings };
   }
+  // a debate is addressed by its question id (#debate=q1), or by its trace id (older links)
   const byId = new Map();
-  DEBATES.forEach((row, i) => {
-    byId.set(row.run + "\u0000" + row.id, i);
-    if (!byId.has(row.id)) byId.set(row.id, i);
+  for (const key of ["qid", "id"]) DEBATES.forEach((row, i) => {
+    if (!byId.has(row.run + "\u0000" + row[key])) byId.set(row.run + "\u0000" + row[key], i);
+    if (!byId.has(row[key])) byId.set(row[key], i);
   });
-  function debateHash(i, turn) {
+  function debateHash(i, turn, mode) {
     const row = DEBATES[i], params = new URLSearchParams();
-    params.set("debate", row.id);
+    params.set("debate", row.qid);
     if (RUNS.length > 1) params.set("run", String(row.run));
+    if ((mode || state.mode) === "transcript") params.set("mode", "transcript");
     if (turn) params.set("turn", turn);
     return "#" + params.toString();
   }
+
+  // ---- one colour per run; tick values that are round numbers -----------------------
+  const PALETTE = ["#1f5fbf", "#d97706", "#2e8b57", "#b3261e", "#7b4fb3", "#0f8b8d", "#c2185b",
+                   "#6d6d00", "#5d4037", "#455a64"];
+  const runColour = (k) => PALETTE[k % PALETTE.length];
+  const swatch = (k) => el("i", { class: "swatch", style: "background:" + runColour(k) });
+  function niceTicks(max, count) {  // 0, step, 2 step... up to >= max; step 1, 2, 2.5 or 5 x 10^n
+    const raw = Math.max(max, 1e-9) / (count || 4), power = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((v) => v >= raw - 1e-12);
+    const ticks = [];
+    for (let v = 0; v < max + step - 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+    return ticks;
+  }
+  const tickText = (v) => (Number.isInteger(v) ? String(v) : String(Number(v.toFixed(3))));
 
   // ---- charts ----------------------------------------------------------------------
   function lineChart(series, xs, xLabel) {
@@ -96,7 +112,9 @@
       root.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(t), y2: y(t) }));
       root.append(svg("text", { x: L - 4, y: y(t) + 4, "text-anchor": "end" }, Math.round(100 * t) + "%"));
     }
-    for (const v of xs) root.append(svg("text", { x: x(v), y: H - B + 14, "text-anchor": "middle" }, v));
+    const first = xs[0], last = xs[xs.length - 1];  // round numbers: whole, at a round step
+    const shownTicks = niceTicks(Math.max(1, last), 6).filter((v) => Number.isInteger(v) && v >= first && v <= last);
+    for (const v of shownTicks.length ? shownTicks : xs) root.append(svg("text", { x: x(v), y: H - B + 14, "text-anchor": "middle", class: "xtick" }, v));
     root.append(svg("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, xLabel));
     series.forEach((s, k) => {
       const pts = s.points.filter((p) => p[1] !== null);
@@ -115,26 +133,29 @@
 
   function scatter(points, xLabel) {  // points: {label, x, y, low, high}
     const W = 460, H = 240, L = 40, R = 16, T = 12, B = 34;
-    const max = Math.max(1e-9, ...points.map((p) => p.x)) * 1.15;
+    const xTicks = niceTicks(Math.max(1e-9, ...points.map((p) => p.x)) * 1.05, 4);
+    const max = xTicks[xTicks.length - 1];
     const x = (v) => L + (v / max) * (W - L - R), y = (v) => T + (1 - v) * (H - T - B);
     const root = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", id: "compute-chart" });
     for (const t of [0, 0.25, 0.5, 0.75, 1]) {
       root.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(t), y2: y(t) }));
       root.append(svg("text", { x: L - 4, y: y(t) + 4, "text-anchor": "end" }, Math.round(100 * t) + "%"));
     }
-    for (let k = 0; k <= 4; k++) {
-      const v = (max * k) / 4;
-      root.append(svg("text", { x: x(v), y: H - B + 14, "text-anchor": "middle" }, v < 10 ? v.toFixed(1) : Math.round(v)));
-    }
+    for (const v of xTicks) root.append(svg("text", { x: x(v), y: H - B + 14, "text-anchor": "middle", class: "xtick" }, tickText(v)));
     root.append(svg("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, xLabel));
-    for (const p of points) {
-      if (p.y === null) continue;
-      if (p.low !== null) root.append(svg("line", { class: "axis", x1: x(p.x), x2: x(p.x), y1: y(p.low), y2: y(p.high) }));
-      const dot = svg("circle", { class: "s0", cx: x(p.x), cy: y(p.y), r: 4.5 });
+    points.forEach((p, k) => {  // each run its colour; its number beside the dot, its name in the legend
+      if (p.y === null) return;
+      const colour = runColour(k);
+      if (p.low !== null) root.append(svg("line", { x1: x(p.x), x2: x(p.x), y1: y(p.low), y2: y(p.high), stroke: colour }));
+      const dot = svg("circle", { cx: x(p.x), cy: y(p.y), r: 4.5, fill: colour, "data-run": k });
       dot.append(svg("title", {}, p.label + ": " + pct(p.y) + " at " + p.x.toFixed(2)));
-      root.append(dot, svg("text", { x: x(p.x) + 7, y: y(p.y) - 6 }, p.label));
-    }
-    return root;
+      const right = x(p.x) > W - R - 20;
+      root.append(dot, svg("text", { x: x(p.x) + (right ? -7 : 7), y: y(p.y) - 6, fill: colour,
+        "text-anchor": right ? "end" : "start" }, String(k + 1)));
+    });
+    const legend = el("div", { class: "legend runs-legend" }, points.map((p, k) =>
+      el("span", { title: p.label }, swatch(k), (k + 1) + ". " + p.label)));
+    return el("div", { class: "chart" }, root, legend);
   }
 
   // ---- overview --------------------------------------------------------------------
@@ -166,8 +187,8 @@
     if (failed.length) rows.push(["failed debates", failed.length + " (re-run to retry)"]);
     if (s.stopped) rows.push(["stopped", s.stopped]);
     const rounds = s.rounds.map((r) => r.round);
-    return el("section", { class: "run", id: "run-" + k },
-      el("h2", { text: run.name }), el("p", { class: "meta", text: run.path }),
+    return el("section", { class: "run", id: "run-" + k, style: RUNS.length > 1 ? "border-left: 5px solid " + runColour(k) : null },
+      el("h2", { class: "run-name" }, RUNS.length > 1 ? swatch(k) : null, run.name), el("p", { class: "meta", text: run.path }),
       kv(rows.map(([a, b]) => [a, b])),
       el("h3", { text: "Accuracy per round" }),
       lineChart([{ name: "majority vote", points: s.rounds.map((r) => [r.round, r.majority_accuracy]) },
@@ -205,7 +226,8 @@
       table(["run", "protocol", "models", "debates", "final accuracy", "round-0 vote", "consensus", "calls / debate", "tokens / debate", "cost"],
         RUNS.map((run) => {
           const s = run.summary, d = s.debates || 1;
-          return [run.name, s.protocol || "-", s.models.map(modelName).join(", "), s.debates, pct(s.accuracy),
+          return [el("td", { class: "run-name", title: run.name }, swatch(RUNS.indexOf(run)), run.name),
+            s.protocol || "-", s.models.map(modelName).join(", "), s.debates, pct(s.accuracy),
             pct(s.vote_accuracy), pct(s.consensus_rate), (s.calls / d).toFixed(2),
             ((s.prompt_tokens + s.completion_tokens) / d).toFixed(0), s.cost === null ? "unknown" : "$" + s.cost.toFixed(4)];
         }), "compare"),
@@ -221,6 +243,19 @@
   }
 
   // ---- debate list -----------------------------------------------------------------
+  // the list keeps the runs' order (traces.jsonl, as results.csv counts it) unless sorted
+  const correctness = (row) => (row.ok === true ? 0 : row.ok === false ? 1 : 2);
+  const SORTS = {
+    "": null,
+    qid: (a, b) => a.qid.localeCompare(b.qid, "en", { numeric: true }),
+    wrong: (a, b) => (correctness(b) % 2) - (correctness(a) % 2) || correctness(a) - correctness(b),
+    right: (a, b) => correctness(a) - correctness(b),
+    flips: (a, b) => (b.flips || 0) - (a.flips || 0),
+    calls: (a, b) => b.calls - a.calls,
+  };
+  const SORT_NAMES = [["", "run order"], ["qid", "question id"], ["wrong", "incorrect first"],
+    ["right", "correct first"], ["flips", "most answer flips"], ["calls", "most calls"]];
+  const GOLD_SORTS = new Set(["wrong", "right"]);  // they would reveal correctness when blind
   function matches(row) {
     const f = state.filters;
     if (f.run !== "" && String(row.run) !== f.run) return false;
@@ -255,7 +290,7 @@
     const marks = (mask & BITS.up ? "↑" : "") + (mask & BITS.down ? "↓" : "") + (mask & BITS.changed ? "↻" : "") + (mask & BITS.unparsed ? "?" : "");
     const ok = row.ok === null ? "-" : row.ok ? "yes" : "no";
     return el("tr", { class: "row", "data-index": i, onclick: () => { location.hash = debateHash(i); } },
-      RUNS.length > 1 ? el("td", { text: RUNS[row.run].name }) : null,
+      RUNS.length > 1 ? el("td", { class: "run-name", title: RUNS[row.run].name }, swatch(row.run), RUNS[row.run].name) : null,
       el("td", {}, el("a", { href: debateHash(i), text: row.qid })),
       el("td", { class: "q", title: row.text, text: row.text.slice(0, 200) }),
       el("td", {}, blind ? "·" : row.gold === null ? "-" : row.gold),
@@ -264,6 +299,7 @@
       el("td", { class: blind ? null : ok }, blind ? "·" : ok),
       el("td", { class: "num", text: row.rounds }), el("td", { class: "num", text: row.calls }),
       el("td", { class: "num", text: row.tokens }), el("td", { text: row.stop }),
+      el("td", { class: "num", text: row.flips === undefined ? "-" : row.flips }),
       el("td", { title: "↑ wrong→right, ↓ right→wrong, ↻ changed, ? unparsed", text: blind ? "" : marks }));
   }
 
@@ -289,6 +325,8 @@
     function refresh() {
       filtered = [];
       for (let i = 0; i < DEBATES.length; i++) if (matches(DEBATES[i])) filtered.push(i);
+      const by = SORTS[state.blind && GOLD_SORTS.has(state.sort) ? "" : state.sort];
+      if (by) filtered.sort((a, b) => by(DEBATES[a], DEBATES[b]) || a - b);  // ties: run order
       shown = 0;
       body.replaceChildren();
       appendRows(body, more);
@@ -305,8 +343,11 @@
       select("unparsed", "unparsed", [["", "all"], ["yes", "some unparsed"], ["no", "none unparsed"]]),
       select("stop", "stop", [["", "all"]].concat(stops.map((s) => [s, s]))),
       select("agent", "agent", [["", "any"]].concat(agents.map((a) => [a, state.anon ? "Agent " + letters(agents.indexOf(a)) : a]))),
+      el("label", {}, "sort ", el("select", { id: "sort", onchange: (e) => { state.sort = e.target.value; refresh(); } },
+        SORT_NAMES.map(([value, text]) => el("option", { value, text, selected: state.sort === value ? "selected" : null,
+          disabled: state.blind && GOLD_SORTS.has(value) ? "disabled" : null })))),
       search, count);
-    const head = ["question", "text", "gold", "round-0 vote", "final", "correct", "rounds", "calls", "tokens", "stop", "changes"];
+    const head = ["question", "text", "gold", "round-0 vote", "final", "correct", "rounds", "calls", "tokens", "stop", "flips", "changes"];
     const list = el("table", { class: "list" }, el("thead", {}, el("tr", {},
       (RUNS.length > 1 ? ["run"] : []).concat(head).map((h) => el("th", { text: h })))), body);
     refresh();
@@ -372,6 +413,31 @@
       el("h3", { text: "Raw reply" }), el("pre", { class: "block", id: "raw", text: anonText(str[t.raw], order) }));
   }
 
+  // the whole debate in order: who spoke, in which round, what was parsed, what it saw
+  function transcript(d, str, order, i, selected) {
+    const ids = new Set(d.turns.map((t) => t.id));
+    const privates = d.turns.filter((t) => t.private).length;
+    return el("section", { id: "transcript" },
+      el("h3", { text: "Transcript (" + d.turns.length + " turns, in order)" }),
+      el("p", { class: "note", text: "Each turn: its agent, round and kind, the answer parsed from it, the turns its "
+        + "prompt showed it (saw), and its reply. Marked private: turns never shown to the other agents "
+        + "(a stated confidence, a judge's probe, a sample that did not continue the debate)"
+        + (privates ? "; " + privates + " here." : "; none here.") }),
+      el("ol", { class: "transcript" }, d.turns.map((t, n) => {
+        const head = el("div", { class: "turn-head" },
+          el("b", { class: "who", text: agentName(t.agent, order) }),
+          el("span", { class: "where", text: "round " + t.round + " · " + t.kind + (t.step ? " (" + t.step + ")" : "") }),
+          chip(t, order, selected, i),
+          t.private ? el("span", { class: "private-mark", title: t.private, text: "private" }) : null);
+        const saw = el("div", { class: "saw" }, "saw: ", t.saw.length ? t.saw.map((id) => ids.has(id)
+          ? el("a", { class: "chip other saw-link", href: debateHash(i, anonText(id, order)), text: anonText(id, order) })
+          : el("span", { text: anonText(id, order) })) : el("span", { class: "note", text: "no other turn" }));
+        return el("li", { class: "turn" + (t.private ? " private" : ""), id: "turn-" + (n + 1), "data-id": t.id },
+          head, t.private ? el("div", { class: "note private-why", text: "Private: " + t.private }) : null, saw,
+          el("pre", { class: "block reply", text: anonText(str[t.raw], order) }));
+      })));
+  }
+
   async function debateView(i, asked) {
     const row = DEBATES[i], { d, str } = await detail(i), blind = state.blind;
     const order = d.agents.map((a) => a.name);
@@ -402,6 +468,7 @@
       ["votes", blind ? hidden() : Object.entries(f.votes).map(([a, v]) => a + ": " + v).join(", ") || "-"],
       ["stop reason", row.stop], ["calls", row.calls], ["tokens", row.tokens]];
     if (f.tie_break) q.push(["tie break", blind ? hidden() : f.tie_break]);
+    if (d.orders) q.push(["judge's two orders", blind ? hidden() : el("span", { id: "judge-orders", text: d.orders })]);
     const details = Object.entries(f.details || {});
     const turn = found;
     const others = d.turns.filter((t) => !("ok" in t));
@@ -418,12 +485,18 @@
           el("details", {}, el("summary", { text: "protocol config" }),
             el("pre", { class: "block", text: JSON.stringify(d.protocol_config || RUNS[row.run].protocol_config, null, 2) }))),
         el("div", { class: "grid-box" },
+          el("p", { class: "modes" }, "read as: ",
+            el("a", { id: "mode-grid", class: state.mode === "grid" ? "current" : null, href: debateHash(i, turnId, "grid") }, "agents × rounds"), " · ",
+            el("a", { id: "mode-transcript", class: state.mode === "transcript" ? "current" : null,
+              href: debateHash(i, turnId, "transcript") }, "transcript")),
+          state.mode === "transcript" ? null : [
           el("h3", { text: "Agents × rounds" }),
           el("p", { class: "note", text: blind ? "Blind reading: answers and correctness hidden." :
             "Green: right, red: wrong, purple: unparsed (never counted as an answer). ↻ changed, ↑ wrong→right, ↓ right→wrong, ≈ fallback-parsed; a number is the confidence. Click a cell for exactly what that call sent and got." }),
-          el("div", { class: "grid-wrap" }, grid))),
+          el("div", { class: "grid-wrap" }, grid)])),
       turn ? turnDetail(turn, d, str, order, i) : turnId ? el("p", { class: "error", text: "no turn " + anonText(turnId, order) + " in this debate" }) : null,
-      others.length ? [el("h3", { text: "Critiques, reviews, verdicts (" + others.length + ")" }),
+      state.mode === "transcript" ? transcript(d, str, order, i, turnId) : null,
+      others.length && state.mode !== "transcript" ? [el("h3", { text: "Critiques, reviews, verdicts (" + others.length + ")" }),
         el("ul", { id: "others" }, others.map((t) => el("li", {}, chip(t, order, turnId, i), " ", agentName(t.agent, order) + ", round " + t.round,
           Object.keys(t.fields).length && !blind ? el("pre", { text: anonText(Object.entries(t.fields)
             .map(([k, v]) => k + ": " + (typeof v === "string" ? v : JSON.stringify(v))).join("\n"), order) }) : null)))] : null,
@@ -437,6 +510,7 @@
     const params = new URLSearchParams(location.hash.slice(1));
     state.blind = params.get("blind") === "1" || document.getElementById("blind").checked;
     state.anon = params.get("anon") === "1" || document.getElementById("anon").checked;
+    state.mode = params.get("mode") === "transcript" ? "transcript" : "grid";
     document.getElementById("blind").checked = state.blind;
     document.getElementById("anon").checked = state.anon;
     const id = params.get("debate");
