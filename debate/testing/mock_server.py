@@ -2,7 +2,9 @@ r"""A fast mock OpenAI-compatible (and Anthropic Messages) server on 127.0.0.1.
 
 It answers ``POST /v1/chat/completions``, ``GET /v1/models`` and
 ``POST /v1/messages`` with a deterministic policy (by default: the first
-number in the first user message, as ``\boxed{N}``), counts every request it
+number in the first user message, as ``\boxed{N}``; from the shell, ``--reply
+TEMPLATE`` fills a template from each request's messages:
+:mod:`debate.testing.mock_replies`), counts every request it
 served (``GET /stats``), and injects faults either from a queue (the next
 requests get these statuses, in order: exact, for tests) or at random by rate.
 
@@ -66,6 +68,7 @@ from typing import Any
 from aiohttp import web
 
 from debate.testing.mock_batches import BatchSettings, BatchStore
+from debate.testing.mock_replies import DEFAULT_REPLY, REPLY_FIELDS, template_policy
 from debate.testing.scripted import first_number_reply
 
 __all__ = ["FaultRates", "MockServer", "first_number_policy"]
@@ -426,17 +429,30 @@ async def serve(server: MockServer) -> None:
         await server._close()
 
 
+def _reply_help() -> str:
+    fields = "; ".join(f"{{{name}}}: {what}" for name, what in REPLY_FIELDS.items())
+    return (f"the reply to every chat and messages request that gets no fault, its "
+            f"placeholders filled from the request's messages: {fields}; write {{{{ and }}}} "
+            f"for a literal brace (default: {DEFAULT_REPLY.replace('%', '%%')}, the boxed "
+            "first number); an unknown placeholder is an error at start")
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python -m debate.testing.mock_server``."""
     first, _, _ = (__doc__ or "").partition("\n")
     cli = argparse.ArgumentParser(
-        prog="python -m debate.testing.mock_server", description=first,
+        prog="python -m debate.testing.mock_server",
+        description=f"{first} It replies to each request with the --reply template filled "
+                    "from the request's messages (by default 'The answer is \\boxed{N}.', N "
+                    "the first number of the first user message, 0 if it has none), unless "
+                    "the request draws a fault.",
         epilog="Each model request draws one number from the seeded generator; the fault "
                "rates take consecutive slices of [0, 1) in the order listed, so one seed "
                "gives the same outcomes on every run. GET /stats returns the counts per "
                "outcome and per path as JSON.")
     cli.add_argument("--host", default="127.0.0.1")
     cli.add_argument("--port", type=int, default=8000, help="0 picks a free port (default 8000)")
+    cli.add_argument("--reply", default=DEFAULT_REPLY, metavar="TEMPLATE", help=_reply_help())
     cli.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     cli.add_argument("--jitter", type=float, default=0.0, help="extra random latency (s)")
     cli.add_argument("--per-token", type=float, default=0.0, help="latency per word (s)")
@@ -455,20 +471,29 @@ def parser() -> argparse.ArgumentParser:
     return cli
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m debate.testing.mock_server``: serve until interrupted."""
+def from_command_line(argv: list[str] | None = None) -> MockServer:
+    """The server ``python -m debate.testing.mock_server ARGS`` serves, not started yet.
+
+    A bad option (a fault rate out of range, a ``--reply`` template naming an unknown
+    placeholder) exits with the command line's usage and the error.
+    """
     cli = parser()
     args = cli.parse_args(argv)
     try:
         rates = FaultRates(seed=args.seed, **{name: getattr(args, name) for name in _FAULTS})
         batches = BatchSettings(delay=args.batch_delay, failure_rate=args.batch_failures,
                                 expire_rate=args.batch_expired, seed=args.seed)
+        policy = template_policy(args.reply)
     except ValueError as exc:
         cli.error(str(exc))
-    server = MockServer(latency=args.latency, jitter=args.jitter, per_token=args.per_token,
-                        retry_after=args.retry_after, host=args.host, port=args.port,
-                        rates=rates, batches=batches)
-    asyncio.run(serve(server))
+    return MockServer(latency=args.latency, jitter=args.jitter, per_token=args.per_token,
+                      retry_after=args.retry_after, host=args.host, port=args.port,
+                      rates=rates, batches=batches, policy=policy)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m debate.testing.mock_server``: serve until interrupted."""
+    asyncio.run(serve(from_command_line(argv)))
 
 
 if __name__ == "__main__":  # pragma: no cover
