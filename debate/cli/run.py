@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from debate.cli.common import Opt, err, fail, out, run_traces
 from debate.errors import ConfigError, DebateError
+
+if TYPE_CHECKING:
+    from debate.experiment.config import ExperimentConfig
+
+_OPTION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*")
 
 
 def run(
@@ -27,7 +36,19 @@ def run(
     limit: Annotated[int | None, Opt(help="Use the first N questions.")] = None,
     concurrency: Annotated[int | None, Opt(help="Debates at once.")] = None,
     agents: Annotated[int | None, Opt(help="Number of agents.")] = None,
-    rounds: Annotated[int | None, Opt(help="Debate rounds after the initial answers.")] = None,
+    rounds: Annotated[int | None, Opt(help="The protocol's rounds option. What it counts "
+                                      "depends on the protocol (du: debate rounds after the "
+                                      "initial answers; mad: every round, the first included): "
+                                      "`debate protocols NAME` says.")] = None,
+    role: Annotated[list[str] | None, Opt("--role", help="Role card file or registered role "
+                                          "name: one for every agent, or KEY=CARD|ROLE for the "
+                                          "agent or role KEY (judge=cards/judge.yaml); "
+                                          "repeatable, over the spec's roles.")] = None,
+    protocol_option: Annotated[list[str] | None, Opt(
+        "--option", "-o", help="Protocol option KEY=VALUE (VALUE read as YAML: true, 3, 0.5, "
+                               "[1, 2], llm; dotted KEY for nested options: judge_options."
+                               "swap_order=true); repeatable, over the spec's "
+                               "protocol_options. See `debate protocols NAME`.")] = None,
     seed: Annotated[int | None, Opt(help="Base sampling seed.")] = None,
     temperature: Annotated[list[str] | None, Opt(
         help="Sampling temperature: a number for every agent, or KEY=NUMBER for the agent "
@@ -78,8 +99,9 @@ def run(
                 from debate.sampling import merge_sampling
 
                 overrides["sampling"] = merge_sampling(load_experiment(config).sampling, per_key)
-            if "dataset" in overrides or plugin or ray_address:
+            if "dataset" in overrides or plugin or ray_address or role:
                 spec = load_experiment(config)
+                overrides["roles"] = merge_roles(spec.roles, role or [])
                 if ray_address:
                     overrides["ray"] = spec.ray.model_copy(update={"address": ray_address})
                 if "dataset" in overrides:
@@ -95,11 +117,14 @@ def run(
             if dataset is None:
                 raise typer.BadParameter("give an experiment spec or --dataset")
             overrides["plugins"] = plugin
+            overrides["roles"] = role
             overrides["sampling"] = per_key or None
             if ray_address:
                 overrides["ray"] = {"address": ray_address}
             cfg = validate(ExperimentConfig, {k: v for k, v in overrides.items()
                                               if v is not None}, "command line")
+        cfg = with_protocol_options(cfg, protocol_option or [],
+                                    {"agents": agents, "rounds": rounds})
         with batch_gc():  # the collector tuned for this run only, restored after
             summary = run_experiment(cfg, progress=not no_progress, force=force)
     except (DebateError, OSError) as exc:
@@ -156,6 +181,88 @@ def _sampling_option(items: list[str], option: str, field: str, kind: type[int] 
         else:
             run_wide = value
     return run_wide
+
+
+def merge_roles(spec_roles: list[str], flags: list[str]) -> list[str] | None:
+    """The spec's ``roles:`` with ``--role`` items over them (``None``: no ``--role``).
+
+    A ``KEY=VALUE`` flag replaces the spec's binding of KEY; unnamed flags replace the
+    spec's unnamed items.
+    """
+    from debate.experiment.binding import split_bindings
+
+    if not flags:
+        return None
+    spec_positional, spec_named = split_bindings(spec_roles)
+    positional, named = split_bindings(flags)
+    merged = spec_named | named
+    return [*(positional or spec_positional), *(f"{k}={v}" for k, v in merged.items())]
+
+
+def parse_option(item: str) -> tuple[list[str], Any]:
+    """``-o KEY=VALUE``: the key's path (``a.b`` -> ``["a", "b"]``) and the value as YAML.
+
+    ``true``, ``3``, ``0.5``, ``1e-3``, ``[1, 2]``, ``{a: 1}`` are typed; anything else
+    (``llm``) is text. A missing ``=`` or a malformed key is a ``ConfigError``.
+    """
+    import yaml
+
+    key, sep, text = item.partition("=")
+    if not sep or not _OPTION_KEY.fullmatch(key):
+        raise ConfigError(f"--option {item!r}: give KEY=VALUE (rounds=3, judge=llm, "
+                          "judge_options.swap_order=true)")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+    return key.split("."), value
+
+
+def _set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
+    """Set ``tree[a][b]... = value``, making (or replacing with) dicts on the way."""
+    for part in path[:-1]:
+        child = tree.get(part)
+        tree[part] = child = dict(child) if isinstance(child, Mapping) else {}
+        tree = child
+    tree[path[-1]] = value
+
+
+def with_protocol_options(cfg: ExperimentConfig, items: list[str],
+                          flags: Mapping[str, int | None]) -> ExperimentConfig:
+    """``cfg`` with the ``-o KEY=VALUE`` items over its ``protocol_options``.
+
+    KEY must be an option of the run's protocol (else a ``ConfigError`` naming the
+    nearest); a dotted KEY sets one entry of a nested option, keeping the others the
+    preset or spec gave. ``-o rounds=N`` (or ``agents``) wins over the spec's shortcut;
+    with the same flag given too (``flags``), it is an error. The protocol validates the
+    values when the run builds it.
+    """
+    from debate.settings import suggest
+
+    if not items:
+        return cfg
+    cls, resolved = cfg.resolve_protocol()
+    fields = list(cls.config_class.model_fields)
+    options = copy.deepcopy(cfg.protocol_options)
+    update: dict[str, Any] = {}
+    for item in items:
+        path, value = parse_option(item)
+        top = path[0]
+        if top not in fields:
+            raise ConfigError(f"--option {item!r}: protocol {cls.name!r} has no option {top!r}; "
+                              f"{suggest(top, fields)} (see `debate protocols {cls.name}`)")
+        if len(path) > 1 and top not in options and isinstance(resolved.get(top), Mapping):
+            options[top] = copy.deepcopy(dict(resolved[top]))  # the preset's entries stay
+        _set_path(options, path, value)
+        if top in flags and len(path) == 1 and getattr(cfg, top) is not None:
+            if flags[top] is not None:
+                raise ConfigError(f"--{top} {flags[top]} and --option {item!r} both set {top}; "
+                                  "give one")
+            update[top] = value  # the flag wins over the spec's shortcut
+    return cfg.model_copy(update={"protocol_options": options, **update})
 
 
 def _unload_embedded_models() -> None:

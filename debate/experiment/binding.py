@@ -11,6 +11,11 @@ items to the agent called KEY or to every agent whose role is KEY::
 An agent's name wins over its role; agents no key names take the unnamed
 items: one item for all of them, or exactly one each, in order.
 
+``roles:`` items are role card files or registered role names (a role a plug-in
+registers with ``@role("contrarian")`` is used by name, no card needed)::
+
+    roles: [judge=cards/strict-judge.yaml, contrarian]
+
 ``sampling:`` blocks (:mod:`debate.sampling`) are keyed the same way:
 :func:`bind_sampling` gives each agent its parameters, and a key that names no
 agent and no role is an error naming its place.
@@ -20,9 +25,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TypeVar
 
-from debate.agents.base import Agent, get_role
+from debate.agents.base import ROLES, Agent, get_role
 from debate.cards import load_role_card
 from debate.errors import ConfigError
 from debate.models.types import ChatModel, SamplingParams, capabilities_of, size_model
@@ -118,9 +124,10 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
 
     ``models`` apply by position (one for all, or one per agent left unnamed);
     ``named_models`` map an agent name or role to its model; ``roles`` are role
-    card paths, each optionally ``KEY=path`` (see :mod:`debate.experiment.binding`). A card
-    plays the protocol's role for its agent (its ``base`` must be that role or a
-    subclass of it: a card never silently turns a role into another). Agent ``i``
+    card paths or registered role names, each optionally ``KEY=value`` (see
+    :mod:`debate.experiment.binding`). A card plays the protocol's role for its agent
+    (its ``base`` must be that role or a subclass of it: a card never silently turns a
+    role into another); a role named by its registered name is that role's class. Agent ``i``
     samples with ``seed + i`` when ``seed`` is set, so agents with identical prompts
     draw different, reproducible samples. With ``strict_parsing`` agents keep only
     explicitly given answers (a fallback-parsed answer counts as unparsed).
@@ -139,13 +146,47 @@ def build_agents(protocol: DebateProtocol, models: Sequence[ChatModel] = (),
         assert model is not None  # bind() fills every agent when required
         agent_params = base if seed is None else base.model_copy(update={"seed": seed + i})
         if card is not None:
-            agent = load_role_card(card).build(name, model, agent_params, role=role_names[i])
+            agent = _seat_agent(card, name, model, agent_params, role_names[i])
         else:
             agent = get_role(role_names[i])(name, model, params=agent_params)
         agent.strict_parsing = strict_parsing
         agents.append(agent)
     _size_backends(per_model)
     return agents
+
+
+def _is_card(value: str) -> bool:
+    """Whether a ``roles:`` item names a role card file (else a registered role's name)."""
+    return value.endswith((".yaml", ".yml")) or "/" in value or "\\" in value \
+        or Path(value).is_file()
+
+
+def _seat_agent(value: str, name: str, model: ChatModel, params: SamplingParams,
+                role: str) -> Agent:
+    """Agent ``name`` built from a ``roles:`` item: a role card file or a registered role.
+
+    Like a card's base, a registered role must be ``role`` (the protocol's role for the
+    agent) or a subclass of it: the protocol reads its replies as that role's. A name
+    that is neither a card nor a registered role is a :class:`ConfigError` listing the
+    registered roles.
+    """
+    if _is_card(value):
+        return load_role_card(value).build(name, model, params, role=role)
+    registered = ROLES.names()
+    if value not in registered:
+        hint = suggest(value, registered)
+        hint = f"{hint} " if hint.startswith("did you mean") else ""
+        raise ConfigError(f"roles: {value!r} (for agent {name!r}) is neither a role card file "
+                          f"nor a registered role; {hint}registered roles: "
+                          f"{', '.join(registered)} (a plug-in's roles need the plug-in: "
+                          "plugins: or --plugin)")
+    cls, seat = get_role(value), get_role(role)
+    if not issubclass(cls, seat):
+        raise ConfigError(f"roles: role {value!r} cannot play agent {name!r}, to which the "
+                          f"protocol gives role {role!r}: the protocol reads its replies as "
+                          f"{role!r}'s. Make {cls.__name__} a subclass of "
+                          f"{seat.__module__}.{seat.__qualname__}, or bind it to another agent.")
+    return cls(name, model, params=params)
 
 
 def _size_backends(models: Sequence[ChatModel | None]) -> None:
