@@ -6,6 +6,8 @@
   (resolved once), the models, the agents, the cache, the debates, closing them all;
 - :mod:`~debate.experiment.runner`: :func:`run_debate`, :func:`arun_experiment`: the run
   folder's whole job (resume, progress, summary, report, results);
+- :mod:`~debate.experiment.progress`: :class:`RunProgress`, a bar in a terminal, a plain
+  line every ``progress_every`` seconds in a log;
 - :mod:`~debate.experiment.run_folder`: the folder's lock, ``config.json`` and what earlier
   invocations left;
 - :mod:`~debate.experiment.shard`: debates at a given concurrency, and when an outage
