@@ -87,7 +87,7 @@ def render_viewer(data: ViewerData, title: str = "debate view") -> str:
         title=title, runs=[run["name"] for run in data.index["runs"]],
         debates=len(data.index["debates"]),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        css=_inline("viewer.css"), js=_inline("viewer.js"),
+        css=_inline("viewer.css"), js=_inline("charts.js") + "\n" + _inline("viewer.js"),
         data=Markup(json_for_html(data.index)),
         chunks=[pack(chunk) for chunk in data.chunks])
 
