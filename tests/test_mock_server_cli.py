@@ -69,3 +69,15 @@ def test_a_template_that_cannot_fill_is_refused_at_start_listing_the_placeholder
     error = capsys.readouterr().err
     assert f"--reply {template!r}: " in error and said in error
     assert "{first_number}, {last_number}, {last_user}, {user_messages}" in error
+
+
+def test_a_started_server_starts_once_and_a_taken_port_is_an_error():
+    """Found in review: ``with server.start():`` started it twice, and the second start died
+    in its thread unseen; a second start does nothing, and a taken port raises at start."""
+    from debate.testing import MockServer
+
+    with MockServer() as server:
+        assert server.start() is server  # already serving: nothing happens
+        taken = MockServer(port=server.port)
+        with pytest.raises(RuntimeError, match="cannot serve on"):
+            taken.start()

@@ -354,19 +354,37 @@ class MockServer:
             await self._runner.cleanup()
 
     def start(self) -> MockServer:
-        """Serve on a background thread; returns once the port is bound."""
+        """Serve on a background thread; returns once the port is bound.
+
+        Starting a started server does nothing (``with server.start():`` enters it again);
+        a port that cannot be bound is a ``RuntimeError`` here, not a dead thread.
+        """
+        if self._thread is not None and self._thread.is_alive():
+            return self
+
+        failed: list[OSError] = []
+
         def run() -> None:
             loop = self._loop = asyncio.new_event_loop()
             try:
-                loop.run_until_complete(self._serve())
-                self._ready.set()
+                try:
+                    loop.run_until_complete(self._serve())
+                except OSError as exc:  # the port is taken: said by start(), below
+                    failed.append(exc)
+                    return
+                finally:
+                    self._ready.set()
                 loop.run_forever()
             finally:
                 loop.close()
 
         self._thread = threading.Thread(target=run, daemon=True, name="mock-openai")
         self._thread.start()
-        self._ready.wait(10)
+        self._ready.wait()
+        if failed:
+            self._ready.clear()
+            raise RuntimeError(f"the mock server cannot serve on {self.host}:{self.port}: "
+                               f"{failed[0]}") from failed[0]
         return self
 
     def stop(self) -> None:
