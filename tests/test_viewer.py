@@ -419,7 +419,8 @@ def test_reading_debates_in_headless_chromium(tmp_path):
                 const box = chart.getBoundingClientRect();
                 for (const t of chart.querySelectorAll('text')) {
                   const r = t.getBoundingClientRect();
-                  if (r.left < box.left - 1 || r.right > box.right + 1) out.push(t.textContent);
+                  if (r.left < box.left - 1 || r.right > box.right + 1
+                      || r.top < box.top - 1 || r.bottom > box.bottom + 1) out.push(t.textContent);
                 }
                 const boxes = document.querySelectorAll('.runs-legend, #compare table, .run h2');
                 for (const e of boxes)

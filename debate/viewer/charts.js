@@ -73,7 +73,8 @@ function debateCharts(el, pct) {
       const dot = svg("circle", { cx: x(p.x), cy: y(p.y), r: 4.5, fill: colour, "data-run": k });
       dot.append(svg("title", {}, p.label + ": " + pct(p.y) + " at " + p.x.toFixed(2)));
       const right = x(p.x) > W - R - 20;
-      root.append(dot, svg("text", { x: x(p.x) + (right ? -7 : 7), y: y(p.y) - 6, fill: colour,
+      const top = y(p.y) < T + 12;  // near the top edge: the number goes below the dot
+      root.append(dot, svg("text", { x: x(p.x) + (right ? -7 : 7), y: y(p.y) + (top ? 14 : -6), fill: colour,
         "text-anchor": right ? "end" : "start" }, String(k + 1)));
     });
     const legend = el("div", { class: "legend runs-legend" }, points.map((p, k) =>
