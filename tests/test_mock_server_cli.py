@@ -6,7 +6,8 @@ import urllib.request
 import pytest
 
 from debate.testing.mock_replies import DEFAULT_REPLY, REPLY_FIELDS, template_policy
-from debate.testing.mock_server import first_number_policy, from_command_line, parser
+from debate.testing.mock_server import first_number_policy
+from debate.testing.mock_server_cli import from_command_line, parser
 
 MESSAGES = [{"role": "system", "content": "Answer 7 times."},
             {"role": "user", "content": "What is 12 + 30?"},
