@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from itertools import islice
@@ -91,10 +92,40 @@ def _finished(summary: Summary) -> str:
     return text
 
 
+def _recorded_rounds(run: str | None) -> int | None:
+    """The protocol's ``rounds`` option as the run folder's ``config.json`` records it."""
+    if run is None:
+        return None
+    try:
+        data = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))
+        rounds = data["fingerprint"]["protocol"]["options"]["rounds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no record (traces alone, an older run, another protocol's options)
+    return rounds if isinstance(rounds, int) and not isinstance(rounds, bool) else None
+
+
+def _protocol(summary: Summary) -> str:
+    """The protocol's name; with its ``rounds`` and what they count, when the run has them.
+
+    ``rounds: 2 (debate rounds after the initial answers: ...)``: the meaning is the
+    protocol's :attr:`~debate.protocols.base.DebateProtocol.rounds_meaning`, when the
+    protocol is registered in this process.
+    """
+    from debate.protocols import PROTOCOLS
+
+    name = summary.protocol or "-"
+    rounds = _recorded_rounds(summary.run)
+    if rounds is None:
+        return name
+    cls = PROTOCOLS.get(name)
+    meaning = f" ({cls.rounds_meaning})" if cls is not None else ""
+    return f"{name}; rounds: {rounds}{meaning}"
+
+
 def _overview(summary: Summary) -> list[tuple[str, str]]:
     rows = [
         ("run", summary.run or "-"),
-        ("protocol", summary.protocol or "-"),
+        ("protocol", _protocol(summary)),
         ("models", ", ".join(summary.models) or "-"),
         ("debates", _finished(summary)),
         *_task(summary),

@@ -141,6 +141,11 @@ class DebateProtocol(ABC, Generic[ConfigT]):
     """The validated options."""
     paper: ClassVar[str] = ""
     """The paper the protocol follows (shown by ``debate protocols``)."""
+    rounds_meaning: ClassVar[str] = ("debate rounds after the initial answers: round 0 is the "
+                                     "initial answers, rounds 1 to R the debate")
+    """What the ``rounds`` option counts, naming what round 0 is (shown by ``debate
+    protocols NAME``, ``debate run --help`` points there, and the run's report). Protocols
+    whose ``rounds`` counts something else set their own."""
     requires: ClassVar[tuple[str, ...]] = ()
     """Question fields every question must have (e.g. ``("context",)``): checked by
     :meth:`check_questions` when a dataset is loaded, so no prompt goes out with a gap."""

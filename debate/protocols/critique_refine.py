@@ -70,6 +70,9 @@ class CritiqueRefineProtocol(FixedRolesProtocol[CritiqueRefineConfig]):
 
     paper = "critique-refine (Table-Critic-style solver / critic / refiner)"
     agent_roles = {"solver": "solver", "critic": "critic", "refiner": "refiner"}
+    rounds_meaning = ("most refinements after the draft: round 0 is the draft and its "
+                      "critique, round r the r-th refinement and its critique; the critic "
+                      "may accept earlier")
 
     def max_calls(self) -> int:
         """A draft, then a critique and a refinement per round, plus the judge's calls."""

@@ -74,6 +74,9 @@ class MadProtocol(FixedRolesProtocol[MadConfig]):
              "through Multi-Agent Debate")
     agent_roles = {"affirmative": "affirmative", "negative": "negative",
                    "moderator": "moderator", "judge": "mad-judge"}
+    rounds_meaning = ("debate rounds in all, the first included: round 0 is the first "
+                      "round of arguments, so rounds: R gives rounds 0 to R-1; the moderator "
+                      "may end the debate earlier")
 
     def max_calls(self) -> int:
         """3 per round, plus the judge's 2."""

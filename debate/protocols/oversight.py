@@ -287,6 +287,9 @@ class _Oversight(FixedRolesProtocol[OversightT]):
 class _Speeches(_Oversight[SpeechT]):
     """Protocols with speakers: rounds of speeches, then the verdict."""
 
+    rounds_meaning = ("speeches per speaker, the first included: round 0 is the first "
+                      "speeches, so rounds: R gives rounds 0 to R-1")
+
     def max_calls(self) -> int:
         """Per order: speeches (x k, k ratings, opponents sampled), estimates, asks, verdict."""
         c = self.config

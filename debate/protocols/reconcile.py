@@ -84,6 +84,9 @@ class ReconcileProtocol(GroupProtocol[ReconcileConfig]):
     member_role = "reconciler"
     paper = ("Chen et al. 2023, ReConcile: Round-Table Conference Improves Reasoning via "
              "Consensus among Diverse LLMs")
+    rounds_meaning = ("most discussion rounds after the initial answers: round 0 is the "
+                      "initial answers, rounds 1 to R the discussion; a debate stops earlier "
+                      "when its agents agree")
 
     def max_calls(self) -> int:
         """N per round, plus the judge's calls."""

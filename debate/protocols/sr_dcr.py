@@ -98,6 +98,9 @@ class SrDcrProtocol(FixedRolesProtocol[SrDcrConfig]):
     requires = ("context",)
     agent_roles = {"answerer": "context-answerer", "defender": "defender",
                    "critic": "context-critic", "judge": "reliability-judge"}
+    rounds_meaning = ("debate rounds after the closed- and open-book answers: round 0 is "
+                      "those answers, rounds 1 to R a defender's and a critic's argument each; "
+                      "no debate when the confidence gate holds")
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         super().__init__(config, **options)
