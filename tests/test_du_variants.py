@@ -47,6 +47,22 @@ async def test_llm_judge_swap_measures_position_bias():
     assert trace.final.details["fallback"] == "majority: the two orders disagree"
 
 
+@pytest.mark.parametrize(("replies", "tie"), [
+    (["no idea", "none of them"], "both orders unparsed"),
+    (["no idea", '{"choice": 1, "rationale": "b"}'], "the first order unparsed"),
+    (['{"choice": 1, "rationale": "a"}', "no idea"], "the swapped order unparsed"),
+])
+async def test_llm_judge_says_which_order_was_unparsed(replies, tie):
+    """Before: every tie read "the two orders disagree", also when neither order's choice
+    could be read; now the tie and the fallback say which order was unparsed."""
+    _, agents = team([["\\boxed{12}"], ["\\boxed{13}"], ["\\boxed{13}"]])
+    proto = DuProtocol(rounds=0, judge="llm", judge_options={"swap_order": True})
+    trace = await proto.run(Q, [*agents, JudgeAgent("judge", ScriptedModel(replies))])
+    details = trace.final.details
+    assert (details["tie"], details["fallback"]) == (tie, f"majority: {tie}")
+    assert trace.final.answer == "13"
+
+
 async def test_llm_judge_swap_keeps_a_consistent_choice_and_compat_keeps_the_first():
     _, agents = team([["\\boxed{12}"], ["\\boxed{13}"], ["\\boxed{13}"]])
     judge_model = ScriptedModel(['{"choice": 1, "rationale": "a"}',

@@ -37,9 +37,6 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-@pytest.mark.xfail(strict=True, reason="write_text_atomic (debate/analysis/results.py) "
-                   "writes through mkstemp, whose file is 0600: it must chmod the temporary "
-                   "file to 0666 less the umask (or the replaced file's mode) before replacing")
 def test_compare_svg_and_every_output_have_the_mode_of_summary_json(tmp_path, umask_022):
     """Before: compare.svg (and every file written atomically) was 0600, summary.json 0644;
     now all are 0644 under umask 022."""

@@ -161,16 +161,36 @@ def _csv_text(rows: Iterable[ResultRow]) -> str:
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file: readers see the old or the new."""
+    """Write ``text`` to ``path`` through a temporary file: readers see the old or the new.
+
+    The file gets the mode any file written in place gets (``0o666`` less the umask), or
+    keeps the mode of the file it replaces: a temporary file's private ``0o600`` would
+    otherwise hide ``report.md`` or ``compare.svg`` from the rest of a team.
+    """
     path = Path(path)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(temp, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore, the only portable way to read it
+    os.umask(mask)
+    return mask
 
 
 def write_results(path: str | Path, rows: Iterable[ResultRow]) -> None:

@@ -88,11 +88,11 @@ class LLMJudge(Judge[LLMJudgeConfig]):
             consistent = picks[0] == picks[1] and picks[0] is not None
             details["position_consistent"] = consistent
             if not consistent:
-                details["tie"] = "the two orders disagree"
+                details["tie"] = _orders_tie(picks[0], picks[1])
                 chosen = picks[0] if self.config.on_tie == "first" else None
         if chosen is None:
             fallback = majority_vote(candidates, method="llm-judge")
-            details["fallback"] = ("majority: the two orders disagree" if "tie" in details
+            details["fallback"] = (f"majority: {details['tie']}" if "tie" in details
                                    else "majority: no parseable judge choice")
             details = {**fallback.details, **details}
             return Decision(fallback.model_copy(update={"details": details}), turns)
@@ -103,3 +103,14 @@ def _rationale(turn: Turn) -> object:
     """The judge's rationale of ``turn`` (``None``: it gave none)."""
     said = JudgeRationale.read(turn)
     return said.rationale if said is not None else None
+
+
+def _orders_tie(first: str | None, swapped: str | None) -> str:
+    """Why the two orders gave no one choice: which were unparsed, or that they disagree."""
+    if first is None and swapped is None:
+        return "both orders unparsed"
+    if first is None:
+        return "the first order unparsed"
+    if swapped is None:
+        return "the swapped order unparsed"
+    return "the two orders disagree"
