@@ -82,6 +82,20 @@ def test_flags_go_over_the_spec_roles_and_protocol_options_key_by_key(tmp_path, 
     assert cards["judge"] == ("lenient-judge", None)
 
 
+def test_a_dotted_option_keeps_the_presets_other_nested_entries(tmp_path):
+    """-o judge_options.swap_order=true over a preset's judge_options adds one entry; before
+    (with protocol_options written by hand) the preset's whole judge_options was replaced."""
+    preset = tmp_path / "judged.yaml"
+    preset.write_text("protocol: du\noptions: {judge: llm, judge_options: {always_call: true}}\n")
+    result = run(tmp_path, "--dataset", DATA, "--protocol", str(preset), "-o",
+                 "judge_options.swap_order=true")
+    assert result.exit_code == 0, result.output
+    config, trace = recorded(tmp_path)
+    assert config["protocol_options"] == {
+        "judge_options": {"always_call": True, "swap_order": True}}
+    assert trace["protocol_config"]["judge_options"] == {"always_call": True, "swap_order": True}
+
+
 def test_an_unknown_option_is_an_error_naming_the_nearest_option(tmp_path):
     """Before, there was no -o; now a typo names the flag and the protocol's nearest option."""
     result = run(tmp_path, "--dataset", DATA, "-o", "round=1")

@@ -40,15 +40,16 @@ def run(
                                       "depends on the protocol (du: debate rounds after the "
                                       "initial answers; mad: every round, the first included): "
                                       "`debate protocols NAME` says.")] = None,
-    role: Annotated[list[str] | None, Opt("--role", help="Role card file or registered role "
-                                          "name: one for every agent, or KEY=CARD|ROLE for the "
-                                          "agent or role KEY (judge=cards/judge.yaml); "
-                                          "repeatable, over the spec's roles.")] = None,
+    role: Annotated[list[str] | None, Opt(
+        "--role", metavar="[KEY=]CARD|ROLE",
+        help="Role card file or registered role name: one for every agent, or KEY=CARD|ROLE "
+             "for the agent or role KEY (judge=cards/judge.yaml); repeatable, over the spec's "
+             "roles.")] = None,
     protocol_option: Annotated[list[str] | None, Opt(
-        "--option", "-o", help="Protocol option KEY=VALUE (VALUE read as YAML: true, 3, 0.5, "
-                               "[1, 2], llm; dotted KEY for nested options: judge_options."
-                               "swap_order=true); repeatable, over the spec's "
-                               "protocol_options. See `debate protocols NAME`.")] = None,
+        "--option", "-o", metavar="KEY=VALUE",
+        help="Protocol option (VALUE read as YAML: true, 3, 0.5, [1, 2], llm; a dotted KEY "
+             "sets a nested option: judge_options.swap_order=true); repeatable, over the "
+             "spec's protocol_options. See `debate protocols NAME`.")] = None,
     seed: Annotated[int | None, Opt(help="Base sampling seed.")] = None,
     temperature: Annotated[list[str] | None, Opt(
         help="Sampling temperature: a number for every agent, or KEY=NUMBER for the agent "
