@@ -42,7 +42,7 @@ async def make_run(folder: Path) -> Path:
     with TraceWriter(folder / "traces.jsonl") as writer:
         for i in range(3):
             writer.write(await du_trace(f"q{i}"))
-    (folder / "config.json").write_text('{"name": "r"}')
+    (folder / "config.json").write_text('{"identity": "0123abcd", "config": {"name": "r"}}')
     (folder / "cache.sqlite").write_bytes(b"SQLite format 3\x00 pretend")
     (folder / "summary.json").write_text("{}")
     return folder

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from debate.cli.common import Opt, fail, numbers, out, trace_files
-from debate.errors import DebateError
+from debate.errors import ConfigError, DebateError
 
 
 def export_cmd(
@@ -37,6 +38,9 @@ def export_cmd(
     allow_fallback: Annotated[bool, Opt(
         "--allow-fallback", help="Let answers a fallback rule guessed (last number, yes/no "
         "word, option text) decide labels; off by default.")] = False,
+    allow_truncated: Annotated[bool, Opt(
+        "--allow-truncated", help="Use replies cut off at the token limit (finish_reason "
+        "length) as targets and to decide labels; off by default.")] = False,
     no_dedupe: Annotated[bool, Opt("--no-dedupe", help="Keep duplicate examples.")] = False,
     seed: Annotated[int, Opt(help="Seed of splits and sampling.")] = 0,
     writer: Annotated[str | None, Opt(help="Writers: jsonl,parquet,hf (default: JSONL, plus "
@@ -50,8 +54,11 @@ def export_cmd(
 
     --out must be new, empty, or (with --overwrite) an earlier export; anything else is
     refused before a trace is read, so an export never deletes what it did not write.
+    What was left out is printed by reason (fallback-parsed, truncated, no-gold...); an
+    export that would have no row writes nothing and exits 2, saying why.
     """
-    from debate.export import canonical_format, examples, format_rows, write_export
+    from debate.export import Drops, canonical_format, export, write_export
+    from debate.export.card import source_runs
     from debate.export.writers import check_export_target
     from debate.trace import read_traces
 
@@ -62,21 +69,38 @@ def export_cmd(
         fractions = numbers(split, "--split", float)
         files = trace_files(runs)
         check_export_target(out_dir, sources=files, overwrite=overwrite)
+        sources = [str(f) for f in files]
+        failed = sum(r.failed for r in source_runs(sources))
+        drops = Drops({"failed-debate": failed} if failed else {})
         traces = [t for f in files for t in read_traces(f)]
-        found = examples(traces, strategy,
-                         options={"rounds": round_numbers, "min_margin": min_margin,
-                                  "pairs": pairs, "allow_fallback": allow_fallback},
-                         filters={"min_length": min_length, "max_length": max_length,
-                                  "max_per_question": max_per_question, "balance": balance,
-                                  "correct": correct,
-                                  "dedupe": not no_dedupe, "seed": seed})
-        rows = format_rows(found, fmt, dedupe=not no_dedupe)
+        options = {"rounds": round_numbers, "min_margin": min_margin, "pairs": pairs,
+                   "allow_fallback": allow_fallback, "allow_truncated": allow_truncated}
+        filters = {"min_length": min_length, "max_length": max_length,
+                   "max_per_question": max_per_question, "balance": balance,
+                   "correct": correct, "dedupe": not no_dedupe, "seed": seed}
+        rows = export(traces, strategy, fmt, options=options, filters=filters, drops=drops)
+        if not rows:
+            raise ConfigError(f"{len(traces)} debates -> 0 rows ({fmt}), nothing written: "
+                              f"{why_empty(drops)}")
         counts = write_export(rows, out_dir, fmt=fmt, strategies=list(strategy),
                               fractions=fractions, seed=seed,
                               writers=None if writer is None else
                               tuple(w for w in writer.split(",") if w),
-                              sources=[str(f) for f in files], overwrite=overwrite)
+                              sources=sources, overwrite=overwrite,
+                              options=options, filters=filters, drops=drops)
     except (DebateError, OSError) as exc:
         fail(exc)
     out.print(f"{len(traces)} debates -> {len(rows)} rows ({fmt}): "
-              + ", ".join(f"{name} {n}" for name, n in counts.items()) + f"\nwritten to {out_dir}")
+              + ", ".join(f"{name} {n}" for name, n in counts.items())
+              + f"\ndropped: {drops.describe()}\nwritten to {out_dir}")
+
+
+def why_empty(drops: Counter[str]) -> str:
+    """Why an export has no row: its drops, and what the largest one means."""
+    from debate.export.drops import DROP_REASONS, describe_drops
+
+    if not any(drops.values()):
+        return "the strategies found nothing to pair or keep in these debates"
+    top = max(drops, key=lambda reason: drops[reason])
+    why = DROP_REASONS.get(top, ("", "a plug-in's reason"))[1]
+    return f"dropped {describe_drops(drops)} (most: {top}: {why})"

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from pydantic import Field
 
+from debate.export.drops import drop
 from debate.export.examples import Example, prompt_key
 from debate.settings import Settings
 
@@ -45,36 +46,68 @@ def _key(example: Example) -> str:
         [example.chosen, example.rejected, example.completion, example.label])
 
 
+def _length_reason(example: Example, filters: Filters) -> str | None:
+    """``too-short`` or ``too-long`` when a response is out of bounds; else ``None``."""
+    for response in _responses(example):
+        if filters.min_length is not None and len(response) < filters.min_length:
+            return "too-short"
+        if filters.max_length is not None and len(response) > filters.max_length:
+            return "too-long"
+    return None
+
+
+def _passes(example: Example, filters: Filters) -> bool:
+    """Whether the example passes ``correct`` and the length bounds (a drop is counted)."""
+    reason = "wrong-chosen" if filters.correct and example.chosen_correct is False else None
+    reason = reason or _length_reason(example, filters)
+    if reason is not None:
+        drop(reason)
+    return reason is None
+
+
+def _unique(examples: list[Example]) -> list[Example]:
+    """The first of each identical example (the others counted ``duplicate``)."""
+    seen: set[str] = set()
+    unique = []
+    for example in examples:
+        key = _key(example)
+        if key not in seen:
+            seen.add(key)
+            unique.append(example)
+    drop("duplicate", len(examples) - len(unique))
+    return unique
+
+
+def _capped(examples: list[Example], cap: int, rng: random.Random) -> list[Example]:
+    """At most ``cap`` examples per question, sampled (the others counted ``over-cap``)."""
+    by_question: dict[str, list[int]] = defaultdict(list)
+    for i, example in enumerate(examples):
+        by_question[example.metadata.question_id].append(i)
+    chosen: set[int] = set()
+    for indices in by_question.values():
+        chosen.update(rng.sample(indices, min(cap, len(indices))))
+    drop("over-cap", len(examples) - len(chosen))
+    return [e for i, e in enumerate(examples) if i in chosen]
+
+
+def _balanced(examples: list[Example], rng: random.Random) -> list[Example]:
+    """As many desirable as undesirable completions (the others counted ``unbalanced``)."""
+    good = [i for i, e in enumerate(examples) if e.label is True]
+    bad = [i for i, e in enumerate(examples) if e.label is False]
+    n = min(len(good), len(bad))
+    chosen = set(rng.sample(good, n)) | set(rng.sample(bad, n))
+    drop("unbalanced", len(examples) - len(chosen))
+    return [e for i, e in enumerate(examples) if i in chosen]
+
+
 def apply_filters(examples: list[Example], filters: Filters) -> list[Example]:
-    """The examples that pass ``filters``, in a stable order."""
+    """The examples that pass ``filters``, in a stable order (each drop counted by reason)."""
     rng = random.Random(filters.seed)
-    kept = [e for e in examples
-            if not (filters.correct and e.chosen_correct is False)
-            and all((filters.min_length is None or len(r) >= filters.min_length)
-                   and (filters.max_length is None or len(r) <= filters.max_length)
-                   for r in _responses(e))]
+    kept = [e for e in examples if _passes(e, filters)]
     if filters.dedupe:
-        seen: set[str] = set()
-        unique = []
-        for example in kept:
-            key = _key(example)
-            if key not in seen:
-                seen.add(key)
-                unique.append(example)
-        kept = unique
+        kept = _unique(kept)
     if filters.max_per_question is not None:
-        by_question: dict[str, list[int]] = defaultdict(list)
-        for i, example in enumerate(kept):
-            by_question[example.metadata.question_id].append(i)
-        chosen: set[int] = set()
-        for indices in by_question.values():
-            k = min(filters.max_per_question, len(indices))
-            chosen.update(rng.sample(indices, k))
-        kept = [e for i, e in enumerate(kept) if i in chosen]
+        kept = _capped(kept, filters.max_per_question, rng)
     if filters.balance:
-        good = [i for i, e in enumerate(kept) if e.label is True]
-        bad = [i for i, e in enumerate(kept) if e.label is False]
-        n = min(len(good), len(bad))
-        chosen = set(rng.sample(good, n)) | set(rng.sample(bad, n))
-        kept = [e for i, e in enumerate(kept) if i in chosen]
+        kept = _balanced(kept, rng)
     return kept

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from debate.errors import ConfigError
+from debate.export.drops import drop
 from debate.export.examples import Example
 from debate.models.types import Message
 from debate.registry import Registry
@@ -237,4 +238,5 @@ def _dedupe(rows: list[Row]) -> list[Row]:
         if key not in seen:
             seen.add(key)
             unique.append(row)
+    drop("duplicate", len(rows) - len(unique))  # counted: the export lists its drops
     return unique

@@ -27,6 +27,11 @@
 Unparseable answers are never chosen; empty completions are never used.
 Turns whose answer was read by a fallback rule (a guess from free text) are
 skipped wherever their answer would decide a label, unless ``allow_fallback``.
+Replies that ended on the token limit (``finish_reason == "length"``: cut off
+mid-sentence) decide no label and become no target, unless ``allow_truncated``.
+Whatever a strategy leaves out it counts with a named reason
+(:func:`debate.export.drops.drop`: ``fallback-parsed``, ``truncated``,
+``no-gold``, ``no-disagreement``...), so an export says why it has few rows.
 The ``answer`` of every example (the reward target of ``grpo``) is the gold
 answer whenever the question has one; only without gold is it the debate's
 consensus or the judge's pick, and ``metadata.answer_source`` says which.
@@ -42,6 +47,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from debate.export.drops import drop
 from debate.export.examples import Example, prompt_key, provenance
 from debate.protocols.oversight_records import (
     JudgeRating,
@@ -54,7 +60,7 @@ from debate.scoring import final_correct, is_correct
 from debate.settings import Settings
 from debate.trace import DebateTrace, Turn
 
-__all__ = ["STRATEGIES", "StrategyOptions", "strategy"]
+__all__ = ["STRATEGIES", "StrategyOptions", "is_truncated", "strategy"]
 
 JUDGED_METHODS = {"moderator", "judge", "llm-judge", "sr-dcr"}
 
@@ -74,6 +80,9 @@ class StrategyOptions(Settings):
     allow_fallback: bool = False
     """Use turns whose answer a fallback rule guessed (last number, yes/no word, option
     text) where their answer decides a label; off by default."""
+    allow_truncated: bool = False
+    """Use replies that ended on the token limit (``finish_reason == "length"``) as
+    training targets and to decide labels; off by default (a cut-off text is no target)."""
 
 
 def _target(trace: DebateTrace, fallback: str | None, source: str) -> tuple[str | None, str]:
@@ -104,13 +113,41 @@ def _groups(turns: list[Turn], round_: int) -> list[list[Turn]]:
 
 
 def _answers(trace: DebateTrace, round_: int, options: StrategyOptions) -> list[Turn]:
+    """The usable answers of a round (each one left out is counted, by its reason)."""
     return [t for t in trace.turns if t.round == round_ and t.kind in ("answer", "revision")
-            and t.raw.strip() and _labelled(t, options)]
+            and _keep(t, options)]
+
+
+def is_truncated(turn: Turn) -> bool:
+    """Whether the reply ended on the token limit (cut off: ``finish_reason == "length"``)."""
+    return turn.finish_reason == "length"
+
+
+def _unusable(turn: Turn, options: StrategyOptions, labels: bool = True) -> str | None:
+    """Why the turn may not be a target (or, with ``labels``, decide one); ``None``: it may."""
+    if not turn.raw.strip():
+        return "empty"
+    if is_truncated(turn) and not options.allow_truncated:
+        return "truncated"
+    if labels and turn.is_fallback and not options.allow_fallback:
+        return "fallback-parsed"
+    return None
+
+
+def _keep(turn: Turn, options: StrategyOptions, labels: bool = True) -> bool:
+    """Whether the turn is usable (see :func:`_unusable`); a drop is counted by its reason."""
+    reason = _unusable(turn, options, labels)
+    if reason is not None:
+        drop(reason)
+    return reason is None
 
 
 def _labelled(turn: Turn, options: StrategyOptions) -> bool:
-    """Whether the turn's answer may decide a label (fallback guesses only when allowed)."""
-    return options.allow_fallback or not turn.is_fallback
+    """Whether the turn's answer may count as a vote (no fallback guess or cut-off reply).
+
+    Not counted as a drop: it weighs votes, it picks no example.
+    """
+    return _unusable(turn, options) in (None, "empty")
 
 
 def _correct(trace: DebateTrace, turn: Turn) -> bool | None:
@@ -135,6 +172,7 @@ def gold_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[
     for trace in traces:
         q = trace.question
         if q.gold is None:
+            drop("no-gold")
             continue
         for r in options.rounds:
             for group in _groups(_answers(trace, r, options), r):
@@ -142,6 +180,8 @@ def gold_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[
                 wrong: list[Turn] = []
                 for turn in group:
                     (right if _correct(trace, turn) else wrong).append(turn)
+                if not (right and wrong):
+                    drop("no-disagreement")
                 examples += [_pair(trace, c, w, "gold", (1.0, 0.0), (q.gold, "gold"),
                                    rejected_answer=w.answer)
                              for c, w in product(right, wrong)]
@@ -160,22 +200,26 @@ def consensus_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> 
     for trace in traces:
         rounds = trace.rounds()
         if not rounds:
+            drop("no-answers")
             continue
         counts, n = _shares([t for t in rounds[-1] if _labelled(t, options)])
         if not counts:
+            drop("no-consensus")
             continue
         ranked = counts.most_common()
         top, top_votes = ranked[0]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0
-        if len(ranked) > 1 and runner_up == top_votes:
-            continue  # a tie is no consensus
-        if (top_votes - runner_up) / n < options.min_margin:
+        if (len(ranked) > 1 and runner_up == top_votes  # a tie is no consensus
+                or (top_votes - runner_up) / n < options.min_margin):
+            drop("no-consensus")
             continue
         target = _target(trace, top, "consensus")
         for r in options.rounds:
             for group in _groups(_answers(trace, r, options), r):
                 agree = [t for t in group if t.answer == top]
                 disagree = [t for t in group if t.answer != top]
+                if not (agree and disagree):
+                    drop("no-disagreement")
                 for c, w in product(agree, disagree):
                     scores = (top_votes / n, counts.get(w.answer, 0) / n if w.answer else 0.0)
                     examples.append(_pair(trace, c, w, "consensus", scores, target,
@@ -190,6 +234,7 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
     for trace in traces:
         rounds = trace.rounds()
         if len(rounds) < 2:
+            drop("one-round")
             continue
         q = trace.question
         first_counts, _ = _shares(rounds[0])
@@ -199,9 +244,10 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
         last_by_agent = {t.agent: t for t in rounds[-1]}
         for first in rounds[0]:
             last = last_by_agent.get(first.agent)
-            if last is None or not first.raw.strip() or not last.raw.strip():
+            if last is None:
+                drop("not-revised")
                 continue
-            if not (_labelled(first, options) and _labelled(last, options)):
+            if not (_keep(first, options) and _keep(last, options)):
                 continue
             if q.gold is not None:
                 tolerance = q.numeric_tolerance
@@ -210,7 +256,9 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
             else:
                 improved = (last.answer is not None and first.answer != first_major
                             and last.answer == last_major)
-            if improved:
+            if not improved:
+                drop("not-revised")
+            else:
                 target, source = _target(trace, last_major, "consensus")
                 ex = Example(prompt=first.messages, chosen=last.raw, rejected=first.raw,
                              score_chosen=1.0, score_rejected=0.0, margin=1.0, answer=target,
@@ -228,14 +276,21 @@ def judge_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list
     examples = []
     for trace in traces:
         final = trace.final
-        if final.method not in JUDGED_METHODS or final.answer is None:
+        if final.method not in JUDGED_METHODS:
+            drop("not-judged")
+            continue
+        if final.answer is None:
+            drop("no-final-answer")
             continue
         rounds = trace.rounds()
         if not rounds:
+            drop("no-answers")
             continue
-        sides = [t for t in rounds[-1] if t.raw.strip() and _labelled(t, options)]
+        sides = [t for t in rounds[-1] if _keep(t, options)]
         picked = [t for t in sides if t.answer == final.answer]
         others = [t for t in sides if t.answer != final.answer]
+        if not (picked and others):
+            drop("no-disagreement")
         rationale = (final.details.get("rationale") or final.details.get("reason")
                      or final.details.get("rule"))
         target = _target(trace, final.answer, "judge")
@@ -261,13 +316,15 @@ def sft_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -> lis
         rounds = trace.rounds()
         final = trace.final.answer
         if not rounds or final is None:
+            drop("no-answers" if not rounds else "no-final-answer")
             continue
         q = trace.question
         if q.gold is not None and not final_correct(trace):
+            drop("wrong-final")
             continue
         target = _target(trace, final, trace.final.method)
         for turn in rounds[-1]:
-            if turn.answer == final and turn.raw.strip() and _labelled(turn, options):
+            if turn.answer == final and _keep(turn, options):
                 examples.append(_single(trace, turn, "sft", True, target))
     return examples
 
@@ -278,7 +335,7 @@ def critique_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -
     examples = []
     for trace in traces:
         for turn in trace.turns:
-            if turn.kind in ("critique", "review") and turn.raw.strip():
+            if turn.kind in ("critique", "review") and _keep(turn, options, labels=False):
                 examples.append(_single(trace, turn, "sft-critique", True, (None, None),
                                         kind=turn.kind))
     return examples
@@ -326,6 +383,7 @@ def _sampled_points(trace: DebateTrace) -> list[list[Turn]]:
                 warnings.warn(f"trace {trace.id}: {agent}'s speech {turn.id} at point {point} "
                               f"has another prompt than {turns[0].id}; not paired",
                               stacklevel=3)
+                drop("other-prompt")
         groups.append(same)
     return groups
 
@@ -356,6 +414,14 @@ def _rating_of(turn: Turn) -> float | None:
     """A candidate's rating by the judge (``None``: not rated, or not read)."""
     rating = JudgeRating.read(turn)
     return rating.judge_p_own if rating is not None else None
+
+
+def _rated(turn: Turn) -> bool:
+    """Whether the judge rated the candidate (one it did not is counted ``unrated``)."""
+    if _rating_of(turn) is None:
+        drop("unrated")
+        return False
+    return True
 
 
 def _rating(turn: Turn) -> float:
@@ -391,16 +457,20 @@ def judge_preference_pairs(traces: Iterable[DebateTrace],
     examples = []
     for trace in traces:
         if trace.protocol not in SELF_PLAY_PROTOCOLS:
+            drop("not-self-play")
             continue  # speeches carry a ``point`` only as best-of-N candidates
         probes = {j.probe_of: t.id for t in trace.turns if t.step == "probe"
                   for j in [OversightJudgment.read(t)] if j is not None and j.probe_of is not None}
         target = _target(trace, trace.final.answer, "judge")
         for group in _sampled_points(trace):
-            scored = [t for t in group if t.raw.strip() and _rating_of(t) is not None]
+            scored = [t for t in group if _rated(t) and _keep(t, options, labels=False)]
             for chosen, rejected in _ranked_pairs(scored, options.pairs):
                 margin = _rating(chosen) - _rating(rejected)
-                if (chosen.raw == rejected.raw  # nothing to prefer between identical texts
-                        or margin <= _TIE or margin - options.min_margin <= _TIE):
+                if chosen.raw == rejected.raw:  # nothing to prefer between identical texts
+                    drop("identical")
+                    continue
+                if margin <= _TIE or margin - options.min_margin <= _TIE:
+                    drop("too-close")
                     continue
                 examples.append(_preference(trace, chosen, rejected, group, probes, target))
     return examples

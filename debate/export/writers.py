@@ -25,16 +25,18 @@ import random
 import shutil
 import tempfile
 import uuid
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from debate.errors import ConfigError, MissingDependencyError
+from pydantic import BaseModel
 
-__all__ = ["MANIFEST", "SPLIT_NAMES", "check_export_target", "default_writers",
-           "split_by_question", "write_export"]
+from debate.errors import ConfigError, MissingDependencyError
+from debate.export.card import dataset_card, source_runs
+
+__all__ = ["MANIFEST", "SPLIT_NAMES", "check_export_target", "dataset_card",
+           "default_writers", "split_by_question", "write_export"]
 
 Row = dict[str, Any]
 SPLIT_NAMES = {1: ["train"], 2: ["train", "test"], 3: ["train", "validation", "test"]}
@@ -87,8 +89,16 @@ def _need(package: str, what: str) -> Any:
 
 def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: list[str],
                  fractions: list[float], seed: int = 0, writers: tuple[str, ...] | None = None,
-                 sources: list[str] | None = None, overwrite: bool = False) -> dict[str, int]:
+                 sources: list[str] | None = None, overwrite: bool = False,
+                 options: BaseModel | Mapping[str, Any] | None = None,
+                 filters: BaseModel | Mapping[str, Any] | None = None,
+                 drops: Mapping[str, int] | None = None) -> dict[str, int]:
     """Write the splits of ``rows``, a dataset card and a manifest; counts per split.
+
+    The card lists ``options`` and ``filters`` (what the strategies and filters ran
+    with), the split, each source run with its identity, and ``drops`` (what was
+    left out, by reason: ``rows.drops`` of :func:`debate.export.export`); the
+    manifest keeps the drops too.
 
     ``writers=None``: :func:`default_writers`. ``out_dir`` must be new, an empty
     folder, or (``overwrite=True``) an earlier export: :func:`check_export_target`
@@ -110,7 +120,9 @@ def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: 
     staging = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}"
     staging.mkdir()  # not mkdtemp: its 0700 would become the export's mode
     try:
-        counts = _write(rows, staging, fmt, strategies, fractions, seed, writers, sources or [])
+        card = {"options": options, "filters": filters, "drops": drops}
+        counts = _write(rows, staging, fmt, strategies, fractions, seed, writers, sources or [],
+                        card)
         # the folder may have changed while the export was written: decide again
         earlier = check_export_target(out_dir, sources=sources or [], overwrite=overwrite)
         _swap_in(staging, out, earlier)
@@ -241,7 +253,8 @@ def _swap_in(staging: Path, out: Path, earlier: frozenset[str]) -> None:
 
 
 def _write(rows: list[Row], out: Path, fmt: str, strategies: list[str], fractions: list[float],
-           seed: int, writers: tuple[str, ...], sources: list[str]) -> dict[str, int]:
+           seed: int, writers: tuple[str, ...], sources: list[str], card: dict[str, Any]
+           ) -> dict[str, int]:
     all_splits = split_by_question(rows, fractions, seed)
     splits = {name: split_rows for name, split_rows in all_splits.items() if split_rows}
     if "jsonl" in writers:
@@ -266,53 +279,17 @@ def _write(rows: list[Row], out: Path, fmt: str, strategies: list[str], fraction
                                                   "chosen": "chosen", "rejected": "rejected"}}
                 for name in splits}
         (out / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    runs = source_runs(sources)
     (out / CARD).write_text(
         dataset_card(all_splits, fmt=fmt, strategies=strategies, writers=writers,
-                     sources=sources), encoding="utf-8")
+                     sources=sources, fractions=fractions, seed=seed, runs=runs, **card),
+        encoding="utf-8")
     counts = {name: len(split_rows) for name, split_rows in all_splits.items()}
     manifest = {"debatelab_export": MANIFEST_VERSION, "format": fmt, "strategies": strategies,
                 "writers": list(writers), "sources": sources, "counts": counts,
+                "identities": {r.source: r.identity for r in runs},
+                "dropped": {k: n for k, n in sorted((card["drops"] or {}).items()) if n},
                 "files": sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
                                 if p.is_file())}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return counts
-
-
-def dataset_card(splits: dict[str, list[Row]], *, fmt: str, strategies: list[str],
-                 writers: tuple[str, ...], sources: list[str]) -> str:
-    """A README for the exported dataset: provenance, counts, balance, how to load it."""
-    all_rows = [r for rows in splits.values() for r in rows]
-    models = sorted({m for r in all_rows for m in r["metadata"]["models"]})
-    protocols = sorted({r["metadata"]["protocol"] for r in all_rows})
-    lines = ["# Debate-trace dataset", "",
-             f"Exported by debatelab from {len(sources)} source(s): "
-             + (", ".join(f"`{s}`" for s in sources) or "-") + ".", "",
-             f"- format: `{fmt}`", f"- strategies: {', '.join(f'`{s}`' for s in strategies)}",
-             f"- protocols: {', '.join(protocols) or '-'}", f"- models: {', '.join(models) or '-'}",
-             f"- questions: {len({r['question_id'] for r in all_rows})} "
-             "(split by question id: no question is in two splits)", "",
-             "| split | rows | questions | " + " | ".join(strategies) + " |",
-             "|---|---|---|" + "---|" * len(strategies)]
-    for name, rows in splits.items():
-        per_strategy = Counter(r["metadata"]["strategy"] for r in rows)
-        lines.append(f"| {name} | {len(rows)} | {len({r['question_id'] for r in rows})} | "
-                     + " | ".join(str(per_strategy.get(s, 0)) for s in strategies) + " |")
-    labels = Counter(r["label"] for r in all_rows if "label" in r)
-    if labels:
-        lines += ["", f"Label balance: {labels.get(True, 0)} desirable, "
-                      f"{labels.get(False, 0)} undesirable."]
-    empty = [name for name, rows in splits.items() if not rows]
-    if empty:
-        lines += ["", f"Empty (no file written): {', '.join(empty)}."]
-    lines += ["", "Every row has `metadata` (trace id, question id, protocol, models, agents, "
-                  "turn ids, round, strategy, config hash, schema version) and `question_id`.",
-              "", "## Load it", "", "```python", "from datasets import load_dataset",
-              "ds = load_dataset(\"json\", data_files={"
-              + ", ".join(f'"{n}": "{n}.jsonl"' for n, r in splits.items() if r) + "})"]
-    if "hf" in writers:
-        lines += ["# or: from datasets import load_from_disk; ds = load_from_disk(\"hf\")"]
-    lines += ["```", ""]
-    if fmt == "sharegpt":
-        lines += ["For LLaMA-Factory, `dataset_info.json` registers each split "
-                  "(`dataset: debatelab_train`).", ""]
-    return "\n".join(lines)
