@@ -280,7 +280,8 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
         })
         (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
         write_report(run_dir, summary)
-        write_results(run_dir / "results.csv", rows.values())
+        # in dataset order (debates finish in any order): the viewer lists them so too
+        write_results(run_dir / "results.csv", [rows[q.id] for q in questions if q.id in rows])
         return summary
     finally:
         lock.release()  # after summary.json: the next run reads this one's totals

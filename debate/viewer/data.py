@@ -175,25 +175,30 @@ def viewer_data(run_dirs: Sequence[Path], chunk_size: int = CHUNK_SIZE) -> Viewe
 
 
 def _traces(run_dir: Path) -> Iterator[DebateTrace]:
-    """The debates the run's summary counts.
+    """The debates the run's summary counts, in the dataset's order.
 
     That is the first trace of each question, and, when ``results.csv`` lists them (a
-    resume on fewer questions), only the questions listed.
+    resume on fewer questions), only the questions listed, in its order: the dataset's
+    (traces.jsonl holds them in the order they finished). Without it, traces.jsonl's.
     """
-    listed: set[str] | None = None
+    listed: list[str] | None = None
     csv_path = run_dir / "results.csv"
     if csv_path.exists():
         try:
             with csv_path.open(encoding="utf-8", newline="") as file:
-                listed = {row["id"] for row in csv.DictReader(file)}
+                listed = [row["id"] for row in csv.DictReader(file)]
         except (UnicodeDecodeError, csv.Error, KeyError) as exc:
             detail = f"no column {exc}" if isinstance(exc, KeyError) else str(exc)
             raise damaged(csv_path, "results table", detail, "move it away: the page then "
                           "shows every debate in traces.jsonl, and a re-run of the run's "
                           "command writes it anew") from exc
-    seen: set[str] = set()
+    first: dict[str, DebateTrace] = {}
     for trace in read_traces(run_dir / "traces.jsonl"):
         qid = trace.question.id
-        if qid not in seen and (listed is None or qid in listed):
-            seen.add(qid)
+        if qid in first:
+            continue
+        if listed is None:
             yield trace
+        first[qid] = trace
+    if listed is not None:
+        yield from (first[qid] for qid in listed if qid in first)
