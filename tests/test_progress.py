@@ -139,3 +139,19 @@ def test_a_run_logs_progress_lines_while_it_runs_and_one_at_the_end(tmp_path, vi
         "progress: 1/4 debates", "progress: 2/4 debates", "progress: 3/4 debates",
         "done: 4/4 debates"]
     assert lines[0].endswith("12s elapsed · ETA 36s") and lines[-1].endswith("in 40s")
+
+
+def test_debate_run_in_a_log_ends_with_a_done_line_and_takes_progress_every(tmp_path):
+    """`debate run` redirected (not a terminal) prints the closing progress line; the
+    interval is `--progress-every`, refused outside 1 s to a day."""
+    from typer.testing import CliRunner
+
+    from debate.cli import app
+
+    args = ["run", "--dataset", DATA, "-m", "scripted:first-number", "--protocol", "single",
+            "--limit", "2", "--out", str(tmp_path), "--name", "r"]
+    result = CliRunner().invoke(app, [*args, "--progress-every", "5"])
+    assert result.exit_code == 0, result.output
+    assert "done: 2/2 debates" in result.output
+    refused = CliRunner().invoke(app, [*args, "--progress-every", "0"])
+    assert refused.exit_code == 2 and "--progress-every" in refused.output

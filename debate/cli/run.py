@@ -61,6 +61,10 @@ def run(
     out_dir: Annotated[str | None, Opt("--out", help="Folder for run folders.")] = None,
     no_cache: Annotated[bool, Opt("--no-cache", help="No response cache.")] = False,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
+    progress_every: Annotated[float, Opt(
+        "--progress-every", min=1, max=86400,
+        help="Seconds between progress lines when the output is not a terminal (a log).")
+    ] = 30.0,
     force: Annotated[bool, Opt("--force", help="Continue a run folder although the experiment "
                                 "changed (recorded in its config.json).")] = False,
     batch: Annotated[bool, Opt("--batch", help="Send the calls through the provider's Batch "
@@ -127,7 +131,8 @@ def run(
         cfg = with_protocol_options(cfg, protocol_option or [],
                                     {"agents": agents, "rounds": rounds})
         with batch_gc():  # the collector tuned for this run only, restored after
-            summary = run_experiment(cfg, progress=not no_progress, force=force)
+            summary = run_experiment(cfg, progress=not no_progress, force=force,
+                                     progress_every=progress_every)
     except (DebateError, OSError) as exc:
         fail(exc)
     except KeyboardInterrupt:
