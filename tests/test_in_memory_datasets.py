@@ -121,6 +121,16 @@ def test_a_recorded_dataset_validates_again_but_has_no_rows_to_read(tmp_path):
         load_dataset(again.dataset.source())
 
 
+def test_a_python_copy_of_the_config_keeps_the_rows(tmp_path):
+    """Before: no in-memory data. Now: only a JSON dump records; a copy still reads the rows
+    (the CLI's ``--task`` over a spec with inline ``rows:`` rebuilds the dataset this way)."""
+    cfg = config(tmp_path, ROWS)
+    again = ExperimentConfig.model_validate(cfg.model_dump())
+    copied = cfg.model_copy(update={"limit": 1}, deep=True)
+    for other in (again, copied):
+        assert len(load_dataset(other.dataset.source())) == 3
+
+
 def test_a_ray_shard_gets_the_config_with_the_rows_record(tmp_path):
     """Before: no in-memory data. Now: the shard's copy validates and carries count and hash
     (its questions come from the driver)."""

@@ -139,11 +139,15 @@ class MemoryRows:
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler
                                      ) -> core_schema.CoreSchema:
-        """Validated from a list, a ``datasets.Dataset`` or a record; dumped as a record."""
+        """Validated from a list, a ``datasets.Dataset`` or a record; dumped as a record.
+
+        Only in JSON (``config.json``, a Ray shard's copy): a Python dump (a copy, a
+        re-check) keeps the rows themselves.
+        """
         return core_schema.no_info_plain_validator_function(
             cls._validate,
             serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda value: value.record()))
+                lambda value: value.record(), when_used="json"))
 
     @classmethod
     def _validate(cls, value: Any) -> MemoryRows:
