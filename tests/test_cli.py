@@ -89,3 +89,18 @@ def test_run_then_export_merging_runs(tmp_path):
     assert "Debate-trace dataset" in (out / "README.md").read_text()
     bad = runner.invoke(app, ["export", str(tmp_path / "nope"), "--out", str(out)])
     assert bad.exit_code == 2 and "no traces.jsonl" in bad.output
+
+
+def test_a_spec_s_file_with_task_or_dataset_flags_keeps_its_default_field_map(tmp_path):
+    """Found in review: `debate run spec.yaml --task numeric` failed with "fields.id maps to
+    column(s) ['id'], which no row has" (every default mapping was taken as explicit);
+    now the flag overrides only what it names."""
+    rows = tmp_path / "d.jsonl"
+    rows.write_text('{"question": "What is 2 + 3?", "answer": 5}\n', encoding="utf-8")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"protocol: single\nmodels: [scripted:first-number]\ndataset: {rows}\n",
+                    encoding="utf-8")
+    for flags in (["--task", "numeric"], ["--dataset", str(rows)]):
+        result = runner.invoke(app, ["run", str(spec), *flags, "--out", str(tmp_path / "o"),
+                                     "--name", flags[0][2:], "--no-progress"])
+        assert result.exit_code == 0, result.output

@@ -110,10 +110,11 @@ def run(
                 if ray_address:
                     overrides["ray"] = spec.ray.model_copy(update={"address": ray_address})
                 if "dataset" in overrides:
-                    base = spec.dataset.model_dump(exclude_none=True)
-                    if dataset is not None:  # a file named here replaces a Hub source
+                    # only what the spec set: a default field map is no explicit mapping
+                    base = spec.dataset.model_dump(exclude_none=True, exclude_unset=True)
+                    if dataset is not None:  # a file named here replaces the spec's source
                         base = {k: v for k, v in base.items()
-                                if k not in ("hub", "config", "split", "revision")}
+                                if k not in ("hub", "config", "split", "revision", "rows")}
                     overrides["dataset"] = base | {
                         k: v for k, v in overrides["dataset"].items() if v}
                 overrides["plugins"] = [*spec.plugins, *(plugin or [])]

@@ -66,8 +66,9 @@ class ExperimentConfig(Settings):
     """Model specs: one for every agent, one per agent, or ``KEY=spec`` bound to the agent
     or role KEY (``judge=openai:gpt-4o``); see :mod:`debate.experiment.binding`."""
     roles: list[str] = Field(default_factory=list)
-    """Role card paths: none (the protocol's roles), one for every agent, one per agent, or
-    ``KEY=path`` bound to the agent or role KEY."""
+    """Role card paths or registered role names: none (the protocol's roles), one for every
+    agent, one per agent, or ``KEY=value`` bound to the agent or role KEY. A registered role
+    must be the agent's protocol role or a subclass of it."""
     dataset: DatasetSpec
     """The questions: a file path, a :class:`DatasetSpec`, or, in Python, a list of
     :class:`~debate.trace.Question` or of dicts, or a ``datasets.Dataset``."""
