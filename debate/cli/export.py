@@ -59,7 +59,7 @@ def export_cmd(
     """
     from debate.export import Drops, canonical_format, export, write_export
     from debate.export.card import source_runs
-    from debate.export.writers import check_export_target
+    from debate.export.writers import check_export_target, check_fractions, check_writers
     from debate.trace import read_traces
 
     strategy = strategy or ["gold"]
@@ -67,6 +67,9 @@ def export_cmd(
         fmt = canonical_format(fmt)
         round_numbers = numbers(rounds, "--rounds", int)
         fractions = numbers(split, "--split", float)
+        check_fractions(fractions)  # before the slow work, like --out
+        writers = None if writer is None else tuple(w for w in writer.split(",") if w)
+        check_writers(writers or ())
         files = trace_files(runs)
         check_export_target(out_dir, sources=files, overwrite=overwrite)
         sources = [str(f) for f in files]
@@ -84,8 +87,7 @@ def export_cmd(
                               f"{why_empty(drops)}")
         counts = write_export(rows, out_dir, fmt=fmt, strategies=list(strategy),
                               fractions=fractions, seed=seed,
-                              writers=None if writer is None else
-                              tuple(w for w in writer.split(",") if w),
+                              writers=writers,
                               sources=sources, overwrite=overwrite,
                               options=options, filters=filters, drops=drops)
     except (DebateError, OSError) as exc:

@@ -35,7 +35,8 @@ from pydantic import BaseModel
 from debate.errors import ConfigError, MissingDependencyError
 from debate.export.card import dataset_card, source_runs
 
-__all__ = ["MANIFEST", "SPLIT_NAMES", "check_export_target", "dataset_card",
+__all__ = ["MANIFEST", "SPLIT_NAMES", "check_export_target", "check_fractions",
+           "check_writers", "dataset_card",
            "default_writers", "split_by_question", "write_export"]
 
 Row = dict[str, Any]
@@ -56,12 +57,24 @@ def default_writers() -> tuple[str, ...]:
                        if importlib.util.find_spec(package) is not None))
 
 
-def split_by_question(rows: list[Row], fractions: list[float], seed: int = 0
-                      ) -> dict[str, list[Row]]:
-    """Rows split by question id with the given fractions (1-3 of them, summing to 1)."""
+def check_writers(writers: Iterable[str]) -> None:
+    """Refuse writer names other than :data:`WRITERS`."""
+    unknown = set(writers) - set(WRITERS)
+    if unknown:
+        raise ConfigError(f"unknown writer(s) {sorted(unknown)}; choose from {list(WRITERS)}")
+
+
+def check_fractions(fractions: list[float]) -> None:
+    """Refuse split fractions that are not 1 to 3 non-negative numbers summing to 1."""
     if not 1 <= len(fractions) <= 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
         raise ConfigError(f"split fractions must be 1 to 3 non-negative numbers summing to 1, "
                           f"got {fractions}")
+
+
+def split_by_question(rows: list[Row], fractions: list[float], seed: int = 0
+                      ) -> dict[str, list[Row]]:
+    """Rows split by question id with the given fractions (1-3 of them, summing to 1)."""
+    check_fractions(fractions)
     questions = sorted({r["question_id"] for r in rows})
     random.Random(seed).shuffle(questions)
     names = SPLIT_NAMES[len(fractions)]
@@ -107,9 +120,7 @@ def write_export(rows: list[Row], out_dir: str | Path, *, fmt: str, strategies: 
     the new one is complete, and then only the files its manifest lists are deleted.
     """
     writers = default_writers() if writers is None else writers
-    unknown = set(writers) - set(WRITERS)
-    if unknown:
-        raise ConfigError(f"unknown writer(s) {sorted(unknown)}; choose from {list(WRITERS)}")
+    check_writers(writers)
     check_export_target(out_dir, sources=sources or [], overwrite=overwrite)
     if "parquet" in writers:
         _need("pyarrow.parquet", "Parquet")
