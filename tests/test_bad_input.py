@@ -339,7 +339,9 @@ COMMANDS = [
             {"notes.txt": "mine"}),
     damaged("export-into-the-cwd", ("export", "runs/r", "--out", "."), r"--out \.", {}),
     Case("export-over-an-earlier-export", ("export", "runs/r", "--out", "data"),
-         r"--out data.*--overwrite", prepare=(GOOD_RUN, ("export", "runs/r", "--out", "data"))),
+         r"--out data.*--overwrite", prepare=(GOOD_RUN,),
+         files={"data/README.md": "# card\n", "data/debatelab-export.json":
+                '{"debatelab_export": 1, "files": ["README.md"]}'}),
     damaged("export-negative-cap", ("export", "runs/r", "--out", "data", "--max-per-question",
                                     "-1"), r"export: max_per_question: Input should be greater",
             {}),

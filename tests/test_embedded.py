@@ -341,13 +341,14 @@ def test_debate_on_the_embedded_model_exports_and_loads_back(tmp_path):
     from debate.trace import read_traces
 
     traces = list(read_traces(tmp_path / "run" / "traces.jsonl"))
-    allowed = examples(traces, "sft", options={"allow_fallback": True})
+    # 48 tokens keep the test quick, and cut most replies: allowed here, never by default
+    allowed = examples(traces, "sft", options={"allow_fallback": True, "allow_truncated": True})
     strict = examples(traces, "sft")
     assert all(not t.is_fallback for e in strict for tr in traces for t in tr.turns
                if t.id in e.metadata.turn_ids and tr.id == e.metadata.trace_id)
     assert len(strict) <= len(allowed)
     result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(out), "-s", "sft",
-                                 "-f", "sft", "--allow-fallback"])
+                                 "-f", "sft", "--allow-fallback", "--allow-truncated"])
     assert result.exit_code == 0, result.output
     loaded = datasets.load_dataset("json", data_files=str(out / "train.jsonl"), split="train")
     assert loaded.num_rows >= 1 and {"messages", "metadata"} <= set(loaded.column_names)
@@ -356,5 +357,8 @@ def test_debate_on_the_embedded_model_exports_and_loads_back(tmp_path):
     assert datasets.Dataset.from_parquet(str(out / "train.parquet")).num_rows == loaded.num_rows
     for strategy, fmt in (("consensus", "dpo-conversational"), ("revision", "kto")):
         result = runner.invoke(app, ["export", str(tmp_path / "run"), "--out",
-                                     str(tmp_path / strategy), "-s", strategy, "-f", fmt])
-        assert result.exit_code == 0, result.output
+                                     str(tmp_path / strategy), "-s", strategy, "-f", fmt,
+                                     "--allow-truncated"])
+        # two debates may hold no disagreement to pair: then no row, exit 2, and why
+        assert result.exit_code == 0 or (result.exit_code == 2 and "0 rows" in result.output
+                                         and "dropped" in result.output), result.output
