@@ -44,7 +44,11 @@ def test_every_spec_runs_from_the_cli_on_the_scripted_model(spec, tmp_path):
     exported = runner.invoke(app, ["export", str(run_dir), "--out",
                                    str(tmp_path / "export"), *strategies, "-f", "kto",
                                    "--writer", "jsonl"])
-    assert exported.exit_code == 0, exported.output
+    # a scripted run where every agent agrees may give no row: then nothing is written,
+    # exit 2, and every debate's drop reason is named
+    assert exported.exit_code == 0 or (
+        exported.exit_code == 2 and "0 rows" in exported.output
+        and "nothing written: dropped" in exported.output), exported.output
 
 
 CASES = {
