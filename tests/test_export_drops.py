@@ -169,3 +169,26 @@ async def test_the_dataset_card_says_what_rows_mean_the_options_sources_and_drop
     manifest = json.loads((out / "debatelab-export.json").read_text())
     assert manifest["dropped"] == {"fallback-parsed": 4}
     assert manifest["identities"] == {str(run / "traces.jsonl"): "0123abcd"}
+
+
+async def test_cut_off_votes_decide_no_label_in_sft_or_judge():
+    """Found in review: sft's consensus without gold and the judge's own verdict still
+    counted replies cut at the token limit; now neither decides a label unless allowed."""
+    from debate.agents import JudgeAgent
+
+    # no gold; round 1's majority (7) rests on two cut-off replies, the whole one says 5
+    trace = await du_trace([["\\boxed{5}", "\\boxed{7}"], ["\\boxed{7}", "\\boxed{7}"],
+                            ["\\boxed{7}", "\\boxed{5}"]], gold=None, cut=(3, 4))
+    assert trace.final.answer == "7"
+    rows = export([trace], "sft", "sft")
+    assert rows == [] and rows.drops["unlabelled-consensus"] == 1
+    assert export([trace], "sft", "sft", options={"allow_truncated": True})
+    q = Question(id="j", text="What is 3 * 4?", task="numeric", gold="12")
+    agents = [Debater(f"agent-{i}", ScriptedModel([reply])) for i, reply in enumerate((R, W))]
+    judge = JudgeAgent("judge", ScriptedModel('{"choice": 1, "rationale": "it is'))
+    judged = await DuProtocol(agents=2, rounds=0, judge="llm").run(q, [*agents, judge])
+    vote = next(t for t in judged.turns if t.agent == "judge")
+    assert export([judged], "judge", "dpo")  # a whole verdict labels the pair
+    vote.finish_reason = "length"
+    rows = export([judged], "judge", "dpo")
+    assert rows == [] and rows.drops["truncated"] == 1

@@ -33,6 +33,8 @@ DROP_REASONS: dict[str, tuple[str, str]] = {
     "wrong-final": ("debate", "the debate's final answer is wrong (sft keeps right ones)"),
     "no-disagreement": ("group", "every answer to one prompt agrees (nothing to pair)"),
     "no-consensus": ("debate", "the last round is a tie or below --min-margin"),
+    "unlabelled-consensus": ("debate", "no gold, and the final answer is not the majority of "
+                             "the answers that may decide a label (guessed or cut off)"),
     "one-round": ("debate", "the debate had one round (revision needs two)"),
     "not-revised": ("answer", "the agent did not move to a right (or majority) answer"),
     "not-judged": ("debate", "no moderator or judge decided the debate"),

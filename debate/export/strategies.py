@@ -237,8 +237,9 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
             drop("one-round")
             continue
         q = trace.question
-        first_counts, _ = _shares(rounds[0])
-        last_counts, _ = _shares(rounds[-1])
+        # majorities of the answers that may decide a label (no guess, no cut-off reply)
+        first_counts, _ = _shares([t for t in rounds[0] if _labelled(t, options)])
+        last_counts, _ = _shares([t for t in rounds[-1] if _labelled(t, options)])
         first_major = first_counts.most_common(1)[0][0] if first_counts else None
         last_major = last_counts.most_common(1)[0][0] if last_counts else None
         last_by_agent = {t.agent: t for t in rounds[-1]}
@@ -286,6 +287,9 @@ def judge_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list
         if not rounds:
             drop("no-answers")
             continue
+        if not options.allow_truncated and any(is_truncated(t) for t in _decision(trace)):
+            drop("truncated")  # a verdict cut off at the token limit decides no label
+            continue
         sides = [t for t in rounds[-1] if _keep(t, options)]
         picked = [t for t in sides if t.answer == final.answer]
         others = [t for t in sides if t.answer != final.answer]
@@ -298,6 +302,23 @@ def judge_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list
                            method=final.method, rationale=rationale)
                      for c, w in product(picked, others)]
     return examples
+
+
+def _decision(trace: DebateTrace) -> list[Turn]:
+    """The turns that made the final decision: the last round's verdicts or votes."""
+    decisions = [t for t in trace.turns if t.kind in ("verdict", "vote")]
+    last = max((t.round for t in decisions), default=None)
+    return [t for t in decisions if t.round == last]
+
+
+def _labelled_majority(turns: list[Turn], answer: str, options: StrategyOptions) -> bool:
+    """Whether ``answer`` is the one most common answer of the turns that may decide a label.
+
+    Without gold, a final answer carried by guessed or cut-off votes labels nothing.
+    """
+    ranked = _shares([t for t in turns if _labelled(t, options)])[0].most_common(2)
+    return bool(ranked) and ranked[0][0] == answer and (
+        len(ranked) == 1 or ranked[0][1] > ranked[1][1])
 
 
 def _single(trace: DebateTrace, turn: Turn, name: str, label: bool,
@@ -321,6 +342,9 @@ def sft_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -> lis
         q = trace.question
         if q.gold is not None and not final_correct(trace):
             drop("wrong-final")
+            continue
+        if q.gold is None and not _labelled_majority(rounds[-1], final, options):
+            drop("unlabelled-consensus")
             continue
         target = _target(trace, final, trace.final.method)
         for turn in rounds[-1]:
