@@ -120,9 +120,12 @@ def test_rounds_flag_and_rounds_option_together_are_refused(tmp_path):
 
 @pytest.mark.parametrize(("text", "value"), [
     ("true", True), ("3", 3), ("0.5", 0.5), ("1e-3", 0.001), ("[1, 2]", [1, 2]),
-    ("llm", "llm"), ("{a: 1}", {"a": 1}), ('"3"', "3"), ("", None)])
+    ("llm", "llm"), ("{a: 1}", {"a": 1}), ('"3"', "3"), ("null", None), ("", ""),
+    ("on", "on"), ("no", "no"), ("[x, y]", ["x", "y"])])
 def test_option_values_are_read_as_yaml_scalars_or_json(text, value):
-    """-o VALUE is typed (the protocol's config validates it), not passed on as text."""
+    """-o VALUE is typed (the protocol's config validates it), not passed on as text; found
+    in review: YAML 1.1 read `rounds=on` as true (1 round) and `prompting=no` as false, so
+    only JSON and flow collections are typed, and `on`/`no` stay text."""
     assert parse_option(f"key={text}") == (["key"], value)
 
 

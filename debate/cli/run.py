@@ -207,10 +207,12 @@ def merge_roles(spec_roles: list[str], flags: list[str]) -> list[str] | None:
 
 
 def parse_option(item: str) -> tuple[list[str], Any]:
-    """``-o KEY=VALUE``: the key's path (``a.b`` -> ``["a", "b"]``) and the value as YAML.
+    """``-o KEY=VALUE``: the key's path (``a.b`` -> ``["a", "b"]``) and the value.
 
-    ``true``, ``3``, ``0.5``, ``1e-3``, ``[1, 2]``, ``{a: 1}`` are typed; anything else
-    (``llm``) is text. A missing ``=`` or a malformed key is a ``ConfigError``.
+    JSON values are typed (``true``, ``3``, ``0.5``, ``1e-3``, ``null``, ``[1, 2]``), and
+    so are YAML flow collections (``{a: 1}``, ``[x, y]``); anything else (``llm``, and
+    YAML 1.1's ``on``/``no``/``yes``, which are never booleans here) is text, which the
+    protocol's config then checks. A missing ``=`` or a malformed key is a ``ConfigError``.
     """
     import yaml
 
@@ -221,10 +223,12 @@ def parse_option(item: str) -> tuple[list[str], Any]:
     try:
         value = json.loads(text)
     except ValueError:
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
+        value = text
+        if text.strip().startswith(("[", "{")):  # a YAML flow collection
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError:
+                value = text
     return key.split("."), value
 
 
