@@ -142,3 +142,18 @@ def test_a_ray_shard_gets_the_config_with_the_rows_record(tmp_path):
     json.dumps(payload)  # it travels as JSON
     shard = ShardRunner(payload, 0, str(tmp_path), "id")
     assert shard.config.dataset.content_hash() == cfg.dataset.content_hash()
+
+
+def test_rows_are_copied_and_an_object_without_stable_text_is_refused():
+    """Found in review: rows were kept by reference (a row changed after the config was
+    made changed the run, not its identity), and any object hashed as its repr (an
+    address: a new identity every process). Rows are copied; such a value is refused."""
+    import datetime
+
+    row = {"question": "What is 2 + 3?", "answer": 5, "asked": datetime.date(2026, 1, 2)}
+    config = ExperimentConfig(models=["scripted:first-number"], dataset=[row])
+    row["question"] = "What is 9 + 9?"
+    assert config.dataset.rows.data[0]["question"] == "What is 2 + 3?"
+    with pytest.raises(ConfigError, match=r"rows\[0\]: a value of type object, which has no"):
+        ExperimentConfig(models=["scripted:first-number"],
+                         dataset=[{"question": "q", "answer": 1, "x": object()}])

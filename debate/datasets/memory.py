@@ -11,9 +11,14 @@ its questions come from the driver) but holds no rows to read.
 
 from __future__ import annotations
 
+import copy
+import datetime
+import decimal
 import hashlib
 import json
+import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import GetCoreSchemaHandler
@@ -54,10 +59,28 @@ def _kind(data: Any) -> MemoryKind:
     return first
 
 
-def _row_json(item: Any) -> str:
+_TEXT_VALUES = (datetime.date, datetime.time, decimal.Decimal, uuid.UUID, PurePath)
+"""Value types written as their text in the hash (each text is stable across processes)."""
+
+
+def _stable(value: Any) -> Any:
+    """A value JSON cannot write, as one that hashes the same in every process."""
+    if isinstance(value, _TEXT_VALUES):
+        return str(value)
+    item = getattr(value, "item", None)  # a numpy scalar
+    if callable(item):
+        return item()
+    raise TypeError(f"a value of type {type(value).__name__}, which has no stable text to hash "
+                    "(give plain text, numbers, lists and dicts)")
+
+
+def _row_json(item: Any, where: str) -> str:
     """One row (or Question) as canonical JSON, the unit of the content hash."""
     data = item.model_dump(mode="json") if isinstance(item, Question) else dict(item)
-    return json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    try:
+        return json.dumps(data, sort_keys=True, default=_stable, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 class MemoryRows:
@@ -77,12 +100,14 @@ class MemoryRows:
     def of(cls, data: Any) -> MemoryRows:
         """``data`` checked (every item a Question, or every item a dict) and hashed."""
         kind = _kind(data)
-        if kind != "datasets.Dataset":
-            data = list(data)
+        if kind == "rows":  # copies: a row changed after the config was made changes nothing
+            data = [copy.deepcopy(dict(row)) for row in data]
+        elif kind == "questions":
+            data = [question.model_copy(deep=True) for question in data]
         digest = hashlib.sha256()
         count = 0
         for item in data:
-            digest.update(_row_json(item).encode() + b"\n")
+            digest.update(_row_json(item, f"rows[{count}]").encode() + b"\n")
             count += 1
         return cls(data, kind, count, digest.hexdigest())
 
