@@ -212,3 +212,11 @@ def test_protocols_and_roles_take_plugin_files(tmp_path, contra):
     assert roles.exit_code == 0 and "Argues against whatever it reads" in roles.output
     bad = runner.invoke(app, ["roles", "--plugin", str(tmp_path / "nope.py")])
     assert bad.exit_code == 2 and "nope.py: no such file" in bad.output
+
+
+def test_a_role_for_a_judge_seat_that_is_not_there_says_how_to_get_one(tmp_path):
+    """Found in review: `--role judge=...` on du's default majority vote said only that
+    'judge' names no agent; it now says a judge seat comes with -o judge=llm."""
+    result = run(tmp_path, "--dataset", DATA, "--role", "judge=judges/strict-judge.yaml")
+    assert result.exit_code == 2 and "a judge seat comes with" in result.output
+    assert "-o judge=llm" in result.output

@@ -60,8 +60,10 @@ def bind(names: Sequence[str], roles: Sequence[str], positional: Sequence[T],
     """One item per agent (``None`` for agents left unbound when not ``required``)."""
     unknown = set(named) - set(names) - set(roles)
     if unknown:
+        hint = ("; a judge seat comes with a judge that calls a model (-o judge=llm, or "
+                "protocol_options: {judge: llm})" if "judge" in unknown else "")
         raise ConfigError(f"{what} binding(s) {sorted(unknown)} name no agent or role; agents: "
-                          f"{list(names)}, roles: {sorted(set(roles))}")
+                          f"{list(names)}, roles: {sorted(set(roles))}{hint}")
     bound: list[T | None] = [named.get(n, named.get(r)) for n, r in zip(names, roles, strict=True)]
     free = [i for i, item in enumerate(bound) if item is None]
     if not free or (not positional and not required):
