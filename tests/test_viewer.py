@@ -13,6 +13,7 @@ import re
 import shutil
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -174,6 +175,15 @@ def test_cli_writes_next_to_one_run_or_here_for_several(tmp_path, monkeypatch):
 
 # ---- in a real browser ---------------------------------------------------------------
 
+
+def watched_page(browser: Any, problems: list[str]) -> Any:
+    """A 1280x900 page whose console errors and warnings and page errors go to ``problems``."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    return page
+
 def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None and Path("/usr/bin/chromium").exists():
@@ -205,10 +215,7 @@ def test_the_page_in_headless_chromium(tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                    if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page = watched_page(browser, problems)
             page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
             page.on("request", lambda r: None if r.url.startswith("file:")
                     else problems.append(f"request: {r.url}"))
@@ -356,10 +363,7 @@ def test_reading_debates_in_headless_chromium(tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                    if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page = watched_page(browser, problems)
             # a link by question id opens that debate
             page.goto(one + "#debate=plain-2")
             expect(page.locator("#app h2")).to_have_text("Debate plain-2")
