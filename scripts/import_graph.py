@@ -22,6 +22,8 @@ Modules and edges
   - ``lazy``: inside a function or method body; runs when that code runs;
   - ``type``: under ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``),
     which never runs;
+  - ``main``: under ``if __name__ == "__main__":``, which runs only when the module
+    is run as a script (``python -m``), never on import;
   - ``dynamic``: a string-named import, ``importlib.import_module("debate.x")``
     with a literal argument, or a key of the module map given to
     ``debate._lazy.lazy_exports`` (PEP 562 lazy package exports).
@@ -30,7 +32,7 @@ Cycles
 ------
 Strongly connected components with more than one module, over two graphs:
 ``top`` edges only (cycles that run at import time), and ``top`` + ``lazy``.
-``type`` and ``dynamic`` edges are never part of a cycle.
+``type``, ``dynamic`` and ``main`` edges are never part of a cycle.
 
 Upward imports
 --------------
@@ -79,7 +81,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "debate"
-KINDS = ("top", "lazy", "type", "dynamic")
+KINDS = ("top", "lazy", "type", "dynamic", "main")
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     # 0: what everything may use
@@ -139,6 +141,14 @@ def home(module: str, packages: set[str]) -> str:
     return module if module in packages else module.rpartition(".")[0]
 
 
+def is_main_guard(test: ast.expr) -> bool:
+    """Whether an ``if`` test is ``__name__ == "__main__"`` (code run as a script only)."""
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__" and len(test.comparators) == 1
+            and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value == "__main__")
+
+
 def is_type_checking(test: ast.expr) -> bool:
     """Whether an ``if`` test is ``TYPE_CHECKING`` or ``typing.TYPE_CHECKING``."""
     if isinstance(test, ast.Name):
@@ -158,11 +168,14 @@ class Collector(ast.NodeVisitor):
         self.edges: list[Edge] = []
         self.function_depth = 0
         self.type_depth = 0
+        self.main_depth = 0
 
     @property
     def kind(self) -> str:
         if self.type_depth:
             return "type"
+        if self.main_depth:
+            return "main"
         return "lazy" if self.function_depth else "top"
 
     def add(self, target: str, line: int, kind: str | None = None) -> None:
@@ -190,7 +203,14 @@ class Collector(ast.NodeVisitor):
         self.function_depth -= 1
 
     def visit_If(self, node: ast.If) -> None:
-        if is_type_checking(node.test):
+        if is_main_guard(node.test):
+            self.main_depth += 1
+            for statement in node.body:
+                self.visit(statement)
+            self.main_depth -= 1
+            for statement in node.orelse:
+                self.visit(statement)
+        elif is_type_checking(node.test):
             self.type_depth += 1
             for statement in node.body:
                 self.visit(statement)
