@@ -148,3 +148,17 @@ def test_a_python_dict_reply_with_apostrophes_is_read_without_eval():
     assert parse_json_object(reply)["Reason"] == "the negative side's check is right"
     assert parse_json_object("{'a': __import__('os').getcwd()}") is None  # literals only
     assert parse_json_object("{" * 10_000 + "}" * 10_000) is None  # deep nesting: no crash
+
+
+async def test_a_seat_s_own_system_prompt_is_kept_beside_mad_s_meta_prompt():
+    """Before: a role card's (or a served request's) system prompt on a MAD seat was
+    replaced by MAD's meta prompt in silence; now the system message holds both, the
+    seat's own first."""
+    models, seats = agents(["\\boxed{0.1}"], ["\\boxed{0.05}"], [verdict("0.05", "yes")])
+    seats[0].system_prompt = "You are a careful accountant."
+    await MadProtocol().run(Q, seats)
+    system = models["aff"].calls[0].messages[0]
+    assert system.role == "system" and system.content.startswith(
+        "You are a careful accountant.\n\n")
+    assert "debate" in system.content.lower()  # MAD's meta prompt follows
+    assert not models["neg"].calls[0].messages[0].content.startswith("You are a careful")

@@ -302,14 +302,17 @@ class Agent:
     def chat(self, view: View, prompt: str, system: str | None = None) -> list[Message]:
         """Continue the agent's own chat: its last prompt, its last reply, then ``prompt``.
 
-        With no history the chat starts with the system message (``system`` or the
-        agent's own) and ``prompt``. Every call's prefix is the previous call.
+        With no history the chat starts with the system message and ``prompt``: the
+        agent's own system prompt (a role card's, or a served request's), then the role's
+        ``system`` (MAD's meta prompt), one after the other; neither replaces the other.
+        Every call's prefix is the previous call.
         """
         if view.history:
             last = view.history[-1]
             return [*last.messages, Message(role="assistant", content=last.raw),
                     Message(role="user", content=prompt)]
-        head = [Message(role="system", content=system)] if system else self.system()
+        text = "\n\n".join(part for part in (self.system_prompt, system) if part)
+        head = [Message(role="system", content=text)] if text else []
         return [*head, Message(role="user", content=prompt)]
 
     async def act(self, view: View) -> Turn:
