@@ -13,8 +13,9 @@ from debate.errors import ConfigError, DebateError
 
 
 def export_cmd(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders (or traces.jsonl files); "
-                                                    "several are merged.")],
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, traces.jsonl files or "
+                                                    "inspect logs (LOG.eval, from debate_solver:"
+                                                    " debatelab[inspect]); several are merged.")],
     out_dir: Annotated[Path, Opt("--out", help="Output folder.")],
     strategy: Annotated[list[str] | None, Opt(
         "--strategy", "-s", help="gold | consensus | revision | judge | judge-preference | sft | "
@@ -59,8 +60,8 @@ def export_cmd(
     """
     from debate.export import Drops, canonical_format, export, write_export
     from debate.export.card import source_runs
+    from debate.export.sources import read_source
     from debate.export.writers import check_export_target, check_fractions, check_writers
-    from debate.trace import read_traces
 
     strategy = strategy or ["gold"]
     try:
@@ -74,8 +75,12 @@ def export_cmd(
         check_export_target(out_dir, sources=files, overwrite=overwrite)
         sources = [str(f) for f in files]
         failed = sum(r.failed for r in source_runs(sources))
+        traces = []
+        for f in files:
+            found, failed_here = read_source(f)
+            traces += found
+            failed += failed_here
         drops = Drops({"failed-debate": failed} if failed else {})
-        traces = [t for f in files for t in read_traces(f)]
         options = {"rounds": round_numbers, "min_margin": min_margin, "pairs": pairs,
                    "allow_fallback": allow_fallback, "allow_truncated": allow_truncated}
         filters = {"min_length": min_length, "max_length": max_length,

@@ -1,0 +1,166 @@
+"""debatelab inside inspect_ai: a protocol as a solver on inspect's models, its trace in the log.
+
+Runs offline on inspect's mock provider (``mockllm``), answering as ``scripted:first-number``
+does; skipped where inspect_ai is not installed (``pip install 'debatelab[inspect]'``).
+"""
+
+import importlib.util
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from debate import run_debate
+from debate.cli import app
+from debate.errors import ConfigError, MissingDependencyError
+from debate.models.types import SamplingParams
+from debate.testing import ScriptedModel
+from debate.testing.scripted import first_number_reply
+from debate.trace import Question
+
+needs_inspect = pytest.mark.skipif(importlib.util.find_spec("inspect_ai") is None,
+                                   reason="inspect_ai is not installed (debatelab[inspect])")
+runner = CliRunner()
+pytestmark = [  # inspect's eval() itself leaves anyio streams unclosed (so does a plain
+    # generate() task), which conftest's ResourceWarning rule would fail; ours are checked
+    pytest.mark.filterwarnings("ignore:Unclosed <MemoryObject:ResourceWarning"),
+    pytest.mark.filterwarnings("ignore:Exception ignored in.*MemoryObject"
+                               ":pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore:The 'initial' parameter is deprecated:DeprecationWarning"),
+]
+NUMBERS = [10, 11, 12, 13, 14]
+"""Sample i asks for NUMBERS[i]; every other target is off by one, so 3 of 5 are right."""
+
+
+def targets() -> list[str]:
+    return [str(n if i % 2 == 0 else n + 1) for i, n in enumerate(NUMBERS)]
+
+
+def first_number(messages) -> str:
+    """The scripted:first-number reply to a chat (debatelab or inspect messages)."""
+    return first_number_reply(next((m.text if hasattr(m, "text") else m.content
+                                    for m in messages if m.role == "user"), ""))
+
+
+def mock(name: str = "model"):
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    def reply(messages, tools, tool_choice, config):
+        output = ModelOutput.from_content(model=f"mockllm/{name}",
+                                          content=first_number(messages))
+        output.usage = ModelUsage(input_tokens=10, output_tokens=5, total_tokens=15)
+        return output  # usage given: mockllm counts none (tiktoken would download)
+
+    return get_model(f"mockllm/{name}", custom_outputs=reply)
+
+
+def run_task(tmp_path, protocol: str, **eval_args):
+    from inspect_ai import Task, eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.scorer import match
+
+    from debate.integrations.inspect_ai import debate_solver
+
+    samples = [Sample(id=f"q{i}", input=f"What is {n}?", target=target)
+               for i, (n, target) in enumerate(zip(NUMBERS, targets(), strict=True))]
+    task = Task(dataset=samples, solver=debate_solver(protocol, task="numeric", rounds=1),
+                scorer=match())
+    [log] = eval(task, log_dir=str(tmp_path), display="none", **eval_args)
+    assert log.status == "success", log.error
+    return log
+
+
+async def own_accuracy(protocol: str) -> float:
+    model = ScriptedModel(lambda messages, params: first_number(messages), name="first")
+    traces = [await run_debate(Question(id=f"q{i}", text=f"What is {n}?", task="numeric",
+                                        gold=target),
+                               protocol=protocol, models=model, rounds=1,
+                               params=SamplingParams(max_tokens=None))
+              for i, (n, target) in enumerate(zip(NUMBERS, targets(), strict=True))]
+    return sum(bool(t.correct) for t in traces) / len(traces)
+
+
+@needs_inspect
+@pytest.mark.parametrize("protocol", ["du", "mad"])
+async def test_an_inspect_eval_of_a_protocol_scores_as_debatelab_does(tmp_path, protocol):
+    """Before: no inspect solver. Now: inspect's match() accuracy equals run_debate's."""
+    import asyncio
+
+    from inspect_ai.log import read_eval_log
+
+    log = await asyncio.to_thread(run_task, tmp_path, protocol, model=mock())
+    read = read_eval_log(log.location)
+    accuracy = read.results.scores[0].metrics["accuracy"].value
+    assert accuracy == await own_accuracy(protocol) == 0.6
+    assert len(read.samples) == 5
+
+
+@needs_inspect
+def test_every_call_of_the_debate_is_in_the_sample_transcript(tmp_path):
+    """Before: no inspect solver. Now: each debate call is a model event of its sample."""
+    import json
+
+    from inspect_ai.log import read_eval_log
+
+    from debate.integrations.inspect_ai import TRACE_KEY
+    from debate.trace import parse_trace
+
+    log = read_eval_log(run_task(tmp_path, "du", model=mock()).location)
+    for sample in log.samples:
+        trace = parse_trace(json.dumps(sample.store[TRACE_KEY]))
+        calls = [e for e in sample.events if e.event == "model"]
+        assert len(calls) == trace.totals.calls == len(trace.turns) > 0
+        assert sample.output.completion == trace.final.answer
+
+
+@needs_inspect
+def test_model_roles_seat_judges_and_debaters(tmp_path):
+    """Before: no inspect solver. Now: judge roles use --model-role judge, debaters the main."""
+    from inspect_ai.log import read_eval_log
+
+    from debate.integrations.inspect_ai import TRACE_KEY
+
+    log = read_eval_log(run_task(tmp_path, "mad", model=mock("main"),
+                                 model_roles={"judge": mock("judge")}).location)
+    agents = log.samples[0].store[TRACE_KEY]["agents"]
+    seated = {a["name"]: a["model"] for a in agents}
+    assert seated == {"affirmative": "inspect:mockllm/main", "negative": "inspect:mockllm/main",
+                      "moderator": "inspect:mockllm/judge", "judge": "inspect:mockllm/judge"}
+
+
+@needs_inspect
+def test_debate_export_turns_an_inspect_log_into_rows(tmp_path):
+    """Before: export read traces.jsonl only. Now: it reads the traces of a LOG.eval."""
+    log = run_task(tmp_path / "logs", "du", model=mock())
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["export", log.location, "--out", str(out), "-s", "sft",
+                                 "-f", "sft", "--writer", "jsonl"])
+    assert result.exit_code == 0, result.output
+    assert "5 debates ->" in result.output
+    rows = (out / "train.jsonl").read_text().splitlines()
+    assert rows
+
+
+@needs_inspect
+def test_a_bad_solver_argument_names_it():
+    """Before: no inspect solver. Now: a task or template it cannot use is a ConfigError."""
+    from debate.integrations.inspect_ai import debate_solver
+
+    with pytest.raises(ConfigError, match="task 'numbers' is not one of numeric"):
+        debate_solver("du", task="numbers")
+    with pytest.raises(ConfigError, match="has no {answer}"):
+        debate_solver("du", answer_template="ANSWER")
+
+
+def test_exporting_an_inspect_log_without_inspect_ai_names_the_extra(tmp_path, monkeypatch):
+    """Before: a .eval was read as JSON lines. Now: without inspect_ai, the extra is named."""
+    monkeypatch.setitem(sys.modules, "inspect_ai", None)  # find_spec: not installed
+    log = tmp_path / "run.eval"
+    log.write_bytes(b"PK")
+    result = runner.invoke(app, ["export", str(log), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert "pip install 'debatelab[inspect]'" in result.output
+    from debate.export.sources import read_source
+
+    with pytest.raises(MissingDependencyError, match="debatelab\\[inspect\\]"):
+        read_source(log)
