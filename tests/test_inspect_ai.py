@@ -5,7 +5,9 @@ does; skipped where inspect_ai is not installed (``pip install 'debatelab[inspec
 """
 
 import importlib.util
+import re
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -164,3 +166,29 @@ def test_exporting_an_inspect_log_without_inspect_ai_names_the_extra(tmp_path, m
 
     with pytest.raises(MissingDependencyError, match="debatelab\\[inspect\\]"):
         read_source(log)
+
+
+@needs_inspect
+def test_a_samples_token_limit_counts_the_whole_debate(tmp_path):
+    """Before: no inspect solver. Now: inspect's token limit stops the debate mid-way."""
+    log = run_task(tmp_path, "du", model=mock(), token_limit=40)  # 15 tokens a call
+    for sample in log.samples:
+        assert sample.limit is not None and sample.limit.type == "token"
+        assert len([e for e in sample.events if e.event == "model"]) == 3  # 45 > 40
+
+
+@needs_inspect
+def test_the_inspect_pages_task_runs_as_written(tmp_path, monkeypatch):
+    """Before: no page. Now: docs/inspect.md's task file evaluates on a mock model."""
+    from inspect_ai import eval
+
+    page = Path(__file__).parent.parent / "docs" / "inspect.md"
+    (code,) = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    (tmp_path / "debate_task.py").write_text(code)
+    monkeypatch.chdir(tmp_path)  # inspect finds a task file by a relative path
+    [log] = eval("debate_task.py", model=mock(), log_dir="logs", display="none")
+    assert log.status == "success", log.error
+    from debate.integrations.inspect_ai import read_eval_traces
+
+    traces, failed = read_eval_traces(log.location)
+    assert [t.question.id for t in traces] == ["q1", "q2"] and failed == 0

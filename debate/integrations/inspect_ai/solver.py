@@ -53,8 +53,9 @@ def debate_solver(protocol: str = "du", *, task: str | None = None,
         sampling: sampling per agent name or role (``{"judge": {"temperature": 0}}``).
         seed: base seed (agent ``i`` samples with ``seed + i``); ``None`` sends none.
         strict_parsing: count only explicitly given answers.
-        answer_template: the output's text, ``{answer}`` the final answer (a letter for
-            choice tasks); e.g. ``"ANSWER: {answer}"`` for a scorer that wants that form.
+        answer_template: the output's text, ``{answer}`` replaced by the final answer (a
+            letter for choice tasks; other braces stay as they are): ``"ANSWER: {answer}"``
+            or ``"\\boxed{{answer}}"`` for a scorer that wants that form.
         **options: protocol options, as :func:`debate.create_protocol` takes them.
 
     """
@@ -120,7 +121,7 @@ def role_models(proto: DebateProtocol[Any]) -> dict[str, ChatModel]:
 def keep_trace(state: TaskState, trace: DebateTrace, answer_template: str) -> None:
     """The final answer as the sample's output, and the trace in its store."""
     answer = trace.final.answer
-    text = "" if answer is None else answer_template.format(answer=answer)
+    text = "" if answer is None else answer_template.replace("{answer}", answer)
     state.output = ModelOutput.from_content(model=str(state.model), content=text)
     state.messages.append(ChatMessageAssistant(content=text))
     if trace.question.task == "choice" and state.choices and answer is not None:
