@@ -113,6 +113,9 @@ def test_every_call_of_the_debate_is_in_the_sample_transcript(tmp_path):
         calls = [e for e in sample.events if e.event == "model"]
         assert len(calls) == trace.totals.calls == len(trace.turns) > 0
         assert sample.output.completion == trace.final.answer
+        spans = [e.name for e in sample.events if e.event == "span_begin"
+                 and e.type == "debate-agent"]
+        assert sorted(spans) == sorted(t.agent for t in trace.turns)  # each call in its span
 
 
 @needs_inspect
@@ -192,3 +195,48 @@ def test_the_inspect_pages_task_runs_as_written(tmp_path, monkeypatch):
 
     traces, failed = read_eval_traces(log.location)
     assert [t.question.id for t in traces] == ["q1", "q2"] and failed == 0
+
+
+def letter_b():
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    def reply(messages, tools, tool_choice, config):
+        output = ModelOutput.from_content(model="mockllm/b", content="Answer: B")
+        output.usage = ModelUsage(input_tokens=10, output_tokens=2, total_tokens=12)
+        return output
+
+    return get_model("mockllm/b", custom_outputs=reply)
+
+
+@needs_inspect
+def test_a_choice_sample_answers_with_the_letter_and_marks_the_choice(tmp_path):
+    """Before: no inspect solver. Now: choices make a choice task; choice() scores it."""
+    from inspect_ai import Task, eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.scorer import choice
+
+    from debate.integrations.inspect_ai import debate_solver
+
+    samples = [Sample(id=f"c{i}", input="Which?", choices=["red", "blue", "green"], target=t)
+               for i, t in enumerate(["B", "A"])]
+    task = Task(dataset=samples, solver=debate_solver("du", rounds=1), scorer=choice())
+    [log] = eval(task, model=letter_b(), log_dir=str(tmp_path), display="none")
+    assert log.status == "success", log.error
+    assert [s.output.completion for s in log.samples] == ["B", "B"]
+    assert log.results.scores[0].metrics["accuracy"].value == 0.5
+
+
+@needs_inspect
+def test_a_target_that_does_not_fit_the_task_fails_its_sample_naming_it(tmp_path):
+    """Before: no inspect solver. Now: the sample's error names its id, target and task."""
+    from inspect_ai import Task, eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.scorer import match
+
+    from debate.integrations.inspect_ai import debate_solver
+
+    samples = [Sample(id="odd", input="Which?", choices=["red", "blue"], target="Z",
+                      metadata={"task": "choice"})]
+    task = Task(dataset=samples, solver=debate_solver("du", rounds=1), scorer=match())
+    [log] = eval(task, model=letter_b(), log_dir=str(tmp_path), display="none")
+    assert "sample 'odd': target 'Z' does not fit task choice" in log.error.message

@@ -21,7 +21,7 @@ from debate.integrations.inspect_ai._require import require_inspect_ai
 require_inspect_ai()
 
 from debate.integrations.inspect_ai.log import TRACE_KEY, read_eval_traces  # noqa: E402
-from debate.integrations.inspect_ai.model import InspectChatModel  # noqa: E402
+from debate.integrations.inspect_ai.model import SPAN_TYPE, InspectChatModel  # noqa: E402
 from debate.integrations.inspect_ai.solver import (  # noqa: E402
     debate_solver,
     question_from_state,
@@ -29,6 +29,7 @@ from debate.integrations.inspect_ai.solver import (  # noqa: E402
 )
 
 __all__ = [
+    "SPAN_TYPE",
     "TRACE_KEY",
     "InspectChatModel",
     "debate_solver",

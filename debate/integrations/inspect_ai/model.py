@@ -19,6 +19,7 @@ from inspect_ai.model import (
     Model,
     ModelOutput,
 )
+from inspect_ai.util import span
 
 from debate.models.types import (
     Capabilities,
@@ -29,7 +30,11 @@ from debate.models.types import (
     Usage,
 )
 
-__all__ = ["InspectChatModel", "to_chat_messages", "to_completion", "to_generate_config"]
+__all__ = ["SPAN_TYPE", "InspectChatModel", "to_chat_messages", "to_completion",
+           "to_generate_config"]
+
+SPAN_TYPE = "debate-agent"
+"""The type of the transcript span around each call of a debate agent (named after it)."""
 
 _LENGTH = {"max_tokens", "model_length"}
 """inspect's stop reasons for a reply cut at a token limit (debatelab's ``length``)."""
@@ -47,14 +52,23 @@ class InspectChatModel:
     capabilities: ClassVar[Capabilities] = Capabilities(limits_each_endpoint=True)
     """inspect limits its own connections (``--max-connections``): no cap around it."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, agent: str | None = None) -> None:
         self.model = model
         """The inspect model every call goes to."""
+        self.agent = agent
+        """The debate agent that calls it: each call is then in a transcript span so named."""
         self.name = f"inspect:{model}"
         """``inspect:PROVIDER/MODEL``."""
 
     async def generate(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """One completion from the inspect model (logged in the sample's transcript)."""
+        if self.agent is None:
+            return await self._generate(messages, params)
+        async with span(self.agent, type=SPAN_TYPE):
+            return await self._generate(messages, params)
+
+    async def _generate(self, messages: Sequence[Message], params: SamplingParams
+                        ) -> Completion:
         output = await self.model.generate(to_chat_messages(messages),
                                            config=to_generate_config(params))
         return to_completion(output, self.name)

@@ -40,7 +40,7 @@ def debate_solver(protocol: str = "du", *, task: str | None = None,
                   sampling: Mapping[str, Mapping[str, Any]] | None = None,
                   seed: int | None = 0, strict_parsing: bool = False,
                   answer_template: str = "{answer}", **options: Any) -> Solver:
-    """Run debatelab ``protocol`` on each sample; its final answer is the sample's output.
+    r"""Run debatelab ``protocol`` on each sample; its final answer is the sample's output.
 
     Args:
         protocol: a registered protocol name (``du``, ``mad``... see ``debate protocols``).
@@ -55,7 +55,7 @@ def debate_solver(protocol: str = "du", *, task: str | None = None,
         strict_parsing: count only explicitly given answers.
         answer_template: the output's text, ``{answer}`` replaced by the final answer (a
             letter for choice tasks; other braces stay as they are): ``"ANSWER: {answer}"``
-            or ``"\\boxed{{answer}}"`` for a scorer that wants that form.
+            or ``"\boxed{{answer}}"`` for a scorer that wants that form.
         **options: protocol options, as :func:`debate.create_protocol` takes them.
 
     """
@@ -102,19 +102,20 @@ def question_from_state(state: TaskState, task: str | None = None) -> Question:
 def role_models(proto: DebateProtocol[Any]) -> dict[str, ChatModel]:
     """Each agent's inspect model: its model role by agent name, by role, then by seat.
 
+    Each agent's calls are in transcript spans named after it (type ``debate-agent``).
+
     An agent takes the first model role defined for its name (``agent-0``), its role
     (``affirmative``), or its seat: ``judge`` for deciding roles (:data:`JUDGING_ROLES`),
     ``debater`` for the others; with none of them, the eval's main model.
     """
     defined = model_roles()
-    wrapped: dict[int, InspectChatModel] = {}
     models: dict[str, ChatModel] = {}
     for i, name in enumerate(proto.agent_names()):
         role = proto.agent_role(i)
         seat = "judge" if role in JUDGING_ROLES or name in proto.judge_agents else "debater"
         key = next((k for k in (name, role, seat) if k in defined), None)
         model: Model = get_model(role=key) if key else get_model()
-        models[name] = wrapped.setdefault(id(model), InspectChatModel(model))
+        models[name] = InspectChatModel(model, agent=name)
     return models
 
 
