@@ -155,6 +155,10 @@ def test_a_bad_solver_argument_names_it():
         debate_solver("du", task="numbers")
     with pytest.raises(ConfigError, match="has no {answer}"):
         debate_solver("du", answer_template="ANSWER")
+    with pytest.raises(ConfigError, match="'temprature' not allowed; allowed: json_schema"):
+        debate_solver("du", params={"temprature": 0})
+    with pytest.raises(ConfigError, match="debate_solver params"):
+        debate_solver("du", params={"temperature": "hot"})
 
 
 def test_exporting_an_inspect_log_without_inspect_ai_names_the_extra(tmp_path, monkeypatch):
@@ -240,3 +244,45 @@ def test_a_target_that_does_not_fit_the_task_fails_its_sample_naming_it(tmp_path
     task = Task(dataset=samples, solver=debate_solver("du", rounds=1), scorer=match())
     [log] = eval(task, model=letter_b(), log_dir=str(tmp_path), display="none")
     assert "sample 'odd': target 'Z' does not fit task choice" in log.error.message
+
+
+@needs_inspect
+def test_parameters_debatelab_leaves_unset_take_the_evals_own(tmp_path):
+    """Before: no inspect solver. Now: params set max_tokens; the eval's temperature stays."""
+    from inspect_ai import Task, eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+    from inspect_ai.scorer import match
+
+    from debate.integrations.inspect_ai import debate_solver
+
+    seen = []
+
+    def reply(messages, tools, tool_choice, config):
+        seen.append((config.temperature, config.max_tokens, config.seed))
+        output = ModelOutput.from_content(model="mockllm/model", content="\\boxed{3}")
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return output
+
+    task = Task(dataset=[Sample(id="q", input="What is 3?", target="3")],
+                solver=debate_solver("du", task="numeric", rounds=0, params={"max_tokens": 77}),
+                scorer=match())
+    eval(task, model=get_model("mockllm/model", custom_outputs=reply), temperature=0.3,
+         log_dir=str(tmp_path), display="none")
+    assert sorted(seen) == [(0.3, 77, 0), (0.3, 77, 1), (0.3, 77, 2)]
+
+
+@needs_inspect
+def test_a_reply_cut_at_the_token_limit_finishes_with_length():
+    """Before: no adapter. Now: inspect's max_tokens stop reads as debatelab's length."""
+    from inspect_ai.model import ModelOutput, ModelUsage
+
+    from debate.integrations.inspect_ai.model import to_completion
+
+    output = ModelOutput.from_content(model="m", content="cut", stop_reason="max_tokens")
+    output.usage = ModelUsage(input_tokens=7, output_tokens=3, total_tokens=10,
+                              input_tokens_cache_read=5)
+    completion = to_completion(output, "inspect:m")
+    assert completion.finish_reason == "length" and completion.text == "cut"
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens,
+            completion.usage.cached_tokens) == (7, 3, 5)

@@ -65,8 +65,7 @@ def debate_solver(protocol: str = "du", *, task: str | None = None,
     if task is not None and task not in TASKS:
         raise ConfigError(f"debate_solver: task {task!r} is not one of {', '.join(TASKS)}")
     proto = create_protocol(protocol, **options)  # bad options fail when the task is made
-    base = validated(SamplingParams, {"max_tokens": None, **(params or {})},
-                     "debate_solver params")
+    base = sampling_params(params or {})
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         question = question_from_state(state, task)
@@ -77,6 +76,19 @@ def debate_solver(protocol: str = "du", *, task: str | None = None,
         return state
 
     return solve
+
+
+PARAMS = tuple(sorted(set(SamplingParams.model_fields) - {"seed", "sampler"}))
+"""The sampling parameters ``debate_solver(params=...)`` takes (the seed is its own)."""
+
+
+def sampling_params(params: Mapping[str, Any]) -> SamplingParams:
+    """``params`` over the eval's defaults (nothing set); an unknown key is an error."""
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise ConfigError(f"debate_solver params: {', '.join(map(repr, unknown))} not "
+                          f"allowed; allowed: {', '.join(PARAMS)}")
+    return validated(SamplingParams, {"max_tokens": None, **params}, "debate_solver params")
 
 
 def question_from_state(state: TaskState, task: str | None = None) -> Question:
