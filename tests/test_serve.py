@@ -297,12 +297,18 @@ def test_inspect_eval_scores_a_served_debate(tmp_path):
         "                solver=generate(), scorer=includes())\n")
     with serve(tmp_path) as server:
         result = subprocess.run(
-            [sys.executable, "-m", "inspect_ai", "eval", str(task), "--model",
-             "openai/du-test", "--model-base-url", server.url, "--log-dir",
+            [sys.executable, "-m", "inspect_ai", "eval", task.name, "--model",
+             "openai/du-test", "--model-base-url", server.url, "-M", "responses_api=false",
+             "--log-dir",
              str(tmp_path / "logs"), "--display", "none"],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,  # a relative task path
             env={**__import__("os").environ, "OPENAI_API_KEY": "unused"})
     assert result.returncode == 0, result.stderr
-    logs = list((tmp_path / "logs").glob("*.json")) or list((tmp_path / "logs").glob("*.eval"))
-    assert logs
-    _ = json  # the log's format is inspect's own; a finished eval is the rule here
+    from inspect_ai.log import read_eval_log
+
+    (log_file,) = (tmp_path / "logs").glob("*.eval")
+    log = read_eval_log(str(log_file))
+    assert log.status == "success" and log.results is not None, log.error
+    assert log.results.scores[0].metrics["accuracy"].value == 1.0  # "\\boxed{6}" includes 6
+    (trace,) = read_traces(tmp_path / "runs" / "du-test" / "traces.jsonl")  # one debate, kept
+    assert trace.final.answer == "6" and trace.totals.calls == 4
