@@ -5,7 +5,6 @@ OpenAI Python SDK (sync and async) on ``scripted:`` models.
 """
 
 import asyncio
-import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
