@@ -71,11 +71,12 @@ def numbers(text: str, option: str, kind: type[int] | type[float]) -> list[Any]:
 
 
 def trace_files(sources: list[Path]) -> list[Path]:
-    """The ``traces.jsonl`` of each run folder, or each ``.jsonl`` file, given."""
+    """The ``traces.jsonl`` of each run folder, or each ``.jsonl`` file or inspect log given."""
     files = []
     for source in sources:
         path = source / "traces.jsonl" if source.is_dir() else source
         if not path.exists():
-            raise ConfigError(f"{source}: no traces.jsonl here; give run folders or .jsonl files")
+            raise ConfigError(f"{source}: no traces.jsonl here; give run folders, .jsonl files "
+                              "or inspect logs (.eval)")
         files.append(path)
     return files
