@@ -613,3 +613,27 @@ async def test_a_cancelled_waiter_never_keeps_a_permit():
     async with asyncio.timeout(1):
         async with slots:
             pass
+
+
+async def test_a_cancelled_caller_cancels_only_its_own_wait_for_a_merged_call(tmp_path):
+    """Found in review: two identical calls in flight share one; when the first caller was
+    cancelled (a served client that went away), the second got its CancelledError and its
+    debate died. Now the second makes the call itself and gets a reply."""
+    release = asyncio.Event()
+
+    async def slow(messages, params):
+        await release.wait()
+        return "the reply"
+
+    inner = ScriptedModel(slow)
+    stats = CallStats()
+    model = Cached(inner, ResponseCache(tmp_path / "c.sqlite"), stats)
+    first = asyncio.ensure_future(model.generate(MSGS, SamplingParams()))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(model.generate(MSGS, SamplingParams()))
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    assert (await second).text == "the reply"
+    assert first.cancelled() and len(inner.calls) == 2 and stats.calls == 2

@@ -313,6 +313,10 @@ class Retrying(_Layer):
             await asyncio.sleep(policy.delay(attempt, error.retry_after))
 
 
+class _OwnerCancelled(Exception):
+    """The caller that made a merged call was cancelled; those waiting for it call again."""
+
+
 class Cached(_Layer):
     """Replays completions from a :class:`ResponseCache` and accounts usage and cost.
 
@@ -345,8 +349,13 @@ class Cached(_Layer):
                 return hit
             pending = self._pending.get(key)
             if pending is not None:
+                try:
+                    shared = await asyncio.shield(pending)
+                except _OwnerCancelled:  # whoever made the call went away: make it ourselves
+                    self.stats.calls -= 1
+                    return await self.generate(messages, params)
                 self.stats.cache_hits += 1
-                return (await asyncio.shield(pending)).model_copy(update={"cached": True})
+                return shared.model_copy(update={"cached": True})
             future = asyncio.get_running_loop().create_future()
             self._pending[key] = future
         start = time.perf_counter()
@@ -361,7 +370,10 @@ class Cached(_Layer):
             return completion
         except BaseException as exc:
             if future is not None:
-                future.set_exception(exc)
+                # a cancelled caller (a client that went away) cancels only its own wait:
+                # the others waiting for this call make it again
+                cancelled = isinstance(exc, asyncio.CancelledError)
+                future.set_exception(_OwnerCancelled() if cancelled else exc)
                 future.exception()  # mark retrieved: nobody else may be waiting
             raise
         finally:
