@@ -5,6 +5,7 @@ OpenAI Python SDK (sync and async) on ``scripted:`` models.
 """
 
 import asyncio
+import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -256,11 +257,30 @@ def test_bad_requests_get_openai_shaped_4xx_errors_naming_the_field(tmp_path, bo
     """Before: nothing. Now: each bad request is {"error": {...}} naming its param."""
     with serve(tmp_path) as server:
         response = httpx.post(f"{server.url}/chat/completions", json=body)
-        not_json = httpx.post(f"{server.url}/chat/completions", content=b"{oops")
+        not_json = httpx.post(f"{server.url}/chat/completions", content=b"{oops",
+                              headers={"Content-Type": "application/json"})
     assert response.status_code == status
     error = response.json()["error"]
     assert error["param"] == param and says in error["message"]
     assert not_json.status_code == 400 and "not JSON" in not_json.json()["error"]["message"]
+
+
+def test_a_keyless_server_answers_no_web_page_and_no_foreign_host(tmp_path):
+    """Found in review: a page in a browser here could POST text/plain (no CORS preflight)
+    and spend a keyless server's models, or reach it by a rebound DNS name. Now a keyless
+    server wants application/json and a loopback Host; with a key, the key decides."""
+    body = json.dumps({"model": "du-test", "messages": QUESTION}).encode()
+    with serve(tmp_path) as server:
+        plain = httpx.post(f"{server.url}/chat/completions", content=body,
+                           headers={"Content-Type": "text/plain"})
+        foreign = httpx.get(f"{server.url}/models", headers={"Host": "evil.example"})
+    assert plain.status_code == 415 and "send application/json" in plain.json()["error"]["message"]
+    assert foreign.status_code == 403 and "not this machine" in foreign.json()["error"]["message"]
+    assert not list(read_traces(tmp_path / "runs" / "du-test" / "traces.jsonl"))  # none paid
+    with serve(tmp_path, api_key="k3y") as server:
+        keyed = httpx.get(f"{server.url}/models", headers={"Host": "evil.example",
+                                                           "Authorization": "Bearer k3y"})
+    assert keyed.status_code == 200
 
 
 def test_an_unknown_path_is_an_openai_shaped_404(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from debate.serve.security import check_bearer, check_host
+from debate.serve.security import check_bearer, check_browser_reach, check_host
 from debate.serve.service import DebateService, debate_record, reply_text
 from debate.serve.shapes import (
     ApiError,
@@ -29,6 +30,8 @@ from debate.serve.shapes import (
 )
 
 __all__ = ["DebateServer"]
+
+log = logging.getLogger(__name__)
 
 PING_SECONDS = 10.0
 """Seconds between ``: progress`` comment lines while a streamed debate runs."""
@@ -94,10 +97,16 @@ class DebateServer:
             return _error_response(ApiError(exc.status, f"{request.method} {request.path}: "
                                             f"{exc.reason}; this server answers GET /v1/models "
                                             "and POST /v1/chat/completions"))
+        except Exception as exc:  # a fault of the server's own: still an OpenAI-shaped reply
+            log.exception("%s %s failed", request.method, request.path)
+            return _error_response(ApiError(500, f"the server failed: {type(exc).__name__}: "
+                                            f"{exc}", kind="server_error"))
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         check_bearer(request.headers.get("Authorization"), self.api_key)
+        check_browser_reach(request.headers.get("Host"), request.content_type, self.api_key,
+                            posting=request.method == "POST")
         return await handler(request)
 
     def _card(self, model_id: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import ipaddress
 from debate.errors import ConfigError
 from debate.serve.shapes import ApiError
 
-__all__ = ["check_bearer", "check_host", "is_loopback"]
+__all__ = ["check_bearer", "check_browser_reach", "check_host", "is_loopback"]
 
 
 def is_loopback(host: str) -> bool:
@@ -37,7 +37,29 @@ def check_bearer(header: str | None, api_key: str | None) -> None:
         return
     scheme, _, given = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                             api_key.encode()):
+                                                             api_key.strip().encode()):
         raise ApiError(401, "missing or wrong API key: send Authorization: Bearer KEY "
                        "(the key debate serve was started with)",
                        code="invalid_api_key")
+
+
+def check_browser_reach(host_header: str | None, content_type: str, api_key: str | None,
+                        posting: bool) -> None:
+    """Keep a web page in a browser on this machine from spending a keyless server's models.
+
+    A page may POST ``text/plain`` to ``http://127.0.0.1:PORT`` without a CORS preflight,
+    and a rebound DNS name may reach it under a foreign ``Host``: without a key, only a
+    loopback ``Host`` is served, and a POST must say ``application/json`` (which needs a
+    preflight this server never grants). With a key, the key decides.
+    """
+    if api_key is not None:
+        return
+    name = (host_header or "").rsplit(":", 1)[0] if not (host_header or "").startswith("[") \
+        else (host_header or "").split("]")[0] + "]"
+    if not is_loopback(name):
+        raise ApiError(403, f"Host {host_header!r} is not this machine: a server without "
+                       "--api-key answers only requests to localhost/127.0.0.1",
+                       code="forbidden_host")
+    if posting and content_type != "application/json":
+        raise ApiError(415, f"Content-Type {content_type or '(none)'!r}: send "
+                       "application/json", code="unsupported_media_type")
