@@ -331,3 +331,18 @@ def test_inspect_eval_scores_a_served_debate(tmp_path):
     assert log.results.scores[0].metrics["accuracy"].value == 1.0  # "\\boxed{6}" includes 6
     (trace,) = read_traces(tmp_path / "runs" / "du-test" / "traces.jsonl")  # one debate, kept
     assert trace.final.answer == "6" and trace.totals.calls == 4
+
+
+def test_served_debates_live_apart_from_debate_run_and_a_spec_without_cache_is_refused(
+        tmp_path):
+    """Found in review: serving a spec wrote into the folder `debate run` of that spec fills
+    (mixing served requests into the experiment), and with `cache: false` identical
+    requests ran anew under one trace id. Served folders are runs/serve/<id>; no cache is
+    refused, naming the spec."""
+    from debate.serve import load_served
+
+    spec = du_spec(tmp_path)
+    assert Path(load_served(spec).config.output_dir) == Path("runs/serve")
+    spec.write_text(spec.read_text() + "cache: false\n")
+    with pytest.raises(ConfigError, match="cache: false: debate serve keeps each debate"):
+        load_served(spec)

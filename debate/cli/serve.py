@@ -26,7 +26,8 @@ def serve(
                                        help="Every request must carry Authorization: Bearer "
                                             "KEY (also $DEBATE_SERVE_API_KEY).")] = None,
     out_dir: Annotated[str, Opt("--out", help="Folder of the served run folders (one per "
-                                "model id: traces.jsonl, cache.sqlite).")] = "runs",
+                                "model id: traces.jsonl, cache.sqlite), apart from debate "
+                                "run's (the spec's output_dir is not used).")] = "runs/serve",
     queue: Annotated[int | None, Opt(help="Requests admitted at once per model id (running "
                                      "or waiting); more get 429. Default: 4 x the spec's "
                                      "concurrency.", min=1, max=1_000_000)] = None,

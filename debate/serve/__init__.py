@@ -27,7 +27,7 @@ __all__ = ["DebateServer", "DebateService", "ServedSpec", "load_served", "servic
 
 
 def services_for(specs: Sequence[str | Path], *, models: list[str] | None = None,
-                 task: str = "exact", out: str | Path = "runs",
+                 task: str = "exact", out: str | Path = "runs/serve",
                  queue: int | None = None) -> dict[str, DebateService]:
     """One service per spec, by model id, each with its run folder ``out/<model id>``.
 

@@ -46,7 +46,7 @@ def _check_task(task: str, where: str) -> TaskType:
 
 
 def load_served(path: str | Path, *, models: list[str] | None = None, task: str = "exact",
-                output_dir: str = "runs") -> ServedSpec:
+                output_dir: str = "runs/serve") -> ServedSpec:
     """The configuration in ``path``, named, with its task (the spec's, else ``task``)."""
     path = Path(path)
     data, node = load_yaml(path)
@@ -66,6 +66,10 @@ def load_served(path: str | Path, *, models: list[str] | None = None, task: str 
     if "dataset" not in data:
         overrides["dataset"] = _PLACEHOLDER
     config = load_experiment(path, **overrides)
+    if not config.cache:  # every served debate is kept, and replayed by its id
+        raise ConfigError(f"{path}: cache: false: debate serve keeps each debate's calls so "
+                          "an identical request is replayed, not paid again (and its trace "
+                          "is the reply's); serve a spec without cache: false")
     own_task = config.dataset.task if "dataset" in data else None
     chosen = own_task or _check_task(task, "--task")
     return ServedSpec(config.name or path.stem, config, chosen, str(path))
