@@ -286,3 +286,18 @@ def test_a_reply_cut_at_the_token_limit_finishes_with_length():
     assert completion.finish_reason == "length" and completion.text == "cut"
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens,
             completion.usage.cached_tokens) == (7, 3, 5)
+
+
+@needs_inspect
+def test_each_epoch_is_a_debate_of_its_own(tmp_path):
+    """Found in review: with --epochs 2 both epochs of a sample shared one trace id and one
+    set of seeds; now epoch e's debate is SAMPLE@e, sampled with seeds 1000 (e - 1) on."""
+    from debate.integrations.inspect_ai.log import read_eval_traces
+
+    log = run_task(tmp_path / "logs", "du", model=mock(), epochs=2)
+    traces, _ = read_eval_traces(log.location)
+    ids = sorted(t.question.id for t in traces)
+    assert ids == sorted([f"q{i}" for i in range(5)] + [f"q{i}@2" for i in range(5)])
+    seeds = {t.question.id: {turn.sampling.seed for turn in t.turns if turn.sampling}
+             for t in traces}
+    assert seeds["q0"] and seeds["q0@2"] and seeds["q0"].isdisjoint(seeds["q0@2"])

@@ -51,7 +51,8 @@ def debate_solver(protocol: str = "du", *, task: str | None = None,
         params: sampling parameters of every agent (``{"max_tokens": 1024}``); those left
             unset take the eval's own (``--temperature``, ``--max-tokens``...).
         sampling: sampling per agent name or role (``{"judge": {"temperature": 0}}``).
-        seed: base seed (agent ``i`` samples with ``seed + i``); ``None`` sends none.
+        seed: base seed (agent ``i`` samples with ``seed + i``; epoch ``e`` adds
+            ``1000 * (e - 1)``, so epochs are distinct samples); ``None`` sends none.
         strict_parsing: count only explicitly given answers.
         answer_template: the output's text, ``{answer}`` replaced by the final answer (a
             letter for choice tasks; other braces stay as they are): ``"ANSWER: {answer}"``
@@ -69,8 +70,9 @@ def debate_solver(protocol: str = "du", *, task: str | None = None,
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         question = question_from_state(state, task)
+        epoch_seed = None if seed is None else seed + 1000 * (max(state.epoch, 1) - 1)
         trace = await run_debate(question, protocol=proto, models=role_models(proto),
-                                 roles=roles, params=base, sampling=sampling, seed=seed,
+                                 roles=roles, params=base, sampling=sampling, seed=epoch_seed,
                                  strict_parsing=strict_parsing)
         keep_trace(state, trace, answer_template)
         return state
@@ -106,7 +108,9 @@ def question_from_state(state: TaskState, task: str | None = None) -> Question:
         except ValueError as exc:
             raise ConfigError(f"{where}: target {target!r} does not fit task {kind}: "
                               f"{exc}") from exc
-    return Question(id=str(state.sample_id), text=state.input_text, task=cast(TaskType, kind),
+    # each epoch is a debate of its own (its own id, and its own seeds: see debate_solver)
+    qid = str(state.sample_id) if state.epoch <= 1 else f"{state.sample_id}@{state.epoch}"
+    return Question(id=qid, text=state.input_text, task=cast(TaskType, kind),
                     gold=gold, gold_text=target or None, choices=choices,
                     metadata=dict(state.metadata))
 
