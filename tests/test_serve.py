@@ -346,3 +346,21 @@ def test_served_debates_live_apart_from_debate_run_and_a_spec_without_cache_is_r
     spec.write_text(spec.read_text() + "cache: false\n")
     with pytest.raises(ConfigError, match="cache: false: debate serve keeps each debate"):
         load_served(spec)
+
+
+def test_requests_the_sdk_sends_are_read_as_openai_reads_them():
+    """Found in review: n: null, a negative seed and an assistant tool-call turn (content
+    null) were refused; tools and response_format were ignored in silence. Now the former
+    are read as OpenAI reads them, and the latter refused by name."""
+    from debate.serve.shapes import ApiError, parse_chat_request
+
+    turns = [{"role": "user", "content": "What is 2 + 2?"},
+             {"role": "assistant", "content": None},
+             {"role": "user", "content": "And 3 + 3?"}]
+    request = parse_chat_request({"model": "m", "messages": turns, "n": None, "seed": -3})
+    assert (request.question, request.seed) == ("And 3 + 3?", -3)
+    for key, value in (("tools", [{"type": "function"}]), ("response_format", {"type": "x"}),
+                       ("n", True)):
+        with pytest.raises(ApiError) as caught:
+            parse_chat_request({"model": "m", "messages": turns[:1], key: value})
+        assert caught.value.status == 400 and caught.value.body()["error"]["param"] == key

@@ -82,7 +82,11 @@ def _messages(value: object) -> tuple[tuple[str, str], ...]:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise ApiError(400, f"messages[{i}]: an object with a string role, got "
                            f"{str(message)[:80]}", param=f"messages[{i}]")
-        out.append((message["role"], _text(message.get("content", ""), i)))
+        content = message.get("content")
+        if content is None and message["role"] == "assistant":  # a tool call's turn: no text
+            content = ""
+        out.append((message["role"], _text("" if content is None and "content" not in message
+                                           else content, i)))
     return tuple(out)
 
 
@@ -100,17 +104,22 @@ def parse_chat_request(body: object) -> ChatRequest:
                        "is the debate's question", param="messages")
     system = "\n\n".join(text for role, text in messages if role in ("system", "developer"))
     seed = body.get("seed")
-    if seed is not None and (type(seed) is not int or seed < 0):
-        raise ApiError(400, f"seed: a whole number of at least 0, not {seed!r}", param="seed")
+    if seed is not None and type(seed) is not int:
+        raise ApiError(400, f"seed: a whole number, not {seed!r}", param="seed")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise ApiError(400, f"stream: true or false, not {stream!r}", param="stream")
     options = body.get("stream_options") or {}
     if not isinstance(options, dict):
         raise ApiError(400, "stream_options: an object", param="stream_options")
-    n = body.get("n", 1)
-    if n != 1:
+    n = body.get("n")
+    if n is not None and (type(n) is not int or n != 1):
         raise ApiError(400, f"n: a served debate gives one choice (n=1), not {n!r}", param="n")
+    for unserved in ("tools", "functions", "response_format"):
+        if body.get(unserved):
+            raise ApiError(400, f"{unserved}: a served debate answers in text, its final "
+                           "answer first; it calls no tools and follows no response format",
+                           param=unserved)
     return ChatRequest(model=model, messages=messages, question=users[-1],
                        system=system or None, seed=seed, stream=stream,
                        include_usage=bool(options.get("include_usage")))
