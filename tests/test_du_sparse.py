@@ -120,3 +120,25 @@ def test_neighbours_are_the_ring_s_alone():
     with pytest.raises(ValueError, match="neighbours is the ring's degree; topology 'chain'"):
         create_protocol("du-sparse", agents=4, topology="chain", neighbours=3)
     assert create_protocol("du-sparse", agents=4, topology="chain").reads() == readers("chain", 4)
+
+
+async def test_du_itself_takes_a_topology_and_its_variants_read_the_neighbours_only():
+    """Issue 32: who reads whom is a du option (du-sparse is du with the paper's sparse
+    defaults). A full topology leaves a run's identity as it was; under RCR prompting or
+    peer summaries each agent reads only its neighbours' answers."""
+    assert "topology" not in DuProtocol().identity_options()  # runs before topologies
+    assert DuProtocol(topology="ring", agents=4).identity_options()["topology"] == "ring"
+    chain = readers("chain", 4)
+    models, debaters = agents(4, 1)
+    await DuProtocol(agents=4, rounds=1, topology="chain", prompting="rcr").run(Q, debaters)
+    for i in range(4):
+        prompt = models[i].calls[1].messages[-1].content
+        shown = [j for j in range(4) if j != i and f"seat {j} round 0:" in prompt]
+        assert shown == chain[i]  # its own answer is there too, to reflect on
+    models = [ScriptedModel([f"seat {i}: \\boxed{{{i}}}", f"summary {i}", "\\boxed{18}"],
+                            name=f"m{i}") for i in range(4)]
+    trace = await DuProtocol(agents=4, rounds=1, topology="chain", summarize_peers=True).run(
+        Q, [Debater(f"agent-{i}", m) for i, m in enumerate(models)])
+    summaries = {t.agent: t.saw for t in trace.turns if t.step == "summarize"}
+    assert summaries == {f"agent-{i}": [f"r0/agent-{j}/answer" for j in chain[i]]
+                         for i in range(4)}

@@ -30,6 +30,12 @@ Variants, all off by default:
   (``relevance``; see :mod:`debate.uncertainty`). Each turn records the
   metric used. Without logprobs the peers are shown without confidences and
   the turn records why.
+- ``topology``: who reads whom each debate round (Li et al., 2024, "Improving
+  Multi-Agent Debate with Sparse Communication Topology"): ``full`` (the paper),
+  ``ring`` (``neighbours`` nearest seats), ``star``, ``chain``, ``tree`` or an explicit
+  list (:mod:`debate.protocols.topology`); every variant above reads only the agents
+  its topology gives it, each turn's ``saw`` says which. ``du-sparse`` is ``du`` with
+  Li et al.'s 6 agents on a 2-neighbour ring.
 - Heterogeneous models: give one model per agent (``models``).
 """
 
@@ -51,6 +57,7 @@ from debate.protocols.base import (
     gather_round,
     protocol,
 )
+from debate.protocols.topology import TopologySpec, density, readers
 from debate.settings import check_options
 from debate.trace import Turn
 from debate.uncertainty import RELEVANCE, RelevanceScorer, UncertaintyMetric
@@ -87,6 +94,12 @@ class DuConfig(JudgedConfig):
     is the reference's ``cross-encoder/stsb-roberta-large`` (extra ``debatelab[sar]``)."""
     relevance_options: dict[str, Any] = Field(default_factory=dict)
     """Options of that scorer (e.g. ``model`` for ``cross-encoder``)."""
+    topology: TopologySpec = "full"
+    """Who reads whom each debate round (:mod:`debate.protocols.topology`): ``full`` (every
+    other agent: the paper), ``ring``, ``star``, ``chain``, ``tree``, or entry i: the
+    agents agent i reads (by seat number)."""
+    neighbours: int = Field(2, ge=1, le=1000)
+    """``topology: ring``: how many nearest seats each agent reads (Li et al. 2024: 2)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -94,6 +107,14 @@ class DuConfig(JudgedConfig):
         if isinstance(data, dict) and data.get("rounds") is None:
             data = {**data, "rounds": 3 if data.get("prompting") == "rcr" else 2}
         return data
+
+    @model_validator(mode="after")
+    def _topology_fits(self) -> DuConfig:
+        if "neighbours" in self.model_fields_set and self.topology != "ring":
+            raise ValueError(f"neighbours is the ring's degree; topology {self.topology!r} "
+                             "takes none (remove it, or use topology: ring)")
+        readers(self.topology, self.agents, self.neighbours)  # a bad adjacency fails here
+        return self
 
 
 def last_round(turns: list[Turn], round_: int) -> list[Turn]:
@@ -190,13 +211,40 @@ class DuProtocol(GroupProtocol[DuConfig]):
         scores = debunc_confidences([float(v) for v in values if v is not None])
         return {t.agent: c for t, c in zip(previous, scores, strict=True)}, metric
 
-    def peers_of(self, agents: Sequence[Agent], previous: list[Turn]) -> list[list[Turn]]:
-        """For each agent, the previous round's turns it reads: every other agent's (Du et al.).
+    def reads(self) -> list[list[int]]:
+        """For each agent, the seats whose answers it reads (``topology``)."""
+        return readers(self.config.topology, self.config.agents, self.config.neighbours)
 
-        The one place who reads whom is decided; a sparse topology (``du-sparse``)
-        overrides it.
+    def peers_of(self, agents: Sequence[Agent], previous: list[Turn]) -> list[list[Turn]]:
+        """For each agent, the previous round's turns it reads, in seat order.
+
+        Every other agent's (Du et al.), or its neighbours' in a sparse ``topology``.
         """
-        return [[t for t in previous if t.agent != a.name] for a in agents]
+        if self.config.topology == "full":
+            return [[t for t in previous if t.agent != a.name] for a in agents]
+        by_name = {t.agent: t for t in previous}
+        return [[by_name[agents[j].name] for j in read if agents[j].name in by_name]
+                for read in self.reads()]
+
+    def identity_options(self) -> dict[str, Any]:
+        """The options, without a ``full`` topology's (runs before topologies keep theirs)."""
+        options = super().identity_options()
+        if self.config.topology == "full" and "neighbours" not in self.config.model_fields_set:
+            options.pop("topology", None)
+            options.pop("neighbours", None)
+        return options
+
+    def mermaid(self) -> str:
+        """The protocol's graph, then, for a sparse topology, who reads whom."""
+        graph = super().mermaid()
+        if self.config.topology == "full":
+            return graph
+        reads = self.reads()
+        lines = [f"\tsubgraph reads [who reads whom: {self.config.topology!s}, "
+                 f"density {density(reads):.2f}]"]
+        lines += [f"\t\tagent-{j} --> agent-{i}" for i, read in enumerate(reads) for j in read]
+        lines.append("\tend")
+        return graph.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
 
     async def debate(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Round r: each agent reads the others' round r-1 answers and answers again."""

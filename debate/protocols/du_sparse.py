@@ -26,37 +26,22 @@ protocol's graph.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from pydantic import Field
 
-from pydantic import Field, model_validator
-
-from debate.agents.base import Agent
 from debate.protocols.base import protocol
 from debate.protocols.du import DuConfig, DuProtocol
-from debate.protocols.topology import TopologySpec, density, readers
-from debate.trace import Turn
+from debate.protocols.topology import TopologySpec, density
 
 __all__ = ["DuSparseConfig", "DuSparseProtocol"]
 
 
 class DuSparseConfig(DuConfig):
-    """Options of ``du-sparse``: ``du``'s, the paper's 6 agents, and who reads whom."""
+    """Options of ``du-sparse``: ``du``'s, with the paper's 6 agents on a 2-neighbour ring."""
 
     agents: int = Field(6, ge=1)
     """Number of debaters (the paper's sparse runs: 6)."""
     topology: TopologySpec = "ring"
-    """``ring``, ``full``, ``star``, ``chain``, ``tree``, or entry i: the agents agent i
-    reads (by seat number, ``agent-0`` is 0)."""
-    neighbours: int = Field(2, ge=1, le=1000)
-    """``ring``: how many nearest seats each agent reads (2: the one before and after)."""
-
-    @model_validator(mode="after")
-    def _topology_fits(self) -> DuSparseConfig:
-        if "neighbours" in self.model_fields_set and self.topology != "ring":
-            raise ValueError(f"neighbours is the ring's degree; topology {self.topology!r} "
-                             "takes none (remove it, or use topology: ring)")
-        readers(self.topology, self.agents, self.neighbours)  # a bad adjacency fails here
-        return self
+    """Who reads whom (:mod:`debate.protocols.topology`); the paper's sparse graph: ``ring``."""
 
 
 @protocol("du-sparse")
@@ -68,25 +53,6 @@ class DuSparseProtocol(DuProtocol):
     paper = ("Li et al. 2024, Improving Multi-Agent Debate with Sparse Communication "
              "Topology (Findings of EMNLP 2024)")
 
-    def reads(self) -> list[list[int]]:
-        """For each agent, the seats whose answers it reads."""
-        return readers(self.config.topology, self.config.agents, self.config.neighbours)
-
     def density(self) -> float:
         """The topology's density ``|E| / (N (N - 1))`` (1 for ``full``)."""
         return density(self.reads())
-
-    def peers_of(self, agents: Sequence[Agent], previous: list[Turn]) -> list[list[Turn]]:
-        """For each agent, the previous round's turns of the agents it reads, in seat order."""
-        by_name = {t.agent: t for t in previous}
-        return [[by_name[agents[j].name] for j in read if agents[j].name in by_name]
-                for read in self.reads()]
-
-    def mermaid(self) -> str:
-        """The protocol's graph, then who reads whom (an arrow from the agent read)."""
-        lines = [f"\tsubgraph reads [who reads whom: {self.config.topology!s}, "
-                 f"density {self.density():.2f}]"]
-        lines += [f"\t\tagent-{j} --> agent-{i}"
-                  for i, read in enumerate(self.reads()) for j in read]
-        lines.append("\tend")
-        return super().mermaid().rstrip("\n") + "\n" + "\n".join(lines) + "\n"
