@@ -14,8 +14,9 @@ previous round's are both below 0.05 (``stability_rounds = 2``).
 This module gives those formulas as functions of counts and fitted parameters:
 :func:`beta_binomial_logpmf`, :func:`mixture_log_likelihood`,
 :func:`beta_mixture_cdf`, :func:`ks_statistic`, :func:`stop_round`. The fit itself
-(L-BFGS-B, 2 restarts from seed 42 in the reference) is not here: see the issue-32
-report.
+(L-BFGS-B, 2 restarts from seed 42 in the reference) is not here yet: it needs
+scipy's optimiser to give the reference's numbers, and the stop is over a data set,
+so it belongs to an analysis of finished rounds (issue 32, in progress).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hu et al. (2025)'s stability test, on hand-worked numbers (debate.protocols.adaptive_stop)."""
+"""Hu et al. (2025)'s stability test, on hand-worked numbers (debate.analysis.stability)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from debate.protocols.adaptive_stop import (
+from debate.analysis.stability import (
     KS_THRESHOLD,
     STABILITY_ROUNDS,
     Mixture,
