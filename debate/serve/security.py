@@ -54,12 +54,17 @@ def check_browser_reach(host_header: str | None, content_type: str, api_key: str
     """
     if api_key is not None:
         return
-    name = (host_header or "").rsplit(":", 1)[0] if not (host_header or "").startswith("[") \
-        else (host_header or "").split("]")[0] + "]"
-    if not is_loopback(name):
+    if not is_loopback(_host_name(host_header or "")):
         raise ApiError(403, f"Host {host_header!r} is not this machine: a server without "
                        "--api-key answers only requests to localhost/127.0.0.1",
                        code="forbidden_host")
     if posting and content_type != "application/json":
         raise ApiError(415, f"Content-Type {content_type or '(none)'!r}: send "
                        "application/json", code="unsupported_media_type")
+
+
+def _host_name(header: str) -> str:
+    """A ``Host`` header without its port (``[::1]:8000`` -> ``[::1]``)."""
+    if header.startswith("["):
+        return header.split("]")[0] + "]"
+    return header.rsplit(":", 1)[0]

@@ -192,13 +192,18 @@ def _traces(run_dir: Path) -> Iterator[DebateTrace]:
             raise damaged(csv_path, "results table", detail, "move it away: the page then "
                           "shows every debate in traces.jsonl, and a re-run of the run's "
                           "command writes it anew") from exc
-    first: dict[str, DebateTrace] = {}
-    for trace in read_traces(run_dir / "traces.jsonl"):
-        qid = trace.question.id
-        if qid in first:
-            continue
-        if listed is None:
+    traces = _first_of_each(read_traces(run_dir / "traces.jsonl"))
+    if listed is None:
+        yield from traces
+        return
+    first = {trace.question.id: trace for trace in traces}  # held only to reorder them
+    yield from (first[qid] for qid in listed if qid in first)
+
+
+def _first_of_each(traces: Iterator[DebateTrace]) -> Iterator[DebateTrace]:
+    """The first trace of each question (a retried debate's later lines are not counted)."""
+    seen: set[str] = set()
+    for trace in traces:
+        if trace.question.id not in seen:
+            seen.add(trace.question.id)
             yield trace
-        first[qid] = trace
-    if listed is not None:
-        yield from (first[qid] for qid in listed if qid in first)
