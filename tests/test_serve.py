@@ -82,6 +82,22 @@ def test_a_chat_completion_is_a_debate_whose_final_answer_comes_first(tmp_path):
     assert trace.id == debate["trace_id"] and trace.question.text == QUESTION[0]["content"]
 
 
+def test_with_no_final_answer_the_reply_says_so_and_boxes_nothing(tmp_path):
+    """Before: the debate's last reply, whose ``\\boxed{}`` a harness read as the answer.
+
+    Now: a sentence naming the stop reason and why no answer was reached.
+    """
+    register_script("no-number", lambda messages, params: "Surely \\boxed{many}, or none.")
+    spec = du_spec(tmp_path, models="scripted:no-number")
+    with serve(tmp_path, spec) as server:
+        reply = client(server).chat.completions.create(model="du-test", messages=QUESTION)
+    content = reply.choices[0].message.content
+    assert "boxed" not in content and "many" not in content
+    assert content == ("The debate reached no final answer (stop reason: max_rounds; "
+                       "no parseable answer).")
+    assert reply.model_extra["debate"]["final_answer"] is None
+
+
 def test_models_lists_each_spec_by_name_and_a_preset_by_its_stem(tmp_path):
     """Before: nothing. Now: GET /v1/models lists an experiment by name, a preset by stem."""
     services = services_for([du_spec(tmp_path), "protocols/du-gsm.yaml"],

@@ -40,18 +40,21 @@ def question_id(model_id: str, request: ChatRequest) -> str:
 def reply_text(trace: DebateTrace) -> str:
     r"""``\boxed{ANSWER}``, then the reasoning of an agent whose last answer was the final one.
 
-    With no final answer: the last reply of the debate (its reasoning, unboxed).
+    With no final answer, a sentence saying so and why (the stop reason and the
+    aggregator's reason), and no agent's reply: a reply may hold a ``\boxed{}`` the
+    debate did not adopt, which a harness's scorer would read as the answer.
     """
     final = trace.final.answer
+    if final is None:
+        reason = trace.final.details.get("reason")
+        why = f"stop reason: {trace.stop_reason}" + (f"; {reason}" if reason else "")
+        return f"The debate reached no final answer ({why})."
     last: dict[str, Any] = {}
     for turn in trace.turns:
         if turn.answer is not None and turn.raw:
             last[turn.agent] = turn
-    chosen = [t for t in last.values() if t.answer == final] if final is not None else []
-    spoken = [t for t in trace.turns if t.raw]
-    reasoning = chosen[-1].raw if chosen else (spoken[-1].raw if spoken else "")
-    if final is None:
-        return reasoning
+    chosen = [t for t in last.values() if t.answer == final]
+    reasoning = chosen[-1].raw if chosen else ""
     return f"\\boxed{{{final}}}\n\n{reasoning}".rstrip()
 
 
