@@ -1,0 +1,218 @@
+"""Multiagent finetuning data (Subramaniam et al., ICLR 2025): per-agent generator and critic sets.
+
+The rules of the reference code (vsubramaniam851/multiagent-ft, ``ft_generator.py`` and
+``ft_critic.py``): the consensus is the majority of the agents' last answers, no gold;
+a generator example is an agent's round-0 reply that agrees with it; a critic example
+is an agent's whole conversation whose last reply agrees with it, ``critic-`` (D^C-)
+when its round-0 answer differed, ``critic+`` (D^C+) when it did not; after each of an
+agent's ``critic-`` examples, with probability 1/2, the ``critic+`` example of the
+same index in the agent's shuffled list follows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from debate.agents import Debater
+from debate.cli.main import app
+from debate.errors import ConfigError
+from debate.export import examples, export
+from debate.export.multiagent_ft import CRITIC_PLUS_RATE, MftOptions, rows_by_agent
+from debate.protocols import DuProtocol
+from debate.testing import ScriptedModel
+from debate.trace import DebateTrace, Question, TraceWriter
+
+R, W, U = "right \\boxed{12}", "wrong \\boxed{13}", "no idea"
+GUESS = "I get 12"
+
+
+async def du_trace(replies: list[list[str]], qid: str = "q1", gold: str | None = None,
+                   cut: tuple[int, ...] = ()) -> DebateTrace:
+    """A du debate whose agent i replies replies[i][r] in round r; turns ``cut`` hit the limit."""
+    q = Question(id=qid, text=f"What is 3 * 4? ({qid})", task="numeric", gold=gold)
+    agents = [Debater(f"agent-{i}", ScriptedModel(list(r), name=f"m{i}"))
+              for i, r in enumerate(replies)]
+    trace = await DuProtocol(agents=len(replies), rounds=len(replies[0]) - 1).run(q, agents)
+    for index in cut:
+        trace.turns[index].finish_reason = "length"
+    return trace
+
+
+def extra(example) -> dict:
+    return json.loads(example.metadata.extra)
+
+
+async def test_generators_learn_their_round_0_replies_that_agree_with_the_consensus():
+    """ft_generator.py:110-121: agent i's first reply, kept when it matches the consensus."""
+    trace = await du_trace([[R, R], [W, R], [U, R]])
+    (found,) = examples([trace], "mft-generator")
+    assert found.completion == R and found.label is True
+    assert found.prompt == trace.turns[0].messages  # the round-0 prompt alone
+    assert [m.role for m in found.prompt] == ["user"]
+    assert found.metadata.agents == ["agent-0"] and found.metadata.round == 0
+    assert extra(found)["mft"] == "generator" and extra(found)["agent"] == "agent-0"
+    assert extra(found)["consensus"] == "12"
+
+
+async def test_the_consensus_decides_not_the_gold():
+    """The reference reads gt_answer and never uses it: a wrong consensus still selects."""
+    trace = await du_trace([[W, W], [W, W], [R, W]], gold="12")
+    found = examples([trace], "mft-generator", filters={"dedupe": False})
+    assert [e.metadata.agents[0] for e in found] == ["agent-0", "agent-1"]
+    assert {e.completion for e in found} == {W}
+    assert all(e.chosen_correct is False for e in found)
+    assert found[0].answer == "12" and found[0].metadata.answer_source == "gold"
+    unlabelled = examples([await du_trace([[W, W], [W, W], [R, W]])], "mft-generator")
+    assert unlabelled[0].answer == "13" and unlabelled[0].metadata.answer_source == "majority"
+    # dedupe (on by default) compares across agents: the two identical replies are one
+    assert [e.metadata.agents[0] for e in unlabelled] == ["agent-0"]
+
+
+async def test_critics_learn_whole_conversations_that_end_at_the_consensus():
+    """ft_critic.py:118-141: wrong -> consensus is critic- (D^C-), right -> right critic+."""
+    trace = await du_trace([[W, R], [R, R], [W, W]])
+    sets = examples([trace], "mft-critic", MftOptions(critic_plus_rate=1.0))
+    # agent-0 corrected itself: critic-; agent-1 has a critic+ but no critic- to follow;
+    # agent-2 ended away from the consensus: no example
+    (minus,) = sets
+    assert minus.metadata.agents == ["agent-0", "agent-0"] and minus.metadata.round == 1
+    assert extra(minus)["mft"] == "critic-"
+    assert (extra(minus)["from_answer"], extra(minus)["to_answer"]) == ("13", "12")
+    last = trace.turns[3]
+    assert minus.prompt == last.messages and minus.completion == R
+    assert [(m.role, m.content) for m in minus.prompt[:2]] == [
+        ("user", trace.turns[0].messages[0].content), ("assistant", W)]
+    assert "\\boxed{12}" in minus.prompt[2].content  # the other agents' round-0 answers
+
+
+async def test_a_critic_plus_example_follows_each_critic_minus_one_at_the_mix_rate():
+    """ft_critic.py:204-214: after the i-th critic-, the i-th shuffled critic+ with p = 1/2."""
+    minus = [await du_trace([[W, R], [R, R], [R, R]], qid=f"m{i}") for i in range(2)]
+    plus = [await du_trace([[R, R + " again"], [R, R], [R, R]], qid=f"p{i}") for i in range(3)]
+    traces = minus + plus
+    always = export(traces, "mft-critic", "sft-prompt-completion",
+                    options=MftOptions(critic_plus_rate=1.0))
+    agent_0 = rows_by_agent(always)["agent-0"]
+    kinds = [json.loads(r["metadata"]["extra"])["mft"] for r in agent_0]
+    assert kinds == ["critic-", "critic+", "critic-", "critic+"]
+    assert [r["question_id"] for r in agent_0[::2]] == ["m0", "m1"]
+    assert set(rows_by_agent(always)) == {"agent-0"}  # agents 1, 2: critic+ only
+    # agent-0: 3 critic+, 2 used; agents 1 and 2: 5 critic+ each, no critic- to follow
+    assert always.drops == {"unbalanced": 1 + 5 + 5}
+    never = export(traces, "mft-critic", "sft", options=MftOptions(critic_plus_rate=0.0))
+    assert [r["question_id"] for r in never] == ["m0", "m1"]
+    assert never.drops == {"unbalanced": 3 + 5 + 5}
+
+
+async def test_the_mix_is_seeded_and_never_runs_past_the_critic_plus_examples():
+    """More critic- than critic+: the reference would index past its list; here none follows."""
+    traces = [await du_trace([[W, R], [R, R], [R, R]], qid=f"m{i}") for i in range(4)]
+    traces.append(await du_trace([[R, R], [R, R], [R, R]], qid="p0"))
+    rows = export(traces, "mft-critic", "sft", options=MftOptions(critic_plus_rate=1.0))
+    agent_0 = [r["question_id"] for r in rows_by_agent(rows)["agent-0"]]
+    assert agent_0 == ["m0", "p0", "m1", "m2", "m3"]
+    many = [await du_trace([[W, R], [R, R], [R, R]], qid=f"m{i}") for i in range(8)]
+    many += [await du_trace([[R, R + f" {i}"], [R, R], [R, R]], qid=f"p{i}") for i in range(8)]
+    first = examples(many, "mft-critic", MftOptions(seed=1))
+    again = examples(many, "mft-critic", MftOptions(seed=1))
+    assert [e.metadata.question_id for e in first] == [e.metadata.question_id for e in again]
+    other = examples(many, "mft-critic", MftOptions(seed=2))
+    assert ([e.metadata.question_id for e in first]
+            != [e.metadata.question_id for e in other])
+    assert examples(many, "mft-critic", {}) == examples(many, "mft-critic", MftOptions())
+    assert CRITIC_PLUS_RATE == 0.5
+
+
+def test_the_mix_rate_is_a_probability():
+    with pytest.raises(ValueError):
+        MftOptions(critic_plus_rate=1.5)
+    with pytest.raises(ValueError):
+        MftOptions(critic_plus_rate=-0.1)
+    with pytest.raises(ConfigError):  # plain options know no mix: pass MftOptions
+        examples([], "mft-critic", {"critic_plus_rate": 0.2})
+
+
+async def test_debates_without_a_consensus_or_a_debate_round_give_nothing_and_say_why():
+    tie = await du_trace([[R, R], [W, W]])
+    assert export([tie], "mft-generator", "sft").drops == {"no-consensus": 1}
+    assert export([tie], "mft-critic", "sft").drops == {"no-consensus": 1}
+    one_round = await du_trace([[R], [R], [W]])
+    assert len(export([one_round], "mft-generator", "sft", filters={"dedupe": False})) == 2
+    assert export([one_round], "mft-critic", "sft").drops == {"one-round": 1}
+    # a majority carried by a guessed answer labels nothing (as the reference's unparsed replies)
+    guessed = await du_trace([[R, R], [W, GUESS], [W, W]])  # 12 by 2 votes, one a guess
+    assert guessed.final.answer == "12"
+    assert export([guessed], "mft-generator", "sft").drops == {"no-consensus": 1}
+
+
+async def test_guessed_cut_off_and_empty_replies_decide_no_label():
+    guessed = await du_trace([[GUESS, R], [R, R], [R, R]])
+    rows = export([guessed], "mft-generator", "sft", filters={"dedupe": False})
+    assert [r["metadata"]["agents"][0] for r in rows] == ["agent-1", "agent-2"]
+    assert rows.drops == {"fallback-parsed": 1}
+    allowed = examples([guessed], "mft-generator", {"allow_fallback": True},
+                       filters={"dedupe": False})
+    assert len(allowed) == 3
+    # a critic whose first answer was guessed: critic- or critic+ is unknown
+    critic = export([guessed], "mft-critic", "sft", options=MftOptions(critic_plus_rate=1.0))
+    assert critic.drops["fallback-parsed"] == 1
+    cut = await du_trace([[W, R], [R, R], [R, R]], cut=(3,))
+    # agent-0's corrected reply is cut off: no critic-; agents 1 and 2 have one critic+ each
+    assert export([cut], "mft-critic", "sft").drops == {"truncated": 1, "unbalanced": 2}
+    empty = await du_trace([["", R], [R, R], [R, R]])
+    assert export([empty], "mft-critic", "sft").drops == {"empty": 1, "unbalanced": 2}
+
+
+async def test_each_agent_gets_its_own_rows_in_the_sft_formats():
+    """One dataset per agent (answers_dicts[i]); sft keeps the conversation's replies."""
+    traces = [await du_trace([[W, R], [W, R], [R, R]], qid="a"),
+              await du_trace([[R, R], [R, R], [R, R]], qid="b")]
+    rows = export(traces, "mft-critic", "sft", options=MftOptions(critic_plus_rate=1.0),
+                  filters={"dedupe": False})
+    split = rows_by_agent(rows)
+    assert sorted(split) == ["agent-0", "agent-1"]
+    assert [r["question_id"] for r in split["agent-0"]] == ["a", "b"]
+    messages = split["agent-0"][0]["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert (messages[1]["content"], messages[-1]["content"]) == (W, R)
+    prompt_completion = export(traces, "mft-critic", "sft-prompt-completion",
+                               options=MftOptions(critic_plus_rate=1.0))
+    assert prompt_completion[0]["completion"] == [{"role": "assistant", "content": R}]
+    generators = export(traces, "mft-generator", "sft", filters={"dedupe": False})
+    assert {a: len(r) for a, r in rows_by_agent(generators).items()} == {
+        "agent-0": 1, "agent-1": 1, "agent-2": 2}
+
+
+async def test_debate_export_takes_the_strategies_by_name(tmp_path: Path):
+    traces = [await du_trace([[W, R], [R, R], [R, R]], qid="a"),
+              await du_trace([[R, R], [W, R], [R, R]], qid="b")]
+    run = tmp_path / "run"
+    with TraceWriter(run / "traces.jsonl") as writer:
+        for trace in traces:
+            writer.write(trace)
+    (run / "config.json").write_text(json.dumps({"identity": "0123abcd", "config": {}}))
+    (run / "summary.json").write_text(json.dumps({"failed": {}}))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(out), "-s", "mft-generator",
+                                      "-s", "mft-critic", "-f", "sft", "--no-dedupe",
+                                      "--writer", "jsonl"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    found = [(r["metadata"]["strategy"], r["question_id"], r["metadata"]["agents"][0],
+              json.loads(r["metadata"]["extra"])["mft"]) for r in rows]
+    # generators: a: agents 1, 2; b: agents 0, 2. critics: a/agent-0 and b/agent-1 went
+    # wrong -> right; each may be followed by its agent's critic+ (p = 1/2, seed 0's draws:
+    # agent-1's is, agent-0's is not); agent-2 has critic+ only
+    assert sorted(found) == sorted([
+        ("mft-generator", "a", "agent-1", "generator"),
+        ("mft-generator", "a", "agent-2", "generator"),
+        ("mft-generator", "b", "agent-0", "generator"),
+        ("mft-generator", "b", "agent-2", "generator"),
+        ("mft-critic", "a", "agent-0", "critic-"),
+        ("mft-critic", "b", "agent-1", "critic-"),
+        ("mft-critic", "a", "agent-1", "critic+")])
+    assert "dropped: 3 unbalanced examples" in result.output
