@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
@@ -17,13 +18,17 @@ from debate.analysis.metrics import DEFINITIONS, Summary
 from debate.analysis.oversight_metrics import CONFIDENT, OVERSIGHT_DEFINITIONS, OversightStats, Rate
 from debate.analysis.plots import line_chart
 from debate.analysis.results import write_text_atomic
+from debate.errors import DebateError
 from debate.judges.majority import majority_vote
 from debate.models.pool import EndpointReport
 from debate.scoring import final_correct
-from debate.trace import DebateTrace
+from debate.trace import DebateTrace, read_traces
+
+if TYPE_CHECKING:
+    from debate.analysis.stability import AdaptiveStop
 
 __all__ = ["ACCURACY_PLOT", "accuracy_chart", "debate_rows", "markdown_report", "print_summary",
-           "write_report"]
+           "run_stability", "write_report"]
 
 RUN_FILES = {"traces.jsonl": "one debate per line, every turn",
              "summary.json": "these metrics; report.md: the same, each defined",
@@ -242,8 +247,11 @@ def _markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> lis
             + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def markdown_report(summary: Summary) -> str:
-    """The summary as a markdown document, each metric defined at the end."""
+def markdown_report(summary: Summary, stability: AdaptiveStop | None = None) -> str:
+    """The summary as a markdown document, each metric defined at the end.
+
+    With ``stability`` (:func:`run_stability`), a section on Hu et al.'s adaptive stop.
+    """
     lines = [f"# Debate run {summary.run or ''}".rstrip(), "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in _overview(summary)]
     rounds, agents = _round_rows(summary), _agent_rows(summary)
@@ -252,6 +260,10 @@ def markdown_report(summary: Summary) -> str:
         lines += _markdown_table(_ROUND_HEADER, rounds)
     if agents or summary.oversight is None:
         lines += ["", "## Per agent", ""] + _markdown_table(_AGENT_HEADER, agents)
+    if stability is not None:
+        from debate.analysis.stability import markdown_section
+
+        lines += markdown_section(stability)
     definitions = DEFINITIONS
     if summary.oversight is not None:
         lines += ["", "## Judge", ""] + _markdown_judge(summary.oversight)
@@ -296,11 +308,34 @@ def accuracy_chart(summary: Summary) -> str:
                       y_range=(0, 100), y_suffix="%")
 
 
+def run_stability(run_dir: str | Path | None, summary: Summary) -> AdaptiveStop | None:
+    """Hu et al.'s adaptive stop over a run folder's traces, or why it was not computed.
+
+    ``None`` for a run without answer rounds (oversight) or without ``traces.jsonl``.
+    The summary answers first when it can (no gold, under 3 rounds): no traces are read.
+    """
+    from debate.analysis.stability import AdaptiveStop, adaptive_stop  # numpy: when needed
+
+    path = None if run_dir is None else Path(run_dir) / "traces.jsonl"
+    if path is None or not summary.rounds or not path.exists():
+        return None
+    if not summary.scored:
+        return AdaptiveStop(not_computed="no finished debate with a gold answer")
+    if len(summary.rounds) < 3:
+        return AdaptiveStop(not_computed=f"{len(summary.rounds)} answer round(s); the test "
+                            "needs 3 (rounds 0..2)")
+    try:
+        return adaptive_stop(read_traces(path))
+    except (DebateError, OSError, ValueError) as exc:  # scipy missing, a bad trace file
+        return AdaptiveStop(not_computed=str(exc))
+
+
 def write_report(run_dir: str | Path, summary: Summary) -> None:
     """Write ``report.md`` and the plot it shows (``accuracy.svg``) into ``run_dir``."""
     run_dir = Path(run_dir)
     write_text_atomic(run_dir / ACCURACY_PLOT, accuracy_chart(summary))
-    write_text_atomic(run_dir / "report.md", markdown_report(summary))
+    write_text_atomic(run_dir / "report.md",
+                      markdown_report(summary, run_stability(run_dir, summary)))
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], title: str) -> Table:
@@ -326,6 +361,11 @@ def print_summary(summary: Summary, console: Console | None = None,
     console.print(overview)
     console.print(_table(_ROUND_HEADER, _round_rows(summary), "per round"))
     console.print(_table(_AGENT_HEADER, _agent_rows(summary), "per agent"))
+    stability = run_stability(summary.run, summary)
+    if stability is not None:
+        from debate.analysis.stability import summary_line
+
+        console.print(summary_line(stability), markup=False, highlight=False)
     if summary.oversight is not None:
         _print_judge(summary.oversight, console)
     for model, reports in summary.endpoints.items():  # 80 columns: no model, no scheme

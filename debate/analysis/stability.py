@@ -1,4 +1,4 @@
-"""Stability detection of Hu et al. (2025): the pieces that are pure arithmetic.
+"""Stability detection of Hu et al. (2025): adaptive stopping, as an analysis of a run.
 
 "Multi-Agent Debate for LLM Judges with Adaptive Stability Detection" (Hu, Tan,
 Wang, Qu, Chen; arXiv 2510.12697), reference code ``tyrionhuu/Multi-LLM-Debate``
@@ -11,33 +11,62 @@ mixtures (the latent correct-rate laws on [0, 1]) is taken on a grid of 1000 poi
 the debate of the whole data set stops after the first round whose distance and the
 previous round's are both below 0.05 (``stability_rounds = 2``).
 
-This module gives those formulas as functions of counts and fitted parameters:
-:func:`beta_binomial_logpmf`, :func:`mixture_log_likelihood`,
-:func:`beta_mixture_cdf`, :func:`ks_statistic`, :func:`stop_round`. The fit itself
-(L-BFGS-B, 2 restarts from seed 42 in the reference) is not here yet: it needs
-scipy's optimiser to give the reference's numbers, and the stop is over a data set,
-so it belongs to an analysis of finished rounds (issue 32, in progress).
+This module gives those formulas as functions of counts and fitted parameters
+(:func:`beta_binomial_logpmf`, :func:`mixture_log_likelihood`,
+:func:`beta_mixture_cdf`, :func:`ks_statistic`, :func:`stop_round`), the fit
+(:func:`fit_mixture`: scipy's L-BFGS-B as the reference, 2 restarts from seed 42;
+scipy is the optional extra ``debatelab[analysis]``) and the test over a finished
+run (:func:`adaptive_stop`): where the data set would have stopped, the majority-vote
+accuracy there and at the last round, and the answer calls stopping would have saved.
+The stop needs every question's gold answer, so it is an analysis of a finished run
+(``debate report``), not a stop rule of one debate.
+
+Sources, in ``tyrionhuu/Multi-LLM-Debate`` (``multi_llm_debate/``): the fit is
+``fit_mixture_direct`` and ``direct_mixture_log_likelihood`` of
+``distribution_model/pmf.py``; the loop over rounds is
+``analyze_distributions_adaptive_stopping`` of
+``distribution_model/fit_distribution_adaptive_stopping.py`` (``fitting_method="direct"``,
+``n_restarts=2``, ``ks_threshold=0.05``, ``stability_rounds=2``); the counts are
+``calculate_correct_rate_distribution`` of ``analysis/calculate_correct_rate_distribution.py``
+(a task without the round counts at its last round; ``k`` is the most answers read
+in the round).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from debate.analysis.metrics import score_rounds
+from debate.errors import MissingDependencyError
+from debate.trace import DebateTrace
+
 __all__ = [
+    "FIT_RESTARTS",
+    "FIT_SEED",
     "GRID_POINTS",
     "KS_THRESHOLD",
+    "SCIPY_MISSING",
     "STABILITY_ROUNDS",
+    "TITLE",
+    "AdaptiveStop",
     "Mixture",
+    "MixtureFit",
+    "RoundFit",
+    "adaptive_stop",
     "beta_binomial_logpmf",
     "beta_mixture_cdf",
+    "fit_mixture",
     "ks_statistic",
+    "markdown_section",
     "mixture_log_likelihood",
     "regularized_beta",
     "stop_round",
+    "summary_line",
 ]
 
 KS_THRESHOLD = 0.05
@@ -46,6 +75,19 @@ STABILITY_ROUNDS = 2
 """The reference's ``stability_rounds``: consecutive stable rounds needed to stop."""
 GRID_POINTS = 1000
 """The reference compares the two CDFs at ``numpy.linspace(0, 1, 1000)``."""
+FIT_RESTARTS = 2
+"""``n_restarts=2`` in ``analyze_distributions_adaptive_stopping``: starts of the fit."""
+FIT_SEED = 42
+"""``random_state=42`` in ``fit_mixture_direct``: the seed of the starting points."""
+_MAX_ITER, _GTOL = 100, 1e-6
+"""``fit_mixture_direct``'s ``max_iter=100`` and ``tol=1e-6``, given to L-BFGS-B as
+``maxiter`` and ``gtol``."""
+_W_CLIP, _LOG_OFFSET = 1e-9, 1e-16
+"""The reference keeps ``w`` in ``[1e-9, 1 - 1e-9]`` (its bound and its clip) and the
+shapes at ``>= 1e-9``; it takes ``log(mixture pmf + 1e-16)``."""
+SCIPY_MISSING = ('the Beta-Binomial fit of Hu et al. (2025) needs scipy: '
+                 'pip install "debatelab[analysis]"')
+"""The message of the error raised when scipy is not installed."""
 
 
 @dataclass(frozen=True)
@@ -172,3 +214,262 @@ def stop_round(ks: Sequence[float | None], threshold: float = KS_THRESHOLD,
         if run >= stability_rounds:
             return round_
     return None
+
+
+@dataclass(frozen=True)
+class MixtureFit:
+    """The maximum-likelihood mixture of one round's counts, as ``fit_mixture_direct`` gives."""
+
+    mixture: Mixture
+    """Component 1 is the one with the higher mean ``a / (a + b)``."""
+    log_likelihood: float
+    """``sum_s n_s log(w BB(s | k, a1, b1) + (1 - w) BB(s | k, a2, b2) + 1e-16)``."""
+    iterations: int
+    """L-BFGS-B iterations of the start that won."""
+    restart: int
+    """Which start won (0-based; the first of equal likelihoods)."""
+
+
+def _scipy() -> tuple[Any, Any]:
+    """The optimiser and ``gammaln`` of scipy, imported here: scipy is an optional extra."""
+    try:
+        from scipy.optimize import minimize
+        from scipy.special import gammaln
+    except ImportError as exc:
+        raise MissingDependencyError(SCIPY_MISSING) from exc
+    return minimize, gammaln
+
+
+def fit_mixture(counts: Sequence[int], k: int, *, restarts: int = FIT_RESTARTS,
+                seed: int = FIT_SEED) -> MixtureFit:
+    """Fit ``w BB(k, a1, b1) + (1 - w) BB(k, a2, b2)`` to ``counts`` as the reference does.
+
+    ``fit_mixture_direct`` (``pmf.py``): maximise the log-likelihood (with its
+    ``+ 1e-16`` inside the log and ``w`` clipped to ``[1e-9, 1 - 1e-9]``) by
+    ``scipy.optimize.minimize(method="L-BFGS-B")`` on the negative, bounds ``w`` in
+    ``[1e-9, 1 - 1e-9]`` and each shape ``>= 1e-9``, ``maxiter=100``, ``gtol=1e-6``,
+    numerical gradient; ``restarts`` starts from ``numpy.random.default_rng(seed)``:
+    ``w = 0.5`` and ``a1, b1, a2, b2 = 1 + 2 U`` drawn in that order; the best
+    likelihood wins. Then the components are ordered so that component 1 has the
+    higher mean (``w`` becomes ``1 - w``), as ``ensure_consistent_component_ordering``
+    does first; its second step, which rescales a component's ``a, b`` when that
+    moves the mean by less than 0.01, changes the distribution and is left out.
+    Raises :class:`~debate.errors.MissingDependencyError` without scipy.
+    """
+    minimize, gammaln = _scipy()
+    if k < 0 or restarts < 1:
+        raise ValueError(f"k is {k!r} and restarts {restarts!r}; need k >= 0, restarts >= 1")
+    data = np.asarray(list(counts), dtype=int)
+    if data.size == 0:
+        raise ValueError("no counts to fit")
+    outside = data[(data < 0) | (data > k)]
+    if outside.size:
+        raise ValueError(f"count {int(outside[0])} is outside 0..{k} (agents correct of {k})")
+    values, freq = np.unique(data, return_counts=True)
+    log_comb = gammaln(k + 1) - gammaln(values + 1) - gammaln(k - values + 1)
+
+    def pmf(a: float, b: float) -> Any:
+        log_den = gammaln(a) + gammaln(b) - gammaln(a + b)
+        return np.exp(log_comb + gammaln(a + values) + gammaln(b + k - values)
+                      - gammaln(a + b + k) - log_den)
+
+    def log_likelihood(params: Sequence[float]) -> float:
+        w, a1, b1, a2, b2 = params
+        w = min(max(w, _W_CLIP), 1.0 - _W_CLIP)
+        mix = w * pmf(a1, b1) + (1.0 - w) * pmf(a2, b2)
+        return float(np.sum(freq * np.log(mix + _LOG_OFFSET)))
+
+    bounds = [(_W_CLIP, 1.0 - _W_CLIP)] + [(_W_CLIP, None)] * 4
+    rng = np.random.default_rng(seed)
+    best: MixtureFit | None = None
+    for restart in range(restarts):
+        start = [0.5] + [1.0 + 2.0 * rng.random() for _ in range(4)]
+        res = minimize(lambda x: -log_likelihood(x), start, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": _MAX_ITER, "gtol": _GTOL})
+        w = min(max(float(res.x[0]), _W_CLIP), 1.0 - _W_CLIP)
+        a1, b1, a2, b2 = (float(v) for v in res.x[1:])
+        ll = log_likelihood([w, a1, b1, a2, b2])
+        if best is None or ll > best.log_likelihood:
+            if a1 / (a1 + b1) < a2 / (a2 + b2):
+                w, a1, b1, a2, b2 = 1.0 - w, a2, b2, a1, b1
+            best = MixtureFit(Mixture(w, a1, b1, a2, b2), ll, int(res.nit), restart)
+    assert best is not None  # restarts >= 1
+    return best
+
+
+@dataclass(frozen=True)
+class RoundFit:
+    """One round of the test: the counts, their fit, the distance to the round before."""
+
+    round: int
+    agents: int
+    """``k``: the most answers read in this round over the questions (the reference's)."""
+    counts: tuple[int, ...]
+    """``counts[s]``: questions with ``s`` answers equal to the gold, ``s = 0..k``."""
+    fit: MixtureFit
+    ks: float | None
+    """KS distance of this round's fitted Beta mixture to the previous round's."""
+    majority_accuracy: float | None
+    """Majority-vote accuracy of this round's answers (:func:`score_rounds`), a debate
+    that ended before the round counted at its last round."""
+
+
+@dataclass(frozen=True)
+class AdaptiveStop:
+    """Where Hu et al.'s stability test stops a finished run, and what that changes."""
+
+    rounds: tuple[RoundFit, ...] = ()
+    stop: int | None = None
+    """The round whose distance made ``stability_rounds`` consecutive ones below
+    ``threshold`` (the reference's ``break``); ``None``: it never stops early."""
+    questions: int = 0
+    """Finished debates with a gold answer and answer rounds: the data set tested."""
+    without_gold: int = 0
+    """Finished debates left out: no gold answer to count correct agents by."""
+    accuracy_at_stop: float | None = None
+    """Majority-vote accuracy at ``stop`` (as in :attr:`RoundFit.majority_accuracy`)."""
+    accuracy_last: float | None = None
+    """Majority-vote accuracy at the last round (every debate at its last round)."""
+    answer_calls: int = 0
+    """Answer turns of the tested debates, every round."""
+    calls_saved: int = 0
+    """Answer turns in rounds after ``stop``: the calls stopping there would have saved."""
+    threshold: float = KS_THRESHOLD
+    stability_rounds: int = STABILITY_ROUNDS
+    not_computed: str | None = None
+    """Why the test could not be run on these debates (``None``: it was)."""
+
+
+@dataclass(frozen=True)
+class _Round:
+    correct: int
+    read: int
+    answers: int
+    vote_correct: bool | None
+
+
+def _debate_rounds(trace: DebateTrace) -> dict[int, _Round]:
+    return {s.round: _Round(sum(a.correct is True for a in s.answers),
+                            sum(a.turn.answer is not None for a in s.answers),
+                            len(s.answers), s.vote_correct) for s in score_rounds(trace)}
+
+
+def _why_not(debates: list[dict[int, _Round]], rounds: list[int]) -> str | None:
+    if not debates:
+        return "no finished debate with a gold answer and answer rounds"
+    if len(rounds) < 3:
+        return (f"{len(rounds)} answer round(s); the test needs 3 (rounds 0..2): a distance "
+                "between consecutive rounds, below the threshold twice in a row")
+    if max(r.answers for d in debates for r in d.values()) < 2:
+        return "one answer per round: the test counts the correct answers of several agents"
+    return None
+
+
+def adaptive_stop(traces: Iterable[DebateTrace], *, threshold: float = KS_THRESHOLD,
+                  stability_rounds: int = STABILITY_ROUNDS,
+                  restarts: int = FIT_RESTARTS, seed: int = FIT_SEED) -> AdaptiveStop:
+    """Hu et al.'s stability test over the finished debates of a run, after the fact.
+
+    Per round t (every round any debate reached): each debate with a gold answer
+    counts its answers equal to the gold (a debate that ended earlier, e.g. at
+    consensus, counts at its last round; an unparsed answer is not correct), ``k`` is
+    the most answers read in round t (``calculate_correct_rate_distribution``);
+    :func:`fit_mixture` fits the counts; ``ks`` is :func:`ks_statistic` to round t-1's
+    fit; :func:`stop_round` gives the stop. Every round is fitted (the reference
+    breaks at the stop), so the report shows each distance. Accuracy is the majority
+    vote of :func:`debate.analysis.metrics.score_rounds`, with the same carrying
+    forward: where no debate ended early it is the report's per-round "majority acc.".
+    Raises :class:`~debate.errors.MissingDependencyError` without scipy.
+    """
+    debates: list[dict[int, _Round]] = []
+    without_gold = 0
+    for trace in traces:
+        if trace.question.gold is None:
+            without_gold += 1
+        elif rounds := _debate_rounds(trace):
+            debates.append(rounds)
+    numbers = sorted({r for d in debates for r in d})
+    reason = _why_not(debates, numbers)
+    if reason is not None:
+        return AdaptiveStop(questions=len(debates), without_gold=without_gold,
+                            threshold=threshold, stability_rounds=stability_rounds,
+                            not_computed=reason)
+    fits: list[RoundFit] = []
+    for number in numbers:
+        used = [d[number] if number in d else d[max(d)] for d in debates]
+        k = max(u.read for u in used)
+        counts = [u.correct for u in used]
+        fit = fit_mixture(counts, k, restarts=restarts, seed=seed)
+        ks = ks_statistic(fit.mixture, fits[-1].fit.mixture) if fits else None
+        votes = [u.vote_correct for u in used if u.vote_correct is not None]
+        fits.append(RoundFit(number, k, tuple(counts.count(s) for s in range(k + 1)), fit, ks,
+                             sum(votes) / len(votes) if votes else None))
+    at = stop_round([f.ks for f in fits], threshold, stability_rounds)
+    stop = None if at is None else fits[at].round
+    return AdaptiveStop(
+        rounds=tuple(fits), stop=stop, questions=len(debates), without_gold=without_gold,
+        accuracy_at_stop=None if at is None else fits[at].majority_accuracy,
+        accuracy_last=fits[-1].majority_accuracy,
+        answer_calls=sum(r.answers for d in debates for r in d.values()),
+        calls_saved=0 if stop is None else sum(r.answers for d in debates
+                                               for n, r in d.items() if n > stop),
+        threshold=threshold, stability_rounds=stability_rounds)
+
+
+TITLE = "Adaptive stopping (Hu et al. 2025)"
+"""The heading of the report's section."""
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _verdict(result: AdaptiveStop) -> str:
+    """One sentence: the stop, the accuracy there and at the end, the calls saved."""
+    if result.not_computed is not None:
+        return f"not computed: {result.not_computed}"
+    first, last = result.rounds[0].round, result.rounds[-1].round
+    rule = (f"KS distance below {result.threshold:g} in {result.stability_rounds} "
+            "consecutive rounds")
+    if result.stop is None:
+        return (f"no stop in rounds {first}..{last} (never {rule}); majority-vote accuracy "
+                f"at round {last}: {_pct(result.accuracy_last)}")
+    share = _pct(result.calls_saved / result.answer_calls if result.answer_calls else None)
+    return (f"stops at round {result.stop} of {first}..{last} ({rule}): majority-vote "
+            f"accuracy {_pct(result.accuracy_at_stop)} there, {_pct(result.accuracy_last)} "
+            f"at round {last}; {result.calls_saved}/{result.answer_calls} answer calls "
+            f"({share}) saved")
+
+
+def summary_line(result: AdaptiveStop) -> str:
+    """The test in one line, for the terminal summary."""
+    return f"adaptive stopping (Hu et al. 2025): {_verdict(result)}"
+
+
+def _mixture_text(m: Mixture) -> str:
+    return (f"{m.w:.2f} Beta({m.alpha1:.3g}, {m.beta1:.3g}) + {1 - m.w:.2f} "
+            f"Beta({m.alpha2:.3g}, {m.beta2:.3g})")
+
+
+def markdown_section(result: AdaptiveStop) -> list[str]:
+    """The report's section: the verdict, a row per round, what the test is."""
+    verdict = _verdict(result)
+    lines = ["", f"## {TITLE}", "", verdict[0].upper() + verdict[1:] + "."]
+    if result.not_computed is None:
+        lines += ["", "| round | k | questions with 0..k correct | KS to previous | "
+                      "majority acc. | fitted Beta mixture |", "|---|---|---|---|---|---|"]
+        lines += [f"| {f.round} | {f.agents} | {' / '.join(map(str, f.counts))} | "
+                  f"{'-' if f.ks is None else f'{f.ks:.4f}'} | {_pct(f.majority_accuracy)} | "
+                  f"{_mixture_text(f.fit.mixture)} |" for f in result.rounds]
+    n = result.without_gold
+    left_out = f" {n} debate{'s' * (n != 1)} without a gold answer left out." if n else ""
+    lines += ["", "Hu et al. (2025, arXiv 2510.12697; reference code tyrionhuu/Multi-LLM-Debate): "
+              "per round, each question's count of answers equal to the gold answer (of k, "
+              "the most answers read in the round; a debate that ended earlier counts at its "
+              "last round) is fitted by a two-component Beta-Binomial mixture (maximum "
+              "likelihood, L-BFGS-B, 2 starts from seed 42); the distance is the "
+              "Kolmogorov-Smirnov distance between consecutive rounds' fitted Beta mixtures "
+              "on 1000 points of [0, 1]. It needs every question's gold answer, so it is "
+              "computed over the finished run, not as a stop rule of a debate; the calls "
+              "saved are the answer turns of the rounds after the stop." + left_out]
+    return lines
