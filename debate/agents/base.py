@@ -10,8 +10,9 @@ never end the debate.
 
 from __future__ import annotations
 
+import asyncio
 import string
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
@@ -29,7 +30,7 @@ from debate.trace import Question, Turn, TurnKind, sampled
 from debate.trace_extensions import QUOTED_KEYS
 
 __all__ = ["PARSERS", "ROLES", "Agent", "AnswerGroup", "DebateScope", "Memory", "Parsed", "Parser",
-           "View", "debate_scope", "get_role", "question_text", "read_answer", "role"]
+           "View", "debate_scope", "gather_all", "get_role", "question_text", "read_answer", "role"]
 
 Parser = Callable[[str, Question], tuple[Extraction | str | None, float | None]]
 """Turns raw text into (answer, confidence). The answer is an :class:`Extraction`
@@ -121,6 +122,7 @@ Memory = Literal["chat", "branch", "rebuild"]
 """How an agent's prompt relates to its earlier calls (see :attr:`View.memory`)."""
 
 B = TypeVar("B")
+_T = TypeVar("_T")
 """A role family's brief type (:meth:`View.brief_as`)."""
 
 AnswerGroup = tuple[str | None, Sequence[Turn]]
@@ -183,6 +185,22 @@ class View:
         raise ConfigError(f"this role reads a {kind.__name__} but the protocol gave a "
                           f"{type(brief).__name__}: give it as View(..., "
                           f"brief={kind.__name__}(...))")
+
+
+async def gather_all(awaitables: Sequence[Awaitable[_T]]) -> list[_T]:
+    """Run ``awaitables`` concurrently; results come back in order.
+
+    If one fails (e.g. the endpoint is gone), the others are cancelled and
+    awaited before the error propagates: no call outlives its debate.
+    """
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class Agent:

@@ -28,7 +28,8 @@ from debate.registry import Registry
 from debate.settings import Settings
 from debate.trace import FinalAnswer, Question, Turn
 
-__all__ = ["JUDGES", "Decision", "Judge", "JudgeConfig", "create_judge", "get_judge", "judge"]
+__all__ = ["JUDGES", "Decision", "Judge", "JudgeConfig", "MemberJudge", "create_judge", "get_judge",
+           "judge"]
 
 
 @dataclass
@@ -82,10 +83,39 @@ class Judge(ABC, Generic[ConfigT]):
         """Most model calls one decision makes (0 for aggregators, 1 for model judges)."""
         return 1 if self.needs_model else 0
 
+    def calls_with(self, voters: int) -> int:
+        """Most calls one decision makes when the debate has ``voters`` agents besides a judge."""
+        return self.max_calls()
+
+    def settled(self, candidates: Sequence[Turn], round_: int) -> bool:
+        """True when this rule's decision is reached already, so the debate may end now.
+
+        Consensus rules say yes once enough agents agree; other judges never end a debate.
+        """
+        return False
+
     @abstractmethod
     async def decide(self, question: Question, candidates: Sequence[Turn],
                      agent: Agent | None = None, round_: int = 0) -> Decision:
         """Decide the final answer from ``candidates`` (with ``agent`` when ``needs_model``)."""
+
+
+class MemberJudge(Judge[ConfigT]):
+    """A decision rule that asks the debate's own agents (a vote, a summary), not a judge agent.
+
+    Protocols call :meth:`decide_with`, passing the agents who wrote the candidates.
+    """
+
+    @abstractmethod
+    async def decide_with(self, question: Question, candidates: Sequence[Turn],
+                          members: Sequence[Agent], round_: int = 0) -> Decision:
+        """Decide from ``candidates`` by asking ``members`` (the candidates' authors, in order)."""
+
+    async def decide(self, question: Question, candidates: Sequence[Turn],
+                     agent: Agent | None = None, round_: int = 0) -> Decision:
+        """Refused: this rule needs the debate's agents (:meth:`decide_with`)."""
+        raise ConfigError(f"judge {self.name!r} asks the debate's own agents: call "
+                          "decide_with(question, candidates, members)")
 
 
 JUDGES: Registry[type[Judge[Any]]] = Registry("judge", "name", group="debatelab.judges")

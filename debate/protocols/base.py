@@ -11,21 +11,21 @@ allows (every built-in protocol) and on LangGraph's runtime otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import operator
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypedDict, cast
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 from typing_extensions import TypeVar
 
 from debate._generic import config_argument
-from debate.agents.base import Agent, DebateScope, View, debate_scope
+from debate.agents.base import Agent, DebateScope, View, debate_scope, gather_all
 from debate.errors import ConfigError
-from debate.judges.base import Judge, create_judge
+from debate.judges.base import Judge, MemberJudge, create_judge
+from debate.judges.voting import DECISIONS, DecisionRule
 from debate.registry import Registry
 from debate.scoring import is_correct
 from debate.settings import Settings, error_lines
@@ -55,9 +55,6 @@ __all__ = [
 ]
 
 
-T = TypeVar("T")
-
-
 class ProtocolConfig(Settings):
     """Base of protocol configs: unknown options are errors, not silently ignored."""
 
@@ -71,6 +68,33 @@ class JudgedConfig(ProtocolConfig):
     """The judge that turns the last round into the final answer (``debate.judges``)."""
     judge_options: dict[str, Any] = Field(default_factory=dict)
     """Options of that judge (e.g. ``swap_order: true`` for ``llm``)."""
+    decision: DecisionRule | None = None
+    """A decision rule of Kaesberg et al. (2025), by name (:mod:`debate.judges.voting`):
+    ``majority-consensus``, ``supermajority-consensus``, ``unanimity-consensus``,
+    ``hybrid-consensus`` (a consensus ends the debate when reached), ``simple-voting``,
+    ``approval-voting``, ``cumulative-voting``, ``ranked-voting`` (the agents vote on
+    the last round's answers), ``judge`` (the first agent combines them). It sets
+    ``judge`` and the judge's rule; other ``judge_options`` (``fallback``, ``attempts``)
+    still apply. ``None``: ``judge`` decides."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decision_sets_judge(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("decision") is None:
+            return data
+        name = data["decision"]
+        if name not in DECISIONS:
+            return data  # the field's own check names the choices
+        judge_name, rule = DECISIONS[name]
+        if data.get("judge", judge_name) not in (judge_name, "majority"):
+            raise ValueError(f"decision {name!r} is the {judge_name!r} judge; judge "
+                             f"{data['judge']!r} is another: give one of them")
+        options = dict(data.get("judge_options") or {})
+        clash = {k: v for k, v in rule.items() if options.get(k, v) != v}
+        if clash:
+            raise ValueError(f"decision {name!r} sets judge_options {rule}; "
+                             f"judge_options {clash} contradicts it")
+        return {**data, "judge": judge_name, "judge_options": {**options, **rule}}
 
 
 class DebateState(TypedDict):
@@ -100,22 +124,6 @@ class DebateContext:
     def group(self, names: Sequence[str]) -> list[Agent]:
         """The agents called ``names``, in that order."""
         return [self.agent(n) for n in names]
-
-
-async def gather_all(awaitables: Sequence[Awaitable[T]]) -> list[T]:
-    """Run ``awaitables`` concurrently; results come back in order.
-
-    If one fails (e.g. the endpoint is gone), the others are cancelled and
-    awaited before the error propagates: no call outlives its debate.
-    """
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 async def gather_round(agents: Sequence[Agent], views: Sequence[View]) -> list[Turn]:
@@ -181,8 +189,11 @@ class DebateProtocol(ABC, Generic[ConfigT]):
 
     def identity_options(self) -> dict[str, Any]:
         """The resolved options that decide what the protocol computes (for run identity)."""
-        return {k: v for k, v in self.config.model_dump(mode="json").items()
-                if k not in self.identity_exclude}
+        options = {k: v for k, v in self.config.model_dump(mode="json").items()
+                   if k not in self.identity_exclude}
+        if options.get("decision", 0) is None:  # runs from before decision rules keep theirs
+            del options["decision"]
+        return options
 
     @property
     def judge_agents(self) -> list[str]:
@@ -193,9 +204,19 @@ class DebateProtocol(ABC, Generic[ConfigT]):
                        candidates: list[Turn]) -> dict[str, Any]:
         """The configured judge's decision over ``candidates`` (its turns join the trace)."""
         assert self.judge is not None, "conclude() needs a JudgedConfig"
-        agent = runtime.context.agent("judge") if self.judge_agents else None
-        decision = await self.judge.decide(state["question"], candidates, agent, state["round"])
+        if isinstance(self.judge, MemberJudge):  # a vote or summary by the candidates' authors
+            members = runtime.context.group(list(dict.fromkeys(t.agent for t in candidates)))
+            decision = await self.judge.decide_with(state["question"], candidates, members,
+                                                    state["round"])
+        else:
+            agent = runtime.context.agent("judge") if self.judge_agents else None
+            decision = await self.judge.decide(state["question"], candidates, agent,
+                                               state["round"])
         return {"final": decision.final, "turns": decision.turns}
+
+    def settled(self, candidates: list[Turn], round_: int) -> bool:
+        """True when the configured decision rule is reached already (a consensus rule)."""
+        return self.judge is not None and self.judge.settled(candidates, round_)
 
     @abstractmethod
     def agent_names(self) -> list[str]:
@@ -260,7 +281,9 @@ class DebateProtocol(ABC, Generic[ConfigT]):
 
     def judge_calls(self) -> int:
         """Most calls the configured judge makes (2 with a swapped-order LLM judge)."""
-        return 0 if self.judge is None else self.judge.max_calls()
+        if self.judge is None:
+            return 0
+        return self.judge.calls_with(len([n for n in self.agent_names() if n != "judge"]))
 
     def prepare(self, agents: Sequence[Agent]) -> None:
         """Adjust agents before a debate (e.g. ask for logprobs); default: nothing."""

@@ -162,7 +162,7 @@ class DuProtocol(GroupProtocol[DuConfig]):
         return self.config.rounds + 5
 
     def _stop(self, round_: int, turns: list[Turn]) -> str | None:
-        if self.config.stop_on_consensus and is_consensus(turns):
+        if self.config.stop_on_consensus and is_consensus(turns) or self.settled(turns, round_):
             return "consensus"
         if round_ >= self.config.rounds:
             return "max_rounds"
