@@ -22,11 +22,14 @@ The stop needs every question's gold answer, so it is an analysis of a finished 
 (``debate report``), not a stop rule of one debate.
 
 Sources, in ``tyrionhuu/Multi-LLM-Debate`` (``multi_llm_debate/``): the fit is
-``fit_mixture_direct`` and ``direct_mixture_log_likelihood`` of
-``distribution_model/pmf.py``; the loop over rounds is
-``analyze_distributions_adaptive_stopping`` of
-``distribution_model/fit_distribution_adaptive_stopping.py`` (``fitting_method="direct"``,
-``n_restarts=2``, ``ks_threshold=0.05``, ``stability_rounds=2``); the counts are
+``distribution_model/pmf.py@2ac20ab``: ``fit_mixture_direct`` (lines 193-278: seed,
+starts 228-231, bounds 234-240, L-BFGS-B 248-254, best 264) and
+``direct_mixture_log_likelihood`` (69-116); the component order is
+``ensure_consistent_component_ordering`` (120-190: step 1 at 142, step 2 at 158-188);
+the loop over rounds is ``distribution_model/fit_distribution_adaptive_stopping.py@0c277e3``:
+``analyze_distributions_adaptive_stopping`` (defaults ``fitting_method="direct"``,
+``n_restarts=2``, ``ks_threshold=0.05``, ``stability_rounds=2`` at 81-90; ``k`` 201, fit
+217, KS 233 on the grid of 53, stop 236-257); the counts are
 ``calculate_correct_rate_distribution`` of ``analysis/calculate_correct_rate_distribution.py``
 (a task without the round counts at its last round; ``k`` is the most answers read
 in the round).
@@ -253,7 +256,10 @@ def fit_mixture(counts: Sequence[int], k: int, *, restarts: int = FIT_RESTARTS,
     likelihood wins. Then the components are ordered so that component 1 has the
     higher mean (``w`` becomes ``1 - w``), as ``ensure_consistent_component_ordering``
     does first; its second step, which rescales a component's ``a, b`` when that
-    moves the mean by less than 0.01, changes the distribution and is left out.
+    moves the mean by less than 0.01, changes the distribution and is left out. The
+    likelihood is summed in the reference's order of operations, so the finite-difference
+    optimiser follows its path: on random count sets the fits were the reference's, bit
+    for bit, but where that second step fired.
     Raises :class:`~debate.errors.MissingDependencyError` without scipy.
     """
     minimize, gammaln = _scipy()
@@ -268,16 +274,18 @@ def fit_mixture(counts: Sequence[int], k: int, *, restarts: int = FIT_RESTARTS,
     values, freq = np.unique(data, return_counts=True)
     log_comb = gammaln(k + 1) - gammaln(values + 1) - gammaln(k - values + 1)
 
-    def pmf(a: float, b: float) -> Any:
-        log_den = gammaln(a) + gammaln(b) - gammaln(a + b)
-        return np.exp(log_comb + gammaln(a + values) + gammaln(b + k - values)
-                      - gammaln(a + b + k) - log_den)
+    def pmf(a: float, b: float) -> Any:  # the reference's grouping, to its last bit
+        log_num = gammaln(a + values) + gammaln(b + (k - values)) - gammaln(a + b + k)
+        return np.exp(log_comb + log_num - (gammaln(a) + gammaln(b) - gammaln(a + b)))
 
     def log_likelihood(params: Sequence[float]) -> float:
         w, a1, b1, a2, b2 = params
         w = min(max(w, _W_CLIP), 1.0 - _W_CLIP)
-        mix = w * pmf(a1, b1) + (1.0 - w) * pmf(a2, b2)
-        return float(np.sum(freq * np.log(mix + _LOG_OFFSET)))
+        terms = freq * np.log(w * pmf(a1, b1) + (1 - w) * pmf(a2, b2) + _LOG_OFFSET)
+        total = 0.0
+        for term in terms:  # summed in order, as the reference's loop
+            total += float(term)
+        return total
 
     bounds = [(_W_CLIP, 1.0 - _W_CLIP)] + [(_W_CLIP, None)] * 4
     rng = np.random.default_rng(seed)
