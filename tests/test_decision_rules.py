@@ -5,9 +5,13 @@ consensus is reached (and the debate ends), what a tie or no consensus gives, wh
 voter is shown, and that any judged protocol takes ``decision:``.
 """
 
+import json
+
 import pytest
+from typer.testing import CliRunner
 
 from debate.agents import Debater, Reconciler
+from debate.cli import app
 from debate.errors import ConfigError
 from debate.judges.voting import ConsensusJudge
 from debate.protocols import create_protocol
@@ -203,3 +207,17 @@ async def test_any_judged_protocol_takes_a_decision_rule():
     assert [t.agent for t in trace.turns if t.kind == "vote"] == ["agent-0", "agent-1",
                                                                    "agent-2"]
     assert trace.final.method == "simple-voting" and trace.final.answer == "42"
+
+
+def test_the_cli_takes_a_decision_rule_as_a_protocol_option(tmp_path):
+    """`debate run --option decision=simple-voting`: every debate's final answer is a vote."""
+    result = CliRunner().invoke(app, [
+        "run", "--dataset", "experiments/data/arithmetic.jsonl", "--task", "numeric",
+        "--model", "scripted:reply=\\boxed{0}", "--limit", "2", "--rounds", "0",
+        "--option", "decision=simple-voting", "--out", str(tmp_path), "--name", "vote",
+        "--no-progress"])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "vote" / "traces.jsonl").read_text().splitlines()
+    finals = [json.loads(line)["final"] for line in lines]
+    assert [f["method"] for f in finals] == ["simple-voting"] * 2
+    assert all(f["answer"] == "0" and f["details"]["decided"] for f in finals)

@@ -37,6 +37,9 @@ Variants, all off by default:
   its topology gives it, each turn's ``saw`` says which. ``du-sparse`` is ``du`` with
   Li et al.'s 6 agents on a 2-neighbour ring.
 - Heterogeneous models: give one model per agent (``models``).
+- ``decision``: a decision rule of Kaesberg et al. (2025) instead of the majority
+  (:mod:`debate.judges.voting`): the agents vote on the last round's answers, or a
+  consensus rule ends the debate as soon as enough agents agree.
 """
 
 from __future__ import annotations
