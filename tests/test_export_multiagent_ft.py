@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from debate.agents import Debater
 from debate.cli.main import app
 from debate.errors import ConfigError
-from debate.export import examples, export
+from debate.export import examples, export, format_rows
 from debate.export.multiagent_ft import CRITIC_PLUS_RATE, MftOptions, rows_by_agent
 from debate.protocols import DuProtocol
 from debate.testing import ScriptedModel
@@ -68,8 +68,8 @@ async def test_the_consensus_decides_not_the_gold():
     assert found[0].answer == "12" and found[0].metadata.answer_source == "gold"
     unlabelled = examples([await du_trace([[W, W], [W, W], [R, W]])], "mft-generator")
     assert unlabelled[0].answer == "13" and unlabelled[0].metadata.answer_source == "majority"
-    # dedupe (on by default) compares across agents: the two identical replies are one
-    assert [e.metadata.agents[0] for e in unlabelled] == ["agent-0"]
+    # dedupe (on by default) never merges two agents' examples: each agent has its own data
+    assert [e.metadata.agents[0] for e in unlabelled] == ["agent-0", "agent-1"]
 
 
 async def test_critics_learn_whole_conversations_that_end_at_the_consensus():
@@ -102,10 +102,10 @@ async def test_a_critic_plus_example_follows_each_critic_minus_one_at_the_mix_ra
     assert [r["question_id"] for r in agent_0[::2]] == ["m0", "m1"]
     assert set(rows_by_agent(always)) == {"agent-0"}  # agents 1, 2: critic+ only
     # agent-0: 3 critic+, 2 used; agents 1 and 2: 5 critic+ each, no critic- to follow
-    assert always.drops == {"unbalanced": 1 + 5 + 5}
+    assert always.drops == {"not-mixed": 1 + 5 + 5}
     never = export(traces, "mft-critic", "sft", options=MftOptions(critic_plus_rate=0.0))
     assert [r["question_id"] for r in never] == ["m0", "m1"]
-    assert never.drops == {"unbalanced": 3 + 5 + 5}
+    assert never.drops == {"not-mixed": 3 + 5 + 5}
 
 
 async def test_the_mix_is_seeded_and_never_runs_past_the_critic_plus_examples():
@@ -125,6 +125,43 @@ async def test_the_mix_is_seeded_and_never_runs_past_the_critic_plus_examples():
             != [e.metadata.question_id for e in other])
     assert examples(many, "mft-critic", {}) == examples(many, "mft-critic", MftOptions())
     assert CRITIC_PLUS_RATE == 0.5
+
+
+async def test_dedupe_keeps_each_agents_examples_in_its_own_data():
+    """One finetuned model per agent (answers_dicts[i]): identical replies of two agents are
+    two examples, one per agent; an agent's own repeats are still one (dedupe on)."""
+    trace = await du_trace([[R, R], [R, R], [W, R]])
+    found = examples([trace], "mft-generator")
+    assert [(e.metadata.agents[0], e.completion) for e in found] == [("agent-0", R),
+                                                                     ("agent-1", R)]
+    rows = export([trace], "mft-generator", "sft-standard")
+    assert [r["metadata"]["agents"][0] for r in rows] == ["agent-0", "agent-1"]
+    assert rows[0]["text"] == rows[1]["text"] and rows.drops == {}
+    # the rows' dedupe alone (the examples' dedupe off) keeps both agents' rows too
+    undeduped = examples([trace], "mft-generator", filters={"dedupe": False})
+    assert len(format_rows(undeduped, "kto")) == 2
+    # the same debate twice: each agent's repeat is a duplicate
+    twice = export([trace, trace], "mft-generator", "sft")
+    assert [r["metadata"]["agents"][0] for r in twice] == ["agent-0", "agent-1"]
+    assert twice.drops == {"duplicate": 2}
+    assert len(export([trace, trace], "mft-generator", "sft", filters={"dedupe": False})) == 4
+    critics = [await du_trace([[W, R], [W, R], [R, R]], qid="a")]
+    both = export(critics, "mft-critic", "sft", options=MftOptions(critic_plus_rate=0.0))
+    assert [r["metadata"]["agents"][0] for r in both] == ["agent-0", "agent-1"]
+
+
+async def test_other_strategies_still_dedupe_across_agents():
+    """Only per-agent strategies dedupe within an agent: gold pairs and rows are unchanged."""
+    trace = await du_trace([[R], [R], [W]], gold="12")
+    pairs = examples([trace], "gold")  # agent-0's and agent-1's identical pairs are one
+    assert [(e.chosen, e.rejected, e.metadata.agents) for e in pairs] == [
+        (R, W, ["agent-0", "agent-2"])]
+    assert export([trace], "gold", "dpo").drops == {"duplicate": 1}
+    undeduped = examples([trace], "gold", filters={"dedupe": False})
+    assert len(undeduped) == 2
+    # kto rows: agent-0's and agent-1's chosen R are one row, the rejected W one row
+    assert [(r["completion"][0]["content"], r["label"]) for r in format_rows(undeduped, "kto")
+            ] == [(R, True), (W, False)]
 
 
 def test_the_mix_rate_is_a_probability():
@@ -162,9 +199,9 @@ async def test_guessed_cut_off_and_empty_replies_decide_no_label():
     assert critic.drops["fallback-parsed"] == 1
     cut = await du_trace([[W, R], [R, R], [R, R]], cut=(3,))
     # agent-0's corrected reply is cut off: no critic-; agents 1 and 2 have one critic+ each
-    assert export([cut], "mft-critic", "sft").drops == {"truncated": 1, "unbalanced": 2}
+    assert export([cut], "mft-critic", "sft").drops == {"truncated": 1, "not-mixed": 2}
     empty = await du_trace([["", R], [R, R], [R, R]])
-    assert export([empty], "mft-critic", "sft").drops == {"empty": 1, "unbalanced": 2}
+    assert export([empty], "mft-critic", "sft").drops == {"empty": 1, "not-mixed": 2}
 
 
 async def test_each_agent_gets_its_own_rows_in_the_sft_formats():
@@ -187,15 +224,27 @@ async def test_each_agent_gets_its_own_rows_in_the_sft_formats():
         "agent-0": 1, "agent-1": 1, "agent-2": 2}
 
 
-async def test_debate_export_takes_the_strategies_by_name(tmp_path: Path):
+async def two_debate_run(folder: Path) -> Path:
+    """A run folder whose debates a (agent-0 corrects itself) and b (agent-1 does)."""
     traces = [await du_trace([[W, R], [R, R], [R, R]], qid="a"),
               await du_trace([[R, R], [W, R], [R, R]], qid="b")]
-    run = tmp_path / "run"
-    with TraceWriter(run / "traces.jsonl") as writer:
+    with TraceWriter(folder / "traces.jsonl") as writer:
         for trace in traces:
             writer.write(trace)
-    (run / "config.json").write_text(json.dumps({"identity": "0123abcd", "config": {}}))
-    (run / "summary.json").write_text(json.dumps({"failed": {}}))
+    (folder / "config.json").write_text(json.dumps({"identity": "0123abcd", "config": {}}))
+    (folder / "summary.json").write_text(json.dumps({"failed": {}}))
+    return folder
+
+
+def kinds(out: Path) -> list[tuple[str, str, str]]:
+    """(question, agent, mft set) of each row an export wrote to ``out/train.jsonl``."""
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    return [(r["question_id"], r["metadata"]["agents"][0],
+             json.loads(r["metadata"]["extra"])["mft"]) for r in rows]
+
+
+async def test_debate_export_takes_the_strategies_by_name(tmp_path: Path):
+    run = await two_debate_run(tmp_path / "run")
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["export", str(run), "--out", str(out), "-s", "mft-generator",
                                       "-s", "mft-critic", "-f", "sft", "--no-dedupe",
@@ -215,4 +264,36 @@ async def test_debate_export_takes_the_strategies_by_name(tmp_path: Path):
         ("mft-critic", "a", "agent-0", "critic-"),
         ("mft-critic", "b", "agent-1", "critic-"),
         ("mft-critic", "a", "agent-1", "critic+")])
-    assert "dropped: 3 unbalanced examples" in result.output
+    assert "dropped: 3 not-mixed examples" in result.output
+
+
+async def test_debate_export_sets_the_critic_mix_rate_and_seeds_it(tmp_path: Path):
+    """--critic-plus-rate 1: each critic- is followed by its agent's critic+; --seed seeds it."""
+    run = await two_debate_run(tmp_path / "run")
+
+    def cli(out: str, *args: str):
+        return CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / out),
+                                        "-s", "mft-critic", "-f", "sft", "--writer", "jsonl",
+                                        *args])
+
+    always = cli("always", "--critic-plus-rate", "1")
+    assert always.exit_code == 0, always.output
+    assert sorted(kinds(tmp_path / "always")) == [
+        ("a", "agent-0", "critic-"), ("a", "agent-1", "critic+"),
+        ("b", "agent-0", "critic+"), ("b", "agent-1", "critic-")]
+    assert "dropped: 2 not-mixed examples" in always.output  # agent-2: critic+ only
+    card = (tmp_path / "always" / "README.md").read_text()
+    assert "| critic_plus_rate | `1.0` |" in card
+    never = cli("never", "--critic-plus-rate", "0")
+    assert "dropped: 4 not-mixed examples" in never.output
+    assert sorted(kinds(tmp_path / "never")) == [("a", "agent-0", "critic-"),
+                                                 ("b", "agent-1", "critic-")]
+    # --seed seeds the mix: the same seed, the same draws; other seeds, other draws
+    seeded = [sorted(kinds(tmp_path / f"seed-{seed}")) for seed in range(8)
+              if cli(f"seed-{seed}", "--seed", str(seed)).exit_code == 0]
+    assert len(seeded) == 8 and len({tuple(k) for k in seeded}) > 1
+    assert cli("seed-0-again", "--seed", "0").exit_code == 0
+    assert sorted(kinds(tmp_path / "seed-0-again")) == seeded[0]
+    bad = cli("bad", "--critic-plus-rate", "1.5")
+    assert bad.exit_code == 2 and "critic_plus_rate" in bad.output
+    assert not (tmp_path / "bad").exists()

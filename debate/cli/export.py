@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from debate.cli.common import Opt, fail, numbers, out, trace_files
 from debate.errors import ConfigError, DebateError
+
+if TYPE_CHECKING:
+    from debate.export import StrategyOptions
 
 
 def export_cmd(
@@ -19,7 +22,9 @@ def export_cmd(
     out_dir: Annotated[Path, Opt("--out", help="Output folder.")],
     strategy: Annotated[list[str] | None, Opt(
         "--strategy", "-s", help="gold | consensus | revision | judge | judge-preference | sft | "
-        "sft-critique (repeatable; default gold).")] = None,
+        "sft-critique | mft-generator | mft-critic (repeatable; default gold). mft-*: one "
+        "dataset per agent (metadata.agents[0]; debate.export.rows_by_agent splits the "
+        "rows).")] = None,
     fmt: Annotated[str, Opt("--format", "-f", help="dpo | reward | kto | sft | "
                             "sft-prompt-completion | grpo | sharegpt: conversational (messages); "
                             "add -standard for plain strings (dpo-standard, ...).")] = "dpo",
@@ -42,8 +47,14 @@ def export_cmd(
     allow_truncated: Annotated[bool, Opt(
         "--allow-truncated", help="Use replies cut off at the token limit (finish_reason "
         "length) as targets and to decide labels; off by default.")] = False,
-    no_dedupe: Annotated[bool, Opt("--no-dedupe", help="Keep duplicate examples.")] = False,
-    seed: Annotated[int, Opt(help="Seed of splits and sampling.")] = 0,
+    critic_plus_rate: Annotated[float | None, Opt(
+        help="mft-critic: the chance that an agent's next critic+ example follows each of its "
+        "critic- ones (default 0.5, the reference's random.choice([0, 1])).")] = None,
+    no_dedupe: Annotated[bool, Opt("--no-dedupe", help="Keep duplicate examples (mft-*: "
+                                   "dedupe compares an agent's examples with its own only).")
+                         ] = False,
+    seed: Annotated[int, Opt(help="Seed of splits and sampling (and of the mft-critic mix).")
+                    ] = 0,
     writer: Annotated[str | None, Opt(help="Writers: jsonl,parquet,hf (default: JSONL, plus "
                                       "Parquet and HF when pyarrow / datasets are installed).")
                       ] = None,
@@ -71,6 +82,10 @@ def export_cmd(
         check_fractions(fractions)  # before the slow work, like --out
         writers = None if writer is None else tuple(w for w in writer.split(",") if w)
         check_writers(writers or ())
+        options = strategy_options(
+            strategy, {"rounds": round_numbers, "min_margin": min_margin, "pairs": pairs,
+                       "allow_fallback": allow_fallback, "allow_truncated": allow_truncated},
+            seed=seed, critic_plus_rate=critic_plus_rate)
         files = trace_files(runs)
         check_export_target(out_dir, sources=files, overwrite=overwrite)
         sources = [str(f) for f in files]
@@ -81,8 +96,6 @@ def export_cmd(
             traces += found
             failed += failed_here
         drops = Drops({"failed-debate": failed} if failed else {})
-        options = {"rounds": round_numbers, "min_margin": min_margin, "pairs": pairs,
-                   "allow_fallback": allow_fallback, "allow_truncated": allow_truncated}
         filters = {"min_length": min_length, "max_length": max_length,
                    "max_per_question": max_per_question, "balance": balance,
                    "correct": correct, "dedupe": not no_dedupe, "seed": seed}
@@ -100,6 +113,23 @@ def export_cmd(
     out.print(f"{len(traces)} debates -> {len(rows)} rows ({fmt}): "
               + ", ".join(f"{name} {n}" for name, n in counts.items())
               + f"\ndropped: {drops.describe()}\nwritten to {out_dir}")
+
+
+def strategy_options(strategies: list[str], options: dict[str, Any], *, seed: int,
+                     critic_plus_rate: float | None) -> dict[str, Any] | StrategyOptions:
+    """The strategies' options: ``options``, or with ``mft-critic`` its :class:`MftOptions`.
+
+    :class:`MftOptions` adds the critic mix's rate (when given) and ``seed``; a bad value
+    is a :class:`ConfigError` naming it.
+    """
+    if "mft-critic" not in strategies:
+        return options  # --critic-plus-rate is ignored, like the other strategies' options
+    from debate.export import MftOptions
+    from debate.settings import validated
+
+    mix = {"seed": seed} if critic_plus_rate is None else {"seed": seed,
+                                                           "critic_plus_rate": critic_plus_rate}
+    return validated(MftOptions, {**options, **mix}, "export")
 
 
 def why_empty(drops: Counter[str]) -> str:

@@ -10,6 +10,10 @@ Strategies and formats are registries you can extend (``@strategy("mine")``,
 entry-point groups ``debatelab.strategies`` and ``debatelab.formats`` (a
 format entry point names a ``Format`` or a row-builder function).
 
+Per-agent data (multiagent finetuning, Subramaniam et al.): ``mft-generator`` and
+``mft-critic`` (:class:`MftOptions` sets the critic mix) give each agent its own
+examples; :func:`rows_by_agent` splits the rows into one dataset per agent.
+
 Nothing is left out silently: strategies, filters and formats count each drop
 by a named reason (:mod:`debate.export.drops`); ``export`` returns the counts
 with the rows, ``debate export`` prints them and the dataset card lists them.
@@ -30,6 +34,7 @@ from debate.export.formats import (
     format_rows,
     register_format,
 )
+from debate.export.multiagent_ft import MftOptions, rows_by_agent  # registers mft-* strategies
 from debate.export.strategies import STRATEGIES, StrategyOptions, strategy
 from debate.export.writers import split_by_question, write_export
 from debate.settings import validated
@@ -43,6 +48,7 @@ __all__ = [
     "Drops",
     "Example",
     "Filters",
+    "MftOptions",
     "Provenance",
     "Rows",
     "StrategyOptions",
@@ -52,6 +58,7 @@ __all__ = [
     "canonical_format",
     "format_rows",
     "register_format",
+    "rows_by_agent",
     "split_by_question",
     "strategy",
     "write_export",

@@ -49,6 +49,8 @@ DROP_REASONS: dict[str, tuple[str, str]] = {
     "duplicate": ("example", "it repeats an earlier example or row (--no-dedupe keeps it)"),
     "over-cap": ("example", "over --max-per-question"),
     "unbalanced": ("example", "left out to balance the labels (--balance)"),
+    "not-mixed": ("example", "an mft-critic critic+ example the critic mix left out (one may "
+                  "follow each critic- example, with chance --critic-plus-rate)"),
 }
 """Every named reason: the unit it counts and what it means."""
 

@@ -1,6 +1,13 @@
 """Filters over examples: length, dedupe, a cap per question, balanced sampling.
 
 All sampling uses one seeded generator, so the same options give the same rows.
+
+Dedupe compares examples across the whole export, except those of a per-agent
+strategy (:func:`per_agent_strategy`): such a strategy gives each agent its own
+dataset, to finetune one model per agent (Subramaniam et al., ICLR 2025:
+``answers_dicts[i]``, one file per agent, vsubramaniam851/multiagent-ft@b7556fd
+``multiagent-ft/ft_generator.py:92, 124-127``), so two agents' identical examples
+are two examples, one in each agent's data; within one agent they are still deduped.
 """
 
 from __future__ import annotations
@@ -8,6 +15,8 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import Field
 
@@ -15,7 +24,30 @@ from debate.export.drops import drop
 from debate.export.examples import Example, prompt_key
 from debate.settings import Settings
 
-__all__ = ["Filters", "apply_filters"]
+__all__ = ["PER_AGENT_STRATEGIES", "Filters", "apply_filters", "dedupe_scope", "per_agent_strategy",
+           "row_dedupe_scope"]
+
+PER_AGENT_STRATEGIES: set[str] = set()
+"""Strategies whose examples each train their own agent's model (``metadata.agents[0]``):
+dedupe never merges two agents' examples of these. Add names with :func:`per_agent_strategy`."""
+
+
+def per_agent_strategy(*names: str) -> None:
+    """Declare strategies ``names`` per-agent: each agent's examples are its own dataset."""
+    PER_AGENT_STRATEGIES.update(names)
+
+
+def dedupe_scope(strategy: str, agents: Sequence[str]) -> str | None:
+    """The agent an example is deduped within (a per-agent strategy's), else ``None`` (all)."""
+    return agents[0] if strategy in PER_AGENT_STRATEGIES and agents else None
+
+
+def row_dedupe_scope(row: Mapping[str, Any]) -> str | None:
+    """:func:`dedupe_scope` of a formatted row, read from its ``metadata`` (``None`` without)."""
+    meta = row.get("metadata")
+    if not isinstance(meta, Mapping):
+        return None
+    return dedupe_scope(str(meta.get("strategy", "")), list(meta.get("agents") or []))
 
 
 class Filters(Settings):
@@ -28,7 +60,8 @@ class Filters(Settings):
     max_length: int | None = Field(None, ge=0)
     """Most characters of every response."""
     dedupe: bool = True
-    """Keep one example per identical (prompt, chosen, rejected / completion)."""
+    """Keep one example per identical (prompt, chosen, rejected / completion); for a
+    per-agent strategy (:data:`PER_AGENT_STRATEGIES`), one per identical example of one agent."""
     max_per_question: int | None = Field(None, ge=1)
     """At most this many examples per question (sampled with the seed)."""
     balance: bool = False
@@ -42,8 +75,10 @@ def _responses(example: Example) -> list[str]:
 
 
 def _key(example: Example) -> str:
+    """What two examples share when they are duplicates (the agent too, for a per-agent one)."""
+    scope = dedupe_scope(example.metadata.strategy, example.metadata.agents)
     return prompt_key(example.prompt) + json.dumps(
-        [example.chosen, example.rejected, example.completion, example.label])
+        [example.chosen, example.rejected, example.completion, example.label, scope])
 
 
 def _length_reason(example: Example, filters: Filters) -> str | None:

@@ -33,6 +33,7 @@ from typing import Any
 from debate.errors import ConfigError
 from debate.export.drops import drop
 from debate.export.examples import Example
+from debate.export.filters import row_dedupe_scope
 from debate.models.types import Message
 from debate.registry import Registry
 
@@ -229,12 +230,16 @@ _PROVENANCE_KEYS = ("metadata", "question_id", "margin", "score_chosen", "score_
 
 
 def _dedupe(rows: list[Row]) -> list[Row]:
-    """Drop rows whose content repeats an earlier row's (e.g. one chosen reply in two KTO pairs)."""
+    """Drop rows whose content repeats an earlier row's (e.g. one chosen reply in two KTO pairs).
+
+    A per-agent strategy's row repeats only rows of the same agent
+    (:func:`debate.export.filters.dedupe_scope`): each agent's rows are its own dataset.
+    """
     seen: set[str] = set()
     unique = []
     for row in rows:
-        key = json.dumps({k: v for k, v in row.items() if k not in _PROVENANCE_KEYS},
-                         sort_keys=True)
+        content = {k: v for k, v in row.items() if k not in _PROVENANCE_KEYS}
+        key = json.dumps([content, row_dedupe_scope(row)], sort_keys=True)
         if key not in seen:
             seen.add(key)
             unique.append(row)

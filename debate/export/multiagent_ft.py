@@ -36,8 +36,9 @@ select (``gt_answer`` is read and never used), the debate's consensus is.
   read). ``critic+`` examples past the number of ``critic-`` ones are never used
   (the reference would index past its list).
   :class:`MftOptions` sets the probability (``critic_plus_rate``, 0.5 by
-  default) and the seed; the reference's draws are unseeded. Each ``critic+``
-  example the mix leaves out is counted as ``unbalanced``.
+  default; ``debate export --critic-plus-rate``) and the seed (``--seed``); the
+  reference's draws are unseeded. Each ``critic+``
+  example the mix leaves out is counted as ``not-mixed``.
 
 Each agent gets its own dataset (``answers_dicts[i]``, one file per agent:
 ``ft_generator.py:92, 124-127``, ``ft_critic.py:96, 144-151``): every example names
@@ -47,10 +48,14 @@ written with :func:`debate.export.write_export` into its own folder (the writers
 split by question only). The reference trains on every assistant message of a
 conversation (its FastChat trainer masks only the user turns, ``lm_ft/lm_ft.py:114-147``):
 the ``sft`` format keeps the earlier replies in ``messages`` the same way, while
-``sft-prompt-completion`` makes the last reply the only target. The export's
-``dedupe`` (on by default) compares examples across agents: two agents' identical
-replies to the identical round-0 prompt become one example, the first agent's;
-``--no-dedupe`` keeps one for each agent.
+``sft-prompt-completion`` makes the last reply the only target. Both strategies
+are per-agent (:func:`debate.export.filters.per_agent_strategy`): the export's
+``dedupe`` (on by default) compares an agent's examples only with its own, so two
+agents' identical replies to the identical round-0 prompt stay two examples, one
+in each agent's dataset. The reference dedupes nothing, within an agent either (each
+agreeing reply gets its own key, ``answers_dict[counter]``, ``ft_generator.py:118-121``,
+``ft_critic.py:125-141``): ``--no-dedupe`` (``filters={"dedupe": False}``) keeps every one
+as it does.
 
 Unusable turns are counted as elsewhere (``empty``, ``truncated``,
 ``fallback-parsed``: :func:`debate.export.strategies._keep`). The ``answer`` of each
@@ -67,6 +72,7 @@ from pydantic import Field
 
 from debate.export.drops import drop
 from debate.export.examples import Example, provenance
+from debate.export.filters import per_agent_strategy
 from debate.export.strategies import (
     StrategyOptions,
     _correct,
@@ -85,6 +91,8 @@ CRITIC_PLUS_RATE = 0.5
 ``random.choice([0, 1])`` (``multiagent-ft/ft_critic.py:211``)."""
 
 CriticSet = Literal["critic-", "critic+"]
+
+per_agent_strategy("mft-generator", "mft-critic")  # one dataset per agent: dedupe within it
 
 
 class MftOptions(StrategyOptions):
@@ -194,7 +202,7 @@ def critic_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -> 
             if rng.random() < rate and i < len(plus):
                 examples.append(plus[i])
                 kept += 1
-        drop("unbalanced", len(plus) - kept)
+        drop("not-mixed", len(plus) - kept)
     return examples
 
 
