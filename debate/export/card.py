@@ -39,6 +39,12 @@ STRATEGY_MEANINGS: dict[str, str] = {
     "sft": "completion: a last-round reply giving the debate's final answer, in debates "
            "judged correct (or, without gold, the consensus); label: true",
     "sft-critique": "completion: a critique or review turn, role-conditioned; label: true",
+    "mft-generator": "completion: an agent's round-0 reply whose answer agrees with the last "
+                     "round's consensus (no gold); label: true; one dataset per agent "
+                     "(metadata.agents[0])",
+    "mft-critic": "completion: an agent's last-round reply that ends at the consensus, with its "
+                  "whole conversation as the prompt; critic- (its first answer differed) or "
+                  "critic+ (mixed in at --critic-plus-rate); label: true; one dataset per agent",
 }
 """What chosen and rejected (or completion) mean, per built-in strategy."""
 
