@@ -78,7 +78,12 @@ async def test_later_turns_show_the_current_draft_and_the_whole_discussion_in_or
         ("user", "Participant 3: c: \\boxed{40}"),
         ("user", "Participant 1: [DISAGREE] it is \\boxed{42}"),
         ("user", IMPROVE), ("user", COT)]
-    assert turn.saw == ["r0/agent-0/answer", "r0/agent-2/answer", "r1/agent-0/answer"]
+    saw = {t.id: t.saw for t in trace.turns if t.round == 1}
+    assert saw == {  # every other agent's message so far, in speaking order
+        "r1/agent-0/answer": ["r0/agent-1/answer", "r0/agent-2/answer"],
+        "r1/agent-1/answer": ["r0/agent-0/answer", "r0/agent-2/answer", "r1/agent-0/answer"],
+        "r1/agent-2/answer": ["r0/agent-0/answer", "r0/agent-1/answer", "r1/agent-0/answer",
+                              "r1/agent-1/answer"]}
     first = next(t for t in trace.turns if t.id == "r1/agent-0/answer")
     assert "Current Solution: 40" in first.messages[0].content  # turn 1's last draft
 
