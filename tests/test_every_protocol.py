@@ -57,6 +57,9 @@ CASES = {
     "self-refine": {"rounds": 1}, "single": {}, "self-consistency": {"samples": 3},
     "debate-qa": {"rounds": 1}, "consultancy": {"rounds": 1}, "blind-judge": {},
     "du-sparse": {"agents": 3, "topology": "chain"},
+    "collective-improvement": {"turns": 3, "judge_options": {"attempts": 1}},
+    "all-agents-drafting": {"decision": "simple-voting", "turns": 3,
+                            "judge_options": {"attempts": 1}},
 }
 QUESTION = Question(id="q", text="Tom has 3 apples and buys 4 more. How many apples now?",
                     task="numeric", gold="7", context="Tom ends up with 7 apples.",
@@ -86,6 +89,10 @@ OUTCOMES = {
     "debate-qa": (None, "judge", "max_rounds", "------"),  # 2 orders x (2 speeches + verdict)
     "consultancy": (None, "judge", "max_rounds", "----"),
     "blind-judge": (None, "judge", "done", "--"),
+    # a ballot of "\\boxed{7}" names no solution of 3 (0-2): each vote is spoiled, no answer
+    "collective-improvement": (None, "simple-voting", "max_rounds", "777777777---"),
+    # MALLM's task is in the system message: a draft's first user message holds no number
+    "all-agents-drafting": (None, "simple-voting", "max_rounds", "000211211---"),
 }
 
 

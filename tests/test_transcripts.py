@@ -85,6 +85,14 @@ def oversight_judge(messages, params) -> str:
 
 
 CASES: dict[str, tuple[str, dict, Callable[[], dict[str, ScriptedModel]]]] = {
+    "collective-improvement": ("collective-improvement", {"turns": 4}, lambda: scripts({
+        f"agent-{i}": [f"agent {i} first: \\boxed{{1{i}}}", f"agent {i} then: \\boxed{{1{i}}}",
+                       f"agent {i} again: \\boxed{{1{i}}}", f"{i}",
+                       f"agent {i} last: \\boxed{{12}}", "1"] for i in range(3)})),
+    "all-agents-drafting": ("all-agents-drafting", {}, lambda: scripts({
+        "agent-0": ["agent 0 draft: \\boxed{11}", "[DISAGREE] 3 rows of 4: \\boxed{12}"],
+        "agent-1": ["agent 1 draft: \\boxed{13}", "[AGREE]"],
+        "agent-2": ["agent 2 draft: \\boxed{12}"]})),
     "debate-qa": ("debate-qa", {"rounds": 2, "moves": "sequential", "private_confidence": True,
                                 "interactive_judge": True},
                   lambda: {"debater-a": ScriptedModel(speaker, name="debater-a"),
