@@ -10,6 +10,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from debate import run_debate
 from debate.agents import Debater, Reconciler
 from debate.cli import app
 from debate.errors import ConfigError
@@ -35,10 +36,13 @@ Q = Question(id="q1", text="What is 6 x 7?", task="numeric", gold="42")
     ("cumulative", '{"0": 12, "1": -2}', "negative points"),
     ("cumulative", '{"3": 10}', "points given to a solution that does not exist"),
     ("cumulative", "[4, 6]", "not a JSON object of solution numbers and points"),
+    ("cumulative", "{'0': 4, 2: 6,}", {0: 4, 2: 6}),  # as Python literals: quotes, a comma
+    ("cumulative", '{"0: 5, 1": 5}', "not a JSON object of solution numbers and points"),
     ("ranked", "0 2 1", [0, 2, 1]),
     ("ranked", "0 1 2 0 1 2", "more than 5 ranks"),
     ("ranked", "first 0", "not numbers separated by spaces"),
     ("ranked", "0 3", "a ranked solution does not exist"),
+    ("ranked", "  ", []),  # MALLM reads no number as an empty ranking
 ])
 def test_a_ballot_is_read_as_mallm_reads_it_or_the_reason_is_named(method, text, ballot):
     """Three solutions (0, 1, 2): what each rule accepts, and why it refuses the rest."""
@@ -57,6 +61,8 @@ def test_votes_approvals_and_points_are_summed_and_a_tie_at_the_top_decides_noth
     assert tally("cumulative", [{0: 4, 2: 6}, {2: 10}], 3, 2) == [4, 0, 16]
     assert winner([1, 1, 0], 2) is None  # a tie
     assert winner([0, 0, 0], 0) is None  # no valid ballot
+    assert winner([0], 0, "simple") is None  # votes count only what was voted for
+    assert winner([0], 0, "ranked") == winner([0], 0, "cumulative") == 0  # scores start at 0
 
 
 def seats(replies):
@@ -183,6 +189,8 @@ def test_decision_names_a_judge_and_its_rule_and_refuses_a_contradiction():
     assert du.config.judge_options == {"attempts": 3, "method": "ranked"}
     with pytest.raises(ConfigError, match="decision 'simple-voting' is the 'voting' judge"):
         create_protocol("du", decision="simple-voting", judge="llm")
+    with pytest.raises(ConfigError, match="judge 'majority' is another"):  # even the default
+        create_protocol("du", decision="simple-voting", judge="majority")
     with pytest.raises(ConfigError, match="contradicts it"):
         create_protocol("du", decision="simple-voting", judge_options={"method": "ranked"})
     with pytest.raises(ConfigError, match="decision"):
@@ -221,3 +229,49 @@ def test_the_cli_takes_a_decision_rule_as_a_protocol_option(tmp_path):
     finals = [json.loads(line)["final"] for line in lines]
     assert [f["method"] for f in finals] == ["simple-voting"] * 2
     assert all(f["answer"] == "0" and f["details"]["decided"] for f in finals)
+
+
+async def test_a_voter_keeps_its_own_system_prompt_and_parser():
+    """MALLM's ballot opens with the voter's persona: here the agent's system prompt."""
+    agents = seats([["\\boxed{41}", "0"], ["\\boxed{41}", "0"]])
+    agents[1].system_prompt = "You are a careful mathematician."
+    trace = await create_protocol("du", agents=2, rounds=0, decision="simple-voting").run(
+        Q, agents)
+    first, second = (t for t in trace.turns if t.kind == "vote")
+    assert [m.role for m in first.messages][0] == "user"
+    assert second.messages[0].role == "system"
+    assert second.messages[0].content == "You are a careful mathematician."
+
+
+async def test_a_failed_reply_is_left_off_the_ballot():
+    """agent-1's reply is empty: the ballot lists two solutions, numbered 0 and 1."""
+    agents = seats([["\\boxed{41}", "1"], ["", "1"], ["\\boxed{42}", "1"]])
+    trace = await create_protocol("du", agents=3, rounds=0, decision="simple-voting").run(
+        Q, agents)
+    ballot = next(t for t in trace.turns if t.id == "r0/agent-0/vote")
+    assert [m.content for m in ballot.messages[1:-1]] == ["Solution 0: 41", "Solution 1: 42"]
+    assert trace.final.answer == "42"
+
+
+async def test_a_reached_consensus_ends_a_reconcile_debate_too():
+    replies = ['{"reasoning": "r", "answer": "42", "confidence": 0.9}'] * 2
+    agents = [Reconciler(f"agent-{i}", ScriptedModel(
+        replies if i < 2 else ['{"reasoning": "r", "answer": "40", "confidence": 0.9}'] * 2,
+        name=f"m{i}")) for i in range(3)]
+    trace = await create_protocol("reconcile", agents=3, rounds=3,
+                                  decision="majority-consensus").run(Q, agents)
+    assert trace.stop_reason == "consensus" and trace.totals.calls == 3
+    assert trace.final.answer == "42"
+
+
+@pytest.mark.parametrize("name", ["peer-review", "critique-refine"])
+async def test_protocols_with_other_roles_vote_through_their_agents(name):
+    """Every agent that wrote a last-round candidate casts one ballot."""
+    protocol = create_protocol(name, decision="simple-voting")
+    trace = await run_debate(Q, protocol=name, models="scripted:reply=0",
+                             decision="simple-voting")
+    voters = [t.agent for t in trace.turns if t.kind == "vote"]
+    candidates = {t.agent for t in trace.turns if t.kind in ("answer", "revision")}
+    assert voters and set(voters) <= candidates and len(voters) == len(set(voters))
+    assert trace.final.method == "simple-voting"
+    assert trace.totals.calls <= protocol.max_calls()

@@ -98,6 +98,22 @@ def test_with_no_final_answer_the_reply_says_so_and_boxes_nothing(tmp_path):
     assert reply.model_extra["debate"]["final_answer"] is None
 
 
+def test_under_a_vote_the_reasoning_is_an_answer_not_a_ballot(tmp_path):
+    """A ballot's answer is a solution number: the reasoning is the voted answer's reply."""
+    replies = {"agent-0": ["Reasoning A. \\boxed{40}", "1"],
+               "agent-1": ["Reasoning B. \\boxed{41}", "1"]}
+
+    def reply(messages: Sequence[Message], params: SamplingParams) -> str:
+        return replies[params.sampler].pop(0)
+    register_script("voters", reply)
+    spec = du_spec(tmp_path, models="scripted:voters", rounds=0,
+                   protocol_options="{decision: simple-voting}")
+    spec.write_text(spec.read_text().replace("rounds: 1\n", ""))
+    with serve(tmp_path, spec) as server:
+        reply_ = client(server).chat.completions.create(model="du-test", messages=QUESTION)
+    assert reply_.choices[0].message.content == "\\boxed{41}\n\nReasoning B. \\boxed{41}"
+
+
 def test_models_lists_each_spec_by_name_and_a_preset_by_its_stem(tmp_path):
     """Before: nothing. Now: GET /v1/models lists an experiment by name, a preset by stem."""
     services = services_for([du_spec(tmp_path), "protocols/du-gsm.yaml"],

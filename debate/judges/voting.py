@@ -15,20 +15,31 @@ Any protocol whose final answer comes from a judge takes them, by ``decision:``
 - ``consensus``: the share of agents giving the most common answer must reach the
   rule's threshold (``>=``; majority 0.5, supermajority 0.66, unanimity 1.0; hybrid
   0.75, unanimity while the debate has at most 3 agents or is before its 5th turn:
-  ``consensus.py:94-170``). It ends the debate as soon as it is reached (MALLM stops
-  the discussion at once, ``paradigm.py:120``); not reached by the last round, the
-  ``fallback`` answers: ``last`` (MALLM: the most recent solution; here the last agent's
-  answer in seat order), ``plurality`` or ``none``.
+  ``consensus.py:94-170``). It ends a du or reconcile debate as soon as it is reached
+  (MALLM stops the discussion at once, ``paradigm.py:120``); not reached by the last
+  round, the ``fallback`` answers: ``last`` (MALLM: the most recent solution; here the
+  last agent's answer in seat order), ``plurality`` or ``none``.
 - ``summary``: MALLM's ``judge`` (``judge.py``): the first agent combines the solutions
   into one answer (one call, no persona, no history).
 
 Where MALLM differs from a debate with parsed answers: its solution of each agent is
 re-extracted by a model call before a vote (``protocol.py:75-103``); here the solution is
 the candidate's parsed answer (its whole reply when none was parsed: MALLM's "If there
-is no solution provided, just copy the previous response"), at no call. MALLM counts
-consensus as ``[AGREE]`` replies after the latest proposal (a counting rule that, at
-that commit, never reaches agreement with drafting agents); here agreement is giving
-the same parsed answer, and the most common answer must be unique.
+is no solution provided, just copy the previous response"), at no call; a failed or
+empty reply is left off the ballot. ``FinalAnswer.votes`` sums the solutions' counts by
+answer, for reading; the decision is by solution, as MALLM's, so two agents giving one
+answer can split its votes into a tie. MALLM votes from its 3rd turn at the end of every
+turn until a vote is no tie (``simple_voting.py:27,43``, ``paradigm.py:49-52``); du votes
+once, after its last round (MALLM with ``max_turns`` = rounds + 1), while
+``collective-improvement`` and ``all-agents-drafting`` keep MALLM's schedule.
+
+MALLM's consensus rule counts, after every message, the agents that agree with the latest
+solution; at d9e66bc an agreeing agent copies that solution and the count stops at the
+first solution it meets (``consensus.py:63-70``, ``agent.py:78``), so with 3 or more
+agents it is never reached. Here agreement is giving the same parsed answer, counted over
+all agents after each round, and the most common answer must be unique; du and reconcile
+end when it is reached. Of the fallbacks, ``last`` is MALLM's (the latest solution);
+``plurality`` and ``none`` are this project's additions.
 """
 
 from __future__ import annotations
@@ -76,15 +87,23 @@ DECISIONS: dict[str, tuple[str, dict[str, object]]] = {
 judge) and the judge and options each stands for."""
 
 
+def _on_ballot(candidates: Sequence[Turn]) -> list[Turn]:
+    """The candidates that propose something: a failed or empty reply is no solution."""
+    return [t for t in candidates if t.answer is not None or t.raw.strip()]
+
+
 def _solutions(candidates: Sequence[Turn]) -> list[str]:
     """One solution per candidate: its parsed answer, or its reply when none was parsed."""
     return [t.answer if t.answer is not None else t.raw for t in candidates]
 
 
 def _voter(member: Agent) -> Voter:
-    """``member`` as a voter: its name, model, system prompt and sampling."""
-    return Voter(member.name, member.model, system_prompt=member.system_prompt,
-                 params=member.params)
+    """``member`` as a voter: its name, model, system prompt, sampling and answer parser."""
+    voter = Voter(member.name, member.model, system_prompt=member.system_prompt,
+                  params=member.params, parser=member.parser,
+                  strict_parsing=member.strict_parsing)
+    voter.card = member.card
+    return voter
 
 
 class VotingConfig(JudgeConfig):
@@ -121,6 +140,7 @@ class VotingJudge(MemberJudge[VotingConfig]):
                           members: Sequence[Agent], round_: int = 0) -> Decision:
         """Ask every member for a ballot (concurrently), count, and name the winner."""
         method = self.config.method
+        candidates = _on_ballot(candidates)
         solutions = _solutions(candidates)
         view = View(question, round_, peers=candidates,
                     brief=BallotBrief(solutions=solutions, method=method))
@@ -130,7 +150,7 @@ class VotingJudge(MemberJudge[VotingConfig]):
         counted = [{int(k): v for k, v in b.items()} if isinstance(b, dict) else b
                    for b in ballots]
         scores = tally(method, counted, len(solutions), len(members))
-        won = winner(scores, len(counted))
+        won = winner(scores, len(counted), method)
         answer = candidates[won].answer if won is not None else None
         votes: dict[str, float] = {}
         for candidate, score in zip(candidates, scores, strict=True):
@@ -155,7 +175,7 @@ class ConsensusConfig(JudgeConfig):
     most 3 agents or before round 4, the 5th turn)."""
     fallback: Literal["last", "plurality", "none"] = "last"
     """Not reached by the last round: the last agent's answer (MALLM's most recent
-    solution), the most common answer, or no answer."""
+    solution); or, this project's additions, the most common answer or no answer."""
 
 
 @judge("consensus")
@@ -217,6 +237,7 @@ class SummaryJudge(MemberJudge):
     async def decide_with(self, question: Question, candidates: Sequence[Turn],
                           members: Sequence[Agent], round_: int = 0) -> Decision:
         """Ask the first member for the combined answer."""
+        candidates = _on_ballot(candidates)
         solutions = _solutions(candidates)
         turn = await _voter(members[0]).act(View(question, round_, peers=candidates,
                                                  brief=BallotBrief(solutions=solutions)))

@@ -71,9 +71,9 @@ class JudgedConfig(ProtocolConfig):
     decision: DecisionRule | None = None
     """A decision rule of Kaesberg et al. (2025), by name (:mod:`debate.judges.voting`):
     ``majority-consensus``, ``supermajority-consensus``, ``unanimity-consensus``,
-    ``hybrid-consensus`` (a consensus ends the debate when reached), ``simple-voting``,
-    ``approval-voting``, ``cumulative-voting``, ``ranked-voting`` (the agents vote on
-    the last round's answers), ``judge`` (the first agent combines them). It sets
+    ``hybrid-consensus`` (a consensus ends a du or reconcile debate once reached),
+    ``simple-voting``, ``approval-voting``, ``cumulative-voting``, ``ranked-voting`` (the
+    agents vote on the last round's answers), ``judge`` (the first agent combines them). It sets
     ``judge`` and the judge's rule; other ``judge_options`` (``fallback``, ``attempts``)
     still apply. ``None``: ``judge`` decides."""
 
@@ -86,7 +86,7 @@ class JudgedConfig(ProtocolConfig):
         if name not in DECISIONS:
             return data  # the field's own check names the choices
         judge_name, rule = DECISIONS[name]
-        if data.get("judge", judge_name) not in (judge_name, "majority"):
+        if data.get("judge", judge_name) != judge_name:
             raise ValueError(f"decision {name!r} is the {judge_name!r} judge; judge "
                              f"{data['judge']!r} is another: give one of them")
         options = dict(data.get("judge_options") or {})
@@ -174,7 +174,7 @@ class DebateProtocol(ABC, Generic[ConfigT]):
             cls.config_class = named
 
     def __init__(self, config: ProtocolConfig | None = None, **options: Any) -> None:
-        base = config.model_dump() if config is not None else {}
+        base = config.model_dump(exclude_unset=True) if config is not None else {}
         try:
             self.config = cast(ConfigT, self.config_class.model_validate({**base, **options}))
         except ValidationError as exc:

@@ -101,7 +101,7 @@ class ReconcileProtocol(GroupProtocol[ReconcileConfig]):
         return [s for s in self.config.convincing_samples if s.agent != agent]
 
     def _stop(self, round_: int, turns: list[Turn]) -> str | None:
-        if is_consensus(turns):
+        if is_consensus(turns) or self.settled(turns, round_):
             return "consensus"
         return "max_rounds" if round_ >= self.config.rounds else None
 

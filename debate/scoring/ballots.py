@@ -9,11 +9,12 @@ solutions numbered from 0:
   that is no number spoils the ballot (``approval_voting.py:121-125``).
 - ``cumulative``: a JSON object of solution -> points, 10 points in all, none
   negative, every key a solution (``cumulative_voting.py:120-142``); MALLM reads it
-  with ``ast.literal_eval``, here a pattern accepts the same objects (keys quoted or
-  not) and nothing is evaluated.
+  with ``ast.literal_eval``, here a pattern accepts such objects of whole numbers (bare
+  or in matching quotes, a trailing comma allowed) and nothing is evaluated.
 - ``ranked``: up to 5 solution numbers separated by spaces, most preferred first;
   a solution at rank k (from 0) scores ``min(5, voters) - k`` (``ranked_voting.py:80-127``).
-  As in MALLM a number given twice is not refused.
+  As in MALLM a number given twice is not refused, and a reply with no number is an
+  empty ranking (a ballot that scores nothing).
 
 A ballot that cannot be read gives the reason instead (the voter is asked again).
 The winner is the solution with the highest count; a tie at the top, or no valid
@@ -39,10 +40,10 @@ Ballot = list[int] | dict[int, int]
 """A read ballot: solution numbers (simple: one; approval: a set; ranked: in order), or
 cumulative points by solution number."""
 
-_NUMBER = r'"?(-?\d+)"?'
+_NUMBER = r"""(?:"(-?\d+)"|'(-?\d+)'|(-?\d+))"""
+"""A whole number, bare or in matching double or single quotes (as Python literals read)."""
 _PAIR = re.compile(_NUMBER + ":" + _NUMBER)
-_OBJECT = re.compile(r"\{(?:" + _NUMBER + ":" + _NUMBER + r"(?:," + _NUMBER + ":" + _NUMBER
-                     + r")*)?\}")
+_OBJECT = re.compile(r"\{(?:" + _PAIR.pattern + r"(?:," + _PAIR.pattern + r")*,?)?\}")
 
 
 def read_ballot(method: VotingMethod, text: str, solutions: int) -> Ballot | str:
@@ -64,7 +65,8 @@ def read_ballot(method: VotingMethod, text: str, solutions: int) -> Ballot | str
         if not _OBJECT.fullmatch(compact):
             return "not a JSON object of solution numbers and points"
         points: dict[int, int] = {}
-        for key, value in _PAIR.findall(compact):
+        for pair in _PAIR.findall(compact):
+            key, value = "".join(pair[:3]), "".join(pair[3:])
             points[int(key)] = int(value)  # a repeated key keeps its last value, as a dict
         if any(k < 0 or k >= solutions for k in points):
             return "points given to a solution that does not exist"
@@ -73,8 +75,8 @@ def read_ballot(method: VotingMethod, text: str, solutions: int) -> Ballot | str
         if sum(points.values()) != POINTS:
             return f"points sum to {sum(points.values())}, not {POINTS}"
         return points
-    parts = text.split()
-    if not parts or not all(re.fullmatch(r"-?\d+", p) for p in parts):
+    parts = text.split()  # no number at all is an empty ranking, as MALLM reads it
+    if not all(re.fullmatch(r"-?\d+", p) for p in parts):
         return "not numbers separated by spaces"
     ranking = [int(p) for p in parts]
     if any(r < 0 or r >= solutions for r in ranking):
@@ -101,9 +103,14 @@ def tally(method: VotingMethod, ballots: Sequence[Ballot], solutions: int,
     return scores
 
 
-def winner(scores: Sequence[float], ballots: int) -> int | None:
-    """The solution with the unique highest count; ``None`` on a tie or with no ballot."""
-    if ballots == 0 or not scores:
+def winner(scores: Sequence[float], ballots: int, method: VotingMethod = "simple") -> int | None:
+    """The solution with the unique highest count; ``None`` on a tie or with no ballot.
+
+    As MALLM counts: simple and approval votes count only the solutions voted for, so
+    no ballot is no winner; cumulative and ranked scores start every solution at 0, so
+    a lone solution wins even with no ballot.
+    """
+    if not scores or (ballots == 0 and method in ("simple", "approval")):
         return None
     top = max(scores)
     tops = [i for i, s in enumerate(scores) if s == top]

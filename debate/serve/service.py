@@ -50,8 +50,8 @@ def reply_text(trace: DebateTrace) -> str:
         why = f"stop reason: {trace.stop_reason}" + (f"; {reason}" if reason else "")
         return f"The debate reached no final answer ({why})."
     last: dict[str, Any] = {}
-    for turn in trace.turns:
-        if turn.answer is not None and turn.raw:
+    for turn in trace.turns:  # answers only: a ballot's or verdict's "answer" is no reasoning
+        if turn.kind in ("answer", "revision") and turn.answer is not None and turn.raw:
             last[turn.agent] = turn
     chosen = [t for t in last.values() if t.answer == final]
     reasoning = chosen[-1].raw if chosen else ""
