@@ -17,6 +17,10 @@ RUNS = {  # run name -> debate run arguments (besides the data set and the model
     "ranked-voting": ["--protocol", "du", "--option", "decision=ranked-voting"],
     "supermajority": ["--protocol", "du", "--option", "decision=supermajority-consensus"],
     "judge": ["--protocol", "du", "--option", "decision=judge"],
+    "collective-improvement": ["experiments/collective-improvement-arithmetic.yaml",
+                               "--option", "turns=3"],
+    "all-agents-drafting": ["experiments/all-agents-drafting-arithmetic.yaml",
+                            "--option", "turns=3"],
 }
 
 
@@ -36,4 +40,11 @@ def test_debate_compare_tests_every_2025_protocol_against_du_and_self_consistenc
     compared = json.loads(result.output)
     assert [run["name"] for run in compared["runs"]] == list(RUNS)
     assert all(run["summary"]["debates"] == 4 for run in compared["runs"])
+    protocols = [run["summary"]["protocol"] for run in compared["runs"]]
+    assert protocols == ["du", "self-consistency", "du-sparse", "du", "du", "du",
+                         "collective-improvement", "all-agents-drafting"]
+    # each run is tested against the first (du) on the same 4 questions, Holm-corrected
+    assert [p["run"] for p in compared["paired"]] == list(RUNS)[1:]
+    assert all(p["first"] == "du" and p["questions"] == 4 and 0 <= p["p_holm"] <= 1
+               for p in compared["paired"])
     assert (tmp_path / "compare.svg").exists()
