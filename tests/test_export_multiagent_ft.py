@@ -204,6 +204,41 @@ async def test_guessed_cut_off_and_empty_replies_decide_no_label():
     assert export([empty], "mft-critic", "sft").drops == {"empty": 1, "not-mixed": 2}
 
 
+async def test_an_unparsed_first_answer_makes_critic_minus_as_in_the_reference():
+    """ft_critic.py:119-126: parse_answer gives None, grade_answer(None, last) is false
+    (grader.py:241-242), so a first reply without an answer that ends at the consensus
+    is critic- (D^C-), not dropped."""
+    trace = await du_trace([[U, R], [R, R], [R, R]])
+    assert trace.turns[0].answer is None and not trace.turns[0].is_fallback
+    rows = export([trace], "mft-critic", "sft", options=MftOptions(critic_plus_rate=1.0))
+    (row,) = rows
+    assert row["metadata"]["agents"] == ["agent-0", "agent-0"]
+    assert json.loads(row["metadata"]["extra"])["mft"] == "critic-"
+    assert json.loads(row["metadata"]["extra"])["from_answer"] is None
+    assert row["messages"][1]["content"] == U  # the unparsed reply is in the conversation
+    assert rows.drops == {"not-mixed": 2}  # agents 1 and 2: critic+, no critic- to follow
+
+
+async def test_a_guessed_or_cut_off_first_answer_decides_no_critic_label():
+    """The project's rule, not the reference's: a fallback guess or a reply cut at the
+    token limit decides neither critic- nor critic+; the example is dropped by its reason,
+    unless allow_fallback / allow_truncated let it decide."""
+    wrong_guess = "I get 13"
+    guessed = await du_trace([[wrong_guess, R], [R, R], [R, R]])
+    assert guessed.turns[0].is_fallback and guessed.turns[0].answer == "13"
+    rows = export([guessed], "mft-critic", "sft", options=MftOptions(critic_plus_rate=1.0))
+    assert rows == [] and rows.drops == {"fallback-parsed": 1, "not-mixed": 2}
+    allowed = examples([guessed], "mft-critic",
+                       MftOptions(critic_plus_rate=0.0, allow_fallback=True))
+    assert [(extra(e)["mft"], extra(e)["from_answer"]) for e in allowed] == [("critic-", "13")]
+    cut = await du_trace([[W, R], [R, R], [R, R]], cut=(0,))  # agent-0's round-0 reply
+    rows = export([cut], "mft-critic", "sft", options=MftOptions(critic_plus_rate=1.0))
+    assert rows == [] and rows.drops == {"truncated": 1, "not-mixed": 2}
+    allowed = examples([cut], "mft-critic",
+                       MftOptions(critic_plus_rate=0.0, allow_truncated=True))
+    assert [(extra(e)["mft"], extra(e)["from_answer"]) for e in allowed] == [("critic-", "13")]
+
+
 async def test_each_agent_gets_its_own_rows_in_the_sft_formats():
     """One dataset per agent (answers_dicts[i]); sft keeps the conversation's replies."""
     traces = [await du_trace([[W, R], [W, R], [R, R]], qid="a"),
@@ -297,3 +332,18 @@ async def test_debate_export_sets_the_critic_mix_rate_and_seeds_it(tmp_path: Pat
     bad = cli("bad", "--critic-plus-rate", "1.5")
     assert bad.exit_code == 2 and "critic_plus_rate" in bad.output
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("strategies", [[], ["-s", "gold"], ["-s", "mft-generator"]])
+async def test_debate_export_refuses_a_critic_mix_rate_without_mft_critic(
+        tmp_path: Path, strategies: list[str]):
+    """--critic-plus-rate sets only mft-critic's mix: without it, exit 2 saying what to do
+    (never silently ignored), before anything is written."""
+    run = await two_debate_run(tmp_path / "run")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(out), *strategies,
+                                      "-f", "sft", "--writer", "jsonl",
+                                      "--critic-plus-rate", "0.25"])
+    assert result.exit_code == 2
+    assert "--critic-plus-rate" in result.output and "add -s mft-critic" in result.output
+    assert not out.exists()

@@ -48,8 +48,9 @@ def export_cmd(
         "--allow-truncated", help="Use replies cut off at the token limit (finish_reason "
         "length) as targets and to decide labels; off by default.")] = False,
     critic_plus_rate: Annotated[float | None, Opt(
-        help="mft-critic: the chance that an agent's next critic+ example follows each of its "
-        "critic- ones (default 0.5, the reference's random.choice([0, 1])).")] = None,
+        help="mft-critic (only with -s mft-critic): the chance that an agent's next critic+ "
+        "example follows each of its critic- ones (default 0.5, the reference's "
+        "random.choice([0, 1])).")] = None,
     no_dedupe: Annotated[bool, Opt("--no-dedupe", help="Keep duplicate examples (mft-*: "
                                    "dedupe compares an agent's examples with its own only).")
                          ] = False,
@@ -120,10 +121,15 @@ def strategy_options(strategies: list[str], options: dict[str, Any], *, seed: in
     """The strategies' options: ``options``, or with ``mft-critic`` its :class:`MftOptions`.
 
     :class:`MftOptions` adds the critic mix's rate (when given) and ``seed``; a bad value
-    is a :class:`ConfigError` naming it.
+    is a :class:`ConfigError` naming it, and so is ``--critic-plus-rate`` without
+    ``mft-critic`` (it would set nothing).
     """
     if "mft-critic" not in strategies:
-        return options  # --critic-plus-rate is ignored, like the other strategies' options
+        if critic_plus_rate is not None:
+            raise ConfigError("--critic-plus-rate sets the mix of the mft-critic strategy, "
+                              f"which this export does not run (-s {' -s '.join(strategies)})"
+                              ": add -s mft-critic, or leave --critic-plus-rate out")
+        return options
     from debate.export import MftOptions
     from debate.settings import validated
 

@@ -26,8 +26,15 @@ select (``gt_answer`` is read and never used), the debate's consensus is.
   sets; the paper's own text was not reachable) when the agent's
   round-0 answer differs from its last one (wrong, then corrected to the
   consensus: lines 126-133), else ``critic+`` (D^C+: right and stayed right,
-  lines 134-141). Critics answer the rounds after round 0 (``ft_gen.py:243-246``),
-  so a one-round debate gives none (``one-round``).
+  lines 134-141). A round-0 reply with no parsed answer makes ``critic-`` as in the
+  reference (``parse_answer`` gives ``None``, and ``grade_answer(None, ...)`` is false:
+  ``ft_critic.py:119-126``, ``grader.py:241-242``). A round-0 reply that was guessed
+  by a fallback rule, cut off at the token limit or empty decides no label here (the
+  project's rule; the reference would read it as any other reply): the example is
+  dropped and counted as ``fallback-parsed``, ``truncated`` or ``empty``, unless
+  ``allow_fallback`` / ``allow_truncated`` let the guess or the cut-off reply decide.
+  Critics answer the rounds after round 0 (``ft_gen.py:243-246``), so a one-round
+  debate gives none (``one-round``).
 - The mix: every ``critic-`` example is kept; after the i-th one of an agent,
   with probability 1/2 (``random.choice([0, 1])``), the i-th of that agent's
   shuffled ``critic+`` examples follows (``ft_critic.py:195-214``, the ``--gpt``
@@ -58,7 +65,7 @@ agreeing reply gets its own key, ``answers_dict[counter]``, ``ft_generator.py:11
 as it does.
 
 Unusable turns are counted as elsewhere (``empty``, ``truncated``,
-``fallback-parsed``: :func:`debate.export.strategies._keep`). The ``answer`` of each
+``fallback-parsed``: :func:`debate.export.labels.keep_turn`). The ``answer`` of each
 example is the gold answer when the question has one, else the final answer.
 """
 
@@ -73,14 +80,8 @@ from pydantic import Field
 from debate.export.drops import drop
 from debate.export.examples import Example, provenance
 from debate.export.filters import per_agent_strategy
-from debate.export.strategies import (
-    StrategyOptions,
-    _correct,
-    _keep,
-    _labelled_majority,
-    _target,
-    strategy,
-)
+from debate.export.labels import keep_turn, labelled_majority, reward_target, turn_correct
+from debate.export.strategies import StrategyOptions, strategy
 from debate.trace import DebateTrace, Turn
 
 __all__ = ["CRITIC_PLUS_RATE", "MftOptions", "critic_examples", "generator_examples",
@@ -123,7 +124,7 @@ def _consensus(trace: DebateTrace, options: StrategyOptions) -> tuple[list[list[
     if not rounds or final is None:
         drop("no-answers" if not rounds else "no-final-answer")
         return None
-    if not _labelled_majority(rounds[-1], final, options):
+    if not labelled_majority(rounds[-1], final, options):
         drop("no-consensus")  # a tie, or a final answer the last round's majority did not give
         return None
     return rounds, final
@@ -132,9 +133,9 @@ def _consensus(trace: DebateTrace, options: StrategyOptions) -> tuple[list[list[
 def _example(trace: DebateTrace, target: Turn, turns: list[Turn], name: str, final: str,
              **extra: Any) -> Example:
     """One single completion: ``target``'s prompt and reply, labelled desirable."""
-    answer, source = _target(trace, final, trace.final.method)
+    answer, source = reward_target(trace, final, trace.final.method)
     return Example(prompt=target.messages, completion=target.raw, label=True, answer=answer,
-                   chosen_correct=_correct(trace, target),
+                   chosen_correct=turn_correct(trace, target),
                    metadata=provenance(trace, turns, name, source, agent=target.agent,
                                        role=target.role, consensus=final, **extra))
 
@@ -150,7 +151,7 @@ def generator_examples(traces: Iterable[DebateTrace], options: StrategyOptions
             continue
         rounds, final = found
         for turn in rounds[0]:
-            if turn.answer == final and _keep(turn, options):
+            if turn.answer == final and keep_turn(turn, options):
                 examples.append(_example(trace, turn, [turn], "mft-generator", final,
                                          mft="generator"))
     return examples
@@ -171,10 +172,12 @@ def _critic_sets(traces: Iterable[DebateTrace], options: StrategyOptions
         first_by_agent = {t.agent: t for t in rounds[0]}
         for last in rounds[-1]:
             first = first_by_agent.get(last.agent)
-            if first is None or last.answer != final or not _keep(last, options):
+            if first is None or last.answer != final or not keep_turn(last, options):
                 continue  # only replies that end at the consensus (ft_critic.py:125)
-            if not _keep(first, options):
-                continue  # its answer decides critic- or critic+
+            if not keep_turn(first, options):
+                continue  # a guessed, cut-off or empty first reply decides no label
+            # an unparsed first answer (None) differs from the last one: critic- (as
+            # grade_answer(None, ...) is false in the reference, ft_critic.py:126)
             kind: CriticSet = "critic+" if first.answer == last.answer else "critic-"
             example = _example(trace, last, [last, first], "mft-critic", final, mft=kind,
                                from_answer=first.answer, to_answer=last.answer)

@@ -40,7 +40,6 @@ consensus or the judge's pick, and ``metadata.answer_source`` says which.
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import combinations, product
 from typing import Annotated, Any, Literal
@@ -49,6 +48,15 @@ from pydantic import Field
 
 from debate.export.drops import drop
 from debate.export.examples import Example, prompt_key, provenance
+from debate.export.labels import (
+    is_truncated,
+    keep_turn,
+    labelled,
+    labelled_majority,
+    reward_target,
+    shares,
+    turn_correct,
+)
 from debate.protocols.oversight_records import (
     JudgeRating,
     OversightJudgment,
@@ -85,12 +93,6 @@ class StrategyOptions(Settings):
     training targets and to decide labels; off by default (a cut-off text is no target)."""
 
 
-def _target(trace: DebateTrace, fallback: str | None, source: str) -> tuple[str | None, str]:
-    """The reward target: the gold answer whenever there is one, else ``fallback``."""
-    gold = trace.question.gold
-    return (gold, "gold") if gold is not None else (fallback, source)
-
-
 Strategy = Callable[[Iterable[DebateTrace], StrategyOptions], list[Example]]
 STRATEGIES: Registry[Strategy] = Registry("strategy", "strategy_name",
                                           group="debatelab.strategies")
@@ -115,44 +117,7 @@ def _groups(turns: list[Turn], round_: int) -> list[list[Turn]]:
 def _answers(trace: DebateTrace, round_: int, options: StrategyOptions) -> list[Turn]:
     """The usable answers of a round (each one left out is counted, by its reason)."""
     return [t for t in trace.turns if t.round == round_ and t.kind in ("answer", "revision")
-            and _keep(t, options)]
-
-
-def is_truncated(turn: Turn) -> bool:
-    """Whether the reply ended on the token limit (cut off: ``finish_reason == "length"``)."""
-    return turn.finish_reason == "length"
-
-
-def _unusable(turn: Turn, options: StrategyOptions, labels: bool = True) -> str | None:
-    """Why the turn may not be a target (or, with ``labels``, decide one); ``None``: it may."""
-    if not turn.raw.strip():
-        return "empty"
-    if is_truncated(turn) and not options.allow_truncated:
-        return "truncated"
-    if labels and turn.is_fallback and not options.allow_fallback:
-        return "fallback-parsed"
-    return None
-
-
-def _keep(turn: Turn, options: StrategyOptions, labels: bool = True) -> bool:
-    """Whether the turn is usable (see :func:`_unusable`); a drop is counted by its reason."""
-    reason = _unusable(turn, options, labels)
-    if reason is not None:
-        drop(reason)
-    return reason is None
-
-
-def _labelled(turn: Turn, options: StrategyOptions) -> bool:
-    """Whether the turn's answer may count as a vote (no fallback guess or cut-off reply).
-
-    Not counted as a drop: it weighs votes, it picks no example.
-    """
-    return _unusable(turn, options) in (None, "empty")
-
-
-def _correct(trace: DebateTrace, turn: Turn) -> bool | None:
-    q = trace.question
-    return is_correct(turn.answer, q.gold, q.task, q.numeric_tolerance)
+            and keep_turn(t, options)]
 
 
 def _pair(trace: DebateTrace, chosen: Turn, rejected: Turn, name: str,
@@ -161,7 +126,7 @@ def _pair(trace: DebateTrace, chosen: Turn, rejected: Turn, name: str,
     return Example(prompt=chosen.messages, chosen=chosen.raw, rejected=rejected.raw,
                    score_chosen=scores[0], score_rejected=scores[1],
                    margin=scores[0] - scores[1], answer=answer,
-                   chosen_correct=_correct(trace, chosen),
+                   chosen_correct=turn_correct(trace, chosen),
                    metadata=provenance(trace, [chosen, rejected], name, source, **extra))
 
 
@@ -179,18 +144,13 @@ def gold_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list[
                 right: list[Turn] = []
                 wrong: list[Turn] = []
                 for turn in group:
-                    (right if _correct(trace, turn) else wrong).append(turn)
+                    (right if turn_correct(trace, turn) else wrong).append(turn)
                 if not (right and wrong):
                     drop("no-disagreement")
                 examples += [_pair(trace, c, w, "gold", (1.0, 0.0), (q.gold, "gold"),
                                    rejected_answer=w.answer)
                              for c, w in product(right, wrong)]
     return examples
-
-
-def _shares(turns: list[Turn]) -> tuple[Counter[str], int]:
-    counts = Counter(t.answer for t in turns if t.answer is not None)
-    return counts, len(turns)
 
 
 @strategy("consensus")
@@ -202,7 +162,7 @@ def consensus_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> 
         if not rounds:
             drop("no-answers")
             continue
-        counts, n = _shares([t for t in rounds[-1] if _labelled(t, options)])
+        counts, n = shares([t for t in rounds[-1] if labelled(t, options)])
         if not counts:
             drop("no-consensus")
             continue
@@ -213,7 +173,7 @@ def consensus_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> 
                 or (top_votes - runner_up) / n < options.min_margin):
             drop("no-consensus")
             continue
-        target = _target(trace, top, "consensus")
+        target = reward_target(trace, top, "consensus")
         for r in options.rounds:
             for group in _groups(_answers(trace, r, options), r):
                 agree = [t for t in group if t.answer == top]
@@ -238,8 +198,8 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
             continue
         q = trace.question
         # majorities of the answers that may decide a label (no guess, no cut-off reply)
-        first_counts, _ = _shares([t for t in rounds[0] if _labelled(t, options)])
-        last_counts, _ = _shares([t for t in rounds[-1] if _labelled(t, options)])
+        first_counts, _ = shares([t for t in rounds[0] if labelled(t, options)])
+        last_counts, _ = shares([t for t in rounds[-1] if labelled(t, options)])
         first_major = first_counts.most_common(1)[0][0] if first_counts else None
         last_major = last_counts.most_common(1)[0][0] if last_counts else None
         last_by_agent = {t.agent: t for t in rounds[-1]}
@@ -248,7 +208,7 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
             if last is None:
                 drop("not-revised")
                 continue
-            if not (_keep(first, options) and _keep(last, options)):
+            if not (keep_turn(first, options) and keep_turn(last, options)):
                 continue
             if q.gold is not None:
                 tolerance = q.numeric_tolerance
@@ -260,10 +220,10 @@ def revision_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> l
             if not improved:
                 drop("not-revised")
             else:
-                target, source = _target(trace, last_major, "consensus")
+                target, source = reward_target(trace, last_major, "consensus")
                 ex = Example(prompt=first.messages, chosen=last.raw, rejected=first.raw,
                              score_chosen=1.0, score_rejected=0.0, margin=1.0, answer=target,
-                             chosen_correct=_correct(trace, last),
+                             chosen_correct=turn_correct(trace, last),
                              metadata=provenance(trace, [last, first], "revision", source,
                                                  from_answer=first.answer,
                                                  to_answer=last.answer))
@@ -290,14 +250,14 @@ def judge_pairs(traces: Iterable[DebateTrace], options: StrategyOptions) -> list
         if not options.allow_truncated and any(is_truncated(t) for t in _decision(trace)):
             drop("truncated")  # a verdict cut off at the token limit decides no label
             continue
-        sides = [t for t in rounds[-1] if _keep(t, options)]
+        sides = [t for t in rounds[-1] if keep_turn(t, options)]
         picked = [t for t in sides if t.answer == final.answer]
         others = [t for t in sides if t.answer != final.answer]
         if not (picked and others):
             drop("no-disagreement")
         rationale = (final.details.get("rationale") or final.details.get("reason")
                      or final.details.get("rule"))
-        target = _target(trace, final.answer, "judge")
+        target = reward_target(trace, final.answer, "judge")
         examples += [_pair(trace, c, w, "judge", (1.0, 0.0), target,
                            method=final.method, rationale=rationale)
                      for c, w in product(picked, others)]
@@ -311,21 +271,11 @@ def _decision(trace: DebateTrace) -> list[Turn]:
     return [t for t in decisions if t.round == last]
 
 
-def _labelled_majority(turns: list[Turn], answer: str, options: StrategyOptions) -> bool:
-    """Whether ``answer`` is the one most common answer of the turns that may decide a label.
-
-    Without gold, a final answer carried by guessed or cut-off votes labels nothing.
-    """
-    ranked = _shares([t for t in turns if _labelled(t, options)])[0].most_common(2)
-    return bool(ranked) and ranked[0][0] == answer and (
-        len(ranked) == 1 or ranked[0][1] > ranked[1][1])
-
-
 def _single(trace: DebateTrace, turn: Turn, name: str, label: bool,
             target: tuple[str | None, str | None], **extra: Any) -> Example:
     answer, source = target
     return Example(prompt=turn.messages, completion=turn.raw, label=label, answer=answer,
-                   chosen_correct=_correct(trace, turn) if turn.kind != "critique" else None,
+                   chosen_correct=turn_correct(trace, turn) if turn.kind != "critique" else None,
                    metadata=provenance(trace, [turn], name, source, role=turn.role, **extra))
 
 
@@ -343,12 +293,12 @@ def sft_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -> lis
         if q.gold is not None and not final_correct(trace):
             drop("wrong-final")
             continue
-        if q.gold is None and not _labelled_majority(rounds[-1], final, options):
+        if q.gold is None and not labelled_majority(rounds[-1], final, options):
             drop("unlabelled-consensus")
             continue
-        target = _target(trace, final, trace.final.method)
+        target = reward_target(trace, final, trace.final.method)
         for turn in rounds[-1]:
-            if turn.answer == final and _keep(turn, options):
+            if turn.answer == final and keep_turn(turn, options):
                 examples.append(_single(trace, turn, "sft", True, target))
     return examples
 
@@ -359,7 +309,7 @@ def critique_examples(traces: Iterable[DebateTrace], options: StrategyOptions) -
     examples = []
     for trace in traces:
         for turn in trace.turns:
-            if turn.kind in ("critique", "review") and _keep(turn, options, labels=False):
+            if turn.kind in ("critique", "review") and keep_turn(turn, options, labels=False):
                 examples.append(_single(trace, turn, "sft-critique", True, (None, None),
                                         kind=turn.kind))
     return examples
@@ -485,9 +435,9 @@ def judge_preference_pairs(traces: Iterable[DebateTrace],
             continue  # speeches carry a ``point`` only as best-of-N candidates
         probes = {j.probe_of: t.id for t in trace.turns if t.step == "probe"
                   for j in [OversightJudgment.read(t)] if j is not None and j.probe_of is not None}
-        target = _target(trace, trace.final.answer, "judge")
+        target = reward_target(trace, trace.final.answer, "judge")
         for group in _sampled_points(trace):
-            scored = [t for t in group if _rated(t) and _keep(t, options, labels=False)]
+            scored = [t for t in group if _rated(t) and keep_turn(t, options, labels=False)]
             for chosen, rejected in _ranked_pairs(scored, options.pairs):
                 margin = _rating(chosen) - _rating(rejected)
                 if chosen.raw == rejected.raw:  # nothing to prefer between identical texts
