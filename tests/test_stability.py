@@ -25,6 +25,7 @@ from debate.analysis.stability import (
     ks_statistic,
     markdown_section,
     mixture_log_likelihood,
+    order_components,
     regularized_beta,
     stop_round,
     summary_line,
@@ -260,7 +261,9 @@ def test_the_report_section_states_the_stop_and_each_round():
                         "answer calls (17.6%) saved.")
     assert lines[7].startswith("| 0 | 3 | 3 / 1 / 0 / 0 | - | 0.0% | ")
     assert lines[9].startswith("| 2 | 3 | 1 / 0 / 1 / 2 | 0.0000 | 75.0% | ")
-    assert lines[-1].endswith("1 debate without a gold answer left out.")
+    assert lines[-1].endswith("1 debate without a gold answer left out (the reference would "
+                              "count each as 0 correct).")
+    assert "Unlike the reference, a question without a gold answer is left out" in lines[-1]
     assert summary_line(adaptive_stop(_run())).startswith(
         "adaptive stopping (Hu et al. 2025): stops at round 3 of 0..4")
 
@@ -299,3 +302,135 @@ def test_a_report_says_why_it_was_not_computed(tmp_path, monkeypatch):
     assert result is not None
     assert markdown_section(result)[3] == ('Not computed: the Beta-Binomial fit of Hu et al. '
                                            '(2025) needs scipy: pip install "debatelab[analysis]".')
+
+
+# ensure_consistent_component_ordering (pmf.py:120-190), both steps; fit_mixture_direct's numbers
+
+
+def test_the_lower_mean_component_goes_second_and_its_weight_with_it():
+    """Before: step 1 only. Now still: Beta(1, 3) (mean 1/4) before Beta(3, 1) (3/4) at w = 0.3
+    swaps to 0.7 Beta(3, 1) + 0.3 Beta(1, 3); step 2 leaves them (a1 > b1, a2 < b2)."""
+    m = order_components(0.3, 1.0, 3.0, 3.0, 1.0)
+    assert (m.w, m.alpha1, m.beta1, m.alpha2, m.beta2) == pytest.approx((0.7, 3.0, 1.0, 1.0, 3.0))
+
+
+def test_a_first_component_with_nearly_equal_shapes_is_rescaled_past_one_half():
+    """Before: left out. Now: component 1 Beta(1, 1.01) has a1 < b1; scale = 1.01, candidate
+    (1.01 * 1.01, 1) = (1.0201, 1); means 1/2.01 = 0.497512 and 1.0201/2.0201 = 0.504975 differ
+    by 0.00746 < 0.01, so it is taken. Beta(1, 1.02): (1.0404, 1), means 0.495050 and 0.509902
+    differ by 0.01485: kept."""
+    m = order_components(0.5, 1.0, 1.01, 1.0, 3.0)
+    assert (m.alpha1, m.beta1) == pytest.approx((1.0201, 1.0), abs=1e-15)
+    assert (m.w, m.alpha2, m.beta2) == (0.5, 1.0, 3.0)
+    kept = order_components(0.5, 1.0, 1.02, 1.0, 3.0)
+    assert (kept.alpha1, kept.beta1) == (1.0, 1.02)
+
+
+def test_a_second_component_with_nearly_equal_shapes_is_rescaled_below_one_half():
+    """Before: left out. Now: component 2 Beta(1.01, 1) has a2 > b2; scale = 1.01, candidate
+    (1, 1.01 * 1.01) = (1, 1.0201); means 1.01/2.01 = 0.502488 and 1/2.0201 = 0.495025: taken."""
+    m = order_components(0.5, 3.0, 1.0, 1.01, 1.0)
+    assert (m.alpha2, m.beta2) == pytest.approx((1.0, 1.0201), abs=1e-15)
+    assert (m.w, m.alpha1, m.beta1) == (0.5, 3.0, 1.0)
+    assert order_components(m.w, m.alpha1, m.beta1, m.alpha2, m.beta2) == m  # the loop's 2nd call
+
+
+def test_the_rescaling_moves_the_ks_distance():
+    """Before: left out as if harmless. Now: it changes the distribution, so the distance.
+
+    0.5 Beta(1, 1.01) + 0.5 Beta(1, 3) against its rescaled 0.5 Beta(1.0201, 1) + 0.5 Beta(1, 3):
+    the CDFs differ by 0.5 |(1 - (1-x)^1.01) - x^1.0201|, in closed form on the reference's grid.
+    """
+    before = Mixture(0.5, 1.0, 1.01, 1.0, 3.0)
+    after = order_components(before.w, before.alpha1, before.beta1, before.alpha2, before.beta2)
+    x = np.linspace(0.0, 1.0, 1000)
+    expected = float(np.max(0.5 * np.abs((1 - (1 - x) ** 1.01) - x ** 1.0201)))
+    assert ks_statistic(before, after) == pytest.approx(expected, abs=1e-12)
+    assert expected > 0.005
+
+
+# fit_mixture_direct (pmf.py@2ac20ab, its source run as is, n_restarts=2, under numpy 2.4.6
+# and scipy 1.17.1): w, a1, b1, a2, b2 and the log-likelihood it returned, to the last digit.
+REFERENCE_FITS = [
+    (3, [0, 1, 1, 2, 3, 3, 3, 2, 0, 3],
+     (0.4735972200276657, 3.7688444297462365, 0.4786027673746292, 1.3881997632559921,
+      2.6767912247993566), -13.321790402177854),
+    # step 2 fires: the optimum's component 1 is Beta(4.000015474655661, 4.000033835381917)
+    (3, [3, 1, 1, 2, 2, 0],
+     (0.999999999, 4.000052196192451, 4.000015474655661, 1.9875327799409344,
+      2.7124035226493475), -7.977968093170149),
+    # step 2 fires on component 2: the optimum's is Beta(336.6915841980912, 332.4146511764186)
+    (3, [3, 1, 1, 2, 1, 3, 1, 2, 1, 3],
+     (0.1972727977601675, 280.1199607266311, 1e-09, 332.4146511764186, 341.0235453480582),
+     -12.045884547920268),
+]
+
+
+def test_on_a_fitted_mixture_the_rescaling_moves_the_distance_past_the_threshold():
+    """Before: left out. Now: the third reference set's component 2, Beta(336.69, 332.41) (mean
+    0.50320, sd 0.019) becomes Beta(332.41, 341.02) (mean 0.49361): with weight 0.80 the CDFs
+    of the mixture with and without step 2 differ by 0.158, three times the threshold.
+    Step 2 fired on 65 of 4,000 random count sets (k 2-4, 4-11 tasks) run through the reference."""
+    w, a1, b1, a2, b2 = REFERENCE_FITS[2][2]
+    unscaled = Mixture(w, a1, b1, 336.6915841980912, 332.4146511764186)
+    assert order_components(w, a1, b1, 336.6915841980912, 332.4146511764186) == \
+        Mixture(w, a1, b1, a2, b2)
+    assert ks_statistic(unscaled, Mixture(w, a1, b1, a2, b2)) > 3 * KS_THRESHOLD
+
+
+@pytest.mark.parametrize(("k", "counts", "params", "log_likelihood"), REFERENCE_FITS)
+def test_the_fit_is_the_reference_codes_to_1e_9(k, counts, params, log_likelihood):
+    """Before: claimed bit-identical, untested; without step 2 the second set's component 1
+    was (4.000015474655661, 4.000033835381917). Now: both sets' five numbers and likelihood
+    within 1e-9 of what ``fit_mixture_direct`` returned on them."""
+    fit = fit_mixture(counts, k)
+    m = fit.mixture
+    assert (m.w, m.alpha1, m.beta1, m.alpha2, m.beta2) == pytest.approx(params, abs=1e-9, rel=0)
+    assert fit.log_likelihood == pytest.approx(log_likelihood, abs=1e-9, rel=0)
+
+
+def test_k_is_the_most_answers_read_in_any_round():
+    """Before: each round's own k. Now: the reference's, the largest bin of all rounds.
+
+    Round 0: q1 reads 2 answers (one unparsed), both right; q2 reads 2, none right: its own
+    k would be 2. Rounds 1-2 read 3. Every round is fitted with k = 3, round 0's counts
+    0..3 are (1, 0, 1, 0)."""
+    run = [_debate("q1", [["4", "4", None]] + [RIGHT] * 2),
+           _debate("q2", [["5", None, "5"]] + [WRONG] * 2)]
+    result = adaptive_stop(run)
+    assert [f.agents for f in result.rounds] == [3, 3, 3]
+    assert [f.counts for f in result.rounds] == [(1, 0, 1, 0), (1, 0, 0, 1), (1, 0, 0, 1)]
+
+
+def test_the_terminal_summary_reads_the_callers_traces_once(tmp_path, monkeypatch):
+    """Before: print_summary read traces.jsonl again and refitted. Now: with the caller's
+    traces it reads them once (the file is not opened again); with ``stability`` (what
+    write_report returns) it does not fit at all."""
+    import debate.analysis.report as report
+    import debate.analysis.stability as stability
+
+    traces = _run()
+    with TraceWriter(tmp_path / "traces.jsonl") as writer:
+        for trace in traces:
+            writer.write(trace)
+    summary = summarize(traces).model_copy(update={"run": str(tmp_path)})
+    computed = write_report(tmp_path, summary)
+    assert computed is not None and computed.stop == 3
+
+    def no_read(path):
+        raise AssertionError(f"read {path} again")
+
+    monkeypatch.setattr(report, "read_traces", no_read)
+    console = Console(record=True, width=300)
+    print_summary(summary, console, iter(traces), limit=2)
+    text = console.export_text()
+    assert "stops at round 3 of 0..4" in text
+    assert "... and 3 more debates" in text  # the table still shows the first 2
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr(stability, "adaptive_stop", no_fit)
+    console = Console(record=True, width=300)
+    print_summary(summary, console, stability=computed)
+    assert "stops at round 3 of 0..4" in console.export_text()

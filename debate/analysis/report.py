@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -308,11 +308,14 @@ def accuracy_chart(summary: Summary) -> str:
                       y_range=(0, 100), y_suffix="%")
 
 
-def run_stability(run_dir: str | Path | None, summary: Summary) -> AdaptiveStop | None:
+def run_stability(run_dir: str | Path | None, summary: Summary,
+                  traces: Iterable[DebateTrace] | None = None) -> AdaptiveStop | None:
     """Hu et al.'s adaptive stop over a run folder's traces, or why it was not computed.
 
     ``None`` for a run without answer rounds (oversight) or without ``traces.jsonl``.
     The summary answers first when it can (no gold, under 3 rounds): no traces are read.
+    ``traces``: the run's debates where the caller holds them (read once, not again from
+    ``traces.jsonl``).
     """
     from debate.analysis.stability import AdaptiveStop, adaptive_stop  # numpy: when needed
 
@@ -325,17 +328,22 @@ def run_stability(run_dir: str | Path | None, summary: Summary) -> AdaptiveStop 
         return AdaptiveStop(not_computed=f"{len(summary.rounds)} answer round(s); the test "
                             "needs 3 (rounds 0..2)")
     try:
-        return adaptive_stop(read_traces(path))
+        return adaptive_stop(read_traces(path) if traces is None else traces)
     except (DebateError, OSError, ValueError) as exc:  # scipy missing, a bad trace file
         return AdaptiveStop(not_computed=str(exc))
 
 
-def write_report(run_dir: str | Path, summary: Summary) -> None:
-    """Write ``report.md`` and the plot it shows (``accuracy.svg``) into ``run_dir``."""
+def write_report(run_dir: str | Path, summary: Summary) -> AdaptiveStop | None:
+    """Write ``report.md`` and the plot it shows (``accuracy.svg``) into ``run_dir``.
+
+    Returns the adaptive stop it computed (:func:`run_stability`), for
+    :func:`print_summary`'s ``stability``: the fit is then done once.
+    """
     run_dir = Path(run_dir)
     write_text_atomic(run_dir / ACCURACY_PLOT, accuracy_chart(summary))
-    write_text_atomic(run_dir / "report.md",
-                      markdown_report(summary, run_stability(run_dir, summary)))
+    stability = run_stability(run_dir, summary)
+    write_text_atomic(run_dir / "report.md", markdown_report(summary, stability))
+    return stability
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], title: str) -> Table:
@@ -347,10 +355,14 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], title: str) -> 
 
 
 def print_summary(summary: Summary, console: Console | None = None,
-                  traces: Iterable[DebateTrace] | None = None, limit: int = 20) -> None:
+                  traces: Iterable[DebateTrace] | None = None, limit: int = 20,
+                  stability: AdaptiveStop | None = None) -> None:
     """Print the summary as tables, then each failed debate with its reason.
 
-    With ``traces``, a table of the first ``limit`` debates too (see :func:`debate_rows`).
+    With ``traces`` (the run's debates), a table of the first ``limit`` debates too (see
+    :func:`debate_rows`). The adaptive-stopping line is ``stability`` where the caller has
+    it (:func:`write_report` returns it), else :func:`run_stability` computes it once, from
+    ``traces`` where given (read once, not again from ``traces.jsonl``).
     """
     console = console or Console()
     overview = Table(title=f"debate run {summary.run or ''}".strip(), show_header=False)
@@ -361,7 +373,11 @@ def print_summary(summary: Summary, console: Console | None = None,
     console.print(overview)
     console.print(_table(_ROUND_HEADER, _round_rows(summary), "per round"))
     console.print(_table(_AGENT_HEADER, _agent_rows(summary), "per agent"))
-    stability = run_stability(summary.run, summary)
+    it = None if traces is None else iter(traces)
+    head = None if it is None else list(islice(it, limit))
+    if stability is None:
+        rest = None if it is None or head is None else chain(head, it)
+        stability = run_stability(summary.run, summary, rest)
     if stability is not None:
         from debate.analysis.stability import summary_line
 
@@ -371,9 +387,9 @@ def print_summary(summary: Summary, console: Console | None = None,
     for model, reports in summary.endpoints.items():  # 80 columns: no model, no scheme
         rows = [(r.url.split("://", 1)[-1], *_endpoint_counts(r)) for r in reports]
         console.print(_table(_ENDPOINT_HEADER[1:], rows, f"endpoints of {model}"))
-    if traces is not None:
+    if head is not None:
         # the first ``limit`` finished, by question id (natural order: q2 before q10)
-        rows = sorted(debate_rows(islice(traces, limit)), key=lambda row: _natural(row[0]))
+        rows = sorted(debate_rows(head), key=lambda row: _natural(row[0]))
         console.print(_table(_DEBATE_HEADER, rows, "per debate"))
         if summary.debates > len(rows):
             console.print(f"... and {summary.debates - len(rows)} more debates (traces.jsonl)",

@@ -11,28 +11,28 @@ mixtures (the latent correct-rate laws on [0, 1]) is taken on a grid of 1000 poi
 the debate of the whole data set stops after the first round whose distance and the
 previous round's are both below 0.05 (``stability_rounds = 2``).
 
-This module gives those formulas as functions of counts and fitted parameters
-(:func:`beta_binomial_logpmf`, :func:`mixture_log_likelihood`,
-:func:`beta_mixture_cdf`, :func:`ks_statistic`, :func:`stop_round`), the fit
-(:func:`fit_mixture`: scipy's L-BFGS-B as the reference, 2 restarts from seed 42;
-scipy is the optional extra ``debatelab[analysis]``) and the test over a finished
-run (:func:`adaptive_stop`): where the data set would have stopped, the majority-vote
+This module gives the distance and the stop (:func:`beta_mixture_cdf`,
+:func:`ks_statistic`, :func:`stop_round`) and the test over a finished run
+(:func:`adaptive_stop`): where the data set would have stopped, the majority-vote
 accuracy there and at the last round, and the answer calls stopping would have saved.
+The fit is :mod:`debate.analysis.stability_fit` (:func:`fit_mixture`, the reference's
+``fit_mixture_direct`` and ``ensure_consistent_component_ordering``; scipy is the
+optional extra ``debatelab[analysis]``), its names re-exported here.
 The stop needs every question's gold answer, so it is an analysis of a finished run
 (``debate report``), not a stop rule of one debate.
 
-Sources, in ``tyrionhuu/Multi-LLM-Debate`` (``multi_llm_debate/``): the fit is
-``distribution_model/pmf.py@2ac20ab``: ``fit_mixture_direct`` (lines 193-278: seed,
-starts 228-231, bounds 234-240, L-BFGS-B 248-254, best 264) and
-``direct_mixture_log_likelihood`` (69-116); the component order is
-``ensure_consistent_component_ordering`` (120-190: step 1 at 142, step 2 at 158-188);
-the loop over rounds is ``distribution_model/fit_distribution_adaptive_stopping.py@0c277e3``:
-``analyze_distributions_adaptive_stopping`` (defaults ``fitting_method="direct"``,
-``n_restarts=2``, ``ks_threshold=0.05``, ``stability_rounds=2`` at 81-90; ``k`` 201, fit
-217, KS 233 on the grid of 53, stop 236-257); the counts are
-``calculate_correct_rate_distribution`` of ``analysis/calculate_correct_rate_distribution.py``
-(a task without the round counts at its last round; ``k`` is the most answers read
-in the round).
+Sources, in ``tyrionhuu/Multi-LLM-Debate`` (``multi_llm_debate/``): the loop over rounds
+is ``analyze_distributions_adaptive_stopping`` of
+``distribution_model/fit_distribution_adaptive_stopping.py@0c277e33dad48a9feda809c55b3c7b0d180b917e``
+(defaults ``fitting_method="direct"``, ``n_restarts=2``, ``ks_threshold=0.05``,
+``stability_rounds=2`` at 81-90; the bin columns of the whole table at 188, the counts
+191-198, ``k`` the largest bin at 201, fit 217, the ordering again at 222 (a no-op after
+``pmf.py``'s own: :func:`order_components`), KS 233 on the grid of 53, stop 236-257);
+the counts are ``calculate_correct_rate_distribution`` of
+``analysis/calculate_correct_rate_distribution.py`` (the version with ``extract_func`` and
+``compare_func`` that this loop calls: a task without the round counts at its last round;
+a task whose label is missing counts 0 correct; each round's bins run to the most answers
+parsed in it, and the rounds' rows are one table, so the loop's bins are the union).
 """
 
 from __future__ import annotations
@@ -40,12 +40,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from debate.analysis.metrics import score_rounds
-from debate.errors import MissingDependencyError
+from debate.analysis.stability_fit import (
+    FIT_RESTARTS,
+    FIT_SEED,
+    ORDER_MEAN_SHIFT,
+    SCIPY_MISSING,
+    Mixture,
+    MixtureFit,
+    beta_binomial_logpmf,
+    fit_mixture,
+    mixture_log_likelihood,
+    order_components,
+)
 from debate.trace import DebateTrace
 
 __all__ = [
@@ -53,6 +63,7 @@ __all__ = [
     "FIT_SEED",
     "GRID_POINTS",
     "KS_THRESHOLD",
+    "ORDER_MEAN_SHIFT",
     "SCIPY_MISSING",
     "STABILITY_ROUNDS",
     "TITLE",
@@ -67,6 +78,7 @@ __all__ = [
     "ks_statistic",
     "markdown_section",
     "mixture_log_likelihood",
+    "order_components",
     "regularized_beta",
     "stop_round",
     "summary_line",
@@ -78,74 +90,6 @@ STABILITY_ROUNDS = 2
 """The reference's ``stability_rounds``: consecutive stable rounds needed to stop."""
 GRID_POINTS = 1000
 """The reference compares the two CDFs at ``numpy.linspace(0, 1, 1000)``."""
-FIT_RESTARTS = 2
-"""``n_restarts=2`` in ``analyze_distributions_adaptive_stopping``: starts of the fit."""
-FIT_SEED = 42
-"""``random_state=42`` in ``fit_mixture_direct``: the seed of the starting points."""
-_MAX_ITER, _GTOL = 100, 1e-6
-"""``fit_mixture_direct``'s ``max_iter=100`` and ``tol=1e-6``, given to L-BFGS-B as
-``maxiter`` and ``gtol``."""
-_W_CLIP, _LOG_OFFSET = 1e-9, 1e-16
-"""The reference keeps ``w`` in ``[1e-9, 1 - 1e-9]`` (its bound and its clip) and the
-shapes at ``>= 1e-9``; it takes ``log(mixture pmf + 1e-16)``."""
-SCIPY_MISSING = ('the Beta-Binomial fit of Hu et al. (2025) needs scipy: '
-                 'pip install "debatelab[analysis]"')
-"""The message of the error raised when scipy is not installed."""
-
-
-@dataclass(frozen=True)
-class Mixture:
-    """A two-component Beta mixture ``w Beta(a1, b1) + (1 - w) Beta(a2, b2)``.
-
-    The same five numbers define the Beta-Binomial mixture of the counts.
-    """
-
-    w: float
-    alpha1: float
-    beta1: float
-    alpha2: float
-    beta2: float
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.w <= 1.0:
-            raise ValueError(f"Mixture.w is {self.w!r}; a weight lies in [0, 1]")
-        for name in ("alpha1", "beta1", "alpha2", "beta2"):
-            value = getattr(self, name)
-            if not value > 0.0:
-                raise ValueError(f"Mixture.{name} is {value!r}; Beta shapes are > 0")
-
-
-def beta_binomial_logpmf(s: int, k: int, alpha: float, beta: float) -> float:
-    """``log BB(s | k, a, b) = log C(k, s) + log B(a + s, b + k - s) - log B(a, b)``.
-
-    ``-inf`` outside ``0 <= s <= k``. ``BB(s | 2, 2, 1)`` is 1/6, 1/3, 1/2 for s = 0, 1, 2.
-    """
-    if not 0 <= s <= k:
-        return -math.inf
-    lg = math.lgamma
-    log_comb = lg(k + 1) - lg(s + 1) - lg(k - s + 1)
-    log_num = lg(alpha + s) + lg(beta + k - s) - lg(alpha + beta + k)
-    log_den = lg(alpha) + lg(beta) - lg(alpha + beta)
-    return log_comb + log_num - log_den
-
-
-def mixture_log_likelihood(mixture: Mixture, counts: Sequence[int], k: int) -> float:
-    """``sum_j log(w BB(S_j | k, a1, b1) + (1 - w) BB(S_j | k, a2, b2))`` over the tasks j.
-
-    ``counts`` holds one ``S_j`` (agents correct, 0..k) per task; the fit maximises this.
-    """
-    total = 0.0
-    for s in counts:
-        if not 0 <= s <= k:
-            raise ValueError(f"count {s!r} is outside 0..{k} (agents correct of {k})")
-        terms = [math.log(p) + beta_binomial_logpmf(s, k, a, b)
-                 for p, a, b in ((mixture.w, mixture.alpha1, mixture.beta1),
-                                 (1.0 - mixture.w, mixture.alpha2, mixture.beta2)) if p > 0]
-        top = max(terms)
-        total += top + math.log(sum(math.exp(t - top) for t in terms))
-    return total
-
-
 def _beta_continued_fraction(x: float, a: float, b: float) -> float:
     """The continued fraction of ``I_x(a, b)`` (modified Lentz), for ``x < (a+1)/(a+b+2)``."""
     tiny, eps = 1e-300, 1e-15
@@ -220,98 +164,13 @@ def stop_round(ks: Sequence[float | None], threshold: float = KS_THRESHOLD,
 
 
 @dataclass(frozen=True)
-class MixtureFit:
-    """The maximum-likelihood mixture of one round's counts, as ``fit_mixture_direct`` gives."""
-
-    mixture: Mixture
-    """Component 1 is the one with the higher mean ``a / (a + b)``."""
-    log_likelihood: float
-    """``sum_s n_s log(w BB(s | k, a1, b1) + (1 - w) BB(s | k, a2, b2) + 1e-16)``."""
-    iterations: int
-    """L-BFGS-B iterations of the start that won."""
-    restart: int
-    """Which start won (0-based; the first of equal likelihoods)."""
-
-
-def _scipy() -> tuple[Any, Any]:
-    """The optimiser and ``gammaln`` of scipy, imported here: scipy is an optional extra."""
-    try:
-        from scipy.optimize import minimize
-        from scipy.special import gammaln
-    except ImportError as exc:
-        raise MissingDependencyError(SCIPY_MISSING) from exc
-    return minimize, gammaln
-
-
-def fit_mixture(counts: Sequence[int], k: int, *, restarts: int = FIT_RESTARTS,
-                seed: int = FIT_SEED) -> MixtureFit:
-    """Fit ``w BB(k, a1, b1) + (1 - w) BB(k, a2, b2)`` to ``counts`` as the reference does.
-
-    ``fit_mixture_direct`` (``pmf.py``): maximise the log-likelihood (with its
-    ``+ 1e-16`` inside the log and ``w`` clipped to ``[1e-9, 1 - 1e-9]``) by
-    ``scipy.optimize.minimize(method="L-BFGS-B")`` on the negative, bounds ``w`` in
-    ``[1e-9, 1 - 1e-9]`` and each shape ``>= 1e-9``, ``maxiter=100``, ``gtol=1e-6``,
-    numerical gradient; ``restarts`` starts from ``numpy.random.default_rng(seed)``:
-    ``w = 0.5`` and ``a1, b1, a2, b2 = 1 + 2 U`` drawn in that order; the best
-    likelihood wins. Then the components are ordered so that component 1 has the
-    higher mean (``w`` becomes ``1 - w``), as ``ensure_consistent_component_ordering``
-    does first; its second step, which rescales a component's ``a, b`` when that
-    moves the mean by less than 0.01, changes the distribution and is left out. The
-    likelihood is summed in the reference's order of operations, so the finite-difference
-    optimiser follows its path: on random count sets the fits were the reference's, bit
-    for bit, but where that second step fired.
-    Raises :class:`~debate.errors.MissingDependencyError` without scipy.
-    """
-    minimize, gammaln = _scipy()
-    if k < 0 or restarts < 1:
-        raise ValueError(f"k is {k!r} and restarts {restarts!r}; need k >= 0, restarts >= 1")
-    data = np.asarray(list(counts), dtype=int)
-    if data.size == 0:
-        raise ValueError("no counts to fit")
-    outside = data[(data < 0) | (data > k)]
-    if outside.size:
-        raise ValueError(f"count {int(outside[0])} is outside 0..{k} (agents correct of {k})")
-    values, freq = np.unique(data, return_counts=True)
-    log_comb = gammaln(k + 1) - gammaln(values + 1) - gammaln(k - values + 1)
-
-    def pmf(a: float, b: float) -> Any:  # the reference's grouping, to its last bit
-        log_num = gammaln(a + values) + gammaln(b + (k - values)) - gammaln(a + b + k)
-        return np.exp(log_comb + log_num - (gammaln(a) + gammaln(b) - gammaln(a + b)))
-
-    def log_likelihood(params: Sequence[float]) -> float:
-        w, a1, b1, a2, b2 = params
-        w = min(max(w, _W_CLIP), 1.0 - _W_CLIP)
-        terms = freq * np.log(w * pmf(a1, b1) + (1 - w) * pmf(a2, b2) + _LOG_OFFSET)
-        total = 0.0
-        for term in terms:  # summed in order, as the reference's loop
-            total += float(term)
-        return total
-
-    bounds = [(_W_CLIP, 1.0 - _W_CLIP)] + [(_W_CLIP, None)] * 4
-    rng = np.random.default_rng(seed)
-    best: MixtureFit | None = None
-    for restart in range(restarts):
-        start = [0.5] + [1.0 + 2.0 * rng.random() for _ in range(4)]
-        res = minimize(lambda x: -log_likelihood(x), start, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": _MAX_ITER, "gtol": _GTOL})
-        w = min(max(float(res.x[0]), _W_CLIP), 1.0 - _W_CLIP)
-        a1, b1, a2, b2 = (float(v) for v in res.x[1:])
-        ll = log_likelihood([w, a1, b1, a2, b2])
-        if best is None or ll > best.log_likelihood:
-            if a1 / (a1 + b1) < a2 / (a2 + b2):
-                w, a1, b1, a2, b2 = 1.0 - w, a2, b2, a1, b1
-            best = MixtureFit(Mixture(w, a1, b1, a2, b2), ll, int(res.nit), restart)
-    assert best is not None  # restarts >= 1
-    return best
-
-
-@dataclass(frozen=True)
 class RoundFit:
     """One round of the test: the counts, their fit, the distance to the round before."""
 
     round: int
     agents: int
-    """``k``: the most answers read in this round over the questions (the reference's)."""
+    """``k``: the most answers read in any round by any question (the reference's: the
+    largest bin of the table of all rounds), the same in every round."""
     counts: tuple[int, ...]
     """``counts[s]``: questions with ``s`` answers equal to the gold, ``s = 0..k``."""
     fit: MixtureFit
@@ -333,7 +192,8 @@ class AdaptiveStop:
     questions: int = 0
     """Finished debates with a gold answer and answer rounds: the data set tested."""
     without_gold: int = 0
-    """Finished debates left out: no gold answer to count correct agents by."""
+    """Finished debates left out: no gold answer to count correct agents by (the
+    reference counts them 0 correct; see :func:`adaptive_stop`)."""
     accuracy_at_stop: float | None = None
     """Majority-vote accuracy at ``stop`` (as in :attr:`RoundFit.majority_accuracy`)."""
     accuracy_last: float | None = None
@@ -380,13 +240,24 @@ def adaptive_stop(traces: Iterable[DebateTrace], *, threshold: float = KS_THRESH
 
     Per round t (every round any debate reached): each debate with a gold answer
     counts its answers equal to the gold (a debate that ended earlier, e.g. at
-    consensus, counts at its last round; an unparsed answer is not correct), ``k`` is
-    the most answers read in round t (``calculate_correct_rate_distribution``);
+    consensus, counts at its last round; an unparsed answer is not correct). ``k`` is
+    the most answers read (parsed) in any round by any debate: the reference's loop takes
+    the largest bin column of its table of all rounds (``fit_distribution_adaptive_stopping``
+    :188 and :201), not the round's own; where rounds' most differ, its rows miss a bin
+    (NaN) and ``int(frequency)`` raises, where here such a bin holds 0 questions.
     :func:`fit_mixture` fits the counts; ``ks`` is :func:`ks_statistic` to round t-1's
     fit; :func:`stop_round` gives the stop. Every round is fitted (the reference
     breaks at the stop), so the report shows each distance. Accuracy is the majority
     vote of :func:`debate.analysis.metrics.score_rounds`, with the same carrying
     forward: where no debate ended early it is the report's per-round "majority acc.".
+
+    Deviation: a debate without a gold answer is left out (counted in ``without_gold``),
+    where the reference counts a task whose label is missing as 0 correct
+    (``correct_label is None`` gives ``correct_count = 0``). Its missing label is a failed
+    join of its answer table; here a question without gold (an open task) is one whose
+    correctness is unknown, and counting it "all agents wrong" in every round would add
+    the same mass at 0 to every round's counts, shrinking the change between rounds'
+    counts (a share p of such questions scales it by 1 - p) that the distance measures.
     Raises :class:`~debate.errors.MissingDependencyError` without scipy.
     """
     debates: list[dict[int, _Round]] = []
@@ -402,10 +273,10 @@ def adaptive_stop(traces: Iterable[DebateTrace], *, threshold: float = KS_THRESH
         return AdaptiveStop(questions=len(debates), without_gold=without_gold,
                             threshold=threshold, stability_rounds=stability_rounds,
                             not_computed=reason)
+    k = max(r.read for d in debates for r in d.values())
     fits: list[RoundFit] = []
     for number in numbers:
         used = [d[number] if number in d else d[max(d)] for d in debates]
-        k = max(u.read for u in used)
         counts = [u.correct for u in used]
         fit = fit_mixture(counts, k, restarts=restarts, seed=seed)
         ks = ks_statistic(fit.mixture, fits[-1].fit.mixture) if fits else None
@@ -470,14 +341,19 @@ def markdown_section(result: AdaptiveStop) -> list[str]:
                   f"{'-' if f.ks is None else f'{f.ks:.4f}'} | {_pct(f.majority_accuracy)} | "
                   f"{_mixture_text(f.fit.mixture)} |" for f in result.rounds]
     n = result.without_gold
-    left_out = f" {n} debate{'s' * (n != 1)} without a gold answer left out." if n else ""
+    left_out = (f" {n} debate{'s' * (n != 1)} without a gold answer left out (the reference "
+                "would count each as 0 correct)." if n else "")
     lines += ["", "Hu et al. (2025, arXiv 2510.12697; reference code tyrionhuu/Multi-LLM-Debate): "
               "per round, each question's count of answers equal to the gold answer (of k, "
-              "the most answers read in the round; a debate that ended earlier counts at its "
+              "the most answers read in any round; a debate that ended earlier counts at its "
               "last round) is fitted by a two-component Beta-Binomial mixture (maximum "
-              "likelihood, L-BFGS-B, 2 starts from seed 42); the distance is the "
+              "likelihood, L-BFGS-B, 2 starts from seed 42; the components in the reference's "
+              "order); the distance is the "
               "Kolmogorov-Smirnov distance between consecutive rounds' fitted Beta mixtures "
               "on 1000 points of [0, 1]. It needs every question's gold answer, so it is "
               "computed over the finished run, not as a stop rule of a debate; the calls "
-              "saved are the answer turns of the rounds after the stop." + left_out]
+              "saved are the answer turns of the rounds after the stop. Unlike the reference, a "
+              "question without a gold answer is left out, not counted as 0 correct: its "
+              "correctness is unknown, and the same count of 0 in every round would shrink "
+              "the change between rounds that the distance measures." + left_out]
     return lines
