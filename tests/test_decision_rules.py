@@ -275,3 +275,22 @@ async def test_protocols_with_other_roles_vote_through_their_agents(name):
     assert voters and set(voters) <= candidates and len(voters) == len(set(voters))
     assert trace.final.method == "simple-voting"
     assert trace.totals.calls <= protocol.max_calls()
+
+
+async def test_a_protocol_can_give_each_voter_a_role_line_on_its_ballot():
+    """MALLM's ballot opens with ``Your role: {persona} ({description})`` (after the
+    agent's own system prompt); a protocol names it per agent with ``ballot_roles``."""
+    from debate.protocols import DuProtocol
+
+    class WithRoles(DuProtocol):
+        def ballot_roles(self):
+            return {"agent-1": "Participant 2 (A participant of the discussion.)"}
+
+    agents = seats([["\\boxed{41}", "0"], ["\\boxed{41}", "0"]])
+    agents[1].system_prompt = "Card."
+    trace = await WithRoles(agents=2, rounds=0, decision="simple-voting").run(Q, agents)
+    first, second = (t for t in trace.turns if t.kind == "vote")
+    assert first.messages[0].role == "user"
+    assert [(m.role, m.content) for m in second.messages[:2]] == [
+        ("system", "Card."), ("system", "Your role: Participant 2 (A participant of the "
+                                        "discussion.)")]

@@ -5,7 +5,8 @@ own agents, each through its own model and under its own name, with the prompts 
 MALLM (``Multi-Agent-LLMs/mallm`` @ d9e66bc, ``ResponseGenerator.py``):
 
 - a ballot (``voting_base_prompt``, :336-393, and each rule's lines, :408-525): the
-  voter's own system prompt (MALLM: its persona), one user message with the rule's
+  voter's own system prompt, then its role line when the protocol gives one (MALLM's
+  persona, ``Your role: ...``), one user message with the rule's
   opening line, the task and the question, one user message per solution
   (``Solution 0: ...``, numbered from 0, no author named: MALLM's anonymous vote), and
   one with the rule's answer format. No discussion history (MALLM's default).
@@ -15,8 +16,8 @@ MALLM (``Multi-Agent-LLMs/mallm`` @ d9e66bc, ``ResponseGenerator.py``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from debate.agents.base import Agent, Parsed, View, question_text, role
 from debate.models.types import Message
@@ -35,6 +36,9 @@ class BallotBrief:
     """The solutions, numbered from 0 in this order."""
     method: VotingMethod | None = None
     """The voting rule; ``None``: summarise the solutions into one answer instead."""
+    roles: Mapping[str, str] = field(default_factory=dict)
+    """A voter's role line by agent name, sent as ``Your role: ...`` after its system prompt
+    (MALLM's persona, ``ResponseGenerator.py:349-354``); none by default."""
 
 
 @role("voter")
@@ -76,7 +80,9 @@ class Voter(Agent):
             return [Message(role="user", content=prompt)]
         opening = self.render("open", ask=self.render(f"ask_{brief.method}"), task=task,
                               question=question)
-        return [*self.system(), Message(role="user", content=opening),
+        role = brief.roles.get(self.name)
+        persona = [Message(role="system", content=f"Your role: {role}")] if role else []
+        return [*self.system(), *persona, Message(role="user", content=opening),
                 *(Message(role="user", content=self.render("solution", number=i, solution=s))
                   for i, s in enumerate(brief.solutions)),
                 Message(role="user", content=self.render(f"answer_{brief.method}"))]

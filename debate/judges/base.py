@@ -14,7 +14,7 @@ config are validated against it, and an unknown or invalid option is a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, cast
 
@@ -108,8 +108,12 @@ class MemberJudge(Judge[ConfigT]):
 
     @abstractmethod
     async def decide_with(self, question: Question, candidates: Sequence[Turn],
-                          members: Sequence[Agent], round_: int = 0) -> Decision:
-        """Decide from ``candidates`` by asking ``members`` (the candidates' authors, in order)."""
+                          members: Sequence[Agent], round_: int = 0,
+                          roles: Mapping[str, str] | None = None) -> Decision:
+        """Decide from ``candidates`` by asking ``members`` (the candidates' authors, in order).
+
+        ``roles``: a member's role line by agent name, shown on its ballot (MALLM's persona).
+        """
 
     async def decide(self, question: Question, candidates: Sequence[Turn],
                      agent: Agent | None = None, round_: int = 0) -> Decision:

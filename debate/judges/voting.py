@@ -45,7 +45,7 @@ end when it is reached. Of the fallbacks, ``last`` is MALLM's (the latest soluti
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -137,13 +137,14 @@ class VotingJudge(MemberJudge[VotingConfig]):
         return turns
 
     async def decide_with(self, question: Question, candidates: Sequence[Turn],
-                          members: Sequence[Agent], round_: int = 0) -> Decision:
+                          members: Sequence[Agent], round_: int = 0,
+                          roles: Mapping[str, str] | None = None) -> Decision:
         """Ask every member for a ballot (concurrently), count, and name the winner."""
         method = self.config.method
         candidates = _on_ballot(candidates)
         solutions = _solutions(candidates)
         view = View(question, round_, peers=candidates,
-                    brief=BallotBrief(solutions=solutions, method=method))
+                    brief=BallotBrief(solutions=solutions, method=method, roles=roles or {}))
         asked = await gather_all([self._ballot(_voter(m), view) for m in members])
         turns = [t for ts in asked for t in ts]
         ballots = [ts[-1].fields["ballot"] for ts in asked if ts[-1].answer is not None]
@@ -235,8 +236,9 @@ class SummaryJudge(MemberJudge):
         return 1
 
     async def decide_with(self, question: Question, candidates: Sequence[Turn],
-                          members: Sequence[Agent], round_: int = 0) -> Decision:
-        """Ask the first member for the combined answer."""
+                          members: Sequence[Agent], round_: int = 0,
+                          roles: Mapping[str, str] | None = None) -> Decision:
+        """Ask the first member for the combined answer (no role line: MALLM's has none)."""
         candidates = _on_ballot(candidates)
         solutions = _solutions(candidates)
         turn = await _voter(members[0]).act(View(question, round_, peers=candidates,

@@ -207,12 +207,16 @@ class DebateProtocol(ABC, Generic[ConfigT]):
         if isinstance(self.judge, MemberJudge):  # a vote or summary by the candidates' authors
             members = runtime.context.group(list(dict.fromkeys(t.agent for t in candidates)))
             decision = await self.judge.decide_with(state["question"], candidates, members,
-                                                    state["round"])
+                                                    state["round"], roles=self.ballot_roles())
         else:
             agent = runtime.context.agent("judge") if self.judge_agents else None
             decision = await self.judge.decide(state["question"], candidates, agent,
                                                state["round"])
         return {"final": decision.final, "turns": decision.turns}
+
+    def ballot_roles(self) -> dict[str, str]:
+        """Each voter's role line on its ballot, by agent name (MALLM: its persona); none here."""
+        return {}
 
     def settled(self, candidates: list[Turn], round_: int) -> bool:
         """True when the configured decision rule is reached already (a consensus rule)."""
