@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from debate.agents.mallm import CollectiveImprover
 from debate.cli import app
-from debate.errors import ConfigError
+from debate.errors import ConfigError, ModelOutputError
 from debate.experiment.config import load_experiment
 from debate.protocols import create_protocol
 from debate.protocols.collective_improvement import CollectiveImprovementProtocol
@@ -25,9 +25,10 @@ TASK = "Put your final answer, a single number, in the form \\boxed{answer} at t
        "your response."
 
 
-def seat(i, answers, ballots=("0",)):
+def seat(i, answers, ballots=("0",), failures=()):
     """Agent i: answers ``answers[t]`` at turn t (``agent i turn t+1: \\boxed{..}``) and casts
-    ``ballots`` in order when asked to vote (the last one again after that)."""
+    ``ballots`` in order when asked to vote (the last one again after that); ``failures``:
+    the exceptions its first calls raise (a failed call is no answer: turns count on)."""
     said = {"turns": 0, "votes": 0}
 
     def reply(messages, params):
@@ -37,11 +38,12 @@ def seat(i, answers, ballots=("0",)):
         said["turns"] += 1
         t = said["turns"]
         return f"agent {i} turn {t}: \\boxed{{{answers[min(t, len(answers)) - 1]}}}"
-    return ScriptedModel(reply, name=f"m{i}")
+    return ScriptedModel(reply, name=f"m{i}", failures=failures)
 
 
-def agents(answers, ballots=None):
-    models = [seat(i, a, ballots[i] if ballots else ("0",)) for i, a in enumerate(answers)]
+def agents(answers, ballots=None, failures=None):
+    models = [seat(i, a, ballots[i] if ballots else ("0",), (failures or {}).get(i, ()))
+              for i, a in enumerate(answers)]
     return models, [CollectiveImprover(f"agent-{i}", m) for i, m in enumerate(models)]
 
 
@@ -102,6 +104,8 @@ async def test_no_vote_before_turn_three_then_a_winner_ends_the_discussion():
         "42", "simple-voting", "decided")
     ballot = next(t for t in trace.turns if t.id == "r2/agent-0/vote")
     assert ballot.saw == [f"r2/agent-{i}/answer" for i in range(3)]
+    assert (ballot.messages[0].role, ballot.messages[0].content) == (  # ResponseGenerator.py:349
+        "system", "Your role: Participant 1 (A participant of the discussion.)")
     assert trace.totals.calls == 3 * 3 + 3
 
 
@@ -140,8 +144,9 @@ def test_it_decides_by_voting_only(decision):
     assert (ranked.config.judge, ranked.config.judge_options) == ("voting", {"method": "ranked"})
 
 
-def test_a_vote_turn_after_the_last_turn_is_refused():
-    with pytest.raises(ConfigError, match="vote_turn 4 comes after the last turn"):
+def test_a_vote_turn_after_the_last_turn_is_refused_naming_the_fix():
+    with pytest.raises(ConfigError, match="vote_turn 4 comes after the last turn .*: give "
+                                          "vote_turn <= 3"):
         create_protocol("collective-improvement", turns=3, vote_turn=4)
 
 
@@ -196,3 +201,52 @@ def test_the_preset_is_mallm_s_setup_and_the_cli_shows_its_graph(tmp_path):
     result = CliRunner().invoke(app, ["protocols", "collective-improvement", "--graph"])
     assert result.exit_code == 0, result.output
     assert "turn -.-> vote" in result.output and "vote -.-> turn" in result.output
+
+
+async def test_a_failed_answer_is_left_out_of_every_history():
+    """A failed call (error set, empty reply) is no message: it does not replace its
+    agent's memory (collective_refinement.py:160-162 replaces memories by messages), so
+    agent-1's turn-1 answer stands in turn 3's histories, its own and the others', and
+    no empty answer is shown. agent-2 fails in turn 1: it is left out of turn 2's
+    histories and gets the first turn's prompt itself."""
+    models, seats = agents([[40], [41], [42]],
+                           failures={1: [None, ModelOutputError("boom")],
+                                     2: [ModelOutputError("boom")]})
+    trace = await create_protocol("collective-improvement").run(Q, seats)
+    assert [t.id for t in trace.turns if t.error] == ["r0/agent-2/answer", "r1/agent-1/answer"]
+    own = next(t for t in trace.turns if t.id == "r2/agent-1/answer")
+    assert own.messages[1].content == (
+        f"Your task is: {TASK}\n\nThe input you have to work with is: What is 6 x 7?.\n\n"
+        "Your previous answer was:\n\n agent 1 turn 1: \\boxed{41}\n\nHere are the answers of "
+        "the other agents:\n\n(Participant 1) agent 0 turn 2: \\boxed{40}\n\n(Participant 3) "
+        "agent 2 turn 1: \\boxed{42}\n\nTry to improve your previous answer by critically "
+        "taking into account the answers from the other participants.")
+    other = next(t for t in trace.turns if t.id == "r2/agent-0/answer")
+    assert "(Participant 2) agent 1 turn 1: \\boxed{41}" in other.messages[1].content
+    assert other.saw == ["r0/agent-1/answer", "r1/agent-2/answer"]
+    second = {i: next(t for t in trace.turns if t.id == f"r1/agent-{i}/answer").messages[1]
+              for i in (0, 2)}
+    assert "(Participant 3)" not in second[0].content
+    assert "\n\n\n\nTry to improve" in second[2].content  # the first turn's prompt
+
+
+async def test_one_agent_one_turn_votes_on_its_own_answer():
+    """agents 1, turns 1, vote_turn 1: one answer, one ballot for solution 0; max_calls()
+    1 + 1 x 1 x 10."""
+    models, seats = agents([[42]])
+    protocol = create_protocol("collective-improvement", agents=1, turns=1, vote_turn=1)
+    trace = await protocol.run(Q, seats[:1])
+    assert (trace.final.answer, trace.stop_reason, trace.totals.calls) == ("42", "decided", 2)
+    assert protocol.max_calls() == 1 + 10
+
+
+async def test_a_question_s_context_goes_into_the_task_and_the_input_is_the_question():
+    """coordinator.py:226-235: the task is the instruction + "\\nContext:\\n" + context,
+    the input the question alone."""
+    q = Question(id="q2", text="How many apples?", task="numeric", gold="42",
+                 context="Six bags of seven apples.")
+    models, seats = agents([[42], [42], [42]])
+    trace = await create_protocol("collective-improvement").run(q, seats)
+    assert trace.turns[0].messages[1].content.startswith(
+        f"Your task is: {TASK}\nContext:\nSix bags of seven apples.\n\nThe input you have to "
+        "work with is: How many apples?.\n\n")

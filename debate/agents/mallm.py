@@ -2,11 +2,17 @@ r"""MALLM's discussion agents: collective improvement and the drafting panelist.
 
 Kaesberg et al. (2025), "Voting or Consensus? Decision-Making in Multi-Agent Debate"
 (ACL Findings 2025), run with MALLM (``Multi-Agent-LLMs/mallm`` @ d9e66bc). Both roles
-build a fresh prompt for every call (no chat memory) with MALLM's words; the task is
-the answer-format instruction and the input the question (as the ballots of
-:mod:`debate.agents.voter`), and each call ends with MALLM's chain-of-thought message
-"Let's think step by step." (``FreeTextResponseGenerator.py:60-66``, on by default:
-``utils/config.py:33``), unless the brief switches it off.
+build a fresh prompt for every call (no chat memory) with MALLM's words, and each call
+ends with MALLM's chain-of-thought message "Let's think step by step."
+(``FreeTextResponseGenerator.py:60-66``, on by default: ``utils/config.py:33``), unless
+the brief switches it off.
+
+Task and input as MALLM builds them (``coordinator.py:226-235``): the task is the
+answer-format instruction, followed by "\nContext:\n" and the question's context when it
+has one (:func:`mallm_task`); the input is the question alone, its text with its lettered
+choices, no context (:func:`mallm_input`; MALLM's multiple-choice datasets put the
+choices in the input, ``data/data_downloaders/MMLUPro.py``, and a passage in the
+context, ``SQuAD2.py``).
 
 Personas: MALLM's default asks the model for an expert persona per agent
 (``agent_generator: expert``, ``utils/config.py:36``), extra calls left out here. The
@@ -37,11 +43,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from debate.agents.base import Agent, View, question_text, role
+from debate.memo import ByIdentity
 from debate.models.types import Message
-from debate.trace import Turn
+from debate.trace import Question, Turn
 
 __all__ = ["NO_PERSONA_DESCRIPTION", "CollectiveImprover", "MallmBrief", "Panelist",
-           "mallm_agrees", "no_persona"]
+           "mallm_agrees", "mallm_input", "no_persona"]
 
 NO_PERSONA_DESCRIPTION = "A participant of the discussion."
 """MALLM's persona description without personas (``NoPersonaGenerator.py:27``)."""
@@ -53,6 +60,16 @@ def no_persona(seat: int) -> str:
     ``NoPersonaGenerator.py:26``: ``f"Participant {len(already_generated_personas) + 1}"``.
     """
     return f"Participant {seat + 1}"
+
+
+def _input_of(question: Question) -> str:
+    return question_text(question.model_copy(update={"context": None})
+                         if question.context else question)
+
+
+mallm_input: ByIdentity[Question, str] = ByIdentity(_input_of)
+"""MALLM's input: the question's text and lettered choices, without its context (that
+goes into the task: ``coordinator.py:226-235``)."""
 
 
 def mallm_agrees(text: str) -> bool:
@@ -92,6 +109,14 @@ class _MallmAgent(Agent):
         return Message(role="system", content="\n\n".join(
             part for part in (self.system_prompt, text) if part))
 
+    def mallm_task(self, question: Question) -> str:
+        r"""MALLM's task: the instruction, then "\nContext:\n" and the question's context.
+
+        ``coordinator.py:226-229``; no context: the instruction alone.
+        """
+        task = self.format_instruction(question)
+        return f"{task}\nContext:\n{question.context}" if question.context else task
+
     def closing(self, view: View) -> list[Message]:
         """MALLM's chain-of-thought message, when the brief asks for it."""
         if not view.brief_as(MallmBrief).chain_of_thought:
@@ -125,8 +150,8 @@ class CollectiveImprover(_MallmAgent):
             others = "\n\n".join(self.render("other", persona=self.persona(view, p.agent),
                                              answer=p.raw) for p in view.peers)
             history = self.render("history", own=view.history[-1].raw, others=others)
-        prompt = self.render("prompt", task=self.format_instruction(view.question),
-                             input=question_text(view.question), history=history)
+        prompt = self.render("prompt", task=self.mallm_task(view.question),
+                             input=mallm_input(view.question), history=history)
         system = self.render("system", persona=self.persona(view),
                              description=NO_PERSONA_DESCRIPTION)
         return [self.system_message(system), Message(role="user", content=prompt),
@@ -159,8 +184,8 @@ class Panelist(_MallmAgent):
     def messages(self, view: View) -> list[Message]:
         """System (task, persona, draft), the discussion, improve or propose, chain of thought."""
         brief = view.brief_as(MallmBrief)
-        system = self.render("system", task=self.format_instruction(view.question),
-                             input=question_text(view.question), persona=self.persona(view),
+        system = self.render("system", task=self.mallm_task(view.question),
+                             input=mallm_input(view.question), persona=self.persona(view),
                              description=NO_PERSONA_DESCRIPTION)
         if brief.draft:  # templates lose edge newlines: MALLM's "\n" and " \n" are added here
             system += "\n" + self.render("current", draft=brief.draft)

@@ -35,23 +35,31 @@ Algorithm (N agents in seat order, at most ``turns`` turns):
    ends the discussion at once, mid-turn (``consensus``); an agent with no message yet
    counts as not agreeing (MALLM divides by all agents, ``consensus.py:96-104``). Not
    reached by the last turn, the rule's ``fallback`` answers (``last``: the last
-   speaker's solution, MALLM's current draft). A voting rule or the summarising judge
-   decides at the end of each turn from ``vote_turn`` (3) until it is no tie
-   (:mod:`debate.protocols.mallm`).
+   speaker's solution, MALLM's current draft). ``vote_turn`` does not apply to a
+   consensus rule (giving it is refused). A voting rule decides at the end of each turn
+   from ``vote_turn`` (3) until it is no tie; the summarising judge once, at the end of
+   turn ``vote_turn`` (:mod:`debate.protocols.mallm`).
 
 What "agreeing" means to the decision: the consensus rules of :mod:`debate.judges.voting`
 count agents whose solutions are the same parsed answer. Here an agent's solution is
 the draft's when MALLM reads its reply as agreeing (step 4), so "[AGREE]" without an
 answer of its own still agrees, and a disagreeing reply with the draft's answer agrees
 too (MALLM itself, which counts ``[AGREE]`` replies after the latest solution, never
-reaches a consensus with drafting agents at this commit: ``consensus.py:61-70``). Each
+reaches a consensus with 3 or more agents at this commit: ``consensus.py:61-70``). Each
 turn records MALLM's own reading in its ``agreement`` field.
 
-Calls: N a turn, plus a voting rule's N x ``attempts`` (a summary's 1) per vote from
-``vote_turn``: ``max_calls() = N x turns + (turns - vote_turn + 1) x the rule's calls``
-(30 with the default ``hybrid-consensus``: 3 agents, 10 turns; 270 with
-``simple-voting``). MALLM's extra call per message to extract its solution is replaced
-by the task's answer parser (no call).
+A failed turn (the model call failed: ``error`` set, empty reply) is no message: it stays
+in the trace but is never shown to the others, never becomes the draft and holds no
+solution, so its agent keeps its previous solution (none before its first message) and
+the draft stays the previous message's. MALLM has no such path: a failed call is retried
+and then raises, ending the run.
+
+Calls: N a turn, plus a voting rule's N x ``attempts`` per vote from ``vote_turn``:
+``max_calls() = N x turns + (turns - vote_turn + 1) x N x attempts`` (30 with the default
+``hybrid-consensus``: 3 agents, 10 turns; 270 with ``simple-voting``); the summary
+(``decision: judge``) decides once, at the end of turn ``vote_turn``: ``N x vote_turn +
+1`` (10). MALLM's extra call per message to extract its solution is replaced by the
+task's answer parser (no call).
 
 Departures: no personas. MALLM's default generates an expert persona per agent with
 extra model calls (``agent_generator: expert``, ``utils/config.py:36``); here the
@@ -115,9 +123,13 @@ class AllAgentsDraftingProtocol(MallmProtocol):
     member_role = "panelist"
 
     def messages_of(self, state: DebateState) -> list[Turn]:
-        """Every message of the discussion so far, in speaking order (votes left out)."""
+        """Every message of the discussion so far, in speaking order.
+
+        Votes and failed turns are left out: a failed turn is no message.
+        """
         members = set(self.member_names())
-        return [t for t in state["turns"] if t.kind == "answer" and t.agent in members]
+        return [t for t in state["turns"] if t.kind == "answer" and t.agent in members
+                and t.error is None]
 
     def solutions(self, said: list[Turn], round_: int) -> list[Turn]:
         """Each agent's latest solution, in seat order, as the decision rule reads it.
@@ -167,18 +179,34 @@ class AllAgentsDraftingProtocol(MallmProtocol):
                         history=[t for t in shown if t.agent == agent.name],
                         peers=[t for t in shown if t.agent != agent.name])
             turn = await agent.act(view)
+            new.append(turn)
+            if turn.error is not None:  # no message: not shown, not the draft, no solution
+                continue
             agreed = bool(said) and mallm_agrees(turn.raw)
             holder = self._holder(said[-1]) if agreed else turn.id
             DraftAgreement(agreement=agreed, solution_from=holder).write(turn.fields)
             said.append(turn)
-            new.append(turn)
             candidates = self.solutions(said, r)
             if consensus and self.settled(candidates, r):
                 return await self._decided(state, runtime, r, new, candidates, "consensus")
         if consensus and r + 1 >= self.config.turns:
             return await self._decided(state, runtime, r, new,
-                                       self.solutions(said, r), "max_rounds")
+                                       self._draft_last(self.solutions(said, r), said),
+                                       "max_rounds")
         return {"turns": new, "round": r, "stop_reason": None}
+
+    @staticmethod
+    def _draft_last(candidates: list[Turn], said: Sequence[Turn]) -> list[Turn]:
+        """``candidates`` with the latest speaker's last.
+
+        The fallback ``last`` is then the current draft even when the last seat's turn
+        failed; agreement counts ignore the order.
+        """
+        if not said:
+            return candidates
+        latest = said[-1].agent
+        return ([t for t in candidates if t.agent != latest]
+                + [t for t in candidates if t.agent == latest])
 
     async def _decided(self, state: DebateState, runtime: Runtime[DebateContext], round_: int,
                        new: list[Turn], candidates: list[Turn], stop: str) -> dict[str, Any]:

@@ -18,6 +18,12 @@ Algorithm (N agents, at most ``turns`` turns, voting from turn ``vote_turn``):
    every other agent's answer of turn t-1 in full, "({persona}) {answer}" in seat order
    (:95-104): after each turn the agents' memories are *replaced* by that turn's
    answers (:160-162), so nothing older is shown and there is no chat memory.
+   A failed answer (the model call failed: ``error`` set, empty reply) is no message and
+   is never shown: it does not replace its agent's memory, so that agent's latest answer
+   that did not fail stands in the history, for itself and the others; an agent with no
+   such answer yet is left out of the others' histories and gets the first turn's
+   prompt itself (MALLM shows a history only once there are memories, :96). MALLM has no
+   such path: a failed call is retried and then raises, ending the run.
 3. After every turn from ``vote_turn`` on (MALLM's ``vote_turn = 3``: round index 2 here),
    the decision rule votes on that turn's answers (:168-181, ``simple_voting.py:41-44``):
    every agent votes (:mod:`debate.judges.voting`). A winner ends the discussion
@@ -53,6 +59,7 @@ from debate.agents.mallm import MallmBrief
 from debate.judges.voting import DecisionRule
 from debate.protocols.base import DebateContext, DebateState, gather_round, protocol
 from debate.protocols.mallm import MallmConfig, MallmProtocol, default_decision
+from debate.trace import Turn
 
 if TYPE_CHECKING:
     from langgraph.runtime import Runtime
@@ -88,16 +95,26 @@ class CollectiveImprovementProtocol(MallmProtocol):
     config: CollectiveImprovementConfig
     member_role = "improver"
 
+    def memories(self, state: DebateState) -> dict[str, Turn]:
+        """Each agent's memory: its latest answer that did not fail.
+
+        That is the previous turn's unless that one failed: a failed turn is no message.
+        """
+        members = set(self.member_names())
+        return {t.agent: t for t in state["turns"]
+                if t.kind == "answer" and t.agent in members and t.error is None}
+
     async def turn(self, state: DebateState, runtime: Runtime[DebateContext]) -> dict[str, Any]:
         """Every agent answers at once, shown its own and the others' previous answers."""
         agents = runtime.context.group(self.member_names())
         q, r = state["question"], state["round"] + 1
-        previous = {t.agent: t for t in self.candidates({**state, "round": r - 1})}
+        memory = self.memories(state)
         brief = MallmBrief(personas=self.personas(),
                            chain_of_thought=self.config.chain_of_thought)
         views = [View(q, r, memory="rebuild", brief=brief,
-                      history=[previous[a.name]] if a.name in previous else [],
-                      peers=[previous[b.name] for b in agents
-                             if b.name != a.name and b.name in previous])
+                      history=[memory[a.name]] if a.name in memory else [],
+                      peers=[memory[b.name] for b in agents
+                             if b.name != a.name and b.name in memory]
+                      if a.name in memory else [])
                  for a in agents]
         return {"turns": await gather_round(agents, views), "round": r, "stop_reason": None}
