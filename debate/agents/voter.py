@@ -7,7 +7,8 @@ MALLM (``Multi-Agent-LLMs/mallm`` @ d9e66bc, ``ResponseGenerator.py``):
 - a ballot (``voting_base_prompt``, :336-393, and each rule's lines, :408-525): the
   voter's own system prompt, then its role line when the protocol gives one (MALLM's
   persona, ``Your role: ...``), one user message with the rule's
-  opening line, the task and the question, one user message per solution
+  opening line, the task (with the question's context, as MALLM's ``coordinator.py:226-229``)
+  and the question, one user message per solution
   (``Solution 0: ...``, numbered from 0, no author named: MALLM's anonymous vote), and
   one with the rule's answer format. No discussion history (MALLM's default).
 - a summary (``generate_summary_prompt``, :531-586): one user message, no persona and
@@ -19,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from debate.agents.base import Agent, Parsed, View, question_text, role
+from debate.agents.base import Agent, Parsed, View, role
+from debate.agents.mallm import mallm_input
 from debate.models.types import Message
 from debate.scoring import Extraction
 from debate.scoring.ballots import VotingMethod, read_ballot
@@ -73,7 +75,9 @@ class Voter(Agent):
         """The ballot (system prompt, opening, one message per solution, format) or summary."""
         brief = view.brief_as(BallotBrief)
         task = self.format_instruction(view.question)
-        question = question_text(view.question)
+        if view.question.context:  # MALLM: the context goes into the task (coordinator.py:226)
+            task = f"{task}\nContext:\n{view.question.context}"
+        question = mallm_input(view.question)
         if brief.method is None:
             solutions = "".join(f"\n\nSolution {i}: {s}" for i, s in enumerate(brief.solutions))
             prompt = self.render("summary", task=task, question=question, solutions=solutions)
