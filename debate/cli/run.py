@@ -17,6 +17,7 @@ from debate.cli.common import Opt, err, fail, out, run_traces
 from debate.errors import ConfigError, DebateError
 
 if TYPE_CHECKING:
+    from debate.experiment.adaptive import AdaptiveRecord
     from debate.experiment.config import ExperimentConfig
 
 _OPTION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*")
@@ -75,8 +76,17 @@ def run(
     ray_address: Annotated[str | None, Opt("--ray-address", help="The Ray cluster to join "
                                            "(implies --ray; default: the spec's ray.address, "
                                            "RAY_ADDRESS, else a local Ray).")] = None,
+    adaptive_stop: Annotated[int | None, Opt(
+        "--adaptive-stop", metavar="MAX_ROUNDS", min=2,
+        help="Adaptive stopping (Hu et al. 2025): run rounds=2, 3, ... MAX_ROUNDS, each in "
+             "its own folder replaying the rounds before from the previous one's cache, and "
+             "stop once the agents' correct-answer distribution over the data set is stable "
+             "(KS distance below 0.05 twice in a row); writes OUT/NAME.adaptive.json. du, "
+             "du-sparse, reconcile; needs gold answers and scipy (debatelab[analysis]); "
+             "not with --rounds.")] = None,
 ) -> None:
     """Run (or resume) a debate experiment and print its summary."""
+    from debate.analysis.metrics import load_run_summary
     from debate.analysis.report import RUN_FILES, print_summary
     from debate.cards import validate
     from debate.experiment.config import ExperimentConfig, load_experiment
@@ -95,7 +105,13 @@ def run(
         overrides["executor"] = "ray"
     if batch:
         overrides["batch"] = True
+    record: AdaptiveRecord | None = None
     try:
+        if adaptive_stop is not None and (rounds is not None or any(
+                o.partition("=")[0].strip() == "rounds" for o in protocol_option or [])):
+            raise ConfigError("--adaptive-stop MAX_ROUNDS and --rounds (or -o rounds=N) both "
+                              "set the rounds: --adaptive-stop runs rounds 2..MAX_ROUNDS "
+                              "itself; give one")
         for option, field, kind, items in (("--temperature", "temperature", float, temperature),
                                            ("--max-tokens", "max_tokens", int, max_tokens)):
             overrides[field] = _sampling_option(items or [], option, field, kind, per_key)
@@ -131,9 +147,17 @@ def run(
                                               if v is not None}, "command line")
         cfg = with_protocol_options(cfg, protocol_option or [],
                                     {"agents": agents, "rounds": rounds})
-        with batch_gc():  # the collector tuned for this run only, restored after
-            summary = run_experiment(cfg, progress=not no_progress, force=force,
-                                     progress_every=progress_every)
+        if adaptive_stop is not None:
+            from debate.experiment.adaptive import run_adaptive
+
+            with batch_gc():
+                record = run_adaptive(cfg, adaptive_stop, progress=not no_progress,
+                                      force=force, progress_every=progress_every, echo=False)
+            summary = load_run_summary(record.runs[-1].run)
+        else:
+            with batch_gc():  # the collector tuned for this run only, restored after
+                summary = run_experiment(cfg, progress=not no_progress, force=force,
+                                         progress_every=progress_every)
     except (DebateError, OSError) as exc:
         fail(exc)
     except KeyboardInterrupt:
@@ -143,6 +167,8 @@ def run(
     finally:
         _unload_embedded_models()
     print_summary(summary, out, run_traces(summary.run))
+    if record is not None:
+        out.print(record.summary_line(), markup=False, highlight=False)
     if summary.stopped:
         err.print(f"[red]run stopped:[/red] {escape(summary.stopped)}\nfinished debates are kept; "
                   "re-run the same command to resume.")

@@ -1,0 +1,403 @@
+"""Adaptive stopping as a run mode: the data set advances round by round until it is stable.
+
+Hu et al. (2025), "Multi-Agent Debate for LLM Judges with Adaptive Stability Detection"
+(arXiv 2510.12697; reference code ``tyrionhuu/Multi-LLM-Debate``): after each round, every
+question's count of agents whose answer is correct is fitted with a two-component
+Beta-Binomial mixture, and the debate of the *whole data set* stops once the
+Kolmogorov-Smirnov distance between consecutive rounds' fits is below 0.05 twice in a row.
+The test itself is :func:`debate.analysis.stability.adaptive_stop` (its sources are cited
+there); this module only runs an experiment so that the test can stop it.
+
+The test needs every question's gold answer and all questions at the same round, so one
+debate cannot stop alone. :func:`arun_adaptive` therefore runs the experiment with the
+protocol option ``rounds = r`` for r = 2, 3, ... ``max_rounds`` (rounds 0..r: the test
+needs 3 answer rounds), each into its own run folder (the usual identity-named folder, or
+``NAME-r{r}`` for a named experiment), and computes the test over each run's traces,
+stopping as soon as it gives a stop round. Each round is paid for once: before round r's
+folder is first used, its response cache is seeded with a copy of round r-1's, and since
+a call's cache key is its model, messages, sampling parameters (the sampler: the agent)
+and position (question id, turn id ``r{round}/{agent}/{kind}``, repeat;
+:func:`debate.models.cache.cache_key`, :class:`debate.agents.base.DebateScope`), none of
+which depends on the ``rounds`` option in these protocols, rounds 0..r-1 replay from the
+cache and only round r is new.
+
+The outcome goes to ``<output_dir>/<experiment>.adaptive.json`` (:class:`AdaptiveRecord`),
+written atomically after each round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.markup import escape
+
+from debate.analysis.results import write_text_atomic
+from debate.errors import ConfigError, MissingDependencyError
+from debate.experiment.config import ExperimentConfig
+from debate.experiment.identity import fingerprint
+from debate.experiment.progress import PROGRESS_EVERY
+from debate.experiment.runner import arun_experiment
+from debate.trace import DebateTrace, Question, read_traces
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+    from debate.analysis.metrics import Summary
+    from debate.analysis.stability import AdaptiveStop
+
+__all__ = ["ADAPTIVE_PROTOCOLS", "MIN_ROUNDS", "AdaptiveRecord", "RoundRun", "arun_adaptive",
+           "check_adaptive", "run_adaptive", "seed_cache"]
+
+ADAPTIVE_PROTOCOLS = frozenset({"du", "du-sparse", "reconcile"})
+"""Registered protocols whose ``rounds`` option counts rounds in which every agent answers
+(round 0 the initial answers): the rounds the test compares. Others (mad, critique-refine,
+sr-dcr, the oversight protocols) have one answer per round or none."""
+MIN_ROUNDS = 2
+"""The fewest ``rounds`` a run of this mode has: rounds 0..2, the 3 answer rounds the test
+needs (a distance between consecutive rounds, below the threshold twice in a row)."""
+
+
+class RoundFitRecord(BaseModel):
+    """One answer round of the last run's test, as :class:`~debate.analysis.stability.RoundFit`."""
+
+    round: int
+    counts: list[int]
+    """``counts[s]``: questions with ``s`` answers equal to the gold."""
+    ks: float | None
+    """KS distance of this round's fitted Beta mixture to the previous round's."""
+    majority_accuracy: float | None
+
+
+class RoundRun(BaseModel):
+    """One run of the mode: the experiment with ``rounds = r``, in its own folder."""
+
+    rounds: int
+    """The protocol's ``rounds`` option: answer rounds 0..rounds."""
+    run: str
+    """The run folder."""
+    seeded_from: str | None = None
+    """The folder whose ``cache*.sqlite`` this folder's cache was copied from (``None``: not
+    seeded by this invocation: the first round, or a cache already there)."""
+    stop: int | None = None
+    """The test's stop round over this run's traces (``None``: no stop yet)."""
+    not_computed: str | None = None
+    """Why the test could not be computed over this run, if it could not."""
+    debates: int = 0
+    failed: int = 0
+    calls: int = 0
+    """Model calls of the run's finished debates (cache hits included)."""
+    calls_paid: int = 0
+    """Of them, calls a backend answered (not the cache)."""
+    answer_calls: int = 0
+    """Answer turns of the run's finished debates (every round)."""
+    answer_calls_paid: int = 0
+    """Of them, answer turns a backend answered: round ``rounds``' alone when the cache of
+    the round before was seeded."""
+    accuracy: float | None = None
+    """The run's final accuracy (its summary's)."""
+
+
+class AdaptiveRecord(BaseModel):
+    """``<experiment>.adaptive.json``: where the data set stopped and what it cost."""
+
+    experiment: str
+    protocol: str
+    max_rounds: int
+    finished: bool = False
+    """The mode ended (a stop, ``max_rounds`` reached, or a run that could not go on)."""
+    stop_round: int | None = None
+    """The round at which Hu et al.'s test stopped the data set (``None``: it did not)."""
+    why_no_stop: str | None = None
+    """Why ``stop_round`` is ``None``."""
+    threshold: float = 0.05
+    stability_rounds: int = 2
+    runs: list[RoundRun] = Field(default_factory=list)
+    ks: list[RoundFitRecord] = Field(default_factory=list)
+    """The test of the last run, round by round (its KS distances)."""
+    questions: int = 0
+    """Questions tested (finished, with a gold answer)."""
+    without_gold: int = 0
+    """Finished debates left out of the test: no gold answer."""
+    accuracy_at_stop: float | None = None
+    """Majority-vote accuracy at ``stop_round`` (the test's)."""
+    accuracy_at_max: float | None = None
+    """Majority-vote accuracy at round ``max_rounds`` (``None``: not run, the data set
+    stopped before it)."""
+    calls_paid: int = 0
+    """Model calls paid for over every run of the mode (all kinds)."""
+    answer_calls_paid: int = 0
+    """Answer calls paid for over every run of the mode."""
+    fixed_run_answer_calls: int | None = None
+    """Answer calls a fixed ``rounds = max_rounds`` run makes: exact when the mode reached
+    ``max_rounds``; otherwise at most this many (every debate that had not ended before
+    its run's last round answering up to ``max_rounds``, as without a consensus stop)."""
+    fixed_run_answer_calls_exact: bool = False
+
+    def summary_line(self) -> str:
+        """The outcome in one line, for the terminal."""
+        head = "adaptive stopping (Hu et al. 2025): "
+        if self.stop_round is not None:
+            where = (f"stopped at round {self.stop_round} (max {self.max_rounds}); "
+                     f"majority-vote accuracy {_pct(self.accuracy_at_stop)} there")
+        else:
+            where = f"no stop ({self.why_no_stop})"
+            if self.accuracy_at_max is not None:
+                where += f"; majority-vote accuracy {_pct(self.accuracy_at_max)} at round " \
+                         f"{self.max_rounds}"
+        bound = "the" if self.fixed_run_answer_calls_exact else "at most"
+        fixed = ("" if self.fixed_run_answer_calls is None else
+                 f" of {bound} {self.fixed_run_answer_calls} a fixed {self.max_rounds}-round"
+                 " run makes")
+        return (f"{head}{where}; {self.answer_calls_paid} answer calls paid{fixed} "
+                f"({len(self.runs)} run folder{'s' * (len(self.runs) != 1)})")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def check_adaptive(config: ExperimentConfig, max_rounds: int) -> str:
+    """Refuse what this mode cannot run, before anything is paid; the protocol's name.
+
+    A :class:`ConfigError` names why: ``max_rounds`` under :data:`MIN_ROUNDS`, a protocol
+    not in :data:`ADAPTIVE_PROTOCOLS`, fewer than two answering agents, no response cache,
+    no gold answer in the data set. Without scipy (the fit's), a
+    :class:`MissingDependencyError`.
+    """
+    if max_rounds < MIN_ROUNDS:
+        raise ConfigError(f"adaptive stopping: max_rounds is {max_rounds}; it is at least "
+                          f"{MIN_ROUNDS} (rounds 0..2: the test of Hu et al. compares 3 answer "
+                          "rounds)")
+    cls, options = config.resolve_protocol()
+    if "rounds" not in cls.config_class.model_fields:
+        why = "it has no rounds option"
+    elif cls.name not in ADAPTIVE_PROTOCOLS:
+        why = f"its rounds are not rounds in which every agent answers ({cls.rounds_meaning})"
+    else:
+        why = None
+    if why is not None:
+        raise ConfigError(f"adaptive stopping runs {', '.join(sorted(ADAPTIVE_PROTOCOLS))}: "
+                          f"protocols whose every agent answers each round; protocol "
+                          f"{cls.name!r} does not qualify: {why}")
+    protocol = cls(**{**options, "rounds": MIN_ROUNDS})
+    answering = [n for n in protocol.agent_names() if n != "judge"]
+    if len(answering) < 2:
+        raise ConfigError(f"adaptive stopping counts the correct answers of several agents per "
+                          f"question; protocol {cls.name!r} has {len(answering)} agent")
+    if not config.cache:
+        raise ConfigError("adaptive stopping replays rounds 0..r-1 from the previous round's "
+                          "response cache: it needs cache: true (no --no-cache)")
+    from debate.analysis.stability import SCIPY_MISSING
+
+    try:
+        import scipy  # noqa: F401  (the fit's; checked before anything is paid)
+    except ImportError:
+        raise MissingDependencyError(SCIPY_MISSING) from None
+    questions = _questions(config)
+    if not any(q.gold is not None for q in questions.values()):
+        raise ConfigError(f"adaptive stopping needs gold answers: none of the {len(questions)} "
+                          "questions has one (the test counts the agents whose answer equals "
+                          "the gold)")
+    return cls.name
+
+
+def _questions(config: ExperimentConfig) -> dict[str, Question]:
+    """The run's questions by id, read as the runner reads them."""
+    from debate.datasets import read_dataset
+
+    dataset = read_dataset(config.dataset.source(), task=config.dataset.task,
+                           fields=config.dataset.fields, limit=config.limit,
+                           partial_gold=config.dataset.partial_gold,
+                           numeric_tolerance=config.dataset.numeric_tolerance)
+    return {q.id: q for q in dataset.questions}
+
+
+def round_config(config: ExperimentConfig, rounds: int) -> ExperimentConfig:
+    """``config`` with the protocol's ``rounds`` set (a named experiment: ``NAME-r{rounds}``).
+
+    An unnamed experiment's folder is named by its identity, which the ``rounds`` option
+    changes (:meth:`ExperimentConfig.run_name`), so every round has its own folder either way.
+    """
+    update: dict[str, object] = {"rounds": rounds}
+    if config.name:
+        update["name"] = f"{config.name}-r{rounds}"
+    return config.model_copy(update=update)
+
+
+def run_folder(config: ExperimentConfig) -> Path:
+    """The run folder :func:`~debate.experiment.runner.arun_experiment` uses for ``config``."""
+    return Path(config.output_dir) / config.run_name(fingerprint(config).identity)
+
+
+def seed_cache(source: Path, target: Path) -> bool:
+    """Copy ``source``'s ``cache*.sqlite`` files into ``target`` if it has none; True if copied.
+
+    Each file is copied with SQLite's backup API (what a write-ahead log still holds
+    included) into a temporary file, then linked under its name, which fails rather than
+    replace a file that appeared meanwhile: a cache this code did not write is never
+    overwritten.
+    """
+    caches = sorted(source.glob("cache*.sqlite"))
+    if not caches or any(target.glob("cache*.sqlite")):
+        return False
+    target.mkdir(parents=True, exist_ok=True)
+    for cache in caches:
+        temp = target / f".{cache.name}.seeding"
+        temp.unlink(missing_ok=True)
+        src = sqlite3.connect(f"{cache.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            dst = sqlite3.connect(temp)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        try:
+            os.link(temp, target / cache.name)  # never over an existing file
+        finally:
+            temp.unlink()
+    return True
+
+
+def _run_traces(run_dir: Path, wanted: set[str]) -> list[DebateTrace]:
+    """The debates the run's summary counts: the first trace of each of the run's questions."""
+    seen: dict[str, DebateTrace] = {}
+    for trace in read_traces(run_dir / "traces.jsonl"):
+        if trace.question.id in wanted and trace.question.id not in seen:
+            seen[trace.question.id] = trace
+    return list(seen.values())
+
+
+def _fixed_run_answers(traces: list[DebateTrace], rounds: int, max_rounds: int) -> int:
+    """Answer calls of a ``rounds = max_rounds`` run, from a ``rounds`` run's debates.
+
+    A debate that ended before its last round (a consensus stop) ends there in the longer
+    run too (the same calls); one that ran to ``max_rounds`` answers its last round's
+    number of times in each further round.
+    """
+    total = 0
+    for trace in traces:
+        answer_rounds = trace.rounds()
+        total += sum(len(r) for r in answer_rounds)
+        if trace.stop_reason == "max_rounds" and answer_rounds:
+            total += len(answer_rounds[-1]) * (max_rounds - rounds)
+    return total
+
+
+def _account(entry: RoundRun, summary: Summary, traces: list[DebateTrace]) -> None:
+    entry.debates, entry.failed = summary.debates, len(summary.failed)
+    entry.calls, entry.calls_paid = summary.calls, summary.calls - summary.cached_calls
+    answers = [t for trace in traces for r in trace.rounds() for t in r]
+    entry.answer_calls = len(answers)
+    entry.answer_calls_paid = sum(not t.cached for t in answers)
+    entry.accuracy = summary.accuracy
+
+
+def _record_test(record: AdaptiveRecord, result: AdaptiveStop) -> None:
+    record.ks = [RoundFitRecord(round=f.round, counts=list(f.counts), ks=f.ks,
+                                majority_accuracy=f.majority_accuracy) for f in result.rounds]
+    record.questions, record.without_gold = result.questions, result.without_gold
+    record.threshold, record.stability_rounds = result.threshold, result.stability_rounds
+    record.stop_round = result.stop
+    record.accuracy_at_stop = result.accuracy_at_stop
+
+
+async def arun_adaptive(config: ExperimentConfig, max_rounds: int, *, progress: bool = True,
+                        console: Console | None = None, force: bool = False,
+                        graph_config: RunnableConfig | None = None,
+                        progress_every: float = PROGRESS_EVERY,
+                        echo: bool = True) -> AdaptiveRecord:
+    """Run ``config`` round by round until Hu et al.'s test stops it, or to ``max_rounds``.
+
+    For r = 2..``max_rounds``: ``config`` with ``rounds = r`` (:func:`round_config`) runs
+    (:func:`~debate.experiment.runner.arun_experiment`: resumable, as any run) into its
+    folder, whose cache is first seeded with round r-1's (:func:`seed_cache`); then
+    :func:`~debate.analysis.stability.adaptive_stop` is computed over its traces, and the
+    mode ends at the first run where it gives a stop round. It also ends, without a stop,
+    when a run stopped or left debates unfinished (re-running the same call resumes),
+    or when the test cannot be computed. ``config``'s own ``rounds`` is replaced.
+
+    The record (:class:`AdaptiveRecord`) is written to ``<output_dir>/<experiment>.adaptive.json``
+    after each run; ``<experiment>`` is the config's name, or the name of the folder of a
+    fixed ``max_rounds`` run. ``echo``: print its :meth:`~AdaptiveRecord.summary_line` to
+    ``console`` at the end. The other arguments are :func:`arun_experiment`'s.
+    """
+    from debate.analysis.stability import adaptive_stop
+
+    protocol = check_adaptive(config, max_rounds)
+    console = console or Console(stderr=True)
+    wanted = set(_questions(config))
+    longest = round_config(config, max_rounds)
+    experiment = config.name or longest.run_name(fingerprint(longest).identity)
+    path = Path(config.output_dir) / f"{experiment}.adaptive.json"
+    record = AdaptiveRecord(experiment=experiment, protocol=protocol, max_rounds=max_rounds)
+    previous: Path | None = None
+    traces: list[DebateTrace] = []
+    complete = True  # the last run finished every debate
+    for rounds in range(MIN_ROUNDS, max_rounds + 1):
+        cfg = round_config(config, rounds)
+        run_dir = run_folder(cfg)
+        entry = RoundRun(rounds=rounds, run=str(run_dir))
+        if previous is not None and seed_cache(previous, run_dir):
+            entry.seeded_from = str(previous)
+        summary = await arun_experiment(cfg, progress=progress, console=console, force=force,
+                                        graph_config=graph_config,
+                                        progress_every=progress_every)
+        traces = _run_traces(run_dir, wanted)
+        _account(entry, summary, traces)
+        record.runs.append(entry)
+        record.calls_paid = sum(r.calls_paid for r in record.runs)
+        record.answer_calls_paid = sum(r.answer_calls_paid for r in record.runs)
+        if summary.stopped or summary.failed:
+            record.why_no_stop = (f"the run with rounds={rounds} "
+                                  + (f"stopped: {summary.stopped}" if summary.stopped else
+                                     f"left {len(summary.failed)} debate(s) unfinished")
+                                  + "; re-run the same command to resume")
+            complete = False
+            break
+        result = adaptive_stop(traces)
+        entry.stop, entry.not_computed = result.stop, result.not_computed
+        _record_test(record, result)
+        if result.not_computed is not None:
+            record.why_no_stop = f"the test was not computed: {result.not_computed}"
+            break
+        if rounds == max_rounds:
+            record.accuracy_at_max = result.accuracy_last
+        if result.stop is not None:
+            break
+        if rounds == max_rounds:
+            record.why_no_stop = (f"no {result.stability_rounds} consecutive rounds with a KS "
+                                  f"distance below {result.threshold:g} in rounds "
+                                  f"0..{max_rounds}")
+        previous = run_dir
+        write_text_atomic(path, record.model_dump_json(indent=2))
+    last = record.runs[-1]
+    if complete:
+        record.fixed_run_answer_calls = _fixed_run_answers(traces, last.rounds, max_rounds)
+        record.fixed_run_answer_calls_exact = last.rounds == max_rounds
+    record.finished = True
+    write_text_atomic(path, record.model_dump_json(indent=2))
+    if echo:
+        console.print(escape(record.summary_line()), highlight=False)
+    return record
+
+
+def run_adaptive(config: ExperimentConfig | str | Path, max_rounds: int, *,
+                 progress: bool = True, force: bool = False,
+                 graph_config: RunnableConfig | None = None,
+                 progress_every: float = PROGRESS_EVERY, echo: bool = True) -> AdaptiveRecord:
+    """Synchronous :func:`arun_adaptive` (in a new event loop), from a config or a spec path."""
+    if not isinstance(config, ExperimentConfig):
+        from debate.experiment.config import load_experiment
+
+        config = load_experiment(config)
+    return asyncio.run(arun_adaptive(config, max_rounds, progress=progress, force=force,
+                                     graph_config=graph_config, progress_every=progress_every,
+                                     echo=echo))
