@@ -82,8 +82,8 @@ def run(
              "its own folder replaying the rounds before from the previous one's cache, and "
              "stop once the agents' correct-answer distribution over the data set is stable "
              "(KS distance below 0.05 twice in a row); writes OUT/NAME.adaptive.json. du, "
-             "du-sparse, reconcile; needs gold answers and scipy (debatelab[analysis]); "
-             "not with --rounds.")] = None,
+             "du-sparse, reconcile; needs gold answers and scipy (pip install "
+             "debatelab\\[analysis]); not with --rounds.")] = None,
 ) -> None:
     """Run (or resume) a debate experiment and print its summary."""
     from debate.analysis.metrics import load_run_summary
