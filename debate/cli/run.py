@@ -72,7 +72,7 @@ def run(
                                "API (openai: models), one batch per debate step, at the "
                                "batch price.")] = False,
     ray: Annotated[bool, Opt("--ray", help="Shard the debates over Ray actors (pip install "
-                             "'debatelab[ray]').")] = False,
+                             "'debatelab\\[ray]').")] = False,
     ray_address: Annotated[str | None, Opt("--ray-address", help="The Ray cluster to join "
                                            "(implies --ray; default: the spec's ray.address, "
                                            "RAY_ADDRESS, else a local Ray).")] = None,

@@ -51,13 +51,9 @@ if TYPE_CHECKING:
     from debate.analysis.metrics import Summary
     from debate.analysis.stability import AdaptiveStop
 
-__all__ = ["ADAPTIVE_PROTOCOLS", "MIN_ROUNDS", "AdaptiveRecord", "RoundRun", "arun_adaptive",
+__all__ = ["MIN_ROUNDS", "AdaptiveRecord", "RoundRun", "arun_adaptive",
            "check_adaptive", "run_adaptive", "seed_cache"]
 
-ADAPTIVE_PROTOCOLS = frozenset({"du", "du-sparse", "reconcile"})
-"""Registered protocols whose ``rounds`` option counts rounds in which every agent answers
-(round 0 the initial answers): the rounds the test compares. Others (mad, critique-refine,
-sr-dcr, the oversight protocols) have one answer per round or none."""
 MIN_ROUNDS = 2
 """The fewest ``rounds`` a run of this mode has: rounds 0..2, the 3 answer rounds the test
 needs (a distance between consecutive rounds, below the threshold twice in a row)."""
@@ -166,9 +162,11 @@ def check_adaptive(config: ExperimentConfig, max_rounds: int) -> str:
     """Refuse what this mode cannot run, before anything is paid; the protocol's name.
 
     A :class:`ConfigError` names why: ``max_rounds`` under :data:`MIN_ROUNDS`, a protocol
-    not in :data:`ADAPTIVE_PROTOCOLS`, fewer than two answering agents, no response cache,
-    no gold answer in the data set. Without scipy (the fit's), a
-    :class:`MissingDependencyError`.
+    whose rounds are not rounds in which every agent answers
+    (:attr:`~debate.protocols.base.DebateProtocol.answers_every_round`: du, du-sparse,
+    reconcile; not mad, critique-refine, sr-dcr, the oversight protocols), fewer than two
+    answering agents, no response cache, no gold answer in the data set. Without scipy (the
+    fit's), a :class:`MissingDependencyError`.
     """
     if max_rounds < MIN_ROUNDS:
         raise ConfigError(f"adaptive stopping: max_rounds is {max_rounds}; it is at least "
@@ -177,13 +175,13 @@ def check_adaptive(config: ExperimentConfig, max_rounds: int) -> str:
     cls, options = config.resolve_protocol()
     if "rounds" not in cls.config_class.model_fields:
         why = "it has no rounds option"
-    elif cls.name not in ADAPTIVE_PROTOCOLS:
+    elif not cls.answers_every_round:
         why = f"its rounds are not rounds in which every agent answers ({cls.rounds_meaning})"
     else:
         why = None
     if why is not None:
-        raise ConfigError(f"adaptive stopping runs {', '.join(sorted(ADAPTIVE_PROTOCOLS))}: "
-                          f"protocols whose every agent answers each round; protocol "
+        raise ConfigError(f"adaptive stopping runs protocols whose every agent answers each "
+                          f"round (du, du-sparse, reconcile); protocol "
                           f"{cls.name!r} does not qualify: {why}")
     protocol = cls(**{**options, "rounds": MIN_ROUNDS})
     answering = [n for n in protocol.agent_names() if n != "judge"]

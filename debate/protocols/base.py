@@ -154,6 +154,10 @@ class DebateProtocol(ABC, Generic[ConfigT]):
     """What the ``rounds`` option counts, naming what round 0 is (shown by ``debate
     protocols NAME``, ``debate run --help`` points there, and the run's report). Protocols
     whose ``rounds`` counts something else set their own."""
+    answers_every_round: ClassVar[bool] = False
+    """True when ``rounds`` counts rounds in which every agent answers (round 0 the initial
+    answers), so per-round answer statistics compare like with like (du, reconcile);
+    adaptive stopping (:mod:`debate.experiment.adaptive`) runs only such protocols."""
     requires: ClassVar[tuple[str, ...]] = ()
     """Question fields every question must have (e.g. ``("context",)``): checked by
     :meth:`check_questions` when a dataset is loaded, so no prompt goes out with a gap."""

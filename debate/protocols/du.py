@@ -137,6 +137,8 @@ def debunc_confidences(uncertainties: list[float]) -> list[int]:
 class DuProtocol(GroupProtocol[DuConfig]):
     """N debaters, R rounds of reading each other's previous answers, majority vote."""
 
+    answers_every_round = True
+
     member_role = "debater"
     paper = ("Du et al. 2023, Improving Factuality and Reasoning in Language Models "
              "through Multiagent Debate")

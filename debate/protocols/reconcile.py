@@ -81,6 +81,8 @@ def answer_groups(turns: list[Turn], top_two: bool = False
 class ReconcileProtocol(GroupProtocol[ReconcileConfig]):
     """A round table of diverse models with confidences; confidence-weighted vote."""
 
+    answers_every_round = True
+
     member_role = "reconciler"
     paper = ("Chen et al. 2023, ReConcile: Round-Table Conference Improves Reasoning via "
              "Consensus among Diverse LLMs")
