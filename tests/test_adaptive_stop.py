@@ -185,6 +185,8 @@ def test_a_cache_already_there_is_never_overwritten(tmp_path):
     ({"protocol": "single", "agents": None}, 3, r"protocol 'single' does not qualify: it has no "
                                                 r"rounds option"),
     ({"agents": 1}, 3, r"protocol 'du' has 1 agent"),
+    ({"rounds": 5}, 3, r"the experiment sets rounds 5: remove it"),
+    ({"protocol_options": {"rounds": 4}}, 3, r"the experiment sets rounds 4: remove it"),
     ({"cache": False}, 3, r"needs cache: true"),
     ({"dataset": {"rows": rows(gold=False), "task": "numeric"}}, 3,
      r"needs gold answers: none of the 4 questions has one"),

@@ -161,7 +161,8 @@ def _pct(value: float | None) -> str:
 def check_adaptive(config: ExperimentConfig, max_rounds: int) -> str:
     """Refuse what this mode cannot run, before anything is paid; the protocol's name.
 
-    A :class:`ConfigError` names why: ``max_rounds`` under :data:`MIN_ROUNDS`, a protocol
+    A :class:`ConfigError` names why: ``max_rounds`` under :data:`MIN_ROUNDS`, rounds set by
+    the experiment itself (they would be replaced), a protocol
     whose rounds are not rounds in which every agent answers
     (:attr:`~debate.protocols.base.DebateProtocol.answers_every_round`: du, du-sparse,
     reconcile; not mad, critique-refine, sr-dcr, the oversight protocols), fewer than two
@@ -172,6 +173,11 @@ def check_adaptive(config: ExperimentConfig, max_rounds: int) -> str:
         raise ConfigError(f"adaptive stopping: max_rounds is {max_rounds}; it is at least "
                           f"{MIN_ROUNDS} (rounds 0..2: the test of Hu et al. compares 3 answer "
                           "rounds)")
+    given = config.rounds if config.rounds is not None else config.protocol_options.get("rounds")
+    if given is not None:  # a preset's rounds is its default; the spec's own would be lost
+        raise ConfigError(f"adaptive stopping runs rounds 2..{max_rounds} itself, and the "
+                          f"experiment sets rounds {given}: remove it (rounds or "
+                          "protocol_options.rounds), or run without adaptive stopping")
     cls, options = config.resolve_protocol()
     if "rounds" not in cls.config_class.model_fields:
         why = "it has no rounds option"
