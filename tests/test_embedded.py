@@ -280,6 +280,28 @@ async def test_every_protocol_runs_from_python_on_the_embedded_model(name, smoll
         assert trace.final.details["confidence_source"] == "logprobs"
 
 
+@pytest.mark.parametrize("decision", ["ranked-voting", "supermajority-consensus", "judge"])
+async def test_decision_rules_run_on_the_embedded_model(decision, smollm2):
+    """A weak model's ballots may be spoiled: each is recorded with why, never a crash, and
+    the final answer is one an agent gave (or none)."""
+    from debate import run_debate
+
+    question = Question(id="q", text="Tom has 3 apples and buys 4 more. How many apples now?",
+                        task="numeric", gold="7")
+    trace = await run_debate(question, protocol="du", models=smollm2, rounds=0,
+                             decision=decision, judge_options={"attempts": 2}
+                             if decision.endswith("voting") else {},
+                             params=SamplingParams(max_tokens=32, temperature=0.0))
+    answers = {t.answer for t in trace.turns if t.kind == "answer"}
+    assert trace.final.answer is None or trace.final.answer in answers
+    for turn in trace.turns:
+        assert turn.model == "llamacpp:smollm2" and (turn.raw or turn.error)
+        if turn.kind == "vote":
+            assert (turn.answer is None) == ("ballot_error" in turn.fields)
+    if decision == "judge":
+        assert trace.turns[-1].kind == "verdict" and trace.turns[-1].agent == "agent-0"
+
+
 def assert_answer_read_from_text(turn) -> None:
     """The turn's answer is what its reply says, by the rule the turn records."""
     from debate.scoring import Extraction, extract, extract_field
