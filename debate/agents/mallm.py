@@ -48,7 +48,7 @@ from debate.models.types import Message
 from debate.trace import Question, Turn
 
 __all__ = ["NO_PERSONA_DESCRIPTION", "CollectiveImprover", "MallmBrief", "Panelist",
-           "mallm_agrees", "mallm_input", "no_persona"]
+           "mallm_agrees", "mallm_input", "mallm_task", "no_persona"]
 
 NO_PERSONA_DESCRIPTION = "A participant of the discussion."
 """MALLM's persona description without personas (``NoPersonaGenerator.py:27``)."""
@@ -70,6 +70,14 @@ def _input_of(question: Question) -> str:
 mallm_input: ByIdentity[Question, str] = ByIdentity(_input_of)
 """MALLM's input: the question's text and lettered choices, without its context (that
 goes into the task: ``coordinator.py:226-235``)."""
+
+
+def mallm_task(instruction: str, question: Question) -> str:
+    r"""MALLM's task: the instruction, then "\nContext:\n" and the question's context.
+
+    ``coordinator.py:226-229``; no context: the instruction alone.
+    """
+    return f"{instruction}\nContext:\n{question.context}" if question.context else instruction
 
 
 def mallm_agrees(text: str) -> bool:
@@ -110,12 +118,8 @@ class _MallmAgent(Agent):
             part for part in (self.system_prompt, text) if part))
 
     def mallm_task(self, question: Question) -> str:
-        r"""MALLM's task: the instruction, then "\nContext:\n" and the question's context.
-
-        ``coordinator.py:226-229``; no context: the instruction alone.
-        """
-        task = self.format_instruction(question)
-        return f"{task}\nContext:\n{question.context}" if question.context else task
+        """MALLM's task for this agent's answer format (:func:`mallm_task`)."""
+        return mallm_task(self.format_instruction(question), question)
 
     def closing(self, view: View) -> list[Message]:
         """MALLM's chain-of-thought message, when the brief asks for it."""

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from debate.agents.base import Agent, Parsed, View, role
-from debate.agents.mallm import mallm_input
+from debate.agents.mallm import mallm_input, mallm_task
 from debate.models.types import Message
 from debate.scoring import Extraction
 from debate.scoring.ballots import VotingMethod, read_ballot
@@ -74,9 +74,7 @@ class Voter(Agent):
     def messages(self, view: View) -> list[Message]:
         """The ballot (system prompt, opening, one message per solution, format) or summary."""
         brief = view.brief_as(BallotBrief)
-        task = self.format_instruction(view.question)
-        if view.question.context:  # MALLM: the context goes into the task (coordinator.py:226)
-            task = f"{task}\nContext:\n{view.question.context}"
+        task = mallm_task(self.format_instruction(view.question), view.question)
         question = mallm_input(view.question)
         if brief.method is None:
             solutions = "".join(f"\n\nSolution {i}: {s}" for i, s in enumerate(brief.solutions))
