@@ -12,8 +12,11 @@ import json
 import re
 import sqlite3
 from collections import Counter
+from contextlib import closing
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from debate import ExperimentConfig, arun_experiment
@@ -82,7 +85,9 @@ async def test_the_data_set_stops_at_its_second_stable_round_each_round_paid_onc
     assert [(r.answer_calls, r.answer_calls_paid) for r in record.runs] == [(36, 36), (48, 12)]
     assert [(r.calls, r.calls_paid) for r in record.runs] == [(36, 36), (48, 12)]
     assert sum(CALLS.values()) == 48 and set(CALLS.values()) == {1}  # no call made twice
-    assert (record.calls_paid, record.answer_calls_paid) == (48, 48)
+    assert (record.calls_paid, record.answer_calls_paid, record.other_calls_paid) == (48, 48, 0)
+    assert [(r.replayed, r.why_not_replayed, r.k) for r in record.runs] == [(None, None, 3),
+                                                                            (True, None, 3)]
     assert (record.fixed_run_answer_calls, record.fixed_run_answer_calls_exact) == (60, False)
     ks = [r.ks for r in record.ks]
     assert [r.round for r in record.ks] == [0, 1, 2, 3]
@@ -158,24 +163,56 @@ async def test_the_other_protocols_replay_every_earlier_round_from_the_seeded_ca
     assert (second.calls, second.cached_calls) == (2 * agents * 4, 2 * agents * 3)
 
 
-def test_a_cache_already_there_is_never_overwritten(tmp_path):
-    """Before: none. Now: the seed copies only into a folder without a cache file."""
+def cache_file(path, rows_, *, wal=False):
+    """A response cache file holding ``rows_`` (key, completion); ``wal``: left open in WAL
+    mode, its rows not checkpointed into the file (the connection is returned)."""
+    db = sqlite3.connect(path)
+    if wal:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, completion TEXT)")
+    db.executemany("INSERT INTO calls VALUES (?, ?)", rows_)
+    db.commit()
+    if wal:
+        return db
+    db.close()
+    return None
+
+
+def completions(path):
+    with closing(sqlite3.connect(path)) as db:
+        return sorted(db.execute("SELECT key, completion FROM calls").fetchall())
+
+
+def test_the_seed_is_a_file_of_its_own_rebuilt_each_time_and_the_cache_is_never_touched(
+        tmp_path):
+    """Before: the seed went into cache.sqlite, only when the folder had no cache file. Now:
+    every call rebuilds cache-seed.sqlite from all of the source's cache files (its own seed
+    and an un-checkpointed write-ahead log included); the target's cache.sqlite keeps its
+    bytes."""
     source, target = tmp_path / "a", tmp_path / "b"
-    for folder, rows_ in ((source, [("k", "from a")]), (target, [("k", "mine")])):
-        folder.mkdir()
-        with sqlite3.connect(folder / "cache.sqlite") as db:
-            db.execute("CREATE TABLE calls (key TEXT PRIMARY KEY, completion TEXT)")
-            db.executemany("INSERT INTO calls VALUES (?, ?)", rows_)
-        db.close()
-    assert seed_cache(source, target) is False
-    with sqlite3.connect(target / "cache.sqlite") as db:
-        assert db.execute("SELECT completion FROM calls").fetchall() == [("mine",)]
-    db.close()
-    assert seed_cache(source, tmp_path / "c") is True
-    with sqlite3.connect(tmp_path / "c" / "cache.sqlite") as db:
-        assert db.execute("SELECT completion FROM calls").fetchall() == [("from a",)]
-    db.close()
-    assert [p.name for p in (tmp_path / "c").iterdir()] == ["cache.sqlite"]
+    source.mkdir()
+    target.mkdir()
+    live = cache_file(source / "cache.sqlite", [("k1", "from a")], wal=True)
+    cache_file(source / "cache-seed.sqlite", [("k0", "from a's seed"), ("k1", "older")])
+    cache_file(target / "cache.sqlite", [("k1", "mine")])
+    mine = (target / "cache.sqlite").read_bytes()
+    assert seed_cache(source, target) is True
+    seed = target / "cache-seed.sqlite"
+    assert completions(seed) == [("k0", "from a's seed"), ("k1", "from a")]  # its own first
+    assert (target / "cache.sqlite").read_bytes() == mine
+    live.execute("INSERT INTO calls VALUES ('k2', 'added later')")  # a larger --limit
+    live.commit()
+    assert seed_cache(source, target) is True  # rebuilt, not kept
+    assert completions(seed) == [("k0", "from a's seed"), ("k1", "from a"),
+                                 ("k2", "added later")]
+    live.close()
+    assert (target / "cache.sqlite").read_bytes() == mine
+    with closing(sqlite3.connect(seed)) as db:  # read without leaving a -wal beside it
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert sorted(p.name for p in target.iterdir()) == ["cache-seed.sqlite", "cache.sqlite"]
+    assert seed_cache(tmp_path / "none", tmp_path / "c") is False
+    assert not (tmp_path / "c").exists()
 
 
 @pytest.mark.parametrize(("update", "max_rounds", "message"), [
@@ -202,7 +239,8 @@ async def test_what_the_mode_cannot_run_is_refused_before_anything_is_paid(
 
 def test_the_cli_flag_runs_the_mode_and_refuses_rounds_beside_it(tmp_path):
     """Before: no flag. Now: ``--adaptive-stop 2`` runs rounds 0..2 (no stop there) and prints
-    the line; with ``--rounds`` beside it, an error naming both; under 2, typer's range error."""
+    the line and the record's path; with ``--rounds`` beside it, an error naming both; under
+    2, typer's range error."""
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows()), encoding="utf-8")
     args = ["run", "--dataset", str(data), "--task", "numeric", "--model",
@@ -219,6 +257,172 @@ def test_the_cli_flag_runs_the_mode_and_refuses_rounds_beside_it(tmp_path):
             "distance below 0.05 in rounds 0..2); majority-vote accuracy 75.0% at round 2; "
             "36 answer calls paid of the 36 a fixed 2-round run makes (1 run folder)"
             ) in " ".join(result.output.split())
-    record = json.loads((tmp_path / "runs" / "cli.adaptive.json").read_text(encoding="utf-8"))
+    path = tmp_path / "runs" / "cli.adaptive.json"
+    assert f"adaptive stopping record: {path}\n" in result.output
+    record = json.loads(path.read_text(encoding="utf-8"))
     assert record["stop_round"] is None and record["runs"][0]["run"] == str(
         tmp_path / "runs" / "cli-r2")
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+async def test_a_larger_limit_pays_each_new_question_s_rounds_once(tmp_path):
+    """Before: run 3's folder had a cache, so it was not seeded again: q3 and q4's rounds
+    0..2 were paid twice. Now: the seed is rebuilt before every run. limit 2: q1, q2 stop at
+    round 3 (run 2: 2 x 3 agents x 3 rounds = 18, run 3: round 3's 6); limit 4: the same
+    for q3, q4: 24 more, no position paid twice."""
+    first = await arun_adaptive(config(tmp_path, limit=2), 4, progress=False)
+    assert first.stop_round == 3 and first.answer_calls_paid == 24 and sum(CALLS.values()) == 24
+    second = await arun_adaptive(config(tmp_path, limit=4), 4, progress=False)
+    assert second.stop_round == 3 and [r.rounds for r in second.runs] == [2, 3]
+    assert sum(CALLS.values()) == 48 and set(CALLS.values()) == {1}
+    assert [r.answer_calls_paid for r in second.runs] == [36, 12]  # the folders' whole cost
+    assert [r.replayed for r in second.runs] == [None, True]
+
+
+async def test_a_folder_of_another_experiment_is_left_as_it_is_and_refused(tmp_path):
+    """Before: round 3's seed was written into another experiment's arith-r3 before the run
+    refused it, and the record was left unfinished. Now: that folder keeps every byte, the
+    refusal is the run's (the --force hint), and the record says why it stopped."""
+    other = config(tmp_path, name="arith-r3", rounds=1, cache=False,
+                   dataset={"rows": rows()[:2], "task": "numeric"})
+    await arun_experiment(other, progress=False)
+    before = files(tmp_path / "arith-r3")
+    with pytest.raises(ConfigError, match=r"--force"):
+        await arun_adaptive(config(tmp_path), 4, progress=False)
+    assert files(tmp_path / "arith-r3") == before
+    record = AdaptiveRecord.model_validate_json(
+        (tmp_path / "arith.adaptive.json").read_text(encoding="utf-8"))
+    assert record.finished and record.why_no_stop.startswith(
+        "the run with rounds=3 was refused: ")
+    assert [r.rounds for r in record.runs] == [2]
+
+
+async def test_force_continues_another_experiment_s_folder_unseeded_and_says_so(tmp_path):
+    """Before: none. Now: --force applies to round 3's folder too; it is not seeded (it held
+    another experiment), so its rounds 0..2 are paid again and the run records replayed:
+    false with why, and warns."""
+    other = config(tmp_path, name="arith-r3", cache=False, limit=1, rounds=3,
+                   dataset={"rows": rows(), "task": "numeric"}, agents=2)
+    await arun_experiment(other, progress=False)
+    console = Console(record=True, width=400)
+    record = await arun_adaptive(config(tmp_path), 4, progress=False, force=True,
+                                 console=console)
+    three = record.runs[1]
+    assert three.seeded_from is None and three.replayed is False
+    assert three.why_not_replayed.startswith("the folder was not seeded: it holds another "
+                                             "experiment (identity ")
+    assert "did not replay the rounds before: the folder was not seeded" in console.export_text()
+
+
+PARSED_FROM_3 = {"Q1": [0, 2, 2, 2], "Q2": [1, 1, 2, 2], "Q3": [0, 2, 2, 2], "Q4": [0, 0, 0, 0],
+                 "Q5": [1, 2, 2, 3]}
+"""Correct agents per question, rounds 0..3; agent-2's answers cannot be parsed before round 3."""
+
+
+def late_parser(messages, params):
+    """As :func:`stabilising` over :data:`PARSED_FROM_3`; agent-2 gives no answer before round 3."""
+    users = [m.content for m in messages if m.role == "user"]
+    round_, agent = len(users) - 1, int(params.sampler.removeprefix("agent-"))
+    if agent == 2 and round_ < 3:
+        return "I cannot tell."
+    right = agent < PARSED_FROM_3[re.match(r"Q\d", users[0])[0]][round_]
+    return f"The answer is \\boxed{{{4 if right else 5}}}."
+
+
+async def test_k_is_the_most_answers_parsed_in_the_rounds_run_so_far(tmp_path):
+    """Before: k was not recorded. Now: run 2 has at most 2 answers parsed per question
+    (k = 2: counts 0..2), run 3 parses agent-2's round-3 answers (k = 3), so it refits rounds
+    0..2 with 4 count bins: round 0 (0, 1, 0, 0, 1 right) gives (3, 2, 0, 0), round 1
+    (2, 1, 2, 0, 2) (1, 1, 3, 0), round 2 (2, 2, 2, 0, 2) (1, 0, 4, 0), round 3 (2, 2, 2, 0,
+    3) (1, 0, 3, 1)."""
+    register_script("late", late_parser)
+    qs = [{"id": q.lower(), "question": f"{q}: what is 2 + 2?", "answer": 4}
+          for q in PARSED_FROM_3]
+    cfg = config(tmp_path, models=["scripted:late"], strict_parsing=True,
+                 dataset={"rows": qs, "task": "numeric"})
+    record = await arun_adaptive(cfg, 3, progress=False)
+    assert [r.k for r in record.runs] == [2, 3]
+    assert [r.counts for r in record.ks] == [[3, 2, 0, 0], [1, 1, 3, 0], [1, 0, 4, 0],
+                                             [1, 0, 3, 1]]
+    saved = json.loads((tmp_path / "arith.adaptive.json").read_text(encoding="utf-8"))
+    assert [r["k"] for r in saved["runs"]] == [2, 3]
+
+
+FAIL = {"at": None}
+"""The position (``q1/r3/agent-2``...) whose call raises while set."""
+
+
+def failing(messages, params):
+    """:func:`stabilising`, raising at the call ``FAIL["at"]`` names."""
+    users = [m.content for m in messages if m.role == "user"]
+    question = re.match(r"Q\d", users[0])[0]
+    here = f"{question}/{params.sampler}/r{len(users) - 1}"
+    if here == FAIL["at"]:
+        raise RuntimeError("the backend is down")
+    return stabilising(messages, params)
+
+
+async def test_a_failed_debate_resumed_counts_the_calls_its_failed_attempt_paid(tmp_path):
+    """Before: Q1's round-3 calls paid before agent-2's failed were cached when it resumed,
+    so the record counted fewer than were paid. Now: a round after the previous run's counts
+    as paid: run 3 fails Q1 (why_no_stop set, no fixed-run count); the re-run resumes it:
+    36 + 12 = 48 answer calls, each paid once, as the scripted model counted."""
+    register_script("failing", failing)
+    FAIL["at"] = "Q1/agent-2/r3"
+    cfg = config(tmp_path, models=["scripted:failing"])
+    broken = await arun_adaptive(cfg, 4, progress=False)
+    assert broken.stop_round is None and broken.runs[-1].failed == 1
+    assert broken.why_no_stop == ("the run with rounds=3 left 1 debate(s) unfinished; re-run "
+                                  "the same command to resume")
+    assert broken.fixed_run_answer_calls is None
+    FAIL["at"] = None
+    record = await arun_adaptive(cfg, 4, progress=False)
+    assert record.stop_round == 3
+    assert [r.answer_calls_paid for r in record.runs] == [36, 12]
+    assert record.answer_calls_paid == sum(CALLS.values()) == 48 and set(CALLS.values()) == {1}
+
+
+def voting(messages, params):
+    """:func:`stabilising`, and a simple-voting ballot for solution 0."""
+    from debate.models.cache import call_position
+
+    if call_position.get().endswith("/vote"):
+        return "0"
+    return stabilising(messages, params)
+
+
+async def test_a_final_vote_is_paid_in_every_run_and_counted_apart(tmp_path):
+    """Before: the votes were in calls_paid only. Now: each run's 4 questions x 3 voters
+    (at its last round) are other_calls_paid: 12 + 12, in the record and its line."""
+    register_script("voting", voting)
+    cfg = config(tmp_path, models=["scripted:voting"],
+                 protocol_options={"decision": "simple-voting"})
+    record = await arun_adaptive(cfg, 4, progress=False)
+    assert record.stop_round == 3
+    assert [(r.answer_calls_paid, r.other_calls_paid, r.calls_paid) for r in record.runs] == [
+        (36, 12, 48), (12, 12, 24)]
+    assert (record.answer_calls_paid, record.other_calls_paid, record.calls_paid) == (48, 24, 72)
+    assert "; 24 other calls paid (a judge, votes, summaries: each run pays its own) (2 run " \
+           "folders)" in record.summary_line()
+
+
+async def test_earlier_rounds_paid_again_are_recorded_and_warned(tmp_path):
+    """Before: unreported. Now: with round 2's cache emptied, run 3's seed holds none of
+    rounds 0..2 (as when a protocol's earlier prompts depend on rounds): its 36 answer calls
+    of those rounds are paid again, replayed: false says so, and a warning."""
+    await arun_adaptive(config(tmp_path), 2, progress=False)
+    (tmp_path / "arith-r2" / "cache.sqlite").unlink()
+    cache_file(tmp_path / "arith-r2" / "cache.sqlite", [])
+    console = Console(record=True, width=400)
+    record = await arun_adaptive(config(tmp_path), 3, progress=False, console=console)
+    three = record.runs[1]
+    assert three.seeded_from == str(tmp_path / "arith-r2") and three.replayed is False
+    assert three.why_not_replayed == ("36 answer call(s) of rounds 0..2 were not in the "
+                                      "previous run's cache and were paid again (the "
+                                      "protocol's prompts of those rounds depend on rounds?)")
+    assert three.answer_calls_paid == 48
+    assert "did not replay the rounds before: 36 answer call(s)" in console.export_text()

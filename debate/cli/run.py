@@ -83,7 +83,8 @@ def run(
              "stop once the agents' correct-answer distribution over the data set is stable "
              "(KS distance below 0.05 twice in a row); writes OUT/NAME.adaptive.json. du, "
              "du-sparse, reconcile; needs gold answers and scipy (pip install "
-             "debatelab\\[analysis]); not with --rounds.")] = None,
+             "debatelab\\[analysis]); not with --rounds; --force applies to every "
+             "round's folder.")] = None,
 ) -> None:
     """Run (or resume) a debate experiment and print its summary."""
     from debate.analysis.metrics import load_run_summary
@@ -168,7 +169,11 @@ def run(
         _unload_embedded_models()
     print_summary(summary, out, run_traces(summary.run))
     if record is not None:
+        from debate.experiment.adaptive import record_path
+
         out.print(record.summary_line(), markup=False, highlight=False)
+        out.print(f"adaptive stopping record: {record_path(cfg.output_dir, record.experiment)}",
+                  markup=False, highlight=False, soft_wrap=True)  # a path, unbroken
     if summary.stopped:
         err.print(f"[red]run stopped:[/red] {escape(summary.stopped)}\nfinished debates are kept; "
                   "re-run the same command to resume.")

@@ -13,13 +13,25 @@ debate cannot stop alone. :func:`arun_adaptive` therefore runs the experiment wi
 protocol option ``rounds = r`` for r = 2, 3, ... ``max_rounds`` (rounds 0..r: the test
 needs 3 answer rounds), each into its own run folder (the usual identity-named folder, or
 ``NAME-r{r}`` for a named experiment), and computes the test over each run's traces,
-stopping as soon as it gives a stop round. Each round is paid for once: before round r's
-folder is first used, its response cache is seeded with a copy of round r-1's, and since
-a call's cache key is its model, messages, sampling parameters (the sampler: the agent)
+stopping as soon as it gives a stop round. Each answer round is paid for once: before every
+run of round r, its folder gets ``cache-seed.sqlite``, a copy of round r-1's folder's caches
+that the run reads but never writes (:mod:`debate.experiment.adaptive_cache`), and since a
+call's cache key is its model, messages, sampling parameters (the sampler: the agent)
 and position (question id, turn id ``r{round}/{agent}/{kind}``, repeat;
 :func:`debate.models.cache.cache_key`, :class:`debate.agents.base.DebateScope`), none of
 which depends on the ``rounds`` option in these protocols, rounds 0..r-1 replay from the
-cache and only round r is new.
+cache and only round r is new (a protocol that qualifies promises it:
+:attr:`~debate.protocols.base.DebateProtocol.answers_every_round`; a run where an earlier
+round was paid again says so: :attr:`RoundRun.replayed`). A final decision that asks a model
+(an LLM judge, a vote) and summaries of the last round are paid in every run
+(:attr:`RoundRun.other_calls_paid`). ``--force`` (``force``) applies to every round's folder.
+
+The test's ``k`` (the most answers parsed in any round, its fits' number of trials:
+:func:`~debate.analysis.stability.adaptive_stop`) is taken over the rounds run so far: a
+later run whose last round parses more answers refits the earlier rounds with the larger
+``k``, so their KS distances, and the stop, can differ from those the previous run had (and
+from those of a fixed ``max_rounds`` run, whose ``k`` counts every round). Each run records
+its ``k`` (:attr:`RoundRun.k`).
 
 The outcome goes to ``<output_dir>/<experiment>.adaptive.json`` (:class:`AdaptiveRecord`),
 written atomically after each round.
@@ -28,8 +40,6 @@ written atomically after each round.
 from __future__ import annotations
 
 import asyncio
-import os
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +48,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from debate.analysis.results import write_text_atomic
-from debate.errors import ConfigError, MissingDependencyError
+from debate.errors import ConfigError, DebateError, MissingDependencyError
+from debate.experiment.adaptive_cache import seed_cache, seed_round
 from debate.experiment.config import ExperimentConfig
 from debate.experiment.identity import fingerprint
 from debate.experiment.progress import PROGRESS_EVERY
@@ -52,7 +63,7 @@ if TYPE_CHECKING:
     from debate.analysis.stability import AdaptiveStop
 
 __all__ = ["MIN_ROUNDS", "AdaptiveRecord", "RoundRun", "arun_adaptive",
-           "check_adaptive", "run_adaptive", "seed_cache"]
+           "check_adaptive", "record_path", "run_adaptive", "seed_cache"]
 
 MIN_ROUNDS = 2
 """The fewest ``rounds`` a run of this mode has: rounds 0..2, the 3 answer rounds the test
@@ -78,8 +89,16 @@ class RoundRun(BaseModel):
     run: str
     """The run folder."""
     seeded_from: str | None = None
-    """The folder whose ``cache*.sqlite`` this folder's cache was copied from (``None``: not
-    seeded by this invocation: the first round, or a cache already there)."""
+    """The folder whose ``cache*.sqlite`` this folder's ``cache-seed.sqlite`` was rebuilt from
+    (``None``: not seeded: the first round, or a folder of another experiment)."""
+    replayed: bool | None = None
+    """Rounds 0..rounds-1 of every debate came from the previous run's cache (``None``: the
+    first run, which has no previous run)."""
+    why_not_replayed: str | None = None
+    """Why ``replayed`` is false: the folder was not seeded, or answer calls of earlier rounds
+    were not in the seed (their prompts depend on ``rounds``)."""
+    k: int | None = None
+    """The test's ``k`` over this run's rounds (the most answers parsed in any round)."""
     stop: int | None = None
     """The test's stop round over this run's traces (``None``: no stop yet)."""
     not_computed: str | None = None
@@ -89,12 +108,17 @@ class RoundRun(BaseModel):
     calls: int = 0
     """Model calls of the run's finished debates (cache hits included)."""
     calls_paid: int = 0
-    """Of them, calls a backend answered (not the cache)."""
+    """Of them, calls paid for in this folder: those of a round after the previous run's last
+    (a call of a failed debate, replayed when it is resumed, included), and any other call
+    the cache did not answer."""
     answer_calls: int = 0
     """Answer turns of the run's finished debates (every round)."""
     answer_calls_paid: int = 0
-    """Of them, answer turns a backend answered: round ``rounds``' alone when the cache of
-    the round before was seeded."""
+    """Of them, those paid for (as ``calls_paid``): round ``rounds``' alone when the earlier
+    rounds replayed."""
+    other_calls_paid: int = 0
+    """``calls_paid`` less ``answer_calls_paid``: a final decision that asks a model (an LLM
+    judge, votes), summaries: paid again in every run."""
     accuracy: float | None = None
     """The run's final accuracy (its summary's)."""
 
@@ -129,6 +153,8 @@ class AdaptiveRecord(BaseModel):
     """Model calls paid for over every run of the mode (all kinds)."""
     answer_calls_paid: int = 0
     """Answer calls paid for over every run of the mode."""
+    other_calls_paid: int = 0
+    """Calls other than answers (judges, votes, summaries) paid for over every run."""
     fixed_run_answer_calls: int | None = None
     """Answer calls a fixed ``rounds = max_rounds`` run makes: exact when the mode reached
     ``max_rounds``; otherwise at most this many (every debate that had not ended before
@@ -150,7 +176,10 @@ class AdaptiveRecord(BaseModel):
         fixed = ("" if self.fixed_run_answer_calls is None else
                  f" of {bound} {self.fixed_run_answer_calls} a fixed {self.max_rounds}-round"
                  " run makes")
-        return (f"{head}{where}; {self.answer_calls_paid} answer calls paid{fixed} "
+        other = ("" if not self.other_calls_paid else
+                 f"; {self.other_calls_paid} other calls paid (a judge, votes, summaries: "
+                 "each run pays its own)")
+        return (f"{head}{where}; {self.answer_calls_paid} answer calls paid{fixed}{other} "
                 f"({len(self.runs)} run folder{'s' * (len(self.runs) != 1)})")
 
 
@@ -160,6 +189,14 @@ def _pct(value: float | None) -> str:
 
 def check_adaptive(config: ExperimentConfig, max_rounds: int) -> str:
     """Refuse what this mode cannot run, before anything is paid; the protocol's name.
+
+    See :func:`_check`.
+    """
+    return _check(config, max_rounds)[0]
+
+
+def _check(config: ExperimentConfig, max_rounds: int) -> tuple[str, dict[str, Question]]:
+    """Refuse what this mode cannot run; the protocol's name and the questions by id.
 
     A :class:`ConfigError` names why: ``max_rounds`` under :data:`MIN_ROUNDS`, rounds set by
     the experiment itself (they would be replaced), a protocol
@@ -208,7 +245,7 @@ def check_adaptive(config: ExperimentConfig, max_rounds: int) -> str:
         raise ConfigError(f"adaptive stopping needs gold answers: none of the {len(questions)} "
                           "questions has one (the test counts the agents whose answer equals "
                           "the gold)")
-    return cls.name
+    return cls.name, questions
 
 
 def _questions(config: ExperimentConfig) -> dict[str, Question]:
@@ -234,40 +271,18 @@ def round_config(config: ExperimentConfig, rounds: int) -> ExperimentConfig:
     return config.model_copy(update=update)
 
 
-def run_folder(config: ExperimentConfig) -> Path:
-    """The run folder :func:`~debate.experiment.runner.arun_experiment` uses for ``config``."""
-    return Path(config.output_dir) / config.run_name(fingerprint(config).identity)
+def run_folder(config: ExperimentConfig, identity: str | None = None) -> Path:
+    """The run folder :func:`~debate.experiment.runner.arun_experiment` uses for ``config``.
 
-
-def seed_cache(source: Path, target: Path) -> bool:
-    """Copy ``source``'s ``cache*.sqlite`` files into ``target`` if it has none; True if copied.
-
-    Each file is copied with SQLite's backup API (what a write-ahead log still holds
-    included) into a temporary file, then linked under its name, which fails rather than
-    replace a file that appeared meanwhile: a cache this code did not write is never
-    overwritten.
+    ``identity``: ``config``'s (:func:`~debate.experiment.identity.fingerprint`), if known.
     """
-    caches = sorted(source.glob("cache*.sqlite"))
-    if not caches or any(target.glob("cache*.sqlite")):
-        return False
-    target.mkdir(parents=True, exist_ok=True)
-    for cache in caches:
-        temp = target / f".{cache.name}.seeding"
-        temp.unlink(missing_ok=True)
-        src = sqlite3.connect(f"{cache.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            dst = sqlite3.connect(temp)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-        finally:
-            src.close()
-        try:
-            os.link(temp, target / cache.name)  # never over an existing file
-        finally:
-            temp.unlink()
-    return True
+    identity = identity or fingerprint(config).identity
+    return Path(config.output_dir) / config.run_name(identity)
+
+
+def record_path(output_dir: str | Path, experiment: str) -> Path:
+    """Where the mode writes ``experiment``'s :class:`AdaptiveRecord`."""
+    return Path(output_dir) / f"{experiment}.adaptive.json"
 
 
 def _run_traces(run_dir: Path, wanted: set[str]) -> list[DebateTrace]:
@@ -295,13 +310,39 @@ def _fixed_run_answers(traces: list[DebateTrace], rounds: int, max_rounds: int) 
     return total
 
 
-def _account(entry: RoundRun, summary: Summary, traces: list[DebateTrace]) -> None:
+def _account(entry: RoundRun, summary: Summary, traces: list[DebateTrace],
+             before: int) -> None:
+    """Count the run's calls; ``before``: the previous run's rounds (-1: none).
+
+    A call is paid for in this folder if its round is after ``before`` (the previous run's
+    cache cannot hold it, so a call the trace marks cached was paid by a failed attempt of
+    its debate, replayed on resume) or the cache did not answer it.
+    """
     entry.debates, entry.failed = summary.debates, len(summary.failed)
-    entry.calls, entry.calls_paid = summary.calls, summary.calls - summary.cached_calls
+    turns = [t for trace in traces for t in trace.turns]
     answers = [t for trace in traces for r in trace.rounds() for t in r]
-    entry.answer_calls = len(answers)
-    entry.answer_calls_paid = sum(not t.cached for t in answers)
+    entry.calls, entry.answer_calls = len(turns), len(answers)
+    entry.calls_paid = sum(t.round > before or not t.cached for t in turns)
+    entry.answer_calls_paid = sum(t.round > before or not t.cached for t in answers)
+    entry.other_calls_paid = entry.calls_paid - entry.answer_calls_paid
     entry.accuracy = summary.accuracy
+
+
+def _check_replay(entry: RoundRun, traces: list[DebateTrace], console: Console) -> None:
+    """After a seeded run: were rounds 0..rounds-1 all replayed? Warn if not."""
+    if entry.why_not_replayed is None:
+        again = sum(not t.cached for trace in traces for r in trace.rounds() for t in r
+                    if t.round < entry.rounds)
+        if again:
+            entry.why_not_replayed = (
+                f"{again} answer call(s) of rounds 0..{entry.rounds - 1} were not in the "
+                "previous run's cache and were paid again (the protocol's prompts of those "
+                "rounds depend on rounds?)")
+    entry.replayed = entry.why_not_replayed is None
+    if not entry.replayed:
+        console.print(f"[yellow]warning:[/yellow] adaptive stopping, the run with rounds="
+                      f"{entry.rounds} did not replay the rounds before: "
+                      f"{escape(entry.why_not_replayed or '')}")
 
 
 def _record_test(record: AdaptiveRecord, result: AdaptiveStop) -> None:
@@ -322,43 +363,67 @@ async def arun_adaptive(config: ExperimentConfig, max_rounds: int, *, progress: 
 
     For r = 2..``max_rounds``: ``config`` with ``rounds = r`` (:func:`round_config`) runs
     (:func:`~debate.experiment.runner.arun_experiment`: resumable, as any run) into its
-    folder, whose cache is first seeded with round r-1's (:func:`seed_cache`); then
+    folder, after that folder's ``cache-seed.sqlite`` is rebuilt from round r-1's caches
+    (:func:`~debate.experiment.adaptive_cache.seed_round`; not into a folder of another
+    experiment, which the run then refuses); then
     :func:`~debate.analysis.stability.adaptive_stop` is computed over its traces, and the
     mode ends at the first run where it gives a stop round. It also ends, without a stop,
-    when a run stopped or left debates unfinished (re-running the same call resumes),
-    or when the test cannot be computed. ``config``'s own ``rounds`` is replaced.
+    when a run stopped, left debates unfinished or was refused (re-running the same call
+    resumes), or when the test cannot be computed. A ``rounds`` the experiment sets is
+    refused (:func:`check_adaptive`); a preset's is its default, and is replaced.
+    ``force`` applies to every round's folder.
 
-    The record (:class:`AdaptiveRecord`) is written to ``<output_dir>/<experiment>.adaptive.json``
-    after each run; ``<experiment>`` is the config's name, or the name of the folder of a
-    fixed ``max_rounds`` run. ``echo``: print its :meth:`~AdaptiveRecord.summary_line` to
-    ``console`` at the end. The other arguments are :func:`arun_experiment`'s.
+    The record (:class:`AdaptiveRecord`) is written to :func:`record_path`
+    (``<output_dir>/<experiment>.adaptive.json``) after each run; ``<experiment>`` is the
+    config's name, or the name of the folder of a fixed ``max_rounds`` run (which may never
+    be made). ``echo``: print its :meth:`~AdaptiveRecord.summary_line` to ``console`` at the
+    end. The other arguments are :func:`arun_experiment`'s.
     """
     from debate.analysis.stability import adaptive_stop
 
-    protocol = check_adaptive(config, max_rounds)
+    protocol, questions = _check(config, max_rounds)
     console = console or Console(stderr=True)
-    wanted = set(_questions(config))
-    longest = round_config(config, max_rounds)
-    experiment = config.name or longest.run_name(fingerprint(longest).identity)
-    path = Path(config.output_dir) / f"{experiment}.adaptive.json"
+    wanted = set(questions)
+    identities: dict[int, str] = {}  # each round's, computed once (it builds the protocol)
+
+    def identity(rounds: int) -> str:
+        if rounds not in identities:
+            identities[rounds] = fingerprint(round_config(config, rounds)).identity
+        return identities[rounds]
+
+    experiment = config.name or round_config(config, max_rounds).run_name(identity(max_rounds))
+    path = record_path(config.output_dir, experiment)
     record = AdaptiveRecord(experiment=experiment, protocol=protocol, max_rounds=max_rounds)
     previous: Path | None = None
     traces: list[DebateTrace] = []
     complete = True  # the last run finished every debate
     for rounds in range(MIN_ROUNDS, max_rounds + 1):
         cfg = round_config(config, rounds)
-        run_dir = run_folder(cfg)
+        run_dir = run_folder(cfg, identity(rounds))
         entry = RoundRun(rounds=rounds, run=str(run_dir))
-        if previous is not None and seed_cache(previous, run_dir):
-            entry.seeded_from = str(previous)
-        summary = await arun_experiment(cfg, progress=progress, console=console, force=force,
-                                        graph_config=graph_config,
-                                        progress_every=progress_every)
+        if previous is not None:
+            why = seed_round(previous, run_dir, identity(rounds))
+            if why is None:
+                entry.seeded_from = str(previous)
+            else:
+                entry.why_not_replayed = f"the folder was not seeded: {why}"
+        try:
+            summary = await arun_experiment(cfg, progress=progress, console=console,
+                                            force=force, graph_config=graph_config,
+                                            progress_every=progress_every)
+        except DebateError as exc:  # refused: the record says so, the error goes on
+            record.why_no_stop = f"the run with rounds={rounds} was refused: {exc}"
+            record.finished = True
+            write_text_atomic(path, record.model_dump_json(indent=2))
+            raise
         traces = _run_traces(run_dir, wanted)
-        _account(entry, summary, traces)
+        _account(entry, summary, traces, rounds - 1 if previous is not None else -1)
+        if previous is not None:
+            _check_replay(entry, traces, console)
         record.runs.append(entry)
         record.calls_paid = sum(r.calls_paid for r in record.runs)
         record.answer_calls_paid = sum(r.answer_calls_paid for r in record.runs)
+        record.other_calls_paid = sum(r.other_calls_paid for r in record.runs)
         if summary.stopped or summary.failed:
             record.why_no_stop = (f"the run with rounds={rounds} "
                                   + (f"stopped: {summary.stopped}" if summary.stopped else
@@ -368,6 +433,7 @@ async def arun_adaptive(config: ExperimentConfig, max_rounds: int, *, progress: 
             break
         result = adaptive_stop(traces)
         entry.stop, entry.not_computed = result.stop, result.not_computed
+        entry.k = result.rounds[0].agents if result.rounds else None
         _record_test(record, result)
         if result.not_computed is not None:
             record.why_no_stop = f"the test was not computed: {result.not_computed}"

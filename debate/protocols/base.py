@@ -156,8 +156,11 @@ class DebateProtocol(ABC, Generic[ConfigT]):
     whose ``rounds`` counts something else set their own."""
     answers_every_round: ClassVar[bool] = False
     """True when ``rounds`` counts rounds in which every agent answers (round 0 the initial
-    answers), so per-round answer statistics compare like with like (du, reconcile);
-    adaptive stopping (:mod:`debate.experiment.adaptive`) runs only such protocols."""
+    answers), so per-round answer statistics compare like with like (du, reconcile), and no
+    prompt of a round before the last depends on ``rounds``: adaptive stopping
+    (:mod:`debate.experiment.adaptive`), which runs only such protocols, replays those rounds
+    from the previous run's cache (a run where they were paid again records
+    ``replayed: false``)."""
     requires: ClassVar[tuple[str, ...]] = ()
     """Question fields every question must have (e.g. ``("context",)``): checked by
     :meth:`check_questions` when a dataset is loaded, so no prompt goes out with a gap."""
