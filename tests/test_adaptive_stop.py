@@ -163,6 +163,47 @@ async def test_the_other_protocols_replay_every_earlier_round_from_the_seeded_ca
     assert (second.calls, second.cached_calls) == (2 * agents * 4, 2 * agents * 3)
 
 
+PAID: list[str] = []
+"""Positions (``q1/r3/agent-0/answer``...) the :func:`split_voting` model answered."""
+
+
+def split_voting(messages, params):
+    """Agent i answers 4 + i (no majority: no consensus stop), in ReConcile's JSON and in a
+    box; a ballot for solution 0 when asked to vote; its position noted."""
+    from debate.models.cache import call_position
+
+    PAID.append(call_position.get())
+    if call_position.get().endswith("/vote"):
+        return "0"
+    a = 4 + int(params.sampler.removeprefix("agent-")) if params.sampler.startswith("agent-") \
+        else 4
+    return f'{{"reasoning": "2 + 2", "answer": "{a}", "confidence": 0.9}} \\boxed{{{a}}}'
+
+
+@pytest.mark.parametrize("options", [
+    {"prompting": "rcr"}, {"summarize_peers": True}, {"topology": "ring", "agents": 5},
+    {"stop_on_consensus": True}, {"uncertainty": "mean-nll"}, {"judge": "llm"},
+    {"decision": "simple-voting"}, {"decision": "majority-consensus"},
+    {"decision": "hybrid-consensus"}, {"top_two_groups": True}])
+async def test_every_du_and_reconcile_variant_pays_only_round_3_on_round_2_s_seed(
+        tmp_path, options):
+    """Before: none. Now: for du's variants (and ReConcile's top two groups), the rounds=3 run
+    seeded from rounds=2's folder pays calls at round 3's positions alone: every answer of
+    round 3 (2 questions x its agents), and its final decision (a judge, votes), if any."""
+    register_script("split-voting", split_voting)
+    protocol = "reconcile" if "top_two_groups" in options else "du"
+    cfg = config(tmp_path, protocol=protocol, agents=None, models=["scripted:split-voting"],
+                 protocol_options=options, dataset={"rows": rows()[:2], "task": "numeric"})
+    two, three = round_config(cfg, 2), round_config(cfg, 3)
+    await arun_experiment(two, progress=False)
+    PAID.clear()
+    assert seed_cache(run_folder(two), run_folder(three))
+    await arun_experiment(three, progress=False)
+    agents = options.get("agents", 3)
+    assert {p.split("/")[1] for p in PAID} == {"r3"}
+    assert len([p for p in PAID if p.endswith(("/answer", "/revision"))]) == 2 * agents
+
+
 def cache_file(path, rows_, *, wal=False):
     """A response cache file holding ``rows_`` (key, completion); ``wal``: left open in WAL
     mode, its rows not checkpointed into the file (the connection is returned)."""
@@ -240,7 +281,7 @@ async def test_what_the_mode_cannot_run_is_refused_before_anything_is_paid(
 def test_the_cli_flag_runs_the_mode_and_refuses_rounds_beside_it(tmp_path):
     """Before: no flag. Now: ``--adaptive-stop 2`` runs rounds 0..2 (no stop there) and prints
     the line and the record's path; with ``--rounds`` beside it, an error naming both; under
-    2, typer's range error."""
+    2, typer's range error; -o rounds=N beside it, or a spec that sets rounds, refused."""
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows()), encoding="utf-8")
     args = ["run", "--dataset", str(data), "--task", "numeric", "--model",
@@ -249,6 +290,16 @@ def test_the_cli_flag_runs_the_mode_and_refuses_rounds_beside_it(tmp_path):
     runner = CliRunner()
     both = runner.invoke(app, [*args, "--adaptive-stop", "3", "--rounds", "2"])
     assert both.exit_code == 2 and "--adaptive-stop MAX_ROUNDS and --rounds" in both.output
+    option = runner.invoke(app, [*args, "--adaptive-stop", "3", "-o", "rounds=2"])
+    assert option.exit_code == 2 and "--adaptive-stop MAX_ROUNDS and --rounds (or -o rounds=N)" \
+        in " ".join(option.output.split())
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"dataset: {{path: {data}, task: numeric}}\nmodels: [scripted:stabilising]\n"
+                    "agents: 3\nrounds: 4\n", encoding="utf-8")
+    in_spec = runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / "runs"),
+                                  "--no-progress", "--adaptive-stop", "3"])
+    assert in_spec.exit_code == 2
+    assert "and the experiment sets rounds 4: remove it" in " ".join(in_spec.output.split())
     low = runner.invoke(app, [*args, "--adaptive-stop", "1"])
     assert low.exit_code == 2 and not (tmp_path / "runs").exists()
     result = runner.invoke(app, [*args, "--adaptive-stop", "2"])
@@ -426,3 +477,45 @@ async def test_earlier_rounds_paid_again_are_recorded_and_warned(tmp_path):
                                       "protocol's prompts of those rounds depend on rounds?)")
     assert three.answer_calls_paid == 48
     assert "did not replay the rounds before: 36 answer call(s)" in console.export_text()
+
+
+async def test_the_same_call_again_after_a_stop_pays_nothing_and_keeps_each_cache(tmp_path):
+    """Before: none. Now: re-running max 4 after the stop at round 3 rebuilds round 3's seed,
+    replays both folders (no call paid), records the same outcome and leaves each folder's
+    own cache.sqlite byte for byte as it was."""
+    first = await arun_adaptive(config(tmp_path), 4, progress=False)
+    caches = {r: (tmp_path / f"arith-r{r}" / "cache.sqlite").read_bytes() for r in (2, 3)}
+    CALLS.clear()
+    again = await arun_adaptive(config(tmp_path), 4, progress=False)
+    assert not CALLS and again.stop_round == first.stop_round == 3
+    assert again.runs == first.runs and again.answer_calls_paid == 48
+    assert {r: (tmp_path / f"arith-r{r}" / "cache.sqlite").read_bytes() for r in (2, 3)} == caches
+    assert (tmp_path / "arith-r3" / "cache-seed.sqlite").exists()
+    assert not (tmp_path / "arith-r2" / "cache-seed.sqlite").exists()  # the first run's: none
+
+
+def agreeing(messages, params):
+    """Q1: every agent answers 4 (a consensus at round 0); Q2: agent i answers 4 + i."""
+    users = [m.content for m in messages if m.role == "user"]
+    agent = int(params.sampler.removeprefix("agent-"))
+    return f"The answer is \\boxed{{{4 if users[0].startswith('Q1') else 4 + agent}}}."
+
+
+async def test_a_fixed_run_s_answer_calls_keep_a_consensus_stop_where_it_was(tmp_path):
+    """Before: untested. Now: from a rounds=2 run with stop_on_consensus, Q1 (3 agents
+    agreeing at round 0: 3 answers) ends there in the longer run too; Q2 (never agreeing:
+    rounds 0..2, 9 answers) answers 3 more times in each of rounds 3..5: to rounds=5,
+    3 + 9 + 9 = 21."""
+    from debate.experiment.adaptive import _fixed_run_answers, _run_traces
+
+    register_script("agreeing", agreeing)
+    cfg = round_config(config(tmp_path, models=["scripted:agreeing"],
+                              protocol_options={"stop_on_consensus": True},
+                              dataset={"rows": rows()[:2], "task": "numeric"}), 2)
+    await arun_experiment(cfg, progress=False)
+    traces = _run_traces(run_folder(cfg), {"q1", "q2"})
+    by_id = {t.question.id: t for t in traces}
+    assert by_id["q1"].stop_reason == "consensus" and by_id["q2"].stop_reason == "max_rounds"
+    assert [len(r) for r in by_id["q1"].rounds()] == [3]
+    assert [len(r) for r in by_id["q2"].rounds()] == [3, 3, 3]
+    assert _fixed_run_answers(traces, 2, 5) == 3 + 9 + 9

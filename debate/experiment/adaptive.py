@@ -23,7 +23,7 @@ which depends on the ``rounds`` option in these protocols, rounds 0..r-1 replay 
 cache and only round r is new (a protocol that qualifies promises it:
 :attr:`~debate.protocols.base.DebateProtocol.answers_every_round`; a run where an earlier
 round was paid again says so: :attr:`RoundRun.replayed`). A final decision that asks a model
-(an LLM judge, a vote) and summaries of the last round are paid in every run
+(an LLM judge, a vote), and summaries made for the new round, are paid in every run
 (:attr:`RoundRun.other_calls_paid`). ``--force`` (``force``) applies to every round's folder.
 
 The test's ``k`` (the most answers parsed in any round, its fits' number of trials:
