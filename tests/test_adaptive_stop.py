@@ -256,6 +256,22 @@ def test_the_seed_is_a_file_of_its_own_rebuilt_each_time_and_the_cache_is_never_
     assert not (tmp_path / "c").exists()
 
 
+def test_a_killed_run_s_temporary_seed_copies_are_removed_and_nothing_else(tmp_path):
+    """Before: a run killed while seeding left its .seed-*.tmp copy (and SQLite's journal
+    beside it) for good. Now: the next seed_cache removes the target's leftovers of that
+    name pattern; any other file, however like them, stays."""
+    source, target = tmp_path / "a", tmp_path / "b"
+    source.mkdir()
+    target.mkdir()
+    cache_file(source / "cache.sqlite", [("k1", "from a")])
+    leftovers = [".seed-k2j4_x9q.tmp", ".seed-k2j4_x9q.tmp-journal", ".seed-ab12cd34.tmp-wal"]
+    kept = [".seed-notes.txt", "seed-ab12cd34.tmp", ".seed-.tmp", ".seed-ab12cd34.tmp.bak"]
+    for name in leftovers + kept:
+        (target / name).write_bytes(b"left")
+    assert seed_cache(source, target) is True
+    assert sorted(p.name for p in target.iterdir()) == sorted([*kept, "cache-seed.sqlite"])
+
+
 @pytest.mark.parametrize(("update", "max_rounds", "message"), [
     ({}, 1, r"max_rounds is 1; it is at least 2"),
     ({"protocol": "mad", "agents": None}, 3,
@@ -313,6 +329,10 @@ def test_the_cli_flag_runs_the_mode_and_refuses_rounds_beside_it(tmp_path):
     record = json.loads(path.read_text(encoding="utf-8"))
     assert record["stop_round"] is None and record["runs"][0]["run"] == str(
         tmp_path / "runs" / "cli-r2")
+    seeded = runner.invoke(app, [*args, "--adaptive-stop", "3"])  # round 3, on round 2's seed
+    assert seeded.exit_code == 0, seeded.output
+    assert ("cache-seed.sqlite: adaptive stopping: the previous round's replies, read, never "
+            "written (rebuilt before each run)") in " ".join(seeded.output.split())
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -352,21 +372,74 @@ async def test_a_folder_of_another_experiment_is_left_as_it_is_and_refused(tmp_p
     assert [r.rounds for r in record.runs] == [2]
 
 
-async def test_force_continues_another_experiment_s_folder_unseeded_and_says_so(tmp_path):
-    """Before: none. Now: --force applies to round 3's folder too; it is not seeded (it held
-    another experiment), so its rounds 0..2 are paid again and the run records replayed:
-    false with why, and warns."""
+async def test_force_seeds_another_experiment_s_folder_and_pays_only_its_new_round(tmp_path):
+    """Before: --force continued round 3's folder of another experiment unseeded, paying
+    rounds 0..2 again. Now: under --force it is seeded too. That folder holds q1's debate of
+    the other experiment (2 agents, rounds 0..3, no cache), which --force keeps as it was
+    made; q2..q4 replay rounds 0..2 from the seed and pay round 3 alone: 3 x 3 = 9 calls after
+    run 2's 36, no position paid twice. q1's 6 answers of rounds 0..2 were paid in that
+    folder, not replayed: replayed false, with why, and a warning."""
     other = config(tmp_path, name="arith-r3", cache=False, limit=1, rounds=3,
                    dataset={"rows": rows(), "task": "numeric"}, agents=2)
     await arun_experiment(other, progress=False)
+    CALLS.clear()
     console = Console(record=True, width=400)
     record = await arun_adaptive(config(tmp_path), 4, progress=False, force=True,
                                  console=console)
     three = record.runs[1]
-    assert three.seeded_from is None and three.replayed is False
-    assert three.why_not_replayed.startswith("the folder was not seeded: it holds another "
-                                             "experiment (identity ")
-    assert "did not replay the rounds before: the folder was not seeded" in console.export_text()
+    assert three.seeded_from == str(tmp_path / "arith-r2")
+    assert sum(CALLS.values()) == 36 + 9 and set(CALLS.values()) == {1}
+    assert not [k for k in CALLS if k.startswith("Q1/") and k.endswith("/r3")]  # q1 kept
+    assert (three.answer_calls, three.answer_calls_paid) == (8 + 3 * 12, 8 + 9)
+    assert three.replayed is False and three.why_not_replayed == (
+        "6 answer call(s) of rounds 0..2 were paid in this folder, not replayed from the seed "
+        "(a run without the seed, e.g. under --force, or prompts that depend on rounds)")
+    assert "did not replay the rounds before: 6 answer call(s)" in console.export_text()
+
+
+async def test_a_folder_another_run_holds_is_refused_before_its_seed_and_recorded(tmp_path):
+    """Before: a refusal while seeding (round 3's folder locked by another run) left the
+    record unfinished. Now: the lock's refusal (naming the holder's pid) goes on, and the
+    record is finished, its why_no_stop naming the refusal; no seed is written."""
+    import os
+
+    fcntl = pytest.importorskip("fcntl")  # RunLock's (no lock on Windows)
+    (tmp_path / "arith-r3").mkdir()
+    with (tmp_path / "arith-r3" / ".lock").open("a+", encoding="utf-8") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as RunLock does, for another pid
+        held.write(f"{os.getppid()}\n")
+        held.flush()
+        with pytest.raises(ConfigError, match=rf"in use by another run \(pid {os.getppid()}\)"):
+            await arun_adaptive(config(tmp_path), 4, progress=False)
+    record = AdaptiveRecord.model_validate_json(
+        (tmp_path / "arith.adaptive.json").read_text(encoding="utf-8"))
+    assert record.finished and record.stop_round is None
+    assert record.why_no_stop == (
+        f"the run with rounds=3 was refused: run folder {tmp_path / 'arith-r3'} is in use by "
+        f"another run (pid {os.getppid()}); wait for it to finish, or give this run another "
+        "--name")
+    assert [r.rounds for r in record.runs] == [2]
+    assert not (tmp_path / "arith-r3" / "cache-seed.sqlite").exists()
+
+
+async def test_an_interrupted_rerun_leaves_its_own_unfinished_record_not_the_previous(
+        tmp_path, monkeypatch):
+    """Before: a re-run stopped in its first run left the previous, finished record in
+    place. Now: the record is written as soon as the mode starts: the file says max 5,
+    unfinished, no run yet."""
+    import debate.experiment.adaptive as adaptive
+
+    await arun_adaptive(config(tmp_path), 4, progress=False)
+
+    async def interrupted(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(adaptive, "arun_experiment", interrupted)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        await arun_adaptive(config(tmp_path), 5, progress=False)
+    record = AdaptiveRecord.model_validate_json(
+        (tmp_path / "arith.adaptive.json").read_text(encoding="utf-8"))
+    assert record == AdaptiveRecord(experiment="arith", protocol="du", max_rounds=5)
 
 
 PARSED_FROM_3 = {"Q1": [0, 2, 2, 2], "Q2": [1, 1, 2, 2], "Q3": [0, 2, 2, 2], "Q4": [0, 0, 0, 0],
@@ -472,9 +545,9 @@ async def test_earlier_rounds_paid_again_are_recorded_and_warned(tmp_path):
     record = await arun_adaptive(config(tmp_path), 3, progress=False, console=console)
     three = record.runs[1]
     assert three.seeded_from == str(tmp_path / "arith-r2") and three.replayed is False
-    assert three.why_not_replayed == ("36 answer call(s) of rounds 0..2 were not in the "
-                                      "previous run's cache and were paid again (the "
-                                      "protocol's prompts of those rounds depend on rounds?)")
+    assert three.why_not_replayed == (
+        "36 answer call(s) of rounds 0..2 were paid in this folder, not replayed from the seed "
+        "(a run without the seed, e.g. under --force, or prompts that depend on rounds)")
     assert three.answer_calls_paid == 48
     assert "did not replay the rounds before: 36 answer call(s)" in console.export_text()
 

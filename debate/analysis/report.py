@@ -34,7 +34,9 @@ RUN_FILES = {"traces.jsonl": "one debate per line, every turn",
              "summary.json": "these metrics; report.md: the same, each defined",
              "results.csv": "one row per debate (debate.load_results reads it)",
              "accuracy.svg": "accuracy per round, the plot in report.md",
-             "cache.sqlite": "every model reply (a re-run replays them)"}
+             "cache.sqlite": "every model reply (a re-run replays them)",
+             "cache-seed.sqlite": "adaptive stopping: the previous round's replies, read, never "
+                                  "written (rebuilt before each run)"}
 ACCURACY_PLOT = "accuracy.svg"
 
 

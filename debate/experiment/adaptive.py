@@ -335,9 +335,9 @@ def _check_replay(entry: RoundRun, traces: list[DebateTrace], console: Console) 
                     if t.round < entry.rounds)
         if again:
             entry.why_not_replayed = (
-                f"{again} answer call(s) of rounds 0..{entry.rounds - 1} were not in the "
-                "previous run's cache and were paid again (the protocol's prompts of those "
-                "rounds depend on rounds?)")
+                f"{again} answer call(s) of rounds 0..{entry.rounds - 1} were paid in this "
+                "folder, not replayed from the seed (a run without the seed, e.g. under "
+                "--force, or prompts that depend on rounds)")
     entry.replayed = entry.why_not_replayed is None
     if not entry.replayed:
         console.print(f"[yellow]warning:[/yellow] adaptive stopping, the run with rounds="
@@ -365,16 +365,17 @@ async def arun_adaptive(config: ExperimentConfig, max_rounds: int, *, progress: 
     (:func:`~debate.experiment.runner.arun_experiment`: resumable, as any run) into its
     folder, after that folder's ``cache-seed.sqlite`` is rebuilt from round r-1's caches
     (:func:`~debate.experiment.adaptive_cache.seed_round`; not into a folder of another
-    experiment, which the run then refuses); then
+    experiment, which the run then refuses, unless ``force``); then
     :func:`~debate.analysis.stability.adaptive_stop` is computed over its traces, and the
     mode ends at the first run where it gives a stop round. It also ends, without a stop,
     when a run stopped, left debates unfinished or was refused (re-running the same call
-    resumes), or when the test cannot be computed. A ``rounds`` the experiment sets is
-    refused (:func:`check_adaptive`); a preset's is its default, and is replaced.
-    ``force`` applies to every round's folder.
+    resumes; a refused seed, e.g. a folder another run holds, too), or when the test cannot
+    be computed. A ``rounds`` the experiment sets is refused (:func:`check_adaptive`); a
+    preset's is its default, and is replaced. ``force`` applies to every round's folder.
 
     The record (:class:`AdaptiveRecord`) is written to :func:`record_path`
-    (``<output_dir>/<experiment>.adaptive.json``) after each run; ``<experiment>`` is the
+    (``<output_dir>/<experiment>.adaptive.json``) when the mode starts (unfinished, with no
+    run: a previous record is not left in place) and after each run; ``<experiment>`` is the
     config's name, or the name of the folder of a fixed ``max_rounds`` run (which may never
     be made). ``echo``: print its :meth:`~AdaptiveRecord.summary_line` to ``console`` at the
     end. The other arguments are :func:`arun_experiment`'s.
@@ -394,6 +395,8 @@ async def arun_adaptive(config: ExperimentConfig, max_rounds: int, *, progress: 
     experiment = config.name or round_config(config, max_rounds).run_name(identity(max_rounds))
     path = record_path(config.output_dir, experiment)
     record = AdaptiveRecord(experiment=experiment, protocol=protocol, max_rounds=max_rounds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, record.model_dump_json(indent=2))  # not a previous run's, if stopped
     previous: Path | None = None
     traces: list[DebateTrace] = []
     complete = True  # the last run finished every debate
@@ -401,17 +404,17 @@ async def arun_adaptive(config: ExperimentConfig, max_rounds: int, *, progress: 
         cfg = round_config(config, rounds)
         run_dir = run_folder(cfg, identity(rounds))
         entry = RoundRun(rounds=rounds, run=str(run_dir))
-        if previous is not None:
-            why = seed_round(previous, run_dir, identity(rounds))
-            if why is None:
-                entry.seeded_from = str(previous)
-            else:
-                entry.why_not_replayed = f"the folder was not seeded: {why}"
         try:
+            if previous is not None:
+                why = seed_round(previous, run_dir, identity(rounds), force=force)
+                if why is None:
+                    entry.seeded_from = str(previous)
+                else:
+                    entry.why_not_replayed = f"the folder was not seeded: {why}"
             summary = await arun_experiment(cfg, progress=progress, console=console,
                                             force=force, graph_config=graph_config,
                                             progress_every=progress_every)
-        except DebateError as exc:  # refused: the record says so, the error goes on
+        except DebateError as exc:  # refused (its seed, or the run): the record says so
             record.why_no_stop = f"the run with rounds={rounds} was refused: {exc}"
             record.finished = True
             write_text_atomic(path, record.model_dump_json(indent=2))
