@@ -37,9 +37,9 @@ parsed in it, and the rounds' rows are one table, so the loop's bins are the uni
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +56,7 @@ from debate.analysis.stability_fit import (
     mixture_log_likelihood,
     order_components,
 )
+from debate.errors import MissingDependencyError
 from debate.trace import DebateTrace
 
 __all__ = [
@@ -90,43 +91,32 @@ STABILITY_ROUNDS = 2
 """The reference's ``stability_rounds``: consecutive stable rounds needed to stop."""
 GRID_POINTS = 1000
 """The reference compares the two CDFs at ``numpy.linspace(0, 1, 1000)``."""
-def _beta_continued_fraction(x: float, a: float, b: float) -> float:
-    """The continued fraction of ``I_x(a, b)`` (modified Lentz), for ``x < (a+1)/(a+b+2)``."""
-    tiny, eps = 1e-300, 1e-15
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10_000):
-        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            d = 1.0 + num * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + num / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < eps:
-            break
-    return h
+
+
+def _betainc() -> Any:
+    """The regularized incomplete beta function of scipy (the extra ``debatelab[analysis]``)."""
+    try:
+        from scipy.special import betainc
+    except ImportError as exc:
+        raise MissingDependencyError(SCIPY_MISSING) from exc
+    return betainc
 
 
 def regularized_beta(x: float, a: float, b: float) -> float:
-    """The Beta(a, b) CDF ``I_x(a, b)``: ``I_x(1, 1) = x``, ``I_x(2, 1) = x^2``."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _beta_continued_fraction(x, a, b) / a
-    return 1.0 - math.exp(log_front) * _beta_continued_fraction(1.0 - x, b, a) / b
+    """The Beta(a, b) CDF ``I_x(a, b)``: ``I_x(1, 1) = x``, ``I_x(2, 1) = x^2``.
+
+    ``scipy.special.betainc``, as the reference's ``scipy.stats.beta.cdf``.
+    """
+    return float(_betainc()(a, b, min(max(x, 0.0), 1.0)))
 
 
 def beta_mixture_cdf(mixture: Mixture, x: Sequence[float]) -> list[float]:
     """``F(x) = w I_x(a1, b1) + (1 - w) I_x(a2, b2)`` at each point of ``x``."""
-    m = mixture
-    return [m.w * regularized_beta(v, m.alpha1, m.beta1)
-            + (1.0 - m.w) * regularized_beta(v, m.alpha2, m.beta2) for v in x]
+    m, betainc = mixture, _betainc()
+    points = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
+    cdf = (m.w * betainc(m.alpha1, m.beta1, points)
+           + (1.0 - m.w) * betainc(m.alpha2, m.beta2, points))
+    return [float(v) for v in cdf]
 
 
 def ks_statistic(current: Mixture, previous: Mixture) -> float:

@@ -240,23 +240,12 @@ def _check(config: ExperimentConfig, max_rounds: int) -> tuple[str, dict[str, Qu
         import scipy  # noqa: F401  (the fit's; checked before anything is paid)
     except ImportError:
         raise MissingDependencyError(SCIPY_MISSING) from None
-    questions = _questions(config)
+    questions = {q.id: q for q in config.read_dataset().questions}
     if not any(q.gold is not None for q in questions.values()):
         raise ConfigError(f"adaptive stopping needs gold answers: none of the {len(questions)} "
                           "questions has one (the test counts the agents whose answer equals "
                           "the gold)")
     return cls.name, questions
-
-
-def _questions(config: ExperimentConfig) -> dict[str, Question]:
-    """The run's questions by id, read as the runner reads them."""
-    from debate.datasets import read_dataset
-
-    dataset = read_dataset(config.dataset.source(), task=config.dataset.task,
-                           fields=config.dataset.fields, limit=config.limit,
-                           partial_gold=config.dataset.partial_gold,
-                           numeric_tolerance=config.dataset.numeric_tolerance)
-    return {q.id: q for q in dataset.questions}
 
 
 def round_config(config: ExperimentConfig, rounds: int) -> ExperimentConfig:

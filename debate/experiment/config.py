@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from debate.cards import ProtocolPreset, load_card, load_yaml, validate
-from debate.datasets import DatasetSpec
+from debate.datasets import DatasetSpec, LoadedDataset, read_dataset
 from debate.datasets.memory import MemoryRows, is_hf_dataset
 from debate.errors import ConfigError
 from debate.experiment.plugins import load_plugin, protocol_from_file, split_file_ref
@@ -221,6 +221,13 @@ class ExperimentConfig(Settings):
         if self.sampling:
             layers.append(("sampling", self.sampling))
         return layers
+
+    def read_dataset(self) -> LoadedDataset:
+        """The run's questions: ``dataset`` read with its task, fields, ``limit`` and tolerances."""
+        return read_dataset(self.dataset.source(), task=self.dataset.task,
+                            fields=self.dataset.fields, limit=self.limit,
+                            partial_gold=self.dataset.partial_gold,
+                            numeric_tolerance=self.dataset.numeric_tolerance)
 
     def resolve_protocol(self) -> tuple[type[DebateProtocol], dict[str, Any]]:
         """The protocol class and its options (preset, then options, then shortcuts)."""

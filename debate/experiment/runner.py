@@ -40,7 +40,6 @@ from rich.console import Console
 from debate.analysis.metrics import Summary, Tally
 from debate.analysis.report import write_report
 from debate.analysis.results import ResultRow, failed_row, result_row, write_results
-from debate.datasets import read_dataset
 from debate.experiment.binding import build_agents
 from debate.experiment.config import ExperimentConfig
 from debate.experiment.identity import fingerprint
@@ -165,10 +164,7 @@ async def arun_experiment(config: ExperimentConfig, *, progress: bool = True,
     check_settings(config)  # what model_copy(update=...) or model_construct let through
     session = RunSession(config)  # the protocol, resolved once for the run
     protocol = session.protocol
-    dataset = read_dataset(config.dataset.source(), task=config.dataset.task,
-                           fields=config.dataset.fields, limit=config.limit,
-                           partial_gold=config.dataset.partial_gold,
-                           numeric_tolerance=config.dataset.numeric_tolerance)
+    dataset = config.read_dataset()
     questions = dataset.questions
     protocol.check_questions(questions)
     fp = fingerprint(config, protocol)
